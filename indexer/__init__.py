@@ -1,0 +1,3 @@
+"""On-chain DeFi position health indexer."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,20 @@
+"""Parsing user-supplied EVM addresses."""
+
+import re
+
+from eth_utils import to_checksum_address
+
+from indexer.errors import InvalidAddressError
+
+_HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def parse_address(text: str) -> str:
+    """Checksummed form of ``text``; mixed-case input must carry a valid EIP-55 checksum."""
+    value = text.strip()
+    if not _HEX40.match(value):
+        raise InvalidAddressError(f"{text!r} is not an address (expected 0x followed by 40 hex digits)")
+    checksummed = to_checksum_address(value)
+    if value != value.lower() and value != value.upper().replace("0X", "0x") and value != checksummed:
+        raise InvalidAddressError(f"{text!r} has an invalid EIP-55 checksum (did you mean {checksummed}?)")
+    return checksummed

@@ -1,0 +1,166 @@
+"""Batched contract reads through Multicall3 ``aggregate3``, every read pinned to one block.
+
+A round of calls is split into chunks of ``batch_size``; all chunks of a round go to the node as one
+JSON-RPC batch (one HTTP round trip). A chunk the node rejects as too large is halved and retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from eth_abi import decode, encode
+from eth_utils import keccak
+
+from indexer.chain.rpc import RpcClient
+from indexer.errors import CallRevertedError, RpcResponseError
+
+log = logging.getLogger(__name__)
+
+MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
+AGGREGATE3 = bytes.fromhex("82ad56cb")
+_STATIC_WORD = ("uint", "int", "address", "bool", "bytes32")
+
+
+def selector(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One contract read: target, calldata, and the ABI types of what it returns."""
+
+    target: str
+    data: bytes
+    output: tuple[str, ...]
+    allow_failure: bool = False
+
+    @classmethod
+    def of(cls, target: str, signature: str, args: Sequence[Any] = (), arg_types: Sequence[str] = (),
+           output: Sequence[str] = ("uint256",), allow_failure: bool = False) -> Call:
+        data = selector(signature) + (encode(list(arg_types), list(args)) if arg_types else b"")
+        return cls(target, data, tuple(output), allow_failure)
+
+
+class Failed:
+    """Result of a call that reverted (or returned undecodable data) with ``allow_failure``."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Failed({self.reason!r})"
+
+
+def _is_static(types: tuple[str, ...]) -> bool:
+    return all(t.startswith(_STATIC_WORD) and "[" not in t for t in types)
+
+
+def decode_output(call: Call, data: bytes) -> tuple[Any, ...]:
+    """Decode return data; a fast path for all-static outputs (the common case: integers, addresses)."""
+    if _is_static(call.output):
+        if len(data) < 32 * len(call.output):
+            raise ValueError(f"{len(data)} bytes for {len(call.output)} words")
+        out: list[Any] = []
+        for i, t in enumerate(call.output):
+            word = data[32 * i: 32 * i + 32]
+            if t.startswith("uint"):
+                out.append(int.from_bytes(word, "big"))
+            elif t.startswith("int"):
+                out.append(int.from_bytes(word, "big", signed=True))
+            elif t == "bool":
+                out.append(word[-1] == 1)
+            elif t == "address":
+                out.append("0x" + word[12:].hex())
+            else:
+                out.append(word)
+        return tuple(out)
+    return decode(list(call.output), data)
+
+
+class MulticallReader:
+    """Reads rounds of calls at one pinned block through Multicall3."""
+
+    def __init__(self, rpc: RpcClient, block_number: int, *, address: str = MULTICALL3,
+                 batch_size: int = 1000) -> None:
+        self.rpc = rpc
+        self.block_number = block_number
+        self.address = address
+        self.batch_size = batch_size
+
+    def _eth_call(self, chunk: Sequence[Call]) -> tuple[str, list[Any]]:
+        payload = AGGREGATE3 + encode(["(address,bool,bytes)[]"],
+                                      [[(c.target, True, c.data) for c in chunk]])
+        return ("eth_call", [{"to": self.address, "data": "0x" + payload.hex()}, hex(self.block_number)])
+
+    async def read(self, calls: Sequence[Call]) -> list[Any]:
+        """Execute calls; each result is a decoded tuple, or ``Failed`` where failure is allowed."""
+        if not calls:
+            return []
+        chunks = [calls[i: i + self.batch_size] for i in range(0, len(calls), self.batch_size)]
+        try:
+            raw = await self.rpc.batch([self._eth_call(c) for c in chunks])
+        except (RpcResponseError, CallRevertedError) as exc:
+            if self.batch_size <= 1 or ("gas" not in str(exc).lower() and "too large" not in str(exc).lower()):
+                raise
+            log.warning("multicall batch rejected, halving batch_size=%d error=%s", self.batch_size, exc)
+            self.batch_size //= 2
+            return await self.read(calls)
+        results: list[Any] = []
+        for chunk, hex_data in zip(chunks, raw, strict=True):
+            results.extend(self._decode_chunk(chunk, hex_data))
+        return results
+
+    def _decode_chunk(self, chunk: Sequence[Call], hex_data: str) -> list[Any]:
+        data = bytes.fromhex(hex_data[2:])
+        if not data:
+            raise CallRevertedError(
+                f"no Multicall3 at {self.address} on block {self.block_number} (empty return data)")
+        (pairs,) = decode(["(bool,bytes)[]"], data)
+        out: list[Any] = []
+        for call, (ok, ret) in zip(chunk, pairs, strict=True):
+            if ok:
+                try:
+                    out.append(decode_output(call, ret))
+                    continue
+                except Exception as exc:  # eth_abi raises several unrelated types
+                    reason = f"undecodable return data ({len(ret)} bytes): {exc}"
+            else:
+                reason = "reverted" + (f" 0x{ret.hex()}" if ret else "")
+            if not call.allow_failure:
+                raise CallRevertedError(
+                    f"call 0x{call.data[:4].hex()} to {call.target} at block {self.block_number}: {reason}")
+            out.append(Failed(reason))
+        return out
+
+
+T = TypeVar("T")
+Plan = Generator[list[Call], list[Any], T]
+"""An adapter's read: yields rounds of calls, receives their results, returns its value."""
+
+
+async def run_plans(reader: MulticallReader, plans: Sequence[Plan[T]]) -> list[T]:
+    """Drive several plans together: each round merges every plan's pending calls into one read."""
+    done: dict[int, T] = {}
+    pending: dict[int, list[Call]] = {}
+    for i, plan in enumerate(plans):
+        try:
+            pending[i] = next(plan)
+        except StopIteration as stop:
+            done[i] = stop.value
+    while pending:
+        flat = [call for calls in pending.values() for call in calls]
+        results = await reader.read(flat)
+        offset, advanced = 0, {}
+        for i, calls in pending.items():
+            part, offset = results[offset: offset + len(calls)], offset + len(calls)
+            try:
+                advanced[i] = plans[i].send(part)
+            except StopIteration as stop:
+                done[i] = stop.value
+        pending = advanced
+    return [done[i] for i in range(len(plans))]

@@ -1,0 +1,225 @@
+"""The `indexer` command line. Every failure ends as one readable line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from indexer.address import parse_address
+from indexer.display import health_text, short_address, usd_text
+from indexer.errors import IndexerError
+from indexer.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+EXIT_ERROR = 1
+
+
+class Context:
+    def __init__(self, config: str | None) -> None:
+        self.config_path = config
+        self._settings: Settings | None = None
+        self._engine: Any = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    def engine(self) -> Any:
+        if self._engine is None:
+            from indexer.store.db import ensure_schema, make_engine
+
+            self._engine = make_engine(self.settings.database_url)
+            ensure_schema(self._engine)
+        return self._engine
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "-c", type=click.Path(dir_okay=False), default=None,
+              help="TOML config (default: $INDEXER_CONFIG or config/default.toml).")
+@click.option("--verbose", "-v", count=True, help="-v for info logs, -vv for debug.")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
+    """On-chain DeFi position health indexer."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    ctx.obj = Context(config)
+
+
+# -- db ----------------------------------------------------------------------------------------------
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(obj: Context) -> None:
+    """Apply every Alembic migration up to head."""
+    from indexer.store.db import current_revision, make_engine, upgrade
+
+    engine = make_engine(obj.settings.database_url)
+    upgrade(engine)
+    click.echo(f"database at revision {current_revision(engine)}")
+
+
+# -- wallets -----------------------------------------------------------------------------------------
+@cli.group()
+def wallets() -> None:
+    """Tracked wallet addresses."""
+
+
+@wallets.command("add")
+@click.argument("address")
+@click.option("--label", "-l", default=None, help="A name to show beside the address.")
+@pass_ctx
+def wallets_add(obj: Context, address: str, label: str | None) -> None:
+    """Track ADDRESS on every configured market."""
+    from indexer.store.queries import add_wallet
+
+    checksummed = parse_address(address)
+    add_wallet(obj.engine(), address=checksummed, label=label)
+    click.echo(f"tracking {checksummed}" + (f" ({label})" if label else ""))
+
+
+@wallets.command("remove")
+@click.argument("address")
+@pass_ctx
+def wallets_remove(obj: Context, address: str) -> None:
+    """Stop tracking ADDRESS."""
+    from indexer.store.queries import remove_wallet
+
+    checksummed = parse_address(address)
+    if not remove_wallet(obj.engine(), address=checksummed):
+        raise IndexerError(f"{checksummed} is not tracked")
+    click.echo(f"no longer tracking {checksummed}")
+
+
+@wallets.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def wallets_list(obj: Context, as_json: bool) -> None:
+    """List tracked wallets."""
+    from indexer.store.queries import list_wallets
+
+    rows = list_wallets(obj.engine())
+    if as_json:
+        click.echo(json.dumps([{"address": w.address, "label": w.label} for w in rows], indent=2))
+        return
+    for w in rows:
+        click.echo(f"{w.address}  {w.label or ''}".rstrip())
+    if not rows:
+        click.echo("no wallets tracked: add one with `indexer wallets add ADDRESS`", err=True)
+
+
+# -- sync and positions ------------------------------------------------------------------------------
+@cli.command()
+@click.option("--block", type=int, default=None, help="Pin to this block instead of the head.")
+@click.option("--chain", "chains", multiple=True, help="Only these chains (repeatable).")
+@pass_ctx
+def sync(obj: Context, block: int | None, chains: tuple[str, ...]) -> None:
+    """Read every tracked wallet on every configured market once, at one block per chain, and store it."""
+    from indexer.sync import sync_once
+
+    for name in chains:
+        if name not in obj.settings.chains:
+            raise IndexerError(f"unknown chain {name!r} (configured: {', '.join(obj.settings.chains)})")
+    reads = asyncio.run(sync_once(obj.settings, obj.engine(), block=block, chains=chains or None))
+    for read in reads:
+        click.echo(f"{read.chain}: block {read.block.number} · {len(read.snapshots)} positions · "
+                   f"{read.stats.requests} RPC requests · {sum(read.timings.values()):.2f}s")
+
+
+def _position_json(p: Any) -> dict[str, Any]:
+    return {
+        "chain": p.chain, "protocol": p.protocol, "market": p.market, "market_address": p.market_address,
+        "account": p.account, "label": p.label, "block_number": p.block_number, "block_hash": p.block_hash,
+        "health_factor_raw": str(p.health_factor_raw), "health_factor_decimals": p.native_decimals,
+        "health": None if p.health is None else str(p.health),
+        "collateral_usd": str(p.collateral_usd), "debt_usd": str(p.debt_usd),
+        "liquidation_threshold_bps": p.liquidation_threshold, "ltv_bps": p.ltv, "price_status": p.price_status,
+    }
+
+
+def _parse_health(_: click.Context, __: click.Parameter, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        parsed = Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number") from None
+    if not parsed.is_finite() or parsed < 0:
+        raise click.BadParameter(f"{value!r} must be a finite number ≥ 0")
+    return parsed
+
+
+@cli.command()
+@click.option("--wallet", "-w", default=None, help="Only this account.")
+@click.option("--max-health", type=str, default=None, callback=_parse_health, help="Only health ≤ H.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per position (exact figures as strings).")
+@pass_ctx
+def positions(obj: Context, wallet: str | None, max_health: Decimal | None, limit: int | None,
+              as_json: bool) -> None:
+    """Latest stored positions, riskiest first."""
+    from indexer.store.queries import list_positions
+
+    account = parse_address(wallet) if wallet else None
+    rows = list_positions(obj.engine(), wallet=account, max_health=max_health, limit=limit)
+    if as_json:
+        click.echo(json.dumps([_position_json(p) for p in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no positions stored: track wallets (`indexer wallets add`) and run `indexer sync`", err=True)
+        return
+    table = Table(title="Positions, riskiest first", title_justify="left")
+    for name, justify in [("health", "right"), ("account", "left"), ("market", "left"),
+                          ("collateral $", "right"), ("debt $", "right"), ("LT", "right"),
+                          ("prices", "left"), ("block", "right")]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for p in rows:
+        style = "bold red" if p.health is not None and p.health < 1 else (
+            "yellow" if p.health is not None and p.health < Decimal("1.1") else None)
+        who = short_address(p.account) + (f" {p.label}" if p.label else "")
+        table.add_row(health_text(p.health), who, p.market, usd_text(p.collateral_usd), usd_text(p.debt_usd),
+                      f"{p.liquidation_threshold / 100:.2f}%", p.price_status, str(p.block_number), style=style)
+    Console().print(table)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False, prog_name="indexer")
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except IndexerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the database layer and others: still one line, never a traceback
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SQLAlchemyError):
+            click.echo(f"error: database: {str(getattr(exc, 'orig', exc)).splitlines()[0]}", err=True)
+            sys.exit(EXIT_ERROR)
+        if isinstance(exc, OSError):
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        raise

@@ -1,0 +1,98 @@
+"""Where the devnet finds its npm-installed tools: anvil, solcjs and the Aave v3 core artifacts.
+
+``INDEXER_NODE_MODULES`` points at a node_modules folder; by default it is ``<repo root>/node_modules``
+(the repo root being the folder that holds the ``indexer`` package). Everything is installed by running
+``npm ci`` in the repo root.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from indexer.devnet.errors import ToolchainMissingError
+
+INSTALL_HINT = "run `npm ci` in the repository root ({root}) to install the devnet toolchain"
+
+AAVE_PACKAGE = "@aave/core-v3"
+
+
+def repo_root() -> Path:
+    """The folder holding the ``indexer`` package (and package.json)."""
+    return Path(__file__).resolve().parent.parent.parent
+
+
+def node_modules_dir() -> Path:
+    override = os.environ.get("INDEXER_NODE_MODULES")
+    return Path(override).expanduser().resolve() if override else repo_root() / "node_modules"
+
+
+def build_dir() -> Path:
+    """Scratch output (compiled contracts); git-ignored."""
+    return repo_root() / ".build"
+
+
+def _missing(what: str) -> ToolchainMissingError:
+    hint = INSTALL_HINT.format(root=repo_root())
+    return ToolchainMissingError(f"{what} not found under {node_modules_dir()}: {hint}")
+
+
+def _anvil_package_dir() -> str:
+    """npm ships anvil as one optional package per platform, e.g. @foundry-rs/anvil-linux-amd64."""
+    system = {"linux": "linux", "darwin": "darwin", "win32": "win32"}.get(sys.platform, sys.platform)
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    return f"@foundry-rs/anvil-{system}-{arch}"
+
+
+def anvil_binary() -> Path:
+    exe = "anvil.exe" if sys.platform == "win32" else "anvil"
+    path = node_modules_dir() / _anvil_package_dir() / "bin" / exe
+    if not path.is_file():
+        raise _missing("the anvil binary (npm package @foundry-rs/anvil)")
+    return path
+
+
+def node_binary() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise ToolchainMissingError("`node` is not on PATH; Node.js is needed to run solcjs")
+    return node
+
+
+def solc_package_dir() -> Path:
+    path = node_modules_dir() / "solc"
+    if not (path / "package.json").is_file():
+        raise _missing("solcjs (npm package solc)")
+    return path
+
+
+def solc_version() -> str:
+    return json.loads((solc_package_dir() / "package.json").read_text())["version"]
+
+
+@functools.cache
+def _aave_artifact_index() -> dict[str, Path]:
+    root = node_modules_dir() / AAVE_PACKAGE / "artifacts" / "contracts"
+    if not root.is_dir():
+        raise _missing(f"the {AAVE_PACKAGE} hardhat artifacts")
+    index: dict[str, Path] = {}
+    for path in root.rglob("*.json"):
+        if not path.name.endswith(".dbg.json"):
+            index.setdefault(path.stem, path)
+    return index
+
+
+@functools.cache
+def aave_artifact(name: str) -> dict[str, Any]:
+    """The hardhat artifact (abi, bytecode, linkReferences, ...) of one @aave/core-v3 contract."""
+    path = _aave_artifact_index().get(name)
+    if path is None:
+        raise _missing(f"the {AAVE_PACKAGE} artifact {name}.json")
+    return json.loads(path.read_text())

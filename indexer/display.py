@@ -1,0 +1,20 @@
+"""Turning exact figures into text for people. Nothing here feeds back into stored values."""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal
+
+
+def health_text(health: Decimal | None, places: int = 4) -> str:
+    """Rounded *down*, so a position never looks safer than it is (0.99996 shows as 0.9999)."""
+    if health is None:
+        return "∞"
+    return str(health.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN))
+
+
+def usd_text(amount: Decimal) -> str:
+    return f"{amount.quantize(Decimal('0.01'), rounding=ROUND_DOWN):,}"
+
+
+def short_address(address: str) -> str:
+    return f"{address[:6]}…{address[-4:]}"

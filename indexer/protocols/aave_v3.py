@@ -1,0 +1,254 @@
+"""Aave v3 (and forks such as Spark), named by the market's PoolAddressesProvider.
+
+Reads, per snapshot, in four to five Multicall3 rounds at the pinned block: provider → pool and oracle;
+reserves list and pool revision; reserve data, indexes, prices and every account's configuration and
+eMode; the balances each account's configuration bits call for, and the eMode categories in use;
+eMode price sources (only if a category has one). Health is then computed locally with
+``indexer.health.aave_v3`` and equals ``Pool.getUserAccountData``.
+
+Local math is implemented for Pool revisions 1–4 (v3.0–v3.1: stable debt counted, eMode category in
+reserve configuration bits 168–175, optional eMode price source). Later revisions changed eMode storage
+and rounding; they are refused with a clear error rather than computed approximately.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from eth_utils import to_checksum_address
+
+from indexer.chain.multicall import Call, Failed, Plan
+from indexer.errors import MarketMismatchError, PermanentError
+from indexer.health.aave_v3 import AaveAssetInput, account_data, collateral_base, debt_base
+from indexer.health.wadray import ray_mul
+from indexer.protocols.base import MarketRef
+from indexer.types import UINT256_MAX, Address, AssetPosition, BlockRef, Health, PositionSnapshot
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_REVISIONS = range(1, 5)
+ZERO = "0x0000000000000000000000000000000000000000"
+HF_DECIMALS = 18
+_RESERVE_DATA = ("uint256", "uint128", "uint128", "uint128", "uint128", "uint128", "uint40", "uint16",
+                 "address", "address", "address", "address", "uint128", "uint128", "uint128")
+_ACCOUNT_DATA = ("uint256",) * 6
+
+
+def config_field(config: int, low: int, bits: int) -> int:
+    return (config >> low) & ((1 << bits) - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    asset: Address
+    id: int
+    symbol: str
+    decimals: int
+    ltv: int
+    liquidation_threshold: int
+    emode_category: int
+    a_token: Address
+    stable_debt_token: Address
+    variable_debt_token: Address
+    normalized_income: int
+    normalized_debt: int
+    price: int
+
+
+@dataclass(frozen=True, slots=True)
+class EModeCategory:
+    ltv: int
+    liquidation_threshold: int
+    price_source: Address
+
+
+def _addr(value: str) -> Address:
+    return to_checksum_address(value)
+
+
+class AaveV3Adapter:
+    kind: ClassVar[str] = "aave_v3"
+
+    def __init__(self, market: MarketRef) -> None:
+        self.market = market
+
+    # -- reading -------------------------------------------------------------------------------
+    def _mismatch(self, what: str) -> MarketMismatchError:
+        return MarketMismatchError(
+            f"market {self.market.key!r}: {self.market.address} on chain {self.market.chain!r} "
+            f"is not an Aave v3 PoolAddressesProvider ({what})")
+
+    def _entry_points(self) -> Plan[tuple[Address, Address, int, int, list[Address]]]:
+        provider = self.market.address
+        got = yield [Call.of(provider, "getPool()", output=("address",), allow_failure=True),
+                     Call.of(provider, "getPriceOracle()", output=("address",), allow_failure=True)]
+        if any(isinstance(r, Failed) for r in got) or ZERO in (got[0][0], got[1][0]):
+            raise self._mismatch("getPool()/getPriceOracle() did not answer with addresses")
+        pool, oracle = _addr(got[0][0]), _addr(got[1][0])
+        got = yield [Call.of(pool, "POOL_REVISION()", allow_failure=True),
+                     Call.of(pool, "getReservesList()", output=("address[]",), allow_failure=True),
+                     Call.of(oracle, "BASE_CURRENCY_UNIT()", allow_failure=True)]
+        if any(isinstance(r, Failed) for r in got):
+            raise self._mismatch("its pool or oracle does not answer POOL_REVISION()/getReservesList()/"
+                                 "BASE_CURRENCY_UNIT()")
+        revision = got[0][0]
+        if revision not in SUPPORTED_REVISIONS:
+            raise PermanentError(
+                f"market {self.market.key!r}: Aave v3 Pool revision {revision} is not supported yet "
+                f"(exact local math is implemented for revisions 1-4, Aave v3.0-v3.1)")
+        return pool, oracle, revision, got[2][0], [_addr(a) for a in got[1][0]]
+
+    def _market_round(self, pool: Address, oracle: Address, assets: list[Address]) -> list[Call]:
+        calls = [Call.of(oracle, "getAssetsPrices(address[])", [assets], ["address[]"], ("uint256[]",))]
+        for asset in assets:
+            calls += [
+                Call.of(pool, "getReserveData(address)", [asset], ["address"], _RESERVE_DATA),
+                Call.of(pool, "getReserveNormalizedIncome(address)", [asset], ["address"]),
+                Call.of(pool, "getReserveNormalizedVariableDebt(address)", [asset], ["address"]),
+                Call.of(asset, "symbol()", output=("string",), allow_failure=True),
+            ]
+        return calls
+
+    def _reserves(self, assets: list[Address], results: list[Any]) -> dict[int, Reserve]:
+        (prices,) = results[0]
+        reserves: dict[int, Reserve] = {}
+        for n, asset in enumerate(assets):
+            data, (income,), (debt,), symbol = results[1 + 4 * n: 5 + 4 * n]
+            config = data[0]
+            reserves[data[7]] = Reserve(
+                asset=asset, id=data[7],
+                symbol=symbol[0] if not isinstance(symbol, Failed) else asset[:8],
+                decimals=config_field(config, 48, 8), ltv=config_field(config, 0, 16),
+                liquidation_threshold=config_field(config, 16, 16),
+                emode_category=config_field(config, 168, 8),
+                a_token=_addr(data[8]), stable_debt_token=_addr(data[9]), variable_debt_token=_addr(data[10]),
+                normalized_income=income, normalized_debt=debt, price=prices[n])
+        return reserves
+
+    def read(self, accounts: Sequence[Address], block: BlockRef) -> Plan[list[PositionSnapshot]]:
+        pool, oracle, revision, base_unit, assets = yield from self._entry_points()
+        per_account = 3 if self.market.verify_onchain else 2
+        calls = self._market_round(pool, oracle, assets)
+        market_calls = len(calls)
+        for account in accounts:
+            calls += [Call.of(pool, "getUserConfiguration(address)", [account], ["address"]),
+                      Call.of(pool, "getUserEMode(address)", [account], ["address"])]
+            if self.market.verify_onchain:
+                calls.append(Call.of(pool, "getUserAccountData(address)", [account], ["address"], _ACCOUNT_DATA))
+        results = yield calls
+        reserves = self._reserves(assets, results[:market_calls])
+        users: list[tuple[Address, int, int, tuple[int, ...] | None]] = []
+        for n, account in enumerate(accounts):
+            row = results[market_calls + per_account * n: market_calls + per_account * (n + 1)]
+            if row[0][0] != 0:
+                users.append((account, row[0][0], row[1][0], row[2] if self.market.verify_onchain else None))
+
+        balance_calls: list[Call] = []
+        layout: list[list[tuple[int, str]]] = []
+        for account, bits, _, _ in users:
+            wanted: list[tuple[int, str]] = []
+            for rid, reserve in reserves.items():
+                if bits >> (2 * rid + 1) & 1:
+                    wanted.append((rid, "collateral"))
+                    balance_calls.append(Call.of(reserve.a_token, "scaledBalanceOf(address)", [account], ["address"]))
+                if bits >> (2 * rid) & 1:
+                    wanted.append((rid, "variable"))
+                    balance_calls.append(
+                        Call.of(reserve.variable_debt_token, "scaledBalanceOf(address)", [account], ["address"]))
+                    if reserve.stable_debt_token != ZERO:
+                        wanted.append((rid, "stable"))
+                        balance_calls.append(
+                            Call.of(reserve.stable_debt_token, "balanceOf(address)", [account], ["address"]))
+            layout.append(wanted)
+        categories = sorted({emode for _, _, emode, _ in users if emode})
+        for category in categories:
+            balance_calls.append(Call.of(pool, "getEModeCategoryData(uint8)", [category], ["uint8"],
+                                         ("(uint16,uint16,uint16,address,string)",)))
+        results = yield balance_calls
+        emodes = {c: EModeCategory(r[0][0], r[0][1], _addr(r[0][3]))
+                  for c, r in zip(categories, results[len(results) - len(categories):], strict=True)}
+        source_prices: dict[Address, int] = {}
+        sources = sorted({e.price_source for e in emodes.values() if e.price_source != ZERO})
+        if sources:
+            got = yield [Call.of(oracle, "getAssetPrice(address)", [s], ["address"]) for s in sources]
+            source_prices = {s: r[0] for s, r in zip(sources, got, strict=True)}
+
+        snapshots: list[PositionSnapshot] = []
+        offset = 0
+        for (account, bits, emode, onchain), wanted in zip(users, layout, strict=True):
+            amounts: dict[int, dict[str, int]] = {}
+            for rid, kind in wanted:
+                amounts.setdefault(rid, {})[kind] = results[offset][0]
+                offset += 1
+            snapshot = self._snapshot(account, block, revision, base_unit, reserves, bits, emode, emodes,
+                                      source_prices, amounts)
+            if onchain is not None:
+                self._verify(snapshot, onchain)
+            snapshots.append(snapshot)
+        log.debug("aave_v3 read market=%s block=%d accounts=%d positions=%d",
+                  self.market.key, block.number, len(accounts), len(snapshots))
+        return snapshots
+
+    # -- assembling ----------------------------------------------------------------------------
+    def _snapshot(self, account: Address, block: BlockRef, revision: int, base_unit: int,
+                  reserves: dict[int, Reserve],
+                  bits: int, emode: int, emodes: dict[int, EModeCategory], source_prices: dict[Address, int],
+                  amounts: dict[int, dict[str, int]]) -> PositionSnapshot:
+        category = emodes.get(emode)
+        assets: list[AssetPosition] = []
+        for rid in sorted(amounts):
+            reserve, got = reserves[rid], amounts[rid]
+            in_emode = emode != 0 and reserve.emode_category == emode
+            price, source = reserve.price, None
+            if category and category.price_source != ZERO and in_emode:
+                price, source = source_prices[category.price_source], category.price_source
+            variable = got.get("variable", 0)
+            inputs = AaveAssetInput(
+                amount_collateral=ray_mul(got.get("collateral", 0), reserve.normalized_income),
+                amount_debt=(ray_mul(variable, reserve.normalized_debt) if variable else 0) + got.get("stable", 0),
+                price=price, unit=10**reserve.decimals,
+                ltv=category.ltv if (in_emode and category) else reserve.ltv,
+                liquidation_threshold=(category.liquidation_threshold if (in_emode and category)
+                                       else reserve.liquidation_threshold),
+                is_collateral=bool(bits >> (2 * rid + 1) & 1), is_borrowing=bool(bits >> (2 * rid) & 1))
+            assets.append(AssetPosition(
+                asset=reserve.asset, symbol=reserve.symbol, decimals=reserve.decimals,
+                collateral=inputs.amount_collateral if inputs.is_collateral else 0, debt=inputs.amount_debt,
+                price=price, collateral_base=collateral_base(inputs), debt_base=debt_base(inputs),
+                is_collateral=inputs.is_collateral, liquidation_threshold=inputs.liquidation_threshold,
+                ltv=inputs.ltv, price_source=source))
+        snapshot = PositionSnapshot(
+            chain=self.market.chain, protocol=self.kind, market=self.market.key,
+            market_address=self.market.address, account=account, block=block, assets=assets,
+            health=Health(0, HF_DECIMALS, None, 0, 0, base_unit),
+            extra={"emode_category": emode, "user_configuration": str(bits), "pool_revision": revision})
+        snapshot.health = self.health(snapshot, {})
+        return snapshot
+
+    def health(self, snapshot: PositionSnapshot, prices: Mapping[Address, int]) -> Health:
+        data = account_data(
+            AaveAssetInput(
+                amount_collateral=a.collateral, amount_debt=a.debt,
+                price=prices.get(a.price_source or a.asset, a.price), unit=10**a.decimals,
+                ltv=a.ltv, liquidation_threshold=a.liquidation_threshold,
+                is_collateral=a.is_collateral, is_borrowing=a.debt > 0)
+            for a in snapshot.assets)
+        normalized = None if data.health_factor == UINT256_MAX else Decimal(data.health_factor).scaleb(-HF_DECIMALS)
+        return Health(native_raw=data.health_factor, native_decimals=HF_DECIMALS, health=normalized,
+                      collateral_base=data.total_collateral_base, debt_base=data.total_debt_base,
+                      base_unit=snapshot.health.base_unit, liquidation_threshold=data.current_liquidation_threshold,
+                      ltv=data.ltv, available_borrows_base=data.available_borrows_base)
+
+    def _verify(self, snapshot: PositionSnapshot, onchain: tuple[int, ...]) -> None:
+        h = snapshot.health
+        local = (h.collateral_base, h.debt_base, h.available_borrows_base, h.liquidation_threshold, h.ltv,
+                 h.native_raw)
+        if local != tuple(onchain):
+            log.error("aave_v3 local math differs from getUserAccountData market=%s account=%s block=%d "
+                      "local=%s onchain=%s", self.market.key, snapshot.account, snapshot.block.number,
+                      local, tuple(onchain))
+            snapshot.extra["onchain_mismatch"] = 1

@@ -1,0 +1,158 @@
+"""One validated settings object, loaded from TOML; fails fast on anything it does not understand.
+
+Secrets and RPC URLs come from the environment: any string may contain ``${VAR}``, and
+``DATABASE_URL`` overrides ``[database].url``. Relative paths are relative to the working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from indexer.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = Path("config/default.toml")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+DEVNET_REF = "devnet:"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Strict):
+    url: str = "sqlite:///data/indexer.db"
+
+
+class ChainSettings(_Strict):
+    chain_id: int
+    rpc_urls: list[str] = Field(default_factory=list)
+    devnet: str | None = None  # a devnet deployment file: supplies the RPC URL and contract addresses
+    multicall3: str = "0xcA11bde05977b3631167028862bE2a173976CA11"
+    batch_size: int = Field(default=1000, ge=1, le=10_000)
+    rpc_timeout: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _has_endpoint(self) -> ChainSettings:
+        if not self.rpc_urls and not self.devnet:
+            raise ValueError("needs rpc_urls (or a devnet deployment file)")
+        return self
+
+
+class MarketSettings(_Strict):
+    chain: str
+    protocol: str
+    address: str  # e.g. Aave v3: the PoolAddressesProvider; "devnet:NAME" reads it from the deployment
+    verify_onchain: bool = False  # also read the protocol's own health view and compare
+
+
+class Settings(_Strict):
+    database: DatabaseSettings = DatabaseSettings()
+    chains: dict[str, ChainSettings] = Field(default_factory=dict)
+    markets: dict[str, MarketSettings] = Field(default_factory=dict)
+    source: str = "<defaults>"
+
+    @field_validator("markets")
+    @classmethod
+    def _known_protocols(cls, markets: dict[str, MarketSettings]) -> dict[str, MarketSettings]:
+        from indexer.protocols.registry import ADAPTERS
+
+        for key, market in markets.items():
+            if market.protocol not in ADAPTERS:
+                known = ", ".join(sorted(ADAPTERS))
+                raise ValueError(f"market {key!r}: unknown protocol {market.protocol!r} (known: {known})")
+        return markets
+
+    @model_validator(mode="after")
+    def _markets_on_known_chains(self) -> Settings:
+        for key, market in self.markets.items():
+            if market.chain not in self.chains:
+                raise ValueError(f"market {key!r} names chain {market.chain!r}, which is not configured")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return os.environ.get("DATABASE_URL") or self.database.url
+
+    def rpc_urls(self, chain: str) -> list[str]:
+        settings = self.chains[chain]
+        if settings.rpc_urls:
+            return settings.rpc_urls
+        return [str(self.devnet_deployment(chain)["rpc_url"])]
+
+    def devnet_deployment(self, chain: str) -> dict[str, Any]:
+        path = self.chains[chain].devnet
+        if path is None:
+            raise ConfigError(f"chain {chain!r} has no devnet deployment file configured")
+        try:
+            return json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(
+                f"devnet deployment {path} not found: start one with `indexer devnet up`") from None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"devnet deployment {path} is unreadable: {exc}") from None
+
+    def market_address(self, key: str) -> str:
+        market = self.markets[key]
+        if not market.address.startswith(DEVNET_REF):
+            return market.address
+        name = market.address[len(DEVNET_REF):]
+        contracts = self.devnet_deployment(market.chain).get("contracts", {})
+        if name not in contracts:
+            raise ConfigError(f"market {key!r}: devnet deployment has no contract {name!r}")
+        return str(contracts[name])
+
+
+def _expand_env(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{where}: environment variable {name} is not set")
+            return os.environ[name]
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, list):
+        return [_expand_env(v, where) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{where}.{k}") for k, v in value.items()}
+    return value
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "config"
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {where!r}"
+    return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
+    if path is not None:
+        return Path(path)
+    if env := os.environ.get("INDEXER_CONFIG"):
+        return Path(env)
+    if DEFAULT_CONFIG.exists():
+        return DEFAULT_CONFIG
+    return REPO_ROOT / DEFAULT_CONFIG
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    config_path = resolve_config_path(path)
+    try:
+        raw = tomllib.loads(config_path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {config_path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
+    raw = _expand_env(raw, str(config_path))
+    try:
+        return Settings(**raw, source=str(config_path))
+    except ValidationError as exc:
+        raise ConfigError(f"config file {config_path}: {_first_error(exc)}") from None
