@@ -145,7 +145,7 @@ def sync(obj: Context, block: int | None, chains: tuple[str, ...]) -> None:
 def _position_json(p: Any) -> dict[str, Any]:
     return {
         "chain": p.chain, "protocol": p.protocol, "market": p.market, "market_address": p.market_address,
-        "account": p.account, "label": p.label, "block_number": p.block_number, "block_hash": p.block_hash,
+        "account": p.account, "label": p.wallet_label, "block_number": p.block_number, "block_hash": p.block_hash,
         "health_factor_raw": str(p.health_factor_raw), "health_factor_decimals": p.native_decimals,
         "health": None if p.health is None else str(p.health),
         "collateral_usd": str(p.collateral_usd), "debt_usd": str(p.debt_usd),
@@ -192,7 +192,7 @@ def positions(obj: Context, wallet: str | None, max_health: Decimal | None, limi
     for p in rows:
         style = "bold red" if p.health is not None and p.health < 1 else (
             "yellow" if p.health is not None and p.health < Decimal("1.1") else None)
-        who = short_address(p.account) + (f" {p.label}" if p.label else "")
+        who = short_address(p.account) + (f" {p.wallet_label}" if p.wallet_label else "")
         table.add_row(health_text(p.health), who, p.market, usd_text(p.collateral_usd), usd_text(p.debt_usd),
                       f"{p.liquidation_threshold / 100:.2f}%", p.price_status, str(p.block_number), style=style)
     Console().print(table)

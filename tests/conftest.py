@@ -1,0 +1,29 @@
+"""Shared fixtures: a real anvil devnet with a real Aave v3 market, and real SQLite/Postgres databases."""
+
+import os
+
+import pytest
+
+pytest_plugins = ["tests.fixtures.db", "tests.fixtures.devnet"]
+
+
+@pytest.fixture
+def devnet_config(tmp_path, devnet, db_url):
+    """A config file for the running devnet and this test's database; returns its path."""
+    deployment = tmp_path / "devnet.json"
+    devnet.deployment.to_json(deployment)
+    config = tmp_path / "indexer.toml"
+    config.write_text(
+        f'[database]\nurl = "{db_url}"\n\n'
+        f'[chains.devnet]\nchain_id = 31337\ndevnet = "{deployment}"\n\n'
+        '[markets.devnet-aave-v3]\nchain = "devnet"\nprotocol = "aave_v3"\n'
+        'address = "devnet:PoolAddressesProvider"\n')
+    return config
+
+
+@pytest.fixture
+def cli_env(devnet_config):
+    """Environment for running the real `indexer` console script against the devnet config."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "INDEXER_CONFIG")}
+    env["INDEXER_CONFIG"] = str(devnet_config)
+    return env

@@ -1,0 +1,108 @@
+"""Aave v3 on the devnet: every stored figure equals Pool.getUserAccountData at the stored block.
+
+Real anvil, real Aave v3.0 bytecode from @aave/core-v3, real SQLite and Postgres.
+"""
+
+import time
+from collections import Counter
+from decimal import Decimal
+
+from indexer.devnet import advance_time, set_price
+from indexer.health.aave_v3 import AaveAssetInput, account_data
+from indexer.settings import load_settings
+from indexer.store.queries import add_wallet, list_positions, position_assets
+from indexer.sync import sync_once
+from tests.integration.chain_helpers import user_account_data
+
+BORROWING_KINDS = {"single", "multi", "emode", "near_liquidation"}
+
+
+def _figures(p):
+    return (p.collateral_base, p.debt_base, p.available_borrows_base, p.liquidation_threshold, p.ltv,
+            p.health_factor_raw)
+
+
+async def _track_and_sync(devnet, devnet_config, engine):
+    for account in devnet.accounts:
+        add_wallet(engine, address=account.address, label=account.kind)
+    return await sync_once(load_settings(devnet_config), engine)
+
+
+async def test_stored_and_local_health_equal_get_user_account_data(devnet, chain_state, devnet_config, engine):
+    advance_time(devnet.url, 47 * 86400 + 13)  # interest accrues: indexes are no longer round numbers
+    (read,) = await _track_and_sync(devnet, devnet_config, engine)
+    stored = list_positions(engine)
+
+    assert len(stored) >= 50
+    assert {p.block_number for p in stored} == {read.block.number}
+    assert {p.block_hash for p in stored} == {read.block.hash}
+    kinds = Counter(p.wallet_label for p in stored)
+    assert set(kinds) >= BORROWING_KINDS, kinds
+    symbols = {a.symbol for p in stored for a in position_assets(engine, snapshot_id=p.snapshot_id)}
+    assert len(symbols) >= 4 and {"WETH", "USDC", "WBTC", "EURS"} <= symbols, symbols
+    assert any(s.extra["emode_category"] for s in read.snapshots)
+
+    onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
+                                      [p.account for p in stored], read.block.number)
+    mismatched = [p.account for p in stored if _figures(p) != tuple(onchain[p.account])]
+    assert not mismatched, f"{len(mismatched)} of {len(stored)} positions differ from getUserAccountData"
+
+    # The stored per-asset rows are complete: recomputing from them alone gives the same integers.
+    for p in stored:
+        assets = position_assets(engine, snapshot_id=p.snapshot_id)
+        data = account_data(AaveAssetInput(
+            amount_collateral=a.collateral, amount_debt=a.debt, price=a.price, unit=10**a.decimals, ltv=a.ltv,
+            liquidation_threshold=a.liquidation_threshold, is_collateral=a.is_collateral, is_borrowing=a.debt > 0)
+            for a in assets)
+        assert data.health_factor == p.health_factor_raw
+        assert data.total_collateral_base == p.collateral_base and data.total_debt_base == p.debt_base
+
+    # Accounts seeded without any debt are stored as infinitely healthy, never as a number.
+    supply_only = [p for p in stored if p.wallet_label == "supply_only"]
+    assert supply_only and all(p.health is None and p.health_factor_raw == 2**256 - 1 for p in supply_only)
+
+
+async def test_price_drop_puts_weth_borrowers_below_one_riskiest_first(devnet, chain_state, devnet_config, engine):
+    await _track_and_sync(devnet, devnet_config, engine)
+    before = {p.account: p.health for p in list_positions(engine)}
+    weth = devnet.deployment.reserve("WETH")
+    set_price(devnet.url, devnet.deployment, "WETH", weth["price"] * 70 // 100)  # -30 %
+    (read,) = await sync_once(load_settings(devnet_config), engine)
+    after = list_positions(engine)
+
+    assert all(p.block_number == read.block.number for p in after)
+    healths = [p.health for p in after]
+    with_debt = [h for h in healths if h is not None]
+    assert healths[:len(with_debt)] == sorted(with_debt), "riskiest first, positions without debt last"
+    underwater = [p for p in after if p.liquidatable]
+    assert underwater, "a 30 % WETH drop must put some positions below 1"
+    for p in underwater:  # only positions with WETH collateral can have been pushed under by a WETH move
+        assert any(a.symbol == "WETH" and a.is_collateral for a in position_assets(engine, snapshot_id=p.snapshot_id))
+        assert before[p.account] is not None and before[p.account] >= 1 > p.health
+    onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
+                                      [p.account for p in after], read.block.number)
+    assert all(tuple(onchain[p.account]) == _figures(p) for p in after)
+
+
+async def test_thousand_accounts_in_at_most_twenty_requests(devnet, chain_state, devnet_config, engine, capsys):
+    from indexer.devnet import seed_borrowers
+    from indexer.store.queries import list_wallets
+
+    seeded = seed_borrowers(devnet.url, devnet.deployment, 1000, seed=7)
+    for account in seeded:
+        add_wallet(engine, address=account.address)
+    assert len(list_wallets(engine)) == 1000
+    started = time.perf_counter()
+    (read,) = await sync_once(load_settings(devnet_config), engine)
+    wall = time.perf_counter() - started
+
+    assert len(read.snapshots) == 1000
+    assert read.stats.requests <= 20, read.stats.by_method
+    with capsys.disabled():
+        print(f"\n[sync 1000 accounts] requests={read.stats.requests} http_posts={read.stats.http_posts} "
+              f"by_method={read.stats.by_method} wall={wall:.3f}s")
+    sample = [p.account for p in read.snapshots[::97]]
+    onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"], sample, read.block.number)
+    by_account = {s.account: s.health for s in read.snapshots}
+    assert all(onchain[a][5] == by_account[a].native_raw for a in sample)
+    assert all(p.health is None or p.health > Decimal(0) for p in list_positions(engine, limit=5))
