@@ -65,13 +65,14 @@ def quantize_health(value: Decimal) -> Decimal:
         raise TypeError(f"health must be a Decimal, got {type(value).__name__}")
     if not value.is_finite():
         raise ValueError(f"health must be finite, got {value}")
+    # Below, copy_abs() rather than abs(): abs() rounds to the default context's 28 digits.
     try:
         quantized = value.quantize(_HEALTH_QUANTUM, context=_WIDE)
     except InvalidOperation as exc:
         raise ValueError(f"health {value} is out of range") from exc
-    if abs(quantized) >= _HEALTH_LIMIT:
+    if quantized.copy_abs() >= _HEALTH_LIMIT:
         raise ValueError(f"health {value} is out of range")
-    return quantized if quantized else abs(quantized)
+    return quantized if quantized else quantized.copy_abs()
 
 
 def encode_sortable_decimal(value: Decimal) -> str:
@@ -82,15 +83,15 @@ def encode_sortable_decimal(value: Decimal) -> str:
     and among themselves in numeric order.
     """
     quantized = quantize_health(value)
-    magnitude = f"{abs(quantized):0{HEALTH_INT_DIGITS + HEALTH_FRAC_DIGITS + 1}f}"
+    magnitude = f"{quantized.copy_abs():0{HEALTH_INT_DIGITS + HEALTH_FRAC_DIGITS + 1}f}"
     if quantized < 0:
         return "-" + magnitude.translate(_NINES_COMPLEMENT)
     return magnitude
 
 
 def decode_sortable_decimal(text: str) -> Decimal:
-    if text.startswith("-"):
-        return -Decimal(text[1:].translate(_NINES_COMPLEMENT))
+    if text.startswith("-"):  # copy_negate(), unlike unary minus, never rounds
+        return Decimal(text[1:].translate(_NINES_COMPLEMENT)).copy_negate()
     return Decimal(text)
 
 

@@ -1,0 +1,150 @@
+"""Engines and schema revisions.
+
+SQLite connections get WAL, foreign keys and a busy timeout, and SQLAlchemy (not the ``sqlite3``
+module) emits ``BEGIN``, so every ``engine.begin()`` block is one real SQLite transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+
+from indexer.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def database_url(url_or_path: str | Path | URL) -> URL:
+    """Parse a database URL; a bare filesystem path means a SQLite file.
+
+    ``postgresql://`` without a driver is taken to mean psycopg 3, the driver the project ships.
+    """
+    if isinstance(url_or_path, URL):
+        url = url_or_path
+    elif isinstance(url_or_path, Path) or "://" not in url_or_path:
+        url = URL.create("sqlite", database=str(Path(url_or_path).expanduser()))
+    else:
+        url = make_url(url_or_path)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or url.query.get("mode") == "memory":
+        return None
+    return Path(database)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, see _on_sqlite_begin
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str | Path | URL, **kwargs: Any) -> Engine:
+    """Create an engine for a SQLite file (URL or bare path) or a Postgres URL.
+
+    The parent directory of a SQLite file is created if missing. ``kwargs`` go to ``create_engine``.
+    """
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = _sqlite_file(parsed)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config pointing at ``migrations/``; no ``alembic.ini`` is needed.
+
+    With ``connection``, migrations run on it (inside its transaction).
+    """
+    if not MIGRATIONS_DIR.is_dir():
+        raise StoreError(f"migrations not found at {MIGRATIONS_DIR}; run the indexer from a source checkout")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise StoreError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's Alembic revision, or ``None`` for a database never migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(url_or_engine: str | Path | URL | Engine, revision: str = "head") -> None:
+    """Run the migrations up to ``revision`` in one transaction."""
+    engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), revision)
+    finally:
+        if engine is not url_or_engine:
+            engine.dispose()
+    log.info("database schema upgraded to %s", revision)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Make sure the database is at the head revision.
+
+    A brand-new empty database is upgraded on the spot. Anything else that is not at head raises
+    ``StoreError``: an older revision (run ``indexer db upgrade``), an unknown one (a newer indexer
+    wrote it), or tables without any migration history.
+    """
+    head = head_revision()
+    current = current_revision(engine)
+    if current == head:
+        return
+    if current is None:
+        existing = inspect(engine).get_table_names()
+        if existing:
+            raise StoreError(
+                f"database has tables ({', '.join(sorted(existing))}) but no migration history; "
+                "point the indexer at an empty database"
+            )
+        log.info("empty database: creating schema")
+        upgrade(engine)
+        return
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current in known:
+        raise StoreError(
+            f"database schema is at revision {current}, this indexer needs {head}: run `indexer db upgrade`"
+        )
+    raise StoreError(f"database schema is at unknown revision {current} (written by a newer indexer?)")

@@ -1,0 +1,152 @@
+"""Database tables (SQLModel, ``table=True``) and the public shapes read back from them.
+
+Every on-chain amount is a ``Uint256`` column and every health figure a ``HealthDecimal``; the only
+float is ``health_float``, derived from ``health`` so that range queries can use an index.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Double, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from indexer.store.types import BigIntId, HealthDecimal, Uint256, UtcDateTime, utc_now
+
+
+class MarketBase(SQLModel):
+    chain: str
+    key: str  # the market's name in the config
+    protocol: str
+    address: str
+
+
+class Market(MarketBase, table=True):
+    __tablename__ = "markets"
+    __table_args__ = (UniqueConstraint("chain", "key", name="uq_markets_chain_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class WalletBase(SQLModel):
+    address: str
+    label: str | None = None
+    warn_health: Decimal | None = Field(default=None, sa_type=HealthDecimal)
+    critical_health: Decimal | None = Field(default=None, sa_type=HealthDecimal)
+
+
+class Wallet(WalletBase, table=True):
+    __tablename__ = "wallets"
+    __table_args__ = (UniqueConstraint("address", name="uq_wallets_address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class WalletPublic(WalletBase):
+    id: int
+    created_at: datetime
+
+
+class Block(SQLModel, table=True):
+    """A processed block; kept with its parent hash so reorgs can be found."""
+
+    __tablename__ = "blocks"
+    __table_args__ = (UniqueConstraint("chain", "number", name="uq_blocks_chain_number"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    chain: str
+    number: int = Field(sa_type=BigInteger)
+    hash: str
+    parent_hash: str
+    timestamp: int = Field(sa_type=BigInteger)
+
+
+class PositionFigures(SQLModel):
+    """What one snapshot says about a position; shared by ``positions`` and ``position_history``."""
+
+    chain: str
+    market_id: int = Field(foreign_key="markets.id")
+    account: str
+    block_number: int = Field(sa_type=BigInteger)
+    block_hash: str
+    block_timestamp: int = Field(sa_type=BigInteger)
+    health_factor_raw: int = Field(sa_type=Uint256)
+    native_decimals: int
+    health: Decimal | None = Field(default=None, sa_type=HealthDecimal)  # None: no debt
+    health_float: float | None = Field(default=None, sa_type=Double)
+    collateral_base: int = Field(sa_type=Uint256)
+    debt_base: int = Field(sa_type=Uint256)
+    base_unit: int = Field(sa_type=Uint256)
+    liquidation_threshold: int
+    ltv: int
+    available_borrows_base: int = Field(sa_type=Uint256)
+    price_status: str = Field(default="unknown", sa_column_kwargs={"server_default": "unknown"})
+
+
+class PositionHistory(PositionFigures, table=True):
+    """Append-only: one row per position per processed block."""
+
+    __tablename__ = "position_history"
+    __table_args__ = (
+        Index("ix_position_history_market_account_block", "market_id", "account", "block_number"),
+        Index("ix_position_history_chain_block", "chain", "block_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+
+
+class Position(PositionFigures, table=True):
+    """The latest snapshot of each position."""
+
+    __tablename__ = "positions"
+    __table_args__ = (
+        UniqueConstraint("chain", "market_id", "account", name="uq_positions_chain_market_account"),
+        Index("ix_positions_health_float", "health_float"),
+        Index("ix_positions_account", "account"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    protocol: str
+    snapshot_id: int = Field(foreign_key="position_history.id", sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class PositionAsset(SQLModel, table=True):
+    __tablename__ = "position_assets"
+    __table_args__ = (
+        Index("ix_position_assets_snapshot_id", "snapshot_id"),
+        Index("ix_position_assets_asset", "asset"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    snapshot_id: int = Field(foreign_key="position_history.id", ondelete="CASCADE", sa_type=BigInteger)
+    asset: str
+    symbol: str
+    decimals: int
+    collateral: int = Field(sa_type=Uint256)
+    debt: int = Field(sa_type=Uint256)
+    price: int = Field(sa_type=Uint256)
+    price_source: str | None = None
+    collateral_base: int = Field(sa_type=Uint256)
+    debt_base: int = Field(sa_type=Uint256)
+    is_collateral: bool
+    liquidation_threshold: int
+    ltv: int
+
+
+SYNC_CHECKPOINT = "sync"  # the checkpoint ``write_block`` moves
+
+
+class Checkpoint(SQLModel, table=True):
+    """How far a named process (``sync``, discovery, …) has got on a chain."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (UniqueConstraint("chain", "name", name="uq_checkpoints_chain_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chain: str
+    name: str
+    block_number: int = Field(sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

@@ -1,0 +1,170 @@
+"""Read and small write queries; every argument after the engine is keyword-only."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, Table, delete, func, select
+from sqlalchemy.sql.elements import UnaryExpression
+
+from indexer.store.models import (
+    SYNC_CHECKPOINT,
+    Block,
+    Checkpoint,
+    Market,
+    Position,
+    PositionAsset,
+    Wallet,
+    WalletPublic,
+)
+from indexer.store.types import utc_now
+from indexer.store.upsert import upsert_insert
+from indexer.store.views import PositionView
+from indexer.types import AssetPosition, BlockRef
+
+_wallets: Table = Wallet.__table__  # type: ignore[attr-defined]
+_markets: Table = Market.__table__  # type: ignore[attr-defined]
+_positions: Table = Position.__table__  # type: ignore[attr-defined]
+_assets: Table = PositionAsset.__table__  # type: ignore[attr-defined]
+_blocks: Table = Block.__table__  # type: ignore[attr-defined]
+_checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
+
+
+def add_wallet(engine: Engine, *, address: str, label: str | None = None) -> WalletPublic:
+    """Track ``address``; calling again is harmless and sets the label if one is given.
+
+    The address is stored as given: pass it checksummed, as positions store accounts that way.
+    """
+    with engine.begin() as connection:
+        statement = upsert_insert(connection, _wallets).values(address=address, label=label, created_at=utc_now())
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["address"],
+                set_={"label": func.coalesce(statement.excluded.label, _wallets.c.label)},
+            )
+        )
+        row = connection.execute(select(_wallets).where(_wallets.c.address == address)).mappings().one()
+    return WalletPublic.model_validate(dict(row))
+
+
+def remove_wallet(engine: Engine, *, address: str) -> bool:
+    """Stop tracking ``address``; ``False`` if it was not tracked."""
+    with engine.begin() as connection:
+        result = connection.execute(delete(_wallets).where(_wallets.c.address == address))
+    return result.rowcount > 0
+
+
+def list_wallets(engine: Engine) -> list[WalletPublic]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(_wallets).order_by(_wallets.c.id)).mappings()
+        return [WalletPublic.model_validate(dict(row)) for row in rows]
+
+
+def _larger_first(column: ColumnElement[Any], dialect: str) -> list[UnaryExpression[Any]]:
+    """Descending numeric order of a ``Uint256`` column (canonical decimal text on SQLite)."""
+    if dialect == "sqlite":
+        return [func.length(column).desc(), column.desc()]
+    return [column.desc()]
+
+
+def list_positions(
+    engine: Engine,
+    *,
+    wallet: str | None = None,
+    chain: str | None = None,
+    market: str | None = None,
+    max_health: Decimal | None = None,
+    limit: int | None = None,
+) -> list[PositionView]:
+    """Latest positions, riskiest first: lowest health, then positions without debt, larger debt first.
+
+    ``max_health`` keeps positions whose health is at most that value (exactly, not via the float);
+    positions without debt never match it. ``market`` is the market's config key.
+    """
+    p = _positions.c
+    query = (
+        select(
+            p.chain,
+            p.protocol,
+            _markets.c.key.label("market"),
+            _markets.c.address.label("market_address"),
+            p.account,
+            _wallets.c.label.label("wallet_label"),
+            p.snapshot_id,
+            p.block_number,
+            p.block_hash,
+            p.block_timestamp,
+            p.health_factor_raw,
+            p.native_decimals,
+            p.health,
+            p.collateral_base,
+            p.debt_base,
+            p.base_unit,
+            p.liquidation_threshold,
+            p.ltv,
+            p.available_borrows_base,
+            p.price_status,
+            p.updated_at,
+        )
+        .join(_markets, _markets.c.id == p.market_id)
+        .outerjoin(_wallets, _wallets.c.address == p.account)
+    )
+    if wallet is not None:
+        query = query.where(p.account == wallet)
+    if chain is not None:
+        query = query.where(p.chain == chain)
+    if market is not None:
+        query = query.where(_markets.c.key == market)
+    if max_health is not None:
+        # The float bound can only over-select (float() is monotonic); the exact column decides.
+        query = query.where(p.health_float <= float(max_health), p.health <= max_health)
+    query = query.order_by(
+        p.health_float.asc().nulls_last(),
+        p.health.asc().nulls_last(),
+        *_larger_first(p.debt_base, engine.dialect.name),
+        p.id,
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as connection:
+        return [PositionView(**row) for row in connection.execute(query).mappings()]
+
+
+def position_assets(engine: Engine, *, snapshot_id: int) -> list[AssetPosition]:
+    """The per-asset rows of one stored snapshot (``PositionView.snapshot_id``), in written order."""
+    a = _assets.c
+    query = select(
+        a.asset,
+        a.symbol,
+        a.decimals,
+        a.collateral,
+        a.debt,
+        a.price,
+        a.collateral_base,
+        a.debt_base,
+        a.is_collateral,
+        a.liquidation_threshold,
+        a.ltv,
+        a.price_source,
+    ).where(a.snapshot_id == snapshot_id)
+    with engine.connect() as connection:
+        return [AssetPosition(**row) for row in connection.execute(query.order_by(a.id)).mappings()]
+
+
+def latest_block(engine: Engine, *, chain: str) -> BlockRef | None:
+    """The highest stored block of ``chain``, or ``None`` before the first one."""
+    b = _blocks.c
+    query = (
+        select(b.number, b.hash, b.timestamp, b.parent_hash).where(b.chain == chain).order_by(b.number.desc()).limit(1)
+    )
+    with engine.connect() as connection:
+        row = connection.execute(query).mappings().first()
+    return None if row is None else BlockRef(**row)
+
+
+def checkpoint(engine: Engine, *, chain: str, name: str = SYNC_CHECKPOINT) -> int | None:
+    """The block number a named checkpoint is at, or ``None`` if it was never set."""
+    c = _checkpoints.c
+    with engine.connect() as connection:
+        return connection.execute(select(c.block_number).where(c.chain == chain, c.name == name)).scalar()

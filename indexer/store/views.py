@@ -1,0 +1,55 @@
+"""Read-side shapes returned by the query functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Context, Decimal
+
+# Wide enough that a uint256 divided by a power of ten is exact.
+_EXACT = Context(prec=160)
+
+
+def base_to_decimal(amount: int, base_unit: int) -> Decimal:
+    """``amount / base_unit`` as a Decimal; exact whenever the quotient terminates (base_unit = 10**n)."""
+    return _EXACT.divide(Decimal(amount), Decimal(base_unit))
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """The latest stored state of one position, with its market and the wallet's label."""
+
+    chain: str
+    protocol: str
+    market: str
+    market_address: str
+    account: str
+    wallet_label: str | None
+    snapshot_id: int
+    block_number: int
+    block_hash: str
+    block_timestamp: int
+    health_factor_raw: int
+    native_decimals: int
+    health: Decimal | None  # None: no debt
+    collateral_base: int
+    debt_base: int
+    base_unit: int
+    liquidation_threshold: int
+    ltv: int
+    available_borrows_base: int
+    price_status: str
+    updated_at: datetime
+
+    @property
+    def collateral_usd(self) -> Decimal:
+        """Collateral in the market's base currency (USD on Aave v3)."""
+        return base_to_decimal(self.collateral_base, self.base_unit)
+
+    @property
+    def debt_usd(self) -> Decimal:
+        return base_to_decimal(self.debt_base, self.base_unit)
+
+    @property
+    def liquidatable(self) -> bool:
+        return self.health is not None and self.health < 1

@@ -1,0 +1,401 @@
+"""The store against real databases: every test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, event, func, select, text
+from sqlmodel import SQLModel
+
+from indexer.errors import StoreError
+from indexer.store import db as store_db
+from indexer.store.db import current_revision, ensure_schema, head_revision, make_engine
+from indexer.store.models import Block, Market, Position, PositionAsset, PositionHistory
+from indexer.store.queries import (
+    add_wallet,
+    checkpoint,
+    latest_block,
+    list_positions,
+    list_wallets,
+    position_assets,
+    remove_wallet,
+)
+from indexer.store.writer import write_block
+from indexer.types import UINT256_MAX, AssetPosition, BlockRef, Health, PositionSnapshot
+from tests.fixtures.db import embedded_postgres
+
+CHAIN = "devnet"
+MARKETS = {"aave-main": "0x" + "aa" * 20, "aave-lido": "0x" + "bb" * 20}
+TABLES = {
+    "markets": Market,
+    "blocks": Block,
+    "position_history": PositionHistory,
+    "position_assets": PositionAsset,
+    "positions": Position,
+}
+
+
+def account(n: int) -> str:
+    return f"0x{n:040x}"
+
+
+def block_ref(number: int, tag: str = "a") -> BlockRef:
+    return BlockRef(
+        number=number,
+        hash=f"0x{tag * 2}{number:062x}",
+        timestamp=1_700_000_000 + 12 * number,
+        parent_hash=f"0x{tag * 2}{number - 1:062x}",
+    )
+
+
+def asset(n: int, *, collateral: int = 10**18, debt: int = 0, price: int = 2_000 * 10**8) -> AssetPosition:
+    return AssetPosition(
+        asset=f"0x{'c' * 38}{n:02x}",
+        symbol=f"TKN{n}",
+        decimals=18,
+        collateral=collateral,
+        debt=debt,
+        price=price,
+        collateral_base=collateral * price // 10**18,
+        debt_base=debt * price // 10**18,
+        is_collateral=collateral > 0,
+        liquidation_threshold=8250,
+        ltv=8000,
+        price_source=f"0x{'f' * 38}{n:02x}",
+    )
+
+
+def snapshot(
+    who: int,
+    block: BlockRef,
+    *,
+    health: Decimal | None = Decimal("1.5"),
+    debt_base: int = 1_000 * 10**8,
+    market: str = "aave-main",
+    assets: list[AssetPosition] | None = None,
+    native_raw: int | None = None,
+) -> PositionSnapshot:
+    if native_raw is None:
+        native_raw = UINT256_MAX if health is None else int(health * 10**18)
+    return PositionSnapshot(
+        chain=CHAIN,
+        protocol="aave_v3",
+        market=market,
+        market_address=MARKETS[market],
+        account=account(who),
+        block=block,
+        assets=assets if assets is not None else [asset(1), asset(2, collateral=0, debt=5 * 10**17), asset(3)],
+        health=Health(
+            native_raw=native_raw,
+            native_decimals=18,
+            health=health,
+            collateral_base=3_000 * 10**8,
+            debt_base=debt_base,
+            base_unit=10**8,
+            liquidation_threshold=8250,
+            ltv=8000,
+            available_borrows_base=500 * 10**8,
+        ),
+    )
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {
+            name: connection.execute(select(func.count()).select_from(model.__table__)).scalar_one()  # type: ignore[attr-defined]
+            for name, model in TABLES.items()
+        }
+
+
+def by_account(engine: Engine) -> dict[str, Any]:
+    return {view.account: view for view in list_positions(engine)}
+
+
+# -- exact numbers ---------------------------------------------------------------------------------
+
+
+def test_uint256_round_trips_exactly(engine: Engine) -> None:
+    edges = [0, 1, 2**255, UINT256_MAX]
+    assets = [
+        dataclasses.replace(asset(i, collateral=v, debt=v, price=v), collateral_base=v, debt_base=v)
+        for i, v in enumerate(edges)
+    ]
+    write_block(
+        engine,
+        chain=CHAIN,
+        block=block_ref(1),
+        snapshots=[snapshot(1, block_ref(1), assets=assets, native_raw=UINT256_MAX, debt_base=2**255)],
+    )
+    [view] = list_positions(engine)
+    assert view.health_factor_raw == UINT256_MAX
+    assert view.debt_base == 2**255
+    stored = position_assets(engine, snapshot_id=view.snapshot_id)
+    assert stored == assets
+    assert [type(a.collateral) for a in stored] == [int] * 4
+
+    table = PositionAsset.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        found = connection.execute(select(table.c.symbol).where(table.c.debt == UINT256_MAX)).scalars().all()
+        if engine.dialect.name == "sqlite":
+            storage = connection.execute(text("select distinct typeof(collateral) from position_assets")).scalars()
+        else:
+            storage = connection.execute(text("select distinct pg_typeof(collateral)::text from position_assets"))
+            storage = storage.scalars()
+        assert set(storage) == ({"text"} if engine.dialect.name == "sqlite" else {"numeric"})
+    assert found == ["TKN3"]
+
+
+def test_health_decimal_round_trips_exactly(engine: Engine) -> None:
+    values = {
+        1: Decimal("1.000000000000000001"),
+        2: Decimal("0.000000000000000001"),
+        3: Decimal("123456789012345678901234567890.123456789012345678"),
+        4: Decimal("-0.5"),
+        5: None,
+    }
+    block = block_ref(7)
+    snaps = [snapshot(who, block, health=h, native_raw=1) for who, h in values.items()]
+    write_block(engine, chain=CHAIN, block=block, snapshots=snaps)
+    views = by_account(engine)
+    for who, value in values.items():
+        assert views[account(who)].health == value
+        if value is not None:
+            assert views[account(who)].health.as_tuple().exponent == -18
+
+
+def test_usd_properties_are_exact(engine: Engine) -> None:
+    block = block_ref(3)
+    write_block(engine, chain=CHAIN, block=block, snapshots=[snapshot(1, block, debt_base=123_456_789_012)])
+    [view] = list_positions(engine)
+    assert view.debt_usd == Decimal("1234.56789012")
+    assert view.collateral_usd == Decimal(3000)
+
+
+# -- one transaction per block ---------------------------------------------------------------------
+
+
+def test_write_block_writes_everything_in_one_transaction(engine: Engine) -> None:
+    block = block_ref(100)
+    snaps = [snapshot(i, block, market="aave-main" if i % 2 else "aave-lido") for i in range(10)]
+    commits: list[object] = []
+    event.listen(engine, "commit", commits.append)
+
+    written = write_block(engine, chain=CHAIN, block=block, snapshots=snaps)
+
+    assert written == 10
+    assert len(commits) == 1
+    assert row_counts(engine) == {
+        "markets": 2,
+        "blocks": 1,
+        "position_history": 10,
+        "position_assets": 30,
+        "positions": 10,
+    }
+    assert checkpoint(engine, chain=CHAIN) == 100
+    assert latest_block(engine, chain=CHAIN) == block
+    assert latest_block(engine, chain="other") is None
+    views = list_positions(engine)
+    assert {v.market: v.market_address for v in views} == MARKETS
+    with engine.connect() as connection:
+        history = PositionHistory.__table__  # type: ignore[attr-defined]
+        history_ids = set(connection.execute(select(history.c.id)).scalars())
+    assert {v.snapshot_id for v in views} == history_ids
+    for view in views:
+        assert [a.symbol for a in position_assets(engine, snapshot_id=view.snapshot_id)] == ["TKN1", "TKN2", "TKN3"]
+
+
+def test_bad_value_mid_block_leaves_nothing(engine: Engine) -> None:
+    write_block(engine, chain=CHAIN, block=block_ref(1), snapshots=[snapshot(1, block_ref(1))])
+    before = row_counts(engine)
+    block = block_ref(2)
+    broken = snapshot(9, block, market="aave-lido", assets=[asset(1), asset(2, debt=-1)])
+    snaps = [snapshot(1, block), snapshot(2, block), broken]
+
+    with pytest.raises(StoreError, match="uint256"):
+        write_block(engine, chain=CHAIN, block=block, snapshots=snaps)
+
+    assert row_counts(engine) == before
+    assert checkpoint(engine, chain=CHAIN) == 1
+    assert latest_block(engine, chain=CHAIN) == block_ref(1)
+
+
+def test_failure_at_the_last_statement_rolls_back_everything(engine: Engine) -> None:
+    write_block(engine, chain=CHAIN, block=block_ref(1), snapshots=[snapshot(1, block_ref(1))])
+    before = row_counts(engine)
+    statements: list[str] = []
+
+    def fail_on_checkpoint(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+        if "INSERT INTO checkpoints" in statement:
+            raise RuntimeError("disk full")
+
+    event.listen(engine, "before_cursor_execute", fail_on_checkpoint)
+    block = block_ref(2)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_block(
+            engine,
+            chain=CHAIN,
+            block=block,
+            snapshots=[snapshot(1, block, health=Decimal("0.5")), snapshot(2, block, market="aave-lido")],
+        )
+    event.remove(engine, "before_cursor_execute", fail_on_checkpoint)
+
+    assert any("INSERT INTO position_assets" in s for s in statements)  # the failure really came last
+    assert row_counts(engine) == before
+    [view] = list_positions(engine)
+    assert (view.block_number, view.health) == (1, Decimal("1.5"))
+
+
+def test_snapshot_pinned_to_another_block_is_refused(engine: Engine) -> None:
+    with pytest.raises(StoreError, match="pinned"):
+        write_block(engine, chain=CHAIN, block=block_ref(2), snapshots=[snapshot(1, block_ref(1))])
+    assert row_counts(engine)["blocks"] == 0
+
+
+def test_latest_position_keeps_the_newer_block(engine: Engine) -> None:
+    write_block(engine, chain=CHAIN, block=block_ref(11), snapshots=[snapshot(1, block_ref(11), health=Decimal(2))])
+    write_block(engine, chain=CHAIN, block=block_ref(10), snapshots=[snapshot(1, block_ref(10), health=Decimal(3))])
+    [view] = list_positions(engine)
+    assert (view.block_number, view.health) == (11, Decimal(2))
+
+    write_block(engine, chain=CHAIN, block=block_ref(12), snapshots=[snapshot(1, block_ref(12), health=Decimal(1))])
+    replaced = block_ref(12, tag="b")  # same height, new hash (a reorg)
+    write_block(engine, chain=CHAIN, block=replaced, snapshots=[snapshot(1, replaced, health=Decimal("0.8"))])
+    [view] = list_positions(engine)
+    assert (view.block_number, view.block_hash, view.health) == (12, replaced.hash, Decimal("0.8"))
+    assert latest_block(engine, chain=CHAIN) == replaced
+    assert row_counts(engine)["position_history"] == 4
+    assert row_counts(engine)["blocks"] == 3
+
+
+# -- queries -----------------------------------------------------------------------------------------
+
+
+def test_list_positions_riskiest_first_and_max_health(engine: Engine) -> None:
+    block = block_ref(5)
+    add_wallet(engine, address=account(2), label="treasury")
+    snaps = [
+        snapshot(1, block, health=Decimal("1.5"), debt_base=999),
+        snapshot(2, block, health=Decimal("0.9"), debt_base=10),
+        snapshot(3, block, health=None, debt_base=0),
+        snapshot(4, block, health=Decimal("1.5"), debt_base=1000),  # same health, larger debt: first
+        snapshot(5, block, health=Decimal("1.2"), debt_base=5),
+        snapshot(6, block, health=Decimal("1.200000000000000001"), debt_base=5, market="aave-lido"),
+    ]
+    write_block(engine, chain=CHAIN, block=block, snapshots=snaps)
+
+    order = [int(v.account, 16) for v in list_positions(engine)]
+    assert order == [2, 5, 6, 4, 1, 3]
+
+    # 1.2 and 1.200000000000000001 are the same float; the filter must still tell them apart.
+    at_most = list_positions(engine, max_health=Decimal("1.2"))
+    assert [int(v.account, 16) for v in at_most] == [2, 5]
+    assert list_positions(engine, max_health=Decimal("0.5")) == []
+    assert len(list_positions(engine, max_health=Decimal(10**6))) == 5
+
+    assert [int(v.account, 16) for v in list_positions(engine, limit=2)] == [2, 5]
+    assert [int(v.account, 16) for v in list_positions(engine, market="aave-lido")] == [6]
+    assert list_positions(engine, chain="elsewhere") == []
+    [mine] = list_positions(engine, wallet=account(2))
+    assert mine.wallet_label == "treasury"
+    assert mine.liquidatable
+    assert all(v.wallet_label is None for v in list_positions(engine) if v.account != account(2))
+
+
+def test_wallets_add_remove_idempotent(engine: Engine) -> None:
+    first = add_wallet(engine, address=account(1))
+    again = add_wallet(engine, address=account(1))
+    assert (again.id, again.label, again.created_at) == (first.id, None, first.created_at)
+    assert first.created_at.tzinfo is not None
+
+    labelled = add_wallet(engine, address=account(1), label="whale")
+    assert (labelled.id, labelled.label) == (first.id, "whale")
+    assert add_wallet(engine, address=account(1)).label == "whale"  # no label given: kept
+    add_wallet(engine, address=account(2), label="desk")
+    assert [(w.address, w.label) for w in list_wallets(engine)] == [(account(1), "whale"), (account(2), "desk")]
+
+    assert remove_wallet(engine, address=account(1)) is True
+    assert remove_wallet(engine, address=account(1)) is False
+    assert [w.address for w in list_wallets(engine)] == [account(2)]
+
+
+# -- schema ----------------------------------------------------------------------------------------
+
+
+def test_alembic_head_matches_models(engine: Engine) -> None:
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_ensure_schema_upgrades_an_empty_database(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    try:
+        assert current_revision(engine) is None
+        ensure_schema(engine)
+        assert current_revision(engine) == head_revision()
+        ensure_schema(engine)  # at head: nothing to do
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, SQLModel.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_ensure_schema_refuses_an_older_or_unknown_revision(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    current = current_revision(engine)
+    monkeypatch.setattr(store_db, "head_revision", lambda: "9999")
+    with pytest.raises(StoreError, match="run `indexer db upgrade`"):
+        ensure_schema(engine)
+    monkeypatch.undo()
+
+    with engine.begin() as connection:
+        connection.execute(text("update alembic_version set version_num = 'ffffffff'"))
+    with pytest.raises(StoreError, match="unknown revision ffffffff"):
+        ensure_schema(engine)
+    with engine.begin() as connection:
+        connection.execute(text("update alembic_version set version_num = :v"), {"v": current})
+
+
+def test_ensure_schema_refuses_foreign_tables(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("create table something_else (id integer)"))
+        with pytest.raises(StoreError, match="no migration history"):
+            ensure_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_connection_settings(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "nested" / "dir" / "indexer.db")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("pragma journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("pragma foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("pragma busy_timeout").scalar() == store_db.SQLITE_BUSY_TIMEOUT_MS
+        assert (tmp_path / "nested" / "dir" / "indexer.db").exists()
+    finally:
+        engine.dispose()
+
+
+def test_embedded_postgres_starts_and_answers(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with embedded_postgres(tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                assert connection.execute(text("select 1")).scalar() == 1
+        finally:
+            engine.dispose()
+    assert time.monotonic() - started < 20
+    assert not (tmp_path / "pgdata").exists()
