@@ -6,7 +6,9 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import click
@@ -177,14 +179,24 @@ def positions(obj: Context, wallet: str | None, max_health: Decimal | None, limi
     from indexer.store.queries import list_positions
 
     account = parse_address(wallet) if wallet else None
-    rows = list_positions(obj.engine(), wallet=account, max_health=max_health, limit=limit)
     if as_json:
+        rows = list_positions(obj.engine(), wallet=account, max_health=max_health, limit=limit)
         click.echo(json.dumps([_position_json(p) for p in rows], indent=2))
         return
+    _print_positions(obj, wallet=account, max_health=max_health, limit=limit)
+
+
+def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Decimal | None = None,
+                     limit: int | None = None) -> None:
+    from indexer.store.queries import list_positions
+
+    rows = list_positions(obj.engine(), wallet=wallet, max_health=max_health, limit=limit)
     if not rows:
-        click.echo("no positions stored: track wallets (`indexer wallets add`) and run `indexer sync`", err=True)
+        click.echo("no positions stored" + (f" with health ≤ {max_health}" if max_health is not None else "")
+                   + ": track wallets (`indexer wallets add`) and run `indexer sync`", err=True)
         return
-    table = Table(title="Positions, riskiest first", title_justify="left")
+    title = "Positions, riskiest first" + (f" (health ≤ {max_health})" if max_health is not None else "")
+    table = Table(title=title, title_justify="left")
     for name, justify in [("health", "right"), ("account", "left"), ("market", "left"),
                           ("collateral $", "right"), ("debt $", "right"), ("LT", "right"),
                           ("prices", "left"), ("block", "right")]:
@@ -195,7 +207,121 @@ def positions(obj: Context, wallet: str | None, max_health: Decimal | None, limi
         who = short_address(p.account) + (f" {p.wallet_label}" if p.wallet_label else "")
         table.add_row(health_text(p.health), who, p.market, usd_text(p.collateral_usd), usd_text(p.debt_usd),
                       f"{p.liquidation_threshold / 100:.2f}%", p.price_status, str(p.block_number), style=style)
-    Console().print(table)
+    Console(width=max(Console().width, 110)).print(table)
+
+
+# -- devnet ------------------------------------------------------------------------------------------
+def _devnet_chain(settings: Settings) -> tuple[str, str]:
+    for name, chain in settings.chains.items():
+        if chain.devnet:
+            return name, chain.devnet
+    raise IndexerError(f"{settings.source} configures no devnet chain (a chain with `devnet = \"FILE\"`)")
+
+
+def _start_devnet(obj: Context, borrowers: int, port: int | None) -> tuple[Any, Any, list[Any]]:
+    """Start anvil, deploy the Aave v3 market, seed borrowers, track them; the caller stops the node."""
+    from indexer.devnet import Anvil, deploy_aave_v3, seed_borrowers
+    from indexer.store.queries import add_wallet, forget_chain
+
+    chain, path = _devnet_chain(obj.settings)
+    node = Anvil(port=port) if port else Anvil()
+    try:
+        deployment = deploy_aave_v3(node.url)
+        accounts = seed_borrowers(node.url, deployment, borrowers) if borrowers else []
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        deployment.to_json(path)
+        engine = obj.engine()
+        forget_chain(engine, chain=chain)  # a fresh devnet is a new chain: old rows would shadow it
+        for account in accounts:
+            add_wallet(engine, address=account.address, label=f"devnet {account.kind}")
+    except BaseException:
+        node.stop()
+        raise
+    return node, deployment, accounts
+
+
+@cli.group()
+def devnet() -> None:
+    """A local anvil chain with a real Aave v3 market (for trying things out, tests and benchmarks)."""
+
+
+@devnet.command("up")
+@click.option("--borrowers", default=60, show_default=True, type=click.IntRange(min=0), help="Accounts to seed.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Fixed port (default: a free one).")
+@pass_ctx
+def devnet_up(obj: Context, borrowers: int, port: int | None) -> None:
+    """Start the devnet in the foreground and track its seeded borrowers; Ctrl-C stops it."""
+    node, deployment, accounts = _start_devnet(obj, borrowers, port)
+    _, path = _devnet_chain(obj.settings)
+    click.echo(f"devnet at {node.url} (chain id {deployment.chain_id}); deployment written to {path}")
+    click.echo(f"Aave v3 PoolAddressesProvider {deployment.contracts['PoolAddressesProvider']}; "
+               f"{len(accounts)} borrowers seeded and tracked")
+    click.echo("now run `indexer sync` and `indexer positions` in another shell; Ctrl-C stops the devnet")
+    try:
+        node.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+
+
+@devnet.command("price")
+@click.argument("symbol")
+@click.argument("usd")
+@pass_ctx
+def devnet_price(obj: Context, symbol: str, usd: str) -> None:
+    """Set SYMBOL's price feed on the running devnet to USD (a new round, 8 decimals)."""
+    from indexer.devnet import Deployment, set_price
+
+    try:
+        answer = int(Decimal(usd).scaleb(8))
+    except InvalidOperation:
+        raise click.BadParameter(f"{usd!r} is not a number", param_hint="USD") from None
+    _, path = _devnet_chain(obj.settings)
+    deployment = Deployment.from_json(path)
+    symbols = [r["symbol"] for r in deployment.reserves]
+    if symbol not in symbols:
+        raise IndexerError(f"no devnet reserve {symbol!r} (reserves: {', '.join(symbols)})")
+    set_price(deployment.rpc_url, deployment, symbol, answer)
+    click.echo(f"{symbol} feed now answers {Decimal(answer).scaleb(-8)} USD")
+
+
+@cli.command()
+@click.option("--borrowers", default=60, show_default=True, type=click.IntRange(min=1), help="Accounts to seed.")
+@click.option("--shock", default="30", show_default=True, help="Then drop WETH by this many percent and sync again.")
+@pass_ctx
+def demo(obj: Context, borrowers: int, shock: str) -> None:
+    """The whole loop on a local devnet: deploy Aave v3, seed borrowers, index them, print the positions."""
+    from indexer.devnet import set_price
+    from indexer.sync import sync_once
+
+    try:
+        drop = Decimal(shock)
+    except InvalidOperation:
+        raise click.BadParameter(f"{shock!r} is not a number", param_hint="--shock") from None
+    if not 0 <= drop < 100:
+        raise click.BadParameter("must be between 0 and 100", param_hint="--shock")
+    started = time.perf_counter()
+    node, deployment, accounts = _start_devnet(obj, borrowers, None)
+    try:
+        click.echo(f"devnet: real Aave v3 market with {len(deployment.reserves)} reserves deployed, "
+                   f"{len(accounts)} borrowers seeded ({time.perf_counter() - started:.1f}s)")
+        for read in asyncio.run(sync_once(obj.settings, obj.engine())):
+            click.echo(f"indexed {len(read.snapshots)} positions at block {read.block.number} "
+                       f"with {read.stats.requests} JSON-RPC requests in {sum(read.timings.values()):.2f}s")
+        _print_positions(obj, limit=15)
+        if drop:
+            weth = deployment.reserve("WETH")
+            new_price = weth["price"] * int((100 - drop) * 100) // 10000
+            set_price(deployment.rpc_url, deployment, "WETH", new_price)
+            click.echo(f"\nWETH feed: {Decimal(weth['price']).scaleb(-8)} → {Decimal(new_price).scaleb(-8)} USD "
+                       f"(-{drop}%); syncing again")
+            asyncio.run(sync_once(obj.settings, obj.engine()))
+            _print_positions(obj, limit=15, max_health=Decimal(1))
+    finally:
+        node.stop()
+    click.echo(f"\nstored in {obj.settings.database_url}; the devnet has been stopped "
+               "(`indexer devnet up` keeps one running)")
 
 
 def main() -> None:

@@ -85,4 +85,5 @@ class PositionSnapshot:
     block: BlockRef
     assets: list[AssetPosition]
     health: Health
+    price_status: str = "unknown"  # worst status of the feeds that priced it (set by the oracle monitor)
     extra: dict[str, int | str] = field(default_factory=dict)  # protocol-specific components (eMode, ...)

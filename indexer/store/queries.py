@@ -168,3 +168,21 @@ def checkpoint(engine: Engine, *, chain: str, name: str = SYNC_CHECKPOINT) -> in
     c = _checkpoints.c
     with engine.connect() as connection:
         return connection.execute(select(c.block_number).where(c.chain == chain, c.name == name)).scalar()
+
+
+def forget_chain(engine: Engine, *, chain: str) -> int:
+    """Delete every derived row of ``chain`` (positions, history, assets, blocks, checkpoints) in one
+    transaction; tracked wallets stay. For a devnet that was started afresh: a new chain under an old
+    name, whose rows would otherwise be shadowed by the old chain's higher block numbers.
+    Returns the number of position rows removed."""
+    from indexer.store.models import PositionHistory
+
+    history: Table = PositionHistory.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        removed = conn.execute(delete(_positions).where(_positions.c.chain == chain)).rowcount
+        snapshot_ids = select(history.c.id).where(history.c.chain == chain).scalar_subquery()
+        conn.execute(delete(_assets).where(_assets.c.snapshot_id.in_(snapshot_ids)))
+        conn.execute(delete(history).where(history.c.chain == chain))
+        conn.execute(delete(_blocks).where(_blocks.c.chain == chain))
+        conn.execute(delete(_checkpoints).where(_checkpoints.c.chain == chain))
+    return removed

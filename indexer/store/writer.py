@@ -131,7 +131,6 @@ def _figures(snapshot: PositionSnapshot, market_id: int) -> dict[str, Any]:
     health = snapshot.health
     # The float is taken from the stored (18-place) value so that it orders exactly like it.
     stored_health = None if health.health is None else quantize_health(health.health)
-    price_status = snapshot.extra.get("price_status", "unknown")
     return {
         "chain": snapshot.chain,
         "market_id": market_id,
@@ -149,7 +148,7 @@ def _figures(snapshot: PositionSnapshot, market_id: int) -> dict[str, Any]:
         "liquidation_threshold": health.liquidation_threshold,
         "ltv": health.ltv,
         "available_borrows_base": health.available_borrows_base,
-        "price_status": str(price_status),
+        "price_status": snapshot.price_status,
     }
 
 
