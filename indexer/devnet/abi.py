@@ -61,9 +61,9 @@ def encode_args(types: Sequence[str], args: Sequence[Any]) -> str:
 
 def _word(value: Any) -> str:
     if isinstance(value, bool):
-        return "%064x" % int(value)
+        return f"{int(value):064x}"
     if isinstance(value, int):
-        return "%064x" % (value % (1 << 256))  # two's complement for negative int256
+        return f"{value % (1 << 256):064x}"  # two's complement for negative int256
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
         return value[2:].lower().rjust(64, "0")
     raise TypeError(f"encode_words only takes ints, bools and addresses, got {value!r}")

@@ -87,7 +87,7 @@ class Anvil:
             *extra_args,
         ]  # fmt: skip
         log.debug("starting %s", " ".join(self.args))
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process; closed in stop()
         self._proc = subprocess.Popen(
             self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr
         )
@@ -113,9 +113,7 @@ class Anvil:
             if self._proc.poll() is not None:
                 self._stderr.seek(0)
                 stderr = self._stderr.read().decode(errors="replace")
-                raise _ExitedAtStartup(
-                    f"anvil exited with code {self._proc.returncode} at start-up: {stderr[-2000:]}"
-                )
+                raise _ExitedAtStartup(f"anvil exited with code {self._proc.returncode} at start-up: {stderr[-2000:]}")
             try:
                 chain_id = int(client.call("eth_chainId"), 16)
             except DevnetError as exc:
@@ -126,6 +124,15 @@ class Anvil:
                 raise DevnetError(f"a node on {self.url} answered chain id {chain_id}, not {self.chain_id}")
             return
         raise DevnetError(f"anvil did not answer eth_chainId on {self.url} within {timeout:.0f}s ({last_error})")
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Blocks until the node exits (or ``timeout`` passes: then returns None); returns its exit code."""
+        if self._proc is None:
+            return None
+        try:
+            return self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminates the process and waits for it; idempotent."""

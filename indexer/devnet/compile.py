@@ -125,6 +125,5 @@ def compile_dev_contracts() -> dict[str, CompiledContract]:
         contracts = _run_solcjs(sources)
         _write_atomically(cache_file, {"solc": version, "settings": SETTINGS, "contracts": contracts})
     return {
-        name: CompiledContract(name, c["abi"], c["bytecode"], c["deployedBytecode"])
-        for name, c in contracts.items()
+        name: CompiledContract(name, c["abi"], c["bytecode"], c["deployedBytecode"]) for name, c in contracts.items()
     }

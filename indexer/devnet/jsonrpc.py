@@ -62,8 +62,7 @@ class JsonRpcClient:
             chunk = calls[start : start + self.chunk_size]
             first_id = self._take_ids(len(chunk))
             payload = [
-                {"jsonrpc": "2.0", "id": first_id + i, "method": m, "params": list(p)}
-                for i, (m, p) in enumerate(chunk)
+                {"jsonrpc": "2.0", "id": first_id + i, "method": m, "params": list(p)} for i, (m, p) in enumerate(chunk)
             ]
             replies = self._post(payload)
             if isinstance(replies, dict):  # a node may answer a whole batch with one error object

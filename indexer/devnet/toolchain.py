@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -96,3 +97,18 @@ def aave_artifact(name: str) -> dict[str, Any]:
     if path is None:
         raise _missing(f"the {AAVE_PACKAGE} artifact {name}.json")
     return json.loads(path.read_text())
+
+
+@functools.cache
+def _aave_error_names() -> dict[str, str]:
+    path = node_modules_dir() / AAVE_PACKAGE / "contracts" / "protocol" / "libraries" / "helpers" / "Errors.sol"
+    try:
+        text = path.read_text()
+    except OSError:
+        return {}
+    return {code: name for name, code in re.findall(r"string public constant (\w+) = '(\d+)'", text)}
+
+
+def aave_error_name(code: str) -> str | None:
+    """The Errors.sol name of an Aave v3 revert code ("34" -> "COLLATERAL_BALANCE_IS_ZERO"), if known."""
+    return _aave_error_names().get(code)
