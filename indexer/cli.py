@@ -51,11 +51,11 @@ pass_ctx = click.make_pass_decorator(Context)
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "-c", type=click.Path(dir_okay=False), default=None,
               help="TOML config (default: $INDEXER_CONFIG or config/default.toml).")
-@click.option("--verbose", "-v", count=True, help="-v for info logs, -vv for debug.")
+@click.option("--verbose", "-v", count=True, help="-v for warnings and info logs, -vv for debug.")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
     """On-chain DeFi position health indexer."""
-    level = logging.WARNING - 10 * min(verbose, 2)
+    level = (logging.ERROR, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
     ctx.obj = Context(config)
 

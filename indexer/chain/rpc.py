@@ -7,7 +7,9 @@ an explicit block number; nothing reads "latest" except the head lookup.
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,7 @@ from indexer.types import BlockRef
 
 log = logging.getLogger(__name__)
 
+_JSON = {"Content-Type": "application/json"}
 # JSON-RPC error codes / messages that mean "busy, try later" rather than "your request is wrong".
 _RETRYABLE_CODES = {-32005, -32603, -32000, 429}
 _RETRYABLE_WORDS = ("rate limit", "too many requests", "timeout", "timed out", "overload", "busy", "capacity")
@@ -93,9 +96,10 @@ class RpcClient:
 
     async def _post(self, url: str, payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.stats.count(payload)
-        body: Any = payload if len(payload) > 1 else payload[0]
+        body = json.dumps(payload if len(payload) > 1 else payload[0], separators=(",", ":")).encode()
         try:
-            async with self._http().post(url, json=body) as response:
+            # A file-like body is streamed; aiohttp warns that big raw-bytes bodies can block the loop.
+            async with self._http().post(url, data=io.BytesIO(body), headers=_JSON) as response:
                 if response.status == 429 or response.status >= 500:
                     raise RpcUnavailableError(f"HTTP {response.status} from {redact_url(url)}")
                 if response.status != 200:

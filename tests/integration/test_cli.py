@@ -82,8 +82,8 @@ def test_bad_arguments(synced, cli_env, db_url, args, message):
 
 
 def _config(tmp_path, db_url, chain_extra="", market_address="devnet:PoolAddressesProvider", devnet_file=None,
-            protocol="aave_v3", market_extra=""):
-    path = tmp_path / "bad.toml"
+            protocol="aave_v3", market_extra="", name="bad"):
+    path = tmp_path / f"{name}.toml"
     devnet_line = f'devnet = "{devnet_file}"\n' if devnet_file else ""
     path.write_text(f'[database]\nurl = "{db_url}"\n[chains.devnet]\nchain_id = 31337\n{devnet_line}{chain_extra}'
                     f'[markets.m]\nchain = "devnet"\nprotocol = "{protocol}"\naddress = "{market_address}"\n'
@@ -100,10 +100,11 @@ def _closed_port():
 def test_config_errors_name_the_problem(synced, cli_env, db_url, tmp_path, devnet_config):
     devnet_file = tmp_path / "devnet.json"
     cases = [
-        (_config(tmp_path, db_url, devnet_file=devnet_file, chain_extra="rpc_timeout_s = 3\n"),
+        (_config(tmp_path, db_url, devnet_file=devnet_file, chain_extra="rpc_timeout_s = 3\n", name="key"),
          "unknown key 'chains.devnet.rpc_timeout_s'"),
-        (_config(tmp_path, db_url, devnet_file=devnet_file, protocol="aave_v9"), "unknown protocol 'aave_v9'"),
-        (_config(tmp_path, db_url, devnet_file=devnet_file, market_address="devnet:NoSuchContract"),
+        (_config(tmp_path, db_url, devnet_file=devnet_file, protocol="aave_v9", name="protocol"), "unknown protocol 'aave_v9'"),
+        (_config(tmp_path, db_url, devnet_file=devnet_file, market_address="devnet:NoSuchContract",
+                 name="contract"),
          "no contract 'NoSuchContract'"),
     ]
     for config, message in cases:
