@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import sys
 import time
 from decimal import Decimal, InvalidOperation
@@ -149,8 +150,8 @@ def _position_json(p: Any) -> dict[str, Any]:
         "chain": p.chain, "protocol": p.protocol, "market": p.market, "market_address": p.market_address,
         "account": p.account, "label": p.wallet_label, "block_number": p.block_number, "block_hash": p.block_hash,
         "health_factor_raw": str(p.health_factor_raw), "health_factor_decimals": p.native_decimals,
-        "health": None if p.health is None else str(p.health),
-        "collateral_usd": str(p.collateral_usd), "debt_usd": str(p.debt_usd),
+        "health": None if p.health is None else format(p.health, "f"),
+        "collateral_usd": format(p.collateral_usd, "f"), "debt_usd": format(p.debt_usd, "f"),
         "liquidation_threshold_bps": p.liquidation_threshold, "ltv_bps": p.ltv, "price_status": p.price_status,
     }
 
@@ -200,14 +201,14 @@ def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Dec
     for name, justify in [("health", "right"), ("account", "left"), ("market", "left"),
                           ("collateral $", "right"), ("debt $", "right"), ("LT", "right"),
                           ("prices", "left"), ("block", "right")]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for p in rows:
         style = "bold red" if p.health is not None and p.health < 1 else (
             "yellow" if p.health is not None and p.health < Decimal("1.1") else None)
         who = short_address(p.account) + (f" {p.wallet_label}" if p.wallet_label else "")
         table.add_row(health_text(p.health), who, p.market, usd_text(p.collateral_usd), usd_text(p.debt_usd),
                       f"{p.liquidation_threshold / 100:.2f}%", p.price_status, str(p.block_number), style=style)
-    Console(width=max(Console().width, 110)).print(table)
+    Console(width=max(Console().width, 130)).print(table)
 
 
 # -- devnet ------------------------------------------------------------------------------------------
@@ -233,7 +234,7 @@ def _start_devnet(obj: Context, borrowers: int, port: int | None) -> tuple[Any, 
         engine = obj.engine()
         forget_chain(engine, chain=chain)  # a fresh devnet is a new chain: old rows would shadow it
         for account in accounts:
-            add_wallet(engine, address=account.address, label=f"devnet {account.kind}")
+            add_wallet(engine, address=account.address, label=account.kind)
     except BaseException:
         node.stop()
         raise
@@ -257,10 +258,16 @@ def devnet_up(obj: Context, borrowers: int, port: int | None) -> None:
     click.echo(f"Aave v3 PoolAddressesProvider {deployment.contracts['PoolAddressesProvider']}; "
                f"{len(accounts)} borrowers seeded and tracked")
     click.echo("now run `indexer sync` and `indexer positions` in another shell; Ctrl-C stops the devnet")
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background, where SIGINT is ignored
+        signal.signal(signum, stop)
     try:
         node.wait()
     except KeyboardInterrupt:
-        pass
+        click.echo("stopping the devnet", err=True)
     finally:
         node.stop()
 
@@ -283,7 +290,11 @@ def devnet_price(obj: Context, symbol: str, usd: str) -> None:
     if symbol not in symbols:
         raise IndexerError(f"no devnet reserve {symbol!r} (reserves: {', '.join(symbols)})")
     set_price(deployment.rpc_url, deployment, symbol, answer)
-    click.echo(f"{symbol} feed now answers {Decimal(answer).scaleb(-8)} USD")
+    click.echo(f"{symbol} feed now answers {_usd(answer)} USD")
+
+
+def _usd(answer: int) -> str:
+    return format(Decimal(answer).scaleb(-8).normalize(), "f")
 
 
 @cli.command()
@@ -314,9 +325,12 @@ def demo(obj: Context, borrowers: int, shock: str) -> None:
             weth = deployment.reserve("WETH")
             new_price = weth["price"] * int((100 - drop) * 100) // 10000
             set_price(deployment.rpc_url, deployment, "WETH", new_price)
-            click.echo(f"\nWETH feed: {Decimal(weth['price']).scaleb(-8)} → {Decimal(new_price).scaleb(-8)} USD "
-                       f"(-{drop}%); syncing again")
+            click.echo(f"\nWETH feed: {_usd(weth['price'])} → {_usd(new_price)} USD (-{drop}%); syncing again")
             asyncio.run(sync_once(obj.settings, obj.engine()))
+            from indexer.store.queries import list_positions
+
+            under = [p for p in list_positions(obj.engine()) if p.liquidatable]
+            click.echo(f"{len(under)} positions are now below 1.0 (liquidatable)")
             _print_positions(obj, limit=15, max_health=Decimal(1))
     finally:
         node.stop()

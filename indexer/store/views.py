@@ -11,7 +11,13 @@ _EXACT = Context(prec=160)
 
 
 def base_to_decimal(amount: int, base_unit: int) -> Decimal:
-    """``amount / base_unit`` as a Decimal; exact whenever the quotient terminates (base_unit = 10**n)."""
+    """``amount / base_unit`` as a Decimal; exact whenever the quotient terminates (base_unit = 10**n).
+
+    A power-of-ten unit keeps all its places (1e8 → always 8 decimals), so figures line up.
+    """
+    places = len(str(base_unit)) - 1
+    if base_unit == 10**places:
+        return Decimal(amount).scaleb(-places)
     return _EXACT.divide(Decimal(amount), Decimal(base_unit))
 
 

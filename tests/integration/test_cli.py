@@ -60,6 +60,7 @@ def test_positions_json_shape(devnet, synced, cli_env):
                 "health", "collateral_usd", "debt_usd", "price_status"} <= set(r)
         assert r["chain"] == "devnet" and r["protocol"] == "aave_v3" and r["market"] == "devnet-aave-v3"
         assert isinstance(r["health_factor_raw"], str) and int(r["health_factor_raw"]) > 0
+        assert "E" not in r["collateral_usd"] + r["debt_usd"] and len(r["debt_usd"].split(".")[1]) == 8
         raw = int(r["health_factor_raw"])
         if raw == 2**256 - 1:
             assert r["health"] is None
@@ -102,7 +103,8 @@ def test_config_errors_name_the_problem(synced, cli_env, db_url, tmp_path, devne
     cases = [
         (_config(tmp_path, db_url, devnet_file=devnet_file, chain_extra="rpc_timeout_s = 3\n", name="key"),
          "unknown key 'chains.devnet.rpc_timeout_s'"),
-        (_config(tmp_path, db_url, devnet_file=devnet_file, protocol="aave_v9", name="protocol"), "unknown protocol 'aave_v9'"),
+        (_config(tmp_path, db_url, devnet_file=devnet_file, protocol="aave_v9", name="protocol"),
+         "unknown protocol 'aave_v9'"),
         (_config(tmp_path, db_url, devnet_file=devnet_file, market_address="devnet:NoSuchContract",
                  name="contract"),
          "no contract 'NoSuchContract'"),
