@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import decimal
 import json
 import logging
 import signal
@@ -20,6 +21,7 @@ from indexer.address import parse_address
 from indexer.display import health_text, short_address, usd_text
 from indexer.errors import IndexerError
 from indexer.settings import Settings, load_settings
+from indexer.types import scaled
 
 log = logging.getLogger(__name__)
 EXIT_ERROR = 1
@@ -294,7 +296,7 @@ def devnet_price(obj: Context, symbol: str, usd: str) -> None:
 
 
 def _usd(answer: int) -> str:
-    return format(Decimal(answer).scaleb(-8).normalize(), "f")
+    return format(scaled(answer, 8).normalize(decimal.Context(prec=100)), "f")
 
 
 @cli.command()

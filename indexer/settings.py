@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -31,6 +31,32 @@ class DatabaseSettings(_Strict):
     url: str = "sqlite:///data/indexer.db"
 
 
+class FeedSettings(_Strict):
+    """A feed listed by hand: read on every pass, and/or overriding what the heartbeat tables say."""
+
+    address: str  # "devnet:NAME" reads it from the devnet deployment
+    kind: Literal["chainlink", "pyth"] = "chainlink"
+    price_id: str | None = None  # Pyth feed id (bytes32 hex)
+    asset: str | None = None
+    symbol: str | None = None
+    heartbeat: int | None = Field(default=None, gt=0)
+    deviation: float | None = Field(default=None, ge=0)
+    min_answer: int | None = None
+    max_answer: int | None = None
+
+    @model_validator(mode="after")
+    def _pyth_has_id(self) -> FeedSettings:
+        if (self.kind == "pyth") != (self.price_id is not None):
+            raise ValueError("price_id is required for pyth feeds and only for them")
+        return self
+
+
+class OracleSettings(_Strict):
+    feed_tables: str = "config/feeds"  # heartbeat/deviation tables, one TOML per chain
+    default_heartbeat: int = Field(default=86_400, gt=0)  # for feeds in no table; logged once per feed
+    grace: int = Field(default=0, ge=0)  # seconds past the heartbeat before a price counts as STALE
+
+
 class ChainSettings(_Strict):
     chain_id: int
     rpc_urls: list[str] = Field(default_factory=list)
@@ -38,6 +64,9 @@ class ChainSettings(_Strict):
     multicall3: str = "0xcA11bde05977b3631167028862bE2a173976CA11"
     batch_size: int = Field(default=1000, ge=1, le=10_000)
     rpc_timeout: float = Field(default=30.0, gt=0)
+    sequencer_uptime_feed: str | None = None  # L2 sequencer-uptime feed; "devnet:NAME" allowed
+    sequencer_grace: int = Field(default=3600, ge=0)
+    feeds: list[FeedSettings] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _has_endpoint(self) -> ChainSettings:
@@ -55,6 +84,7 @@ class MarketSettings(_Strict):
 
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
+    oracles: OracleSettings = OracleSettings()
     chains: dict[str, ChainSettings] = Field(default_factory=dict)
     markets: dict[str, MarketSettings] = Field(default_factory=dict)
     source: str = "<defaults>"
@@ -101,13 +131,21 @@ class Settings(_Strict):
 
     def market_address(self, key: str) -> str:
         market = self.markets[key]
-        if not market.address.startswith(DEVNET_REF):
-            return market.address
-        name = market.address[len(DEVNET_REF):]
-        contracts = self.devnet_deployment(market.chain).get("contracts", {})
+        return self.resolve_address(market.chain, market.address, f"market {key!r}")
+
+    def resolve_address(self, chain: str, address: str, where: str) -> str:
+        """An address from config: literal, or ``devnet:NAME`` looked up in the chain's devnet deployment."""
+        if not address.startswith(DEVNET_REF):
+            return address
+        name = address[len(DEVNET_REF):]
+        contracts = self.devnet_deployment(chain).get("contracts", {})
         if name not in contracts:
-            raise ConfigError(f"market {key!r}: devnet deployment has no contract {name!r}")
+            raise ConfigError(f"{where}: devnet deployment has no contract {name!r}")
         return str(contracts[name])
+
+    def feed_tables_dir(self) -> Path:
+        path = Path(self.oracles.feed_tables)
+        return path if path.is_absolute() or path.exists() else REPO_ROOT / path
 
 
 def _expand_env(value: Any, where: str) -> Any:

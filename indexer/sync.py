@@ -1,7 +1,8 @@
 """One pass: every tracked account on every configured market, each chain at one pinned block.
 
-All chain reads happen first; the store is written only once everything was read and computed, in one
-transaction per chain-block. A failure anywhere before the write leaves the database as it was.
+All chain reads happen first (positions and the oracle feeds behind their prices, in the same Multicall3
+rounds); the store is written only once everything was read and judged, in one transaction per
+chain-block. A failure anywhere before the write leaves the database as it was.
 """
 
 from __future__ import annotations
@@ -9,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from indexer.chain.multicall import MulticallReader, run_plans
 from indexer.chain.rpc import RpcClient, RpcStats
 from indexer.errors import ConfigError
+from indexer.oracles.chainlink import ChainlinkFeeds, FeedMeta
+from indexer.oracles.monitor import ChainOracles, mark_positions
+from indexer.oracles.reading import FeedReading
+from indexer.oracles.status import FeedStatus, PriceStatus
 from indexer.protocols.base import MarketRef
 from indexer.protocols.registry import ADAPTERS
 from indexer.settings import Settings
@@ -29,7 +34,16 @@ class ChainRead:
     block: BlockRef
     snapshots: list[PositionSnapshot]
     stats: RpcStats
+    oracles: ChainOracles
+    readings: list[FeedReading] = field(default_factory=list)
+    unpriced: list[tuple[str, Address]] = field(default_factory=list)  # (market key, account)
+    feeds: dict[str, FeedStatus] = field(default_factory=dict)  # set by ``assess``
     timings: dict[str, float] = field(default_factory=dict)
+
+    def assess(self, previous: Mapping[str, tuple[int | None, str | None, str]]) -> None:
+        """Judge every feed against the block and mark each position with the worst status of its prices."""
+        self.feeds = self.oracles.assess(self.block, self.readings, previous)
+        mark_positions(self.snapshots, self.feeds, self.oracles.chain_status(self.feeds))
 
 
 def market_refs(settings: Settings, chain: str) -> list[MarketRef]:
@@ -37,10 +51,12 @@ def market_refs(settings: Settings, chain: str) -> list[MarketRef]:
             for key, m in settings.markets.items() if m.chain == chain]
 
 
-async def read_chain(settings: Settings, chain: str, accounts: Sequence[Address], *,
-                     block: int | None = None) -> ChainRead:
-    """Read every market of ``chain`` for ``accounts`` at one block (the head, unless given)."""
+async def read_chain(settings: Settings, chain: str, accounts: Sequence[Address], *, block: int | None = None,
+                     known_feeds: Mapping[str, tuple[int, str]] | None = None) -> ChainRead:
+    """Read every market of ``chain`` for ``accounts``, and the feeds behind them, at one block."""
     config = settings.chains[chain]
+    feeds = ChainlinkFeeds({a: FeedMeta(d, desc) for a, (d, desc) in (known_feeds or {}).items()})
+    oracles = ChainOracles(settings, chain, feeds)
     started = time.perf_counter()
     async with RpcClient(settings.rpc_urls(chain), timeout=config.rpc_timeout) as rpc:
         chain_id_hex, header = await rpc.batch([
@@ -53,32 +69,40 @@ async def read_chain(settings: Settings, chain: str, accounts: Sequence[Address]
         pinned = BlockRef(number=int(header["number"], 16), hash=header["hash"],
                           timestamp=int(header["timestamp"], 16), parent_hash=header["parentHash"])
         reader = MulticallReader(rpc, pinned.number, address=config.multicall3, batch_size=config.batch_size)
-        plans = [ADAPTERS[settings.markets[m.key].protocol](m).read(accounts, pinned)
-                 for m in market_refs(settings, chain)]
-        results = await run_plans(reader, plans)
+        markets = market_refs(settings, chain)
+        plans = [ADAPTERS[settings.markets[m.key].protocol](m).read(accounts, pinned, feeds) for m in markets]
+        *market_reads, chain_feeds = await run_plans(reader, [*plans, oracles.plan()])
         stats = rpc.stats
-    snapshots = [s for market in results for s in market]
-    elapsed = time.perf_counter() - started
-    log.info("read chain=%s block=%d accounts=%d positions=%d requests=%d seconds=%.3f",
-             chain, pinned.number, len(accounts), len(snapshots), stats.requests, elapsed)
-    return ChainRead(chain, pinned, snapshots, stats, {"read": elapsed})
+    read = ChainRead(
+        chain, pinned, [s for r in market_reads for s in r.snapshots], stats, oracles,
+        readings=[*chain_feeds, *(f for r in market_reads for f in r.feeds)],
+        unpriced=[(m.key, a) for m, r in zip(markets, market_reads, strict=True) for a in r.unpriced])
+    read.timings["read"] = time.perf_counter() - started
+    log.info("read chain=%s block=%d accounts=%d positions=%d feeds=%d requests=%d seconds=%.3f",
+             chain, pinned.number, len(accounts), len(read.snapshots), len(read.readings), stats.requests,
+             read.timings["read"])
+    return read
 
 
 async def sync_once(settings: Settings, engine: object, *, block: int | None = None,
                     chains: Sequence[str] | None = None) -> list[ChainRead]:
-    """Read and store every configured chain once. Returns what was read, per chain."""
-    from indexer.store.queries import list_wallets
+    """Read, judge and store every configured chain once. Returns what was read, per chain."""
+    from indexer.store.queries import feed_metadata, feed_states, list_wallets
     from indexer.store.writer import write_block
 
     accounts = [w.address for w in await asyncio.to_thread(list_wallets, engine)]
     names = list(chains) if chains else sorted({m.chain for m in settings.markets.values()})
     reads = []
     for chain in names:
-        read = await read_chain(settings, chain, accounts, block=block)
+        known = await asyncio.to_thread(feed_metadata, engine, chain=chain)
+        read = await read_chain(settings, chain, accounts, block=block, known_feeds=known)
+        read.assess(await asyncio.to_thread(feed_states, engine, chain=chain))
         started = time.perf_counter()
-        await asyncio.to_thread(write_block, engine, chain=chain, block=read.block, snapshots=read.snapshots)
+        await asyncio.to_thread(write_block, engine, chain=chain, block=read.block, snapshots=read.snapshots,
+                                feeds=list(read.feeds.values()), unpriced=read.unpriced)
         read.timings["write"] = time.perf_counter() - started
-        log.info("stored chain=%s block=%d positions=%d seconds=%.3f",
-                 chain, read.block.number, len(read.snapshots), read.timings["write"])
+        not_fresh = sum(1 for f in read.feeds.values() if f.verdict.status != PriceStatus.FRESH)
+        log.info("stored chain=%s block=%d positions=%d feeds=%d not_fresh=%d seconds=%.3f", chain,
+                 read.block.number, len(read.snapshots), len(read.feeds), not_fresh, read.timings["write"])
         reads.append(read)
     return reads

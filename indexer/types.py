@@ -46,6 +46,8 @@ class AssetPosition:
     liquidation_threshold: int
     ltv: int
     price_source: Address | None = None
+    feed: str | None = None  # key of the oracle feed behind ``price`` (None: not known)
+    round_id: int | None = None  # the feed's round the price came from
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,5 +87,10 @@ class PositionSnapshot:
     block: BlockRef
     assets: list[AssetPosition]
     health: Health
-    price_status: str = "unknown"  # worst status of the feeds that priced it (set by the oracle monitor)
+    price_status: str = "UNKNOWN"  # worst status of the feeds that priced it (set by the oracle monitor)
     extra: dict[str, int | str] = field(default_factory=dict)  # protocol-specific components (eMode, ...)
+
+
+def scaled(value: int, places: int) -> Decimal:
+    """``value / 10**places`` exactly (Decimal arithmetic would round to the context's 28 digits)."""
+    return Decimal(f"{value}E-{places}")

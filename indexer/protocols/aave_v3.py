@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, ClassVar
 
 from eth_utils import to_checksum_address
@@ -25,8 +24,9 @@ from indexer.chain.multicall import Call, Failed, Plan
 from indexer.errors import MarketMismatchError, PermanentError
 from indexer.health.aave_v3 import AaveAssetInput, account_data, collateral_base, debt_base
 from indexer.health.wadray import ray_mul
-from indexer.protocols.base import MarketRef
-from indexer.types import UINT256_MAX, Address, AssetPosition, BlockRef, Health, PositionSnapshot
+from indexer.oracles.chainlink import ChainlinkFeeds
+from indexer.protocols.base import MarketRead, MarketRef
+from indexer.types import UINT256_MAX, Address, AssetPosition, BlockRef, Health, PositionSnapshot, scaled
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ HF_DECIMALS = 18
 _RESERVE_DATA = ("uint256", "uint128", "uint128", "uint128", "uint128", "uint128", "uint40", "uint16",
                  "address", "address", "address", "address", "uint128", "uint128", "uint128")
 _ACCOUNT_DATA = ("uint256",) * 6
+_PER_RESERVE = 6  # calls per reserve in the market round
 
 
 def config_field(config: int, low: int, bits: int) -> int:
@@ -56,7 +57,8 @@ class Reserve:
     variable_debt_token: Address
     normalized_income: int
     normalized_debt: int
-    price: int
+    price: int | None  # None: AaveOracle reverted for this asset
+    source: Address | None  # AaveOracle.getSourceOfAsset (None: no source, the fallback oracle prices it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,21 +105,24 @@ class AaveV3Adapter:
         return pool, oracle, revision, got[2][0], [_addr(a) for a in got[1][0]]
 
     def _market_round(self, pool: Address, oracle: Address, assets: list[Address]) -> list[Call]:
-        calls = [Call.of(oracle, "getAssetsPrices(address[])", [assets], ["address[]"], ("uint256[]",))]
+        calls: list[Call] = []
         for asset in assets:
             calls += [
                 Call.of(pool, "getReserveData(address)", [asset], ["address"], _RESERVE_DATA),
                 Call.of(pool, "getReserveNormalizedIncome(address)", [asset], ["address"]),
                 Call.of(pool, "getReserveNormalizedVariableDebt(address)", [asset], ["address"]),
                 Call.of(asset, "symbol()", output=("string",), allow_failure=True),
+                # One price per asset, failure allowed: AaveOracle reverts for an asset whose feed answers ≤ 0
+                # (no fallback oracle); that must cost the positions holding it, not the whole market.
+                Call.of(oracle, "getAssetPrice(address)", [asset], ["address"], allow_failure=True),
+                Call.of(oracle, "getSourceOfAsset(address)", [asset], ["address"], ("address",)),
             ]
         return calls
 
     def _reserves(self, assets: list[Address], results: list[Any]) -> dict[int, Reserve]:
-        (prices,) = results[0]
         reserves: dict[int, Reserve] = {}
         for n, asset in enumerate(assets):
-            data, (income,), (debt,), symbol = results[1 + 4 * n: 5 + 4 * n]
+            data, (income,), (debt,), symbol, price, (source,) = results[_PER_RESERVE * n: _PER_RESERVE * (n + 1)]
             config = data[0]
             reserves[data[7]] = Reserve(
                 asset=asset, id=data[7],
@@ -126,10 +131,12 @@ class AaveV3Adapter:
                 liquidation_threshold=config_field(config, 16, 16),
                 emode_category=config_field(config, 168, 8),
                 a_token=_addr(data[8]), stable_debt_token=_addr(data[9]), variable_debt_token=_addr(data[10]),
-                normalized_income=income, normalized_debt=debt, price=prices[n])
+                normalized_income=income, normalized_debt=debt,
+                price=None if isinstance(price, Failed) else price[0],
+                source=None if source == ZERO else _addr(source))
         return reserves
 
-    def read(self, accounts: Sequence[Address], block: BlockRef) -> Plan[list[PositionSnapshot]]:
+    def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds) -> Plan[MarketRead]:
         pool, oracle, revision, base_unit, assets = yield from self._entry_points()
         per_account = 3 if self.market.verify_onchain else 2
         calls = self._market_round(pool, oracle, assets)
@@ -168,16 +175,34 @@ class AaveV3Adapter:
         for category in categories:
             balance_calls.append(Call.of(pool, "getEModeCategoryData(uint8)", [category], ["uint8"],
                                          ("(uint16,uint16,uint16,address,string)",)))
+        sources = {r.source: r for r in reserves.values() if r.source}
+        feed_spans = []
+        for source in sources:
+            feed_calls = feeds.calls(source)
+            feed_spans.append(len(feed_calls))
+            balance_calls += feed_calls
         results = yield balance_calls
+        offset = len(results) - sum(feed_spans)
+        readings = []
+        for (source, reserve), span in zip(sources.items(), feed_spans, strict=True):
+            readings.append(feeds.decode(source, results[offset: offset + span], asset=reserve.asset,
+                                         symbol=reserve.symbol))
+            offset += span
+        rounds = {r.address: r.round_id for r in readings}
+        results = results[: len(results) - sum(feed_spans)]
         emodes = {c: EModeCategory(r[0][0], r[0][1], _addr(r[0][3]))
                   for c, r in zip(categories, results[len(results) - len(categories):], strict=True)}
-        source_prices: dict[Address, int] = {}
-        sources = sorted({e.price_source for e in emodes.values() if e.price_source != ZERO})
-        if sources:
-            got = yield [Call.of(oracle, "getAssetPrice(address)", [s], ["address"]) for s in sources]
-            source_prices = {s: r[0] for s, r in zip(sources, got, strict=True)}
+        source_prices: dict[Address, int | None] = {}
+        price_sources = sorted({e.price_source for e in emodes.values() if e.price_source != ZERO})
+        if price_sources:
+            got = yield [Call.of(oracle, "getAssetPrice(address)", [s], ["address"], allow_failure=True)
+                         for s in price_sources]
+            source_prices = {s: None if isinstance(r, Failed) else r[0]
+                             for s, r in zip(price_sources, got, strict=True)}
+        source_of_asset = {r.asset: r.source for r in reserves.values()}
 
         snapshots: list[PositionSnapshot] = []
+        unpriced: list[Address] = []
         offset = 0
         for (account, bits, emode, onchain), wanted in zip(users, layout, strict=True):
             amounts: dict[int, dict[str, int]] = {}
@@ -185,27 +210,38 @@ class AaveV3Adapter:
                 amounts.setdefault(rid, {})[kind] = results[offset][0]
                 offset += 1
             snapshot = self._snapshot(account, block, revision, base_unit, reserves, bits, emode, emodes,
-                                      source_prices, amounts)
+                                      source_prices, amounts, source_of_asset, rounds)
+            if snapshot is None:
+                unpriced.append(account)
+                continue
             if onchain is not None:
                 self._verify(snapshot, onchain)
             snapshots.append(snapshot)
+        if unpriced:
+            log.warning("aave_v3 positions without a price market=%s block=%d accounts=%d (an asset's oracle "
+                        "reverted)", self.market.key, block.number, len(unpriced))
         log.debug("aave_v3 read market=%s block=%d accounts=%d positions=%d",
                   self.market.key, block.number, len(accounts), len(snapshots))
-        return snapshots
+        return MarketRead(snapshots, readings, unpriced)
 
     # -- assembling ----------------------------------------------------------------------------
     def _snapshot(self, account: Address, block: BlockRef, revision: int, base_unit: int,
-                  reserves: dict[int, Reserve],
-                  bits: int, emode: int, emodes: dict[int, EModeCategory], source_prices: dict[Address, int],
-                  amounts: dict[int, dict[str, int]]) -> PositionSnapshot:
+                  reserves: dict[int, Reserve], bits: int, emode: int, emodes: dict[int, EModeCategory],
+                  source_prices: dict[Address, int | None], amounts: dict[int, dict[str, int]],
+                  source_of_asset: dict[Address, Address | None], rounds: dict[Address, int | None],
+                  ) -> PositionSnapshot | None:
+        """The position, or None when the protocol cannot price one of its assets (its view would revert)."""
         category = emodes.get(emode)
         assets: list[AssetPosition] = []
         for rid in sorted(amounts):
             reserve, got = reserves[rid], amounts[rid]
             in_emode = emode != 0 and reserve.emode_category == emode
-            price, source = reserve.price, None
+            price, price_source = reserve.price, None
             if category and category.price_source != ZERO and in_emode:
-                price, source = source_prices[category.price_source], category.price_source
+                price, price_source = source_prices[category.price_source], category.price_source
+            if price is None:
+                return None
+            feed = source_of_asset.get(price_source or reserve.asset)
             variable = got.get("variable", 0)
             inputs = AaveAssetInput(
                 amount_collateral=ray_mul(got.get("collateral", 0), reserve.normalized_income),
@@ -220,7 +256,7 @@ class AaveV3Adapter:
                 collateral=inputs.amount_collateral if inputs.is_collateral else 0, debt=inputs.amount_debt,
                 price=price, collateral_base=collateral_base(inputs), debt_base=debt_base(inputs),
                 is_collateral=inputs.is_collateral, liquidation_threshold=inputs.liquidation_threshold,
-                ltv=inputs.ltv, price_source=source))
+                ltv=inputs.ltv, price_source=price_source, feed=feed, round_id=rounds.get(feed) if feed else None))
         snapshot = PositionSnapshot(
             chain=self.market.chain, protocol=self.kind, market=self.market.key,
             market_address=self.market.address, account=account, block=block, assets=assets,
@@ -237,7 +273,7 @@ class AaveV3Adapter:
                 ltv=a.ltv, liquidation_threshold=a.liquidation_threshold,
                 is_collateral=a.is_collateral, is_borrowing=a.debt > 0)
             for a in snapshot.assets)
-        normalized = None if data.health_factor == UINT256_MAX else Decimal(data.health_factor).scaleb(-HF_DECIMALS)
+        normalized = None if data.health_factor == UINT256_MAX else scaled(data.health_factor, HF_DECIMALS)
         return Health(native_raw=data.health_factor, native_decimals=HF_DECIMALS, health=normalized,
                       collateral_base=data.total_collateral_base, debt_base=data.total_debt_base,
                       base_unit=snapshot.health.base_unit, liquidation_threshold=data.current_liquidation_threshold,

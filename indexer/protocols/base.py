@@ -10,10 +10,12 @@ take several rounds; a protocol with fixed reads takes one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from indexer.chain.multicall import Plan
+from indexer.oracles.chainlink import ChainlinkFeeds
+from indexer.oracles.reading import FeedReading
 from indexer.types import Address, BlockRef, Health, PositionSnapshot
 
 
@@ -27,13 +29,24 @@ class MarketRef:
     verify_onchain: bool = False
 
 
+@dataclass(slots=True)
+class MarketRead:
+    """What one market's read produced: positions, the feeds behind their prices, and the accounts whose
+    position could not be valued because the protocol itself could not price one of their assets."""
+
+    snapshots: list[PositionSnapshot]
+    feeds: list[FeedReading] = field(default_factory=list)
+    unpriced: list[Address] = field(default_factory=list)
+
+
 class ProtocolAdapter(Protocol):
     kind: ClassVar[str]
 
     def __init__(self, market: MarketRef) -> None: ...
 
-    def read(self, accounts: Sequence[Address], block: BlockRef) -> Plan[list[PositionSnapshot]]:
-        """Positions of ``accounts`` at ``block``, exact integers; accounts with no position are left out."""
+    def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds) -> Plan[MarketRead]:
+        """Positions of ``accounts`` at ``block``, exact integers; accounts with no position are left out.
+        The oracle feeds behind the prices are read in the same rounds (``feeds`` builds those calls)."""
         ...
 
     def health(self, snapshot: PositionSnapshot, prices: Mapping[Address, int]) -> Health:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Double, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from indexer.store.types import BigIntId, HealthDecimal, Uint256, UtcDateTime, utc_now
+from indexer.store.types import BigIntId, HealthDecimal, Int256, Uint256, UtcDateTime, utc_now
 
 
 class MarketBase(SQLModel):
@@ -129,6 +129,8 @@ class PositionAsset(SQLModel, table=True):
     debt: int = Field(sa_type=Uint256)
     price: int = Field(sa_type=Uint256)
     price_source: str | None = None
+    feed: str | None = None  # key of the oracle feed behind the price
+    round_id: int | None = Field(default=None, sa_type=Uint256)
     collateral_base: int = Field(sa_type=Uint256)
     debt_base: int = Field(sa_type=Uint256)
     is_collateral: bool
@@ -150,3 +152,55 @@ class Checkpoint(SQLModel, table=True):
     name: str
     block_number: int = Field(sa_type=BigInteger)
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class OracleFeed(SQLModel, table=True):
+    """A price feed (or sequencer-uptime feed) on a chain, with the rule it is judged by."""
+
+    __tablename__ = "oracle_feeds"
+    __table_args__ = (UniqueConstraint("chain", "key", name="uq_oracle_feeds_chain_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chain: str
+    key: str  # address, or address:price_id for Pyth
+    address: str
+    kind: str  # chainlink | sequencer-uptime | pyth
+    price_id: str | None = None
+    asset: str | None = None
+    symbol: str | None = None
+    description: str | None = None
+    decimals: int | None = None
+    heartbeat: int | None = None
+    heartbeat_source: str = ""  # config | table | default
+    deviation: float | None = None  # percent, from the tables (a threshold, not a measured value)
+    aggregator: str | None = None
+    round_id: int | None = Field(default=None, sa_type=Uint256)  # as of the latest reading
+    status: str = "UNKNOWN"
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class OracleReading(SQLModel, table=True):
+    """What a feed answered at one block, and the verdict on it."""
+
+    __tablename__ = "oracle_readings"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "block_number", name="uq_oracle_readings_feed_block"),
+        Index("ix_oracle_readings_chain_block", "chain", "block_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    feed_id: int = Field(foreign_key="oracle_feeds.id")
+    chain: str
+    block_number: int = Field(sa_type=BigInteger)
+    block_hash: str
+    block_timestamp: int = Field(sa_type=BigInteger)
+    round_id: int | None = Field(default=None, sa_type=Uint256)
+    answer: int | None = Field(default=None, sa_type=Int256)
+    started_at: int | None = Field(default=None, sa_type=Uint256)
+    updated_at: int | None = Field(default=None, sa_type=Uint256)
+    aggregator: str | None = None
+    conf: int | None = Field(default=None, sa_type=Uint256)
+    status: str
+    reason: str
+    age: int | None = Field(default=None, sa_type=BigInteger)
+    changed: bool = False  # the status differs from the feed's previous reading

@@ -20,7 +20,7 @@ from indexer.store.models import (
 )
 from indexer.store.types import utc_now
 from indexer.store.upsert import upsert_insert
-from indexer.store.views import PositionView
+from indexer.store.views import OracleView, PositionView
 from indexer.types import AssetPosition, BlockRef
 
 _wallets: Table = Wallet.__table__  # type: ignore[attr-defined]
@@ -75,6 +75,7 @@ def list_positions(
     chain: str | None = None,
     market: str | None = None,
     max_health: Decimal | None = None,
+    price_status: str | None = None,
     limit: int | None = None,
 ) -> list[PositionView]:
     """Latest positions, riskiest first: lowest health, then positions without debt, larger debt first.
@@ -116,6 +117,8 @@ def list_positions(
         query = query.where(p.chain == chain)
     if market is not None:
         query = query.where(_markets.c.key == market)
+    if price_status is not None:
+        query = query.where(p.price_status == price_status)
     if max_health is not None:
         # The float bound can only over-select (float() is monotonic); the exact column decides.
         query = query.where(p.health_float <= float(max_health), p.health <= max_health)
@@ -147,6 +150,8 @@ def position_assets(engine: Engine, *, snapshot_id: int) -> list[AssetPosition]:
         a.liquidation_threshold,
         a.ltv,
         a.price_source,
+        a.feed,
+        a.round_id,
     ).where(a.snapshot_id == snapshot_id)
     with engine.connect() as connection:
         return [AssetPosition(**row) for row in connection.execute(query.order_by(a.id)).mappings()]
@@ -186,3 +191,49 @@ def forget_chain(engine: Engine, *, chain: str) -> int:
         conn.execute(delete(_blocks).where(_blocks.c.chain == chain))
         conn.execute(delete(_checkpoints).where(_checkpoints.c.chain == chain))
     return removed
+
+
+def feed_states(engine: Engine, *, chain: str) -> dict[str, tuple[int | None, str | None, str]]:
+    """Each stored feed of ``chain``: key → (latest round id, aggregator, status), for judging the next read."""
+    from indexer.store.models import OracleFeed
+
+    f = OracleFeed.__table__.c  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        rows = connection.execute(select(f.key, f.round_id, f.aggregator, f.status).where(f.chain == chain))
+        return {key: (round_id, aggregator, status) for key, round_id, aggregator, status in rows}
+
+
+def feed_metadata(engine: Engine, *, chain: str) -> dict[str, tuple[int, str]]:
+    """Decimals and description of every Chainlink-style feed already stored (read once, not every pass)."""
+    from indexer.store.models import OracleFeed
+
+    f = OracleFeed.__table__.c  # type: ignore[attr-defined]
+    query = select(f.address, f.decimals, f.description).where(
+        f.chain == chain, f.price_id.is_(None), f.decimals.is_not(None))
+    with engine.connect() as connection:
+        return {address: (decimals, description or "") for address, decimals, description in connection.execute(query)}
+
+
+def list_oracles(engine: Engine, *, chain: str | None = None, not_fresh: bool = False) -> list[OracleView]:
+    """Every feed with its latest stored reading; least trustworthy first when ``not_fresh``."""
+    from indexer.store.models import OracleFeed, OracleReading
+
+    f = OracleFeed.__table__.c  # type: ignore[attr-defined]
+    r_table = OracleReading.__table__  # type: ignore[attr-defined]
+    r = r_table.c
+    latest = (select(r.feed_id, func.max(r.block_number).label("block_number"))
+              .group_by(r.feed_id).subquery())
+    query = (
+        select(f.chain, f.key, f.kind, f.asset, f.symbol, f.description, f.decimals, f.heartbeat,
+               f.heartbeat_source, f.deviation, f.aggregator, r.block_number, r.block_timestamp, r.round_id,
+               r.answer, r.updated_at, r.status, r.reason, r.age)
+        .join(latest, latest.c.feed_id == f.id)
+        .join(r_table, (r.feed_id == f.id) & (r.block_number == latest.c.block_number))
+        .order_by(f.chain, f.kind, f.symbol, f.key)
+    )
+    if chain is not None:
+        query = query.where(f.chain == chain)
+    if not_fresh:
+        query = query.where(r.status != "FRESH")
+    with engine.connect() as connection:
+        return [OracleView(**row) for row in connection.execute(query).mappings()]

@@ -56,6 +56,30 @@ class Uint256(TypeDecorator[int]):
         return None if value is None else int(value)
 
 
+class Int256(TypeDecorator[int]):
+    """A signed 256-bit integer (oracle answers are ``int256``): ``NUMERIC(78, 0)`` on Postgres, TEXT elsewhere."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(78, 0))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if type(value) is not int:
+            raise TypeError(f"Int256 takes an int, got {type(value).__name__}")
+        if not -(2**255) <= value < 2**255:
+            raise ValueError(f"{value} is outside the int256 range")
+        return value if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
+
+
 def quantize_health(value: Decimal) -> Decimal:
     """Round ``value`` down to 18 decimal places, the precision health is stored with.
 

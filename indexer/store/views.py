@@ -17,7 +17,7 @@ def base_to_decimal(amount: int, base_unit: int) -> Decimal:
     """
     places = len(str(base_unit)) - 1
     if base_unit == 10**places:
-        return Decimal(amount).scaleb(-places)
+        return Decimal(amount).scaleb(-places, context=_EXACT)
     return _EXACT.divide(Decimal(amount), Decimal(base_unit))
 
 
@@ -59,3 +59,35 @@ class PositionView:
     @property
     def liquidatable(self) -> bool:
         return self.health is not None and self.health < 1
+
+
+@dataclass(frozen=True, slots=True)
+class OracleView:
+    """A feed with its latest stored reading."""
+
+    chain: str
+    key: str
+    kind: str
+    asset: str | None
+    symbol: str | None
+    description: str | None
+    decimals: int | None
+    heartbeat: int | None
+    heartbeat_source: str
+    deviation: float | None
+    aggregator: str | None
+    block_number: int
+    block_timestamp: int
+    round_id: int | None
+    answer: int | None
+    updated_at: int | None
+    status: str
+    reason: str
+    age: int | None
+
+    @property
+    def answer_scaled(self) -> Decimal | None:
+        """The answer in units (``answer / 10**decimals``), exactly."""
+        if self.answer is None or self.decimals is None:
+            return None
+        return Decimal(f"{self.answer}E-{self.decimals}")

@@ -8,14 +8,16 @@ parameter order; on Postgres they are drawn from the sequence first (see ``_appe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
 
 from indexer.errors import RetryableError, StoreError
+from indexer.oracles.status import FeedStatus
 from indexer.store.models import SYNC_CHECKPOINT, Block, Checkpoint, Market, Position, PositionAsset, PositionHistory
+from indexer.store.oracle_writer import mark_unpriced, write_feeds
 from indexer.store.types import quantize_health, utc_now
 from indexer.store.upsert import upsert_insert
 from indexer.types import BlockRef, PositionSnapshot
@@ -30,14 +32,17 @@ _positions: Table = Position.__table__  # type: ignore[attr-defined]
 _checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
 
 
-def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[PositionSnapshot]) -> int:
+def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[PositionSnapshot],
+                feeds: Sequence[FeedStatus] = (), unpriced: Sequence[tuple[str, str]] = ()) -> int:
     """Store one block's snapshots in a single transaction; return how many snapshots were written.
 
     Upserts the markets and the ``blocks`` row, appends ``position_history`` and ``position_assets``,
     moves ``positions`` forward (a stored position from a later block is kept), and sets the
-    ``(chain, "sync")`` checkpoint to ``block``. Raises ``StoreError`` when the data or the database
-    rejects the write, ``RetryableError`` when the database is unreachable or locked; either way
-    nothing of the block is written.
+    ``(chain, "sync")`` checkpoint to ``block``. ``feeds`` are the block's oracle readings with their
+    verdicts; ``unpriced`` lists (market key, account) pairs the protocol could not value at this block:
+    their stored figures stay and their ``price_status`` becomes INVALID. Raises ``StoreError`` when the
+    data or the database rejects the write, ``RetryableError`` when the database is unreachable or
+    locked; either way nothing of the block is written.
     """
     _check_pinned(chain, block, snapshots)
     try:
@@ -48,6 +53,8 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
             snapshot_ids = _append_history(connection, figures)
             _append_assets(connection, snapshots, snapshot_ids)
             _upsert_positions(connection, snapshots, figures, snapshot_ids)
+            write_feeds(connection, chain=chain, block=block, feeds=feeds)
+            mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
             set_checkpoint(connection, chain=chain, name=SYNC_CHECKPOINT, block_number=block.number)
     except OperationalError as exc:
         raise RetryableError(f"writing block {block.number} on {chain}: {exc.orig or exc}") from exc
@@ -185,6 +192,8 @@ def _append_assets(connection: Connection, snapshots: list[PositionSnapshot], sn
             "debt": asset.debt,
             "price": asset.price,
             "price_source": asset.price_source,
+            "feed": asset.feed,
+            "round_id": asset.round_id,
             "collateral_base": asset.collateral_base,
             "debt_base": asset.debt_base,
             "is_collateral": asset.is_collateral,

@@ -1,0 +1,60 @@
+"""Reading Chainlink-style feeds (AggregatorV3Interface, and proxies in front of aggregators).
+
+Decimals and description are read only for feeds not seen before (``known``); ``latestRoundData``
+and the proxy's ``aggregator()`` are read on every pass, since the proxy emits no event when its
+aggregator is swapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from indexer.chain.multicall import Call, Failed
+from indexer.oracles.reading import FeedKind, FeedReading
+from indexer.types import Address
+
+ROUND_DATA = ("uint80", "int256", "uint256", "uint256", "uint80")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMeta:
+    decimals: int
+    description: str
+
+
+class ChainlinkFeeds:
+    """Builds the calls for a set of feeds and decodes their results, for use inside any plan round."""
+
+    def __init__(self, known: Mapping[Address, FeedMeta] | None = None) -> None:
+        self.known = dict(known or {})
+
+    def calls(self, address: Address) -> list[Call]:
+        calls = [Call.of(address, "latestRoundData()", output=ROUND_DATA, allow_failure=True),
+                 Call.of(address, "aggregator()", output=("address",), allow_failure=True)]
+        if address not in self.known:
+            calls += [Call.of(address, "decimals()", output=("uint8",), allow_failure=True),
+                      Call.of(address, "description()", output=("string",), allow_failure=True)]
+        return calls
+
+    def decode(self, address: Address, results: list[Any], *, kind: str = FeedKind.CHAINLINK,
+               asset: Address | None = None, symbol: str | None = None) -> FeedReading:
+        round_data, aggregator = results[0], results[1]
+        if address in self.known:
+            meta = self.known[address]
+        else:
+            decimals, description = results[2], results[3]
+            meta = FeedMeta(decimals[0] if not isinstance(decimals, Failed) else 0,
+                            description[0] if not isinstance(description, Failed) else "")
+            if not isinstance(decimals, Failed):
+                self.known[address] = meta
+        agg = None if isinstance(aggregator, Failed) else to_checksum_address(aggregator[0])
+        common = dict(address=address, kind=kind, decimals=meta.decimals, description=meta.description,
+                      aggregator=agg, asset=asset, symbol=symbol)
+        if isinstance(round_data, Failed):
+            return FeedReading(**common, error=f"latestRoundData() {round_data.reason}")
+        round_id, answer, started_at, updated_at, _ = round_data
+        return FeedReading(**common, round_id=round_id, answer=answer, started_at=started_at, updated_at=updated_at)
