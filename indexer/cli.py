@@ -20,6 +20,7 @@ from rich.table import Table
 from indexer.address import parse_address
 from indexer.display import health_text, short_address, usd_text
 from indexer.errors import IndexerError
+from indexer.oracles.status import PriceStatus
 from indexer.settings import Settings, load_settings
 from indexer.types import scaled
 
@@ -173,27 +174,31 @@ def _parse_health(_: click.Context, __: click.Parameter, value: str | None) -> D
 @cli.command()
 @click.option("--wallet", "-w", default=None, help="Only this account.")
 @click.option("--max-health", type=str, default=None, callback=_parse_health, help="Only health ≤ H.")
+@click.option("--price-status", type=click.Choice([s.value for s in PriceStatus], case_sensitive=False),
+              default=None, help="Only positions whose prices have this status.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per position (exact figures as strings).")
 @pass_ctx
-def positions(obj: Context, wallet: str | None, max_health: Decimal | None, limit: int | None,
-              as_json: bool) -> None:
+def positions(obj: Context, wallet: str | None, max_health: Decimal | None, price_status: str | None,
+              limit: int | None, as_json: bool) -> None:
     """Latest stored positions, riskiest first."""
     from indexer.store.queries import list_positions
 
     account = parse_address(wallet) if wallet else None
     if as_json:
-        rows = list_positions(obj.engine(), wallet=account, max_health=max_health, limit=limit)
+        rows = list_positions(obj.engine(), wallet=account, max_health=max_health, limit=limit,
+                              price_status=price_status and price_status.upper())
         click.echo(json.dumps([_position_json(p) for p in rows], indent=2))
         return
-    _print_positions(obj, wallet=account, max_health=max_health, limit=limit)
+    _print_positions(obj, wallet=account, max_health=max_health, limit=limit,
+                     price_status=price_status and price_status.upper())
 
 
 def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Decimal | None = None,
-                     limit: int | None = None) -> None:
+                     limit: int | None = None, price_status: str | None = None) -> None:
     from indexer.store.queries import list_positions
 
-    rows = list_positions(obj.engine(), wallet=wallet, max_health=max_health, limit=limit)
+    rows = list_positions(obj.engine(), wallet=wallet, max_health=max_health, limit=limit, price_status=price_status)
     if not rows:
         click.echo("no positions stored" + (f" with health ≤ {max_health}" if max_health is not None else "")
                    + ": track wallets (`indexer wallets add`) and run `indexer sync`", err=True)
@@ -210,6 +215,65 @@ def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Dec
         who = short_address(p.account) + (f" {p.wallet_label}" if p.wallet_label else "")
         table.add_row(health_text(p.health), who, p.market, usd_text(p.collateral_usd), usd_text(p.debt_usd),
                       f"{p.liquidation_threshold / 100:.2f}%", p.price_status, str(p.block_number), style=style)
+    Console(width=max(Console().width, 130)).print(table)
+
+
+# -- oracles -----------------------------------------------------------------------------------------
+def _oracle_json(o: Any) -> dict[str, Any]:
+    scaled_answer = o.answer_scaled
+    return {"chain": o.chain, "feed": o.key, "kind": o.kind, "asset": o.asset, "symbol": o.symbol,
+            "description": o.description, "block_number": o.block_number, "round_id": _str(o.round_id),
+            "answer_raw": _str(o.answer), "decimals": o.decimals,
+            "answer": None if scaled_answer is None else format(scaled_answer, "f"),
+            "updated_at": o.updated_at, "age_seconds": o.age, "heartbeat_seconds": o.heartbeat,
+            "heartbeat_source": o.heartbeat_source, "deviation_percent": o.deviation, "aggregator": o.aggregator,
+            "status": o.status, "reason": o.reason}
+
+
+def _str(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _age_text(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds >= 86400:
+        return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+@cli.command()
+@click.option("--stale", "not_fresh", is_flag=True, help="Only feeds that are not FRESH.")
+@click.option("--chain", default=None, help="Only this chain.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (exact answers as strings).")
+@pass_ctx
+def oracles(obj: Context, not_fresh: bool, chain: str | None, as_json: bool) -> None:
+    """Every price feed behind the indexed positions, as read at the latest stored block."""
+    from indexer.store.queries import list_oracles
+
+    rows = list_oracles(obj.engine(), chain=chain, not_fresh=not_fresh)
+    if as_json:
+        click.echo(json.dumps([_oracle_json(o) for o in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no feeds stored" + (" that are not FRESH" if not_fresh else "") +
+                   ("" if not_fresh else ": run `indexer sync` first"), err=True)
+        return
+    table = Table(title="Oracle feeds at the latest stored block", title_justify="left")
+    for name, justify in [("status", "left"), ("asset", "left"), ("feed", "left"), ("answer", "right"),
+                          ("age", "right"), ("heartbeat", "right"), ("block", "right"), ("why", "left")]:
+        table.add_column(name, justify=justify, no_wrap=name != "why")  # type: ignore[arg-type]
+    for o in rows:
+        style = None if o.status == "FRESH" else ("yellow" if o.status in ("STALE", "SEQUENCER_GRACE") else "bold red")
+        heartbeat = "-" if o.heartbeat is None else f"{_age_text(o.heartbeat)} ({o.heartbeat_source})"
+        answer = o.answer_scaled
+        table.add_row(o.status, o.symbol or o.kind, o.description or short_address(o.key),
+                      "-" if answer is None else f"{answer:,f}", _age_text(o.age), heartbeat, str(o.block_number),
+                      o.reason, style=style)
     Console(width=max(Console().width, 130)).print(table)
 
 

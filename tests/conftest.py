@@ -8,17 +8,27 @@ pytest_plugins = ["tests.fixtures.db", "tests.fixtures.devnet"]
 
 
 @pytest.fixture
-def devnet_config(tmp_path, devnet, db_url):
-    """A config file for the running devnet and this test's database; returns its path."""
+def write_devnet_config(tmp_path, devnet, db_url):
+    """Writes a config for the running devnet and this test's database; extra TOML goes in the given places."""
     deployment = tmp_path / "devnet.json"
     devnet.deployment.to_json(deployment)
-    config = tmp_path / "indexer.toml"
-    config.write_text(
-        f'[database]\nurl = "{db_url}"\n\n'
-        f'[chains.devnet]\nchain_id = 31337\ndevnet = "{deployment}"\n\n'
-        '[markets.devnet-aave-v3]\nchain = "devnet"\nprotocol = "aave_v3"\n'
-        'address = "devnet:PoolAddressesProvider"\n')
-    return config
+
+    def write(*, top: str = "", chain: str = "", tail: str = "", name: str = "indexer") -> object:
+        config = tmp_path / f"{name}.toml"
+        config.write_text(
+            f'{top}\n[database]\nurl = "{db_url}"\n\n'
+            f'[chains.devnet]\nchain_id = 31337\ndevnet = "{deployment}"\n{chain}\n'
+            '[markets.devnet-aave-v3]\nchain = "devnet"\nprotocol = "aave_v3"\n'
+            f'address = "devnet:PoolAddressesProvider"\n{tail}')
+        return config
+
+    return write
+
+
+@pytest.fixture
+def devnet_config(write_devnet_config):
+    """A config file for the running devnet and this test's database; returns its path."""
+    return write_devnet_config()
 
 
 @pytest.fixture
