@@ -1,0 +1,75 @@
+import pytest
+
+from indexer.oracles.reading import FeedKind, FeedReading
+from indexer.oracles.status import PriceStatus, Previous, judge_price, judge_sequencer, worst
+
+NOW = 1_700_000_000
+AGG = "0x00000000000000000000000000000000000000a1"
+
+
+def price(answer=2000_00000000, updated=NOW - 10, round_id=(1 << 64) | 7, aggregator=AGG, error=None):
+    if error:
+        return FeedReading("0xfeed", FeedKind.CHAINLINK, error=error)
+    return FeedReading("0xfeed", FeedKind.CHAINLINK, round_id=round_id, answer=answer, started_at=updated,
+                       updated_at=updated, decimals=8, aggregator=aggregator)
+
+
+def judge(reading, **kw):
+    return judge_price(reading, block_timestamp=NOW, heartbeat=kw.pop("heartbeat", 3600), **kw)
+
+
+def test_fresh_up_to_heartbeat_plus_grace_then_stale():
+    assert judge(price(updated=NOW - 3600)).status == PriceStatus.FRESH
+    assert judge(price(updated=NOW - 3601)).status == PriceStatus.STALE
+    assert judge(price(updated=NOW - 3700), grace=100).status == PriceStatus.FRESH
+    verdict = judge(price(updated=NOW - 3701), grace=100)
+    assert verdict.status == PriceStatus.STALE and verdict.age == 3701 and "3701s" in verdict.reason
+
+
+@pytest.mark.parametrize("reading,why", [
+    (price(answer=0), "not positive"),
+    (price(answer=-1), "not positive"),
+    (price(updated=0), "updatedAt is zero"),
+    (price(updated=NOW + 1), "after the block"),
+    (price(error="reverted"), "read failed"),
+])
+def test_invalid(reading, why):
+    verdict = judge(reading)
+    assert verdict.status == PriceStatus.INVALID and why in verdict.reason
+
+
+def test_round_going_backwards_is_invalid_unless_the_aggregator_changed():
+    prev = Previous(round_id=(1 << 64) | 9, aggregator=AGG)
+    assert "backwards" in judge(price(), previous=prev).reason
+    assert judge(price(round_id=(1 << 64) | 9), previous=prev).status == PriceStatus.FRESH
+    swapped = price(round_id=7, aggregator="0x00000000000000000000000000000000000000b2")
+    assert judge(swapped, previous=prev).status == PriceStatus.FRESH
+
+
+def test_bounds():
+    assert judge(price(answer=5), bounds=(10, None)).status == PriceStatus.INVALID
+    assert judge(price(answer=50), bounds=(None, 40)).status == PriceStatus.INVALID
+    assert judge(price(answer=20), bounds=(10, 40)).status == PriceStatus.FRESH
+
+
+def sequencer(answer, started):
+    return FeedReading("0xseq", FeedKind.SEQUENCER, round_id=1, answer=answer, started_at=started, updated_at=started)
+
+
+def test_sequencer_states():
+    grace = 3600
+    assert judge_sequencer(sequencer(1, NOW - 99999), block_timestamp=NOW, grace_period=grace).status \
+        == PriceStatus.SEQUENCER_DOWN
+    assert judge_sequencer(sequencer(0, NOW - 3600), block_timestamp=NOW, grace_period=grace).status \
+        == PriceStatus.SEQUENCER_GRACE
+    assert judge_sequencer(sequencer(0, NOW - 3601), block_timestamp=NOW, grace_period=grace).status \
+        == PriceStatus.FRESH
+    assert judge_sequencer(sequencer(2, NOW), block_timestamp=NOW, grace_period=grace).status == PriceStatus.INVALID
+
+
+def test_worst_orders_by_trust():
+    assert worst([]) == PriceStatus.FRESH
+    assert worst([PriceStatus.FRESH, PriceStatus.SEQUENCER_GRACE]) == PriceStatus.SEQUENCER_GRACE
+    assert worst([PriceStatus.STALE, PriceStatus.SEQUENCER_GRACE]) == PriceStatus.STALE
+    assert worst([PriceStatus.STALE, PriceStatus.UNKNOWN, PriceStatus.FRESH]) == PriceStatus.UNKNOWN
+    assert worst([PriceStatus.SEQUENCER_DOWN, PriceStatus.INVALID]) == PriceStatus.INVALID
