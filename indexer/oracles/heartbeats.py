@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -15,6 +16,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class TableRow:
+    """One feed of a table. ``deviation`` None: no threshold found; ``heartbeat`` 0: none (sequencer feeds);
+    ``confirmed`` False: the row is a lead from a secondary source, not a confirmed fact."""
+
     pair: str
     heartbeat: int
     deviation: float | None
@@ -35,8 +39,10 @@ def load_tables(directory: Path) -> dict[tuple[int, str], TableRow]:
             table = tomllib.loads(path.read_text())
             chain_id = int(table["chain_id"])
             for feed in table.get("feeds", []):
+                deviation = feed.get("deviation")
                 rows[(chain_id, feed["proxy"].lower())] = TableRow(
-                    pair=feed["pair"], heartbeat=int(feed["heartbeat"]), deviation=feed.get("deviation"),
+                    pair=feed["pair"], heartbeat=int(feed["heartbeat"]),
+                    deviation=None if deviation is None or math.isnan(deviation) else float(deviation),
                     kind=feed.get("kind", "chainlink"), confirmed=bool(feed.get("confirmed", False)),
                     source=feed.get("source", ""))
         except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:

@@ -67,8 +67,8 @@ class ChainOracles:
         bounds = next(((f.min_answer, f.max_answer) for a, f in self.hand
                        if a.lower() == reading.address.lower() and f.price_id == reading.price_id), (None, None))
         row = self.tables.get((self.config.chain_id, reading.address.lower()))
-        if row is not None:
-            return row.heartbeat, "table", row.deviation, bounds
+        if row is not None and row.heartbeat > 0:
+            return row.heartbeat, "table" if row.confirmed else "table-unconfirmed", row.deviation, bounds
         if (self.chain, reading.key) not in _defaulted:
             _defaulted.add((self.chain, reading.key))
             log.warning("no heartbeat known chain=%s feed=%s asset=%s: using the default %ds "
