@@ -6,6 +6,8 @@ Typical use::
         deployment = deploy_aave_v3(node.url)
         accounts = seed_borrowers(node.url, deployment, 1_000)
         set_price(node.url, deployment, "WETH", 1_500 * 10**8)
+        set_pyth_price(node.url, deployment, "WETH", 1_500 * 10**8)
+        set_sequencer(node.url, deployment, down=True)
 
 Needs the npm toolchain (anvil, @aave/core-v3, solc): run ``npm ci`` in the repository root.
 """
@@ -14,6 +16,7 @@ from indexer.devnet.anvil import Anvil
 from indexer.devnet.chain_control import advance_time, mine, revert, snapshot
 from indexer.devnet.deploy import CANONICAL_MULTICALL3, Deployment, deploy_aave_v3
 from indexer.devnet.errors import DevnetError, ToolchainMissingError, TransactionFailedError
+from indexer.devnet.oracles import PYTH_PRICE_IDS, set_pyth_price, set_sequencer
 from indexer.devnet.prices import (
     deploy_price_feed,
     feed_aggregator,
@@ -27,6 +30,7 @@ from indexer.devnet.seed import KINDS, SeededAccount, plan_accounts, seed_borrow
 __all__ = [
     "CANONICAL_MULTICALL3",
     "KINDS",
+    "PYTH_PRICE_IDS",
     "Anvil",
     "Deployment",
     "DevnetError",
@@ -43,7 +47,9 @@ __all__ = [
     "seed_borrowers",
     "set_aggregator",
     "set_price",
+    "set_pyth_price",
     "set_round",
+    "set_sequencer",
     "set_updated_at",
     "snapshot",
 ]

@@ -20,6 +20,13 @@ from indexer.devnet.abi import create_address, decode, encode_args, encode_call,
 from indexer.devnet.compile import compile_dev_contracts
 from indexer.devnet.errors import DevnetError
 from indexer.devnet.jsonrpc import JsonRpcClient
+from indexer.devnet.oracles import (
+    PYTH_PRICE_IDS,
+    SEQUENCER_DESCRIPTION,
+    SEQUENCER_UP,
+    default_conf,
+    pyth_set_price_call,
+)
 from indexer.devnet.txbatch import Tx, automine_paused, send_and_mine
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,10 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 DEPLOY_GAS = 15_000_000
 CALL_GAS = 1_000_000
 INIT_RESERVE_GAS = 6_000_000
+
+# how long before the deployment the sequencer-uptime feed says the sequencer came up: well past any
+# grace period (Aave's PriceOracleSentinel and most protocols use an hour or less)
+SEQUENCER_UP_SINCE = 2 * 86_400
 
 # Libraries linked into Pool/PoolConfigurator; FlashLoanLogic itself links BorrowLogic, so it comes after.
 POOL_LIBRARIES = (
@@ -46,6 +57,10 @@ class Deployment:
     decimals, aToken, variableDebtToken, stableDebtToken, feed (the DevFeedProxy that AaveOracle reads),
     aggregator (the DevPriceFeed behind it), price (initial, 8 decimals), emode_category, ltv,
     liquidation_threshold, liquidation_bonus, reserve_factor, interest_rate_strategy.
+
+    ``contracts`` also holds ``Pyth`` (a DevPyth; ``pyth_price_ids`` maps a reserve symbol to its Pyth
+    price id there) and ``SequencerUptimeFeed`` (a DevPriceFeed reporting the L2 sequencer up); neither
+    is wired into the market. See :mod:`indexer.devnet.oracles`.
     """
 
     rpc_url: str
@@ -55,6 +70,7 @@ class Deployment:
     contracts: dict[str, str]
     reserves: list[dict[str, Any]]
     emode_categories: dict[int, dict[str, Any]] = field(default_factory=dict)
+    pyth_price_ids: dict[str, str] = field(default_factory=dict)
 
     def reserve(self, symbol: str) -> dict[str, Any]:
         for reserve in self.reserves:
@@ -92,6 +108,10 @@ class _Plan:
     def call(self, step: str, to: str, signature: str, *args: Any, gas: int = CALL_GAS) -> None:
         self._add(step, to, encode_call(signature, *args), gas)
 
+    def send(self, step: str, to: str, data: str, gas: int = CALL_GAS) -> None:
+        """A call whose calldata is already encoded."""
+        self._add(step, to, data, gas)
+
 
 def _aave_code(name: str, libraries: dict[str, str] | None = None) -> str:
     return link_bytecode(toolchain.aave_artifact(name), libraries or {})
@@ -101,12 +121,17 @@ def deploy_aave_v3(rpc_url: str) -> Deployment:
     """Deploys the devnet market on the node at ``rpc_url`` and returns where everything is."""
     rpc = JsonRpcClient(rpc_url)
     dev = compile_dev_contracts()
-    chain_id_hex, accounts = rpc.batch([("eth_chainId", []), ("eth_accounts", [])])
+    chain_id_hex, accounts, head = rpc.batch([
+        ("eth_chainId", []), ("eth_accounts", []), ("eth_getBlockByNumber", ["latest", False]),
+    ])  # fmt: skip
     if not accounts:
         raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
     deployer = to_checksum_address(accounts[0])
     plan = _Plan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16))
     c: dict[str, str] = {}
+    # the deployment's timestamps (Pyth publishTime, sequencer rounds) are the head's: the batch is mined
+    # moments later in blocks that are never earlier and, within the same second, stamped the same
+    now = int(head["timestamp"], 16)
 
     # --- addresses provider and access control
     provider = c["PoolAddressesProvider"] = plan.create(
@@ -226,6 +251,23 @@ def deploy_aave_v3(rpc_url: str) -> Deployment:
     c["DevMulticall3"] = plan.create("DevMulticall3", dev["DevMulticall3"].bytecode)
     c["Multicall3"] = CANONICAL_MULTICALL3
 
+    # --- oracles outside the market (last, so every address above stays where it always was)
+    pyth = c["Pyth"] = plan.create("DevPyth", dev["DevPyth"].bytecode)
+    pyth_ids = {sym: PYTH_PRICE_IDS[sym] for sym in symbols if sym in PYTH_PRICE_IDS}
+    for sym, price_id in pyth_ids.items():
+        price = market.reserve_spec(sym).price  # the feed's answer: PRICE_DECIMALS decimals, i.e. expo -8
+        data = pyth_set_price_call(price_id, price, default_conf(price), -market.PRICE_DECIMALS, now)
+        plan.send(f"DevPyth.setPrice {sym}", pyth, data)
+    sequencer = c["SequencerUptimeFeed"] = plan.create(
+        "DevPriceFeed SequencerUptimeFeed", feed_code, ("uint8", "string", "int256"),
+        (0, SEQUENCER_DESCRIPTION, SEQUENCER_UP),
+    )  # fmt: skip
+    # rewrite round 1 (the constructor stamps it with the block time) as "up since long ago"
+    plan.call(
+        "DevPriceFeed.setRoundData SequencerUptimeFeed", sequencer, "setRoundData(uint80,int256,uint256,uint256)",
+        1, SEQUENCER_UP, now - SEQUENCER_UP_SINCE, now,
+    )  # fmt: skip
+
     with automine_paused(rpc):
         send_and_mine(rpc, plan.txs, "deploy Aave v3")
     rpc.call("anvil_setCode", [CANONICAL_MULTICALL3, dev["DevMulticall3"].deployed_bytecode])
@@ -272,6 +314,7 @@ def deploy_aave_v3(rpc_url: str) -> Deployment:
         contracts=c,
         reserves=reserves,
         emode_categories=emode,
+        pyth_price_ids=pyth_ids,
     )
 
 

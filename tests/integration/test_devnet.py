@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ from eth_utils import keccak, to_checksum_address
 from indexer.devnet import (
     CANONICAL_MULTICALL3,
     KINDS,
+    PYTH_PRICE_IDS,
     Anvil,
     Deployment,
     DevnetError,
@@ -22,11 +24,14 @@ from indexer.devnet import (
     revert,
     set_aggregator,
     set_price,
+    set_pyth_price,
     set_round,
+    set_sequencer,
     set_updated_at,
     snapshot,
 )
-from indexer.devnet.abi import decode, encode_call, encode_words
+from indexer.devnet.abi import decode, encode_call, encode_words, selector
+from indexer.devnet.compile import compile_dev_contracts
 from indexer.devnet.errors import DevnetRpcError, ToolchainMissingError, TransactionFailedError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import transact
@@ -34,6 +39,8 @@ from indexer.devnet.txbatch import transact
 WAD = 10**18
 ACCOUNT_DATA = ["uint256"] * 6  # collateral, debt, availableBorrows, LT, LTV, HF
 ROUND = ["uint80", "int256", "uint256", "uint256", "uint80"]
+PYTH_PRICE = ["(int64,uint64,int32,uint256)"]  # price, conf, expo, publishTime
+ETH_USD = PYTH_PRICE_IDS["WETH"]
 
 
 def call(url: str, to: str, signature: str, out: list[str], *args: Any, block: str = "latest") -> tuple[Any, ...]:
@@ -51,6 +58,18 @@ def call_many(url: str, calls: list[tuple[str, str, list[str], tuple[Any, ...]]]
 def account_data(url: str, pool: str, users: list[str]) -> dict[str, tuple[int, ...]]:
     calls = [(pool, "getUserAccountData(address)", ACCOUNT_DATA, (u,)) for u in users]
     return dict(zip(users, call_many(url, calls), strict=True))
+
+
+def block_time(rpc: JsonRpcClient, block: str | int = "latest") -> int:
+    tag = hex(block) if isinstance(block, int) else block
+    return int(rpc.call("eth_getBlockByNumber", [tag, False])["timestamp"], 16)
+
+
+def pyth_price(url: str, pyth: str, price_id: str, *, max_age: int | None = None) -> tuple[int, int, int, int]:
+    raw_id = bytes.fromhex(price_id.removeprefix("0x"))
+    if max_age is None:
+        return call(url, pyth, "getPriceUnsafe(bytes32)", PYTH_PRICE, raw_id)[0]
+    return call(url, pyth, "getPriceNoOlderThan(bytes32,uint256)", PYTH_PRICE, raw_id, max_age)[0]
 
 
 # ---------------------------------------------------------------------------------------- deployment
@@ -158,6 +177,12 @@ def test_deployment_json_round_trip(devnet, tmp_path):
     loaded = Deployment.from_json(path)
     assert loaded == devnet.deployment
     assert set(loaded.emode_categories) == {1, 2}
+    assert loaded.pyth_price_ids == {"WETH": ETH_USD}
+    # a file written before pyth_price_ids existed still loads
+    older = json.loads(path.read_text())
+    del older["pyth_price_ids"]
+    path.write_text(json.dumps(older))
+    assert Deployment.from_json(path).pyth_price_ids == {}
 
 
 def test_fresh_deployment_wall_time():
@@ -362,6 +387,105 @@ def test_a_failed_transaction_names_its_step_and_aave_error(chain_state):
     with pytest.raises(TransactionFailedError, match=r"borrow without collateral .*COLLATERAL_BALANCE_IS_ZERO"):
         transact(chain_state.rpc, "borrow without collateral", nobody, d.contracts["Pool"], borrow)
     assert chain_state.rpc.call("anvil_getAutomine") is True
+
+
+# ---------------------------------------------------------------------------------------- Pyth & sequencer
+
+
+def test_dev_pyth_abi_matches_pyth():
+    abi = compile_dev_contracts()["DevPyth"].abi
+    functions = {f"{e['name']}({','.join(i['type'] for i in e['inputs'])})": e for e in abi if e["type"] == "function"}
+    assert selector("getPriceUnsafe(bytes32)") == "0x96834ad3"
+    assert selector("getPriceNoOlderThan(bytes32,uint256)") == "0xa4ae35e0"
+    assert selector("PriceFeedNotFound()") == "0x14aebe68"
+    assert selector("StalePrice()") == "0x19abf40e"
+    for name in ("getPriceUnsafe(bytes32)", "getEmaPriceUnsafe(bytes32)", "getPriceNoOlderThan(bytes32,uint256)"):
+        assert [o["type"] for o in functions[name]["outputs"][0]["components"]] == [
+            "int64", "uint64", "int32", "uint256"
+        ], name  # fmt: skip
+    assert [o["type"] for o in functions["priceFeedExists(bytes32)"]["outputs"]] == ["bool"]
+    (event,) = [e for e in abi if e["type"] == "event"]
+    signature = f"{event['name']}({','.join(i['type'] for i in event['inputs'])})"
+    assert "0x" + keccak(text=signature).hex() == "0xd06a6b7f4918494b3719217d1802786c1f5112a6c1d88fe2cfec00b4584f6aec"
+
+
+def test_pyth_is_deployed_with_the_weth_price(devnet):
+    d, url, rpc = devnet.deployment, devnet.url, devnet.rpc
+    pyth = d.contracts["Pyth"]
+    assert d.pyth_price_ids == {"WETH": "0xff61491a931112ddf1bd8147cd1b641375f79f5825126d665480874634fd0ace"}
+    weth_price = d.reserve("WETH")["price"]
+    price, conf, expo, published = pyth_price(url, pyth, ETH_USD)
+    assert (price, conf, expo) == (2_000 * 10**8, 2 * 10**8, -8) == (weth_price, weth_price // 1_000, -8)
+    deployed_at = block_time(rpc, d.block_number)
+    assert deployed_at - 2 <= published <= deployed_at
+    raw_id = bytes.fromhex(ETH_USD[2:])
+    assert call(url, pyth, "priceFeedExists(bytes32)", ["bool"], raw_id) == (True,)
+    assert call(url, pyth, "getEmaPriceUnsafe(bytes32)", PYTH_PRICE, raw_id)[0] == (price, conf, expo, published)
+    topic0 = "0x" + keccak(text="PriceFeedUpdate(bytes32,uint64,int64,uint64)").hex()
+    (log_entry,) = rpc.call("eth_getLogs", [{"fromBlock": "0x0", "toBlock": "latest", "address": pyth}])
+    assert log_entry["topics"] == [topic0, ETH_USD]
+    assert decode(["uint64", "int64", "uint64"], log_entry["data"]) == (published, price, conf)
+
+
+def test_set_pyth_price_and_staleness(chain_state):
+    d, url, rpc = chain_state.deployment, chain_state.url, chain_state.rpc
+    pyth = d.contracts["Pyth"]
+    now = block_time(rpc)
+    set_pyth_price(url, d, "WETH", 1_850 * 10**8)
+    assert pyth_price(url, pyth, ETH_USD) == (1_850 * 10**8, 1_850 * 10**5, -8, now)
+    assert pyth_price(url, pyth, ETH_USD, max_age=60) == (1_850 * 10**8, 1_850 * 10**5, -8, now)
+    later = advance_time(url, 61)
+    assert later - now > 60
+    with pytest.raises(DevnetRpcError) as stale:
+        pyth_price(url, pyth, ETH_USD, max_age=60)
+    assert stale.value.data == selector("StalePrice()")
+    assert pyth_price(url, pyth, ETH_USD, max_age=later - now)[3] == now  # exactly at the limit is fine
+    assert pyth_price(url, pyth, ETH_USD)[0] == 1_850 * 10**8  # the unsafe read does not care
+
+    # explicit conf, expo and a publish time in the past, then one in the future (stale both ways, as in Pyth)
+    set_pyth_price(url, d, "WETH", 185_012_345, conf=7, expo=-5, publish_time=later - 1_000)
+    assert pyth_price(url, pyth, ETH_USD) == (185_012_345, 7, -5, later - 1_000)
+    set_pyth_price(url, d, "WETH", 1_900 * 10**8, publish_time=later + 600)
+    with pytest.raises(DevnetRpcError) as future:
+        pyth_price(url, pyth, ETH_USD, max_age=60)
+    assert future.value.data == selector("StalePrice()")
+    with pytest.raises(KeyError, match="no Pyth price id for 'DAI'"):
+        set_pyth_price(url, d, "DAI", 10**8)
+
+
+def test_pyth_unknown_id_reverts(devnet):
+    url, pyth = devnet.url, devnet.deployment.contracts["Pyth"]
+    unknown = "0x" + "ab" * 32
+    assert call(url, pyth, "priceFeedExists(bytes32)", ["bool"], bytes.fromhex(unknown[2:])) == (False,)
+    for max_age in (None, 10**9):
+        with pytest.raises(DevnetRpcError) as missing:
+            pyth_price(url, pyth, unknown, max_age=max_age)
+        assert missing.value.data == selector("PriceFeedNotFound()")
+
+
+def test_sequencer_uptime_feed_is_up_since_long_ago(devnet):
+    d, url = devnet.deployment, devnet.url
+    feed = d.contracts["SequencerUptimeFeed"]
+    assert call(url, feed, "decimals()", ["uint8"]) == (0,)
+    assert call(url, feed, "description()", ["string"]) == ("L2 Sequencer Uptime Status Feed",)
+    round_id, answer, started, updated, answered = call(url, feed, "latestRoundData()", ROUND)
+    assert (round_id, answer, answered) == (1, 0, 1)
+    deployed_at = block_time(devnet.rpc, d.block_number)
+    assert deployed_at - 2 <= updated <= deployed_at
+    assert updated - started == 2 * 86_400  # well past any grace period
+
+
+def test_set_sequencer_down_and_up_again(chain_state):
+    d, url = chain_state.deployment, chain_state.url
+    feed = d.contracts["SequencerUptimeFeed"]
+    now = block_time(chain_state.rpc)
+    set_sequencer(url, d, down=True)
+    assert call(url, feed, "latestRoundData()", ROUND) == (2, 1, now, now, 2)
+    assert call(url, feed, "latestAnswer()", ["int256"]) == (1,)
+    later = advance_time(url, 600)
+    set_sequencer(url, d, down=False, started_at=later - 300)
+    assert call(url, feed, "latestRoundData()", ROUND) == (3, 0, later - 300, later, 3)
+    assert call(url, feed, "getRoundData(uint80)", ROUND, 2)[1] == 1  # the outage stays on record
 
 
 def test_missing_toolchain_says_to_run_npm_ci(tmp_path, monkeypatch):
