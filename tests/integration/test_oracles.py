@@ -158,3 +158,69 @@ def test_oracles_cli(devnet, chain_state, cli_env, devnet_config):
     positions = json.loads(run("positions", "--json", "--price-status", "fresh").stdout)
     assert [p["price_status"] for p in positions] == ["FRESH"]
     assert json.loads(run("positions", "--json", "--price-status", "STALE").stdout) == []
+
+
+SEQUENCER = 'sequencer_uptime_feed = "devnet:SequencerUptimeFeed"\nsequencer_grace = 3600\n'
+
+
+async def test_sequencer_down_grace_and_up(devnet, chain_state, write_devnet_config, engine):
+    from indexer.devnet import set_sequencer
+
+    config = load_settings(write_devnet_config(chain=SEQUENCER))
+    _track(devnet, engine)
+    await sync_once(config, engine)
+    assert {p.price_status for p in list_positions(engine)} == {"FRESH"}
+
+    set_sequencer(devnet.url, devnet.deployment, down=True)
+    await sync_once(config, engine)
+    seq = next(o for o in list_oracles(engine) if o.kind == "sequencer-uptime")
+    assert seq.status == "SEQUENCER_DOWN"
+    assert {p.price_status for p in list_positions(engine)} == {"SEQUENCER_DOWN"}
+    assert {o.status for o in list_oracles(engine) if o.kind == "chainlink"} == {"FRESH"}  # feeds keep their own
+
+    set_sequencer(devnet.url, devnet.deployment, down=False)
+    await sync_once(config, engine)
+    assert {p.price_status for p in list_positions(engine)} == {"SEQUENCER_GRACE"}
+
+    advance_time(devnet.url, HOUR + 1)
+    await sync_once(config, engine)  # default heartbeat is a day: the prices themselves are still fresh
+    assert {p.price_status for p in list_positions(engine)} == {"FRESH"}
+
+
+async def test_pyth_feed_listed_by_hand(devnet, chain_state, write_devnet_config, engine):
+    from indexer.devnet import set_pyth_price
+
+    price_id = devnet.deployment.pyth_price_ids["WETH"]
+    weth = devnet.deployment.reserve("WETH")
+    feed = (f'[[chains.devnet.feeds]]\nkind = "pyth"\naddress = "devnet:Pyth"\nprice_id = "{price_id}"\n'
+            f'asset = "{weth["asset"]}"\nsymbol = "WETH"\nheartbeat = 60\n')
+    config = load_settings(write_devnet_config(chain=feed))
+    _track(devnet, engine)
+    (read,) = await sync_once(config, engine)
+    pyth = next(o for o in list_oracles(engine) if o.kind == "pyth")
+    assert pyth.status == "FRESH" and pyth.heartbeat == 60 and pyth.heartbeat_source == "config"
+    assert pyth.answer == weth["price"] and pyth.decimals == 8 and str(pyth.answer_scaled) == "2000.00000000"
+    assert pyth.key.endswith(price_id.lower())
+
+    advance_time(devnet.url, 61)
+    await sync_once(config, engine)
+    pyth = next(o for o in list_oracles(engine) if o.kind == "pyth")
+    assert pyth.status == "STALE" and pyth.age == 61
+
+    set_pyth_price(devnet.url, devnet.deployment, "WETH", weth["price"] + 1)
+    await sync_once(config, engine)
+    assert next(o for o in list_oracles(engine) if o.kind == "pyth").status == "FRESH"
+
+    set_pyth_price(devnet.url, devnet.deployment, "WETH", -1)
+    await sync_once(config, engine)
+    assert next(o for o in list_oracles(engine) if o.kind == "pyth").status == "INVALID"
+
+
+async def test_hand_listed_feeds_share_the_same_round_trips(devnet, chain_state, write_devnet_config, engine):
+    _track(devnet, engine)
+    extra = (SEQUENCER + f'[[chains.devnet.feeds]]\nkind = "pyth"\naddress = "devnet:Pyth"\n'
+             f'price_id = "{devnet.deployment.pyth_price_ids["WETH"]}"\nheartbeat = 60\n')
+    (plain,) = await sync_once(load_settings(write_devnet_config(name="plain")), engine)
+    (more,) = await sync_once(load_settings(write_devnet_config(chain=extra, name="more")), engine)
+    assert len(more.feeds) == len(plain.feeds) + 2
+    assert (more.stats.requests, more.stats.http_posts) == (plain.stats.requests, plain.stats.http_posts)

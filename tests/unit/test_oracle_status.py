@@ -1,7 +1,7 @@
 import pytest
 
 from indexer.oracles.reading import FeedKind, FeedReading
-from indexer.oracles.status import PriceStatus, Previous, judge_price, judge_sequencer, worst
+from indexer.oracles.status import Previous, PriceStatus, judge_price, judge_sequencer, worst
 
 NOW = 1_700_000_000
 AGG = "0x00000000000000000000000000000000000000a1"
