@@ -1,0 +1,113 @@
+"""Alert rules: pure functions of (previous rule state, new observation). No I/O, no clock.
+
+Health family: OK → WARN → CRITICAL → LIQUIDATABLE, each level entered when health falls *below* its
+``enter`` level and left when health rises to its ``leave`` level or above (hysteresis), optionally only
+after the new level has held for ``hold_blocks`` blocks. A figure computed on an untrusted price
+(anything but FRESH) may escalate an alert but never de-escalates or resolves one.
+Oracle family: a position with debt whose prices are STALE, SEQUENCER_DOWN or INVALID.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import IntEnum
+
+
+class HealthLevel(IntEnum):
+    OK = 0
+    WARN = 1
+    CRITICAL = 2
+    LIQUIDATABLE = 3
+
+
+class OracleLevel(IntEnum):
+    OK = 0
+    STALE = 1
+    SEQUENCER_DOWN = 2
+    INVALID = 3
+
+
+FAMILIES = {"health": HealthLevel, "oracle": OracleLevel}
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    enter: Decimal  # enter the level when health < enter
+    leave: Decimal  # leave it when health >= leave (leave >= enter)
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    warn: Band
+    critical: Band
+    liquidatable: Band
+    hold_blocks: int = 0
+
+    def band(self, level: HealthLevel) -> Band:
+        return {HealthLevel.WARN: self.warn, HealthLevel.CRITICAL: self.critical,
+                HealthLevel.LIQUIDATABLE: self.liquidatable}[level]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleState:
+    """Where one (chain, market, account, family) stands: its level, and a level waiting to be held."""
+
+    level: int = 0
+    pending: int | None = None
+    pending_since: int | None = None  # block number where ``pending`` was first seen
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    kind: str  # opened | escalated | deescalated | resolved
+    previous: int
+    level: int
+
+
+def health_level(health: Decimal | None, current: HealthLevel, t: Thresholds) -> HealthLevel:
+    """The level ``health`` calls for, coming from ``current`` (the hysteresis needs to know)."""
+    if health is None:  # no debt: nothing at risk
+        return HealthLevel.OK
+    up = max((lvl for lvl in (HealthLevel.WARN, HealthLevel.CRITICAL, HealthLevel.LIQUIDATABLE)
+              if health < t.band(lvl).enter), default=HealthLevel.OK)
+    level = current
+    while level > HealthLevel.OK and health >= t.band(level).leave:
+        level = HealthLevel(level - 1)
+    return max(level, up)
+
+
+def oracle_level(price_status: str, has_debt: bool) -> OracleLevel:
+    if not has_debt or price_status not in OracleLevel.__members__:
+        return OracleLevel.OK
+    return OracleLevel[price_status]
+
+
+def step(state: RuleState, target: int, *, block: int, hold_blocks: int,
+         trusted: bool) -> tuple[RuleState, Transition | None]:
+    """Move ``state`` toward ``target`` at ``block``; return the new state and the transition, if any.
+
+    With ``hold_blocks`` = N a new level takes effect once it has been called for at blocks b and b + N
+    (and every pass between); a different level in between starts the count again."""
+    if target < state.level and not trusted:
+        return RuleState(state.level), None  # an untrusted price never lowers an alert
+    if target == state.level:
+        return RuleState(state.level), None
+    if hold_blocks > 0:
+        since = state.pending_since if state.pending == target and state.pending_since is not None else block
+        if block - since < hold_blocks:
+            return RuleState(state.level, target, since), None
+    kind = ("opened" if state.level == 0 else "resolved" if target == 0
+            else "escalated" if target > state.level else "deescalated")
+    return RuleState(target), Transition(kind, state.level, target)
+
+
+def evaluate_health(state: RuleState, health: Decimal | None, *, block: int, price_status: str,
+                    t: Thresholds) -> tuple[RuleState, Transition | None]:
+    target = health_level(health, HealthLevel(state.level), t)
+    return step(state, target, block=block, hold_blocks=t.hold_blocks, trusted=price_status == "FRESH")
+
+
+def evaluate_oracle(state: RuleState, price_status: str, has_debt: bool, *, block: int,
+                    hold_blocks: int = 0) -> tuple[RuleState, Transition | None]:
+    return step(state, oracle_level(price_status, has_debt), block=block, hold_blocks=hold_blocks, trusted=True)

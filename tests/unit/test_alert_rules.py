@@ -1,0 +1,82 @@
+from decimal import Decimal as D
+
+import pytest
+
+from indexer.alerts.rules import (
+    Band,
+    HealthLevel,
+    RuleState,
+    Thresholds,
+    evaluate_health,
+    evaluate_oracle,
+    health_level,
+)
+
+T = Thresholds(warn=Band(D("1.10"), D("1.15")), critical=Band(D("1.03"), D("1.06")),
+               liquidatable=Band(D("1"), D("1.01")))
+
+
+def walk(healths, t=T, status="FRESH"):
+    state, events = RuleState(), []
+    for block, h in enumerate(healths, start=1):
+        state, transition = evaluate_health(state, None if h is None else D(h), block=block, price_status=status, t=t)
+        if transition:
+            events.append((block, transition.kind, HealthLevel(transition.level).name))
+    return state, events
+
+
+def test_walk_down_and_back_one_event_per_transition():
+    _, events = walk(["1.5", "1.09", "1.02", "0.99", "0.98", "1.2"])
+    assert events == [(2, "opened", "WARN"), (3, "escalated", "CRITICAL"), (4, "escalated", "LIQUIDATABLE"),
+                      (6, "resolved", "OK")]
+
+
+def test_flapping_inside_the_band_is_silent():
+    _, events = walk(["1.2", "1.099", "1.11", "1.099", "1.149", "1.10", "1.1499"])
+    assert events == [(2, "opened", "WARN")]
+
+
+def test_leaving_needs_the_leave_level():
+    _, events = walk(["1.0", "1.05", "1.059", "1.06", "1.149", "1.15"])
+    assert events == [(1, "opened", "CRITICAL"), (4, "deescalated", "WARN"), (6, "resolved", "OK")]
+
+
+def test_jump_straight_to_liquidatable_and_no_debt_resolves():
+    _, events = walk(["2", "0.5", None])
+    assert events == [(2, "opened", "LIQUIDATABLE"), (3, "resolved", "OK")]
+
+
+def test_boundaries_are_strict_below_enter():
+    assert health_level(D("1.10"), HealthLevel.OK, T) == HealthLevel.OK
+    assert health_level(D("1.0999999999"), HealthLevel.OK, T) == HealthLevel.WARN
+    assert health_level(D("1"), HealthLevel.OK, T) == HealthLevel.CRITICAL
+    assert health_level(D("0.999999999999999999"), HealthLevel.OK, T) == HealthLevel.LIQUIDATABLE
+
+
+def test_hold_for_n_blocks():
+    held = Thresholds(T.warn, T.critical, T.liquidatable, hold_blocks=2)
+    _, events = walk(["1.2", "1.02", "1.2", "1.02", "1.02", "1.02", "1.2", "1.2", "1.2"], t=held)
+    # 1.02 at block 2 is interrupted at 3; seen at 4, 5, 6 → opened (CRITICAL) at 6; back up at 7 → resolved at 9
+    assert events == [(6, "opened", "CRITICAL"), (9, "resolved", "OK")]
+
+
+@pytest.mark.parametrize("status", ["STALE", "INVALID", "SEQUENCER_DOWN", "SEQUENCER_GRACE", "UNKNOWN"])
+def test_untrusted_price_escalates_but_never_resolves(status):
+    state, events = walk(["1.02"])
+    assert state.level == HealthLevel.CRITICAL
+    state2, transition = evaluate_health(state, D("2"), block=9, price_status=status, t=T)
+    assert transition is None and state2.level == HealthLevel.CRITICAL
+    state3, transition = evaluate_health(state, D("0.5"), block=9, price_status=status, t=T)
+    assert transition.kind == "escalated" and state3.level == HealthLevel.LIQUIDATABLE
+    _, transition = evaluate_health(state2, D("2"), block=10, price_status="FRESH", t=T)
+    assert transition.kind == "resolved"
+
+
+def test_oracle_family():
+    state, t = evaluate_oracle(RuleState(), "STALE", True, block=1)
+    assert t.kind == "opened" and state.level == 1
+    state, t = evaluate_oracle(state, "INVALID", True, block=2)
+    assert t.kind == "escalated"
+    assert evaluate_oracle(RuleState(), "STALE", False, block=1)[1] is None  # no debt, nothing at risk
+    assert evaluate_oracle(state, "FRESH", True, block=3)[1].kind == "resolved"
+    assert evaluate_oracle(RuleState(), "SEQUENCER_GRACE", True, block=1)[1] is None
