@@ -10,6 +10,7 @@ import json
 import os
 import re
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,6 +58,39 @@ class OracleSettings(_Strict):
     grace: int = Field(default=0, ge=0)  # seconds past the heartbeat before a price counts as STALE
 
 
+class BandSettings(_Strict):
+    enter: Decimal  # the level is entered when health falls below this
+    leave: Decimal  # and left when health is back at or above this
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> BandSettings:
+        if not (self.enter.is_finite() and self.leave.is_finite() and 0 < self.enter <= self.leave):
+            raise ValueError(f"needs 0 < enter ≤ leave (got enter={self.enter}, leave={self.leave})")
+        return self
+
+
+class AlertOverride(_Strict):
+    warn: BandSettings | None = None
+    critical: BandSettings | None = None
+    liquidatable: BandSettings | None = None
+    hold_blocks: int | None = Field(default=None, ge=0)
+
+
+class AlertSettings(_Strict):
+    warn: BandSettings = BandSettings(enter=Decimal("1.10"), leave=Decimal("1.15"))
+    critical: BandSettings = BandSettings(enter=Decimal("1.03"), leave=Decimal("1.06"))
+    liquidatable: BandSettings = BandSettings(enter=Decimal("1"), leave=Decimal("1.01"))
+    hold_blocks: int = Field(default=0, ge=0)
+    oracle: bool = True  # alert on positions with debt whose prices are STALE, INVALID or SEQUENCER_DOWN
+    markets: dict[str, AlertOverride] = Field(default_factory=dict)  # per market key
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AlertSettings:
+        if not self.liquidatable.enter <= self.critical.enter <= self.warn.enter:
+            raise ValueError("enter levels must satisfy liquidatable ≤ critical ≤ warn")
+        return self
+
+
 class ChainSettings(_Strict):
     chain_id: int
     rpc_urls: list[str] = Field(default_factory=list)
@@ -85,6 +119,8 @@ class MarketSettings(_Strict):
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     oracles: OracleSettings = OracleSettings()
+    alerts: AlertSettings = AlertSettings()
+    channels: dict[str, dict[str, Any]] = Field(default_factory=dict)  # checked by indexer.alerts.registry
     chains: dict[str, ChainSettings] = Field(default_factory=dict)
     markets: dict[str, MarketSettings] = Field(default_factory=dict)
     source: str = "<defaults>"
@@ -99,6 +135,14 @@ class Settings(_Strict):
                 known = ", ".join(sorted(ADAPTERS))
                 raise ValueError(f"market {key!r}: unknown protocol {market.protocol!r} (known: {known})")
         return markets
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, channels: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from indexer.alerts.registry import build_channels
+
+        build_channels(channels)  # raises on an unknown kind or key
+        return channels
 
     @model_validator(mode="after")
     def _markets_on_known_chains(self) -> Settings:

@@ -12,7 +12,10 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from indexer.alerts.engine import AlertEngine, AlertWrites
+from indexer.alerts.registry import build_channels, routes
 from indexer.chain.multicall import MulticallReader, run_plans
 from indexer.chain.rpc import RpcClient, RpcStats
 from indexer.errors import ConfigError
@@ -23,6 +26,14 @@ from indexer.oracles.status import FeedStatus, PriceStatus
 from indexer.protocols.base import MarketRef
 from indexer.protocols.registry import ADAPTERS
 from indexer.settings import Settings
+from indexer.store.queries import (
+    alert_states,
+    feed_metadata,
+    feed_states,
+    position_healths,
+    wallet_alert_settings,
+)
+from indexer.store.writer import write_block
 from indexer.types import Address, BlockRef, PositionSnapshot
 
 log = logging.getLogger(__name__)
@@ -38,6 +49,7 @@ class ChainRead:
     readings: list[FeedReading] = field(default_factory=list)
     unpriced: list[tuple[str, Address]] = field(default_factory=list)  # (market key, account)
     feeds: dict[str, FeedStatus] = field(default_factory=dict)  # set by ``assess``
+    alerts: AlertWrites | None = None  # set by ``store_read``
     timings: dict[str, float] = field(default_factory=dict)
 
     def assess(self, previous: Mapping[str, tuple[int | None, str | None, str]]) -> None:
@@ -86,9 +98,8 @@ async def read_chain(settings: Settings, chain: str, accounts: Sequence[Address]
 
 async def sync_once(settings: Settings, engine: object, *, block: int | None = None,
                     chains: Sequence[str] | None = None) -> list[ChainRead]:
-    """Read, judge and store every configured chain once. Returns what was read, per chain."""
-    from indexer.store.queries import feed_metadata, feed_states, list_wallets
-    from indexer.store.writer import write_block
+    """Read, judge and store every configured chain once, raising alerts. Returns what was read, per chain."""
+    from indexer.store.queries import list_wallets
 
     accounts = [w.address for w in await asyncio.to_thread(list_wallets, engine)]
     names = list(chains) if chains else sorted({m.chain for m in settings.markets.values()})
@@ -96,13 +107,29 @@ async def sync_once(settings: Settings, engine: object, *, block: int | None = N
     for chain in names:
         known = await asyncio.to_thread(feed_metadata, engine, chain=chain)
         read = await read_chain(settings, chain, accounts, block=block, known_feeds=known)
-        read.assess(await asyncio.to_thread(feed_states, engine, chain=chain))
-        started = time.perf_counter()
-        await asyncio.to_thread(write_block, engine, chain=chain, block=read.block, snapshots=read.snapshots,
-                                feeds=list(read.feeds.values()), unpriced=read.unpriced)
-        read.timings["write"] = time.perf_counter() - started
-        not_fresh = sum(1 for f in read.feeds.values() if f.verdict.status != PriceStatus.FRESH)
-        log.info("stored chain=%s block=%d positions=%d feeds=%d not_fresh=%d seconds=%.3f", chain,
-                 read.block.number, len(read.snapshots), len(read.feeds), not_fresh, read.timings["write"])
+        await asyncio.to_thread(store_read, settings, engine, read)
         reads.append(read)
     return reads
+
+
+def store_read(settings: Settings, engine: Any, read: ChainRead) -> None:
+    """Judge the feeds, run the alert rules, and write the block with everything it caused in one transaction."""
+    read.assess(feed_states(engine, chain=read.chain))
+    alerts = alert_engine(settings).evaluate(
+        block=read.block, snapshots=read.snapshots, states=alert_states(engine, chain=read.chain),
+        previous_health=position_healths(engine, chain=read.chain), wallets=wallet_alert_settings(engine),
+        now=time.time())
+    read.alerts = alerts
+    started = time.perf_counter()
+    write_block(engine, chain=read.chain, block=read.block, snapshots=read.snapshots,
+                feeds=list(read.feeds.values()), unpriced=read.unpriced, alerts=alerts)
+    read.timings["write"] = time.perf_counter() - started
+    not_fresh = sum(1 for f in read.feeds.values() if f.verdict.status != PriceStatus.FRESH)
+    log.info("stored chain=%s block=%d positions=%d feeds=%d not_fresh=%d alert_events=%d seconds=%.3f",
+             read.chain, read.block.number, len(read.snapshots), len(read.feeds), not_fresh, len(alerts.events),
+             read.timings["write"])
+
+
+def alert_engine(settings: Settings) -> AlertEngine:
+    channels = build_channels(settings.channels)
+    return AlertEngine(settings.alerts, lambda message: routes(message, channels))

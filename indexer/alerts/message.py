@@ -52,3 +52,8 @@ class AlertMessage:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AlertMessage:
+        liquidation = data.get("liquidation_price")
+        return cls(**{**data, "liquidation_price": LiquidationPrice(**liquidation) if liquidation else None})

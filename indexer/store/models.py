@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Double, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Double, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from indexer.store.types import BigIntId, HealthDecimal, Int256, Uint256, UtcDateTime, utc_now
@@ -204,3 +204,87 @@ class OracleReading(SQLModel, table=True):
     reason: str
     age: int | None = Field(default=None, sa_type=BigInteger)
     changed: bool = False  # the status differs from the feed's previous reading
+
+
+class AlertState(SQLModel, table=True):
+    """Where one (chain, market, account, family) stands in its rule's state machine."""
+
+    __tablename__ = "alert_states"
+    __table_args__ = (UniqueConstraint("chain", "market", "account", "family", name="uq_alert_states_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chain: str
+    market: str
+    account: str
+    family: str  # health | oracle
+    level: int = 0
+    pending: int | None = None
+    pending_since: int | None = Field(default=None, sa_type=BigInteger)
+    alert_id: str | None = None  # the open alert, if any
+    updated_block: int = Field(sa_type=BigInteger)
+
+
+class Alert(SQLModel, table=True):
+    """One alert from opening to resolution; at most one open per dedup key."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_open", "status", "chain"),
+        Index("uq_alerts_one_open", "dedup_key", unique=True, postgresql_where=text("status = 'open'"),
+              sqlite_where=text("status = 'open'")),
+    )
+
+    id: str = Field(primary_key=True)
+    dedup_key: str = Field(index=True)
+    chain: str
+    market: str
+    account: str
+    family: str
+    severity: str
+    status: str  # open | resolved
+    opened_block: int = Field(sa_type=BigInteger)
+    resolved_block: int | None = Field(default=None, sa_type=BigInteger)
+    updated_block: int = Field(sa_type=BigInteger)
+    price_status: str
+    health: Decimal | None = Field(default=None, sa_type=HealthDecimal)
+
+
+class AlertEvent(SQLModel, table=True):
+    """A transition of an alert (opened, escalated, deescalated, resolved); its id is the idempotency key."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_chain_block", "chain", "block_number"),)
+
+    id: str = Field(primary_key=True)
+    alert_id: str = Field(foreign_key="alerts.id", index=True)
+    chain: str
+    kind: str
+    severity: str
+    previous_severity: str | None = None
+    block_number: int = Field(sa_type=BigInteger)
+    block_hash: str
+    price_status: str
+    message: str = Field(sa_type=Text)  # the AlertMessage as JSON, exactly what the channels are given
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """Outbox: one row per (event, channel), written in the same transaction as the event."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "channel", name="uq_deliveries_event_channel"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    event_id: str = Field(foreign_key="alert_events.id")
+    channel: str
+    status: str = "pending"  # pending | delivered | failed
+    attempts: int = 0
+    created_at: float = Field(sa_type=Double)  # unix seconds
+    next_attempt_at: float = Field(sa_type=Double)
+    claimed_until: float | None = Field(default=None, sa_type=Double)  # a dispatcher's lease on the row
+    last_error: str | None = None
+    response_status: int | None = None
+    finished_at: float | None = Field(default=None, sa_type=Double)

@@ -237,3 +237,33 @@ def list_oracles(engine: Engine, *, chain: str | None = None, not_fresh: bool = 
         query = query.where(r.status != "FRESH")
     with engine.connect() as connection:
         return [OracleView(**row) for row in connection.execute(query).mappings()]
+
+
+def alert_states(engine: Engine, *, chain: str) -> dict[str, Any]:
+    """Every non-idle rule state of ``chain`` by dedup key (``indexer.alerts.engine.StoredState``)."""
+    from indexer.alerts.engine import StoredState, dedup_key
+    from indexer.store.models import AlertState
+
+    s = AlertState.__table__.c  # type: ignore[attr-defined]
+    query = select(s.market, s.account, s.family, s.level, s.pending, s.pending_since, s.alert_id).where(
+        s.chain == chain, (s.level != 0) | s.pending.is_not(None) | s.alert_id.is_not(None))
+    with engine.connect() as connection:
+        return {dedup_key(chain, m, a, f): StoredState(level, pending, since, alert_id)
+                for m, a, f, level, pending, since, alert_id in connection.execute(query)}
+
+
+def position_healths(engine: Engine, *, chain: str) -> dict[tuple[str, str], Decimal | None]:
+    """The stored (previous) health of every position of ``chain``, by (market key, account)."""
+    p = _positions.c
+    query = select(_markets.c.key, p.account, p.health).join(_markets, _markets.c.id == p.market_id).where(
+        p.chain == chain)
+    with engine.connect() as connection:
+        return {(m, a): h for m, a, h in connection.execute(query)}
+
+
+def wallet_alert_settings(engine: Engine) -> dict[str, tuple[str | None, Decimal | None, Decimal | None]]:
+    """account → (label, warn enter level, critical enter level) for every tracked wallet."""
+    w = _wallets.c
+    with engine.connect() as connection:
+        rows = connection.execute(select(w.address, w.label, w.warn_health, w.critical_health))
+        return {a: (label, warn, critical) for a, label, warn, critical in rows}

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
 
 from indexer.errors import RetryableError, StoreError
 from indexer.oracles.status import FeedStatus
+from indexer.store.alert_writer import write_alerts
 from indexer.store.models import SYNC_CHECKPOINT, Block, Checkpoint, Market, Position, PositionAsset, PositionHistory
 from indexer.store.oracle_writer import mark_unpriced, write_feeds
 from indexer.store.types import quantize_health, utc_now
@@ -33,14 +34,16 @@ _checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
 
 
 def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[PositionSnapshot],
-                feeds: Sequence[FeedStatus] = (), unpriced: Sequence[tuple[str, str]] = ()) -> int:
+                feeds: Sequence[FeedStatus] = (), unpriced: Sequence[tuple[str, str]] = (),
+                alerts: Any = None) -> int:
     """Store one block's snapshots in a single transaction; return how many snapshots were written.
 
     Upserts the markets and the ``blocks`` row, appends ``position_history`` and ``position_assets``,
     moves ``positions`` forward (a stored position from a later block is kept), and sets the
     ``(chain, "sync")`` checkpoint to ``block``. ``feeds`` are the block's oracle readings with their
     verdicts; ``unpriced`` lists (market key, account) pairs the protocol could not value at this block:
-    their stored figures stay and their ``price_status`` becomes INVALID. Raises ``StoreError`` when the
+    their stored figures stay and their ``price_status`` becomes INVALID. ``alerts`` (an
+    ``AlertWrites``) are the block's rule states, alert transitions and outbox rows. Raises ``StoreError`` when the
     data or the database rejects the write, ``RetryableError`` when the database is unreachable or
     locked; either way nothing of the block is written.
     """
@@ -55,6 +58,7 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
             _upsert_positions(connection, snapshots, figures, snapshot_ids)
             write_feeds(connection, chain=chain, block=block, feeds=feeds)
             mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
+            write_alerts(connection, alerts)
             set_checkpoint(connection, chain=chain, name=SYNC_CHECKPOINT, block_number=block.number)
     except OperationalError as exc:
         raise RetryableError(f"writing block {block.number} on {chain}: {exc.orig or exc}") from exc

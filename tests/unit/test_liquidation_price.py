@@ -5,8 +5,7 @@ from hypothesis import strategies as st
 
 from indexer.health.aave_v3 import AaveAssetInput, account_data
 from indexer.health.liquidation import largest_collateral, linear_estimate, liquidation_price
-from indexer.types import Health
-from indexer.types import AssetPosition
+from indexer.types import AssetPosition, Health
 
 WAD = 10**18
 

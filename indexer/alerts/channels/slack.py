@@ -1,0 +1,52 @@
+"""Slack incoming webhook: plain ``text`` for notifications, ``blocks`` for the channel view."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar, Literal
+
+from indexer.alerts.channels.base import (
+    ChannelSettings,
+    EnvName,
+    HttpChannel,
+    HttpRequest,
+    HttpUrl,
+    environment,
+    json_body,
+    read_secret,
+    rebase,
+    truncate,
+)
+from indexer.alerts.format import render
+from indexer.alerts.message import AlertMessage
+
+
+class SlackSettings(ChannelSettings):
+    kind: Literal["slack"] = "slack"
+    url_env: EnvName  # environment variable holding the webhook URL (the URL is the secret)
+    base_url: HttpUrl | None = None  # post to this scheme://host instead, keeping the URL's path (proxies, tests)
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn reserves only these three."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class SlackChannel(HttpChannel[SlackSettings]):
+    kind: ClassVar[str] = "slack"
+    settings_model: ClassVar[type[ChannelSettings]] = SlackSettings
+
+    def __init__(self, name: str, settings: SlackSettings, *, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(name, settings)
+        self._url = read_secret(environment(environ), settings.url_env, channel=name, setting="url_env")
+
+    def request(self, message: AlertMessage) -> HttpRequest:
+        rendered = render(message)
+        blocks = [
+            {"type": "header", "text": {"type": "plain_text", "text": truncate(rendered.title, 150), "emoji": True}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": truncate(escape("\n".join(rendered.lines)), 3000)}},
+        ]
+        body = json_body({"text": escape(rendered.text), "blocks": blocks, "unfurl_links": False})
+        url = self._url.reveal()
+        return HttpRequest("POST", rebase(url, self.settings.base_url), self.headers(message), body,
+                           secrets=(url,))

@@ -1,0 +1,175 @@
+"""The alert state machine over one block: rule states in, transitions, events and outbox rows out.
+
+Pure with respect to I/O: the caller loads the prior states and writes what this returns inside the
+block's transaction, so an event and its deliveries exist exactly when the snapshot that caused them does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from indexer.alerts.message import AlertMessage, LiquidationPrice
+from indexer.alerts.rules import (
+    FAMILIES,
+    Band,
+    RuleState,
+    Thresholds,
+    Transition,
+    evaluate_health,
+    evaluate_oracle,
+)
+from indexer.health.liquidation import largest_collateral, liquidation_price
+from indexer.protocols.base import MarketRef
+from indexer.protocols.registry import ADAPTERS
+from indexer.settings import AlertSettings
+from indexer.store.views import base_to_decimal
+from indexer.types import BlockRef, PositionSnapshot, scaled
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    level: int
+    pending: int | None
+    pending_since: int | None
+    alert_id: str | None
+
+
+@dataclass
+class AlertWrites:
+    """Rows for the block's transaction."""
+
+    states: list[dict[str, Any]] = field(default_factory=list)
+    new_alerts: list[dict[str, Any]] = field(default_factory=list)
+    alert_updates: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[AlertMessage] = field(default_factory=list)
+
+
+def dedup_key(chain: str, market: str, account: str, family: str) -> str:
+    return f"{chain}/{market}/{account}/{family}"
+
+
+def thresholds(settings: AlertSettings, market: str, wallet: tuple[Decimal | None, Decimal | None]) -> Thresholds:
+    """Defaults, then the market's overrides, then the wallet's own WARN/CRITICAL enter levels (their leave
+    levels keep the default band width)."""
+    override = settings.markets.get(market)
+    bands = {name: getattr(override, name, None) or getattr(settings, name)
+             for name in ("warn", "critical", "liquidatable")}
+    hold = override.hold_blocks if override and override.hold_blocks is not None else settings.hold_blocks
+    made = {name: Band(b.enter, b.leave) for name, b in bands.items()}
+    for name, enter in zip(("warn", "critical"), wallet, strict=True):
+        if enter is not None:
+            made[name] = Band(enter, enter + (made[name].leave - made[name].enter))
+    return Thresholds(made["warn"], made["critical"], made["liquidatable"], hold)
+
+
+class AlertEngine:
+    def __init__(self, settings: AlertSettings, route: Callable[[AlertMessage], list[str]]) -> None:
+        self.settings = settings
+        self.route = route
+
+    def evaluate(self, *, block: BlockRef, snapshots: Sequence[PositionSnapshot],
+                 states: Mapping[str, StoredState], previous_health: Mapping[tuple[str, str], Decimal | None],
+                 wallets: Mapping[str, tuple[str | None, Decimal | None, Decimal | None]], now: float) -> AlertWrites:
+        """``wallets``: account → (label, warn enter, critical enter)."""
+        out = AlertWrites()
+        families = ("health", "oracle") if self.settings.oracle else ("health",)
+        for snapshot in snapshots:
+            label, warn, critical = wallets.get(snapshot.account, (None, None, None))
+            limits = thresholds(self.settings, snapshot.market, (warn, critical))
+            for family in families:
+                key = dedup_key(snapshot.chain, snapshot.market, snapshot.account, family)
+                stored = states.get(key, StoredState(0, None, None, None))
+                before = RuleState(stored.level, stored.pending, stored.pending_since)
+                after, transition = self._step(family, before, snapshot, limits, block)
+                alert_id = stored.alert_id
+                if transition is not None:
+                    alert_id = self._transition(out, snapshot, family, key, transition, alert_id, label,
+                                                previous_health.get((snapshot.market, snapshot.account)), block, now)
+                if after != before or alert_id != stored.alert_id:
+                    out.states.append({"chain": snapshot.chain, "market": snapshot.market,
+                                       "account": snapshot.account, "family": family, "level": after.level,
+                                       "pending": after.pending, "pending_since": after.pending_since,
+                                       "alert_id": alert_id, "updated_block": block.number})
+        return out
+
+    @staticmethod
+    def _step(family: str, state: RuleState, snapshot: PositionSnapshot, limits: Thresholds,
+              block: BlockRef) -> tuple[RuleState, Transition | None]:
+        if family == "health":
+            return evaluate_health(state, snapshot.health.health, block=block.number,
+                                   price_status=snapshot.price_status, t=limits)
+        return evaluate_oracle(state, snapshot.price_status, snapshot.health.debt_base > 0, block=block.number,
+                               hold_blocks=limits.hold_blocks)
+
+    def _transition(self, out: AlertWrites, snapshot: PositionSnapshot, family: str, key: str, t: Transition,
+                    alert_id: str | None, label: str | None, previous: Decimal | None, block: BlockRef,
+                    now: float) -> str | None:
+        names = FAMILIES[family]
+        severity, previous_severity = names(t.level).name, names(t.previous).name
+        if t.kind == "opened" or alert_id is None:
+            alert_id = uuid.uuid4().hex
+            out.new_alerts.append({"id": alert_id, "dedup_key": key, "chain": snapshot.chain,
+                                   "market": snapshot.market, "account": snapshot.account, "family": family,
+                                   "severity": severity, "status": "open", "opened_block": block.number,
+                                   "resolved_block": None, "updated_block": block.number,
+                                   "price_status": snapshot.price_status, "health": snapshot.health.health})
+        else:
+            out.alert_updates.append({
+                "id": alert_id, "severity": severity, "status": "resolved" if t.kind == "resolved" else "open",
+                "resolved_block": block.number if t.kind == "resolved" else None, "updated_block": block.number,
+                "price_status": snapshot.price_status, "health": snapshot.health.health})
+        message = self._message(snapshot, family, key, t.kind, severity,
+                                None if t.kind == "opened" else previous_severity, label, previous, block)
+        out.events.append({"id": message.event_id, "alert_id": alert_id, "chain": snapshot.chain, "kind": t.kind,
+                           "severity": severity, "previous_severity": message.previous_severity,
+                           "block_number": block.number, "block_hash": block.hash,
+                           "price_status": snapshot.price_status, "message": json.dumps(message.to_json())})
+        for channel in self.route(message):
+            out.deliveries.append({"event_id": message.event_id, "channel": channel, "status": "pending",
+                                   "attempts": 0, "created_at": now, "next_attempt_at": now})
+        out.messages.append(message)
+        log.info("alert chain=%s block=%d market=%s wallet=%s family=%s kind=%s severity=%s price_status=%s",
+                 snapshot.chain, block.number, snapshot.market, snapshot.account, family, t.kind, severity,
+                 snapshot.price_status)
+        return None if t.kind == "resolved" else alert_id
+
+    def _message(self, snapshot: PositionSnapshot, family: str, key: str, kind: str, severity: str,
+                 previous_severity: str | None, label: str | None, previous: Decimal | None,
+                 block: BlockRef) -> AlertMessage:
+        h = snapshot.health
+        stale_feeds = sorted({a.symbol for a in snapshot.assets if snapshot.price_status != "FRESH"})
+        detail = (f"prices of {', '.join(stale_feeds)} are {snapshot.price_status}"
+                  if snapshot.price_status != "FRESH" else "")
+        return AlertMessage(
+            event_id=uuid.uuid4().hex, dedup_key=key, kind=kind, family=family, severity=severity,
+            previous_severity=previous_severity, chain=snapshot.chain, protocol=snapshot.protocol,
+            market=snapshot.market, account=snapshot.account, wallet_label=label,
+            health=None if h.health is None else format(h.health, "f"),
+            previous_health=None if previous is None else format(previous, "f"),
+            collateral_usd=format(base_to_decimal(h.collateral_base, h.base_unit), "f"),
+            debt_usd=format(base_to_decimal(h.debt_base, h.base_unit), "f"),
+            liquidation_price=self._liquidation(snapshot), block_number=block.number,
+            price_status=snapshot.price_status, detail=detail)
+
+    def _liquidation(self, snapshot: PositionSnapshot) -> LiquidationPrice | None:
+        asset = largest_collateral(snapshot.assets)
+        if asset is None or snapshot.health.debt_base == 0:
+            return None
+        adapter = ADAPTERS[snapshot.protocol](MarketRef(snapshot.market, snapshot.chain, snapshot.market_address))
+        key = asset.price_source or asset.asset
+        price = liquidation_price(snapshot.assets, asset, lambda p: adapter.health(snapshot, {key: p}))
+        if price is None:
+            return None
+        places = len(str(snapshot.health.base_unit)) - 1
+        return LiquidationPrice(asset.symbol, format(scaled(price, places), "f"),
+                                format(scaled(asset.price, places), "f"))

@@ -1,0 +1,125 @@
+"""Short, phone-readable text for one alert event: a title line and at most five more.
+
+Figures are rounded so the position never looks safer than it is: health and collateral down, debt and
+the liquidation price up (a long collateral liquidates as its price falls, so a higher liquidation price
+is the nearer one). Any figure computed on a price that is not FRESH says so on its own line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from indexer.alerts.message import AlertMessage
+from indexer.display import health_text, short_address
+
+EMOJI = {"WARN": "🟡", "CRITICAL": "🟠", "LIQUIDATABLE": "🔴",
+         "STALE": "⏱", "SEQUENCER_DOWN": "⛔", "INVALID": "❌"}
+LABEL = {"STALE": "STALE PRICE", "SEQUENCER_DOWN": "SEQUENCER DOWN", "INVALID": "INVALID PRICE"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    title: str
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join((self.title, *self.lines))
+
+
+def render(message: AlertMessage) -> Rendered:
+    lines = [_health_line(message), _money_line(message)]
+    if (lp := message.liquidation_price) is not None:
+        lines.append(f"{lp.symbol} liquidates at ${_price(lp.price_usd, ROUND_CEILING)} "
+                     f"(now ${_price(lp.current_usd, ROUND_HALF_EVEN)})")
+    if (warning := price_warning(message)) is not None:
+        lines.append(warning)
+    footer = f"block {message.block_number:,} · {message.market}"
+    lines.append(f"{footer} · TEST message, no action needed" if message.test else footer)
+    return Rendered(title(message), tuple(lines))
+
+
+def text(message: AlertMessage) -> str:
+    return render(message).text
+
+
+def title(message: AlertMessage) -> str:
+    where = f"{protocol_name(message.protocol)} {message.chain}"
+    who = short_address(message.account) + (f" ({message.wallet_label})" if message.wallet_label else "")
+    label = _label(message.severity)
+    if message.kind == "resolved":
+        head = "✅ RECOVERED" + (f" from {_label(message.previous_severity)}" if message.previous_severity else "")
+    elif message.kind in ("escalated", "deescalated") and message.previous_severity:
+        head = f"{EMOJI.get(message.severity, '•')} {_label(message.previous_severity)} → {label}"
+    else:
+        head = f"{EMOJI.get(message.severity, '•')} {label}"
+    if message.test:
+        head = f"🧪 TEST · {head}"
+    return f"{head} · {where} · {who}"
+
+
+def summary(message: AlertMessage, limit: int = 1024) -> str:
+    """One line (for pagers): the title, the health, and the price warning if any."""
+    parts = [title(message), _health_line(message)]
+    if (warning := price_warning(message)) is not None:
+        parts.append(warning)
+    line = " · ".join(parts)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def price_warning(message: AlertMessage) -> str | None:
+    if message.price_trusted:
+        return None
+    detail = f": {message.detail}" if message.detail else ""
+    return f"⚠ computed on a {message.price_status} price{detail}"
+
+
+def protocol_name(protocol: str) -> str:
+    """``aave_v3`` → ``Aave v3``."""
+    first, *rest = protocol.split("_")
+    return " ".join([first[:1].upper() + first[1:], *rest])
+
+
+def _label(severity: str | None) -> str:
+    return LABEL.get(severity or "", severity or "?")
+
+
+def _health_line(message: AlertMessage) -> str:
+    now = "∞ (no debt)" if message.health is None else _health(message.health)
+    was = f" (was {_health(message.previous_health)})" if message.previous_health is not None else ""
+    prefix = "recovered: " if message.kind == "resolved" else ""
+    return f"{prefix}health {now}{was}"
+
+
+def _money_line(message: AlertMessage) -> str:
+    return (f"collateral ${_usd(message.collateral_usd, ROUND_DOWN)} · "
+            f"debt ${_usd(message.debt_usd, ROUND_CEILING)}")
+
+
+def _decimal(value: str) -> Decimal | None:
+    try:
+        number = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _health(value: str) -> str:
+    number = _decimal(value)
+    return value if number is None else health_text(number)
+
+
+def _usd(value: str, rounding: str) -> str:
+    number = _decimal(value)
+    return value if number is None else f"{number.quantize(Decimal('0.01'), rounding=rounding):,}"
+
+
+def _price(value: str, rounding: str) -> str:
+    """Two places from $1 up; four significant digits below (so $0.000123 does not print as $0.00)."""
+    number = _decimal(value)
+    if number is None:
+        return value
+    if number == 0 or abs(number) >= 1:
+        return _usd(value, rounding)
+    return format(number.quantize(Decimal(1).scaleb(number.adjusted() - 3), rounding=rounding), "f")
