@@ -277,6 +277,93 @@ def oracles(obj: Context, not_fresh: bool, chain: str | None, as_json: bool) -> 
     Console(width=max(Console().width, 130)).print(table)
 
 
+# -- alerts ------------------------------------------------------------------------------------------
+@cli.group(invoke_without_command=True)
+@click.option("--open", "open_only", is_flag=True, help="Only alerts still open.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def alerts(ctx: click.Context, open_only: bool, limit: int, as_json: bool) -> None:
+    """Liquidation-risk and oracle alerts, with their events and delivery status."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from indexer.store.queries import list_alerts
+
+    rows = list_alerts(ctx.obj.engine(), open_only=open_only, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no alerts" + (" open" if open_only else ""), err=True)
+        return
+    table = Table(title="Alerts, most recent first", title_justify="left")
+    for name in ("status", "severity", "account", "market", "family", "health", "prices", "events", "deliveries"):
+        table.add_column(name, no_wrap=True)
+    for a in rows:
+        deliveries = [d for e in a["events"] for d in e["deliveries"]]
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(
+            {(d["status"], sum(x["status"] == d["status"] for x in deliveries)) for d in deliveries}))
+        table.add_row(a["status"], a["severity"], short_address(a["account"]), a["market"], a["family"],
+                      health_text(a["health"]), a["price_status"],
+                      " → ".join(f"{e['kind']}@{e['block_number']}" for e in a["events"]), summary or "-",
+                      style="bold red" if a["status"] == "open" and a["severity"] in ("LIQUIDATABLE", "INVALID")
+                      else None)
+    Console(width=max(Console().width, 150)).print(table)
+
+
+@alerts.command("deliveries")
+@click.option("--failed", "failed_only", is_flag=True, help="Only deliveries that gave up.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def alerts_deliveries(obj: Context, failed_only: bool, as_json: bool) -> None:
+    """The delivery outbox: one row per event and channel."""
+    from indexer.store.queries import list_deliveries
+
+    rows = list_deliveries(obj.engine(), failed_only=failed_only)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no deliveries" + (" failed" if failed_only else ""), err=True)
+        return
+    table = Table(title="Deliveries, newest first", title_justify="left")
+    for name in ("id", "status", "channel", "event", "severity", "block", "attempts", "last error"):
+        table.add_column(name, no_wrap=name != "last error")
+    for d in rows:
+        table.add_row(str(d["id"]), d["status"], d["channel"], d["kind"], d["severity"], str(d["block_number"]),
+                      str(d["attempts"]), d["last_error"] or "",
+                      style="bold red" if d["status"] == "failed" else None)
+    Console(width=max(Console().width, 150)).print(table)
+
+
+@alerts.command("test")
+@click.argument("channel")
+@pass_ctx
+def alerts_test(obj: Context, channel: str) -> None:
+    """Send one clearly marked TEST message to CHANNEL, once, and report what it answered."""
+    from indexer.alerts.dispatch_cli import send_test
+
+    ok, report = asyncio.run(send_test(obj.settings, channel))
+    click.echo(report)
+    if not ok:
+        raise IndexerError(f"test message to {channel!r} was not delivered")
+
+
+@alerts.command("dispatch")
+@click.option("--once", is_flag=True, help="One pass over the due rows, then exit.")
+@click.option("--poll", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+              help="Seconds between passes when idle.")
+@click.option("--lease", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Seconds a claimed row stays reserved; a crashed dispatcher's rows return after this.")
+@pass_ctx
+def alerts_dispatch(obj: Context, once: bool, poll: float, lease: float) -> None:
+    """Deliver pending alert deliveries (retries, backoff, Retry-After); SIGINT/SIGTERM stop it cleanly."""
+    from indexer.alerts.dispatch_cli import dispatch
+
+    delivered = asyncio.run(dispatch(obj.settings, obj.engine(), once=once, poll=poll, lease=lease))
+    click.echo(f"processed {delivered} deliveries", err=True)
+
+
 # -- devnet ------------------------------------------------------------------------------------------
 def _devnet_chain(settings: Settings) -> tuple[str, str]:
     for name, chain in settings.chains.items():

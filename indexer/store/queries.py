@@ -267,3 +267,52 @@ def wallet_alert_settings(engine: Engine) -> dict[str, tuple[str | None, Decimal
     with engine.connect() as connection:
         rows = connection.execute(select(w.address, w.label, w.warn_health, w.critical_health))
         return {a: (label, warn, critical) for a, label, warn, critical in rows}
+
+
+def list_alerts(engine: Engine, *, open_only: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+    """Alerts (newest first) with their events, oldest first, and each event's deliveries."""
+    from indexer.store.models import Alert, AlertEvent, Delivery
+
+    a = Alert.__table__.c  # type: ignore[attr-defined]
+    e = AlertEvent.__table__.c  # type: ignore[attr-defined]
+    d = Delivery.__table__.c  # type: ignore[attr-defined]
+    query = select(Alert.__table__).order_by(a.updated_block.desc(), a.id)  # type: ignore[attr-defined]
+    if open_only:
+        query = query.where(a.status == "open")
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as connection:
+        alerts = [dict(r) for r in connection.execute(query).mappings()]
+        ids = [x["id"] for x in alerts]
+        events = connection.execute(
+            select(e.id, e.alert_id, e.kind, e.severity, e.previous_severity, e.block_number, e.price_status)
+            .where(e.alert_id.in_(ids)).order_by(e.block_number, e.created_at)).mappings().all()
+        deliveries = connection.execute(
+            select(d.event_id, d.channel, d.status, d.attempts, d.last_error)
+            .where(d.event_id.in_([x["id"] for x in events]))).mappings().all()
+    by_event: dict[str, list[dict[str, Any]]] = {}
+    for row in deliveries:
+        by_event.setdefault(row["event_id"], []).append(dict(row))
+    by_alert: dict[str, list[dict[str, Any]]] = {}
+    for row in events:
+        by_alert.setdefault(row["alert_id"], []).append({**row, "deliveries": by_event.get(row["id"], [])})
+    return [{**x, "events": by_alert.get(x["id"], [])} for x in alerts]
+
+
+def list_deliveries(engine: Engine, *, failed_only: bool = False, limit: int = 200) -> list[dict[str, Any]]:
+    """Outbox rows, newest first, with the event they carry."""
+    from indexer.store.models import Alert, AlertEvent, Delivery
+
+    d = Delivery.__table__.c  # type: ignore[attr-defined]
+    e = AlertEvent.__table__.c  # type: ignore[attr-defined]
+    a = Alert.__table__.c  # type: ignore[attr-defined]
+    query = (select(d.id, d.event_id, d.channel, d.status, d.attempts, d.created_at, d.next_attempt_at,
+                    d.last_error, d.response_status, d.finished_at, e.kind, e.severity, e.block_number,
+                    a.dedup_key)
+             .join(AlertEvent.__table__, e.id == d.event_id)  # type: ignore[attr-defined]
+             .join(Alert.__table__, a.id == e.alert_id)  # type: ignore[attr-defined]
+             .order_by(d.id.desc()).limit(limit))
+    if failed_only:
+        query = query.where(d.status == "failed")
+    with engine.connect() as connection:
+        return [dict(r) for r in connection.execute(query).mappings()]
