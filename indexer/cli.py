@@ -81,6 +81,18 @@ def db_upgrade(obj: Context) -> None:
     click.echo(f"database at revision {current_revision(engine)}")
 
 
+def _parse_health(_: click.Context, __: click.Parameter, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        parsed = Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number") from None
+    if not parsed.is_finite() or parsed < 0:
+        raise click.BadParameter(f"{value!r} must be a finite number ≥ 0")
+    return parsed
+
+
 # -- wallets -----------------------------------------------------------------------------------------
 @cli.group()
 def wallets() -> None:
@@ -90,13 +102,18 @@ def wallets() -> None:
 @wallets.command("add")
 @click.argument("address")
 @click.option("--label", "-l", default=None, help="A name to show beside the address.")
+@click.option("--warn", type=str, default=None, callback=_parse_health, help="This wallet's WARN level (health below).")
+@click.option("--critical", type=str, default=None, callback=_parse_health, help="This wallet's CRITICAL level.")
 @pass_ctx
-def wallets_add(obj: Context, address: str, label: str | None) -> None:
-    """Track ADDRESS on every configured market."""
+def wallets_add(obj: Context, address: str, label: str | None, warn: Decimal | None,
+                critical: Decimal | None) -> None:
+    """Track ADDRESS on every configured market (optionally with its own alert levels)."""
     from indexer.store.queries import add_wallet
 
     checksummed = parse_address(address)
-    add_wallet(obj.engine(), address=checksummed, label=label)
+    if warn is not None and critical is not None and critical > warn:
+        raise click.BadParameter("--critical must not be above --warn", param_hint="--critical")
+    add_wallet(obj.engine(), address=checksummed, label=label, warn_health=warn, critical_health=critical)
     click.echo(f"tracking {checksummed}" + (f" ({label})" if label else ""))
 
 
@@ -157,18 +174,6 @@ def _position_json(p: Any) -> dict[str, Any]:
         "collateral_usd": format(p.collateral_usd, "f"), "debt_usd": format(p.debt_usd, "f"),
         "liquidation_threshold_bps": p.liquidation_threshold, "ltv_bps": p.ltv, "price_status": p.price_status,
     }
-
-
-def _parse_health(_: click.Context, __: click.Parameter, value: str | None) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        parsed = Decimal(value)
-    except InvalidOperation:
-        raise click.BadParameter(f"{value!r} is not a number") from None
-    if not parsed.is_finite() or parsed < 0:
-        raise click.BadParameter(f"{value!r} must be a finite number ≥ 0")
-    return parsed
 
 
 @cli.command()

@@ -31,17 +31,24 @@ _blocks: Table = Block.__table__  # type: ignore[attr-defined]
 _checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
 
 
-def add_wallet(engine: Engine, *, address: str, label: str | None = None) -> WalletPublic:
-    """Track ``address``; calling again is harmless and sets the label if one is given.
+def add_wallet(engine: Engine, *, address: str, label: str | None = None, warn_health: Decimal | None = None,
+               critical_health: Decimal | None = None) -> WalletPublic:
+    """Track ``address``; calling again is harmless and sets the label (and alert levels) if given.
 
     The address is stored as given: pass it checksummed, as positions store accounts that way.
+    ``warn_health``/``critical_health`` are this wallet's own alert enter levels.
     """
     with engine.begin() as connection:
-        statement = upsert_insert(connection, _wallets).values(address=address, label=label, created_at=utc_now())
+        statement = upsert_insert(connection, _wallets).values(
+            address=address, label=label, created_at=utc_now(), warn_health=warn_health,
+            critical_health=critical_health)
+        excluded = statement.excluded
         connection.execute(
             statement.on_conflict_do_update(
                 index_elements=["address"],
-                set_={"label": func.coalesce(statement.excluded.label, _wallets.c.label)},
+                set_={"label": func.coalesce(excluded.label, _wallets.c.label),
+                      "warn_health": func.coalesce(excluded.warn_health, _wallets.c.warn_health),
+                      "critical_health": func.coalesce(excluded.critical_health, _wallets.c.critical_health)},
             )
         )
         row = connection.execute(select(_wallets).where(_wallets.c.address == address)).mappings().one()

@@ -80,3 +80,29 @@ def test_oracle_family():
     assert evaluate_oracle(RuleState(), "STALE", False, block=1)[1] is None  # no debt, nothing at risk
     assert evaluate_oracle(state, "FRESH", True, block=3)[1].kind == "resolved"
     assert evaluate_oracle(RuleState(), "SEQUENCER_GRACE", True, block=1)[1] is None
+
+
+def test_thresholds_layer_defaults_market_and_wallet():
+    from indexer.alerts.engine import thresholds
+    from indexer.settings import AlertSettings
+
+    settings = AlertSettings(markets={"risky": {"warn": {"enter": "1.25", "leave": "1.3"}, "hold_blocks": 3}})
+    base = thresholds(settings, "other", (None, None))
+    assert (base.warn.enter, base.warn.leave, base.hold_blocks) == (D("1.10"), D("1.15"), 0)
+    market = thresholds(settings, "risky", (None, None))
+    assert (market.warn.enter, market.warn.leave, market.hold_blocks) == (D("1.25"), D("1.3"), 3)
+    wallet = thresholds(settings, "risky", (D("1.5"), D("1.2")))
+    assert (wallet.warn.enter, wallet.warn.leave) == (D("1.5"), D("1.55"))  # the market's band width kept
+    assert (wallet.critical.enter, wallet.critical.leave) == (D("1.2"), D("1.23"))
+    assert health_level(D("1.4"), HealthLevel.OK, wallet) == HealthLevel.WARN
+
+
+def test_bad_bands_are_refused():
+    from pydantic import ValidationError
+
+    from indexer.settings import AlertSettings
+
+    with pytest.raises(ValidationError, match="enter ≤ leave"):
+        AlertSettings(warn={"enter": "1.2", "leave": "1.1"})
+    with pytest.raises(ValidationError, match="liquidatable ≤ critical ≤ warn"):
+        AlertSettings(critical={"enter": "1.2", "leave": "1.3"})
