@@ -27,16 +27,14 @@ BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 """Primary key type for large tables: BIGINT on Postgres, INTEGER (the rowid alias) on SQLite."""
 
 
-class Uint256(TypeDecorator[int]):
-    """An unsigned 256-bit integer, stored exactly: ``NUMERIC(78, 0)`` on Postgres, TEXT elsewhere.
-
-    Binding a value that is not an ``int`` in ``[0, 2**256 - 1]`` raises (``bool`` is refused too).
-    On SQLite the text is the canonical decimal form, so equal values compare equal; it does not sort
-    numerically (sort by ``length(col), col`` there).
-    """
+class _WideInt(TypeDecorator[int]):
+    """A 256-bit integer stored exactly: ``NUMERIC(78, 0)`` on Postgres, canonical decimal TEXT elsewhere."""
 
     impl = Text
     cache_ok = True
+    low: int
+    high: int
+    label: str
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
@@ -47,37 +45,28 @@ class Uint256(TypeDecorator[int]):
         if value is None:
             return None
         if type(value) is not int:
-            raise TypeError(f"Uint256 takes an int, got {type(value).__name__}")
-        if not 0 <= value <= UINT256_MAX:
-            raise ValueError(f"{value} is outside the uint256 range")
+            raise TypeError(f"{self.label} takes an int, got {type(value).__name__}")
+        if not self.low <= value <= self.high:
+            raise ValueError(f"{value} is outside the {self.label.lower()} range")
         return value if dialect.name == "postgresql" else str(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
         return None if value is None else int(value)
 
 
-class Int256(TypeDecorator[int]):
-    """A signed 256-bit integer (oracle answers are ``int256``): ``NUMERIC(78, 0)`` on Postgres, TEXT elsewhere."""
+class Uint256(_WideInt):
+    """An unsigned 256-bit integer. Binding anything but an ``int`` in ``[0, 2**256 - 1]`` raises (``bool``
+    too). On SQLite equal values compare equal but do not sort numerically (sort by ``length(col), col``)."""
 
-    impl = Text
     cache_ok = True
+    low, high, label = 0, UINT256_MAX, "Uint256"
 
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(Numeric(78, 0))
-        return dialect.type_descriptor(Text())
 
-    def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if type(value) is not int:
-            raise TypeError(f"Int256 takes an int, got {type(value).__name__}")
-        if not -(2**255) <= value < 2**255:
-            raise ValueError(f"{value} is outside the int256 range")
-        return value if dialect.name == "postgresql" else str(value)
+class Int256(_WideInt):
+    """A signed 256-bit integer (oracle answers are ``int256``)."""
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
-        return None if value is None else int(value)
+    cache_ok = True
+    low, high, label = -(2**255), 2**255 - 1, "Int256"
 
 
 def quantize_health(value: Decimal) -> Decimal:
