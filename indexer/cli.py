@@ -223,6 +223,23 @@ def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Dec
     Console(width=max(Console().width, 130)).print(table)
 
 
+@cli.command("run")
+@pass_ctx
+def run_command(obj: Context) -> None:
+    """Follow every configured chain block by block (read, judge, alert, store) and deliver alerts, until
+    SIGINT/SIGTERM; the block in progress is finished or abandoned whole."""
+    from indexer.jobs.run import run
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run(obj.settings, obj.engine(), stop)
+
+    asyncio.run(main())
+
+
 # -- oracles -----------------------------------------------------------------------------------------
 def _oracle_json(o: Any) -> dict[str, Any]:
     scaled_answer = o.answer_scaled

@@ -98,6 +98,8 @@ class ChainSettings(_Strict):
     multicall3: str = "0xcA11bde05977b3631167028862bE2a173976CA11"
     batch_size: int = Field(default=1000, ge=1, le=10_000)
     rpc_timeout: float = Field(default=30.0, gt=0)
+    poll_interval: float = Field(default=2.0, gt=0)  # seconds between head checks in `indexer run`
+    finality_depth: int = Field(default=64, ge=1)  # a reorg deeper than this stops the chain, loudly
     sequencer_uptime_feed: str | None = None  # L2 sequencer-uptime feed; "devnet:NAME" allowed
     sequencer_grace: int = Field(default=3600, ge=0)
     feeds: list[FeedSettings] = Field(default_factory=list)

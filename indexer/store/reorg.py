@@ -1,0 +1,140 @@
+"""Rolling a chain's derived rows back to a common ancestor after a reorg, in one transaction.
+
+Removed above the ancestor: position history and its assets, oracle readings, blocks, and alert events
+that no channel has delivered (with their outbox rows). Latest positions, feed states, alerts and rule
+states are put back to what the remaining rows say. An event already delivered cannot be unsent: it is
+kept, and logged loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, func, select, update
+
+from indexer.store.models import (
+    SYNC_CHECKPOINT,
+    Alert,
+    AlertEvent,
+    AlertState,
+    Block,
+    Delivery,
+    OracleFeed,
+    OracleReading,
+    Position,
+    PositionAsset,
+    PositionHistory,
+)
+from indexer.store.writer import set_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def _t(model: Any) -> Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+def rollback(engine: Engine, *, chain: str, ancestor: int) -> dict[str, int]:
+    """Undo everything ``chain`` stored above block ``ancestor``; returns counts of what went."""
+    with engine.begin() as conn:
+        counts = {"history": _positions(conn, chain, ancestor),
+                  "readings": _oracles(conn, chain, ancestor)}
+        counts.update(_alerts(conn, chain, ancestor))
+        counts["blocks"] = conn.execute(
+            delete(_t(Block)).where(_t(Block).c.chain == chain, _t(Block).c.number > ancestor)).rowcount
+        set_checkpoint(conn, chain=chain, name=SYNC_CHECKPOINT, block_number=ancestor)
+    log.warning("reorg rollback chain=%s ancestor=%d %s", chain, ancestor,
+                " ".join(f"{k}={v}" for k, v in counts.items()))
+    return counts
+
+
+def _positions(conn: Connection, chain: str, ancestor: int) -> int:
+    history, assets, positions = _t(PositionHistory), _t(PositionAsset), _t(Position)
+    dropped = select(history.c.id).where(history.c.chain == chain, history.c.block_number > ancestor)
+    stale = conn.execute(select(positions.c.id, positions.c.market_id, positions.c.account).where(
+        positions.c.chain == chain, positions.c.block_number > ancestor)).all()
+    figures = [c.name for c in history.columns if c.name not in ("id",)]
+    for pid, market_id, account in stale:
+        previous = conn.execute(
+            select(history).where(history.c.chain == chain, history.c.market_id == market_id,
+                                  history.c.account == account, history.c.block_number <= ancestor)
+            .order_by(history.c.block_number.desc(), history.c.id.desc()).limit(1)).mappings().first()
+        if previous is None:
+            conn.execute(delete(positions).where(positions.c.id == pid))
+        else:
+            conn.execute(update(positions).where(positions.c.id == pid).values(
+                snapshot_id=previous["id"], **{f: previous[f] for f in figures if f in positions.c}))
+    conn.execute(delete(assets).where(assets.c.snapshot_id.in_(dropped)))
+    return conn.execute(delete(history).where(history.c.chain == chain, history.c.block_number > ancestor)).rowcount
+
+
+def _oracles(conn: Connection, chain: str, ancestor: int) -> int:
+    readings, feeds = _t(OracleReading), _t(OracleFeed)
+    removed = conn.execute(delete(readings).where(readings.c.chain == chain, readings.c.block_number > ancestor))
+    for feed_id in conn.execute(select(feeds.c.id).where(feeds.c.chain == chain)).scalars():
+        last = conn.execute(select(readings).where(readings.c.feed_id == feed_id)
+                            .order_by(readings.c.block_number.desc()).limit(1)).mappings().first()
+        if last is not None:
+            conn.execute(update(feeds).where(feeds.c.id == feed_id).values(
+                status=last["status"], round_id=last["round_id"], aggregator=last["aggregator"]))
+    return removed.rowcount
+
+
+def _alerts(conn: Connection, chain: str, ancestor: int) -> dict[str, int]:
+    events, deliveries, alerts, states = _t(AlertEvent), _t(Delivery), _t(Alert), _t(AlertState)
+    above = conn.execute(select(events.c.id, events.c.alert_id).where(
+        events.c.chain == chain, events.c.block_number > ancestor)).all()
+    sent = set(conn.execute(select(deliveries.c.event_id).where(
+        deliveries.c.event_id.in_([e for e, _ in above]), deliveries.c.status == "delivered")).scalars())
+    for event_id in sorted(sent):
+        log.error("reorg: alert event %s from a dropped branch was already delivered chain=%s ancestor=%d",
+                  event_id, chain, ancestor)
+    unsent = [e for e, _ in above if e not in sent]
+    conn.execute(delete(deliveries).where(deliveries.c.event_id.in_(unsent)))
+    conn.execute(delete(events).where(events.c.id.in_(unsent)))
+    touched = {a for _, a in above}
+    for alert_id in touched:
+        last = conn.execute(select(events).where(events.c.alert_id == alert_id)
+                            .order_by(events.c.block_number.desc(), events.c.created_at.desc()).limit(1)
+                            ).mappings().first()
+        if last is None:
+            conn.execute(update(states).where(states.c.alert_id == alert_id).values(
+                level=0, pending=None, pending_since=None, alert_id=None, updated_block=ancestor))
+            conn.execute(delete(alerts).where(alerts.c.id == alert_id))
+            continue
+        resolved = last["kind"] == "resolved"
+        conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
+            severity=last["severity"], status="resolved" if resolved else "open",
+            resolved_block=last["block_number"] if resolved else None, updated_block=last["block_number"]))
+    # rule states changed above the ancestor go back to what their alert now says
+    rows = conn.execute(select(states).where(states.c.chain == chain, states.c.updated_block > ancestor)).mappings()
+    for row in list(rows):
+        alert = conn.execute(select(alerts).where(
+            alerts.c.dedup_key == f"{chain}/{row['market']}/{row['account']}/{row['family']}",
+            alerts.c.status == "open")).mappings().first()
+        level = _level(row["family"], alert["severity"]) if alert else 0
+        conn.execute(update(states).where(states.c.id == row["id"]).values(
+            level=level, pending=None, pending_since=None, alert_id=alert["id"] if alert else None,
+            updated_block=ancestor))
+    return {"events_dropped": len(unsent), "events_already_delivered": len(sent)}
+
+
+def _level(family: str, severity: str) -> int:
+    from indexer.alerts.rules import FAMILIES
+
+    return int(FAMILIES[family][severity])
+
+
+def stored_hashes(engine: Engine, *, chain: str, since: int) -> dict[int, str]:
+    blocks = _t(Block)
+    with engine.connect() as conn:
+        rows = conn.execute(select(blocks.c.number, blocks.c.hash).where(
+            blocks.c.chain == chain, blocks.c.number >= since))
+        return {number: block_hash for number, block_hash in rows}
+
+
+def lowest_block(engine: Engine, *, chain: str) -> int | None:
+    blocks = _t(Block)
+    with engine.connect() as conn:
+        return conn.execute(select(func.min(blocks.c.number)).where(blocks.c.chain == chain)).scalar()

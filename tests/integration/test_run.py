@@ -1,0 +1,151 @@
+"""`indexer run` against the devnet: block-by-block following, same-block alerts, reorgs, clean stops."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import sqlalchemy as sa
+
+from indexer.devnet import mine, revert, set_price, snapshot
+from indexer.jobs.run import run
+from indexer.settings import load_settings
+from indexer.store.models import AlertEvent, Block, PositionHistory
+from indexer.store.queries import add_wallet, checkpoint, list_positions
+from tests.integration.chain_helpers import user_account_data
+
+FAST = "poll_interval = 0.1\n"
+
+
+def head(devnet):
+    return int(devnet.rpc.call("eth_blockNumber", []), 16)
+
+
+async def caught_up(engine, number, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while (checkpoint(engine, chain="devnet") or -1) < number:
+        assert time.monotonic() < deadline, f"not at block {number} in time"
+        await asyncio.sleep(0.05)
+
+
+def table(engine, model, *columns):
+    t = model.__table__
+    with engine.connect() as conn:
+        return conn.execute(sa.select(*(t.c[c] for c in columns))).all()
+
+
+async def start(config, engine):
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(config, engine, stop, dispatch=False))
+    return stop, task
+
+
+async def test_feed_update_raises_the_alert_in_the_same_block(devnet, chain_state, write_devnet_config, engine,
+                                                             caplog):
+    config = load_settings(write_devnet_config(chain=FAST))
+    for account in devnet.accounts:
+        add_wallet(engine, address=account.address, label=account.kind)
+    stop, task = await start(config, engine)
+    try:
+        await caught_up(engine, head(devnet))
+        before = {e for (e,) in table(engine, AlertEvent, "id")}
+        set_price(devnet.url, devnet.deployment, "WETH", devnet.deployment.reserve("WETH")["price"] * 80 // 100)
+        update_block = head(devnet)  # automine: the feed update is in this block
+        await caught_up(engine, update_block)
+        mine(devnet.url, 2)
+        await caught_up(engine, update_block + 2)
+    finally:
+        stop.set()
+        await task
+    new = [(i, b, k) for i, b, k in table(engine, AlertEvent, "id", "block_number", "kind") if i not in before]
+    assert new, "a 20 % WETH drop must open or escalate alerts"
+    assert {b for _, b, _ in new} == {update_block}  # raised while processing the update's own block
+    print(f"\n[same block] feed update block={update_block} alert blocks={sorted({b for _, b, _ in new})} "
+          f"events={len(new)}")
+
+
+async def test_reorg_rolls_back_to_the_common_ancestor(devnet, chain_state, write_devnet_config, engine):
+    config = load_settings(write_devnet_config(chain=FAST))
+    for account in devnet.accounts:
+        add_wallet(engine, address=account.address, label=account.kind)
+    stop, task = await start(config, engine)
+    try:
+        base = head(devnet)
+        await caught_up(engine, base)
+        saved = snapshot(devnet.url)
+        set_price(devnet.url, devnet.deployment, "WETH", devnet.deployment.reserve("WETH")["price"] // 2)
+        dropped_block = head(devnet)
+        await caught_up(engine, dropped_block)
+        dropped = [i for i, b in table(engine, AlertEvent, "id", "block_number") if b == dropped_block]
+        assert dropped, "the dropped branch raised alerts"
+
+        revert(devnet.url, saved)  # the branch with the price drop is gone
+        mine(devnet.url, 3)
+        new_head = head(devnet)
+        await caught_up(engine, new_head)
+        await asyncio.sleep(0.3)
+    finally:
+        stop.set()
+        await task
+
+    events = {i for (i,) in table(engine, AlertEvent, "id")}
+    assert not events & set(dropped), "no alert from the dropped branch survives"
+    stored = dict(table(engine, Block, "number", "hash"))
+    for number in range(base, new_head + 1):
+        assert stored[number] == devnet.rpc.call("eth_getBlockByNumber", [hex(number), False])["hash"]
+    positions = list_positions(engine)
+    assert {p.block_number for p in positions} == {new_head}
+    onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
+                                      [p.account for p in positions], new_head)
+    assert all(onchain[p.account][5] == p.health_factor_raw for p in positions)
+    history_blocks = {b for (b,) in table(engine, PositionHistory, "block_number")}
+    assert history_blocks <= set(stored)  # nothing left from blocks that are no longer stored
+
+
+def _start_process(env, config):
+    return subprocess.Popen([sys.executable, "-m", "indexer", "--config", str(config), "-v", "run"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+async def test_sigterm_leaves_whole_blocks_and_restart_continues(devnet, chain_state, write_devnet_config,
+                                                                 engine):
+    config = write_devnet_config(chain=FAST)
+    for account in devnet.accounts:
+        add_wallet(engine, address=account.address, label=account.kind)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "INDEXER_CONFIG")}
+    first = _start_process(env, config)
+    try:
+        await caught_up(engine, head(devnet))
+        for _ in range(6):  # blocks keep coming while we stop it
+            mine(devnet.url, 1)
+            await asyncio.sleep(0.07)
+        first.send_signal(signal.SIGTERM)
+        _, err = first.communicate(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, err
+    assert "indexer stopped" in err
+
+    positions = len(list_positions(engine))
+    per_block = {}
+    for (number,) in table(engine, PositionHistory, "block_number"):
+        per_block[number] = per_block.get(number, 0) + 1
+    stored_blocks = sorted(n for (n,) in table(engine, Block, "number"))
+    assert set(per_block.values()) == {positions}, "every stored block holds every position: none is partial"
+    assert sorted(per_block) == stored_blocks and checkpoint(engine, chain="devnet") == stored_blocks[-1]
+    stopped_at = stored_blocks[-1]
+
+    mine(devnet.url, 3)
+    second = _start_process(env, config)
+    try:
+        await caught_up(engine, head(devnet))
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=30)
+    after = sorted(n for (n,) in table(engine, Block, "number"))
+    assert after[: len(stored_blocks)] == stored_blocks
+    assert after == list(range(after[0], after[-1] + 1)), "no block skipped"
+    assert after[-1] == head(devnet) > stopped_at
