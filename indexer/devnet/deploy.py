@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,9 +130,10 @@ def deploy_aave_v3(rpc_url: str) -> Deployment:
     deployer = to_checksum_address(accounts[0])
     plan = _Plan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16))
     c: dict[str, str] = {}
-    # the deployment's timestamps (Pyth publishTime, sequencer rounds) are the head's: the batch is mined
-    # moments later in blocks that are never earlier and, within the same second, stamped the same
-    now = int(head["timestamp"], 16)
+    # The deployment's timestamps (Pyth publishTime, sequencer rounds) are its first block's: that block is
+    # pinned to ``now`` (the head may be a genesis block from long before, e.g. after a cold compile).
+    now = max(int(head["timestamp"], 16) + 1, int(time.time()))
+    rpc.call("evm_setNextBlockTimestamp", [now])
 
     # --- addresses provider and access control
     provider = c["PoolAddressesProvider"] = plan.create(
