@@ -100,6 +100,7 @@ class ChainSettings(_Strict):
     rpc_timeout: float = Field(default=30.0, gt=0)
     poll_interval: float = Field(default=2.0, gt=0)  # seconds between head checks in `indexer run`
     finality_depth: int = Field(default=64, ge=1)  # a reorg deeper than this stops the chain, loudly
+    max_lag_blocks: int = Field(default=5, ge=0)  # an endpoint whose head lags the best by more is demoted
     sequencer_uptime_feed: str | None = None  # L2 sequencer-uptime feed; "devnet:NAME" allowed
     sequencer_grace: int = Field(default=3600, ge=0)
     feeds: list[FeedSettings] = Field(default_factory=list)
@@ -116,6 +117,8 @@ class MarketSettings(_Strict):
     protocol: str
     address: str  # e.g. Aave v3: the PoolAddressesProvider; "devnet:NAME" reads it from the deployment
     verify_onchain: bool = False  # also read the protocol's own health view and compare
+    discover: bool = False  # find the market's accounts in its events (eth_getLogs), not only tracked wallets
+    start_block: int = Field(default=0, ge=0)  # where discovery starts scanning (the market's deployment block)
 
 
 class Settings(_Strict):

@@ -288,3 +288,20 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = None
     response_status: int | None = None
     finished_at: float | None = Field(default=None, sa_type=Double)
+
+
+class MarketAccount(SQLModel, table=True):
+    """An account seen in a market's events by borrower discovery, with the first and last block it was
+    seen in. ``market`` is the market's config key."""
+
+    __tablename__ = "market_accounts"
+    __table_args__ = (
+        UniqueConstraint("chain", "market", "account", name="uq_market_accounts_chain_market_account"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    chain: str
+    market: str
+    account: str
+    first_block: int = Field(sa_type=BigInteger)
+    last_block: int = Field(sa_type=BigInteger)

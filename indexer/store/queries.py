@@ -323,3 +323,82 @@ def list_deliveries(engine: Engine, *, failed_only: bool = False, limit: int = 2
         query = query.where(d.status == "failed")
     with engine.connect() as connection:
         return [dict(r) for r in connection.execute(query).mappings()]
+
+
+DISCOVERY_CHECKPOINT_PREFIX = "discovery:"  # + market key: how far discovery has scanned that market
+
+
+def discovery_checkpoint_name(market: str) -> str:
+    return f"{DISCOVERY_CHECKPOINT_PREFIX}{market}"
+
+
+def record_discovered(engine: Engine, *, chain: str, market: str, seen: dict[str, tuple[int, int]],
+                      scanned_to: int) -> int:
+    """Store the accounts seen in one scanned range (account → first and last block seen there) and move
+    the market's discovery checkpoint to ``scanned_to``, in one transaction. Returns how many were new."""
+    from sqlalchemy import case
+
+    from indexer.store.models import MarketAccount
+    from indexer.store.writer import set_checkpoint
+
+    table: Table = MarketAccount.__table__  # type: ignore[attr-defined]
+    m = table.c
+    accounts = sorted(seen)
+    with engine.begin() as connection:
+        known = 0
+        for n in range(0, len(accounts), 500):
+            part = accounts[n: n + 500]
+            known += connection.execute(select(func.count()).select_from(table).where(
+                m.chain == chain, m.market == market, m.account.in_(part))).scalar_one()
+        if accounts:
+            statement = upsert_insert(connection, table)
+            excluded = statement.excluded
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["chain", "market", "account"],
+                    set_={"first_block": case((excluded.first_block < m.first_block, excluded.first_block),
+                                              else_=m.first_block),
+                          "last_block": case((excluded.last_block > m.last_block, excluded.last_block),
+                                             else_=m.last_block)},
+                ),
+                [{"chain": chain, "market": market, "account": a, "first_block": seen[a][0],
+                  "last_block": seen[a][1]} for a in accounts],
+            )
+        set_checkpoint(connection, chain=chain, name=discovery_checkpoint_name(market), block_number=scanned_to)
+    return len(accounts) - known
+
+
+def discovered_accounts(engine: Engine, *, chain: str, market: str) -> list[str]:
+    """The accounts discovery has seen on a market, in the order they first appeared."""
+    from indexer.store.models import MarketAccount
+
+    m = MarketAccount.__table__.c  # type: ignore[attr-defined]
+    query = select(m.account).where(m.chain == chain, m.market == market).order_by(m.first_block, m.account)
+    with engine.connect() as connection:
+        return list(connection.execute(query).scalars())
+
+
+def rewind_discovery(engine: Engine, *, chain: str, to_block: int) -> None:
+    """After a reorg: move every discovery checkpoint of ``chain`` above ``to_block`` (the common ancestor)
+    back to it, so the replaced blocks are scanned again. Accounts already found stay (a superset is harmless:
+    an account without a position is left out by the adapter's read)."""
+    from sqlalchemy import update
+
+    c = _checkpoints.c
+    with engine.begin() as connection:
+        connection.execute(update(_checkpoints).where(
+            c.chain == chain, c.name.startswith(DISCOVERY_CHECKPOINT_PREFIX, autoescape=True),
+            c.block_number > to_block).values(block_number=to_block, updated_at=utc_now()))
+
+
+def forget_discovered(engine: Engine, *, chain: str) -> int:
+    """Delete the accounts discovery found on ``chain`` and its checkpoints; returns the accounts removed."""
+    from indexer.store.models import MarketAccount
+
+    table: Table = MarketAccount.__table__  # type: ignore[attr-defined]
+    c = _checkpoints.c
+    with engine.begin() as connection:
+        removed = connection.execute(delete(table).where(table.c.chain == chain)).rowcount
+        connection.execute(delete(_checkpoints).where(
+            c.chain == chain, c.name.startswith(DISCOVERY_CHECKPOINT_PREFIX, autoescape=True)))
+    return removed

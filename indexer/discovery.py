@@ -1,0 +1,252 @@
+"""Borrower discovery: the accounts of a market, found in its contract's events.
+
+For every market with ``discover = true`` the protocol's account-bearing events are scanned with ranged
+``eth_getLogs`` from the market's ``start_block`` (or just past its checkpoint) to a given head. Each
+accepted range commits its accounts (``market_accounts``) and the market's ``discovery:<market>``
+checkpoint in one transaction, so an interrupted backfill resumes where it stopped and no block is
+scanned twice. The accounts a sync pass reads are then ``watched_accounts``: discovered ∪ tracked wallets.
+
+An account seen in an event may have no position any more; the adapter's read leaves it out, so finding
+too many is harmless, while missing one is not: every event that can open a position names its account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from sqlalchemy import Engine
+
+from indexer.chain.logs import LogChunk, SpanPolicy, iter_logs
+from indexer.chain.rpc import RpcClient
+from indexer.errors import CallRevertedError, ConfigError, MarketMismatchError, RetryableError
+from indexer.settings import Settings
+from indexer.store.queries import (
+    checkpoint,
+    discovered_accounts,
+    discovery_checkpoint_name,
+    list_wallets,
+    record_discovered,
+)
+
+log = logging.getLogger(__name__)
+
+ZERO_ADDRESS = "0x" + "0" * 40
+_LOG_EVERY_SECONDS = 5.0
+
+
+def _topic0(signature: str) -> str:
+    return "0x" + keccak(text=signature).hex()
+
+
+@dataclass(frozen=True, slots=True)
+class EventSource:
+    """Where a protocol's accounts show up: the contract that emits the events (resolved from the market's
+    configured address by one argument-less view), and, per event topic0, which topic holds the account."""
+
+    contract_getter: str
+    account_topic: Mapping[str, int]
+
+    def topics(self) -> list[list[str]]:
+        return [sorted(self.account_topic)]
+
+
+# Aave v3 Pool events (indexed parameters per IPool.json of @aave/core-v3): the account is the position's
+# owner, `onBehalfOf` for Supply/Borrow, `user` otherwise; in LiquidationCall `user` is the third indexed one.
+AAVE_V3_EVENTS = EventSource(
+    contract_getter="getPool()",
+    account_topic={
+        _topic0("Supply(address,address,address,uint256,uint16)"): 2,
+        _topic0("Borrow(address,address,address,uint256,uint8,uint256,uint16)"): 2,
+        _topic0("Repay(address,address,address,uint256,bool)"): 2,
+        _topic0("Withdraw(address,address,address,uint256)"): 2,
+        _topic0("LiquidationCall(address,address,address,uint256,uint256,address,bool)"): 3,
+        _topic0("ReserveUsedAsCollateralEnabled(address,address)"): 2,
+        _topic0("ReserveUsedAsCollateralDisabled(address,address)"): 2,
+    },
+)
+
+EVENT_SOURCES: dict[str, EventSource] = {"aave_v3": AAVE_V3_EVENTS}
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryResult:
+    """One discovery call over a chain's markets: accounts stored for the first time, the lowest and highest
+    block scanned (``None`` when there was nothing to scan), and the JSON-RPC requests it took."""
+
+    new_accounts: int
+    scanned_from: int | None
+    scanned_to: int | None
+    requests: int
+
+
+def discovering_markets(settings: Settings, chain: str) -> list[str]:
+    """Keys of the markets of ``chain`` with ``discover = true``; refuses a protocol discovery cannot scan."""
+    keys = [key for key, m in settings.markets.items() if m.chain == chain and m.discover]
+    for key in keys:
+        protocol = settings.markets[key].protocol
+        if protocol not in EVENT_SOURCES:
+            raise ConfigError(f"market {key!r}: discovery is not available for protocol {protocol!r} "
+                              f"(available: {', '.join(sorted(EVENT_SOURCES))})")
+    return keys
+
+
+def accounts_in(logs: Iterable[Mapping[str, Any]], source: EventSource) -> dict[str, tuple[int, int]]:
+    """Account → (first, last) block it appears in, over ``logs`` of ``source``'s events."""
+    seen: dict[str, tuple[int, int]] = {}
+    for entry in logs:
+        topics = entry.get("topics") or []
+        index = source.account_topic.get(topics[0].lower()) if topics else None
+        if entry.get("removed") or index is None or len(topics) <= index:
+            continue
+        account = to_checksum_address("0x" + topics[index][-40:])
+        if account == ZERO_ADDRESS:
+            continue
+        block = int(entry["blockNumber"], 16)
+        first, last = seen.get(account, (block, block))
+        seen[account] = (min(first, block), max(last, block))
+    return seen
+
+
+async def _contracts(settings: Settings, rpc: RpcClient, chain: str, keys: list[str], head: int) -> list[str]:
+    """The event-emitting contract of each market at ``head``, in one batch with a check that ``head`` exists."""
+    calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
+    for key in keys:
+        getter = EVENT_SOURCES[settings.markets[key].protocol].contract_getter
+        data = "0x" + keccak(text=getter)[:4].hex()
+        calls.append(("eth_call", [{"to": settings.market_address(key), "data": data}, hex(head)]))
+    try:
+        tip, *answers = await rpc.batch(calls)
+    except CallRevertedError as exc:
+        raise MarketMismatchError(f"chain {chain!r}: a discovering market's entry point reverted: {exc}") from None
+    if int(tip, 16) < head:
+        raise RetryableError(f"chain {chain!r}: discovery asked to scan to block {head}, "
+                             f"but the RPC is at block {int(tip, 16)}")
+    contracts = []
+    for key, answer in zip(keys, answers, strict=True):
+        word = answer[2:] if isinstance(answer, str) else ""
+        contract = to_checksum_address("0x" + word[-40:]) if len(word) == 64 else ZERO_ADDRESS
+        if contract == ZERO_ADDRESS:
+            getter = EVENT_SOURCES[settings.markets[key].protocol].contract_getter
+            raise MarketMismatchError(f"market {key!r}: {settings.market_address(key)} on chain {chain!r} "
+                                      f"does not answer {getter} with an address")
+        contracts.append(contract)
+    return contracts
+
+
+class _ScanProgress:
+    """Backfill progress: a rich bar on a terminal, otherwise a log line every few seconds. Scans of at most
+    ``quiet_below`` blocks (following the head) report one debug line."""
+
+    def __init__(self, show_bar: bool | None, quiet_below: int) -> None:
+        self._bar_wanted = sys.stderr.isatty() if show_bar is None else show_bar
+        self._quiet_below = quiet_below
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        self._market = ""
+        self._first = self._last = 0
+        self._found = 0
+        self._logged_at = 0.0
+
+    def __enter__(self) -> _ScanProgress:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def start(self, market: str, first: int, last: int) -> None:
+        self._market, self._first, self._last, self._found = market, first, last, 0
+        self._logged_at = time.monotonic()
+        total = last - first + 1
+        if total <= self._quiet_below:
+            return
+        if self._bar_wanted:
+            if self._bar is None:
+                self._bar = Progress(TextColumn("discovery {task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("blocks, {task.fields[found]} new accounts"), TimeRemainingColumn(),
+                                     console=Console(stderr=True))
+                self._bar.start()
+            self._task = self._bar.add_task(market, total=total, found=0)
+        else:
+            log.info("discovery started market=%s blocks=%d-%d", market, first, last)
+
+    def advance(self, chunk: LogChunk, new_accounts: int) -> None:
+        self._found += new_accounts
+        if self._last - self._first + 1 <= self._quiet_below:
+            return
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=chunk.to_block - self._first + 1, found=self._found)
+        elif time.monotonic() - self._logged_at >= _LOG_EVERY_SECONDS:
+            self._logged_at = time.monotonic()
+            done = (chunk.to_block - self._first + 1) / (self._last - self._first + 1)
+            log.info("discovery market=%s at block %d of %d (%.1f%%) new_accounts=%d",
+                     self._market, chunk.to_block, self._last, 100 * done, self._found)
+
+    def finish(self) -> None:
+        level = logging.DEBUG if self._last - self._first + 1 <= self._quiet_below else logging.INFO
+        log.log(level, "discovery finished market=%s blocks=%d-%d new_accounts=%d",
+                self._market, self._first, self._last, self._found)
+
+
+async def discover(settings: Settings, engine: Engine, *, chain: str, head: int, rpc: RpcClient,
+                   policy: SpanPolicy | None = None, progress: bool | None = None) -> DiscoveryResult:
+    """Scan every discovering market of ``chain`` up to ``head`` and store the accounts found.
+
+    ``head`` must be a block the RPC already has (checked in the same batch as the contract look-up).
+    Each market starts at its ``start_block`` or one past its checkpoint; a market already at ``head``
+    costs no request. ``progress``: ``None`` shows a bar only when stderr is a terminal.
+    Raises ``RetryableError`` (RPC down, head not there yet) or ``PermanentError`` (a market that is not
+    what its protocol expects, a provider refusing even one block); what was committed before stays.
+    """
+    policy = policy or SpanPolicy()
+    todo: list[tuple[str, int]] = []
+    for key in discovering_markets(settings, chain):
+        done = await asyncio.to_thread(checkpoint, engine, chain=chain, name=discovery_checkpoint_name(key))
+        start = settings.markets[key].start_block if done is None else max(settings.markets[key].start_block,
+                                                                           done + 1)
+        if start <= head:
+            todo.append((key, start))
+    if not todo:
+        return DiscoveryResult(new_accounts=0, scanned_from=None, scanned_to=None, requests=0)
+
+    requests_before = rpc.stats.requests
+    contracts = await _contracts(settings, rpc, chain, [key for key, _ in todo], head)
+    new_accounts = 0
+    with _ScanProgress(progress, quiet_below=policy.initial) as report:
+        for (key, start), contract in zip(todo, contracts, strict=True):
+            source = EVENT_SOURCES[settings.markets[key].protocol]
+            report.start(key, start, head)
+            async for chunk in iter_logs(rpc, address=contract, topics=source.topics(), from_block=start,
+                                         to_block=head, policy=policy):
+                added = await asyncio.to_thread(record_discovered, engine, chain=chain, market=key,
+                                                seen=accounts_in(chunk.logs, source), scanned_to=chunk.to_block)
+                new_accounts += added
+                report.advance(chunk, added)
+            report.finish()
+    return DiscoveryResult(new_accounts=new_accounts, scanned_from=min(start for _, start in todo),
+                           scanned_to=head, requests=rpc.stats.requests - requests_before)
+
+
+def watched_accounts(engine: Engine, *, chain: str, market: str) -> list[str]:
+    """The accounts a sync pass reads on a market: tracked wallets first, then the discovered ones in the
+    order they appeared; each once (compared case-insensitively)."""
+    seen: set[str] = set()
+    accounts: list[str] = []
+    for account in [w.address for w in list_wallets(engine)] + discovered_accounts(engine, chain=chain,
+                                                                                  market=market):
+        if account.lower() not in seen:
+            seen.add(account.lower())
+            accounts.append(account)
+    return accounts
