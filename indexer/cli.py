@@ -386,6 +386,18 @@ def alerts_dispatch(obj: Context, once: bool, poll: float, lease: float) -> None
     click.echo(f"processed {delivered} deliveries", err=True)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port to listen on.")
+@pass_ctx
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve the JSON API (/v1), the dashboard (/), /healthz, /metrics and /openapi.json from the store;
+    SIGINT/SIGTERM stop it. Adding/removing wallets needs $INDEXER_API_TOKEN (a bearer token)."""
+    from indexer.api.app import serve as serve_api
+
+    serve_api(obj.settings, host=host, port=port, announce=lambda text: click.echo(text, err=True))
+
+
 # -- devnet ------------------------------------------------------------------------------------------
 def _devnet_chain(settings: Settings) -> tuple[str, str]:
     for name, chain in settings.chains.items():
@@ -397,7 +409,7 @@ def _devnet_chain(settings: Settings) -> tuple[str, str]:
 def _start_devnet(obj: Context, borrowers: int, port: int | None) -> tuple[Any, Any, list[Any]]:
     """Start anvil, deploy the Aave v3 market, seed borrowers, track them; the caller stops the node."""
     from indexer.devnet import Anvil, deploy_aave_v3, seed_borrowers
-    from indexer.store.queries import add_wallet, forget_chain
+    from indexer.store.queries import add_wallet, forget_chain, forget_discovered
 
     chain, path = _devnet_chain(obj.settings)
     node = Anvil(port=port) if port else Anvil()
@@ -408,6 +420,7 @@ def _start_devnet(obj: Context, borrowers: int, port: int | None) -> tuple[Any, 
         deployment.to_json(path)
         engine = obj.engine()
         forget_chain(engine, chain=chain)  # a fresh devnet is a new chain: old rows would shadow it
+        forget_discovered(engine, chain=chain)
         for account in accounts:
             add_wallet(engine, address=account.address, label=account.kind)
     except BaseException:

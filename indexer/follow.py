@@ -13,9 +13,10 @@ import logging
 import time
 
 from indexer.chain.rpc import RpcClient
-from indexer.errors import PermanentError
+from indexer.discovery import discover, watched_accounts
+from indexer.errors import PermanentError, RpcUnavailableError
 from indexer.settings import Settings
-from indexer.store.queries import checkpoint, feed_metadata, list_wallets
+from indexer.store.queries import checkpoint, feed_metadata, list_wallets, rewind_discovery
 from indexer.store.reorg import rollback, stored_hashes
 from indexer.sync import read_chain, store_read
 
@@ -32,15 +33,46 @@ class ChainFollower:
         self.lock = asyncio.Lock()  # held while a block is being processed
         self.stopping = False
         self.last_stored: int | None = None
+        self.rpc = RpcClient(settings.rpc_urls(chain), timeout=self.config.rpc_timeout)
+
+    @property
+    def discovering(self) -> bool:
+        return any(m.discover for m in self.settings.markets.values() if m.chain == self.chain)
+
+    def _watched(self) -> list[str]:
+        """Tracked wallets and, for markets with ``discover = true``, every account seen in their events."""
+        accounts = {w.address: None for w in list_wallets(self.engine)}
+        for key, market in self.settings.markets.items():
+            if market.chain == self.chain and market.discover:
+                accounts.update(dict.fromkeys(watched_accounts(self.engine, chain=self.chain, market=key)))
+        return list(accounts)
+
+    async def close(self) -> None:
+        await self.rpc.close()
 
     async def _head(self) -> int:
-        async with RpcClient(self.settings.rpc_urls(self.chain), timeout=self.config.rpc_timeout) as rpc:
-            return int(await rpc.call("eth_blockNumber", []), 16)
+        """The best head among the endpoints; endpoints lagging it by more than ``max_lag_blocks`` are demoted."""
+        if len(self.rpc.endpoints) == 1:
+            return int(await self.rpc.call("eth_blockNumber", []), 16)
+        heads = await self.rpc.heads()
+        known = [h for h in heads.values() if h is not None]
+        if not known:
+            raise RpcUnavailableError(f"chain {self.chain!r}: no RPC endpoint answered eth_blockNumber")
+        best = max(known)
+        for url, h in heads.items():
+            if h is not None and best - h > self.config.max_lag_blocks:
+                self.rpc.demote(url, 30 * self.config.poll_interval, f"head {h} lags {best} by {best - h} blocks")
+        return best
 
     async def step(self) -> int:
         """Process every block from the checkpoint to the head (at most ``max_blocks``); returns how many."""
         async with self.lock:
             head = await self._head()
+            if self.discovering:
+                found = await discover(self.settings, self.engine, chain=self.chain, head=head, rpc=self.rpc)  # type: ignore[arg-type]
+                if found.new_accounts:
+                    log.info("discovered chain=%s accounts=%d up_to_block=%d", self.chain, len(found.new_accounts),
+                             head)
             last = await asyncio.to_thread(checkpoint, self.engine, chain=self.chain)
             number = head if last is None else last + 1
             done = 0
@@ -53,9 +85,9 @@ class ChainFollower:
     async def _process(self, number: int) -> int:
         """Process block ``number``; returns the block number the follower should continue after."""
         started = time.perf_counter()
-        accounts = [w.address for w in await asyncio.to_thread(list_wallets, self.engine)]
+        accounts = await asyncio.to_thread(self._watched)
         known = await asyncio.to_thread(feed_metadata, self.engine, chain=self.chain)
-        read = await read_chain(self.settings, self.chain, accounts, block=number, known_feeds=known)
+        read = await read_chain(self.settings, self.chain, accounts, block=number, known_feeds=known, rpc=self.rpc)
         stored = await asyncio.to_thread(stored_hashes, self.engine, chain=self.chain, since=number - 1)
         parent = stored.get(number - 1)
         if parent is not None and parent != read.block.parent_hash:
@@ -63,6 +95,7 @@ class ChainFollower:
             log.warning("reorg detected chain=%s block=%d stored_parent=%s new_parent=%s ancestor=%d",
                         self.chain, number, parent, read.block.parent_hash, ancestor)
             await asyncio.to_thread(rollback, self.engine, chain=self.chain, ancestor=ancestor)
+            await asyncio.to_thread(rewind_discovery, self.engine, chain=self.chain, to_block=ancestor)
             return ancestor
         await asyncio.to_thread(store_read, self.settings, self.engine, read)
         self.last_stored = number
@@ -74,11 +107,10 @@ class ChainFollower:
         """The highest stored block that is still canonical, at most ``finality_depth`` back."""
         floor = number - self.config.finality_depth
         hashes = await asyncio.to_thread(stored_hashes, self.engine, chain=self.chain, since=max(floor, 0))
-        async with RpcClient(self.settings.rpc_urls(self.chain), timeout=self.config.rpc_timeout) as rpc:
-            for candidate in range(number, floor - 1, -1):
-                if candidate not in hashes:
-                    break
-                if (await rpc.block(candidate)).hash == hashes[candidate]:
-                    return candidate
+        for candidate in range(number, floor - 1, -1):
+            if candidate not in hashes:
+                break
+            if (await self.rpc.block(candidate)).hash == hashes[candidate]:
+                return candidate
         raise PermanentError(f"chain {self.chain!r}: reorg deeper than the finality depth "
                              f"({self.config.finality_depth} blocks) below block {number}; stopping this chain")

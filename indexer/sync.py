@@ -18,7 +18,7 @@ from indexer.alerts.engine import AlertEngine, AlertWrites
 from indexer.alerts.registry import build_channels, routes
 from indexer.chain.multicall import MulticallReader, run_plans
 from indexer.chain.rpc import RpcClient, RpcStats
-from indexer.errors import ConfigError
+from indexer.errors import ConfigError, RpcUnavailableError
 from indexer.oracles.chainlink import ChainlinkFeeds, FeedMeta
 from indexer.oracles.monitor import ChainOracles, mark_positions
 from indexer.oracles.reading import FeedReading
@@ -64,27 +64,35 @@ def market_refs(settings: Settings, chain: str) -> list[MarketRef]:
 
 
 async def read_chain(settings: Settings, chain: str, accounts: Sequence[Address], *, block: int | None = None,
-                     known_feeds: Mapping[str, tuple[int, str]] | None = None) -> ChainRead:
-    """Read every market of ``chain`` for ``accounts``, and the feeds behind them, at one block."""
+                     known_feeds: Mapping[str, tuple[int, str]] | None = None,
+                     rpc: RpcClient | None = None) -> ChainRead:
+    """Read every market of ``chain`` for ``accounts``, and the feeds behind them, at one block.
+    ``rpc``: a long-lived client (endpoint health kept across blocks); by default one for this read."""
     config = settings.chains[chain]
     feeds = ChainlinkFeeds({a: FeedMeta(d, desc) for a, (d, desc) in (known_feeds or {}).items()})
     oracles = ChainOracles(settings, chain, feeds)
     started = time.perf_counter()
-    async with RpcClient(settings.rpc_urls(chain), timeout=config.rpc_timeout) as rpc:
-        chain_id_hex, header = await rpc.batch([
+    own = rpc is None
+    client = RpcClient(settings.rpc_urls(chain), timeout=config.rpc_timeout) if rpc is None else rpc
+    requests_before = client.stats.requests
+    try:
+        chain_id_hex, header = await client.batch([
             ("eth_chainId", []), ("eth_getBlockByNumber", [hex(block) if block is not None else "latest", False])])
         if int(chain_id_hex, 16) != config.chain_id:
             raise ConfigError(f"chain {chain!r}: the RPC reports chain id {int(chain_id_hex, 16)}, "
                               f"the config says {config.chain_id}")
         if not header:
-            raise ConfigError(f"chain {chain!r}: block {block} does not exist yet")
+            raise RpcUnavailableError(f"chain {chain!r}: block {block} is not available from the RPC (yet)")
         pinned = BlockRef(number=int(header["number"], 16), hash=header["hash"],
                           timestamp=int(header["timestamp"], 16), parent_hash=header["parentHash"])
-        reader = MulticallReader(rpc, pinned.number, address=config.multicall3, batch_size=config.batch_size)
+        reader = MulticallReader(client, pinned.number, address=config.multicall3, batch_size=config.batch_size)
         markets = market_refs(settings, chain)
         plans = [ADAPTERS[settings.markets[m.key].protocol](m).read(accounts, pinned, feeds) for m in markets]
         *market_reads, chain_feeds = await run_plans(reader, [*plans, oracles.plan()])
-        stats = rpc.stats
+    finally:
+        if own:
+            await client.close()
+    stats = client.stats if own else RpcStats(requests=client.stats.requests - requests_before)
     read = ChainRead(
         chain, pinned, [s for r in market_reads for s in r.snapshots], stats, oracles,
         readings=[*chain_feeds, *(f for r in market_reads for f in r.feeds)],

@@ -11,6 +11,7 @@ import io
 import itertools
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,11 +60,29 @@ def _raise_for_error(error: dict[str, Any], method: str, where: str) -> None:
     raise RpcResponseError(f"{method} failed on {where}: {message}")
 
 
+@dataclass
+class Endpoint:
+    """One URL and how it has behaved: a health score in (0, 1], and a cooldown after failures."""
+
+    url: str
+    score: float = 1.0
+    failures: int = 0  # consecutive
+    cooldown_until: float = 0.0
+    requests: int = 0
+    errors: int = 0
+
+    @property
+    def name(self) -> str:
+        return redact_url(self.url)
+
+
 class RpcClient:
     """One chain's JSON-RPC endpoint(s).
 
-    Failover across several URLs and retry with backoff: a request that fails with a retryable error on
-    one endpoint goes to the next; when every endpoint failed ``attempts`` times, RpcUnavailableError.
+    Failover across several URLs: each request goes to the healthiest endpoint not cooling down; a
+    retryable failure (connection error, timeout, HTTP 429/5xx, overload errors) lowers that endpoint's
+    score, puts it in a growing cooldown and moves the request to the next one. When every endpoint failed
+    ``attempts`` times, RpcUnavailableError. ``demote`` benches an endpoint from outside (a lagging head).
     """
 
     def __init__(self, urls: list[str], *, timeout: float = 30.0, attempts: int = 3,
@@ -71,6 +90,7 @@ class RpcClient:
         if not urls:
             raise ValueError("at least one RPC URL is required")
         self.urls = list(urls)
+        self.endpoints = [Endpoint(u) for u in urls]
         self.stats = RpcStats()
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._attempts = attempts
@@ -122,17 +142,57 @@ class RpcClient:
         payload = [{"jsonrpc": "2.0", "id": next(self._ids), "method": m, "params": p} for m, p in calls]
         last: Exception | None = None
         for attempt in range(self._attempts):
-            for url in self.urls:
+            for endpoint in self._ordered():
+                endpoint.requests += 1
                 try:
-                    items = await self._post(url, payload)
-                    return self._match(payload, items, url)
+                    items = await self._post(endpoint.url, payload)
+                    result = self._match(payload, items, endpoint.url)
                 except RpcUnavailableError as exc:
                     last = exc
-                    log.warning("rpc retryable failure endpoint=%s attempt=%d error=%s",
-                                redact_url(url), attempt + 1, exc)
+                    self._failed(endpoint)
+                    log.warning("rpc retryable failure endpoint=%s attempt=%d score=%.2f error=%s",
+                                endpoint.name, attempt + 1, endpoint.score, exc)
+                    continue
+                endpoint.failures = 0
+                endpoint.score = min(1.0, endpoint.score * 0.8 + 0.2)
+                return result
             await asyncio.sleep(self._backoff * 2**attempt)
         assert last is not None
         raise last
+
+    def _ordered(self) -> list[Endpoint]:
+        now = time.monotonic()
+        ready = sorted((e for e in self.endpoints if e.cooldown_until <= now), key=lambda e: -e.score)
+        cooling = sorted((e for e in self.endpoints if e.cooldown_until > now), key=lambda e: e.cooldown_until)
+        return ready + cooling
+
+    def _failed(self, endpoint: Endpoint) -> None:
+        endpoint.errors += 1
+        endpoint.failures += 1
+        endpoint.score = max(0.01, endpoint.score * 0.5)
+        endpoint.cooldown_until = time.monotonic() + min(60.0, self._backoff * 2**endpoint.failures)
+
+    def demote(self, url: str, seconds: float, why: str) -> None:
+        for endpoint in self.endpoints:
+            if endpoint.url == url:
+                endpoint.cooldown_until = max(endpoint.cooldown_until, time.monotonic() + seconds)
+                endpoint.score = max(0.01, endpoint.score * 0.5)
+                log.warning("rpc endpoint demoted endpoint=%s seconds=%.0f reason=%s", endpoint.name, seconds, why)
+
+    async def heads(self) -> dict[str, int | None]:
+        """Each endpoint's own head (None where it did not answer), one request per endpoint."""
+        async def one(endpoint: Endpoint) -> int | None:
+            try:
+                items = await self._post(endpoint.url, [{"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber",
+                                                         "params": []}])
+                return int(items[0]["result"], 16)
+            except (RpcUnavailableError, RpcResponseError, KeyError, ValueError, TypeError) as exc:
+                self._failed(endpoint)
+                log.warning("rpc retryable failure endpoint=%s request=eth_blockNumber score=%.2f error=%s",
+                            endpoint.name, endpoint.score, exc)
+                return None
+        answers = await asyncio.gather(*(one(e) for e in self.endpoints))
+        return {e.url: h for e, h in zip(self.endpoints, answers, strict=True)}
 
     def _match(self, payload: list[dict[str, Any]], items: list[dict[str, Any]], url: str) -> list[Any]:
         by_id = {item.get("id"): item for item in items}

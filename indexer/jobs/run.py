@@ -64,7 +64,7 @@ async def run(settings: Settings, engine: object, stop: asyncio.Event, *, dispat
         for follower in followers.values():
             follower.stopping = True
             async with follower.lock:  # the block in progress finishes (or was never started)
-                pass
+                await follower.close()
         if dispatcher_task is not None:
             await dispatcher_task
         log.info("indexer stopped " + " ".join(f"{c}={f.last_stored}" for c, f in followers.items()))

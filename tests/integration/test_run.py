@@ -149,3 +149,25 @@ async def test_sigterm_leaves_whole_blocks_and_restart_continues(devnet, chain_s
     assert after[: len(stored_blocks)] == stored_blocks
     assert after == list(range(after[0], after[-1] + 1)), "no block skipped"
     assert after[-1] == head(devnet) > stopped_at
+
+
+async def test_run_discovers_every_seeded_borrower(devnet, chain_state, write_devnet_config, engine):
+    from indexer.devnet.seed import liquidity_provider_address
+
+    config = load_settings(write_devnet_config(chain=FAST, tail="discover = true\n"))  # and no wallet tracked
+    stop, task = await start(config, engine)
+    try:
+        await caught_up(engine, head(devnet))
+        found = {p.account for p in list_positions(engine)}
+        mine(devnet.url, 2)  # interest accrues, blocks arrive: every position follows the head
+        await caught_up(engine, head(devnet))
+    finally:
+        stop.set()
+        await task
+    seeded = {a.address for a in devnet.accounts}
+    assert found == seeded | {liquidity_provider_address(0)}  # the seeding's own list, plus its liquidity provider
+    positions = list_positions(engine)
+    assert {p.block_number for p in positions} == {head(devnet)}
+    onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
+                                      [p.account for p in positions], head(devnet))
+    assert all(onchain[p.account][5] == p.health_factor_raw for p in positions)

@@ -1,0 +1,236 @@
+"""The dashboard at ``/``: one server-rendered page (no scripts), refreshed by a meta refresh.
+
+Every value that comes from the store goes through ``html.escape``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from html import escape
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import Engine
+
+from indexer.api import params
+from indexer.api.keys import CONFIG, SETTINGS
+from indexer.api.store import run_with_engine
+from indexer.display import health_text, short_address, usd_text
+from indexer.store.api_queries import BUCKET_LABELS, StoreMetrics, store_metrics
+from indexer.store.queries import list_alerts, list_oracles, list_positions
+from indexer.store.views import OracleView, PositionView
+
+AT_RISK = Decimal("1.5")  # positions at or below this health are listed (the chart's top bucket starts here)
+AT_RISK_ROWS = 25
+RECENT_ALERTS = 10
+BUCKET_COLOURS = ("#c62828", "#ef6c00", "#f9a825", "#7cb342", "#2e7d32", "#90a4ae")
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
+       "frame-ancestors 'none'")
+
+STYLE = """
+:root{color-scheme:light dark;--fg:#1b1f23;--muted:#5f6b76;--bg:#fff;--line:#e3e6ea;--card:#f6f8fa}
+@media(prefers-color-scheme:dark){:root{--fg:#e6e9ec;--muted:#9aa5b1;--bg:#111417;--line:#2a3036;--card:#1a1f24}}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+main{max-width:1100px;margin:0 auto;padding:12px}
+h1{font-size:1.3em;margin:.2em 0}
+h2{font-size:1.05em;margin:1.2em 0 .4em}
+.muted{color:var(--muted)}
+.chains{display:flex;flex-wrap:wrap;gap:6px;margin:.4em 0}
+.pill{border:1px solid var(--line);border-radius:999px;padding:2px 10px;font-size:.85em}
+.pill.bad{border-color:#c62828;color:#c62828}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:8px}
+.card{background:var(--card);border-radius:8px;padding:8px 10px}
+.card b{display:block;font-size:1.4em;font-variant-numeric:tabular-nums}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:6px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
+th{font-size:.8em;color:var(--muted);font-weight:600}
+td.num,th.num{text-align:right}
+td.h{font-weight:700}
+.liq td.h{color:#c62828}.crit td.h{color:#ef6c00}.warn td.h{color:#b28704}
+.tag{font-size:.75em;padding:1px 6px;border-radius:4px;background:var(--card)}
+.tag.bad{background:#c62828;color:#fff}.tag.warn{background:#f9a825;color:#000}
+a{color:inherit}
+svg{width:100%;height:auto;max-width:640px;display:block}
+svg text{fill:currentColor;font-size:13px}
+@media(max-width:640px){.wide{display:none}body{font-size:14px}th,td{padding:5px 6px}}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardData:
+    positions: list[PositionView]
+    metrics: StoreMetrics
+    oracles: list[OracleView]
+    alerts: list[dict[str, Any]]
+
+
+def read_dashboard(engine: Engine, chains: list[str]) -> DashboardData:
+    return DashboardData(
+        positions=list_positions(engine, max_health=AT_RISK, limit=AT_RISK_ROWS),
+        metrics=store_metrics(engine, chains=chains),
+        oracles=list_oracles(engine, not_fresh=True),
+        alerts=list_alerts(engine, limit=RECENT_ALERTS),
+    )
+
+
+def _age(seconds: int | float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+def _health_class(health: Decimal | None) -> str:
+    if health is None:
+        return ""
+    if health < 1:
+        return "liq"
+    if health < Decimal("1.05"):
+        return "crit"
+    return "warn" if health < Decimal("1.1") else ""
+
+
+def _status_tag(status: str) -> str:
+    kind = "" if status == "FRESH" else ("warn" if status in ("STALE", "SEQUENCER_GRACE", "UNKNOWN") else "bad")
+    return f'<span class="tag {kind}">{escape(status)}</span>'
+
+
+def _chains(data: DashboardData, now: float, max_lag: int) -> str:
+    pills = []
+    for head in data.metrics.heads:
+        if head.block_timestamp is None:
+            pills.append(f'<span class="pill bad">{escape(head.chain)}: nothing stored yet</span>')
+            continue
+        age = max(0, int(now) - head.block_timestamp)
+        cls = "pill bad" if age > max_lag else "pill"
+        pills.append(f'<span class="{cls}">{escape(head.chain)} · block {head.block_number} · {_age(age)} ago</span>')
+    return f'<div class="chains">{"".join(pills)}</div>'
+
+
+def _bucket_counts(metrics: StoreMetrics) -> dict[str, int]:
+    counts = dict.fromkeys(BUCKET_LABELS, 0)
+    for _, _, bucket, n in metrics.health_buckets:
+        counts[bucket] += n
+    return counts
+
+
+def _cards(data: DashboardData, counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    open_alerts = sum(n for *_, n in data.metrics.open_alerts)
+    figures = [("positions", total), ("below 1.0", counts["<1"]), ("below 1.1", counts["<1"] + counts["1-1.05"]
+               + counts["1.05-1.1"]), ("feeds not fresh", len(data.oracles)), ("open alerts", open_alerts)]
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><b>{n}</b><span class="muted">{escape(label)}</span></div>' for label, n in figures
+    ) + "</div>"
+
+
+def health_chart(counts: dict[str, int]) -> str:
+    """An inline SVG bar chart of positions per health bucket."""
+    width, height, top, bottom = 600, 200, 22, 28
+    slot = width / len(BUCKET_LABELS)
+    tallest = max(counts.values(), default=0) or 1
+    bars = []
+    for i, (label, colour) in enumerate(zip(BUCKET_LABELS, BUCKET_COLOURS, strict=True)):
+        n = counts.get(label, 0)
+        h = (height - top - bottom) * n / tallest
+        x = i * slot + slot * 0.15
+        y = height - bottom - h
+        centre = i * slot + slot / 2
+        name = "no debt" if label == "no_debt" else label
+        bars.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" fill="{colour}" rx="3">'
+            f"<title>{escape(name)}: {n}</title></rect>"
+            f'<text x="{centre:.1f}" y="{y - 5:.1f}" text-anchor="middle">{n}</text>'
+            f'<text x="{centre:.1f}" y="{height - 8}" text-anchor="middle">{escape(name)}</text>')
+    return (f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="positions per health bucket">'
+            + "".join(bars) + "</svg>")
+
+
+def _positions_table(rows: list[PositionView]) -> str:
+    if not rows:
+        return f'<p class="muted">No position has health at or below {AT_RISK}.</p>'
+    head = ('<tr><th class="num">health</th><th>account</th><th class="wide">market</th>'
+            '<th class="num">collateral $</th><th class="num">debt $</th><th>prices</th>'
+            '<th class="num wide">block</th></tr>')
+    body = []
+    for p in rows:
+        link = escape(f"/v1/positions/{p.chain}/{p.market}/{p.account}")
+        label = f' <span class="muted wide">{escape(p.wallet_label)}</span>' if p.wallet_label else ""
+        body.append(
+            f'<tr class="{_health_class(p.health)}"><td class="num h">{escape(health_text(p.health))}</td>'
+            f'<td><a href="{link}" title="{escape(p.account)}">{escape(short_address(p.account))}</a>{label}</td>'
+            f'<td class="wide">{escape(p.market)}</td><td class="num">{escape(usd_text(p.collateral_usd))}</td>'
+            f'<td class="num">{escape(usd_text(p.debt_usd))}</td><td>{_status_tag(p.price_status)}</td>'
+            f'<td class="num wide">{p.block_number}</td></tr>')
+    return f'<div class="scroll"><table>{head}{"".join(body)}</table></div>'
+
+
+def _oracles_table(rows: list[OracleView]) -> str:
+    if not rows:
+        return '<p class="muted">Every feed is FRESH.</p>'
+    head = ('<tr><th>status</th><th>asset</th><th class="num">age</th><th class="num">heartbeat</th>'
+            '<th class="wide">why</th></tr>')
+    body = [f"<tr><td>{_status_tag(o.status)}</td><td>{escape(o.symbol or o.kind)} "
+            f'<span class="muted wide">{escape(o.chain)}</span></td><td class="num">{_age(o.age)}</td>'
+            f'<td class="num">{_age(o.heartbeat)}</td><td class="wide">{escape(o.reason)}</td></tr>' for o in rows]
+    return f'<div class="scroll"><table>{head}{"".join(body)}</table></div>'
+
+
+def _alerts_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return '<p class="muted">No alerts.</p>'
+    head = ('<tr><th>severity</th><th>account</th><th class="num">health</th><th>status</th>'
+            '<th class="wide">family</th><th class="num wide">block</th></tr>')
+    body = []
+    for a in rows:
+        severe = a["status"] == "open" and a["severity"] in ("LIQUIDATABLE", "CRITICAL", "INVALID", "SEQUENCER_DOWN")
+        tag = "bad" if severe else ("warn" if a["status"] == "open" else "")
+        body.append(
+            f'<tr><td><span class="tag {tag}">{escape(a["severity"])}</span></td>'
+            f'<td title="{escape(a["account"])}">{escape(short_address(a["account"]))}</td>'
+            f'<td class="num">{escape(health_text(a["health"]))}</td><td>{escape(a["status"])}</td>'
+            f'<td class="wide">{escape(a["family"])}</td><td class="num wide">{a["updated_block"]}</td></tr>')
+    return f'<div class="scroll"><table>{head}{"".join(body)}</table></div>'
+
+
+def render(data: DashboardData, *, now: float, refresh: int, max_lag: int) -> str:
+    counts = _bucket_counts(data.metrics)
+    generated = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="{int(refresh)}">
+<title>Position health</title><style>{STYLE}</style></head>
+<body><main>
+<h1>Position health</h1>
+{_chains(data, now, max_lag)}
+{_cards(data, counts)}
+<h2>At-risk positions <span class="muted">(health ≤ {AT_RISK}, riskiest first)</span></h2>
+{_positions_table(data.positions)}
+<h2>Health distribution</h2>
+{health_chart(counts)}
+<h2>Oracles not fresh</h2>
+{_oracles_table(data.oracles)}
+<h2>Recent alerts</h2>
+{_alerts_table(data.alerts)}
+<p class="muted">Generated {escape(generated)} · refreshes every {int(refresh)} s ·
+<a href="/v1/positions">JSON API</a> · <a href="/metrics">metrics</a> · <a href="/openapi.json">OpenAPI</a></p>
+</main></body></html>
+"""
+
+
+async def dashboard_handler(request: web.Request) -> web.Response:
+    params.reject_unknown(request.query, ())
+    config = request.app[CONFIG]
+    chains = sorted(request.app[SETTINGS].chains)
+    data = await run_with_engine(request.app, lambda engine: read_dashboard(engine, chains))
+    page = render(data, now=time.time(), refresh=config.dashboard_refresh_seconds, max_lag=config.max_lag_seconds)
+    return web.Response(text=page, content_type="text/html",
+                        headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})

@@ -1,0 +1,232 @@
+"""The OpenAPI 3.1 document for every route ``app.py`` registers (a test checks that the two agree)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from indexer import __version__ as VERSION
+from indexer.api.positions import DEFAULT_LIMIT, DEFAULT_POINTS, MAX_LIMIT, MAX_POINTS
+from indexer.api.reads import DEFAULT_ALERTS, MAX_ALERTS
+from indexer.oracles.status import PriceStatus
+
+DECIMAL = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "exact decimal"}
+UINT = {"type": "string", "pattern": r"^[0-9]+$", "description": "unsigned integer (uint256) in decimal"}
+ADDRESS = {"type": "string", "pattern": r"^0x[0-9a-fA-F]{40}$"}
+HASH = {"type": "string", "pattern": r"^0x[0-9a-fA-F]{64}$"}
+STATUSES = [s.value for s in PriceStatus]
+EXAMPLE_ACCOUNT = "0x000000000000000000000000000000000000dEaD"
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "object", "properties": properties,
+            "required": [k for k in properties if k not in optional]}
+
+
+def _list_of(name: str, **extra: Any) -> dict[str, Any]:
+    return _object({"items": {"type": "array", "items": _ref(name)}, **extra})
+
+
+INT = {"type": "integer"}
+STR = {"type": "string"}
+BOOL = {"type": "boolean"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {
+        "error": STR, "parameter": {"type": "string", "description": "the offending parameter (400 only)"}}},
+    "Position": _object({
+        "chain": STR, "protocol": STR, "market": STR, "market_address": ADDRESS, "account": ADDRESS,
+        "label": _nullable(STR), "block_number": INT, "block_hash": HASH, "block_timestamp": INT,
+        "health": {**_nullable(DECIMAL), "description": "1 = liquidation line; null = no debt"},
+        "health_factor_raw": UINT, "health_factor_decimals": INT, "collateral_usd": DECIMAL, "debt_usd": DECIMAL,
+        "available_borrows_usd": DECIMAL, "liquidation_threshold_bps": INT, "ltv_bps": INT,
+        "price_status": {"type": "string", "enum": STATUSES + ["unknown"]}, "updated_at": STR}),
+    "Asset": _object({
+        "asset": ADDRESS, "symbol": STR, "decimals": INT, "collateral": DECIMAL, "collateral_raw": UINT,
+        "debt": DECIMAL, "debt_raw": UINT, "price_usd": DECIMAL, "price_raw": UINT, "collateral_usd": DECIMAL,
+        "debt_usd": DECIMAL, "is_collateral": BOOL, "liquidation_threshold_bps": INT, "ltv_bps": INT,
+        "price_source": _nullable(STR), "feed": _nullable(STR), "round_id": _nullable(UINT)}),
+    "PositionDetail": {"allOf": [_ref("Position"), _object({"assets": {"type": "array", "items": _ref("Asset")}})]},
+    "PositionPage": _list_of("Position", sort={"type": "string", "enum": ["health", "debt"]}, limit=INT,
+                             next_cursor=_nullable(STR)),
+    "HistoryRow": _object({
+        "block_number": INT, "block_hash": HASH, "block_timestamp": INT, "health": _nullable(DECIMAL),
+        "health_factor_raw": UINT, "collateral_usd": DECIMAL, "debt_usd": DECIMAL, "price_status": STR}),
+    "History": _list_of("HistoryRow", chain=STR, market=STR, account=ADDRESS, since=_nullable(INT),
+                        until=_nullable(INT), points=INT, total=INT, downsampled=BOOL),
+    "Wallet": _object({"address": ADDRESS, "label": _nullable(STR), "warn": _nullable(DECIMAL),
+                       "critical": _nullable(DECIMAL), "created_at": STR}),
+    "WalletList": _list_of("Wallet"),
+    "WalletCreate": {"type": "object", "required": ["address"], "additionalProperties": False, "properties": {
+        "address": ADDRESS, "label": _nullable({"type": "string", "minLength": 1, "maxLength": 100}),
+        "warn": _nullable({"oneOf": [DECIMAL, {"type": "number"}]}),
+        "critical": _nullable({"oneOf": [DECIMAL, {"type": "number"}]})}},
+    "Delivery": _object({"channel": STR, "status": STR, "attempts": INT, "last_error": _nullable(STR)}),
+    "AlertEvent": _object({"id": STR, "kind": STR, "severity": STR, "previous_severity": _nullable(STR),
+                           "block_number": INT, "price_status": STR,
+                           "deliveries": {"type": "array", "items": _ref("Delivery")}}),
+    "Alert": _object({"id": STR, "dedup_key": STR, "chain": STR, "market": STR, "account": ADDRESS, "family": STR,
+                      "severity": STR, "status": {"type": "string", "enum": ["open", "resolved"]},
+                      "opened_block": INT, "resolved_block": _nullable(INT), "updated_block": INT,
+                      "price_status": STR, "health": _nullable(DECIMAL),
+                      "events": {"type": "array", "items": _ref("AlertEvent")}}),
+    "AlertList": _list_of("Alert", status={"type": "string", "enum": ["open", "all"]}, limit=INT),
+    "Oracle": _object({
+        "chain": STR, "feed": STR, "kind": STR, "asset": _nullable(STR), "symbol": _nullable(STR),
+        "description": _nullable(STR), "status": {"type": "string", "enum": STATUSES}, "reason": STR,
+        "answer": _nullable(DECIMAL), "answer_raw": _nullable({"type": "string", "pattern": r"^-?[0-9]+$"}),
+        "decimals": _nullable(INT), "round_id": _nullable(UINT), "updated_at": _nullable(INT),
+        "age_seconds": _nullable(INT), "seconds_since_update": _nullable(INT), "heartbeat_seconds": _nullable(INT),
+        "heartbeat_source": STR, "deviation_percent": _nullable({"type": "number"}), "aggregator": _nullable(STR),
+        "block_number": INT, "block_timestamp": INT}),
+    "OracleList": _list_of("Oracle"),
+    "Market": _object({"chain": STR, "key": STR, "protocol": STR, "address": ADDRESS, "positions": INT,
+                       "with_debt": INT, "liquidatable": INT, "min_health": _nullable(DECIMAL),
+                       "block_number": _nullable(INT)}),
+    "MarketList": _list_of("Market"),
+    "ChainStatus": _object({"chain": STR, "block_number": _nullable(INT), "block_hash": _nullable(HASH),
+                            "block_timestamp": _nullable(INT), "seconds_since_block": _nullable(INT),
+                            "behind": BOOL, "checkpoint": _nullable(INT)}),
+    "Health": _object({"status": {"type": "string", "enum": ["ok", "behind"]}, "time": INT,
+                       "max_lag_seconds": INT, "chains": {"type": "array", "items": _ref("ChainStatus")}}),
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str, example: Any = None) -> dict[str, Any]:
+    parameter = {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+    if example is not None:
+        parameter["example"] = example
+    return parameter
+
+
+def _path(name: str, schema: dict[str, Any], example: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema, "example": example}
+
+
+BAD = _error("a parameter cannot be used (`parameter` names it)")
+FAILED = _error("internal error (details are in the server log, never in the response)")
+POSITION_PATH = [_path("chain", STR, "devnet"), _path("market", STR, "devnet-aave-v3"),
+                 _path("account", ADDRESS, EXAMPLE_ACCOUNT)]
+BEARER = [{"bearerAuth": []}]
+UNAUTHORIZED = _error("missing or wrong bearer token")
+DISABLED = _error("no token is configured on the server: wallet changes are disabled")
+
+PATHS: dict[str, Any] = {
+    "/v1/positions": {"get": {
+        "operationId": "listPositions", "summary": "Latest positions, riskiest first (or by debt), paged",
+        "parameters": [
+            _query("wallet", ADDRESS, "only this account", EXAMPLE_ACCOUNT),
+            _query("chain", STR, "only this chain (config name)", "devnet"),
+            _query("protocol", STR, "only this protocol", "aave_v3"),
+            _query("market", STR, "only this market (config key)", "devnet-aave-v3"),
+            _query("max_health", DECIMAL, "health at most this (positions without debt never match)", "1.1"),
+            _query("min_debt_usd", DECIMAL, "debt at least this many USD", "100"),
+            _query("price_status", {"type": "string", "enum": STATUSES}, "only positions priced with this status",
+                   "FRESH"),
+            _query("sort", {"type": "string", "enum": ["health", "debt"], "default": "health"},
+                   "health: lowest first; debt: largest first", "health"),
+            _query("cursor", STR, "`next_cursor` of the previous page"),
+            _query("limit", {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT},
+                   f"page size; values above {MAX_LIMIT} are capped to {MAX_LIMIT}", 20),
+        ],
+        "responses": {"200": _json("a page of positions", "PositionPage"), "400": BAD, "500": FAILED}}},
+    "/v1/positions/{chain}/{market}/{account}": {"get": {
+        "operationId": "getPosition", "summary": "One position with its per-asset detail",
+        "parameters": POSITION_PATH,
+        "responses": {"200": _json("the position", "PositionDetail"), "400": BAD,
+                      "404": _error("no such position"), "500": FAILED}}},
+    "/v1/positions/{chain}/{market}/{account}/history": {"get": {
+        "operationId": "getPositionHistory",
+        "summary": "A position's stored snapshots in a block window, downsampled to at most `points` rows",
+        "parameters": [
+            *POSITION_PATH,
+            _query("since", {"type": "integer", "minimum": 0}, "first block (inclusive)", 0),
+            _query("until", {"type": "integer", "minimum": 0}, "last block (inclusive)", 10_000_000),
+            _query("points", {"type": "integer", "minimum": 1, "maximum": MAX_POINTS, "default": DEFAULT_POINTS},
+                   "at most this many rows, evenly spaced, always including the last", 100),
+        ],
+        "responses": {"200": _json("the history", "History"), "400": BAD, "404": _error("no such position"),
+                      "500": FAILED}}},
+    "/v1/wallets": {
+        "get": {"operationId": "listWallets", "summary": "Tracked wallets",
+                "responses": {"200": _json("tracked wallets", "WalletList"), "400": BAD, "500": FAILED}},
+        "post": {"operationId": "addWallet", "summary": "Track a wallet (or update its label and levels)",
+                 "security": BEARER,
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": _ref("WalletCreate"),
+                     "example": {"address": EXAMPLE_ACCOUNT, "label": "treasury", "warn": "1.3",
+                                 "critical": "1.15"}}}},
+                 "responses": {"200": _json("updated", "Wallet"), "201": _json("now tracked", "Wallet"),
+                               "400": BAD, "401": UNAUTHORIZED, "403": DISABLED, "500": FAILED}},
+    },
+    "/v1/wallets/{address}": {"delete": {
+        "operationId": "removeWallet", "summary": "Stop tracking a wallet", "security": BEARER,
+        "parameters": [_path("address", ADDRESS, EXAMPLE_ACCOUNT)],
+        "responses": {"204": {"description": "no longer tracked"}, "400": BAD, "401": UNAUTHORIZED,
+                      "403": DISABLED, "404": _error("not tracked"), "500": FAILED}}},
+    "/v1/alerts": {"get": {
+        "operationId": "listAlerts", "summary": "Alerts, most recently updated first, with events and deliveries",
+        "parameters": [
+            _query("status", {"type": "string", "enum": ["open", "all"], "default": "all"}, "open: only open",
+                   "open"),
+            _query("limit", {"type": "integer", "minimum": 1, "default": DEFAULT_ALERTS},
+                   f"at most this many (capped to {MAX_ALERTS})", 10),
+        ],
+        "responses": {"200": _json("alerts", "AlertList"), "400": BAD, "500": FAILED}}},
+    "/v1/oracles": {"get": {
+        "operationId": "listOracles", "summary": "Price feeds with the verdict on their latest reading",
+        "parameters": [_query("chain", STR, "only this chain", "devnet"),
+                       _query("not_fresh", BOOL, "only feeds that are not FRESH", "true")],
+        "responses": {"200": _json("feeds", "OracleList"), "400": BAD, "500": FAILED}}},
+    "/v1/markets": {"get": {
+        "operationId": "listMarkets", "summary": "Stored markets with position counts",
+        "responses": {"200": _json("markets", "MarketList"), "400": BAD, "500": FAILED}}},
+    "/healthz": {"get": {
+        "operationId": "health", "summary": "Liveness, and how old each chain's latest stored block is",
+        "responses": {"200": _json("the process and the store answer", "Health"), "400": BAD,
+                      "503": _error("the store does not answer")}}},
+    "/metrics": {"get": {
+        "operationId": "metrics", "summary": "Prometheus metrics read from the store at scrape time",
+        "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": STR}}},
+                      "400": BAD, "500": FAILED}}},
+    "/openapi.json": {"get": {
+        "operationId": "openapi", "summary": "This document",
+        "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {
+            "schema": {"type": "object"}}}}}}},
+    "/": {"get": {
+        "operationId": "dashboard", "summary": "The dashboard (HTML)",
+        "responses": {"200": {"description": "HTML page", "content": {"text/html": {"schema": STR}}},
+                      "500": FAILED}}},
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "position-health-indexer API", "version": VERSION,
+                 "description": "Read-only views of the indexed store, plus tracked-wallet management. Exact "
+                                "figures are decimal strings. Every error is JSON: `{\"error\": …}`."},
+        "paths": PATHS,
+        "components": {"schemas": SCHEMAS, "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+async def openapi_handler(request: web.Request) -> web.Response:
+    return web.json_response(document())

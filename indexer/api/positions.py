@@ -1,0 +1,109 @@
+"""/v1/positions: the latest positions (filtered, sorted, paged), one position with its assets, its history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import Engine
+
+from indexer.api import params, shapes
+from indexer.api.cursor import decode_cursor, encode_cursor
+from indexer.api.errors import ApiError, BadParameter
+from indexer.api.store import run_query, run_with_engine
+from indexer.store.api_queries import position_history, positions_page
+from indexer.store.queries import list_positions, position_assets
+from indexer.store.views import PositionView
+from indexer.types import AssetPosition
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+DEFAULT_POINTS = 500
+MAX_POINTS = 5000
+LIST_PARAMETERS = ("wallet", "chain", "protocol", "market", "max_health", "min_debt_usd", "price_status", "sort",
+                   "cursor", "limit")
+HISTORY_PARAMETERS = ("since", "until", "points")
+
+
+async def list_handler(request: web.Request) -> web.Response:
+    q = request.query
+    params.reject_unknown(q, LIST_PARAMETERS)
+    sort = params.choice(q, "sort", ("health", "debt"), default="health")
+    limit = params.integer(q, "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT, clamp=True)
+    assert sort in ("health", "debt") and limit is not None
+    cursor = q.get("cursor")
+    rows = await run_query(
+        request.app, positions_page,
+        sort=sort,
+        after=None if cursor is None else decode_cursor(cursor, sort),
+        limit=limit + 1,
+        wallet=params.address(q.get("wallet"), "wallet"),
+        chain=params.text(q, "chain"),
+        protocol=params.text(q, "protocol"),
+        market=params.text(q, "market"),
+        max_health=params.decimal(q.get("max_health"), "max_health"),
+        min_debt_usd=params.decimal(q.get("min_debt_usd"), "min_debt_usd"),
+        price_status=params.price_status(q),
+    )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1][0], sort) if len(rows) > limit else None
+    return web.json_response({"items": [shapes.position(view) for _, view in page], "sort": sort, "limit": limit,
+                              "next_cursor": next_cursor})
+
+
+def _position_key(request: web.Request) -> tuple[str, str, str]:
+    info = request.match_info
+    account = params.address(info["account"], "account")
+    assert account is not None
+    return info["chain"], info["market"], account
+
+
+def _not_found(chain: str, market: str, account: str) -> ApiError:
+    return ApiError(404, "no stored position for this chain, market and account", chain=chain, market=market,
+                    account=account)
+
+
+async def detail_handler(request: web.Request) -> web.Response:
+    params.reject_unknown(request.query, ())
+    chain, market, account = _position_key(request)
+
+    def read(engine: Engine) -> tuple[PositionView, list[AssetPosition]] | None:
+        found = list_positions(engine, wallet=account, chain=chain, market=market)
+        if not found:
+            return None
+        return found[0], position_assets(engine, snapshot_id=found[0].snapshot_id)
+
+    result = await run_with_engine(request.app, read)
+    if result is None:
+        raise _not_found(chain, market, account)
+    view, assets = result
+    body: dict[str, Any] = shapes.position(view)
+    body["assets"] = [shapes.asset(a, view.base_unit) for a in assets]
+    return web.json_response(body)
+
+
+async def history_handler(request: web.Request) -> web.Response:
+    q = request.query
+    params.reject_unknown(q, HISTORY_PARAMETERS)
+    chain, market, account = _position_key(request)
+    since = params.integer(q, "since")
+    until = params.integer(q, "until")
+    points = params.integer(q, "points", default=DEFAULT_POINTS, minimum=1, maximum=MAX_POINTS)
+    assert points is not None
+    if since is not None and until is not None and since > until:
+        raise BadParameter("until", "until must not be below since")
+
+    def read(engine: Engine) -> Any:
+        if not list_positions(engine, wallet=account, chain=chain, market=market):
+            return None
+        return position_history(engine, chain=chain, market=market, account=account, since=since, until=until,
+                                points=points)
+
+    window = await run_with_engine(request.app, read)
+    if window is None:
+        raise _not_found(chain, market, account)
+    return web.json_response({
+        "chain": chain, "market": market, "account": account, "since": since, "until": until, "points": points,
+        "total": window.total, "downsampled": window.total > len(window.rows),
+        "items": [shapes.history_row(row) for row in window.rows],
+    })

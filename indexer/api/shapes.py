@@ -1,0 +1,135 @@
+"""JSON shapes of the API. Exact figures are decimal strings (never floats); uint256 values are strings too,
+since they exceed what a JSON number can carry exactly in most clients."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from indexer.store.api_queries import HistoryRow, MarketSummary
+from indexer.store.models import WalletPublic
+from indexer.store.views import OracleView, PositionView, base_to_decimal
+from indexer.types import AssetPosition, scaled
+
+
+def dec(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def big(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def position(p: PositionView) -> dict[str, Any]:
+    return {
+        "chain": p.chain,
+        "protocol": p.protocol,
+        "market": p.market,
+        "market_address": p.market_address,
+        "account": p.account,
+        "label": p.wallet_label,
+        "block_number": p.block_number,
+        "block_hash": p.block_hash,
+        "block_timestamp": p.block_timestamp,
+        "health": dec(p.health),
+        "health_factor_raw": str(p.health_factor_raw),
+        "health_factor_decimals": p.native_decimals,
+        "collateral_usd": dec(p.collateral_usd),
+        "debt_usd": dec(p.debt_usd),
+        "available_borrows_usd": dec(base_to_decimal(p.available_borrows_base, p.base_unit)),
+        "liquidation_threshold_bps": p.liquidation_threshold,
+        "ltv_bps": p.ltv,
+        "price_status": p.price_status,
+        "updated_at": p.updated_at.isoformat(),
+    }
+
+
+def asset(a: AssetPosition, base_unit: int) -> dict[str, Any]:
+    return {
+        "asset": a.asset,
+        "symbol": a.symbol,
+        "decimals": a.decimals,
+        "collateral": dec(scaled(a.collateral, a.decimals)),
+        "collateral_raw": str(a.collateral),
+        "debt": dec(scaled(a.debt, a.decimals)),
+        "debt_raw": str(a.debt),
+        "price_usd": dec(base_to_decimal(a.price, base_unit)),
+        "price_raw": str(a.price),
+        "collateral_usd": dec(base_to_decimal(a.collateral_base, base_unit)),
+        "debt_usd": dec(base_to_decimal(a.debt_base, base_unit)),
+        "is_collateral": a.is_collateral,
+        "liquidation_threshold_bps": a.liquidation_threshold,
+        "ltv_bps": a.ltv,
+        "price_source": a.price_source,
+        "feed": a.feed,
+        "round_id": big(a.round_id),
+    }
+
+
+def history_row(h: HistoryRow) -> dict[str, Any]:
+    return {
+        "block_number": h.block_number,
+        "block_hash": h.block_hash,
+        "block_timestamp": h.block_timestamp,
+        "health": dec(h.health),
+        "health_factor_raw": str(h.health_factor_raw),
+        "collateral_usd": dec(base_to_decimal(h.collateral_base, h.base_unit)),
+        "debt_usd": dec(base_to_decimal(h.debt_base, h.base_unit)),
+        "price_status": h.price_status,
+    }
+
+
+def wallet(w: WalletPublic) -> dict[str, Any]:
+    return {"address": w.address, "label": w.label, "warn": dec(w.warn_health), "critical": dec(w.critical_health),
+            "created_at": w.created_at.isoformat()}
+
+
+def oracle(o: OracleView, now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
+    return {
+        "chain": o.chain,
+        "feed": o.key,
+        "kind": o.kind,
+        "asset": o.asset,
+        "symbol": o.symbol,
+        "description": o.description,
+        "status": o.status,
+        "reason": o.reason,
+        "answer": dec(o.answer_scaled),
+        "answer_raw": big(o.answer),
+        "decimals": o.decimals,
+        "round_id": big(o.round_id),
+        "updated_at": o.updated_at,
+        "age_seconds": o.age,
+        "seconds_since_update": None if o.updated_at is None else max(0, int(now) - o.updated_at),
+        "heartbeat_seconds": o.heartbeat,
+        "heartbeat_source": o.heartbeat_source,
+        "deviation_percent": o.deviation,
+        "aggregator": o.aggregator,
+        "block_number": o.block_number,
+        "block_timestamp": o.block_timestamp,
+    }
+
+
+def market(m: MarketSummary) -> dict[str, Any]:
+    return {"chain": m.chain, "key": m.key, "protocol": m.protocol, "address": m.address, "positions": m.positions,
+            "with_debt": m.with_debt, "liquidatable": m.liquidatable, "min_health": dec(m.min_health),
+            "block_number": m.block_number}
+
+
+_ALERT_FIELDS = ("id", "dedup_key", "chain", "market", "account", "family", "severity", "status", "opened_block",
+                 "resolved_block", "updated_block", "price_status")
+_EVENT_FIELDS = ("id", "kind", "severity", "previous_severity", "block_number", "price_status")
+_DELIVERY_FIELDS = ("channel", "status", "attempts", "last_error")
+
+
+def alert(a: dict[str, Any]) -> dict[str, Any]:
+    """One row of ``queries.list_alerts``: the alert, its events oldest first, each with its deliveries."""
+    return {
+        **{k: a[k] for k in _ALERT_FIELDS},
+        "health": dec(a["health"]),
+        "events": [{**{k: e[k] for k in _EVENT_FIELDS},
+                    "deliveries": [{k: d[k] for k in _DELIVERY_FIELDS} for d in e["deliveries"]]}
+                   for e in a["events"]],
+    }

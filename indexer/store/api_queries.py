@@ -1,0 +1,354 @@
+"""Read queries behind the HTTP API, dashboard and metrics; every argument after the engine is keyword-only.
+
+Uint256 columns are canonical decimal TEXT on SQLite, so their comparisons go through ``_uint_cmp``
+(longer text = larger number); health columns are fixed-width sortable text there, so they compare as-is.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, case, false, func, or_, select, true
+
+from indexer.store.models import (
+    Alert,
+    Block,
+    Checkpoint,
+    Delivery,
+    Market,
+    OracleFeed,
+    Position,
+    PositionHistory,
+    Wallet,
+)
+from indexer.store.views import PositionView
+
+_positions: Table = Position.__table__  # type: ignore[attr-defined]
+_history: Table = PositionHistory.__table__  # type: ignore[attr-defined]
+_markets: Table = Market.__table__  # type: ignore[attr-defined]
+_wallets: Table = Wallet.__table__  # type: ignore[attr-defined]
+_blocks: Table = Block.__table__  # type: ignore[attr-defined]
+_checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
+_feeds: Table = OracleFeed.__table__  # type: ignore[attr-defined]
+_alerts: Table = Alert.__table__  # type: ignore[attr-defined]
+_deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
+
+PositionSort = Literal["health", "debt"]
+
+# Health buckets for the dashboard chart and /metrics: (label, lower bound inclusive, upper bound exclusive).
+HEALTH_BUCKETS: tuple[tuple[str, Decimal | None, Decimal | None], ...] = (
+    ("<1", None, Decimal("1")),
+    ("1-1.05", Decimal("1"), Decimal("1.05")),
+    ("1.05-1.1", Decimal("1.05"), Decimal("1.1")),
+    ("1.1-1.5", Decimal("1.1"), Decimal("1.5")),
+    (">=1.5", Decimal("1.5"), None),
+)
+NO_DEBT_BUCKET = "no_debt"
+BUCKET_LABELS = tuple(label for label, _, _ in HEALTH_BUCKETS) + (NO_DEBT_BUCKET,)
+
+
+def _uint_cmp(column: ColumnElement[Any], op: Callable[[Any, Any], Any], value: int,
+              dialect: str) -> ColumnElement[bool]:
+    """``column <op> value`` for a Uint256 column, numerically on every dialect (op: lt, le, gt, ge)."""
+    if dialect != "sqlite":
+        return op(column, value)
+    digits = len(str(value))
+    length = func.length(column)
+    longer_wins = operator.gt if op in (operator.gt, operator.ge) else operator.lt
+    return or_(longer_wins(length, digits), and_(length == digits, op(column, value)))
+
+
+def _larger_first(column: ColumnElement[Any], dialect: str) -> list[Any]:
+    if dialect == "sqlite":
+        return [func.length(column).desc(), column.desc()]
+    return [column.desc()]
+
+
+# -- positions, one page at a time ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PageKey:
+    """Where a page of positions ended: the sort key of its last row (the cursor, before encoding)."""
+
+    health: Decimal | None
+    debt_base: int
+    id: int
+
+
+def _after(key: PageKey, sort: PositionSort, dialect: str) -> ColumnElement[bool]:
+    """Rows strictly after ``key`` in the page order (a keyset condition, so pages never overlap)."""
+    p = _positions.c
+    if key.health is None:  # inside the no-debt segment, which sorts last by health
+        health_gt, health_eq = false(), p.health.is_(None)
+    else:
+        health_gt = or_(p.health.is_(None), p.health > key.health)
+        health_eq = p.health == key.health
+    debt_gt = _uint_cmp(p.debt_base, operator.lt, key.debt_base, dialect)  # debt sorts larger first
+    debt_eq = p.debt_base == key.debt_base
+    id_gt = p.id > key.id
+    steps = [(health_gt, health_eq), (debt_gt, debt_eq)] if sort == "health" else [
+        (debt_gt, debt_eq), (health_gt, health_eq)]
+    steps.append((id_gt, true()))
+    terms = []
+    for i, (gt, _) in enumerate(steps):
+        terms.append(and_(*[eq for _, eq in steps[:i]], gt))
+    return or_(*terms)
+
+
+def _min_debt_condition(connection: Connection, minimum: Decimal, dialect: str) -> ColumnElement[bool]:
+    """``debt_base / base_unit >= minimum`` exactly: per distinct base unit, an integer bound on debt_base."""
+    p = _positions.c
+    units = connection.execute(select(p.base_unit).distinct()).scalars().all()
+    terms = []
+    for unit in units:
+        bound = int((minimum * unit).to_integral_value(rounding=ROUND_CEILING))
+        terms.append(and_(p.base_unit == unit, _uint_cmp(p.debt_base, operator.ge, max(bound, 0), dialect)))
+    return or_(false(), *terms)
+
+
+def _position_columns() -> list[Any]:
+    p = _positions.c
+    return [
+        p.chain, p.protocol, _markets.c.key.label("market"), _markets.c.address.label("market_address"), p.account,
+        _wallets.c.label.label("wallet_label"), p.snapshot_id, p.block_number, p.block_hash, p.block_timestamp,
+        p.health_factor_raw, p.native_decimals, p.health, p.collateral_base, p.debt_base, p.base_unit,
+        p.liquidation_threshold, p.ltv, p.available_borrows_base, p.price_status, p.updated_at,
+    ]
+
+
+def positions_page(
+    engine: Engine,
+    *,
+    sort: PositionSort = "health",
+    after: PageKey | None = None,
+    limit: int = 50,
+    wallet: str | None = None,
+    chain: str | None = None,
+    protocol: str | None = None,
+    market: str | None = None,
+    max_health: Decimal | None = None,
+    min_debt_usd: Decimal | None = None,
+    price_status: str | None = None,
+) -> list[tuple[PageKey, PositionView]]:
+    """Up to ``limit`` latest positions after ``after``, each with its page key.
+
+    ``sort="health"``: riskiest first, the order of ``queries.list_positions`` (lowest health, positions
+    without debt last, then larger debt first). ``sort="debt"``: larger debt first, then lower health.
+    Filters are exact: ``max_health`` on the stored decimal, ``min_debt_usd`` on the integer debt.
+    """
+    p = _positions.c
+    dialect = engine.dialect.name
+    query = (
+        select(p.id, *_position_columns())
+        .join(_markets, _markets.c.id == p.market_id)
+        .outerjoin(_wallets, _wallets.c.address == p.account)
+    )
+    health_order = [p.health.asc().nulls_last()]
+    debt_order = _larger_first(p.debt_base, dialect)
+    order = [*health_order, *debt_order] if sort == "health" else [*debt_order, *health_order]
+    with engine.connect() as connection:
+        for column, value in ((p.account, wallet), (p.chain, chain), (p.protocol, protocol),
+                              (_markets.c.key, market), (p.price_status, price_status)):
+            if value is not None:
+                query = query.where(column == value)
+        if max_health is not None:
+            query = query.where(p.health <= max_health)
+        if min_debt_usd is not None:
+            query = query.where(_min_debt_condition(connection, min_debt_usd, dialect))
+        if after is not None:
+            query = query.where(_after(after, sort, dialect))
+        rows = connection.execute(query.order_by(*order, p.id).limit(limit)).mappings().all()
+    out = []
+    for row in rows:
+        fields = dict(row)
+        row_id = fields.pop("id")
+        view = PositionView(**fields)
+        out.append((PageKey(view.health, view.debt_base, row_id), view))
+    return out
+
+
+# -- history ------------------------------------------------------------------------------------------
+def sample_indices(total: int, points: int) -> list[int]:
+    """At most ``points`` indices into ``range(total)``, evenly spaced, always with the last (and the first
+    when ``points`` ≥ 2). Every index when ``total`` ≤ ``points``."""
+    if points < 1:
+        raise ValueError("points must be at least 1")
+    if total <= points:
+        return list(range(total))
+    if points == 1:
+        return [total - 1]
+    span, gaps = total - 1, points - 1
+    return [(i * span + gaps // 2) // gaps for i in range(points)]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    block_number: int
+    block_hash: str
+    block_timestamp: int
+    health_factor_raw: int
+    native_decimals: int
+    health: Decimal | None
+    collateral_base: int
+    debt_base: int
+    base_unit: int
+    price_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    total: int  # rows in the window before downsampling
+    rows: list[HistoryRow]
+
+
+def position_history(engine: Engine, *, chain: str, market: str, account: str, since: int | None = None,
+                     until: int | None = None, points: int = 500) -> HistoryWindow:
+    """A position's stored snapshots with ``since ≤ block ≤ until``, oldest first, downsampled to at most
+    ``points`` rows (``sample_indices``) by row number in the database, so a long range is never loaded whole."""
+    h = _history.c
+    columns = [h.block_number, h.block_hash, h.block_timestamp, h.health_factor_raw, h.native_decimals, h.health,
+               h.collateral_base, h.debt_base, h.base_unit, h.price_status]
+    query = select(*columns).join(_markets, _markets.c.id == h.market_id).where(
+        _markets.c.chain == chain, _markets.c.key == market, h.chain == chain, h.account == account)
+    if since is not None:
+        query = query.where(h.block_number >= since)
+    if until is not None:
+        query = query.where(h.block_number <= until)
+    with _snapshot_connection(engine) as connection:
+        total = connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        if total <= points:
+            rows = connection.execute(query.order_by(h.block_number, h.id)).mappings().all()
+        else:
+            numbered = query.add_columns(
+                func.row_number().over(order_by=(h.block_number, h.id)).label("row_number")).subquery()
+            wanted = [i + 1 for i in sample_indices(total, points)]
+            rows = connection.execute(
+                select(*[numbered.c[c.name] for c in columns]).where(numbered.c.row_number.in_(wanted))
+                .order_by(numbered.c.row_number)).mappings().all()
+    return HistoryWindow(total=total, rows=[HistoryRow(**row) for row in rows])
+
+
+def _snapshot_connection(engine: Engine) -> Connection:
+    """A connection whose statements in one transaction see one snapshot (Postgres: REPEATABLE READ;
+    SQLite in WAL mode does so already)."""
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+    return connection
+
+
+# -- markets, wallets ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class MarketSummary:
+    chain: str
+    key: str
+    protocol: str
+    address: str
+    positions: int
+    with_debt: int
+    liquidatable: int
+    min_health: Decimal | None
+    block_number: int | None  # the newest block any of its positions was read at
+
+
+def list_markets(engine: Engine) -> list[MarketSummary]:
+    """Every stored market with counts over its latest positions."""
+    m, p = _markets.c, _positions.c
+    query = (
+        select(m.chain, m.key, m.protocol, m.address, func.count(p.id).label("positions"),
+               func.count(p.health).label("with_debt"),
+               func.coalesce(func.sum(case((p.health < Decimal(1), 1), else_=0)), 0).label("liquidatable"),
+               func.min(p.health).label("min_health"), func.max(p.block_number).label("block_number"))
+        .outerjoin(_positions, p.market_id == m.id)
+        .group_by(m.id, m.chain, m.key, m.protocol, m.address)
+        .order_by(m.chain, m.key)
+    )
+    with engine.connect() as connection:
+        return [MarketSummary(**row) for row in connection.execute(query).mappings()]
+
+
+def wallet_exists(engine: Engine, *, address: str) -> bool:
+    with engine.connect() as connection:
+        return connection.execute(select(_wallets.c.id).where(_wallets.c.address == address)).first() is not None
+
+
+# -- chain heads and metrics ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    chain: str
+    block_number: int | None
+    block_hash: str | None
+    block_timestamp: int | None
+    checkpoints: dict[str, int]  # checkpoint name → block number
+
+
+def chain_heads(engine: Engine, *, chains: Sequence[str] = ()) -> list[ChainHead]:
+    """The latest stored block and the checkpoints of every chain in ``chains`` or in the store."""
+    with engine.connect() as connection:
+        return _chain_heads(connection, chains)
+
+
+def _chain_heads(connection: Connection, chains: Sequence[str]) -> list[ChainHead]:
+    b, c = _blocks.c, _checkpoints.c
+    newest = select(b.chain, func.max(b.number).label("number")).group_by(b.chain).subquery()
+    heads = {row.chain: row for row in connection.execute(
+        select(b.chain, b.number, b.hash, b.timestamp).join(
+            newest, and_(newest.c.chain == b.chain, newest.c.number == b.number)))}
+    marks: dict[str, dict[str, int]] = {}
+    for chain, name, number in connection.execute(select(c.chain, c.name, c.block_number)):
+        marks.setdefault(chain, {})[name] = number
+    out = []
+    for chain in sorted(set(chains) | set(heads) | set(marks)):
+        head = heads.get(chain)
+        out.append(ChainHead(chain, head.number if head else None, head.hash if head else None,
+                             head.timestamp if head else None, marks.get(chain, {})))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoreMetrics:
+    """Everything /metrics reports, read in one connection at scrape time."""
+
+    heads: list[ChainHead]
+    health_buckets: list[tuple[str, str, str, int]]  # chain, market key, bucket label, positions
+    feeds: list[tuple[str, str, int]]  # chain, status, feeds
+    open_alerts: list[tuple[str, str, str, int]]  # chain, family, severity, alerts
+    deliveries: list[tuple[str, str, int]]  # channel, status, rows
+    oldest_pending_delivery: float | None  # created_at (unix seconds) of the oldest pending delivery
+
+
+def _bucket_expression() -> Any:
+    health = _positions.c.health
+    whens = []
+    for label, low, high in HEALTH_BUCKETS:
+        condition = and_(*([health >= low] if low is not None else []), *([health < high] if high is not None else []))
+        whens.append((condition, label))
+    return case((health.is_(None), NO_DEBT_BUCKET), *whens)
+
+
+def store_metrics(engine: Engine, *, chains: Sequence[str] = ()) -> StoreMetrics:
+    p, f, a, d = _positions.c, _feeds.c, _alerts.c, _deliveries.c
+    bucket = _bucket_expression().label("bucket")
+    with _snapshot_connection(engine) as connection:
+        heads = _chain_heads(connection, chains)
+        buckets = connection.execute(
+            select(p.chain, _markets.c.key, bucket, func.count()).join(_markets, _markets.c.id == p.market_id)
+            .group_by(p.chain, _markets.c.key, bucket)).all()
+        feeds = connection.execute(select(f.chain, f.status, func.count()).group_by(f.chain, f.status)).all()
+        alerts = connection.execute(select(a.chain, a.family, a.severity, func.count()).where(a.status == "open")
+                                    .group_by(a.chain, a.family, a.severity)).all()
+        deliveries = connection.execute(
+            select(d.channel, d.status, func.count()).group_by(d.channel, d.status)).all()
+        oldest = connection.execute(select(func.min(d.created_at)).where(d.status == "pending")).scalar()
+    return StoreMetrics(
+        heads=heads,
+        health_buckets=[tuple(r) for r in buckets],  # type: ignore[misc]
+        feeds=[tuple(r) for r in feeds],  # type: ignore[misc]
+        open_alerts=[tuple(r) for r in alerts],  # type: ignore[misc]
+        deliveries=[tuple(r) for r in deliveries],  # type: ignore[misc]
+        oldest_pending_delivery=None if oldest is None or math.isnan(oldest) else float(oldest),
+    )
