@@ -15,10 +15,14 @@ import time
 from indexer.chain.rpc import RpcClient
 from indexer.discovery import discover, watched_accounts
 from indexer.errors import PermanentError, RpcUnavailableError
+from indexer.fastpath import fast_read
+from indexer.oracles.chainlink import ChainlinkFeeds, FeedMeta
+from indexer.oracles.reading import FeedReading
 from indexer.settings import Settings
 from indexer.store.queries import checkpoint, feed_metadata, list_wallets, rewind_discovery
 from indexer.store.reorg import rollback, stored_hashes
 from indexer.sync import read_chain, store_read
+from indexer.types import PositionSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,10 @@ class ChainFollower:
         self.stopping = False
         self.last_stored: int | None = None
         self.rpc = RpcClient(settings.rpc_urls(chain), timeout=self.config.rpc_timeout)
+        self.every = min((m.snapshot_every for m in settings.markets.values() if m.chain == chain), default=1)
+        self.last_full: int | None = None  # block of the last full read (the fast path's cache)
+        self.cached: list[PositionSnapshot] = []
+        self.readings: list[FeedReading] = []
 
     @property
     def discovering(self) -> bool:
@@ -85,9 +93,16 @@ class ChainFollower:
     async def _process(self, number: int) -> int:
         """Process block ``number``; returns the block number the follower should continue after."""
         started = time.perf_counter()
-        accounts = await asyncio.to_thread(self._watched)
+        full = self.last_full is None or number - self.last_full >= self.every
         known = await asyncio.to_thread(feed_metadata, self.engine, chain=self.chain)
-        read = await read_chain(self.settings, self.chain, accounts, block=number, known_feeds=known, rpc=self.rpc)
+        if full:
+            accounts = await asyncio.to_thread(self._watched)
+            read = await read_chain(self.settings, self.chain, accounts, block=number, known_feeds=known,
+                                    rpc=self.rpc)
+        else:
+            feeds = ChainlinkFeeds({a: FeedMeta(d, desc) for a, (d, desc) in known.items()})
+            read, readings = await fast_read(self.settings, self.chain, self.rpc, number, self.cached,
+                                             self.readings, feeds)
         stored = await asyncio.to_thread(stored_hashes, self.engine, chain=self.chain, since=number - 1)
         parent = stored.get(number - 1)
         if parent is not None and parent != read.block.parent_hash:
@@ -96,11 +111,19 @@ class ChainFollower:
                         self.chain, number, parent, read.block.parent_hash, ancestor)
             await asyncio.to_thread(rollback, self.engine, chain=self.chain, ancestor=ancestor)
             await asyncio.to_thread(rewind_discovery, self.engine, chain=self.chain, to_block=ancestor)
+            self.last_full, self.cached, self.readings = None, [], []
             return ancestor
         await asyncio.to_thread(store_read, self.settings, self.engine, read)
+        if full:
+            self.last_full, self.cached, self.readings = number, read.snapshots, read.readings
+        else:
+            moved = {(s.market, s.account): s for s in read.snapshots}
+            self.cached = [moved.get((s.market, s.account), s) for s in self.cached]
+            self.readings = [r for r in readings]
         self.last_stored = number
-        log.info("block processed chain=%s block=%d positions=%d alert_events=%d seconds=%.3f", self.chain, number,
-                 len(read.snapshots), len(read.alerts.events) if read.alerts else 0, time.perf_counter() - started)
+        log.info("block processed chain=%s block=%d read=%s positions=%d alert_events=%d seconds=%.3f", self.chain,
+                 number, "full" if full else "fast", len(read.snapshots),
+                 len(read.alerts.events) if read.alerts else 0, time.perf_counter() - started)
         return number
 
     async def _ancestor(self, number: int) -> int:

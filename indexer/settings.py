@@ -119,6 +119,7 @@ class MarketSettings(_Strict):
     verify_onchain: bool = False  # also read the protocol's own health view and compare
     discover: bool = False  # find the market's accounts in its events (eth_getLogs), not only tracked wallets
     start_block: int = Field(default=0, ge=0)  # where discovery starts scanning (the market's deployment block)
+    snapshot_every: int = Field(default=1, ge=1)  # full read every N blocks; between them the oracle fast path
 
 
 class Settings(_Strict):

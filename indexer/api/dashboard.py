@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from indexer.api import params
 from indexer.api.keys import CONFIG, SETTINGS
 from indexer.api.store import run_with_engine
-from indexer.display import health_text, short_address, usd_text
+from indexer.display import health_text, short_address
 from indexer.store.api_queries import BUCKET_LABELS, StoreMetrics, store_metrics
 from indexer.store.queries import list_alerts, list_oracles, list_positions
 from indexer.store.views import OracleView, PositionView
@@ -41,9 +41,9 @@ h2{font-size:1.05em;margin:1.2em 0 .4em}
 .chains{display:flex;flex-wrap:wrap;gap:6px;margin:.4em 0}
 .pill{border:1px solid var(--line);border-radius:999px;padding:2px 10px;font-size:.85em}
 .pill.bad{border-color:#c62828;color:#c62828}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:8px}
-.card{background:var(--card);border-radius:8px;padding:8px 10px}
-.card b{display:block;font-size:1.4em;font-variant-numeric:tabular-nums}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(105px,1fr));gap:6px}
+.card{background:var(--card);border-radius:8px;padding:6px 10px;font-size:.85em}
+.card b{display:block;font-size:1.5em;font-variant-numeric:tabular-nums}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{padding:6px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
@@ -54,9 +54,9 @@ td.h{font-weight:700}
 .tag{font-size:.75em;padding:1px 6px;border-radius:4px;background:var(--card)}
 .tag.bad{background:#c62828;color:#fff}.tag.warn{background:#f9a825;color:#000}
 a{color:inherit}
-svg{width:100%;height:auto;max-width:640px;display:block}
-svg text{fill:currentColor;font-size:13px}
-@media(max-width:640px){.wide{display:none}body{font-size:14px}th,td{padding:5px 6px}}
+svg{width:100%;height:auto;max-width:560px;display:block}
+svg text{fill:currentColor;font-size:15px}
+@media(max-width:640px){.wide{display:none}body{font-size:14px}th,td{padding:5px 4px}main{padding:8px}}
 """
 
 
@@ -85,6 +85,11 @@ def _age(seconds: int | float | None) -> str:
         if s >= size:
             return f"{s // size}{unit}"
     return f"{s}s"
+
+
+def _dollars(amount: Decimal) -> str:
+    """Whole dollars, rounded down, for the tables (the API has the exact figures)."""
+    return f"{int(amount):,}"
 
 
 def _health_class(health: Decimal | None) -> str:
@@ -133,7 +138,7 @@ def _cards(data: DashboardData, counts: dict[str, int]) -> str:
 
 def health_chart(counts: dict[str, int]) -> str:
     """An inline SVG bar chart of positions per health bucket."""
-    width, height, top, bottom = 600, 200, 22, 28
+    width, height, top, bottom = 420, 190, 24, 30
     slot = width / len(BUCKET_LABELS)
     tallest = max(counts.values(), default=0) or 1
     bars = []
@@ -166,8 +171,8 @@ def _positions_table(rows: list[PositionView]) -> str:
         body.append(
             f'<tr class="{_health_class(p.health)}"><td class="num h">{escape(health_text(p.health))}</td>'
             f'<td><a href="{link}" title="{escape(p.account)}">{escape(short_address(p.account))}</a>{label}</td>'
-            f'<td class="wide">{escape(p.market)}</td><td class="num">{escape(usd_text(p.collateral_usd))}</td>'
-            f'<td class="num">{escape(usd_text(p.debt_usd))}</td><td>{_status_tag(p.price_status)}</td>'
+            f'<td class="wide">{escape(p.market)}</td><td class="num">{_dollars(p.collateral_usd)}</td>'
+            f'<td class="num">{_dollars(p.debt_usd)}</td><td>{_status_tag(p.price_status)}</td>'
             f'<td class="num wide">{p.block_number}</td></tr>')
     return f'<div class="scroll"><table>{head}{"".join(body)}</table></div>'
 

@@ -171,3 +171,30 @@ async def test_run_discovers_every_seeded_borrower(devnet, chain_state, write_de
     onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
                                       [p.account for p in positions], head(devnet))
     assert all(onchain[p.account][5] == p.health_factor_raw for p in positions)
+
+
+async def test_fast_path_alerts_between_full_reads(devnet, chain_state, write_devnet_config, engine, caplog):
+    config = load_settings(write_devnet_config(chain=FAST, tail="snapshot_every = 1000\n"))  # one full read
+    for account in devnet.accounts:
+        add_wallet(engine, address=account.address, label=account.kind)
+    caplog.set_level("INFO", logger="indexer.follow")
+    stop, task = await start(config, engine)
+    try:
+        await caught_up(engine, head(devnet))
+        before = {e for (e,) in table(engine, AlertEvent, "id")}
+        set_price(devnet.url, devnet.deployment, "WETH", devnet.deployment.reserve("WETH")["price"] * 80 // 100)
+        update_block = head(devnet)
+        await caught_up(engine, update_block)
+    finally:
+        stop.set()
+        await task
+    assert f"block={update_block} read=fast" in caplog.text
+    new = [(i, b) for i, b in table(engine, AlertEvent, "id", "block_number") if i not in before]
+    assert new and {b for _, b in new} == {update_block}
+    moved = [p for p in list_positions(engine) if p.block_number == update_block]
+    assert moved  # the positions holding WETH, recomputed locally at the update's block
+    onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
+                                      [p.account for p in moved], update_block)
+    for p in moved:  # cached amounts: only the interest accrued since the full read is missing
+        hf = onchain[p.account][5]
+        assert abs(p.health_factor_raw - hf) <= hf // 10**6, (p.account, p.health_factor_raw, hf)
