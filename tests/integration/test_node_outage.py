@@ -38,7 +38,8 @@ async def test_outage_backoff_and_catch_up(tmp_path, caplog):
         config_path.write_text(
             f'[database]\nurl = "sqlite:///{tmp_path}/outage.db"\n'
             f'[chains.devnet]\nchain_id = 31337\ndevnet = "{tmp_path}/devnet.json"\npoll_interval = 0.2\n'
-            '[markets.devnet-aave-v3]\nchain = "devnet"\nprotocol = "aave_v3"\naddress = "devnet:PoolAddressesProvider"\n')
+            '[markets.devnet-aave-v3]\nchain = "devnet"\nprotocol = "aave_v3"\n'
+            'address = "devnet:PoolAddressesProvider"\n')
         config = load_settings(config_path)
         engine = make_engine(config.database_url)
         ensure_schema(engine)
