@@ -122,8 +122,14 @@ class MarketSettings(_Strict):
     snapshot_every: int = Field(default=1, ge=1)  # full read every N blocks; between them the oracle fast path
 
 
+class RetentionSettings(_Strict):
+    history_blocks: int = Field(default=0, ge=0)  # keep history and oracle readings this many blocks; 0 = all
+    interval: float = Field(default=300.0, gt=0)  # seconds between pruning passes in `indexer run`
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
+    retention: RetentionSettings = RetentionSettings()
     oracles: OracleSettings = OracleSettings()
     alerts: AlertSettings = AlertSettings()
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)  # checked by indexer.alerts.registry

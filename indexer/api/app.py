@@ -8,7 +8,6 @@ object that reads the engine at scrape time.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,8 +20,6 @@ from indexer.api.errors import Handler, error_middleware
 from indexer.api.keys import CONFIG, ENGINE, EXECUTOR, REGISTRY, SETTINGS
 from indexer.settings import Settings
 from indexer.store.db import ensure_schema, make_engine
-
-log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 

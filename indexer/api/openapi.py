@@ -14,6 +14,15 @@ from indexer.oracles.status import PriceStatus
 DECIMAL = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "exact decimal"}
 UINT = {"type": "string", "pattern": r"^[0-9]+$", "description": "unsigned integer (uint256) in decimal"}
 ADDRESS = {"type": "string", "pattern": r"^0x[0-9a-fA-F]{40}$"}
+# What clients send: all lower case, all upper case, or EIP-55 checksummed (a wrong checksum is refused)
+ADDRESS_IN = {**ADDRESS, "format": "eth-address",
+              "description": "0x + 40 hex digits: one case throughout, or a valid EIP-55 checksum"}
+AMOUNT_IN = {"type": "string", "pattern": r"^[0-9]{1,30}(\.[0-9]{1,30})?$", "description": "non-negative decimal"}
+LEVEL_IN = {"oneOf": [
+    {"type": "string", "pattern": r"^(0{0,5}[1-9][0-9]{0,5}(\.[0-9]{1,18})?|0{0,5}\.[0-9]{0,17}[1-9])$",
+     "description": "positive decimal below 1,000,000 with at most 18 places"},
+    {"type": "number", "minimum": 0.000001, "maximum": 1000000}]}
+BLOCK_IN = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 HASH = {"type": "string", "pattern": r"^0x[0-9a-fA-F]{64}$"}
 STATUSES = [s.value for s in PriceStatus]
 EXAMPLE_ACCOUNT = "0x000000000000000000000000000000000000dEaD"
@@ -38,6 +47,8 @@ def _list_of(name: str, **extra: Any) -> dict[str, Any]:
 
 INT = {"type": "integer"}
 STR = {"type": "string"}
+NAME = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
+        "description": "a chain, market or protocol name (no control characters)"}
 BOOL = {"type": "boolean"}
 
 SCHEMAS: dict[str, Any] = {
@@ -67,9 +78,9 @@ SCHEMAS: dict[str, Any] = {
                        "critical": _nullable(DECIMAL), "created_at": STR}),
     "WalletList": _list_of("Wallet"),
     "WalletCreate": {"type": "object", "required": ["address"], "additionalProperties": False, "properties": {
-        "address": ADDRESS, "label": _nullable({"type": "string", "minLength": 1, "maxLength": 100}),
-        "warn": _nullable({"oneOf": [DECIMAL, {"type": "number"}]}),
-        "critical": _nullable({"oneOf": [DECIMAL, {"type": "number"}]})}},
+        "address": ADDRESS_IN, "label": _nullable({"type": "string", "minLength": 1, "maxLength": 100}),
+        "warn": {**_nullable(LEVEL_IN), "description": "this wallet's WARN level (health below it)"},
+        "critical": {**_nullable(LEVEL_IN), "description": "this wallet's CRITICAL level; not above warn"}}},
     "Delivery": _object({"channel": STR, "status": STR, "attempts": INT, "last_error": _nullable(STR)}),
     "AlertEvent": _object({"id": STR, "kind": STR, "severity": STR, "previous_severity": _nullable(STR),
                            "block_number": INT, "price_status": STR,
@@ -122,8 +133,8 @@ def _path(name: str, schema: dict[str, Any], example: str) -> dict[str, Any]:
 
 BAD = _error("a parameter cannot be used (`parameter` names it)")
 FAILED = _error("internal error (details are in the server log, never in the response)")
-POSITION_PATH = [_path("chain", STR, "devnet"), _path("market", STR, "devnet-aave-v3"),
-                 _path("account", ADDRESS, EXAMPLE_ACCOUNT)]
+POSITION_PATH = [_path("chain", NAME, "devnet"), _path("market", NAME, "devnet-aave-v3"),
+                 _path("account", ADDRESS_IN, EXAMPLE_ACCOUNT)]
 BEARER = [{"bearerAuth": []}]
 UNAUTHORIZED = _error("missing or wrong bearer token")
 DISABLED = _error("no token is configured on the server: wallet changes are disabled")
@@ -132,18 +143,19 @@ PATHS: dict[str, Any] = {
     "/v1/positions": {"get": {
         "operationId": "listPositions", "summary": "Latest positions, riskiest first (or by debt), paged",
         "parameters": [
-            _query("wallet", ADDRESS, "only this account", EXAMPLE_ACCOUNT),
-            _query("chain", STR, "only this chain (config name)", "devnet"),
-            _query("protocol", STR, "only this protocol", "aave_v3"),
-            _query("market", STR, "only this market (config key)", "devnet-aave-v3"),
-            _query("max_health", DECIMAL, "health at most this (positions without debt never match)", "1.1"),
-            _query("min_debt_usd", DECIMAL, "debt at least this many USD", "100"),
+            _query("wallet", ADDRESS_IN, "only this account", EXAMPLE_ACCOUNT),
+            _query("chain", NAME, "only this chain (config name)", "devnet"),
+            _query("protocol", NAME, "only this protocol", "aave_v3"),
+            _query("market", NAME, "only this market (config key)", "devnet-aave-v3"),
+            _query("max_health", AMOUNT_IN, "health at most this (positions without debt never match)", "1.1"),
+            _query("min_debt_usd", AMOUNT_IN, "debt at least this many USD", "100"),
             _query("price_status", {"type": "string", "enum": STATUSES}, "only positions priced with this status",
                    "FRESH"),
             _query("sort", {"type": "string", "enum": ["health", "debt"], "default": "health"},
                    "health: lowest first; debt: largest first", "health"),
-            _query("cursor", STR, "`next_cursor` of the previous page"),
-            _query("limit", {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT},
+            _query("cursor", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,512}$"},
+                   "`next_cursor` of the previous page (opaque; made for the same `sort`)"),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": DEFAULT_LIMIT},
                    f"page size; values above {MAX_LIMIT} are capped to {MAX_LIMIT}", 20),
         ],
         "responses": {"200": _json("a page of positions", "PositionPage"), "400": BAD, "500": FAILED}}},
@@ -157,8 +169,8 @@ PATHS: dict[str, Any] = {
         "summary": "A position's stored snapshots in a block window, downsampled to at most `points` rows",
         "parameters": [
             *POSITION_PATH,
-            _query("since", {"type": "integer", "minimum": 0}, "first block (inclusive)", 0),
-            _query("until", {"type": "integer", "minimum": 0}, "last block (inclusive)", 10_000_000),
+            _query("since", BLOCK_IN, "first block (inclusive)", 0),
+            _query("until", BLOCK_IN, "last block (inclusive); below `since`: an empty window", 10_000_000),
             _query("points", {"type": "integer", "minimum": 1, "maximum": MAX_POINTS, "default": DEFAULT_POINTS},
                    "at most this many rows, evenly spaced, always including the last", 100),
         ],
@@ -178,7 +190,7 @@ PATHS: dict[str, Any] = {
     },
     "/v1/wallets/{address}": {"delete": {
         "operationId": "removeWallet", "summary": "Stop tracking a wallet", "security": BEARER,
-        "parameters": [_path("address", ADDRESS, EXAMPLE_ACCOUNT)],
+        "parameters": [_path("address", ADDRESS_IN, EXAMPLE_ACCOUNT)],
         "responses": {"204": {"description": "no longer tracked"}, "400": BAD, "401": UNAUTHORIZED,
                       "403": DISABLED, "404": _error("not tracked"), "500": FAILED}}},
     "/v1/alerts": {"get": {
@@ -186,13 +198,13 @@ PATHS: dict[str, Any] = {
         "parameters": [
             _query("status", {"type": "string", "enum": ["open", "all"], "default": "all"}, "open: only open",
                    "open"),
-            _query("limit", {"type": "integer", "minimum": 1, "default": DEFAULT_ALERTS},
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": DEFAULT_ALERTS},
                    f"at most this many (capped to {MAX_ALERTS})", 10),
         ],
         "responses": {"200": _json("alerts", "AlertList"), "400": BAD, "500": FAILED}}},
     "/v1/oracles": {"get": {
         "operationId": "listOracles", "summary": "Price feeds with the verdict on their latest reading",
-        "parameters": [_query("chain", STR, "only this chain", "devnet"),
+        "parameters": [_query("chain", NAME, "only this chain", "devnet"),
                        _query("not_fresh", BOOL, "only feeds that are not FRESH", "true")],
         "responses": {"200": _json("feeds", "OracleList"), "400": BAD, "500": FAILED}}},
     "/v1/markets": {"get": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -14,6 +15,7 @@ from indexer.errors import InvalidAddressError
 from indexer.oracles.status import PriceStatus
 
 MAX_TEXT = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def reject_unknown(query: MultiMapping[str], allowed: Collection[str]) -> None:
@@ -28,10 +30,15 @@ def reject_unknown(query: MultiMapping[str], allowed: Collection[str]) -> None:
 
 def text(query: Mapping[str, str], name: str) -> str | None:
     value = query.get(name)
-    if value is None:
-        return None
-    if not value or len(value) > MAX_TEXT:
+    return None if value is None else name_value(value, name)
+
+
+def name_value(value: str, name: str) -> str:
+    """A name (chain, market, protocol): 1 to 200 characters, none of them a control character."""
+    if not 1 <= len(value) <= MAX_TEXT:
         raise BadParameter(name, f"{name} must be 1 to {MAX_TEXT} characters")
+    if _CONTROL.search(value):
+        raise BadParameter(name, f"{name} must not contain control characters")
     return value
 
 
@@ -44,7 +51,8 @@ def address(value: str | None, name: str) -> str | None:
         raise BadParameter(name, str(exc)) from None
 
 
-def decimal(value: Any, name: str, *, minimum: Decimal | None = Decimal(0), positive: bool = False) -> Decimal | None:
+def decimal(value: Any, name: str, *, minimum: Decimal | None = Decimal(0),
+            maximum: Decimal | None = None) -> Decimal | None:
     """An exact decimal from text (or a JSON number read as Decimal/int); never goes through float."""
     if value is None:
         return None
@@ -56,10 +64,10 @@ def decimal(value: Any, name: str, *, minimum: Decimal | None = Decimal(0), posi
         raise BadParameter(name, f"{name} must be a decimal number, got {str(value)[:40]!r}") from None
     if not parsed.is_finite():
         raise BadParameter(name, f"{name} must be finite")
-    if positive and parsed <= 0:
-        raise BadParameter(name, f"{name} must be greater than 0")
     if minimum is not None and parsed < minimum:
         raise BadParameter(name, f"{name} must be at least {minimum}")
+    if maximum is not None and parsed > maximum:
+        raise BadParameter(name, f"{name} must be at most {maximum}")
     if parsed.adjusted() > 40:
         raise BadParameter(name, f"{name} is out of range")
     return parsed

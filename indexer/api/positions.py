@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from indexer.api import params, shapes
 from indexer.api.cursor import decode_cursor, encode_cursor
-from indexer.api.errors import ApiError, BadParameter
+from indexer.api.errors import ApiError
 from indexer.api.store import run_query, run_with_engine
 from indexer.store.api_queries import position_history, positions_page
 from indexer.store.queries import list_positions, position_assets
@@ -20,6 +20,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 DEFAULT_POINTS = 500
 MAX_POINTS = 5000
+MAX_BLOCK = 2**63 - 1  # block numbers are BIGINT columns
 LIST_PARAMETERS = ("wallet", "chain", "protocol", "market", "max_health", "min_debt_usd", "price_status", "sort",
                    "cursor", "limit")
 HISTORY_PARAMETERS = ("since", "until", "points")
@@ -55,7 +56,7 @@ def _position_key(request: web.Request) -> tuple[str, str, str]:
     info = request.match_info
     account = params.address(info["account"], "account")
     assert account is not None
-    return info["chain"], info["market"], account
+    return params.name_value(info["chain"], "chain"), params.name_value(info["market"], "market"), account
 
 
 def _not_found(chain: str, market: str, account: str) -> ApiError:
@@ -86,12 +87,10 @@ async def history_handler(request: web.Request) -> web.Response:
     q = request.query
     params.reject_unknown(q, HISTORY_PARAMETERS)
     chain, market, account = _position_key(request)
-    since = params.integer(q, "since")
-    until = params.integer(q, "until")
+    since = params.integer(q, "since", maximum=MAX_BLOCK)
+    until = params.integer(q, "until", maximum=MAX_BLOCK)
     points = params.integer(q, "points", default=DEFAULT_POINTS, minimum=1, maximum=MAX_POINTS)
     assert points is not None
-    if since is not None and until is not None and since > until:
-        raise BadParameter("until", "until must not be below since")
 
     def read(engine: Engine) -> Any:
         if not list_positions(engine, wallet=account, chain=chain, market=market):

@@ -17,6 +17,8 @@ from indexer.store.queries import add_wallet, list_wallets, remove_wallet
 
 BODY_FIELDS = ("address", "label", "warn", "critical")
 MAX_LABEL = 100
+SMALLEST_LEVEL = Decimal("1e-18")  # levels are stored with 18 places: anything smaller would become 0
+LARGEST_LEVEL = Decimal(1_000_000)
 
 
 async def list_handler(request: web.Request) -> web.Response:
@@ -50,8 +52,8 @@ async def add_handler(request: web.Request) -> web.Response:
     label = body.get("label")
     if label is not None and (not isinstance(label, str) or not 1 <= len(label) <= MAX_LABEL):
         raise BadParameter("label", f"label must be a string of 1 to {MAX_LABEL} characters")
-    warn = params.decimal(body.get("warn"), "warn", positive=True)
-    critical = params.decimal(body.get("critical"), "critical", positive=True)
+    warn = params.decimal(body.get("warn"), "warn", minimum=SMALLEST_LEVEL, maximum=LARGEST_LEVEL)
+    critical = params.decimal(body.get("critical"), "critical", minimum=SMALLEST_LEVEL, maximum=LARGEST_LEVEL)
     if warn is not None and critical is not None and critical > warn:
         raise BadParameter("critical", "critical must not be above warn")
     existed = await run_query(request.app, wallet_exists, address=address)

@@ -19,6 +19,7 @@ from indexer.errors import PermanentError, RetryableError
 from indexer.follow import ChainFollower
 from indexer.settings import Settings
 from indexer.store.outbox import DbOutbox
+from indexer.store.retention import prune
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,14 @@ async def run(settings: Settings, engine: object, stop: asyncio.Event, *, dispat
     for chain in chains:
         scheduler.add_job(follow, "interval", args=[chain], seconds=settings.chains[chain].poll_interval,
                           id=f"follow:{chain}", max_instances=1, coalesce=True, next_run_time=datetime.now())
+    if settings.retention.history_blocks:
+        async def prune_all() -> None:
+            for chain in chains:
+                await asyncio.to_thread(prune, engine, chain=chain,  # type: ignore[arg-type]
+                                        keep_blocks=settings.retention.history_blocks)
+
+        scheduler.add_job(prune_all, "interval", seconds=settings.retention.interval, id="prune",
+                          max_instances=1, coalesce=True)
     scheduler.start()
     log.info("indexer running chains=%s", ",".join(chains))
     dispatcher_task = None

@@ -198,3 +198,26 @@ async def test_fast_path_alerts_between_full_reads(devnet, chain_state, write_de
     for p in moved:  # cached amounts: only the interest accrued since the full read is missing
         hf = onchain[p.account][5]
         assert abs(p.health_factor_raw - hf) <= hf // 10**6, (p.account, p.health_factor_raw, hf)
+
+
+async def test_retention_prunes_old_history_but_keeps_latest(devnet, chain_state, write_devnet_config, engine):
+    from indexer.store.retention import prune
+
+    config = load_settings(write_devnet_config(chain=FAST))
+    for account in devnet.accounts[:5]:
+        add_wallet(engine, address=account.address)
+    stop, task = await start(config, engine)
+    try:
+        await caught_up(engine, head(devnet))
+        mine(devnet.url, 6)
+        await caught_up(engine, head(devnet))
+    finally:
+        stop.set()
+        await task
+    latest = {p.account: p.snapshot_id for p in list_positions(engine)}
+    before = sorted({b for (b,) in table(engine, PositionHistory, "block_number")})
+    counts = prune(engine, chain="devnet", keep_blocks=3)
+    after = sorted({b for (b,) in table(engine, PositionHistory, "block_number")})
+    assert counts["history"] > 0 and counts["readings"] > 0
+    assert after == [b for b in before if b >= head(devnet) - 3]
+    assert {p.account: p.snapshot_id for p in list_positions(engine)} == latest  # latest rows untouched

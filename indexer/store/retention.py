@@ -1,0 +1,38 @@
+"""Pruning old history: position history (and its per-asset rows) and oracle readings more than
+``keep_blocks`` below a chain's checkpoint. A history row that a latest position still points to is kept."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Engine, Table, delete, select
+
+from indexer.store.models import SYNC_CHECKPOINT, Checkpoint, OracleReading, Position, PositionAsset, PositionHistory
+
+log = logging.getLogger(__name__)
+
+
+def prune(engine: Engine, *, chain: str, keep_blocks: int) -> dict[str, int]:
+    history: Table = PositionHistory.__table__  # type: ignore[attr-defined]
+    assets: Table = PositionAsset.__table__  # type: ignore[attr-defined]
+    positions: Table = Position.__table__  # type: ignore[attr-defined]
+    readings: Table = OracleReading.__table__  # type: ignore[attr-defined]
+    checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        head = conn.execute(select(checkpoints.c.block_number).where(
+            checkpoints.c.chain == chain, checkpoints.c.name == SYNC_CHECKPOINT)).scalar()
+        if head is None or keep_blocks <= 0:
+            return {}
+        below = head - keep_blocks
+        old = select(history.c.id).where(history.c.chain == chain, history.c.block_number < below,
+                                         history.c.id.not_in(select(positions.c.snapshot_id)))
+        conn.execute(delete(assets).where(assets.c.snapshot_id.in_(old)))
+        counts = {"history": conn.execute(delete(history).where(
+            history.c.chain == chain, history.c.block_number < below,
+            history.c.id.not_in(select(positions.c.snapshot_id)))).rowcount,
+            "readings": conn.execute(delete(readings).where(
+                readings.c.chain == chain, readings.c.block_number < below)).rowcount}
+    if any(counts.values()):
+        log.info("pruned chain=%s below_block=%d history=%d readings=%d", chain, below, counts["history"],
+                 counts["readings"])
+    return counts
