@@ -127,8 +127,17 @@ class RetentionSettings(_Strict):
     interval: float = Field(default=300.0, gt=0)  # seconds between pruning passes in `indexer run`
 
 
+class ApiSettings(_Strict):
+    token_env: str = "INDEXER_API_TOKEN"  # environment variable holding the bearer token for mutating routes
+    cors_origins: list[str] = Field(default_factory=list)  # empty: CORS off; "*": any origin
+    max_lag_seconds: int = Field(default=300, ge=0)  # /healthz says `behind` past this
+    dashboard_refresh_seconds: int = Field(default=30, ge=1)
+    worker_threads: int = Field(default=8, ge=1, le=64)
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
+    api: ApiSettings = ApiSettings()
     retention: RetentionSettings = RetentionSettings()
     oracles: OracleSettings = OracleSettings()
     alerts: AlertSettings = AlertSettings()

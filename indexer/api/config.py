@@ -1,11 +1,13 @@
-"""The API's own settings. Read from ``settings.api`` when the settings object has such a section, with
-safe defaults otherwise: no token means the mutating routes are disabled, no origins means CORS is off."""
+"""The API's own settings, from ``[api]``: no token in the environment means the mutating routes are
+disabled, no origins means CORS is off."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from indexer.settings import Settings
 
 DEFAULT_TOKEN_ENV = "INDEXER_API_TOKEN"
 
@@ -20,18 +22,15 @@ class ApiConfig:
     worker_threads: int = 8  # threads running the (synchronous) store queries
 
 
-def api_config(settings: Any, environ: dict[str, str] | None = None) -> ApiConfig:
-    """Build the config from ``settings.api`` (any object with those attribute names) and the environment."""
+def api_config(settings: Settings, environ: Mapping[str, str] | None = None) -> ApiConfig:
+    """Build the config from ``settings.api`` and the token from the environment variable it names."""
     env = os.environ if environ is None else environ
-    section = getattr(settings, "api", None)
-    token_env = getattr(section, "token_env", None) or DEFAULT_TOKEN_ENV
-    token = env.get(token_env) or None
-    origins = tuple(getattr(section, "cors_origins", None) or ())
+    section = settings.api
     return ApiConfig(
-        token=token,
-        token_env=token_env,
-        cors_origins=origins,
-        max_lag_seconds=int(getattr(section, "max_lag_seconds", None) or 300),
-        dashboard_refresh_seconds=int(getattr(section, "dashboard_refresh_seconds", None) or 30),
-        worker_threads=int(getattr(section, "worker_threads", None) or 8),
+        token=env.get(section.token_env) or None,
+        token_env=section.token_env,
+        cors_origins=tuple(section.cors_origins),
+        max_lag_seconds=section.max_lag_seconds,
+        dashboard_refresh_seconds=section.dashboard_refresh_seconds,
+        worker_threads=section.worker_threads,
     )
