@@ -6,6 +6,7 @@ JSON-RPC batch (one HTTP round trip). A chunk the node rejects as too large is h
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -24,8 +25,51 @@ AGGREGATE3 = bytes.fromhex("82ad56cb")
 _STATIC_WORD = ("uint", "int", "address", "bool", "bytes32")
 
 
+@functools.cache
 def selector(signature: str) -> bytes:
     return keccak(text=signature)[:4]
+
+
+_ZERO12 = bytes(12)
+
+
+def _word(n: int) -> bytes:
+    return n.to_bytes(32, "big")
+
+
+def encode_aggregate3(calls: Sequence[Call]) -> bytes:
+    """``aggregate3((address,bool,bytes)[])`` calldata with allowFailure = true for every call.
+
+    Equal to eth-abi's encoding (a unit test holds it to that) but several times faster: the shape is
+    fixed, so the head offsets and tails are laid out directly.
+    """
+    n = len(calls)
+    tails = []
+    for call in calls:
+        data = call.data
+        pad = -len(data) % 32
+        tails.append(b"".join((_ZERO12, bytes.fromhex(call.target[2:]), _word(1), _word(96), _word(len(data)),
+                               data, bytes(pad))))
+    offsets, position = [], 32 * n
+    for tail in tails:
+        offsets.append(_word(position))
+        position += len(tail)
+    return b"".join((AGGREGATE3, _word(32), _word(n), *offsets, *tails))
+
+
+def decode_aggregate3(data: bytes) -> list[tuple[bool, bytes]]:
+    """The ``(bool success, bytes returnData)[]`` result of ``aggregate3``, read directly (see above)."""
+    start = int.from_bytes(data[0:32], "big")
+    n = int.from_bytes(data[start: start + 32], "big")
+    base = start + 32
+    out = []
+    for i in range(n):
+        element = base + int.from_bytes(data[base + 32 * i: base + 32 * i + 32], "big")
+        ok = data[element + 31] == 1
+        at = element + int.from_bytes(data[element + 32: element + 64], "big")
+        length = int.from_bytes(data[at: at + 32], "big")
+        out.append((ok, data[at + 32: at + 32 + length]))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +84,12 @@ class Call:
     @classmethod
     def of(cls, target: str, signature: str, args: Sequence[Any] = (), arg_types: Sequence[str] = (),
            output: Sequence[str] = ("uint256",), allow_failure: bool = False) -> Call:
-        data = selector(signature) + (encode(list(arg_types), list(args)) if arg_types else b"")
+        if not arg_types:
+            data = selector(signature)
+        elif len(arg_types) == 1 and arg_types[0] == "address":  # the common case, encoded directly
+            data = selector(signature) + _ZERO12 + bytes.fromhex(args[0][2:])
+        else:
+            data = selector(signature) + encode(list(arg_types), list(args))
         return cls(target, data, tuple(output), allow_failure)
 
 
@@ -93,8 +142,7 @@ class MulticallReader:
         self.batch_size = batch_size
 
     def _eth_call(self, chunk: Sequence[Call]) -> tuple[str, list[Any]]:
-        payload = AGGREGATE3 + encode(["(address,bool,bytes)[]"],
-                                      [[(c.target, True, c.data) for c in chunk]])
+        payload = encode_aggregate3(chunk)
         return ("eth_call", [{"to": self.address, "data": "0x" + payload.hex()}, hex(self.block_number)])
 
     async def read(self, calls: Sequence[Call]) -> list[Any]:
@@ -120,7 +168,12 @@ class MulticallReader:
         if not data:
             raise CallRevertedError(
                 f"no Multicall3 at {self.address} on block {self.block_number} (empty return data)")
-        (pairs,) = decode(["(bool,bytes)[]"], data)
+        try:
+            pairs = decode_aggregate3(data)
+        except (IndexError, ValueError):
+            raise CallRevertedError(f"malformed aggregate3 result at block {self.block_number}") from None
+        if len(pairs) != len(chunk):
+            raise CallRevertedError(f"aggregate3 answered {len(pairs)} results for {len(chunk)} calls")
         out: list[Any] = []
         for call, (ok, ret) in zip(chunk, pairs, strict=True):
             if ok:

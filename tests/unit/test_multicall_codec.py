@@ -58,3 +58,30 @@ def test_redaction_hides_keys():
     assert redact_url("https://eth.example.com/v2/SECRETKEY") == "https://eth.example.com/…"
     assert redact_url("https://user:pw@host.example:8443/?key=1") == "https://host.example:8443/…"
     assert redact_url("http://127.0.0.1:8545") == "http://127.0.0.1:8545"
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from indexer.chain.multicall import AGGREGATE3, decode_aggregate3, encode_aggregate3  # noqa: E402
+
+addresses = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
+calls = st.lists(st.tuples(addresses, st.binary(max_size=100)), max_size=20)
+
+
+@given(calls)
+def test_aggregate3_encoding_equals_eth_abi(items):
+    built = encode_aggregate3([Call(target, data, ()) for target, data in items])
+    expected = AGGREGATE3 + encode(["(address,bool,bytes)[]"], [[(t, True, d) for t, d in items]])
+    assert built == expected
+
+
+@given(st.lists(st.tuples(st.booleans(), st.binary(max_size=100)), max_size=20))
+def test_aggregate3_decoding_equals_eth_abi(pairs):
+    assert decode_aggregate3(encode(["(bool,bytes)[]"], [pairs])) == [tuple(p) for p in pairs]
+
+
+def test_single_address_argument_fast_path_equals_eth_abi():
+    fast = Call.of(A, "balanceOf(address)", [A], ["address"])
+    slow = Call.of(A, "balanceOf(address)", [A, 1], ["address", "uint256"]).data[:36]
+    assert fast.data == slow
