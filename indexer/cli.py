@@ -40,11 +40,16 @@ class Context:
             self._settings = load_settings(self.config_path)
         return self._settings
 
-    def engine(self) -> Any:
+    def engine(self, *, upgrade: bool = False) -> Any:
+        """The database, at the schema this indexer needs; ``upgrade`` applies pending migrations (all are
+        additive) instead of refusing an older schema."""
         if self._engine is None:
             from indexer.store.db import ensure_schema, make_engine
+            from indexer.store.db import upgrade as apply_migrations
 
             self._engine = make_engine(self.settings.database_url)
+            if upgrade:
+                apply_migrations(self._engine)
             ensure_schema(self._engine)
         return self._engine
 
@@ -418,7 +423,7 @@ def _start_devnet(obj: Context, borrowers: int, port: int | None) -> tuple[Any, 
         accounts = seed_borrowers(node.url, deployment, borrowers) if borrowers else []
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         deployment.to_json(path)
-        engine = obj.engine()
+        engine = obj.engine(upgrade=True)
         forget_chain(engine, chain=chain)  # a fresh devnet is a new chain: old rows would shadow it
         forget_discovered(engine, chain=chain)
         for account in accounts:

@@ -183,18 +183,33 @@ def checkpoint(engine: Engine, *, chain: str, name: str = SYNC_CHECKPOINT) -> in
 
 
 def forget_chain(engine: Engine, *, chain: str) -> int:
-    """Delete every derived row of ``chain`` (positions, history, assets, blocks, checkpoints) in one
-    transaction; tracked wallets stay. For a devnet that was started afresh: a new chain under an old
-    name, whose rows would otherwise be shadowed by the old chain's higher block numbers.
-    Returns the number of position rows removed."""
-    from indexer.store.models import PositionHistory
+    """Delete every derived row of ``chain`` in one transaction: positions, history, assets, blocks,
+    checkpoints, oracle feeds and readings, alert states, alerts, events and their deliveries; tracked wallets
+    stay. For a devnet that was started afresh: a new chain under an old name, whose rows would otherwise
+    shadow or confuse it. Returns the number of position rows removed."""
+    from indexer.store.models import (
+        Alert,
+        AlertEvent,
+        AlertState,
+        Delivery,
+        OracleFeed,
+        OracleReading,
+        PositionHistory,
+    )
 
     history: Table = PositionHistory.__table__  # type: ignore[attr-defined]
+    events: Table = AlertEvent.__table__  # type: ignore[attr-defined]
+    deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
         removed = conn.execute(delete(_positions).where(_positions.c.chain == chain)).rowcount
         snapshot_ids = select(history.c.id).where(history.c.chain == chain).scalar_subquery()
         conn.execute(delete(_assets).where(_assets.c.snapshot_id.in_(snapshot_ids)))
         conn.execute(delete(history).where(history.c.chain == chain))
+        conn.execute(delete(deliveries).where(deliveries.c.event_id.in_(
+            select(events.c.id).where(events.c.chain == chain).scalar_subquery())))
+        for model in (AlertEvent, Alert, AlertState, OracleReading, OracleFeed):
+            table: Table = model.__table__  # type: ignore[attr-defined]
+            conn.execute(delete(table).where(table.c.chain == chain))
         conn.execute(delete(_blocks).where(_blocks.c.chain == chain))
         conn.execute(delete(_checkpoints).where(_checkpoints.c.chain == chain))
     return removed

@@ -114,3 +114,18 @@ async def test_stale_price_is_marked_and_never_resolves(devnet, chain_state, wri
     (read,) = await sync_once(config, engine)
     mine = [(m.kind, m.family) for m in read.alerts.messages if m.account == target.account]
     assert ("resolved", "health") in mine and ("resolved", "oracle") in mine
+
+
+async def test_forget_chain_leaves_nothing_of_the_chain(devnet, chain_state, write_devnet_config, engine):
+    from indexer.store.models import AlertState, OracleFeed, OracleReading, Position, PositionHistory
+    from indexer.store.queries import forget_chain, list_wallets
+
+    for account in devnet.accounts:
+        add_wallet(engine, address=account.address, label=account.kind)
+    set_price(devnet.url, devnet.deployment, "WETH", devnet.deployment.reserve("WETH")["price"] // 2)
+    await sync_once(load_settings(write_devnet_config()), engine)
+    assert rows(engine, Alert) and rows(engine, AlertState) and rows(engine, OracleReading)
+    forget_chain(engine, chain="devnet")
+    for model in (Alert, AlertEvent, AlertState, Delivery, OracleFeed, OracleReading, Position, PositionHistory):
+        assert rows(engine, model) == [], model.__tablename__
+    assert len(list_wallets(engine)) == len(devnet.accounts)  # tracked wallets are the user's: they stay
