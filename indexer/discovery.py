@@ -29,6 +29,8 @@ from sqlalchemy import Engine
 from indexer.chain.logs import LogChunk, SpanPolicy, iter_logs
 from indexer.chain.rpc import RpcClient
 from indexer.errors import CallRevertedError, ConfigError, MarketMismatchError, RetryableError
+from indexer.protocols.base import EventSource
+from indexer.protocols.registry import ADAPTERS
 from indexer.settings import Settings
 from indexer.store.queries import (
     checkpoint,
@@ -44,38 +46,9 @@ ZERO_ADDRESS = "0x" + "0" * 40
 _LOG_EVERY_SECONDS = 5.0
 
 
-def _topic0(signature: str) -> str:
-    return "0x" + keccak(text=signature).hex()
-
-
-@dataclass(frozen=True, slots=True)
-class EventSource:
-    """Where a protocol's accounts show up: the contract that emits the events (resolved from the market's
-    configured address by one argument-less view), and, per event topic0, which topic holds the account."""
-
-    contract_getter: str
-    account_topic: Mapping[str, int]
-
-    def topics(self) -> list[list[str]]:
-        return [sorted(self.account_topic)]
-
-
-# Aave v3 Pool events (indexed parameters per IPool.json of @aave/core-v3): the account is the position's
-# owner, `onBehalfOf` for Supply/Borrow, `user` otherwise; in LiquidationCall `user` is the third indexed one.
-AAVE_V3_EVENTS = EventSource(
-    contract_getter="getPool()",
-    account_topic={
-        _topic0("Supply(address,address,address,uint256,uint16)"): 2,
-        _topic0("Borrow(address,address,address,uint256,uint8,uint256,uint16)"): 2,
-        _topic0("Repay(address,address,address,uint256,bool)"): 2,
-        _topic0("Withdraw(address,address,address,uint256)"): 2,
-        _topic0("LiquidationCall(address,address,address,uint256,uint256,address,bool)"): 3,
-        _topic0("ReserveUsedAsCollateralEnabled(address,address)"): 2,
-        _topic0("ReserveUsedAsCollateralDisabled(address,address)"): 2,
-    },
-)
-
-EVENT_SOURCES: dict[str, EventSource] = {"aave_v3": AAVE_V3_EVENTS}
+def event_source(protocol: str) -> EventSource | None:
+    adapter = ADAPTERS.get(protocol)
+    return None if adapter is None else adapter.events
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +67,10 @@ def discovering_markets(settings: Settings, chain: str) -> list[str]:
     keys = [key for key, m in settings.markets.items() if m.chain == chain and m.discover]
     for key in keys:
         protocol = settings.markets[key].protocol
-        if protocol not in EVENT_SOURCES:
+        if event_source(protocol) is None:
+            available = sorted(k for k, a in ADAPTERS.items() if a.events is not None)
             raise ConfigError(f"market {key!r}: discovery is not available for protocol {protocol!r} "
-                              f"(available: {', '.join(sorted(EVENT_SOURCES))})")
+                              f"(available: {', '.join(available)})")
     return keys
 
 
@@ -121,7 +95,7 @@ async def _contracts(settings: Settings, rpc: RpcClient, chain: str, keys: list[
     """The event-emitting contract of each market at ``head``, in one batch with a check that ``head`` exists."""
     calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
     for key in keys:
-        getter = EVENT_SOURCES[settings.markets[key].protocol].contract_getter
+        getter = event_source(settings.markets[key].protocol).contract_getter
         data = "0x" + keccak(text=getter)[:4].hex()
         calls.append(("eth_call", [{"to": settings.market_address(key), "data": data}, hex(head)]))
     try:
@@ -136,7 +110,7 @@ async def _contracts(settings: Settings, rpc: RpcClient, chain: str, keys: list[
         word = answer[2:] if isinstance(answer, str) else ""
         contract = to_checksum_address("0x" + word[-40:]) if len(word) == 64 else ZERO_ADDRESS
         if contract == ZERO_ADDRESS:
-            getter = EVENT_SOURCES[settings.markets[key].protocol].contract_getter
+            getter = event_source(settings.markets[key].protocol).contract_getter
             raise MarketMismatchError(f"market {key!r}: {settings.market_address(key)} on chain {chain!r} "
                                       f"does not answer {getter} with an address")
         contracts.append(contract)
@@ -226,7 +200,7 @@ async def discover(settings: Settings, engine: Engine, *, chain: str, head: int,
     new_accounts = 0
     with _ScanProgress(progress, quiet_below=policy.initial) as report:
         for (key, start), contract in zip(todo, contracts, strict=True):
-            source = EVENT_SOURCES[settings.markets[key].protocol]
+            source = event_source(settings.markets[key].protocol)
             report.start(key, start, head)
             async for chunk in iter_logs(rpc, address=contract, topics=source.topics(), from_block=start,
                                          to_block=head, policy=policy):

@@ -3,8 +3,8 @@ holding the affected assets recomputed locally from their cached components, and
 them in that same block's processing. The next full read confirms (or corrects) them.
 
 Only the feeds are read (one Multicall3 round). The recomputed figures use the cached token amounts,
-so interest accrued since the last full read is not in them; prices are the feeds' raw answers, which is
-what AaveOracle returns for a Chainlink source.
+so interest accrued since the last full read is not in them; prices are what the protocol's adapter
+says it takes from a feed reading (``price_from_feed``).
 """
 
 from __future__ import annotations
@@ -42,10 +42,14 @@ def _feed_plan(feeds: ChainlinkFeeds, previous: Sequence[FeedReading]):  # type:
     return out
 
 
-def repriced(snapshot: PositionSnapshot, prices: dict[str, int], block: BlockRef,
+def repriced(snapshot: PositionSnapshot, changed: dict[str, FeedReading], block: BlockRef,
              rounds: dict[str, int | None]) -> PositionSnapshot:
-    """The snapshot at ``block`` with new prices: amounts as cached, per-asset values and health recomputed."""
+    """The snapshot at ``block`` with the prices its protocol takes from the changed feeds (asset → reading):
+    amounts as cached, per-asset values and health recomputed. A reading the protocol could not price from
+    keeps the old price; its feed's verdict (INVALID) marks the position."""
     adapter = ADAPTERS[snapshot.protocol](MarketRef(snapshot.market, snapshot.chain, snapshot.market_address))
+    prices = {asset: price for asset, reading in changed.items()
+              if (price := adapter.price_from_feed(reading)) is not None}
     assets = []
     for a in snapshot.assets:
         price = prices.get(a.price_source or a.asset, a.price)
@@ -71,8 +75,7 @@ async def fast_read(settings: Settings, chain: str, rpc: RpcClient, block_number
     oracles = ChainOracles(settings, chain, feeds)
     now, chain_feeds = await run_plans(reader, [_feed_plan(feeds, price_feeds), oracles.plan()])
     before = {r.address: r.answer for r in price_feeds}
-    changed = {r.asset: r.answer for r in now
-               if r.asset and r.answer is not None and r.answer > 0 and r.answer != before.get(r.address)}
+    changed = {r.asset: r for r in now if r.asset and r.answer != before.get(r.address)}
     rounds = {r.address: r.round_id for r in now}
     affected = [s for s in cached if any((a.price_source or a.asset) in changed for a in s.assets)]
     snapshots = [repriced(s, changed, header, rounds) for s in affected]  # type: ignore[arg-type]

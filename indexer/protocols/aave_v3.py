@@ -25,7 +25,8 @@ from indexer.errors import MarketMismatchError, PermanentError
 from indexer.health.aave_v3 import AaveAssetInput, account_data, collateral_base, debt_base
 from indexer.health.wadray import ray_mul
 from indexer.oracles.chainlink import ChainlinkFeeds
-from indexer.protocols.base import MarketRead, MarketRef
+from indexer.oracles.reading import FeedReading
+from indexer.protocols.base import EventSource, MarketRead, MarketRef, topic0
 from indexer.types import UINT256_MAX, Address, AssetPosition, BlockRef, Health, PositionSnapshot, scaled
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,20 @@ def _addr(value: str) -> Address:
 
 class AaveV3Adapter:
     kind: ClassVar[str] = "aave_v3"
+    # Pool events (indexed parameters per IPool.json): the account is the position's owner, `onBehalfOf`
+    # for Supply/Borrow, `user` otherwise; in LiquidationCall `user` is the third indexed one.
+    events: ClassVar[EventSource | None] = EventSource(
+        contract_getter="getPool()",
+        account_topic={
+            topic0("Supply(address,address,address,uint256,uint16)"): 2,
+            topic0("Borrow(address,address,address,uint256,uint8,uint256,uint16)"): 2,
+            topic0("Repay(address,address,address,uint256,bool)"): 2,
+            topic0("Withdraw(address,address,address,uint256)"): 2,
+            topic0("LiquidationCall(address,address,address,uint256,uint256,address,bool)"): 3,
+            topic0("ReserveUsedAsCollateralEnabled(address,address)"): 2,
+            topic0("ReserveUsedAsCollateralDisabled(address,address)"): 2,
+        },
+    )
 
     def __init__(self, market: MarketRef) -> None:
         self.market = market
@@ -278,6 +293,12 @@ class AaveV3Adapter:
                       collateral_base=data.total_collateral_base, debt_base=data.total_debt_base,
                       base_unit=snapshot.health.base_unit, liquidation_threshold=data.current_liquidation_threshold,
                       ltv=data.ltv, available_borrows_base=data.available_borrows_base)
+
+    @staticmethod
+    def price_from_feed(reading: FeedReading) -> int | None:
+        """AaveOracle returns its source's ``latestAnswer`` unscaled when it is positive (and falls back,
+        here to a revert, otherwise)."""
+        return reading.answer if reading.answer is not None and reading.answer > 0 else None
 
     def _verify(self, snapshot: PositionSnapshot, onchain: tuple[int, ...]) -> None:
         h = snapshot.health

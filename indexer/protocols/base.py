@@ -13,10 +13,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+from eth_utils import keccak
+
 from indexer.chain.multicall import Plan
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.types import Address, BlockRef, Health, PositionSnapshot
+
+
+def topic0(signature: str) -> str:
+    return "0x" + keccak(text=signature).hex()
+
+
+@dataclass(frozen=True, slots=True)
+class EventSource:
+    """Where a protocol's accounts show up, for discovery: the contract that emits the events (resolved from
+    the market's configured address by one argument-less view), and, per event topic0, which topic holds
+    the account."""
+
+    contract_getter: str
+    account_topic: Mapping[str, int]
+
+    def topics(self) -> list[list[str]]:
+        return [sorted(self.account_topic)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +60,7 @@ class MarketRead:
 
 class ProtocolAdapter(Protocol):
     kind: ClassVar[str]
+    events: ClassVar[EventSource | None]  # None: discovery is not available for this protocol
 
     def __init__(self, market: MarketRef) -> None: ...
 
@@ -51,4 +71,9 @@ class ProtocolAdapter(Protocol):
 
     def health(self, snapshot: PositionSnapshot, prices: Mapping[Address, int]) -> Health:
         """Recompute health locally from the snapshot's components with other prices (what-ifs, fast path)."""
+        ...
+
+    def price_from_feed(self, reading: FeedReading) -> int | None:
+        """The price the protocol would use for an asset, given its feed's new reading (the fast path);
+        None when that cannot be known without a full read."""
         ...

@@ -11,8 +11,3 @@ async def user_account_data(url: str, pool: str, accounts: list[str], block: int
         results = await reader.read([
             Call.of(pool, "getUserAccountData(address)", [a], ["address"], ("uint256",) * 6) for a in accounts])
     return dict(zip(accounts, results, strict=True))
-
-
-async def rpc(url: str, method: str, params: list) -> object:
-    async with RpcClient([url]) as client:
-        return await client.call(method, params)

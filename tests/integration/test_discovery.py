@@ -19,8 +19,9 @@ from indexer.devnet.abi import encode_words
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.seed import liquidity_provider_address
 from indexer.devnet.txbatch import transact
-from indexer.discovery import AAVE_V3_EVENTS, discover, watched_accounts
+from indexer.discovery import discover, watched_accounts
 from indexer.errors import RpcResponseError
+from indexer.protocols.aave_v3 import AaveV3Adapter
 from indexer.settings import load_settings
 from indexer.store.queries import add_wallet, checkpoint, discovered_accounts
 
@@ -119,11 +120,11 @@ def test_account_topics_match_the_pool_abi():
     events = [e for e in json.loads(IPOOL_ABI.read_text())["abi"] if e["type"] == "event"]
     by_topic = {"0x" + keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})").hex(): e
                 for e in events}
-    for topic0, position in AAVE_V3_EVENTS.account_topic.items():
+    for topic0, position in AaveV3Adapter.events.account_topic.items():
         indexed = [i["name"] for i in by_topic[topic0]["inputs"] if i["indexed"]]
         owner = "onBehalfOf" if "onBehalfOf" in indexed else "user"
         assert indexed.index(owner) + 1 == position, by_topic[topic0]["name"]
-    assert len(AAVE_V3_EVENTS.account_topic) == 7
+    assert len(AaveV3Adapter.events.account_topic) == 7
 
 
 async def test_discovers_every_seeded_account_then_only_new_blocks(chain_state, settings, engine):
