@@ -167,7 +167,7 @@ class AlertEngine:
             return None
         adapter = ADAPTERS[snapshot.protocol](MarketRef(snapshot.market, snapshot.chain, snapshot.market_address))
         key = asset.price_source or asset.asset
-        price = liquidation_price(snapshot.assets, asset, lambda p: adapter.health(snapshot, {key: p}))
+        price = liquidation_price(snapshot.assets, asset, adapter.healthy_at(snapshot, key))
         if price is None:
             return None
         places = len(str(snapshot.health.base_unit)) - 1

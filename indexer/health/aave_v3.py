@@ -3,15 +3,20 @@
 Input is per-asset token amounts (already index-adjusted the protocol's way: ``rayMul`` half-up for
 collateral, ``rayMul(scaledVar, normDebt) + stableDebt`` for debt), effective prices and effective
 LT/LTV (eMode applied). Output equals ``Pool.getUserAccountData`` to the last unit.
+
+Two entry points share one formula: ``account_data`` (the six figures) and ``healthy_at_price`` (one
+price moved, the question "is health ≥ 1?" asked many times, as the liquidation-price search does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from indexer.health.wadray import percent_mul, wad_div
+from indexer.health.wadray import PERCENTAGE_FACTOR, WAD
 from indexer.types import UINT256_MAX
+
+_HALF_PERCENT = PERCENTAGE_FACTOR // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +29,12 @@ class AaveAssetInput:
     liquidation_threshold: int  # bps, effective
     is_collateral: bool
     is_borrowing: bool
+
+    def row(self) -> tuple[int, int, int, int, int, int]:
+        """The asset as ``account_totals`` takes it: amounts not counted by the protocol are zero."""
+        counted = self.is_collateral and self.liquidation_threshold != 0
+        return (self.amount_collateral if counted else 0, self.amount_debt if self.is_borrowing else 0,
+                self.price, self.unit, self.ltv, self.liquidation_threshold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +57,66 @@ def debt_base(asset: AaveAssetInput) -> int:
     return asset.amount_debt * asset.price // asset.unit if asset.is_borrowing else 0
 
 
-def account_data(assets: Iterable[AaveAssetInput]) -> AaveAccountData:
+def account_totals(rows: Iterable[tuple[int, int, int, int, int, int]]) -> tuple[int, int, int, int, int, int]:
+    """``getUserAccountData``'s six figures (collateral, debt, available borrows, avg LT, avg LTV, HF) from
+    rows ``(counted collateral amount, counted debt amount, price, unit, ltv, lt)``. Plain tuples in and
+    out: this is the inner loop of every refresh and what-if."""
     total_c = total_d = sum_ltv = sum_lt = 0
-    for asset in assets:
-        c = collateral_base(asset)
-        total_c += c
-        sum_ltv += c * asset.ltv
-        sum_lt += c * asset.liquidation_threshold
-        total_d += debt_base(asset)
-    avg_ltv = sum_ltv // total_c if total_c else 0
-    avg_lt = sum_lt // total_c if total_c else 0
-    hf = UINT256_MAX if total_d == 0 else wad_div(percent_mul(total_c, avg_lt), total_d)
-    max_borrow = percent_mul(total_c, avg_ltv)
-    available = max_borrow - total_d if max_borrow >= total_d else 0
-    return AaveAccountData(total_c, total_d, available, avg_lt, avg_ltv, hf)
+    for collateral, debt, price, unit, ltv, lt in rows:
+        if collateral:
+            c = collateral * price // unit
+            total_c += c
+            sum_ltv += c * ltv
+            sum_lt += c * lt
+        if debt:
+            total_d += debt * price // unit
+    if total_c:
+        avg_ltv, avg_lt = sum_ltv // total_c, sum_lt // total_c
+    else:
+        avg_ltv = avg_lt = 0
+    if total_d:
+        hf = ((total_c * avg_lt + _HALF_PERCENT) // PERCENTAGE_FACTOR * WAD + total_d // 2) // total_d
+    else:
+        hf = UINT256_MAX
+    max_borrow = (total_c * avg_ltv + _HALF_PERCENT) // PERCENTAGE_FACTOR
+    return total_c, total_d, max_borrow - total_d if max_borrow >= total_d else 0, avg_lt, avg_ltv, hf
+
+
+def account_data(assets: Iterable[AaveAssetInput]) -> AaveAccountData:
+    return AaveAccountData(*account_totals(a.row() for a in assets))
+
+
+def healthy_at_price(assets: Sequence[AaveAssetInput], moved: Sequence[bool]) -> Callable[[int], bool]:
+    """A test ``price → HF ≥ 1`` (not liquidatable) where the assets flagged in ``moved`` take ``price``
+    and the others keep theirs. The fixed assets' sums are added up once, so each test is a handful of
+    integer operations; the result is what ``account_data`` would say, to the unit."""
+    fixed_c = fixed_lt = fixed_d = 0
+    moving: list[tuple[int, int, int, int]] = []
+    for asset, moves in zip(assets, moved, strict=True):
+        collateral, debt, price, unit, _, lt = asset.row()
+        if moves:
+            moving.append((collateral, debt, unit, lt))
+            continue
+        if collateral:
+            c = collateral * price // unit
+            fixed_c += c
+            fixed_lt += c * lt
+        if debt:
+            fixed_d += debt * price // unit
+
+    def healthy(price: int) -> bool:
+        total_c, sum_lt, total_d = fixed_c, fixed_lt, fixed_d
+        for collateral, debt, unit, lt in moving:
+            if collateral:
+                c = collateral * price // unit
+                total_c += c
+                sum_lt += c * lt
+            if debt:
+                total_d += debt * price // unit
+        if not total_d:
+            return True
+        avg_lt = sum_lt // total_c if total_c else 0
+        weighted = (total_c * avg_lt + _HALF_PERCENT) // PERCENTAGE_FACTOR
+        return (weighted * WAD + total_d // 2) // total_d >= WAD
+
+    return healthy

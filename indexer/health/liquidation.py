@@ -3,7 +3,8 @@
 The linear estimate (Σ C_i·LT_i = 10⁴·Σ D_i, solved for one price) is only a bracket: the protocol
 truncates per-asset values and, on Aave ≤ v3.4, the *average* liquidation threshold to whole basis
 points, which moves the crossing by up to ~1/LT. The exact crossing is found by bisection on integer
-prices with the protocol's own health function, so it agrees with the chain to the unit.
+prices with the protocol's own health test (the adapter's ``healthy_at``: the same integers, fixed assets
+summed once), so it agrees with the chain to the unit.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from indexer.health.wadray import PERCENTAGE_FACTOR
-from indexer.types import AssetPosition, Health
+from indexer.types import AssetPosition
 
 
 def largest_collateral(assets: Sequence[AssetPosition]) -> AssetPosition | None:
@@ -35,17 +36,13 @@ def linear_estimate(assets: Sequence[AssetPosition], asset: AssetPosition) -> Fr
 
 
 def liquidation_price(assets: Sequence[AssetPosition], asset: AssetPosition,
-                      health_at: Callable[[int], Health]) -> int | None:
-    """The smallest integer price of ``asset`` at which ``health_at(price)`` is at least 1 (below it the
-    position is liquidatable), every other price fixed; None if no such crossing exists."""
+                      healthy: Callable[[int], bool]) -> int | None:
+    """The integer price of ``asset`` at which the position turns healthy (``healthy(price)``: health ≥ 1, or
+    no debt) with the price one unit lower liquidatable, every other price fixed; None if no such crossing
+    exists."""
     estimate = linear_estimate(assets, asset)
     if estimate is None:
         return None
-
-    def healthy(price: int) -> bool:
-        h = health_at(price).health
-        return h is None or h >= 1
-
     low, high = 0, int(estimate * Fraction(1001, 1000)) + 2
     for _ in range(64):  # widen until healthy at ``high`` (a few steps at most)
         if healthy(high):

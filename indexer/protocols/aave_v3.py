@@ -14,7 +14,7 @@ and rounding; they are refused with a clear error rather than computed approxima
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,7 +22,7 @@ from eth_utils import to_checksum_address
 
 from indexer.chain.multicall import Call, Failed, Plan
 from indexer.errors import MarketMismatchError, PermanentError
-from indexer.health.aave_v3 import AaveAssetInput, account_data, collateral_base, debt_base
+from indexer.health.aave_v3 import AaveAssetInput, account_totals, collateral_base, debt_base, healthy_at_price
 from indexer.health.wadray import ray_mul
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
@@ -38,6 +38,7 @@ _RESERVE_DATA = ("uint256", "uint128", "uint128", "uint128", "uint128", "uint128
                  "address", "address", "address", "address", "uint128", "uint128", "uint128")
 _ACCOUNT_DATA = ("uint256",) * 6
 _PER_RESERVE = 6  # calls per reserve in the market round
+_UNITS = tuple(10**n for n in range(78))  # 10**decimals, looked up rather than raised per asset
 
 
 def config_field(config: int, low: int, bits: int) -> int:
@@ -281,18 +282,21 @@ class AaveV3Adapter:
         return snapshot
 
     def health(self, snapshot: PositionSnapshot, prices: Mapping[Address, int]) -> Health:
-        data = account_data(
-            AaveAssetInput(
-                amount_collateral=a.collateral, amount_debt=a.debt,
-                price=prices.get(a.price_source or a.asset, a.price), unit=10**a.decimals,
-                ltv=a.ltv, liquidation_threshold=a.liquidation_threshold,
-                is_collateral=a.is_collateral, is_borrowing=a.debt > 0)
+        get = prices.get
+        c, d, available, lt, ltv, hf = account_totals(
+            (a.collateral if a.is_collateral and a.liquidation_threshold else 0, a.debt,
+             get(a.price_source or a.asset, a.price) if prices else a.price, _UNITS[a.decimals],
+             a.ltv, a.liquidation_threshold)
             for a in snapshot.assets)
-        normalized = None if data.health_factor == UINT256_MAX else scaled(data.health_factor, HF_DECIMALS)
-        return Health(native_raw=data.health_factor, native_decimals=HF_DECIMALS, health=normalized,
-                      collateral_base=data.total_collateral_base, debt_base=data.total_debt_base,
-                      base_unit=snapshot.health.base_unit, liquidation_threshold=data.current_liquidation_threshold,
-                      ltv=data.ltv, available_borrows_base=data.available_borrows_base)
+        return Health(hf, HF_DECIMALS, None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS), c, d,
+                      snapshot.health.base_unit, lt, ltv, available)
+
+    def healthy_at(self, snapshot: PositionSnapshot, key: Address) -> Callable[[int], bool]:
+        """``price → health ≥ 1`` with every asset priced by ``key`` (its eMode price source, else the asset
+        itself) at that price: the test the liquidation-price search asks ~40 times per position."""
+        inputs = [AaveAssetInput(a.collateral, a.debt, a.price, _UNITS[a.decimals], a.ltv, a.liquidation_threshold,
+                                 a.is_collateral, a.debt > 0) for a in snapshot.assets]
+        return healthy_at_price(inputs, [(a.price_source or a.asset) == key for a in snapshot.assets])
 
     @staticmethod
     def price_from_feed(reading: FeedReading) -> int | None:

@@ -9,7 +9,7 @@ take several rounds; a protocol with fixed reads takes one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
@@ -71,6 +71,11 @@ class ProtocolAdapter(Protocol):
 
     def health(self, snapshot: PositionSnapshot, prices: Mapping[Address, int]) -> Health:
         """Recompute health locally from the snapshot's components with other prices (what-ifs, fast path)."""
+        ...
+
+    def healthy_at(self, snapshot: PositionSnapshot, key: Address) -> Callable[[int], bool]:
+        """``price → health ≥ 1`` (or no debt) with the assets priced by ``key`` at ``price``, the rest as in
+        the snapshot; the same answer as ``health(snapshot, {key: price})``, asked cheaply many times."""
         ...
 
     def price_from_feed(self, reading: FeedReading) -> int | None:

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from indexer.health.aave_v3 import AaveAssetInput, account_data
 from indexer.health.liquidation import largest_collateral, linear_estimate, liquidation_price
-from indexer.types import AssetPosition, Health
+from indexer.types import AssetPosition
 
 WAD = 10**18
 
@@ -31,11 +31,8 @@ def test_by_hand_single_collateral():
     assert weth.symbol == "WETH" and linear_estimate(assets, weth) == Fraction(10_000 * 10**8 * 10_000, 10 * 8250)
 
 
-def health_at(assets):
-    def at(price):
-        raw = hf(assets, override=price)
-        return Health(raw, 18, None if raw == 2**256 - 1 else Fraction(raw, WAD), 0, 0, 10**8)
-    return at
+def healthy_at(assets):
+    return lambda price: hf(assets, override=price) >= WAD
 
 
 @given(st.integers(1, 10**6), st.integers(1, 10**8), st.integers(0, 10**4), st.integers(5_000, 9_500))
@@ -43,7 +40,7 @@ def test_liquidation_price_is_the_exact_crossing(weth_tenths, usdc_units, wbtc_t
     assets = [asset("WETH", 18, weth_tenths * 10**17, 0, 2000 * 10**8, lt=lt),
               asset("WBTC", 8, wbtc_thousandths * 10**5, 0, 60_000 * 10**8, lt=7800),
               asset("USDC", 6, 0, usdc_units * 10**6, 10**8, lt=0, is_collateral=False)]
-    price = liquidation_price(assets, assets[0], health_at(assets))
+    price = liquidation_price(assets, assets[0], healthy_at(assets))
     if price is None:  # WBTC alone covers the debt: no WETH price liquidates
         assert hf(assets, override=0) >= WAD
         return
