@@ -42,6 +42,7 @@ class ChainFollower:
         self.last_full: int | None = None  # block of the last full read (the fast path's cache)
         self.cached: list[PositionSnapshot] = []
         self.readings: list[FeedReading] = []
+        self.hints: dict[str, object] = {}  # per market, what its last read resolved (confirmed on each use)
 
     @property
     def discovering(self) -> bool:
@@ -98,7 +99,7 @@ class ChainFollower:
         if full:
             accounts = await asyncio.to_thread(self._watched)
             read = await read_chain(self.settings, self.chain, accounts, block=number, known_feeds=known,
-                                    rpc=self.rpc)
+                                    rpc=self.rpc, hints=self.hints)
         else:
             feeds = ChainlinkFeeds({a: FeedMeta(d, desc) for a, (d, desc) in known.items()})
             read, readings = await fast_read(self.settings, self.chain, self.rpc, number, self.cached,

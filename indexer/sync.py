@@ -65,9 +65,11 @@ def market_refs(settings: Settings, chain: str) -> list[MarketRef]:
 
 async def read_chain(settings: Settings, chain: str, accounts: Sequence[Address], *, block: int | None = None,
                      known_feeds: Mapping[str, tuple[int, str]] | None = None,
-                     rpc: RpcClient | None = None) -> ChainRead:
+                     rpc: RpcClient | None = None, hints: dict[str, object] | None = None) -> ChainRead:
     """Read every market of ``chain`` for ``accounts``, and the feeds behind them, at one block.
-    ``rpc``: a long-lived client (endpoint health kept across blocks); by default one for this read."""
+    ``rpc``: a long-lived client (endpoint health kept across blocks); by default one for this read.
+    ``hints``: per market key, what its previous read left for the next (updated in place); a caller that
+    reads block after block keeps one dict, which saves each market its entry-point round trips."""
     config = settings.chains[chain]
     feeds = ChainlinkFeeds({a: FeedMeta(d, desc) for a, (d, desc) in (known_feeds or {}).items()})
     oracles = ChainOracles(settings, chain, feeds)
@@ -87,8 +89,11 @@ async def read_chain(settings: Settings, chain: str, accounts: Sequence[Address]
                           timestamp=int(header["timestamp"], 16), parent_hash=header["parentHash"])
         reader = MulticallReader(client, pinned.number, address=config.multicall3, batch_size=config.batch_size)
         markets = market_refs(settings, chain)
-        plans = [ADAPTERS[settings.markets[m.key].protocol](m).read(accounts, pinned, feeds) for m in markets]
+        hints = {} if hints is None else hints
+        plans = [ADAPTERS[settings.markets[m.key].protocol](m).read(accounts, pinned, feeds, hints.get(m.key))
+                 for m in markets]
         *market_reads, chain_feeds = await run_plans(reader, [*plans, oracles.plan()])
+        hints.update({m.key: r.hint for m, r in zip(markets, market_reads, strict=True)})
     finally:
         if own:
             await client.close()
@@ -105,8 +110,10 @@ async def read_chain(settings: Settings, chain: str, accounts: Sequence[Address]
 
 
 async def sync_once(settings: Settings, engine: object, *, block: int | None = None,
-                    chains: Sequence[str] | None = None) -> list[ChainRead]:
-    """Read, judge and store every configured chain once, raising alerts. Returns what was read, per chain."""
+                    chains: Sequence[str] | None = None,
+                    hints: dict[str, dict[str, object]] | None = None) -> list[ChainRead]:
+    """Read, judge and store every configured chain once, raising alerts. Returns what was read, per chain.
+    ``hints``: per chain, the markets' hints (see ``read_chain``), for a caller that syncs repeatedly."""
     from indexer.store.queries import list_wallets
 
     accounts = [w.address for w in await asyncio.to_thread(list_wallets, engine)]
@@ -114,7 +121,8 @@ async def sync_once(settings: Settings, engine: object, *, block: int | None = N
     reads = []
     for chain in names:
         known = await asyncio.to_thread(feed_metadata, engine, chain=chain)
-        read = await read_chain(settings, chain, accounts, block=block, known_feeds=known)
+        read = await read_chain(settings, chain, accounts, block=block, known_feeds=known,
+                                hints=None if hints is None else hints.setdefault(chain, {}))
         await asyncio.to_thread(store_read, settings, engine, read)
         reads.append(read)
     return reads

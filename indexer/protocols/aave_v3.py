@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from eth_utils import to_checksum_address
 
@@ -63,6 +63,16 @@ class Reserve:
     source: Address | None  # AaveOracle.getSourceOfAsset (None: no source, the fallback oracle prices it)
 
 
+class Layout(NamedTuple):
+    """What a market's entry points resolve to; the next read's hint (``_speculate``)."""
+
+    pool: Address
+    oracle: Address
+    revision: int
+    base_unit: int
+    assets: tuple[Address, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class EModeCategory:
     ltv: int
@@ -100,16 +110,23 @@ class AaveV3Adapter:
             f"market {self.market.key!r}: {self.market.address} on chain {self.market.chain!r} "
             f"is not an Aave v3 PoolAddressesProvider ({what})")
 
-    def _entry_points(self) -> Plan[tuple[Address, Address, int, int, list[Address]]]:
+    def _provider_calls(self) -> list[Call]:
         provider = self.market.address
-        got = yield [Call.of(provider, "getPool()", output=("address",), allow_failure=True),
-                     Call.of(provider, "getPriceOracle()", output=("address",), allow_failure=True)]
+        return [Call.of(provider, "getPool()", output=("address",), allow_failure=True),
+                Call.of(provider, "getPriceOracle()", output=("address",), allow_failure=True)]
+
+    def _provider_answer(self, got: list[Any]) -> tuple[Address, Address]:
         if any(isinstance(r, Failed) for r in got) or ZERO in (got[0][0], got[1][0]):
             raise self._mismatch("getPool()/getPriceOracle() did not answer with addresses")
-        pool, oracle = _addr(got[0][0]), _addr(got[1][0])
-        got = yield [Call.of(pool, "POOL_REVISION()", allow_failure=True),
-                     Call.of(pool, "getReservesList()", output=("address[]",), allow_failure=True),
-                     Call.of(oracle, "BASE_CURRENCY_UNIT()", allow_failure=True)]
+        return _addr(got[0][0]), _addr(got[1][0])
+
+    @staticmethod
+    def _pool_calls(pool: Address, oracle: Address) -> list[Call]:
+        return [Call.of(pool, "POOL_REVISION()", allow_failure=True),
+                Call.of(pool, "getReservesList()", output=("address[]",), allow_failure=True),
+                Call.of(oracle, "BASE_CURRENCY_UNIT()", allow_failure=True)]
+
+    def _pool_answer(self, pool: Address, oracle: Address, got: list[Any]) -> Layout:
         if any(isinstance(r, Failed) for r in got):
             raise self._mismatch("its pool or oracle does not answer POOL_REVISION()/getReservesList()/"
                                  "BASE_CURRENCY_UNIT()")
@@ -118,9 +135,45 @@ class AaveV3Adapter:
             raise PermanentError(
                 f"market {self.market.key!r}: Aave v3 Pool revision {revision} is not supported yet "
                 f"(exact local math is implemented for revisions 1-4, Aave v3.0-v3.1)")
-        return pool, oracle, revision, got[2][0], [_addr(a) for a in got[1][0]]
+        return Layout(pool, oracle, revision, got[2][0], tuple(_addr(a) for a in got[1][0]))
 
-    def _market_round(self, pool: Address, oracle: Address, assets: list[Address]) -> list[Call]:
+    def _entry_points(self) -> Plan[Layout]:
+        pool, oracle = self._provider_answer((yield self._provider_calls()))
+        return self._pool_answer(pool, oracle, (yield self._pool_calls(pool, oracle)))
+
+    def _first_round(self, layout: Layout, accounts: Sequence[Address]) -> list[Call]:
+        """Reserve data, indexes, prices, and every account's configuration and eMode."""
+        calls = self._market_round(layout.pool, layout.oracle, layout.assets)
+        for account in accounts:
+            calls += [Call.of(layout.pool, "getUserConfiguration(address)", [account], ["address"]),
+                      Call.of(layout.pool, "getUserEMode(address)", [account], ["address"])]
+            if self.market.verify_onchain:
+                calls.append(Call.of(layout.pool, "getUserAccountData(address)", [account], ["address"],
+                                     _ACCOUNT_DATA))
+        return calls
+
+    def _speculate(self, hint: Layout, accounts: Sequence[Address],
+                   block: BlockRef) -> Plan[tuple[Layout, list[Any]] | None]:
+        """The entry points and the first round in one round trip, on the previous read's layout: kept only
+        if the provider, pool and oracle answer, at this same block, exactly what the layout says (every
+        speculative call may fail, so a swapped pool costs a retry, never a reverted batch)."""
+        first = self._first_round(hint, accounts)
+        got = yield [*self._provider_calls(), *self._pool_calls(hint.pool, hint.oracle),
+                     *(Call(c.target, c.data, c.output, True) for c in first)]
+        try:
+            pool, oracle = self._provider_answer(got[:2])
+            layout = self._pool_answer(pool, oracle, got[2:5]) if (pool, oracle) == (hint.pool, hint.oracle) else None
+        except MarketMismatchError:
+            layout = None
+        results = got[5:]
+        if layout is None or layout.assets != hint.assets or any(
+                isinstance(r, Failed) and not c.allow_failure for c, r in zip(first, results, strict=True)):
+            log.info("aave_v3 market layout changed market=%s block=%d; reading its entry points afresh",
+                     self.market.key, block.number)
+            return None
+        return layout, results
+
+    def _market_round(self, pool: Address, oracle: Address, assets: Sequence[Address]) -> list[Call]:
         calls: list[Call] = []
         for asset in assets:
             calls += [
@@ -135,7 +188,7 @@ class AaveV3Adapter:
             ]
         return calls
 
-    def _reserves(self, assets: list[Address], results: list[Any]) -> dict[int, Reserve]:
+    def _reserves(self, assets: Sequence[Address], results: list[Any]) -> dict[int, Reserve]:
         reserves: dict[int, Reserve] = {}
         for n, asset in enumerate(assets):
             data, (income,), (debt,), symbol, price, (source,) = results[_PER_RESERVE * n: _PER_RESERVE * (n + 1)]
@@ -152,17 +205,17 @@ class AaveV3Adapter:
                 source=None if source == ZERO else _addr(source))
         return reserves
 
-    def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds) -> Plan[MarketRead]:
-        pool, oracle, revision, base_unit, assets = yield from self._entry_points()
+    def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
+             hint: object | None = None) -> Plan[MarketRead]:
+        speculated = (yield from self._speculate(hint, accounts, block)) if isinstance(hint, Layout) else None
+        if speculated is None:
+            layout = yield from self._entry_points()
+            results = yield self._first_round(layout, accounts)
+        else:
+            layout, results = speculated
+        pool, oracle, revision, base_unit, assets = layout
         per_account = 3 if self.market.verify_onchain else 2
-        calls = self._market_round(pool, oracle, assets)
-        market_calls = len(calls)
-        for account in accounts:
-            calls += [Call.of(pool, "getUserConfiguration(address)", [account], ["address"]),
-                      Call.of(pool, "getUserEMode(address)", [account], ["address"])]
-            if self.market.verify_onchain:
-                calls.append(Call.of(pool, "getUserAccountData(address)", [account], ["address"], _ACCOUNT_DATA))
-        results = yield calls
+        market_calls = _PER_RESERVE * len(assets)
         reserves = self._reserves(assets, results[:market_calls])
         users: list[tuple[Address, int, int, tuple[int, ...] | None]] = []
         for n, account in enumerate(accounts):
@@ -171,7 +224,7 @@ class AaveV3Adapter:
                 users.append((account, row[0][0], row[1][0], row[2] if self.market.verify_onchain else None))
 
         balance_calls: list[Call] = []
-        layout: list[list[tuple[int, str]]] = []
+        wanted_by_user: list[list[tuple[int, str]]] = []
         for account, bits, _, _ in users:
             wanted: list[tuple[int, str]] = []
             for rid, reserve in reserves.items():
@@ -186,7 +239,7 @@ class AaveV3Adapter:
                         wanted.append((rid, "stable"))
                         balance_calls.append(
                             Call.of(reserve.stable_debt_token, "balanceOf(address)", [account], ["address"]))
-            layout.append(wanted)
+            wanted_by_user.append(wanted)
         categories = sorted({emode for _, _, emode, _ in users if emode})
         for category in categories:
             balance_calls.append(Call.of(pool, "getEModeCategoryData(uint8)", [category], ["uint8"],
@@ -220,7 +273,7 @@ class AaveV3Adapter:
         snapshots: list[PositionSnapshot] = []
         unpriced: list[Address] = []
         offset = 0
-        for (account, bits, emode, onchain), wanted in zip(users, layout, strict=True):
+        for (account, bits, emode, onchain), wanted in zip(users, wanted_by_user, strict=True):
             amounts: dict[int, dict[str, int]] = {}
             for rid, kind in wanted:
                 amounts.setdefault(rid, {})[kind] = results[offset][0]
@@ -238,7 +291,7 @@ class AaveV3Adapter:
                         "reverted)", self.market.key, block.number, len(unpriced))
         log.debug("aave_v3 read market=%s block=%d accounts=%d positions=%d",
                   self.market.key, block.number, len(accounts), len(snapshots))
-        return MarketRead(snapshots, readings, unpriced)
+        return MarketRead(snapshots, readings, unpriced, hint=layout)
 
     # -- assembling ----------------------------------------------------------------------------
     def _snapshot(self, account: Address, block: BlockRef, revision: int, base_unit: int,

@@ -56,6 +56,7 @@ class MarketRead:
     snapshots: list[PositionSnapshot]
     feeds: list[FeedReading] = field(default_factory=list)
     unpriced: list[Address] = field(default_factory=list)
+    hint: object | None = None  # handed to the market's next ``read`` (see ``ProtocolAdapter.read``)
 
 
 class ProtocolAdapter(Protocol):
@@ -64,9 +65,13 @@ class ProtocolAdapter(Protocol):
 
     def __init__(self, market: MarketRef) -> None: ...
 
-    def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds) -> Plan[MarketRead]:
+    def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
+             hint: object | None = None) -> Plan[MarketRead]:
         """Positions of ``accounts`` at ``block``, exact integers; accounts with no position are left out.
-        The oracle feeds behind the prices are read in the same rounds (``feeds`` builds those calls)."""
+        The oracle feeds behind the prices are read in the same rounds (``feeds`` builds those calls).
+        ``hint`` is the ``MarketRead.hint`` of this market's previous read (None on the first): an adapter
+        may use it to read what it resolved before (entry points, layouts) in a later round, but must
+        confirm it at ``block`` before relying on it — a hint saves round trips, it is never trusted."""
         ...
 
     def health(self, snapshot: PositionSnapshot, prices: Mapping[Address, int]) -> Health:

@@ -11,7 +11,7 @@ from indexer.devnet import advance_time, set_price
 from indexer.health.aave_v3 import AaveAssetInput, account_data
 from indexer.settings import load_settings
 from indexer.store.queries import add_wallet, list_positions, position_assets
-from indexer.sync import sync_once
+from indexer.sync import read_chain, sync_once
 from tests.integration.chain_helpers import user_account_data
 
 BORROWING_KINDS = {"single", "multi", "emode", "near_liquidation"}
@@ -106,3 +106,35 @@ async def test_thousand_accounts_in_at_most_twenty_requests(devnet, chain_state,
     by_account = {s.account: s.health for s in read.snapshots}
     assert all(onchain[a][5] == by_account[a].native_raw for a in sample)
     assert all(p.health is None or p.health > Decimal(0) for p in list_positions(engine, limit=5))
+
+
+async def test_a_hint_saves_the_entry_point_round_trips_and_a_wrong_one_is_not_trusted(devnet, chain_state,
+                                                                                        devnet_config):
+    settings = load_settings(devnet_config)
+    (chain,), (market,) = settings.chains, settings.markets
+    accounts = [a.address for a in devnet.accounts]
+    hints: dict[str, object] = {}
+    cold = await read_chain(settings, chain, accounts, hints=hints)
+    layout = hints[market]
+    warm = await read_chain(settings, chain, accounts, block=cold.block.number, hints=hints)
+
+    def seen(read):
+        return [(s.account, s.health, s.assets) for s in read.snapshots]
+
+    assert len(cold.snapshots) >= 50 and seen(warm) == seen(cold)
+    # provider → pool/oracle and pool → revision/reserves ride along with the first round of account reads
+    assert warm.stats.by_method["eth_call"] == cold.stats.by_method["eth_call"] - 2, warm.stats.by_method
+    assert hints[market] == layout
+
+    wrong = {
+        "pool is another contract": layout._replace(pool=layout.oracle),
+        "oracle is another contract": layout._replace(oracle=layout.pool),
+        "a reserve missing": layout._replace(assets=layout.assets[:-1]),
+        "reserves reordered": layout._replace(assets=layout.assets[::-1]),
+    }
+    for why, bad in wrong.items():
+        mine = {market: bad}
+        read = await read_chain(settings, chain, accounts, block=cold.block.number, hints=mine)
+        assert seen(read) == seen(cold), why
+        assert read.stats.by_method["eth_call"] == cold.stats.by_method["eth_call"] + 1, (why, read.stats.by_method)
+        assert mine[market] == layout, why
