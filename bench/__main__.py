@@ -20,7 +20,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="borrowers to seed, one fresh devnet per N (default: 1000 10000)")
     p.add_argument("--repeat", type=int, default=3, help="repeats of every measurement (default: 3)")
     p.add_argument("--shock", default="WETH:-20", metavar="SYMBOL:PERCENT",
-                   help="what-if price move for the local recompute (default: WETH:-20)")
+                   help="price move for the local recompute (what-if) and the feed update row 6 mines "
+                        "(default: WETH:-20)")
     p.add_argument("--check-sample", type=int, default=20, metavar="K",
                    help="accounts whose shocked figures are checked against the chain (default: 20)")
     p.add_argument("--batch-size", type=int, default=None,

@@ -126,11 +126,14 @@ class RefreshRun:
         return max(self.wall - parts, 0.0)
 
 
-async def indexer_refresh(settings: Settings, engine: Any, block: int) -> RefreshRun:
-    """One ``sync_once`` pinned to ``block`` over the wallets tracked in ``engine``; the settings' one chain."""
+async def indexer_refresh(settings: Settings, engine: Any, block: int,
+                          hints: dict[str, dict[str, object]] | None = None) -> RefreshRun:
+    """One ``sync_once`` pinned to ``block`` over the wallets tracked in ``engine``; the settings' one chain.
+    ``hints``: kept by the caller across refreshes, as ``indexer run``'s follower keeps them (the markets'
+    entry points then ride along with the first round); None: a first read, as a one-shot ``indexer sync``."""
     with instrumented(Probe()) as probe:
         started = time.perf_counter()
-        reads = await sync_once(settings, engine, block=block)
+        reads = await sync_once(settings, engine, block=block, hints=hints)
         wall = time.perf_counter() - started
     if len(reads) != 1:
         raise RuntimeError(f"expected one chain, the settings configure {len(reads)}")

@@ -2,7 +2,10 @@
 
 Per repeat, a new block is mined and the naive loop, the indexer's refresh and the raw replay of the
 indexer's own requests all run against that block, one after the other; then the local recompute (with
-its on-chain check) and the persist measurements. Nothing here prints: :mod:`bench.report` renders it.
+its on-chain check, in an evm snapshot that is reverted) and the persist measurements, and the profiles
+if asked for. Last, because it mines feed updates on the chain and stores blocks in the indexer's
+database: a price update to its alert rows committed, through the follower of ``indexer run``
+(:mod:`bench.alert_latency`). Nothing here prints: :mod:`bench.report` renders it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from bench import machine
+from bench import alert_latency, machine
+from bench.alert_latency import AlertLatency
 from bench.devnet import CHAIN, MARKET, BenchDevnet, bench_devnet
 from bench.floor import FloorRun, replay
 from bench.naive import NaiveRun, naive_refresh
@@ -62,6 +66,8 @@ class SizeResult:
     check: ChainCheck
     sqlite: list[PersistRun]
     postgres: list[PersistRun] | None
+    alerts: AlertLatency  # row 6: the fast path and its full-read baseline
+    first_requests: int  # JSON-RPC requests of the first refresh (no hints: a one-shot `indexer sync`)
     profiles: dict[str, str] = field(default_factory=dict)
 
 
@@ -87,14 +93,18 @@ async def _measure_size(n: int, config: BenchConfig, pg_url: str | None, scratch
                  dev.seed_seconds)
         pool = dev.deployment.contracts["Pool"]
         addresses = [a.address for a in dev.accounts]
-        await indexer_refresh(dev.settings, dev.engine, mine(dev.url))  # warm-up: caches in the node and here
+        # Warm-up (caches in the node and here), and a process's first read: no hints yet.
+        hints: dict[str, dict[str, object]] = {}
+        first = await indexer_refresh(dev.settings, dev.engine, mine(dev.url), hints)
+        first_requests = first.requests
+        _slim(first)
         naive: list[NaiveRun] = []
         refresh: list[RefreshRun] = []
         floor: list[FloorRun] = []
         for r in range(config.repeat):
             block = mine(dev.url)
             naive.append(naive_refresh(dev.url, pool, addresses, block))
-            refresh.append(await indexer_refresh(dev.settings, dev.engine, block))
+            refresh.append(await indexer_refresh(dev.settings, dev.engine, block, hints))
             floor.append(await replay(dev.url, refresh[-1].payloads))
             log.info("N=%d repeat %d: naive %.3fs, indexer %.3fs, floor %.3fs", n, r + 1, naive[-1].wall,
                      refresh[-1].wall, floor[-1].wall)
@@ -114,12 +124,18 @@ async def _measure_size(n: int, config: BenchConfig, pg_url: str | None, scratch
         if pg_url is not None:
             with postgres_engine(pg_url) as engine:
                 postgres = persist(engine, CHAIN, snapshots, last.read.block, config.repeat)
-        result = SizeResult(n, len(snapshots), dev.deploy_seconds, dev.seed_seconds, naive, refresh, floor, parity,
-                            recompute, below_one, check, sqlite, postgres)
+        positions = len(snapshots)
+        profiles: dict[str, str] = {}
         if config.profile:
-            result.profiles = await _profiles(dev, snapshots, last.read.block, config, pg_url, scratch)
+            profiles = await _profiles(dev, snapshots, last.read.block, config, pg_url, scratch, hints)
         _slim(last)
-        return result
+        del snapshots
+        # Last: it mines feed updates (each restored in the next block) and the follower stores those blocks.
+        alerts = await alert_latency.measure(dev, config.shock_symbol, config.shock_percent, config.repeat)
+        log.info("N=%d price update -> alert stored: fast path %s, full read %s", n,
+                 [round(r.seconds, 3) for r in alerts.fast], [round(r.seconds, 3) for r in alerts.full])
+        return SizeResult(n, positions, dev.deploy_seconds, dev.seed_seconds, naive, refresh, floor, parity,
+                          recompute, below_one, check, sqlite, postgres, alerts, first_requests, profiles)
 
 
 def _parity(snapshots: Sequence[PositionSnapshot], naive: NaiveRun) -> int:
@@ -147,7 +163,7 @@ async def _recompute(dev: BenchDevnet, snapshots: list[PositionSnapshot], block:
 
 
 async def _profiles(dev: BenchDevnet, snapshots: list[PositionSnapshot], block: BlockRef, config: BenchConfig,
-                    pg_url: str | None, scratch: Path) -> dict[str, str]:
+                    pg_url: str | None, scratch: Path, hints: dict[str, dict[str, object]]) -> dict[str, str]:
     """One extra, unmeasured run of each part under cProfile (the refresh's DB write runs in a worker thread
     and is profiled through the persist runs instead)."""
     profiles = {}
@@ -155,7 +171,7 @@ async def _profiles(dev: BenchDevnet, snapshots: list[PositionSnapshot], block: 
         naive_refresh, dev.url, dev.deployment.contracts["Pool"], [a.address for a in dev.accounts], block.number,
         sort="cumulative")
     _, profiles["indexer refresh (read; the write is in a worker thread)"] = await profile_await(
-        lambda: indexer_refresh(dev.settings, dev.engine, block.number), limit=25)
+        lambda: indexer_refresh(dev.settings, dev.engine, block.number, hints), limit=25)
     asset = dev.deployment.reserve(config.shock_symbol)["asset"]
     _, profiles["local recompute"] = profile_call(
         recompute_rate, _adapter(), snapshots, shocked_prices(snapshots, asset, config.shock_percent))
