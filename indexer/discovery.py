@@ -36,8 +36,8 @@ from indexer.store.queries import (
     checkpoint,
     discovered_accounts,
     discovery_checkpoint_name,
-    list_wallets,
     record_discovered,
+    wallet_addresses,
 )
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ def watched_accounts(engine: Engine, *, chain: str, market: str) -> list[str]:
     order they appeared; each once (compared case-insensitively)."""
     seen: set[str] = set()
     accounts: list[str] = []
-    for account in [w.address for w in list_wallets(engine)] + discovered_accounts(engine, chain=chain,
+    for account in wallet_addresses(engine) + discovered_accounts(engine, chain=chain,
                                                                                   market=market):
         if account.lower() not in seen:
             seen.add(account.lower())

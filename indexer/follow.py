@@ -19,7 +19,7 @@ from indexer.fastpath import fast_read
 from indexer.oracles.chainlink import ChainlinkFeeds, FeedMeta
 from indexer.oracles.reading import FeedReading
 from indexer.settings import Settings
-from indexer.store.queries import checkpoint, feed_metadata, list_wallets, rewind_discovery
+from indexer.store.queries import checkpoint, feed_metadata, rewind_discovery, wallet_addresses
 from indexer.store.reorg import rollback, stored_hashes
 from indexer.sync import read_chain, store_read
 from indexer.types import PositionSnapshot
@@ -50,7 +50,7 @@ class ChainFollower:
 
     def _watched(self) -> list[str]:
         """Tracked wallets and, for markets with ``discover = true``, every account seen in their events."""
-        accounts = {w.address: None for w in list_wallets(self.engine)}
+        accounts = dict.fromkeys(wallet_addresses(self.engine))
         for key, market in self.settings.markets.items():
             if market.chain == self.chain and market.discover:
                 accounts.update(dict.fromkeys(watched_accounts(self.engine, chain=self.chain, market=key)))

@@ -114,9 +114,9 @@ async def sync_once(settings: Settings, engine: object, *, block: int | None = N
                     hints: dict[str, dict[str, object]] | None = None) -> list[ChainRead]:
     """Read, judge and store every configured chain once, raising alerts. Returns what was read, per chain.
     ``hints``: per chain, the markets' hints (see ``read_chain``), for a caller that syncs repeatedly."""
-    from indexer.store.queries import list_wallets
+    from indexer.store.queries import wallet_addresses
 
-    accounts = [w.address for w in await asyncio.to_thread(list_wallets, engine)]
+    accounts = await asyncio.to_thread(wallet_addresses, engine)
     names = list(chains) if chains else sorted({m.chain for m in settings.markets.values()})
     reads = []
     for chain in names:

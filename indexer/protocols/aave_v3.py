@@ -22,7 +22,7 @@ from eth_utils import to_checksum_address
 
 from indexer.chain.multicall import Call, Failed, Plan
 from indexer.errors import MarketMismatchError, PermanentError
-from indexer.health.aave_v3 import AaveAssetInput, account_totals, collateral_base, debt_base, healthy_at_price
+from indexer.health.aave_v3 import AaveAssetInput, account_totals, healthy_at_price
 from indexer.health.wadray import ray_mul
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
@@ -311,21 +311,19 @@ class AaveV3Adapter:
             if price is None:
                 return None
             feed = source_of_asset.get(price_source or reserve.asset)
+            unit = _UNITS[reserve.decimals]
+            is_collateral, is_borrowing = bool(bits >> (2 * rid + 1) & 1), bool(bits >> (2 * rid) & 1)
+            collateral = ray_mul(got["collateral"], reserve.normalized_income) if is_collateral else 0
             variable = got.get("variable", 0)
-            inputs = AaveAssetInput(
-                amount_collateral=ray_mul(got.get("collateral", 0), reserve.normalized_income),
-                amount_debt=(ray_mul(variable, reserve.normalized_debt) if variable else 0) + got.get("stable", 0),
-                price=price, unit=10**reserve.decimals,
-                ltv=category.ltv if (in_emode and category) else reserve.ltv,
-                liquidation_threshold=(category.liquidation_threshold if (in_emode and category)
-                                       else reserve.liquidation_threshold),
-                is_collateral=bool(bits >> (2 * rid + 1) & 1), is_borrowing=bool(bits >> (2 * rid) & 1))
+            debt = (ray_mul(variable, reserve.normalized_debt) if variable else 0) + got.get("stable", 0)
+            if in_emode and category:
+                ltv, lt = category.ltv, category.liquidation_threshold
+            else:
+                ltv, lt = reserve.ltv, reserve.liquidation_threshold
             assets.append(AssetPosition(
-                asset=reserve.asset, symbol=reserve.symbol, decimals=reserve.decimals,
-                collateral=inputs.amount_collateral if inputs.is_collateral else 0, debt=inputs.amount_debt,
-                price=price, collateral_base=collateral_base(inputs), debt_base=debt_base(inputs),
-                is_collateral=inputs.is_collateral, liquidation_threshold=inputs.liquidation_threshold,
-                ltv=inputs.ltv, price_source=price_source, feed=feed, round_id=rounds.get(feed) if feed else None))
+                reserve.asset, reserve.symbol, reserve.decimals, collateral, debt, price,
+                collateral * price // unit if lt else 0, debt * price // unit if is_borrowing else 0,
+                is_collateral, lt, ltv, price_source, feed, rounds.get(feed) if feed else None))
         snapshot = PositionSnapshot(
             chain=self.market.chain, protocol=self.kind, market=self.market.key,
             market_address=self.market.address, account=account, block=block, assets=assets,

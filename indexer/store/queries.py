@@ -68,6 +68,12 @@ def list_wallets(engine: Engine) -> list[WalletPublic]:
         return [WalletPublic.model_validate(dict(row)) for row in rows]
 
 
+def wallet_addresses(engine: Engine) -> list[str]:
+    """Every tracked address, in the order they were added: what a refresh reads (no model objects built)."""
+    with engine.connect() as connection:
+        return list(connection.execute(select(_wallets.c.address).order_by(_wallets.c.id)).scalars())
+
+
 def _larger_first(column: ColumnElement[Any], dialect: str) -> list[UnaryExpression[Any]]:
     """Descending numeric order of a ``Uint256`` column (canonical decimal text on SQLite)."""
     if dialect == "sqlite":
