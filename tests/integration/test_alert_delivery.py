@@ -169,7 +169,9 @@ async def test_deadline_fails_the_delivery(receiver):
     assert stored.error.startswith(f"gave up after {stored.attempts} attempts (deadline 0.6s): HTTP 503")
     assert stored.attempts == len(receiver.requests) >= 3
     assert all(r.answer == 503 for r in receiver.requests)
-    assert receiver.requests[-1].at - created <= 0.6
+    # No attempt starts after the deadline; its arrival at the receiver trails the start by the event loop's
+    # latency (19 ms seen on a loaded CI machine), which stays well under one backoff step (0.1 s).
+    assert receiver.requests[-1].at - created <= 0.6 + 0.08
     assert stored.finished_at is not None and stored.finished_at - created < 1.5
 
 
