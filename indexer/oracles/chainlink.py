@@ -13,11 +13,12 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed
 from indexer.oracles.reading import FeedKind, FeedReading
 from indexer.types import Address
 
-ROUND_DATA = ("uint80", "int256", "uint256", "uint256", "uint80")
+_FEED = load("chainlink", "AggregatorV3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +34,11 @@ class ChainlinkFeeds:
         self.known = dict(known or {})
 
     def calls(self, address: Address) -> list[Call]:
-        calls = [Call.of(address, "latestRoundData()", output=ROUND_DATA, allow_failure=True),
-                 Call.of(address, "aggregator()", output=("address",), allow_failure=True)]
+        calls = [_FEED.function("latestRoundData").call(address, allow_failure=True),
+                 _FEED.function("aggregator").call(address, allow_failure=True)]
         if address not in self.known:
-            calls += [Call.of(address, "decimals()", output=("uint8",), allow_failure=True),
-                      Call.of(address, "description()", output=("string",), allow_failure=True)]
+            calls += [_FEED.function("decimals").call(address, allow_failure=True),
+                      _FEED.function("description").call(address, allow_failure=True)]
         return calls
 
     def decode(self, address: Address, results: list[Any], *, kind: str = FeedKind.CHAINLINK,

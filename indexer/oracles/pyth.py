@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed
 from indexer.oracles.reading import FeedKind, FeedReading
 from indexer.types import Address
 
-PRICE = ("int64", "uint64", "int32", "uint256")  # Price{price, conf, expo, publishTime}
+_GET_PRICE = load("pyth", "Pyth").function("getPriceUnsafe")  # Price{price, conf, expo, publishTime}, flat
 
 
 def pyth_calls(address: Address, price_id: str) -> list[Call]:
-    return [Call.of(address, "getPriceUnsafe(bytes32)", [bytes.fromhex(price_id.removeprefix("0x"))],
-                    ["bytes32"], PRICE, allow_failure=True)]
+    return [_GET_PRICE.call(address, bytes.fromhex(price_id.removeprefix("0x")), allow_failure=True)]
 
 
 def pyth_decode(address: Address, price_id: str, results: list[Any], *, asset: Address | None = None,

@@ -20,13 +20,14 @@ from typing import Any, ClassVar, NamedTuple
 
 from eth_utils import to_checksum_address
 
+from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, Plan
 from indexer.errors import MarketMismatchError, PermanentError
 from indexer.health.aave_v3 import AaveAssetInput, account_totals, healthy_at_price
 from indexer.health.wadray import ray_mul
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
-from indexer.protocols.base import EventSource, MarketRead, MarketRef, topic0
+from indexer.protocols.base import EventSource, MarketRead, MarketRef
 from indexer.types import UINT256_MAX, Address, AssetPosition, BlockRef, Health, PositionSnapshot, scaled
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,15 @@ log = logging.getLogger(__name__)
 SUPPORTED_REVISIONS = range(1, 5)
 ZERO = "0x0000000000000000000000000000000000000000"
 HF_DECIMALS = 18
-_RESERVE_DATA = ("uint256", "uint128", "uint128", "uint128", "uint128", "uint128", "uint40", "uint16",
-                 "address", "address", "address", "address", "uint128", "uint128", "uint128")
-_ACCOUNT_DATA = ("uint256",) * 6
+_PROVIDER = load("aave_v3", "PoolAddressesProvider")
+_POOL = load("aave_v3", "Pool")
+_ORACLE = load("aave_v3", "AaveOracle")
+_SCALED = load("aave_v3", "ScaledBalanceToken").function("scaledBalanceOf")
+_ERC20 = load("aave_v3", "ERC20")
+_USER_CONFIGURATION = _POOL.function("getUserConfiguration")
+_USER_EMODE = _POOL.function("getUserEMode")
+_ACCOUNT_DATA = _POOL.function("getUserAccountData")
+_BALANCE = _ERC20.function("balanceOf")
 _PER_RESERVE = 6  # calls per reserve in the market round
 _UNITS = tuple(10**n for n in range(78))  # 10**decimals, looked up rather than raised per asset
 
@@ -91,13 +98,13 @@ class AaveV3Adapter:
     events: ClassVar[EventSource | None] = EventSource(
         contract_getter="getPool()",
         account_topic={
-            topic0("Supply(address,address,address,uint256,uint16)"): 2,
-            topic0("Borrow(address,address,address,uint256,uint8,uint256,uint16)"): 2,
-            topic0("Repay(address,address,address,uint256,bool)"): 2,
-            topic0("Withdraw(address,address,address,uint256)"): 2,
-            topic0("LiquidationCall(address,address,address,uint256,uint256,address,bool)"): 3,
-            topic0("ReserveUsedAsCollateralEnabled(address,address)"): 2,
-            topic0("ReserveUsedAsCollateralDisabled(address,address)"): 2,
+            _POOL.topic("Supply"): 2,
+            _POOL.topic("Borrow"): 2,
+            _POOL.topic("Repay"): 2,
+            _POOL.topic("Withdraw"): 2,
+            _POOL.topic("LiquidationCall"): 3,
+            _POOL.topic("ReserveUsedAsCollateralEnabled"): 2,
+            _POOL.topic("ReserveUsedAsCollateralDisabled"): 2,
         },
     )
 
@@ -112,8 +119,8 @@ class AaveV3Adapter:
 
     def _provider_calls(self) -> list[Call]:
         provider = self.market.address
-        return [Call.of(provider, "getPool()", output=("address",), allow_failure=True),
-                Call.of(provider, "getPriceOracle()", output=("address",), allow_failure=True)]
+        return [_PROVIDER.function("getPool").call(provider, allow_failure=True),
+                _PROVIDER.function("getPriceOracle").call(provider, allow_failure=True)]
 
     def _provider_answer(self, got: list[Any]) -> tuple[Address, Address]:
         if any(isinstance(r, Failed) for r in got) or ZERO in (got[0][0], got[1][0]):
@@ -122,9 +129,9 @@ class AaveV3Adapter:
 
     @staticmethod
     def _pool_calls(pool: Address, oracle: Address) -> list[Call]:
-        return [Call.of(pool, "POOL_REVISION()", allow_failure=True),
-                Call.of(pool, "getReservesList()", output=("address[]",), allow_failure=True),
-                Call.of(oracle, "BASE_CURRENCY_UNIT()", allow_failure=True)]
+        return [_POOL.function("POOL_REVISION").call(pool, allow_failure=True),
+                _POOL.function("getReservesList").call(pool, allow_failure=True),
+                _ORACLE.function("BASE_CURRENCY_UNIT").call(oracle, allow_failure=True)]
 
     def _pool_answer(self, pool: Address, oracle: Address, got: list[Any]) -> Layout:
         if any(isinstance(r, Failed) for r in got):
@@ -145,11 +152,9 @@ class AaveV3Adapter:
         """Reserve data, indexes, prices, and every account's configuration and eMode."""
         calls = self._market_round(layout.pool, layout.oracle, layout.assets)
         for account in accounts:
-            calls += [Call.of(layout.pool, "getUserConfiguration(address)", [account], ["address"]),
-                      Call.of(layout.pool, "getUserEMode(address)", [account], ["address"])]
+            calls += [_USER_CONFIGURATION.call(layout.pool, account), _USER_EMODE.call(layout.pool, account)]
             if self.market.verify_onchain:
-                calls.append(Call.of(layout.pool, "getUserAccountData(address)", [account], ["address"],
-                                     _ACCOUNT_DATA))
+                calls.append(_ACCOUNT_DATA.call(layout.pool, account))
         return calls
 
     def _speculate(self, hint: Layout, accounts: Sequence[Address],
@@ -177,14 +182,14 @@ class AaveV3Adapter:
         calls: list[Call] = []
         for asset in assets:
             calls += [
-                Call.of(pool, "getReserveData(address)", [asset], ["address"], _RESERVE_DATA),
-                Call.of(pool, "getReserveNormalizedIncome(address)", [asset], ["address"]),
-                Call.of(pool, "getReserveNormalizedVariableDebt(address)", [asset], ["address"]),
-                Call.of(asset, "symbol()", output=("string",), allow_failure=True),
+                _POOL.function("getReserveData").call(pool, asset),
+                _POOL.function("getReserveNormalizedIncome").call(pool, asset),
+                _POOL.function("getReserveNormalizedVariableDebt").call(pool, asset),
+                _ERC20.function("symbol").call(asset, allow_failure=True),
                 # One price per asset, failure allowed: AaveOracle reverts for an asset whose feed answers ≤ 0
                 # (no fallback oracle); that must cost the positions holding it, not the whole market.
-                Call.of(oracle, "getAssetPrice(address)", [asset], ["address"], allow_failure=True),
-                Call.of(oracle, "getSourceOfAsset(address)", [asset], ["address"], ("address",)),
+                _ORACLE.function("getAssetPrice").call(oracle, asset, allow_failure=True),
+                _ORACLE.function("getSourceOfAsset").call(oracle, asset),
             ]
         return calls
 
@@ -230,20 +235,17 @@ class AaveV3Adapter:
             for rid, reserve in reserves.items():
                 if bits >> (2 * rid + 1) & 1:
                     wanted.append((rid, "collateral"))
-                    balance_calls.append(Call.of(reserve.a_token, "scaledBalanceOf(address)", [account], ["address"]))
+                    balance_calls.append(_SCALED.call(reserve.a_token, account))
                 if bits >> (2 * rid) & 1:
                     wanted.append((rid, "variable"))
-                    balance_calls.append(
-                        Call.of(reserve.variable_debt_token, "scaledBalanceOf(address)", [account], ["address"]))
+                    balance_calls.append(_SCALED.call(reserve.variable_debt_token, account))
                     if reserve.stable_debt_token != ZERO:
                         wanted.append((rid, "stable"))
-                        balance_calls.append(
-                            Call.of(reserve.stable_debt_token, "balanceOf(address)", [account], ["address"]))
+                        balance_calls.append(_BALANCE.call(reserve.stable_debt_token, account))
             wanted_by_user.append(wanted)
         categories = sorted({emode for _, _, emode, _ in users if emode})
         for category in categories:
-            balance_calls.append(Call.of(pool, "getEModeCategoryData(uint8)", [category], ["uint8"],
-                                         ("(uint16,uint16,uint16,address,string)",)))
+            balance_calls.append(_POOL.function("getEModeCategoryData").call(pool, category))
         sources = {r.source: r for r in reserves.values() if r.source}
         feed_spans = []
         for source in sources:
@@ -264,7 +266,7 @@ class AaveV3Adapter:
         source_prices: dict[Address, int | None] = {}
         price_sources = sorted({e.price_source for e in emodes.values() if e.price_source != ZERO})
         if price_sources:
-            got = yield [Call.of(oracle, "getAssetPrice(address)", [s], ["address"], allow_failure=True)
+            got = yield [_ORACLE.function("getAssetPrice").call(oracle, s, allow_failure=True)
                          for s in price_sources]
             source_prices = {s: None if isinstance(r, Failed) else r[0]
                              for s, r in zip(price_sources, got, strict=True)}

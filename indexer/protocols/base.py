@@ -13,16 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
-from eth_utils import keccak
-
 from indexer.chain.multicall import Plan
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.types import Address, BlockRef, Health, PositionSnapshot
-
-
-def topic0(signature: str) -> str:
-    return "0x" + keccak(text=signature).hex()
 
 
 @dataclass(frozen=True, slots=True)
