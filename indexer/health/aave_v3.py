@@ -47,16 +47,6 @@ class AaveAccountData:
     health_factor: int
 
 
-def collateral_base(asset: AaveAssetInput) -> int:
-    if not asset.is_collateral or asset.liquidation_threshold == 0:
-        return 0
-    return asset.amount_collateral * asset.price // asset.unit
-
-
-def debt_base(asset: AaveAssetInput) -> int:
-    return asset.amount_debt * asset.price // asset.unit if asset.is_borrowing else 0
-
-
 def account_totals(rows: Iterable[tuple[int, int, int, int, int, int]]) -> tuple[int, int, int, int, int, int]:
     """``getUserAccountData``'s six figures (collateral, debt, available borrows, avg LT, avg LTV, HF) from
     rows ``(counted collateral amount, counted debt amount, price, unit, ltv, lt)``. Plain tuples in and
