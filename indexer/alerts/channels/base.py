@@ -135,8 +135,8 @@ S = TypeVar("S", bound=ChannelSettings)
 
 
 class Channel(ABC, Generic[S]):
-    """Base of every channel: a name, validated settings, and the routing rule. Subclasses read their
-    secrets in ``__init__`` (from ``environ``, default ``os.environ``)."""
+    """Base of every channel: a name, validated settings, and the routing rule. Secrets are read at
+    construction (from ``environ``, default ``os.environ``; see ``HttpChannel.secret_setting``)."""
 
     kind: ClassVar[str]
     settings_model: ClassVar[type[ChannelSettings]]
@@ -172,7 +172,15 @@ class Channel(ABC, Generic[S]):
 
 
 class HttpChannel(Channel[S]):
-    """A channel that delivers by one HTTP request per message; ``request`` is pure."""
+    """A channel that delivers by one HTTP request per message; ``request`` is pure. Its one secret is
+    read at construction from the environment variable named by the setting ``secret_setting``."""
+
+    secret_setting: ClassVar[str]  # e.g. "url_env": the setting that names the secret's variable
+
+    def __init__(self, name: str, settings: S, *, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(name, settings)
+        self.secret = read_secret(environment(environ), getattr(settings, self.secret_setting), channel=name,
+                                  setting=self.secret_setting)
 
     @abstractmethod
     def request(self, message: AlertMessage) -> HttpRequest: ...

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import ClassVar, Literal
 
 from indexer.alerts.channels.base import (
@@ -12,9 +11,7 @@ from indexer.alerts.channels.base import (
     HttpChannel,
     HttpRequest,
     HttpUrl,
-    environment,
     json_body,
-    read_secret,
     rebase,
     truncate,
 )
@@ -41,11 +38,8 @@ def escape(text: str) -> str:
 
 class DiscordChannel(HttpChannel[DiscordSettings]):
     kind: ClassVar[str] = "discord"
+    secret_setting: ClassVar[str] = "url_env"
     settings_model: ClassVar[type[ChannelSettings]] = DiscordSettings
-
-    def __init__(self, name: str, settings: DiscordSettings, *, environ: Mapping[str, str] | None = None) -> None:
-        super().__init__(name, settings)
-        self._url = read_secret(environment(environ), settings.url_env, channel=name, setting="url_env")
 
     def request(self, message: AlertMessage) -> HttpRequest:
         rendered = render(message)
@@ -56,7 +50,7 @@ class DiscordChannel(HttpChannel[DiscordSettings]):
                    "allowed_mentions": {"parse": []}}
         if self.settings.username:
             payload["username"] = self.settings.username
-        secret_url = self._url.reveal()
+        secret_url = self.secret.reveal()
         url = rebase(secret_url, self.settings.base_url)
         if self.settings.wait:
             url += ("&" if "?" in url else "?") + "wait=true"

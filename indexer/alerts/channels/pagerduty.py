@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from indexer.alerts.channels.base import (
@@ -12,9 +11,7 @@ from indexer.alerts.channels.base import (
     HttpChannel,
     HttpRequest,
     HttpUrl,
-    environment,
     json_body,
-    read_secret,
 )
 from indexer.alerts.format import summary, text
 from indexer.alerts.message import AlertMessage
@@ -41,16 +38,12 @@ def pd_dedup_key(key: str) -> str:
 
 class PagerDutyChannel(HttpChannel[PagerDutySettings]):
     kind: ClassVar[str] = "pagerduty"
+    secret_setting: ClassVar[str] = "routing_key_env"
     settings_model: ClassVar[type[ChannelSettings]] = PagerDutySettings
     resolves_any_alert: ClassVar[bool] = True  # an incident must close; resolving an unknown key is a no-op
 
-    def __init__(self, name: str, settings: PagerDutySettings, *, environ: Mapping[str, str] | None = None) -> None:
-        super().__init__(name, settings)
-        self._key = read_secret(environment(environ), settings.routing_key_env, channel=name,
-                                setting="routing_key_env")
-
     def request(self, message: AlertMessage) -> HttpRequest:
-        key = self._key.reveal()
+        key = self.secret.reveal()
         event: dict[str, Any] = {"routing_key": key, "dedup_key": pd_dedup_key(message.dedup_key)}
         if message.kind == "resolved" and not message.test:
             event["event_action"] = "resolve"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar, Literal
 
 from indexer.alerts.channels.base import (
@@ -11,9 +10,7 @@ from indexer.alerts.channels.base import (
     HttpChannel,
     HttpRequest,
     HttpUrl,
-    environment,
     json_body,
-    read_secret,
     rebase,
     truncate,
 )
@@ -34,11 +31,8 @@ def escape(text: str) -> str:
 
 class SlackChannel(HttpChannel[SlackSettings]):
     kind: ClassVar[str] = "slack"
+    secret_setting: ClassVar[str] = "url_env"
     settings_model: ClassVar[type[ChannelSettings]] = SlackSettings
-
-    def __init__(self, name: str, settings: SlackSettings, *, environ: Mapping[str, str] | None = None) -> None:
-        super().__init__(name, settings)
-        self._url = read_secret(environment(environ), settings.url_env, channel=name, setting="url_env")
 
     def request(self, message: AlertMessage) -> HttpRequest:
         rendered = render(message)
@@ -47,6 +41,6 @@ class SlackChannel(HttpChannel[SlackSettings]):
             {"type": "section", "text": {"type": "mrkdwn", "text": truncate(escape("\n".join(rendered.lines)), 3000)}},
         ]
         body = json_body({"text": escape(rendered.text), "blocks": blocks, "unfurl_links": False})
-        url = self._url.reveal()
+        url = self.secret.reveal()
         return HttpRequest("POST", rebase(url, self.settings.base_url), self.headers(message), body,
                            secrets=(url,))

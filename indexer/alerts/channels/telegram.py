@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from indexer.alerts.channels.base import (
@@ -13,9 +12,7 @@ from indexer.alerts.channels.base import (
     HttpChannel,
     HttpRequest,
     HttpUrl,
-    environment,
     json_body,
-    read_secret,
     truncate,
 )
 from indexer.alerts.format import render
@@ -38,18 +35,15 @@ class TelegramSettings(ChannelSettings):
 
 class TelegramChannel(HttpChannel[TelegramSettings]):
     kind: ClassVar[str] = "telegram"
+    secret_setting: ClassVar[str] = "token_env"
     settings_model: ClassVar[type[ChannelSettings]] = TelegramSettings
-
-    def __init__(self, name: str, settings: TelegramSettings, *, environ: Mapping[str, str] | None = None) -> None:
-        super().__init__(name, settings)
-        self._token = read_secret(environment(environ), settings.token_env, channel=name, setting="token_env")
 
     def request(self, message: AlertMessage) -> HttpRequest:
         payload: dict[str, Any] = {"chat_id": self.settings.chat_id, "text": truncate(self._text(message), 4096),
                                    "disable_web_page_preview": True}
         if self.settings.parse_mode:
             payload["parse_mode"] = self.settings.parse_mode
-        token = self._token.reveal()
+        token = self.secret.reveal()
         url = f"{self.settings.base_url.rstrip('/')}/bot{token}/sendMessage"
         return HttpRequest("POST", url, self.headers(message), json_body(payload), secrets=(token,))
 

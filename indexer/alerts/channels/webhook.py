@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
 from typing import ClassVar, Literal
 
 from indexer.alerts.channels.base import (
@@ -13,9 +12,7 @@ from indexer.alerts.channels.base import (
     HttpChannel,
     HttpRequest,
     HttpUrl,
-    environment,
     json_body,
-    read_secret,
 )
 from indexer.alerts.format import text
 from indexer.alerts.message import AlertMessage
@@ -34,15 +31,12 @@ def signature(secret: bytes, body: bytes) -> str:
 
 class WebhookChannel(HttpChannel[WebhookSettings]):
     kind: ClassVar[str] = "webhook"
+    secret_setting: ClassVar[str] = "secret_env"
     settings_model: ClassVar[type[ChannelSettings]] = WebhookSettings
-
-    def __init__(self, name: str, settings: WebhookSettings, *, environ: Mapping[str, str] | None = None) -> None:
-        super().__init__(name, settings)
-        self._secret = read_secret(environment(environ), settings.secret_env, channel=name, setting="secret_env")
 
     def request(self, message: AlertMessage) -> HttpRequest:
         body = json_body({**message.to_json(), "text": text(message)})
-        secret = self._secret.reveal()
+        secret = self.secret.reveal()
         headers = self.headers(message)
         headers["X-Signature"] = signature(secret.encode(), body)
         return HttpRequest("POST", self.settings.base_url, headers, body, secrets=(secret,))
