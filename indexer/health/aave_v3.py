@@ -47,6 +47,11 @@ class AaveAccountData:
     health_factor: int
 
 
+def health_factor(total_collateral: int, avg_lt: int, total_debt: int) -> int:
+    """``wadDiv(percentMul(collateral, avgLT), debt)``, half-up both; ``total_debt`` must be non-zero."""
+    return ((total_collateral * avg_lt + _HALF_PERCENT) // PERCENTAGE_FACTOR * WAD + total_debt // 2) // total_debt
+
+
 def account_totals(rows: Iterable[tuple[int, int, int, int, int, int]]) -> tuple[int, int, int, int, int, int]:
     """``getUserAccountData``'s six figures (collateral, debt, available borrows, avg LT, avg LTV, HF) from
     rows ``(counted collateral amount, counted debt amount, price, unit, ltv, lt)``. Plain tuples in and
@@ -64,10 +69,7 @@ def account_totals(rows: Iterable[tuple[int, int, int, int, int, int]]) -> tuple
         avg_ltv, avg_lt = sum_ltv // total_c, sum_lt // total_c
     else:
         avg_ltv = avg_lt = 0
-    if total_d:
-        hf = ((total_c * avg_lt + _HALF_PERCENT) // PERCENTAGE_FACTOR * WAD + total_d // 2) // total_d
-    else:
-        hf = UINT256_MAX
+    hf = health_factor(total_c, avg_lt, total_d) if total_d else UINT256_MAX
     max_borrow = (total_c * avg_ltv + _HALF_PERCENT) // PERCENTAGE_FACTOR
     return total_c, total_d, max_borrow - total_d if max_borrow >= total_d else 0, avg_lt, avg_ltv, hf
 
@@ -105,8 +107,6 @@ def healthy_at_price(assets: Sequence[AaveAssetInput], moved: Sequence[bool]) ->
                 total_d += debt * price // unit
         if not total_d:
             return True
-        avg_lt = sum_lt // total_c if total_c else 0
-        weighted = (total_c * avg_lt + _HALF_PERCENT) // PERCENTAGE_FACTOR
-        return (weighted * WAD + total_d // 2) // total_d >= WAD
+        return health_factor(total_c, sum_lt // total_c if total_c else 0, total_d) >= WAD
 
     return healthy
