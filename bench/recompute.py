@@ -16,7 +16,7 @@ from indexer.chain.multicall import Call, MulticallReader
 from indexer.chain.rpc import RpcClient
 from indexer.devnet import Deployment, revert, set_price, snapshot
 from indexer.devnet.jsonrpc import JsonRpcClient
-from indexer.protocols.aave_v3 import AaveV3Adapter
+from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.types import Address, BlockRef, Health, PositionSnapshot
 
 

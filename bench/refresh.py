@@ -20,7 +20,7 @@ from unittest import mock
 import indexer.sync
 from indexer.chain.multicall import Call, MulticallReader
 from indexer.chain.rpc import RpcClient
-from indexer.protocols.aave_v3 import AaveV3Adapter
+from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.registry import ADAPTERS
 from indexer.settings import Settings
 from indexer.sync import ChainRead, sync_once

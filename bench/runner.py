@@ -29,7 +29,7 @@ from bench.profiling import profile_await, profile_call
 from bench.recompute import ChainCheck, check_on_chain, figures, pick_sample, recompute_rate, shocked_prices
 from bench.refresh import RefreshRun, indexer_refresh
 from indexer.devnet import mine
-from indexer.protocols.aave_v3 import AaveV3Adapter
+from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef
 from indexer.types import BlockRef, PositionSnapshot
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
-from indexer.health.wadray import PERCENTAGE_FACTOR
+from indexer.protocols.aave_v3.wadray import PERCENTAGE_FACTOR
 from indexer.types import AssetPosition
 
 

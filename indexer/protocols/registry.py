@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indexer.protocols.aave_v3 import AaveV3Adapter
+from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import ProtocolAdapter
 
 ADAPTERS: dict[str, type[ProtocolAdapter]] = {

@@ -8,7 +8,7 @@ from collections import Counter
 from decimal import Decimal
 
 from indexer.devnet import advance_time, set_price
-from indexer.health.aave_v3 import AaveAssetInput, account_data
+from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
 from indexer.settings import load_settings
 from indexer.store.queries import add_wallet, list_positions, position_assets
 from indexer.sync import read_chain, sync_once

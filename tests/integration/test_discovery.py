@@ -21,7 +21,7 @@ from indexer.devnet.seed import liquidity_provider_address
 from indexer.devnet.txbatch import transact
 from indexer.discovery import discover, watched_accounts
 from indexer.errors import RpcResponseError
-from indexer.protocols.aave_v3 import AaveV3Adapter
+from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.settings import load_settings
 from indexer.store.queries import add_wallet, checkpoint, discovered_accounts
 

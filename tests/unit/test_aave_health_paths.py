@@ -4,9 +4,9 @@ search) against the plain reference ``account_data``, over random positions: sam
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.health.aave_v3 import AaveAssetInput, account_data
+from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
 from indexer.health.liquidation import largest_collateral, linear_estimate, liquidation_price
-from indexer.protocols.aave_v3 import AaveV3Adapter
+from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef
 from indexer.types import AssetPosition, BlockRef, Health, PositionSnapshot
 

@@ -3,7 +3,7 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.health.aave_v3 import AaveAssetInput, account_data
+from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
 from indexer.health.liquidation import largest_collateral, linear_estimate, liquidation_price
 from indexer.types import AssetPosition
 

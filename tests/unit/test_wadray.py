@@ -1,8 +1,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.health.aave_v3 import AaveAssetInput, account_data
-from indexer.health.wadray import RAY, WAD, percent_mul, ray_mul, wad_div
+from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
+from indexer.protocols.aave_v3.wadray import RAY, WAD, percent_mul, ray_mul, wad_div
 from indexer.types import UINT256_MAX
 
 u128 = st.integers(min_value=0, max_value=2**128 - 1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from indexer.health.wadray import PERCENTAGE_FACTOR, WAD
+from indexer.protocols.aave_v3.wadray import PERCENTAGE_FACTOR, WAD
 from indexer.types import UINT256_MAX
 
 _HALF_PERCENT = PERCENTAGE_FACTOR // 2

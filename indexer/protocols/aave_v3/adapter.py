@@ -4,7 +4,7 @@ Reads, per snapshot, in four to five Multicall3 rounds at the pinned block: prov
 reserves list and pool revision; reserve data, indexes, prices and every account's configuration and
 eMode; the balances each account's configuration bits call for, and the eMode categories in use;
 eMode price sources (only if a category has one). Health is then computed locally with
-``indexer.health.aave_v3`` and equals ``Pool.getUserAccountData``.
+``indexer.protocols.aave_v3.rules`` and equals ``Pool.getUserAccountData``.
 
 Local math is implemented for Pool revisions 1–4 (v3.0–v3.1: stable debt counted, eMode category in
 reserve configuration bits 168–175, optional eMode price source). Later revisions changed eMode storage
@@ -23,8 +23,8 @@ from eth_utils import to_checksum_address
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, Plan
 from indexer.errors import MarketMismatchError, PermanentError
-from indexer.health.aave_v3 import AaveAssetInput, account_totals, healthy_at_price
-from indexer.health.wadray import ray_mul
+from indexer.protocols.aave_v3.rules import AaveAssetInput, account_totals, healthy_at_price
+from indexer.protocols.aave_v3.wadray import ray_mul
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import EventSource, MarketRead, MarketRef
