@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def rows_of(snapshots: Sequence[PositionSnapshot]) -> int:
-    return 2 * len(snapshots) + sum(len(s.assets) for s in snapshots)
+    return 2 * len(snapshots) + sum(len(s.legs) for s in snapshots)
 
 
 def _block(base: BlockRef, k: int) -> BlockRef:

@@ -1,6 +1,6 @@
 """Local recompute: every position's health under a what-if price shock, exact integers, in process.
 
-``AaveV3Adapter.health(snapshot, prices)`` over all positions, timed. The result is then checked against
+``AaveV3Adapter.reprice(snapshot, prices)`` over all positions, timed. The result is then checked against
 the chain: the same shock is applied on the devnet in an evm snapshot, in a block with the same
 timestamp as the one the positions were read at (so interest indexes do not move), and
 ``Pool.getUserAccountData`` of a sample of accounts must equal the local figures to the last unit.
@@ -17,32 +17,33 @@ from indexer.chain.rpc import RpcClient
 from indexer.devnet import Deployment, revert, set_price, snapshot
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
-from indexer.types import Address, BlockRef, Health, PositionSnapshot
+from indexer.types import Address, BlockRef, PositionSnapshot
 
 
 def shocked_prices(snapshots: Sequence[PositionSnapshot], asset: Address, percent: int) -> dict[Address, int]:
     """The asset's price as the positions saw it, moved by ``percent`` (−20 = a 20 % drop)."""
     for s in snapshots:
-        for a in s.assets:
-            if a.asset == asset and a.price_source is None:
-                return {asset: a.price * (100 + percent) // 100}
+        for leg in s.legs:
+            if leg.asset == asset and leg.price_key == asset:
+                return {asset: leg.price * (100 + percent) // 100}
     raise ValueError(f"no position holds {asset}")
 
 
 def recompute_rate(adapter: AaveV3Adapter, snapshots: Sequence[PositionSnapshot], prices: Mapping[Address, int],
-                   *, at_least: int = 0) -> tuple[float, list[Health]]:
+                   *, at_least: int = 0) -> tuple[float, list[PositionSnapshot]]:
     """Positions per second, over as many passes over ``snapshots`` as it takes to do ``at_least`` positions
     (so that small sets are not timed in microseconds); and the last pass's figures."""
     passes = max(1, -(-at_least // max(len(snapshots), 1)))
     started = time.perf_counter()
     for _ in range(passes):
-        healths = [adapter.health(s, prices) for s in snapshots]
-    return passes * len(snapshots) / (time.perf_counter() - started), healths
+        moved = [adapter.reprice(s, prices) for s in snapshots]
+    return passes * len(snapshots) / (time.perf_counter() - started), moved
 
 
-def figures(h: Health) -> tuple[int, ...]:
-    """The six numbers ``getUserAccountData`` returns, from a local Health."""
-    return (h.collateral_base, h.debt_base, h.available_borrows_base, h.liquidation_threshold, h.ltv, h.native_raw)
+def figures(s: PositionSnapshot) -> tuple[int, ...]:
+    """The six numbers ``getUserAccountData`` returns, from a local (re)computed position."""
+    h, d = s.health, s.detail
+    return (h.collateral, h.debt, d["available_borrows"], d["liquidation_threshold"], d["ltv"], h.raw)
 
 
 @dataclass
@@ -60,8 +61,8 @@ class ChainCheck:
 
 def pick_sample(snapshots: Sequence[PositionSnapshot], asset: Address, size: int) -> list[PositionSnapshot]:
     """About three quarters of accounts holding ``asset`` (the shock moves them), the rest without it."""
-    holding = [s for s in snapshots if any(a.asset == asset for a in s.assets)]
-    others = [s for s in snapshots if all(a.asset != asset for a in s.assets)]
+    holding = [s for s in snapshots if any(g.asset == asset for g in s.legs)]
+    others = [s for s in snapshots if all(g.asset != asset for g in s.legs)]
     want_holding = min(len(holding), max(size - size // 4, size - len(others)))
     picked = holding[:: max(len(holding) // max(want_holding, 1), 1)][:want_holding]
     rest = size - len(picked)
@@ -69,7 +70,7 @@ def pick_sample(snapshots: Sequence[PositionSnapshot], asset: Address, size: int
 
 
 async def check_on_chain(url: str, deployment: Deployment, symbol: str, price: int, block: BlockRef,
-                         sample: Sequence[PositionSnapshot], local: Mapping[str, Health]) -> ChainCheck:
+                         sample: Sequence[PositionSnapshot], local: Mapping[str, PositionSnapshot]) -> ChainCheck:
     """Mine ``symbol`` at ``price`` right after ``block`` (same timestamp), compare, and revert."""
     rpc = JsonRpcClient(url)
     head = int(rpc.call("eth_blockNumber"), 16)
@@ -91,5 +92,5 @@ async def check_on_chain(url: str, deployment: Deployment, symbol: str, price: i
     mismatches = [(s.account, figures(local[s.account]), tuple(onchain))
                   for s, onchain in zip(sample, got, strict=True) if figures(local[s.account]) != tuple(onchain)]
     return ChainCheck(block=shocked, sample=len(sample), matched=len(sample) - len(mismatches),
-                      exposed=sum(1 for s in sample if any(a.asset == asset for a in s.assets)),
+                      exposed=sum(1 for s in sample if any(g.asset == asset for g in s.legs)),
                       mismatches=mismatches)

@@ -11,7 +11,7 @@ the client posts are kept for the floor replay.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +21,10 @@ import indexer.sync
 from indexer.chain.multicall import Call, MulticallReader
 from indexer.chain.rpc import RpcClient
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
-from indexer.protocols.registry import ADAPTERS
+from indexer.protocols.registry import SOURCES
 from indexer.settings import Settings
 from indexer.sync import ChainRead, sync_once
-from indexer.types import Address, Health, PositionSnapshot
+from indexer.types import PositionSnapshot
 
 
 @dataclass
@@ -70,10 +70,10 @@ def instrumented(probe: Probe) -> Iterator[Probe]:
                 probe.decode += time.perf_counter() - started
 
     class TimedAaveV3(AaveV3Adapter):
-        def health(self, snapshot: PositionSnapshot, prices: Mapping[Address, int]) -> Health:
+        def _recompute(self, snapshot: PositionSnapshot) -> PositionSnapshot:
             started = time.perf_counter()
             try:
-                return super().health(snapshot, prices)
+                return super()._recompute(snapshot)
             finally:
                 probe.health += time.perf_counter() - started
 
@@ -100,7 +100,7 @@ def instrumented(probe: Probe) -> Iterator[Probe]:
         stack.enter_context(mock.patch.object(indexer.sync, "store_read", timed_store))
         stack.enter_context(mock.patch.object(indexer.sync, "RpcClient", TimedRpc))
         stack.enter_context(mock.patch.object(indexer.sync, "MulticallReader", TimedReader))
-        stack.enter_context(mock.patch.dict(ADAPTERS, {AaveV3Adapter.kind: TimedAaveV3}))
+        stack.enter_context(mock.patch.dict(SOURCES, {AaveV3Adapter.kind: TimedAaveV3}))
         yield probe
 
 

@@ -139,7 +139,7 @@ async def _measure_size(n: int, config: BenchConfig, pg_url: str | None, scratch
 
 
 def _parity(snapshots: Sequence[PositionSnapshot], naive: NaiveRun) -> int:
-    return sum(1 for s in snapshots if naive.figures.get(s.account) == figures(s.health))
+    return sum(1 for s in snapshots if naive.figures.get(s.account) == figures(s))
 
 
 def _adapter() -> AaveV3Adapter:
@@ -153,10 +153,10 @@ async def _recompute(dev: BenchDevnet, snapshots: list[PositionSnapshot], block:
     adapter = _adapter()
     runs = []
     for _ in range(config.repeat):
-        per_second, healths = recompute_rate(adapter, snapshots, prices, at_least=RECOMPUTE_AT_LEAST)
+        per_second, moved = recompute_rate(adapter, snapshots, prices, at_least=RECOMPUTE_AT_LEAST)
         runs.append(per_second)
-    local = {s.account: h for s, h in zip(snapshots, healths, strict=True)}
-    below_one = sum(1 for h in healths if h.health is not None and h.health < 1)
+    local = {s.account: m for s, m in zip(snapshots, moved, strict=True)}
+    below_one = sum(1 for m in moved if m.health.liquidatable)
     sample = pick_sample(snapshots, asset, config.check_sample)
     check = await check_on_chain(dev.url, dev.deployment, config.shock_symbol, prices[asset], block, sample, local)
     return runs, below_one, check

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from indexer.address import parse_address
-from indexer.display import health_text, short_address, usd_text
+from indexer.display import health_text, money_text, short_address
 from indexer.errors import IndexerError
 from indexer.oracles.status import PriceStatus
 from indexer.settings import Settings, load_settings
@@ -170,17 +170,6 @@ def sync(obj: Context, block: int | None, chains: tuple[str, ...]) -> None:
                    f"{read.stats.requests} RPC requests · {sum(read.timings.values()):.2f}s")
 
 
-def _position_json(p: Any) -> dict[str, Any]:
-    return {
-        "chain": p.chain, "protocol": p.protocol, "market": p.market, "market_address": p.market_address,
-        "account": p.account, "label": p.wallet_label, "block_number": p.block_number, "block_hash": p.block_hash,
-        "health_factor_raw": str(p.health_factor_raw), "health_factor_decimals": p.native_decimals,
-        "health": None if p.health is None else format(p.health, "f"),
-        "collateral_usd": format(p.collateral_usd, "f"), "debt_usd": format(p.debt_usd, "f"),
-        "liquidation_threshold_bps": p.liquidation_threshold, "ltv_bps": p.ltv, "price_status": p.price_status,
-    }
-
-
 @cli.command()
 @click.option("--wallet", "-w", default=None, help="Only this account.")
 @click.option("--max-health", type=str, default=None, callback=_parse_health, help="Only health ≤ H.")
@@ -198,7 +187,9 @@ def positions(obj: Context, wallet: str | None, max_health: Decimal | None, pric
     if as_json:
         rows = list_positions(obj.engine(), wallet=account, max_health=max_health, limit=limit,
                               price_status=price_status and price_status.upper())
-        click.echo(json.dumps([_position_json(p) for p in rows], indent=2))
+        from indexer.api.shapes import position
+
+        click.echo(json.dumps([position(p) for p in rows], indent=2))
         return
     _print_positions(obj, wallet=account, max_health=max_health, limit=limit,
                      price_status=price_status and price_status.upper())
@@ -216,15 +207,15 @@ def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Dec
     title = "Positions, riskiest first" + (f" (health ≤ {max_health})" if max_health is not None else "")
     table = Table(title=title, title_justify="left")
     for name, justify in [("health", "right"), ("account", "left"), ("market", "left"),
-                          ("collateral $", "right"), ("debt $", "right"), ("LT", "right"),
+                          ("collateral", "right"), ("debt", "right"),
                           ("prices", "left"), ("block", "right")]:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for p in rows:
         style = "bold red" if p.health is not None and p.health < 1 else (
             "yellow" if p.health is not None and p.health < Decimal("1.1") else None)
         who = short_address(p.account) + (f" {p.wallet_label}" if p.wallet_label else "")
-        table.add_row(health_text(p.health), who, p.market, usd_text(p.collateral_usd), usd_text(p.debt_usd),
-                      f"{p.liquidation_threshold / 100:.2f}%", p.price_status, str(p.block_number), style=style)
+        table.add_row(health_text(p.health), who, p.market, money_text(p.collateral, p.quote),
+                      money_text(p.debt, p.quote), p.price_status, str(p.block_number), style=style)
     Console(width=max(Console().width, 130)).print(table)
 
 

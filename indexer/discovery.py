@@ -29,8 +29,8 @@ from sqlalchemy import Engine
 from indexer.chain.logs import LogChunk, SpanPolicy, iter_logs
 from indexer.chain.rpc import RpcClient
 from indexer.errors import CallRevertedError, ConfigError, MarketMismatchError, RetryableError
-from indexer.protocols.base import EventSource
-from indexer.protocols.registry import ADAPTERS
+from indexer.protocols.base import DiscoverySpec
+from indexer.protocols.registry import source_for
 from indexer.settings import Settings
 from indexer.store.queries import (
     checkpoint,
@@ -46,9 +46,8 @@ ZERO_ADDRESS = "0x" + "0" * 40
 _LOG_EVERY_SECONDS = 5.0
 
 
-def event_source(protocol: str) -> EventSource | None:
-    adapter = ADAPTERS.get(protocol)
-    return None if adapter is None else adapter.events
+def discovery_spec(settings: Settings, key: str) -> DiscoverySpec | None:
+    return source_for(settings, key).discovery()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +65,13 @@ def discovering_markets(settings: Settings, chain: str) -> list[str]:
     """Keys of the markets of ``chain`` with ``discover = true``; refuses a protocol discovery cannot scan."""
     keys = [key for key, m in settings.markets.items() if m.chain == chain and m.discover]
     for key in keys:
-        protocol = settings.markets[key].protocol
-        if event_source(protocol) is None:
-            available = sorted(k for k, a in ADAPTERS.items() if a.events is not None)
-            raise ConfigError(f"market {key!r}: discovery is not available for protocol {protocol!r} "
-                              f"(available: {', '.join(available)})")
+        if discovery_spec(settings, key) is None:
+            raise ConfigError(f"market {key!r}: discovery is not available for protocol "
+                              f"{settings.markets[key].protocol!r}")
     return keys
 
 
-def accounts_in(logs: Iterable[Mapping[str, Any]], source: EventSource) -> dict[str, tuple[int, int]]:
+def accounts_in(logs: Iterable[Mapping[str, Any]], source: DiscoverySpec) -> dict[str, tuple[int, int]]:
     """Account → (first, last) block it appears in, over ``logs`` of ``source``'s events."""
     seen: dict[str, tuple[int, int]] = {}
     for entry in logs:
@@ -92,12 +89,16 @@ def accounts_in(logs: Iterable[Mapping[str, Any]], source: EventSource) -> dict[
 
 
 async def _contracts(settings: Settings, rpc: RpcClient, chain: str, keys: list[str], head: int) -> list[str]:
-    """The event-emitting contract of each market at ``head``, in one batch with a check that ``head`` exists."""
+    """The event-emitting contract of each market at ``head`` (given by its discovery spec, or answered by the
+    market's entry point), in one batch with a check that ``head`` exists."""
     calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
-    for key in keys:
-        getter = event_source(settings.markets[key].protocol).contract_getter
-        data = "0x" + keccak(text=getter)[:4].hex()
-        calls.append(("eth_call", [{"to": settings.market_address(key), "data": data}, hex(head)]))
+    specs = [discovery_spec(settings, key) for key in keys]
+    asked = []
+    for key, spec in zip(keys, specs, strict=True):
+        if spec is not None and spec.emitter is None and spec.emitter_getter is not None:
+            data = "0x" + keccak(text=spec.emitter_getter)[:4].hex()
+            calls.append(("eth_call", [{"to": settings.market_address(key), "data": data}, hex(head)]))
+            asked.append(key)
     try:
         tip, *answers = await rpc.batch(calls)
     except CallRevertedError as exc:
@@ -105,14 +106,19 @@ async def _contracts(settings: Settings, rpc: RpcClient, chain: str, keys: list[
     if int(tip, 16) < head:
         raise RetryableError(f"chain {chain!r}: discovery asked to scan to block {head}, "
                              f"but the RPC is at block {int(tip, 16)}")
+    answered = dict(zip(asked, answers, strict=True))
     contracts = []
-    for key, answer in zip(keys, answers, strict=True):
+    for key, spec in zip(keys, specs, strict=True):
+        assert spec is not None  # discovering_markets refused the others
+        if key not in answered:
+            contracts.append(spec.emitter or settings.market_address(key))
+            continue
+        answer = answered[key]
         word = answer[2:] if isinstance(answer, str) else ""
         contract = to_checksum_address("0x" + word[-40:]) if len(word) == 64 else ZERO_ADDRESS
         if contract == ZERO_ADDRESS:
-            getter = event_source(settings.markets[key].protocol).contract_getter
             raise MarketMismatchError(f"market {key!r}: {settings.market_address(key)} on chain {chain!r} "
-                                      f"does not answer {getter} with an address")
+                                      f"does not answer {spec.emitter_getter} with an address")
         contracts.append(contract)
     return contracts
 
@@ -200,7 +206,8 @@ async def discover(settings: Settings, engine: Engine, *, chain: str, head: int,
     new_accounts = 0
     with _ScanProgress(progress, quiet_below=policy.initial) as report:
         for (key, start), contract in zip(todo, contracts, strict=True):
-            source = event_source(settings.markets[key].protocol)
+            source = discovery_spec(settings, key)
+            assert source is not None
             report.start(key, start, head)
             async for chunk in iter_logs(rpc, address=contract, topics=source.topics(), from_block=start,
                                          to_block=head, policy=policy):

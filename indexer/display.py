@@ -12,8 +12,10 @@ def health_text(health: Decimal | None, places: int = 4) -> str:
     return str(health.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN))
 
 
-def usd_text(amount: Decimal) -> str:
-    return f"{amount.quantize(Decimal('0.01'), rounding=ROUND_DOWN):,}"
+def money_text(amount: Decimal, quote: str = "USD") -> str:
+    """Two places, rounded down; dollars say so with ``$``, any other currency by name."""
+    text = f"{amount.quantize(Decimal('0.01'), rounding=ROUND_DOWN):,}"
+    return f"${text}" if quote == "USD" else f"{text} {quote}"
 
 
 def short_address(address: str) -> str:

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from indexer.chain.multicall import MulticallReader, run_plans
 from indexer.chain.rpc import RpcClient, RpcStats
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.monitor import ChainOracles
 from indexer.oracles.reading import FeedKind, FeedReading
-from indexer.protocols.base import MarketRef
-from indexer.protocols.registry import ADAPTERS
+from indexer.protocols.base import Source
+from indexer.protocols.registry import source_for
 from indexer.settings import Settings
 from indexer.sync import ChainRead
-from indexer.types import BlockRef, PositionSnapshot
+from indexer.types import BlockRef, PositionSnapshot, PriceKey
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +42,17 @@ def _feed_plan(feeds: ChainlinkFeeds, previous: Sequence[FeedReading]):  # type:
     return out
 
 
-def repriced(snapshot: PositionSnapshot, changed: dict[str, FeedReading], block: BlockRef,
-             rounds: dict[str, int | None]) -> PositionSnapshot:
-    """The snapshot at ``block`` with the prices its protocol takes from the changed feeds (asset → reading):
-    amounts as cached, per-asset values and health recomputed. A reading the protocol could not price from
-    keeps the old price; its feed's verdict (INVALID) marks the position."""
-    adapter = ADAPTERS[snapshot.protocol](MarketRef(snapshot.market, snapshot.chain, snapshot.market_address))
-    prices = {asset: price for asset, reading in changed.items()
-              if (price := adapter.price_from_feed(reading)) is not None}
-    assets = []
-    for a in snapshot.assets:
-        price = prices.get(a.price_source or a.asset, a.price)
-        unit = 10**a.decimals
-        counted = a.is_collateral and a.liquidation_threshold
-        assets.append(dataclasses.replace(
-            a, price=price, collateral_base=a.collateral * price // unit if counted else 0,
-            debt_base=a.debt * price // unit, round_id=rounds.get(a.feed, a.round_id) if a.feed else a.round_id))
-    moved = dataclasses.replace(snapshot, block=block, assets=assets, extra={**snapshot.extra, "fast_path": 1})
-    moved.health = adapter.health(moved, {})
+def repriced(snapshot: PositionSnapshot, source: Source, prices: Mapping[PriceKey, int], block: BlockRef,
+             rounds: Mapping[str, int | None]) -> PositionSnapshot:
+    """The snapshot at ``block`` with ``prices`` (key → the price the protocol takes from a changed feed):
+    amounts as cached, leg values and health recomputed by the source, each leg's feed round moved on. A
+    reading the protocol could not price from keeps the old price; its feed's verdict (INVALID) marks the
+    position."""
+    moved = source.reprice(snapshot, prices)
+    moved.legs = [dataclasses.replace(leg, round_id=rounds.get(leg.feed, leg.round_id)) if leg.feed else leg
+                  for leg in moved.legs]
+    moved.block = block
+    moved.detail = {**moved.detail, "fast_path": 1}
     return moved
 
 
@@ -75,11 +68,15 @@ async def fast_read(settings: Settings, chain: str, rpc: RpcClient, block_number
     oracles = ChainOracles(settings, chain, feeds)
     now, chain_feeds = await run_plans(reader, [_feed_plan(feeds, price_feeds), oracles.plan()])
     before = {r.address: r.answer for r in price_feeds}
-    changed = {r.asset: r for r in now if r.asset and r.answer != before.get(r.address)}
+    changed = [r for r in now if r.asset and r.answer != before.get(r.address)]
     rounds = {r.address: r.round_id for r in now}
-    affected = [s for s in cached if any((a.price_source or a.asset) in changed for a in s.assets)]
-    snapshots = [repriced(s, changed, header, rounds) for s in affected]  # type: ignore[arg-type]
-    if changed:
+    moved_keys = {r.asset for r in changed}
+    sources = {key: source_for(settings, key) for key in {s.market for s in cached}}
+    prices = {key: dict(p for r in changed if (p := source.price_from_feed(r)) is not None)
+              for key, source in sources.items()}
+    snapshots = [repriced(s, sources[s.market], prices[s.market], header, rounds) for s in cached
+                 if not moved_keys.isdisjoint(sources[s.market].price_dependencies(s))]
+    if snapshots:
         log.info("fast path chain=%s block=%d changed_assets=%d recomputed=%d", chain, header.number,
                  len(changed), len(snapshots))
     read = ChainRead(chain, header, snapshots, RpcStats(), oracles, readings=[*chain_feeds, *now])

@@ -120,6 +120,7 @@ class MarketSettings(_Strict):
     discover: bool = False  # find the market's accounts in its events (eth_getLogs), not only tracked wallets
     start_block: int = Field(default=0, ge=0)  # where discovery starts scanning (the market's deployment block)
     snapshot_every: int = Field(default=1, ge=1)  # full read every N blocks; between them the oracle fast path
+    options: dict[str, Any] = Field(default_factory=dict)  # the protocol's own settings (its ``options`` model)
 
 
 class RetentionSettings(_Strict):
@@ -149,13 +150,25 @@ class Settings(_Strict):
     @field_validator("markets")
     @classmethod
     def _known_protocols(cls, markets: dict[str, MarketSettings]) -> dict[str, MarketSettings]:
-        from indexer.protocols.registry import ADAPTERS
+        from indexer.protocols.registry import SOURCES
 
+        checked = {}
         for key, market in markets.items():
-            if market.protocol not in ADAPTERS:
-                known = ", ".join(sorted(ADAPTERS))
+            source = SOURCES.get(market.protocol)
+            if source is None:
+                known = ", ".join(sorted(SOURCES))
                 raise ValueError(f"market {key!r}: unknown protocol {market.protocol!r} (known: {known})")
-        return markets
+            if source.options is None:
+                if market.options:
+                    raise ValueError(f"market {key!r}: protocol {market.protocol!r} takes no options")
+                checked[key] = market
+                continue
+            try:
+                options = source.options.model_validate(market.options).model_dump()
+            except ValidationError as exc:
+                raise ValueError(f"market {key!r}: options: {_first_error(exc)}") from None
+            checked[key] = market.model_copy(update={"options": options})
+        return checked
 
     @field_validator("channels")
     @classmethod

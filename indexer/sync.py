@@ -24,7 +24,7 @@ from indexer.oracles.monitor import ChainOracles, mark_positions
 from indexer.oracles.reading import FeedReading
 from indexer.oracles.status import FeedStatus, PriceStatus
 from indexer.protocols.base import MarketRef
-from indexer.protocols.registry import ADAPTERS
+from indexer.protocols.registry import SOURCES, market_ref
 from indexer.settings import Settings
 from indexer.store.queries import (
     alert_states,
@@ -59,8 +59,7 @@ class ChainRead:
 
 
 def market_refs(settings: Settings, chain: str) -> list[MarketRef]:
-    return [MarketRef(key=key, chain=chain, address=settings.market_address(key), verify_onchain=m.verify_onchain)
-            for key, m in settings.markets.items() if m.chain == chain]
+    return [market_ref(settings, key) for key, m in settings.markets.items() if m.chain == chain]
 
 
 async def read_chain(settings: Settings, chain: str, accounts: Sequence[Address], *, block: int | None = None,
@@ -90,7 +89,7 @@ async def read_chain(settings: Settings, chain: str, accounts: Sequence[Address]
         reader = MulticallReader(client, pinned.number, address=config.multicall3, batch_size=config.batch_size)
         markets = market_refs(settings, chain)
         hints = {} if hints is None else hints
-        plans = [ADAPTERS[settings.markets[m.key].protocol](m).read(accounts, pinned, feeds, hints.get(m.key))
+        plans = [SOURCES[settings.markets[m.key].protocol](m).read(accounts, pinned, feeds, hints.get(m.key))
                  for m in markets]
         *market_reads, chain_feeds = await run_plans(reader, [*plans, oracles.plan()])
         hints.update({m.key: r.hint for m, r in zip(markets, market_reads, strict=True)})

@@ -1,4 +1,9 @@
-"""Value types shared by adapters, the health engine and the store.
+"""The neutral position model shared by every source, the health engine, the alert rules and the store.
+
+A position is a margin account at one point in time: its *legs* (what it holds and owes, each with the
+price the protocol used and where that price came from), the protocol's own health integer beside a
+normalized figure where 1 is the liquidation line, and a per-protocol detail record. Lending positions
+(collateral and debt legs) and perp accounts (long and short legs) fit the same shape.
 
 All amounts are integers in the protocol's own units. Nothing here holds a float.
 """
@@ -7,10 +12,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
+from typing import Any
 
 Address = str  # checksummed 0x-prefixed hex
+PriceKey = str  # what a price depends on: an asset or oracle address, a venue's market name
 
 UINT256_MAX = 2**256 - 1
+
+
+class Role(StrEnum):
+    COLLATERAL = "collateral"
+    DEBT = "debt"
+    LONG = "long"
+    SHORT = "short"
+
+
+class MarginMode(StrEnum):
+    CROSS = "cross"  # one health for the whole account
+    ISOLATED = "isolated"  # the position carries its own margin (and is its own account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,61 +43,70 @@ class BlockRef:
     parent_hash: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class AssetPosition:
-    """One asset of one position, in the asset's native units.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Leg:
+    """One thing a position holds or owes, in the asset's native units (10**decimals per whole token).
 
-    ``collateral`` and ``debt`` are token amounts (10**decimals per unit); ``price`` is the price the
-    protocol used, in the market's base currency units (``Health.base_unit`` per 1 unit of the asset).
-    ``collateral_base``/``debt_base`` are the per-asset values in base currency as the protocol computes
-    them (already truncated the protocol's way). ``liquidation_threshold``/``ltv`` are in basis points and
-    are the effective ones (eMode applied).
+    ``price`` is the price the protocol used, an integer with ``price_decimals`` places: quote currency per
+    whole asset once scaled (Aave: 8 places of USD; Morpho: its 1e36-scaled oracle price is
+    36 + loan decimals − collateral decimals places of loan tokens per collateral token);
+    ``price_key`` names what it depends on (``Source.price_dependencies``). Provenance: ``feed`` and
+    ``round_id`` for a feed-backed price, ``price_time`` for a venue's mark. ``value`` is the leg's worth
+    in quote units as the protocol itself computes it (truncated its way; 0 when the protocol does not
+    count the leg). ``terms`` are the protocol's per-leg risk parameters (Aave: effective LT and LTV in
+    basis points), what a local recompute needs besides the price.
     """
 
     asset: Address
     symbol: str
     decimals: int
-    collateral: int
-    debt: int
+    role: Role
+    amount: int
     price: int
-    collateral_base: int
-    debt_base: int
-    is_collateral: bool
-    liquidation_threshold: int
-    ltv: int
-    price_source: Address | None = None
-    feed: str | None = None  # key of the oracle feed behind ``price`` (None: not known)
-    round_id: int | None = None  # the feed's round the price came from
+    price_decimals: int
+    price_key: PriceKey
+    value: int
+    feed: str | None = None
+    round_id: int | None = None
+    price_time: int | None = None
+    terms: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Health:
-    """A position's health, the protocol's native figure plus a normalized one.
+    """A position's health: the protocol's own figure and a normalized one.
 
-    ``native_raw`` is the protocol's own integer (Aave: HF in WAD, 2**256-1 when there is no debt).
-    ``health`` is a normalized ratio where 1 is the liquidation line (``None`` = no debt, infinitely
-    healthy). Collateral/debt are in base-currency units; ``base_unit`` is one unit of that currency
-    (1e8 for USD on Aave v3).
+    ``raw`` is the protocol's own integer with ``decimals`` places (Aave: HF in WAD, 2**256-1 without debt;
+    Morpho: maxBorrow / borrowed in WAD, floored, which keeps the protocol's healthy/unhealthy verdict).
+    ``health`` is normalized, 1 = the liquidation line (None: nothing owed, infinitely healthy); it is
+    ``equity / requirement`` as the protocol rounds it: lending ``equity`` is the risk-adjusted collateral
+    and ``requirement`` the debt; perps ``equity`` is the account value and ``requirement`` the maintenance
+    margin. ``collateral`` and ``debt`` are the gross values. Every figure is in quote units: ``quote``
+    names the currency (``USD``, ``ETH``, a loan token's symbol) and ``quote_unit`` is one unit of it.
     """
 
-    native_raw: int
-    native_decimals: int
+    raw: int
+    decimals: int
     health: Decimal | None
-    collateral_base: int
-    debt_base: int
-    base_unit: int
-    liquidation_threshold: int = 0
-    ltv: int = 0
-    available_borrows_base: int = 0
+    equity: int
+    requirement: int
+    collateral: int
+    debt: int
+    quote: str
+    quote_unit: int
 
     @property
     def liquidatable(self) -> bool:
         return self.health is not None and self.health < 1
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class PositionSnapshot:
-    """One position at one block: what was read, and the health computed locally from it."""
+    """One position at one block (or venue time): what was read, and the health computed locally from it.
+
+    ``detail`` is the protocol's own record of the position (Aave: eMode category, configuration bitmap,
+    pool revision, LTV and available borrows; Morpho: the market id and shares), JSON-serialisable and
+    stored with the snapshot."""
 
     chain: str
     protocol: str
@@ -85,10 +114,23 @@ class PositionSnapshot:
     market_address: Address
     account: Address
     block: BlockRef
-    assets: list[AssetPosition]
+    legs: list[Leg]
     health: Health
+    margin_mode: MarginMode = MarginMode.CROSS
     price_status: str = "UNKNOWN"  # worst status of the feeds that priced it (set by the oracle monitor)
-    extra: dict[str, int | str] = field(default_factory=dict)  # protocol-specific components (eMode, ...)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def legs_priced_by(self, key: PriceKey) -> list[Leg]:
+        return [leg for leg in self.legs if leg.price_key == key]
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationPoint:
+    """Where one price liquidates a position, others held fixed: ``price`` is the last one at which it is not
+    liquidatable; one unit lower (``falling``: something it holds) or higher (something it owes) it is."""
+
+    price: int
+    falling: bool
 
 
 def scaled(value: int, places: int) -> Decimal:

@@ -41,7 +41,7 @@ def test_message(channel: str) -> AlertMessage:
         event_id=f"test-{uuid.uuid4().hex}", dedup_key=f"test/{channel}", kind="test", family="health",
         severity="WARN", previous_severity=None, chain="test", protocol="aave_v3", market="test-market",
         account="0x0000000000000000000000000000000000000000", wallet_label="test message", health="1.0500",
-        previous_health="1.1200", collateral_usd="10000.00", debt_usd="8000.00", liquidation_price=None,
+        previous_health="1.1200", collateral_value="10000.00", debt_value="8000.00", liquidation_price=None,
         block_number=0, price_status="FRESH", detail="sent by `indexer alerts test`", test=True)
 
 

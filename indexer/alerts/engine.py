@@ -24,12 +24,11 @@ from indexer.alerts.rules import (
     evaluate_health,
     evaluate_oracle,
 )
-from indexer.health.liquidation import largest_collateral, liquidation_price
-from indexer.protocols.base import MarketRef
-from indexer.protocols.registry import ADAPTERS
+from indexer.protocols.base import MarketRef, Source
+from indexer.protocols.registry import SOURCES
 from indexer.settings import AlertSettings
 from indexer.store.views import base_to_decimal
-from indexer.types import BlockRef, PositionSnapshot, scaled
+from indexer.types import BlockRef, PositionSnapshot, Role, scaled
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +107,7 @@ class AlertEngine:
         if family == "health":
             return evaluate_health(state, snapshot.health.health, block=block.number,
                                    price_status=snapshot.price_status, t=limits)
-        return evaluate_oracle(state, snapshot.price_status, snapshot.health.debt_base > 0, block=block.number,
+        return evaluate_oracle(state, snapshot.price_status, snapshot.health.requirement > 0, block=block.number,
                                hold_blocks=limits.hold_blocks)
 
     def _transition(self, out: AlertWrites, snapshot: PositionSnapshot, family: str, key: str, t: Transition,
@@ -147,7 +146,7 @@ class AlertEngine:
                  previous_severity: str | None, label: str | None, previous: Decimal | None,
                  block: BlockRef) -> AlertMessage:
         h = snapshot.health
-        stale_feeds = sorted({a.symbol for a in snapshot.assets if snapshot.price_status != "FRESH"})
+        stale_feeds = sorted({leg.symbol for leg in snapshot.legs if snapshot.price_status != "FRESH"})
         detail = (f"prices of {', '.join(stale_feeds)} are {snapshot.price_status}"
                   if snapshot.price_status != "FRESH" else "")
         return AlertMessage(
@@ -156,20 +155,26 @@ class AlertEngine:
             market=snapshot.market, account=snapshot.account, wallet_label=label,
             health=None if h.health is None else format(h.health, "f"),
             previous_health=None if previous is None else format(previous, "f"),
-            collateral_usd=format(base_to_decimal(h.collateral_base, h.base_unit), "f"),
-            debt_usd=format(base_to_decimal(h.debt_base, h.base_unit), "f"),
+            collateral_value=format(base_to_decimal(h.collateral, h.quote_unit), "f"),
+            debt_value=format(base_to_decimal(h.debt, h.quote_unit), "f"), quote=h.quote,
             liquidation_price=self._liquidation(snapshot), block_number=block.number,
             price_status=snapshot.price_status, detail=detail)
 
-    def _liquidation(self, snapshot: PositionSnapshot) -> LiquidationPrice | None:
-        asset = largest_collateral(snapshot.assets)
-        if asset is None or snapshot.health.debt_base == 0:
+    @staticmethod
+    def _liquidation(snapshot: PositionSnapshot) -> LiquidationPrice | None:
+        """The liquidation point of the position's largest holding (by the value the protocol counts)."""
+        held = [leg for leg in snapshot.legs if leg.role in (Role.COLLATERAL, Role.LONG) and leg.value > 0]
+        if not held or not snapshot.health.requirement:
             return None
-        adapter = ADAPTERS[snapshot.protocol](MarketRef(snapshot.market, snapshot.chain, snapshot.market_address))
-        key = asset.price_source or asset.asset
-        price = liquidation_price(snapshot.assets, asset, adapter.healthy_at(snapshot, key))
-        if price is None:
+        largest = max(held, key=lambda leg: leg.value)
+        source = _source(snapshot)
+        point = source.liquidation_points(snapshot).get(largest.price_key)
+        if point is None:
             return None
-        places = len(str(snapshot.health.base_unit)) - 1
-        return LiquidationPrice(asset.symbol, format(scaled(price, places), "f"),
-                                format(scaled(asset.price, places), "f"))
+        return LiquidationPrice(largest.symbol, format(scaled(point.price, largest.price_decimals), "f"),
+                                format(scaled(largest.price, largest.price_decimals), "f"), point.falling)
+
+
+def _source(snapshot: PositionSnapshot) -> Source:
+    return SOURCES[snapshot.protocol](MarketRef(key=snapshot.market, chain=snapshot.chain,
+                                                address=snapshot.market_address))

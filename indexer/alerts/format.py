@@ -31,8 +31,11 @@ class Rendered:
 def render(message: AlertMessage) -> Rendered:
     lines = [_health_line(message), _money_line(message)]
     if (lp := message.liquidation_price) is not None:
-        lines.append(f"{lp.symbol} liquidates at ${_price(lp.price_usd, ROUND_CEILING)} "
-                     f"(now ${_price(lp.current_usd, ROUND_HALF_EVEN)})")
+        # the nearer side of the truth: up for what liquidates as it falls, down for what liquidates as it rises
+        toward = ROUND_CEILING if lp.falling else ROUND_DOWN
+        side = "below" if lp.falling else "above"
+        lines.append(f"{lp.symbol} liquidates {side} {_money(_price(lp.price, toward), message.quote)} "
+                     f"(now {_money(_price(lp.current, ROUND_HALF_EVEN), message.quote)})")
     if (warning := price_warning(message)) is not None:
         lines.append(warning)
     footer = f"block {message.block_number:,} · {message.market}"
@@ -93,8 +96,12 @@ def _health_line(message: AlertMessage) -> str:
 
 
 def _money_line(message: AlertMessage) -> str:
-    return (f"collateral ${_usd(message.collateral_usd, ROUND_DOWN)} · "
-            f"debt ${_usd(message.debt_usd, ROUND_CEILING)}")
+    return (f"collateral {_money(_usd(message.collateral_value, ROUND_DOWN), message.quote)} · "
+            f"debt {_money(_usd(message.debt_value, ROUND_CEILING), message.quote)}")
+
+
+def _money(amount: str, quote: str) -> str:
+    return f"${amount}" if quote == "USD" else f"{amount} {quote}"
 
 
 def _decimal(value: str) -> Decimal | None:

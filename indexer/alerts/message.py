@@ -8,11 +8,13 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class LiquidationPrice:
-    """Price of the largest collateral asset at which health reaches 1, all else held fixed."""
+    """The price of the position's largest holding at which it turns liquidatable, all else held fixed:
+    the last price (in the message's quote currency per whole token) at which it is not, yet."""
 
     symbol: str
-    price_usd: str  # exact decimal string
-    current_usd: str  # the price the position was computed with
+    price: str  # exact decimal string
+    current: str  # the price the position was computed with
+    falling: bool = True  # True: it liquidates below ``price``; False: above it (something it owes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +40,13 @@ class AlertMessage:
     wallet_label: str | None
     health: str | None  # None: no debt
     previous_health: str | None
-    collateral_usd: str
-    debt_usd: str
+    collateral_value: str  # gross, in ``quote``
+    debt_value: str
     liquidation_price: LiquidationPrice | None
     block_number: int
     price_status: str
     detail: str = ""  # e.g. which feed is stale and why
+    quote: str = "USD"  # the currency of every figure (a market's base currency, or its loan token)
     test: bool = False
 
     @property
@@ -55,5 +58,13 @@ class AlertMessage:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AlertMessage:
+        """Also reads messages stored before figures carried their quote currency (``*_usd`` names)."""
+        data = {_RENAMED.get(k, k): v for k, v in data.items()}
         liquidation = data.get("liquidation_price")
-        return cls(**{**data, "liquidation_price": LiquidationPrice(**liquidation) if liquidation else None})
+        if liquidation:
+            liquidation = LiquidationPrice(**{_RENAMED.get(k, k): v for k, v in liquidation.items()})
+        return cls(**{**data, "liquidation_price": liquidation or None})
+
+
+_RENAMED = {"collateral_usd": "collateral_value", "debt_usd": "debt_value", "price_usd": "price",
+            "current_usd": "current"}

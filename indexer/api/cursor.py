@@ -21,7 +21,7 @@ _MAX_LENGTH = 512
 
 def encode_cursor(key: PageKey, sort: PositionSort) -> str:
     document = {"v": VERSION, "s": sort, "h": None if key.health is None else format(key.health, "f"),
-                "d": str(key.debt_base), "i": key.id}
+                "d": str(key.debt_value), "i": key.id}
     raw = json.dumps(document, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

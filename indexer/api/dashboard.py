@@ -87,9 +87,9 @@ def _age(seconds: int | float | None) -> str:
     return f"{s}s"
 
 
-def _dollars(amount: Decimal) -> str:
-    """Whole dollars, rounded down, for the tables (the API has the exact figures)."""
-    return f"{int(amount):,}"
+def _money(amount: Decimal, quote: str) -> str:
+    """Whole units, rounded down, for the tables (the API has the exact figures); dollars without a name."""
+    return f"{int(amount):,}" if quote == "USD" else f"{int(amount):,} {quote}"
 
 
 def _health_class(health: Decimal | None) -> str:
@@ -171,8 +171,8 @@ def _positions_table(rows: list[PositionView]) -> str:
         body.append(
             f'<tr class="{_health_class(p.health)}"><td class="num h">{escape(health_text(p.health))}</td>'
             f'<td><a href="{link}" title="{escape(p.account)}">{escape(short_address(p.account))}</a>{label}</td>'
-            f'<td class="wide">{escape(p.market)}</td><td class="num">{_dollars(p.collateral_usd)}</td>'
-            f'<td class="num">{_dollars(p.debt_usd)}</td><td>{_status_tag(p.price_status)}</td>'
+            f'<td class="wide">{escape(p.market)}</td><td class="num">{escape(_money(p.collateral, p.quote))}</td>'
+            f'<td class="num">{escape(_money(p.debt, p.quote))}</td><td>{_status_tag(p.price_status)}</td>'
             f'<td class="num wide">{p.block_number}</td></tr>')
     return f'<div class="scroll"><table>{head}{"".join(body)}</table></div>'
 

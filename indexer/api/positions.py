@@ -12,16 +12,16 @@ from indexer.api.cursor import decode_cursor, encode_cursor
 from indexer.api.errors import ApiError
 from indexer.api.store import run_query, run_with_engine
 from indexer.store.api_queries import position_history, positions_page
-from indexer.store.queries import list_positions, position_assets
+from indexer.store.queries import list_positions, position_legs
 from indexer.store.views import PositionView
-from indexer.types import AssetPosition
+from indexer.types import Leg
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 DEFAULT_POINTS = 500
 MAX_POINTS = 5000
 MAX_BLOCK = 2**63 - 1  # block numbers are BIGINT columns
-LIST_PARAMETERS = ("wallet", "chain", "protocol", "market", "max_health", "min_debt_usd", "price_status", "sort",
+LIST_PARAMETERS = ("wallet", "chain", "protocol", "market", "max_health", "min_debt", "price_status", "sort",
                    "cursor", "limit")
 HISTORY_PARAMETERS = ("since", "until", "points")
 
@@ -43,7 +43,7 @@ async def list_handler(request: web.Request) -> web.Response:
         protocol=params.text(q, "protocol"),
         market=params.text(q, "market"),
         max_health=params.decimal(q.get("max_health"), "max_health"),
-        min_debt_usd=params.decimal(q.get("min_debt_usd"), "min_debt_usd"),
+        min_debt=params.decimal(q.get("min_debt"), "min_debt"),
         price_status=params.price_status(q),
     )
     page = rows[:limit]
@@ -68,18 +68,18 @@ async def detail_handler(request: web.Request) -> web.Response:
     params.reject_unknown(request.query, ())
     chain, market, account = _position_key(request)
 
-    def read(engine: Engine) -> tuple[PositionView, list[AssetPosition]] | None:
+    def read(engine: Engine) -> tuple[PositionView, list[Leg]] | None:
         found = list_positions(engine, wallet=account, chain=chain, market=market)
         if not found:
             return None
-        return found[0], position_assets(engine, snapshot_id=found[0].snapshot_id)
+        return found[0], position_legs(engine, snapshot_id=found[0].snapshot_id)
 
     result = await run_with_engine(request.app, read)
     if result is None:
         raise _not_found(chain, market, account)
-    view, assets = result
+    view, legs = result
     body: dict[str, Any] = shapes.position(view)
-    body["assets"] = [shapes.asset(a, view.base_unit) for a in assets]
+    body["legs"] = [shapes.leg(g, view.quote_unit) for g in legs]
     return web.json_response(body)
 
 

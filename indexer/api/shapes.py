@@ -10,7 +10,7 @@ from typing import Any
 from indexer.store.api_queries import HistoryRow, MarketSummary
 from indexer.store.models import WalletPublic
 from indexer.store.views import OracleView, PositionView, base_to_decimal
-from indexer.types import AssetPosition, scaled
+from indexer.types import Leg, scaled
 
 
 def dec(value: Decimal | None) -> str | None:
@@ -33,37 +33,43 @@ def position(p: PositionView) -> dict[str, Any]:
         "block_hash": p.block_hash,
         "block_timestamp": p.block_timestamp,
         "health": dec(p.health),
-        "health_factor_raw": str(p.health_factor_raw),
-        "health_factor_decimals": p.native_decimals,
-        "collateral_usd": dec(p.collateral_usd),
-        "debt_usd": dec(p.debt_usd),
-        "available_borrows_usd": dec(base_to_decimal(p.available_borrows_base, p.base_unit)),
-        "liquidation_threshold_bps": p.liquidation_threshold,
-        "ltv_bps": p.ltv,
+        "health_raw": str(p.health_raw),
+        "health_decimals": p.health_decimals,
+        "margin_mode": p.margin_mode,
+        "quote": p.quote,
+        "collateral_value": dec(p.collateral),
+        "debt_value": dec(p.debt),
+        "equity": dec(base_to_decimal(p.equity, p.quote_unit)),
+        "requirement": dec(base_to_decimal(p.requirement, p.quote_unit)),
+        "detail": detail(p.detail),
         "price_status": p.price_status,
         "updated_at": p.updated_at.isoformat(),
     }
 
 
-def asset(a: AssetPosition, base_unit: int) -> dict[str, Any]:
+def detail(record: dict[str, Any]) -> dict[str, Any]:
+    """A protocol's detail record with its integers as decimal strings (they may exceed a JSON number)."""
+    return {k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in record.items()}
+
+
+def leg(g: Leg, quote_unit: int) -> dict[str, Any]:
     return {
-        "asset": a.asset,
-        "symbol": a.symbol,
-        "decimals": a.decimals,
-        "collateral": dec(scaled(a.collateral, a.decimals)),
-        "collateral_raw": str(a.collateral),
-        "debt": dec(scaled(a.debt, a.decimals)),
-        "debt_raw": str(a.debt),
-        "price_usd": dec(base_to_decimal(a.price, base_unit)),
-        "price_raw": str(a.price),
-        "collateral_usd": dec(base_to_decimal(a.collateral_base, base_unit)),
-        "debt_usd": dec(base_to_decimal(a.debt_base, base_unit)),
-        "is_collateral": a.is_collateral,
-        "liquidation_threshold_bps": a.liquidation_threshold,
-        "ltv_bps": a.ltv,
-        "price_source": a.price_source,
-        "feed": a.feed,
-        "round_id": big(a.round_id),
+        "asset": g.asset,
+        "symbol": g.symbol,
+        "decimals": g.decimals,
+        "role": g.role.value,
+        "amount": dec(scaled(g.amount, g.decimals)),
+        "amount_raw": str(g.amount),
+        "price": dec(scaled(g.price, g.price_decimals)),
+        "price_raw": str(g.price),
+        "price_decimals": g.price_decimals,
+        "price_key": g.price_key,
+        "value": dec(base_to_decimal(g.value, quote_unit)),
+        "value_raw": str(g.value),
+        "feed": g.feed,
+        "round_id": big(g.round_id),
+        "price_time": g.price_time,
+        "terms": g.terms,
     }
 
 
@@ -73,9 +79,10 @@ def history_row(h: HistoryRow) -> dict[str, Any]:
         "block_hash": h.block_hash,
         "block_timestamp": h.block_timestamp,
         "health": dec(h.health),
-        "health_factor_raw": str(h.health_factor_raw),
-        "collateral_usd": dec(base_to_decimal(h.collateral_base, h.base_unit)),
-        "debt_usd": dec(base_to_decimal(h.debt_base, h.base_unit)),
+        "health_raw": str(h.health_raw),
+        "collateral_value": dec(base_to_decimal(h.collateral_value, h.quote_unit)),
+        "debt_value": dec(base_to_decimal(h.debt_value, h.quote_unit)),
+        "quote": h.quote,
         "price_status": h.price_status,
     }
 

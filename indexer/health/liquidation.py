@@ -1,61 +1,62 @@
-"""Liquidation prices: the price of one asset at which the protocol's own health figure crosses 1.
+"""Liquidation points: the price of one dependency at which a position's health crosses 1, exactly.
 
-The linear estimate (Σ C_i·LT_i = 10⁴·Σ D_i, solved for one price) is only a bracket: the protocol
-truncates per-asset values and, on Aave ≤ v3.4, the *average* liquidation threshold to whole basis
-points, which moves the crossing by up to ~1/LT. The exact crossing is found by bisection on integer
-prices with the protocol's own health test (the adapter's ``healthy_at``: the same integers, fixed assets
-summed once), so it agrees with the chain to the unit.
+A source's continuous (linear) estimate is only a bracket: protocols truncate per-leg values and averages,
+which moves the crossing by a few units. The exact crossing is found by bisection on integer prices with
+the protocol's own test (the source's ``healthy_at``: the same integers, fixed legs summed once), so it
+agrees with the chain to the unit. Direction matters: what a position holds liquidates it when its price
+falls, what it owes when its price rises.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from fractions import Fraction
 
-from indexer.protocols.aave_v3.wadray import PERCENTAGE_FACTOR
-from indexer.types import AssetPosition
+_WIDEN_STEPS = 256
 
 
-def largest_collateral(assets: Sequence[AssetPosition]) -> AssetPosition | None:
-    counted = [a for a in assets if a.is_collateral and a.liquidation_threshold and a.collateral_base > 0]
-    return max(counted, key=lambda a: a.collateral_base, default=None)
+def crossing_price(healthy: Callable[[int], bool], estimate: Fraction, *, falling: bool) -> int | None:
+    """The last price that is not liquidatable next to one that is.
 
-
-def linear_estimate(assets: Sequence[AssetPosition], asset: AssetPosition) -> Fraction | None:
-    """Continuous solution for ``asset``'s price (base units per whole token) at health 1; None when no
-    price of that asset alone can bring health to 1 from above."""
-    rest_lt = sum(a.collateral_base * a.liquidation_threshold for a in assets
-                  if a is not asset and a.is_collateral and a.liquidation_threshold)
-    rest_debt = sum(a.debt_base for a in assets if a is not asset)
-    own_lt = asset.liquidation_threshold if asset.is_collateral else 0
-    slope = asset.collateral * own_lt - PERCENTAGE_FACTOR * asset.debt
-    gap = PERCENTAGE_FACTOR * rest_debt - rest_lt
-    if slope <= 0 or gap <= 0:
+    ``falling``: liquidation comes as the price falls; returns ``p`` with ``healthy(p)`` and not
+    ``healthy(p - 1)`` (None if healthy even at 0, or never healthy). Otherwise liquidation comes as the
+    price rises; returns ``p`` with ``healthy(p)`` and not ``healthy(p + 1)`` (None if no price is
+    healthy, or every price is). ``estimate`` (> 0) seeds the bracket."""
+    if estimate <= 0:
         return None
-    return Fraction(gap * 10**asset.decimals, slope)
-
-
-def liquidation_price(assets: Sequence[AssetPosition], asset: AssetPosition,
-                      healthy: Callable[[int], bool]) -> int | None:
-    """The integer price of ``asset`` at which the position turns healthy (``healthy(price)``: health ≥ 1, or
-    no debt) with the price one unit lower liquidatable, every other price fixed; None if no such crossing
-    exists."""
-    estimate = linear_estimate(assets, asset)
-    if estimate is None:
-        return None
-    low, high = 0, int(estimate * Fraction(1001, 1000)) + 2
-    for _ in range(64):  # widen until healthy at ``high`` (a few steps at most)
-        if healthy(high):
+    near = int(estimate)
+    if falling:
+        low, high = 0, near + near // 1000 + 2
+        for _ in range(_WIDEN_STEPS):
+            if healthy(high):
+                break
+            low, high = high, high * 2
+        else:
+            return None
+        if healthy(low):
+            return None if low == 0 else low
+        while high - low > 1:  # invariant: liquidatable at low, healthy at high
+            mid = (low + high) // 2
+            if healthy(mid):
+                high = mid
+            else:
+                low = mid
+        return high
+    low, high = max(near - near // 1000 - 2, 0), near + near // 1000 + 2
+    if not healthy(low):
+        if not healthy(0):
+            return None
+        low = 0  # the estimate was above the crossing: start from the bottom
+    for _ in range(_WIDEN_STEPS):
+        if not healthy(high):
             break
         low, high = high, high * 2
     else:
         return None
-    if healthy(low):
-        return None if low == 0 else low
-    while high - low > 1:  # invariant: liquidatable at low, healthy at high
+    while high - low > 1:  # invariant: healthy at low, liquidatable at high
         mid = (low + high) // 2
         if healthy(mid):
-            high = mid
-        else:
             low = mid
-    return high
+        else:
+            high = mid
+    return low

@@ -116,5 +116,5 @@ def mark_positions(snapshots: Sequence[PositionSnapshot], statuses: Mapping[str,
     """Set each position's ``price_status``: the worst of the feeds that priced it and the chain's sequencer."""
     for snapshot in snapshots:
         feed_statuses = [statuses[a.feed].verdict.status if a.feed in statuses else PriceStatus.UNKNOWN
-                         for a in snapshot.assets]
+                         for a in snapshot.legs]
         snapshot.price_status = worst([*feed_statuses, chain_status])

@@ -1,45 +1,59 @@
-"""The adapter contract every protocol implements, lending and perps alike.
+"""The source contract every protocol implements, lending and perps alike.
 
-An adapter reads positions as a *plan*: a generator that yields rounds of contract calls and receives
-their results. The caller merges the rounds of every market on a chain into one pinned Multicall3
-pass per round, so an adapter never talks to the RPC and never chooses the block. Protocols whose
-reads depend on earlier reads (Aave: which reserves a user touches decides which balances to read)
-take several rounds; a protocol with fixed reads takes one.
+A contract-reading source reads positions as a *plan*: a generator that yields rounds of contract calls and
+receives their results. The caller merges the rounds of every market on a chain into one pinned
+Multicall3 pass per round, so a source never talks to the RPC and never chooses the block. Protocols whose
+reads depend on earlier reads (Aave: which reserves a user touches decides which balances to read) take
+several rounds; a protocol with fixed reads takes one.
+
+Besides reading, a source answers the questions the rest of the indexer asks about its positions without
+knowing the protocol: which prices a position rests on (``price_dependencies``), what it would be at other
+prices (``reprice``, ``healthy_at``), where each price liquidates it (``liquidation_points``), which price
+a feed reading implies (``price_from_feed``, the fast path), and where its accounts show up (``discovery``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
 
 from indexer.chain.multicall import Plan
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
-from indexer.types import Address, BlockRef, Health, PositionSnapshot
+from indexer.types import Address, BlockRef, LiquidationPoint, PositionSnapshot, PriceKey
 
 
 @dataclass(frozen=True, slots=True)
-class EventSource:
-    """Where a protocol's accounts show up, for discovery: the contract that emits the events (resolved from
-    the market's configured address by one argument-less view), and, per event topic0, which topic holds
-    the account."""
+class DiscoverySpec:
+    """Where a market's accounts show up: which logs to scan and which topic of each holds the account.
 
-    contract_getter: str
+    ``account_topic`` maps topic0 → the index of the topic holding the account. ``match`` fixes the
+    topics after topic0 (``match[0]`` is topic1 …; None matches anything), e.g. a Morpho market id in
+    topic1. The logs come from ``emitter`` when given, else from the contract that the market's
+    configured address answers to the argument-less view ``emitter_getter`` (Aave: ``getPool()``)."""
+
     account_topic: Mapping[str, int]
+    match: tuple[str | None, ...] = ()
+    emitter: Address | None = None
+    emitter_getter: str | None = None
 
-    def topics(self) -> list[list[str]]:
-        return [sorted(self.account_topic)]
+    def topics(self) -> list[list[str] | str | None]:
+        return [sorted(self.account_topic), *self.match]
 
 
 @dataclass(frozen=True, slots=True)
 class MarketRef:
-    """A configured market: its key, chain and on-chain address (the protocol's entry point)."""
+    """A configured market: its key, chain, on-chain address (the protocol's entry point) and the options
+    the protocol validated (``Source.options``)."""
 
     key: str
     chain: str
     address: Address
     verify_onchain: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -50,34 +64,56 @@ class MarketRead:
     snapshots: list[PositionSnapshot]
     feeds: list[FeedReading] = field(default_factory=list)
     unpriced: list[Address] = field(default_factory=list)
-    hint: object | None = None  # handed to the market's next ``read`` (see ``ProtocolAdapter.read``)
+    hint: object | None = None  # handed to the market's next ``read`` (see ``Source.read``)
 
 
-class ProtocolAdapter(Protocol):
+class Source(Protocol):
     kind: ClassVar[str]
-    events: ClassVar[EventSource | None]  # None: discovery is not available for this protocol
+    # The market's ``options`` table in the config, validated by this model (None: the protocol takes none).
+    options: ClassVar[type[BaseModel] | None]
+    market: MarketRef
 
     def __init__(self, market: MarketRef) -> None: ...
+
+    def discovery(self) -> DiscoverySpec | None:
+        """The logs that name this market's accounts; None when discovery is not available."""
+        ...
 
     def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
              hint: object | None = None) -> Plan[MarketRead]:
         """Positions of ``accounts`` at ``block``, exact integers; accounts with no position are left out.
         The oracle feeds behind the prices are read in the same rounds (``feeds`` builds those calls).
-        ``hint`` is the ``MarketRead.hint`` of this market's previous read (None on the first): an adapter
+        ``hint`` is the ``MarketRead.hint`` of this market's previous read (None on the first): a source
         may use it to read what it resolved before (entry points, layouts) in a later round, but must
         confirm it at ``block`` before relying on it — a hint saves round trips, it is never trusted."""
         ...
 
-    def health(self, snapshot: PositionSnapshot, prices: Mapping[Address, int]) -> Health:
-        """Recompute health locally from the snapshot's components with other prices (what-ifs, fast path)."""
+    def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
+        """The prices the position's health rests on."""
         ...
 
-    def healthy_at(self, snapshot: PositionSnapshot, key: Address) -> Callable[[int], bool]:
-        """``price → health ≥ 1`` (or no debt) with the assets priced by ``key`` at ``price``, the rest as in
-        the snapshot; the same answer as ``health(snapshot, {key: price})``, asked cheaply many times."""
+    def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
+        """The position with some prices replaced (amounts as they are): legs' values and health recomputed
+        exactly as the protocol would (what-ifs, the fast path)."""
         ...
 
-    def price_from_feed(self, reading: FeedReading) -> int | None:
-        """The price the protocol would use for an asset, given its feed's new reading (the fast path);
+    def healthy_at(self, snapshot: PositionSnapshot, key: PriceKey) -> Callable[[int], bool]:
+        """``price → not liquidatable`` with the price ``key`` at ``price`` and the rest as in the snapshot;
+        the same answer as ``reprice``, asked cheaply many times (the liquidation-point search)."""
+        ...
+
+    def liquidation_points(self, snapshot: PositionSnapshot) -> dict[PriceKey, LiquidationPoint]:
+        """Per price dependency that can liquidate the position on its own (others held fixed), the last
+        price (in the legs' price units) at which it is not liquidatable and the direction that
+        liquidates it."""
+        ...
+
+    def price_from_feed(self, reading: FeedReading) -> tuple[PriceKey, int] | None:
+        """The price (and its key) the protocol would use given a feed's new reading, for the fast path;
         None when that cannot be known without a full read."""
         ...
+
+
+def price_dependencies(snapshot: PositionSnapshot) -> set[PriceKey]:
+    """The usual answer: every leg's price key."""
+    return {leg.price_key for leg in snapshot.legs}

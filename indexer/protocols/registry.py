@@ -1,10 +1,26 @@
-"""Every protocol adapter, one line each. Settings validate protocol names against this table."""
+"""Every protocol source, one line each. Settings validate protocol names and options against this table."""
 
 from __future__ import annotations
 
-from indexer.protocols.aave_v3.adapter import AaveV3Adapter
-from indexer.protocols.base import ProtocolAdapter
+from typing import TYPE_CHECKING
 
-ADAPTERS: dict[str, type[ProtocolAdapter]] = {
+from indexer.protocols.aave_v3.adapter import AaveV3Adapter
+from indexer.protocols.base import MarketRef, Source
+
+if TYPE_CHECKING:
+    from indexer.settings import Settings
+
+SOURCES: dict[str, type[Source]] = {
     AaveV3Adapter.kind: AaveV3Adapter,
 }
+
+
+def market_ref(settings: Settings, key: str) -> MarketRef:
+    market = settings.markets[key]
+    return MarketRef(key=key, chain=market.chain, address=settings.market_address(key),
+                     verify_onchain=market.verify_onchain, options=market.options)
+
+
+def source_for(settings: Settings, key: str) -> Source:
+    """The source reading the configured market ``key``."""
+    return SOURCES[settings.markets[key].protocol](market_ref(settings, key))

@@ -7,7 +7,7 @@ from indexer.store.queries import (
     latest_block,
     list_positions,
     list_wallets,
-    position_assets,
+    position_legs,
     remove_wallet,
 )
 from indexer.store.views import PositionView
@@ -23,7 +23,7 @@ __all__ = [
     "list_positions",
     "list_wallets",
     "make_engine",
-    "position_assets",
+    "position_legs",
     "remove_wallet",
     "upgrade",
     "write_block",

@@ -75,7 +75,7 @@ class PageKey:
     """Where a page of positions ended: the sort key of its last row (the cursor, before encoding)."""
 
     health: Decimal | None
-    debt_base: int
+    debt_value: int
     id: int
 
 
@@ -87,8 +87,8 @@ def _after(key: PageKey, sort: PositionSort, dialect: str) -> ColumnElement[bool
     else:
         health_gt = or_(p.health.is_(None), p.health > key.health)
         health_eq = p.health == key.health
-    debt_gt = _uint_cmp(p.debt_base, operator.lt, key.debt_base, dialect)  # debt sorts larger first
-    debt_eq = p.debt_base == key.debt_base
+    debt_gt = _uint_cmp(p.debt_value, operator.lt, key.debt_value, dialect)  # debt sorts larger first
+    debt_eq = p.debt_value == key.debt_value
     id_gt = p.id > key.id
     steps = [(health_gt, health_eq), (debt_gt, debt_eq)] if sort == "health" else [
         (debt_gt, debt_eq), (health_gt, health_eq)]
@@ -100,13 +100,13 @@ def _after(key: PageKey, sort: PositionSort, dialect: str) -> ColumnElement[bool
 
 
 def _min_debt_condition(connection: Connection, minimum: Decimal, dialect: str) -> ColumnElement[bool]:
-    """``debt_base / base_unit >= minimum`` exactly: per distinct base unit, an integer bound on debt_base."""
+    """``debt_value / quote_unit >= minimum`` exactly: per distinct quote unit, an integer bound on debt_value."""
     p = _positions.c
-    units = connection.execute(select(p.base_unit).distinct()).scalars().all()
+    units = connection.execute(select(p.quote_unit).distinct()).scalars().all()
     terms = []
     for unit in units:
         bound = int((minimum * unit).to_integral_value(rounding=ROUND_CEILING))
-        terms.append(and_(p.base_unit == unit, _uint_cmp(p.debt_base, operator.ge, max(bound, 0), dialect)))
+        terms.append(and_(p.quote_unit == unit, _uint_cmp(p.debt_value, operator.ge, max(bound, 0), dialect)))
     return or_(false(), *terms)
 
 
@@ -115,8 +115,8 @@ def _position_columns() -> list[Any]:
     return [
         p.chain, p.protocol, _markets.c.key.label("market"), _markets.c.address.label("market_address"), p.account,
         _wallets.c.label.label("wallet_label"), p.snapshot_id, p.block_number, p.block_hash, p.block_timestamp,
-        p.health_factor_raw, p.native_decimals, p.health, p.collateral_base, p.debt_base, p.base_unit,
-        p.liquidation_threshold, p.ltv, p.available_borrows_base, p.price_status, p.updated_at,
+        p.health_raw, p.health_decimals, p.health, p.equity, p.requirement, p.collateral_value, p.debt_value,
+        p.quote, p.quote_unit, p.margin_mode, p.detail, p.price_status, p.updated_at,
     ]
 
 
@@ -131,14 +131,14 @@ def positions_page(
     protocol: str | None = None,
     market: str | None = None,
     max_health: Decimal | None = None,
-    min_debt_usd: Decimal | None = None,
+    min_debt: Decimal | None = None,
     price_status: str | None = None,
 ) -> list[tuple[PageKey, PositionView]]:
     """Up to ``limit`` latest positions after ``after``, each with its page key.
 
     ``sort="health"``: riskiest first, the order of ``queries.list_positions`` (lowest health, positions
     without debt last, then larger debt first). ``sort="debt"``: larger debt first, then lower health.
-    Filters are exact: ``max_health`` on the stored decimal, ``min_debt_usd`` on the integer debt.
+    Filters are exact: ``max_health`` on the stored decimal, ``min_debt`` on the integer debt.
     """
     p = _positions.c
     dialect = engine.dialect.name
@@ -148,7 +148,7 @@ def positions_page(
         .outerjoin(_wallets, _wallets.c.address == p.account)
     )
     health_order = [p.health.asc().nulls_last()]
-    debt_order = _larger_first(p.debt_base, dialect)
+    debt_order = _larger_first(p.debt_value, dialect)
     order = [*health_order, *debt_order] if sort == "health" else [*debt_order, *health_order]
     with engine.connect() as connection:
         for column, value in ((p.account, wallet), (p.chain, chain), (p.protocol, protocol),
@@ -157,8 +157,8 @@ def positions_page(
                 query = query.where(column == value)
         if max_health is not None:
             query = query.where(p.health <= max_health)
-        if min_debt_usd is not None:
-            query = query.where(_min_debt_condition(connection, min_debt_usd, dialect))
+        if min_debt is not None:
+            query = query.where(_min_debt_condition(connection, min_debt, dialect))
         if after is not None:
             query = query.where(_after(after, sort, dialect))
         rows = connection.execute(query.order_by(*order, p.id).limit(limit)).mappings().all()
@@ -167,7 +167,7 @@ def positions_page(
         fields = dict(row)
         row_id = fields.pop("id")
         view = PositionView(**fields)
-        out.append((PageKey(view.health, view.debt_base, row_id), view))
+        out.append((PageKey(view.health, view.debt_value, row_id), view))
     return out
 
 
@@ -190,12 +190,13 @@ class HistoryRow:
     block_number: int
     block_hash: str
     block_timestamp: int
-    health_factor_raw: int
-    native_decimals: int
+    health_raw: int
+    health_decimals: int
     health: Decimal | None
-    collateral_base: int
-    debt_base: int
-    base_unit: int
+    collateral_value: int
+    debt_value: int
+    quote: str
+    quote_unit: int
     price_status: str
 
 
@@ -210,8 +211,8 @@ def position_history(engine: Engine, *, chain: str, market: str, account: str, s
     """A position's stored snapshots with ``since ≤ block ≤ until``, oldest first, downsampled to at most
     ``points`` rows (``sample_indices``) by row number in the database, so a long range is never loaded whole."""
     h = _history.c
-    columns = [h.block_number, h.block_hash, h.block_timestamp, h.health_factor_raw, h.native_decimals, h.health,
-               h.collateral_base, h.debt_base, h.base_unit, h.price_status]
+    columns = [h.block_number, h.block_hash, h.block_timestamp, h.health_raw, h.health_decimals, h.health,
+               h.collateral_value, h.debt_value, h.quote, h.quote_unit, h.price_status]
     query = select(*columns).join(_markets, _markets.c.id == h.market_id).where(
         _markets.c.chain == chain, _markets.c.key == market, h.chain == chain, h.account == account)
     if since is not None:

@@ -113,8 +113,22 @@ def upgrade(url_or_engine: str | Path | URL | Engine, revision: str = "head") ->
     """Run the migrations up to ``revision`` in one transaction."""
     engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
     try:
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), revision)
+        with engine.connect() as connection:
+            # A migration that rebuilds a table on SQLite (Alembic's batch mode: copy, drop, rename) must not
+            # have foreign keys enforced while it runs, and the pragma is a no-op inside a transaction; the
+            # keys are checked before the migration commits instead.
+            raw = connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with connection.begin():
+                    command.upgrade(alembic_config(connection), revision)
+                    if raw is not None and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                        raise StoreError(f"migrating to {revision} would break {len(broken)} foreign keys "
+                                         f"(first: {tuple(broken[0])}); nothing was changed")
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA foreign_keys = ON")
     finally:
         if engine is not url_or_engine:
             engine.dispose()

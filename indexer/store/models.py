@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, Double, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Double, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from indexer.store.types import BigIntId, HealthDecimal, Int256, Uint256, UtcDateTime, utc_now
@@ -64,7 +65,11 @@ class Block(SQLModel, table=True):
 
 
 class PositionFigures(SQLModel):
-    """What one snapshot says about a position; shared by ``positions`` and ``position_history``."""
+    """What one snapshot says about a position; shared by ``positions`` and ``position_history``.
+
+    The neutral figures (``indexer.types.Health``): the protocol's own health integer and its places, the
+    normalized health, equity against requirement, gross collateral and debt, all in ``quote`` units
+    (``quote_unit`` is one of them). ``detail`` is the protocol's own record of the position (JSON)."""
 
     chain: str
     market_id: int = Field(foreign_key="markets.id")
@@ -72,16 +77,18 @@ class PositionFigures(SQLModel):
     block_number: int = Field(sa_type=BigInteger)
     block_hash: str
     block_timestamp: int = Field(sa_type=BigInteger)
-    health_factor_raw: int = Field(sa_type=Uint256)
-    native_decimals: int
-    health: Decimal | None = Field(default=None, sa_type=HealthDecimal)  # None: no debt
+    health_raw: int = Field(sa_type=Uint256)
+    health_decimals: int
+    health: Decimal | None = Field(default=None, sa_type=HealthDecimal)  # None: nothing owed
     health_float: float | None = Field(default=None, sa_type=Double)
-    collateral_base: int = Field(sa_type=Uint256)
-    debt_base: int = Field(sa_type=Uint256)
-    base_unit: int = Field(sa_type=Uint256)
-    liquidation_threshold: int
-    ltv: int
-    available_borrows_base: int = Field(sa_type=Uint256)
+    equity: int = Field(sa_type=Int256)
+    requirement: int = Field(sa_type=Uint256)
+    collateral_value: int = Field(sa_type=Uint256)
+    debt_value: int = Field(sa_type=Uint256)
+    quote: str
+    quote_unit: int = Field(sa_type=Uint256)
+    margin_mode: str = "cross"
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     price_status: str = Field(default="unknown", sa_column_kwargs={"server_default": "unknown"})
 
 
@@ -113,11 +120,13 @@ class Position(PositionFigures, table=True):
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 
-class PositionAsset(SQLModel, table=True):
-    __tablename__ = "position_assets"
+class PositionLeg(SQLModel, table=True):
+    """One leg of one stored snapshot (``indexer.types.Leg``)."""
+
+    __tablename__ = "position_legs"
     __table_args__ = (
-        Index("ix_position_assets_snapshot_id", "snapshot_id"),
-        Index("ix_position_assets_asset", "asset"),
+        Index("ix_position_legs_snapshot_id", "snapshot_id"),
+        Index("ix_position_legs_asset", "asset"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
@@ -125,17 +134,16 @@ class PositionAsset(SQLModel, table=True):
     asset: str
     symbol: str
     decimals: int
-    collateral: int = Field(sa_type=Uint256)
-    debt: int = Field(sa_type=Uint256)
+    role: str  # collateral | debt | long | short
+    amount: int = Field(sa_type=Uint256)
     price: int = Field(sa_type=Uint256)
-    price_source: str | None = None
+    price_decimals: int
+    price_key: str
+    value: int = Field(sa_type=Uint256)
     feed: str | None = None  # key of the oracle feed behind the price
     round_id: int | None = Field(default=None, sa_type=Uint256)
-    collateral_base: int = Field(sa_type=Uint256)
-    debt_base: int = Field(sa_type=Uint256)
-    is_collateral: bool
-    liquidation_threshold: int
-    ltv: int
+    price_time: int | None = Field(default=None, sa_type=BigInteger)  # a venue's timestamp of the price
+    terms: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
 
 
 SYNC_CHECKPOINT = "sync"  # the checkpoint ``write_block`` moves

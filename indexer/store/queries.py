@@ -14,19 +14,19 @@ from indexer.store.models import (
     Checkpoint,
     Market,
     Position,
-    PositionAsset,
+    PositionLeg,
     Wallet,
     WalletPublic,
 )
 from indexer.store.types import utc_now
 from indexer.store.upsert import upsert_insert
 from indexer.store.views import OracleView, PositionView
-from indexer.types import AssetPosition, BlockRef
+from indexer.types import BlockRef, Leg, Role
 
 _wallets: Table = Wallet.__table__  # type: ignore[attr-defined]
 _markets: Table = Market.__table__  # type: ignore[attr-defined]
 _positions: Table = Position.__table__  # type: ignore[attr-defined]
-_assets: Table = PositionAsset.__table__  # type: ignore[attr-defined]
+_legs: Table = PositionLeg.__table__  # type: ignore[attr-defined]
 _blocks: Table = Block.__table__  # type: ignore[attr-defined]
 _checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
 
@@ -109,15 +109,17 @@ def list_positions(
             p.block_number,
             p.block_hash,
             p.block_timestamp,
-            p.health_factor_raw,
-            p.native_decimals,
+            p.health_raw,
+            p.health_decimals,
             p.health,
-            p.collateral_base,
-            p.debt_base,
-            p.base_unit,
-            p.liquidation_threshold,
-            p.ltv,
-            p.available_borrows_base,
+            p.equity,
+            p.requirement,
+            p.collateral_value,
+            p.debt_value,
+            p.quote,
+            p.quote_unit,
+            p.margin_mode,
+            p.detail,
             p.price_status,
             p.updated_at,
         )
@@ -138,7 +140,7 @@ def list_positions(
     query = query.order_by(
         p.health_float.asc().nulls_last(),
         p.health.asc().nulls_last(),
-        *_larger_first(p.debt_base, engine.dialect.name),
+        *_larger_first(p.debt_value, engine.dialect.name),
         p.id,
     )
     if limit is not None:
@@ -147,27 +149,14 @@ def list_positions(
         return [PositionView(**row) for row in connection.execute(query).mappings()]
 
 
-def position_assets(engine: Engine, *, snapshot_id: int) -> list[AssetPosition]:
-    """The per-asset rows of one stored snapshot (``PositionView.snapshot_id``), in written order."""
-    a = _assets.c
-    query = select(
-        a.asset,
-        a.symbol,
-        a.decimals,
-        a.collateral,
-        a.debt,
-        a.price,
-        a.collateral_base,
-        a.debt_base,
-        a.is_collateral,
-        a.liquidation_threshold,
-        a.ltv,
-        a.price_source,
-        a.feed,
-        a.round_id,
-    ).where(a.snapshot_id == snapshot_id)
+def position_legs(engine: Engine, *, snapshot_id: int) -> list[Leg]:
+    """The legs of one stored snapshot (``PositionView.snapshot_id``), in written order."""
+    g = _legs.c
+    query = select(g.asset, g.symbol, g.decimals, g.role, g.amount, g.price, g.price_decimals, g.price_key, g.value,
+                   g.feed, g.round_id, g.price_time, g.terms).where(g.snapshot_id == snapshot_id)
     with engine.connect() as connection:
-        return [AssetPosition(**row) for row in connection.execute(query.order_by(a.id)).mappings()]
+        return [Leg(**{**row, "role": Role(row["role"])})
+                for row in connection.execute(query.order_by(g.id)).mappings()]
 
 
 def latest_block(engine: Engine, *, chain: str) -> BlockRef | None:
@@ -209,7 +198,7 @@ def forget_chain(engine: Engine, *, chain: str) -> int:
     with engine.begin() as conn:
         removed = conn.execute(delete(_positions).where(_positions.c.chain == chain)).rowcount
         snapshot_ids = select(history.c.id).where(history.c.chain == chain).scalar_subquery()
-        conn.execute(delete(_assets).where(_assets.c.snapshot_id.in_(snapshot_ids)))
+        conn.execute(delete(_legs).where(_legs.c.snapshot_id.in_(snapshot_ids)))
         conn.execute(delete(history).where(history.c.chain == chain))
         conn.execute(delete(deliveries).where(deliveries.c.event_id.in_(
             select(events.c.id).where(events.c.chain == chain).scalar_subquery())))

@@ -1,6 +1,6 @@
 """Rolling a chain's derived rows back to a common ancestor after a reorg, in one transaction.
 
-Removed above the ancestor: position history and its assets, oracle readings, blocks, and alert events
+Removed above the ancestor: position history and its legs, oracle readings, blocks, and alert events
 that no channel has delivered (with their outbox rows). Latest positions, feed states, alerts and rule
 states are put back to what the remaining rows say. An event already delivered cannot be unsent: it is
 kept, and logged loudly.
@@ -23,8 +23,8 @@ from indexer.store.models import (
     OracleFeed,
     OracleReading,
     Position,
-    PositionAsset,
     PositionHistory,
+    PositionLeg,
 )
 from indexer.store.writer import set_checkpoint
 
@@ -50,7 +50,7 @@ def rollback(engine: Engine, *, chain: str, ancestor: int) -> dict[str, int]:
 
 
 def _positions(conn: Connection, chain: str, ancestor: int) -> int:
-    history, assets, positions = _t(PositionHistory), _t(PositionAsset), _t(Position)
+    history, legs, positions = _t(PositionHistory), _t(PositionLeg), _t(Position)
     dropped = select(history.c.id).where(history.c.chain == chain, history.c.block_number > ancestor)
     stale = conn.execute(select(positions.c.id, positions.c.market_id, positions.c.account).where(
         positions.c.chain == chain, positions.c.block_number > ancestor)).all()
@@ -65,7 +65,7 @@ def _positions(conn: Connection, chain: str, ancestor: int) -> int:
         else:
             conn.execute(update(positions).where(positions.c.id == pid).values(
                 snapshot_id=previous["id"], **{f: previous[f] for f in figures if f in positions.c}))
-    conn.execute(delete(assets).where(assets.c.snapshot_id.in_(dropped)))
+    conn.execute(delete(legs).where(legs.c.snapshot_id.in_(dropped)))
     return conn.execute(delete(history).where(history.c.chain == chain, history.c.block_number > ancestor)).rowcount
 
 

@@ -7,14 +7,14 @@ import logging
 
 from sqlalchemy import Engine, Table, delete, select
 
-from indexer.store.models import SYNC_CHECKPOINT, Checkpoint, OracleReading, Position, PositionAsset, PositionHistory
+from indexer.store.models import SYNC_CHECKPOINT, Checkpoint, OracleReading, Position, PositionHistory, PositionLeg
 
 log = logging.getLogger(__name__)
 
 
 def prune(engine: Engine, *, chain: str, keep_blocks: int) -> dict[str, int]:
     history: Table = PositionHistory.__table__  # type: ignore[attr-defined]
-    assets: Table = PositionAsset.__table__  # type: ignore[attr-defined]
+    legs: Table = PositionLeg.__table__  # type: ignore[attr-defined]
     positions: Table = Position.__table__  # type: ignore[attr-defined]
     readings: Table = OracleReading.__table__  # type: ignore[attr-defined]
     checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
@@ -26,7 +26,7 @@ def prune(engine: Engine, *, chain: str, keep_blocks: int) -> dict[str, int]:
         below = head - keep_blocks
         old = select(history.c.id).where(history.c.chain == chain, history.c.block_number < below,
                                          history.c.id.not_in(select(positions.c.snapshot_id)))
-        conn.execute(delete(assets).where(assets.c.snapshot_id.in_(old)))
+        conn.execute(delete(legs).where(legs.c.snapshot_id.in_(old)))
         counts = {"history": conn.execute(delete(history).where(
             history.c.chain == chain, history.c.block_number < below,
             history.c.id.not_in(select(positions.c.snapshot_id)))).rowcount,

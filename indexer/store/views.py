@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal
+from typing import Any
 
 # Wide enough that a uint256 divided by a power of ten is exact.
 _EXACT = Context(prec=160)
@@ -35,26 +36,28 @@ class PositionView:
     block_number: int
     block_hash: str
     block_timestamp: int
-    health_factor_raw: int
-    native_decimals: int
-    health: Decimal | None  # None: no debt
-    collateral_base: int
-    debt_base: int
-    base_unit: int
-    liquidation_threshold: int
-    ltv: int
-    available_borrows_base: int
+    health_raw: int
+    health_decimals: int
+    health: Decimal | None  # None: nothing owed
+    equity: int
+    requirement: int
+    collateral_value: int
+    debt_value: int
+    quote: str
+    quote_unit: int
+    margin_mode: str
+    detail: dict[str, Any]
     price_status: str
     updated_at: datetime
 
     @property
-    def collateral_usd(self) -> Decimal:
-        """Collateral in the market's base currency (USD on Aave v3)."""
-        return base_to_decimal(self.collateral_base, self.base_unit)
+    def collateral(self) -> Decimal:
+        """Gross collateral in the position's quote currency (``quote``: USD on Aave v3)."""
+        return base_to_decimal(self.collateral_value, self.quote_unit)
 
     @property
-    def debt_usd(self) -> Decimal:
-        return base_to_decimal(self.debt_base, self.base_unit)
+    def debt(self) -> Decimal:
+        return base_to_decimal(self.debt_value, self.quote_unit)
 
     @property
     def liquidatable(self) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
 from indexer.errors import RetryableError, StoreError
 from indexer.oracles.status import FeedStatus
 from indexer.store.alert_writer import write_alerts
-from indexer.store.models import SYNC_CHECKPOINT, Block, Checkpoint, Market, Position, PositionAsset, PositionHistory
+from indexer.store.models import SYNC_CHECKPOINT, Block, Checkpoint, Market, Position, PositionHistory, PositionLeg
 from indexer.store.oracle_writer import mark_unpriced, write_feeds
 from indexer.store.types import quantize_health, utc_now
 from indexer.store.upsert import upsert_insert
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 _markets: Table = Market.__table__  # type: ignore[attr-defined]
 _blocks: Table = Block.__table__  # type: ignore[attr-defined]
 _history: Table = PositionHistory.__table__  # type: ignore[attr-defined]
-_assets: Table = PositionAsset.__table__  # type: ignore[attr-defined]
+_legs: Table = PositionLeg.__table__  # type: ignore[attr-defined]
 _positions: Table = Position.__table__  # type: ignore[attr-defined]
 _checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
 
@@ -38,7 +38,7 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
                 alerts: Any = None) -> int:
     """Store one block's snapshots in a single transaction; return how many snapshots were written.
 
-    Upserts the markets and the ``blocks`` row, appends ``position_history`` and ``position_assets``,
+    Upserts the markets and the ``blocks`` row, appends ``position_history`` and ``position_legs``,
     moves ``positions`` forward (a stored position from a later block is kept), and sets the
     ``(chain, "sync")`` checkpoint to ``block``. ``feeds`` are the block's oracle readings with their
     verdicts; ``unpriced`` lists (market key, account) pairs the protocol could not value at this block:
@@ -54,7 +54,7 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
             _upsert_block(connection, chain, block)
             figures = [_figures(snapshot, market_ids[snapshot.market]) for snapshot in snapshots]
             snapshot_ids = _append_history(connection, figures)
-            _append_assets(connection, snapshots, snapshot_ids)
+            _append_legs(connection, snapshots, snapshot_ids)
             _upsert_positions(connection, snapshots, figures, snapshot_ids)
             write_feeds(connection, chain=chain, block=block, feeds=feeds)
             mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
@@ -149,16 +149,18 @@ def _figures(snapshot: PositionSnapshot, market_id: int) -> dict[str, Any]:
         "block_number": snapshot.block.number,
         "block_hash": snapshot.block.hash,
         "block_timestamp": snapshot.block.timestamp,
-        "health_factor_raw": health.native_raw,
-        "native_decimals": health.native_decimals,
+        "health_raw": health.raw,
+        "health_decimals": health.decimals,
         "health": stored_health,
         "health_float": None if stored_health is None else float(stored_health),
-        "collateral_base": health.collateral_base,
-        "debt_base": health.debt_base,
-        "base_unit": health.base_unit,
-        "liquidation_threshold": health.liquidation_threshold,
-        "ltv": health.ltv,
-        "available_borrows_base": health.available_borrows_base,
+        "equity": health.equity,
+        "requirement": health.requirement,
+        "collateral_value": health.collateral,
+        "debt_value": health.debt,
+        "quote": health.quote,
+        "quote_unit": health.quote_unit,
+        "margin_mode": snapshot.margin_mode.value,
+        "detail": snapshot.detail,
         "price_status": snapshot.price_status,
     }
 
@@ -185,30 +187,29 @@ def _append_history(connection: Connection, figures: list[dict[str, Any]]) -> li
     return list(result.scalars())
 
 
-def _append_assets(connection: Connection, snapshots: list[PositionSnapshot], snapshot_ids: list[int]) -> None:
+def _append_legs(connection: Connection, snapshots: list[PositionSnapshot], snapshot_ids: list[int]) -> None:
     rows = [
         {
             "snapshot_id": snapshot_id,
-            "asset": asset.asset,
-            "symbol": asset.symbol,
-            "decimals": asset.decimals,
-            "collateral": asset.collateral,
-            "debt": asset.debt,
-            "price": asset.price,
-            "price_source": asset.price_source,
-            "feed": asset.feed,
-            "round_id": asset.round_id,
-            "collateral_base": asset.collateral_base,
-            "debt_base": asset.debt_base,
-            "is_collateral": asset.is_collateral,
-            "liquidation_threshold": asset.liquidation_threshold,
-            "ltv": asset.ltv,
+            "asset": leg.asset,
+            "symbol": leg.symbol,
+            "decimals": leg.decimals,
+            "role": leg.role.value,
+            "amount": leg.amount,
+            "price": leg.price,
+            "price_decimals": leg.price_decimals,
+            "price_key": leg.price_key,
+            "value": leg.value,
+            "feed": leg.feed,
+            "round_id": leg.round_id,
+            "price_time": leg.price_time,
+            "terms": leg.terms,
         }
         for snapshot, snapshot_id in zip(snapshots, snapshot_ids, strict=True)
-        for asset in snapshot.assets
+        for leg in snapshot.legs
     ]
     if rows:
-        connection.execute(_assets.insert(), rows)
+        connection.execute(_legs.insert(), rows)
 
 
 def _upsert_positions(

@@ -10,16 +10,17 @@ from decimal import Decimal
 from indexer.devnet import advance_time, set_price
 from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
 from indexer.settings import load_settings
-from indexer.store.queries import add_wallet, list_positions, position_assets
+from indexer.store.queries import add_wallet, list_positions, position_legs
 from indexer.sync import read_chain, sync_once
+from indexer.types import Role
 from tests.integration.chain_helpers import user_account_data
 
 BORROWING_KINDS = {"single", "multi", "emode", "near_liquidation"}
 
 
 def _figures(p):
-    return (p.collateral_base, p.debt_base, p.available_borrows_base, p.liquidation_threshold, p.ltv,
-            p.health_factor_raw)
+    return (p.collateral_value, p.debt_value, p.detail["available_borrows"], p.detail["liquidation_threshold"],
+            p.detail["ltv"], p.health_raw)
 
 
 async def _track_and_sync(devnet, devnet_config, engine):
@@ -38,28 +39,33 @@ async def test_stored_and_local_health_equal_get_user_account_data(devnet, chain
     assert {p.block_hash for p in stored} == {read.block.hash}
     kinds = Counter(p.wallet_label for p in stored)
     assert set(kinds) >= BORROWING_KINDS, kinds
-    symbols = {a.symbol for p in stored for a in position_assets(engine, snapshot_id=p.snapshot_id)}
+    symbols = {g.symbol for p in stored for g in position_legs(engine, snapshot_id=p.snapshot_id)}
     assert len(symbols) >= 4 and {"WETH", "USDC", "WBTC", "EURS"} <= symbols, symbols
-    assert any(s.extra["emode_category"] for s in read.snapshots)
+    assert any(s.detail["emode_category"] for s in read.snapshots)
 
     onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
                                       [p.account for p in stored], read.block.number)
     mismatched = [p.account for p in stored if _figures(p) != tuple(onchain[p.account])]
     assert not mismatched, f"{len(mismatched)} of {len(stored)} positions differ from getUserAccountData"
 
-    # The stored per-asset rows are complete: recomputing from them alone gives the same integers.
+    # The stored legs are complete: recomputing from them alone gives the same integers.
     for p in stored:
-        assets = position_assets(engine, snapshot_id=p.snapshot_id)
+        legs = position_legs(engine, snapshot_id=p.snapshot_id)
         data = account_data(AaveAssetInput(
-            amount_collateral=a.collateral, amount_debt=a.debt, price=a.price, unit=10**a.decimals, ltv=a.ltv,
-            liquidation_threshold=a.liquidation_threshold, is_collateral=a.is_collateral, is_borrowing=a.debt > 0)
-            for a in assets)
-        assert data.health_factor == p.health_factor_raw
-        assert data.total_collateral_base == p.collateral_base and data.total_debt_base == p.debt_base
+            amount_collateral=g.amount if g.role is Role.COLLATERAL else 0,
+            amount_debt=g.amount if g.role is Role.DEBT else 0, price=g.price, unit=10**g.decimals,
+            ltv=g.terms.get("ltv", 0), liquidation_threshold=g.terms.get("liquidation_threshold", 0),
+            is_collateral=g.role is Role.COLLATERAL, is_borrowing=g.role is Role.DEBT) for g in legs)
+        assert data.health_factor == p.health_raw
+        assert data.total_collateral_base == p.collateral_value and data.total_debt_base == p.debt_value
+        if p.requirement:  # health = equity / requirement, as the protocol rounds it (wadDiv: half-up)
+            assert (p.equity * 10**18 + p.requirement // 2) // p.requirement == p.health_raw
+        else:
+            assert p.health is None
 
     # Accounts seeded without any debt are stored as infinitely healthy, never as a number.
     supply_only = [p for p in stored if p.wallet_label == "supply_only"]
-    assert supply_only and all(p.health is None and p.health_factor_raw == 2**256 - 1 for p in supply_only)
+    assert supply_only and all(p.health is None and p.health_raw == 2**256 - 1 for p in supply_only)
 
 
 async def test_price_drop_puts_weth_borrowers_below_one_riskiest_first(devnet, chain_state, devnet_config, engine):
@@ -77,7 +83,8 @@ async def test_price_drop_puts_weth_borrowers_below_one_riskiest_first(devnet, c
     underwater = [p for p in after if p.liquidatable]
     assert underwater, "a 30 % WETH drop must put some positions below 1"
     for p in underwater:  # only positions with WETH collateral can have been pushed under by a WETH move
-        assert any(a.symbol == "WETH" and a.is_collateral for a in position_assets(engine, snapshot_id=p.snapshot_id))
+        assert any(g.symbol == "WETH" and g.role is Role.COLLATERAL
+                   for g in position_legs(engine, snapshot_id=p.snapshot_id))
         assert before[p.account] is not None and before[p.account] >= 1 > p.health
     onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
                                       [p.account for p in after], read.block.number)
@@ -104,7 +111,7 @@ async def test_thousand_accounts_in_at_most_twenty_requests(devnet, chain_state,
     sample = [p.account for p in read.snapshots[::97]]
     onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"], sample, read.block.number)
     by_account = {s.account: s.health for s in read.snapshots}
-    assert all(onchain[a][5] == by_account[a].native_raw for a in sample)
+    assert all(onchain[a][5] == by_account[a].raw for a in sample)
     assert all(p.health is None or p.health > Decimal(0) for p in list_positions(engine, limit=5))
 
 
@@ -119,7 +126,7 @@ async def test_a_hint_saves_the_entry_point_round_trips_and_a_wrong_one_is_not_t
     warm = await read_chain(settings, chain, accounts, block=cold.block.number, hints=hints)
 
     def seen(read):
-        return [(s.account, s.health, s.assets) for s in read.snapshots]
+        return [(s.account, s.health, s.legs) for s in read.snapshots]
 
     assert len(cold.snapshots) >= 50 and seen(warm) == seen(cold)
     # provider → pool/oracle and pool → revision/reserves ride along with the first round of account reads

@@ -31,7 +31,7 @@ STALE = AlertMessage(
     event_id="evt-stale-1", dedup_key=f"devnet/devnet-aave-v3/{ACCOUNT}/health", kind="escalated",
     family="health", severity="LIQUIDATABLE", previous_severity="CRITICAL", chain="devnet", protocol="aave_v3",
     market="devnet-aave-v3", account=ACCOUNT, wallet_label="treasury", health="0.98439", previous_health="1.0421",
-    collateral_usd="12345.678", debt_usd="9876.541", block_number=4242,
+    collateral_value="12345.678", debt_value="9876.541", block_number=4242,
     liquidation_price=LiquidationPrice("WETH", "1712.4", "1850"), price_status="STALE",
     detail="WETH/USD feed last updated 7h ago")
 

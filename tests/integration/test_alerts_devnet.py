@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from indexer.devnet import advance_time, set_price, set_round
 from indexer.settings import load_settings
 from indexer.store.models import Alert, AlertEvent, Delivery
-from indexer.store.queries import add_wallet, list_positions, position_assets
+from indexer.store.queries import add_wallet, list_positions, position_legs
 from indexer.sync import sync_once
+from indexer.types import Role
 
 WEBHOOK = ('[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:9/hook"\nsecret_env = "HOOK_SECRET"\n'
            '[channels.pager]\nkind = "pagerduty"\nbase_url = "http://127.0.0.1:9"\nrouting_key_env = "PD_KEY"\n'
@@ -26,9 +27,10 @@ def rows(engine, model, **where):
 def weth_only_borrower(devnet, engine):
     """A tracked account whose only collateral is WETH and whose debt is not WETH: health ∝ WETH price."""
     for p in list_positions(engine):
-        assets = position_assets(engine, snapshot_id=p.snapshot_id)
-        collateral = [a for a in assets if a.is_collateral and a.collateral]
-        if p.debt_base and [a.symbol for a in collateral] == ["WETH"] and all(a.debt == 0 for a in collateral):
+        legs = position_legs(engine, snapshot_id=p.snapshot_id)
+        collateral = {g.symbol for g in legs if g.role is Role.COLLATERAL and g.amount}
+        debt = {g.symbol for g in legs if g.role is Role.DEBT}
+        if p.debt_value and collateral == {"WETH"} and "WETH" not in debt:
             return p
     raise AssertionError("the seeding has no WETH-only borrower")
 

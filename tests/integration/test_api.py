@@ -44,7 +44,7 @@ from indexer.store.queries import (
     list_oracles,
     list_positions,
     list_wallets,
-    position_assets,
+    position_legs,
 )
 from indexer.sync import sync_once
 from tests.fixtures.db import create_database, drop_database
@@ -192,11 +192,11 @@ async def test_pages_cover_every_position_once_in_store_order(filled, api):
     assert items == stored  # the same figures, in the same (riskiest first) order, each row once
     assert pages == -(-len(stored) // 7)
     first = stored[0]
-    assert Decimal(first["health"]) < 1 and re.fullmatch(r"\d+", first["health_factor_raw"])
+    assert Decimal(first["health"]) < 1 and re.fullmatch(r"\d+", first["health_raw"])
 
     by_debt, _ = await all_pages(api, sort="debt", limit=11)
     assert sorted(map(str, by_debt)) == sorted(map(str, stored))
-    debts = [Decimal(p["debt_usd"]) for p in by_debt]
+    debts = [Decimal(p["debt_value"]) for p in by_debt]
     assert debts == sorted(debts, reverse=True)
 
     default = await get_json(api, "/v1/positions")
@@ -216,35 +216,38 @@ async def test_position_filters_are_exact(filled, api):
                                                                                    max_health=Decimal("1.05"))]
     stale = await accounts(price_status="stale")
     assert stale and stale == [p.account for p in views if p.price_status == "STALE"]
-    threshold = sorted(p.debt_usd for p in views)[len(views) // 2]
-    assert await accounts(min_debt_usd=str(threshold)) == [p.account for p in views if p.debt_usd >= threshold]
-    assert await accounts(min_debt_usd=format(threshold + Decimal("1e-8"), "f")) == [
-        p.account for p in views if p.debt_usd > threshold]
+    threshold = sorted(p.debt for p in views)[len(views) // 2]
+    assert await accounts(min_debt=str(threshold)) == [p.account for p in views if p.debt >= threshold]
+    assert await accounts(min_debt=format(threshold + Decimal("1e-8"), "f")) == [
+        p.account for p in views if p.debt > threshold]
     some = views[3].account
     assert await accounts(wallet=some.lower()) == [some]  # any case is accepted, and checksummed
     assert await accounts(chain=CHAIN, market=MARKET, protocol="aave_v3") == [p.account for p in views]
     assert await accounts(market="no-such-market") == []
     assert await accounts(protocol="compound_v3") == []
-    combined = await accounts(max_health="1.5", min_debt_usd="1000", sort="debt")
-    expected = [p for p in views if p.health is not None and p.health <= Decimal("1.5") and p.debt_usd >= 1000]
+    combined = await accounts(max_health="1.5", min_debt="1000", sort="debt")
+    expected = [p for p in views if p.health is not None and p.health <= Decimal("1.5") and p.debt >= 1000]
     assert sorted(combined) == sorted(p.account for p in expected)
 
 
-async def test_position_detail_carries_every_asset(filled, api):
+async def test_position_detail_carries_every_leg(filled, api):
     views = list_positions(filled.engine)
-    multi = next(p for p in views if len(position_assets(filled.engine, snapshot_id=p.snapshot_id)) >= 3)
+    multi = next(p for p in views if len(position_legs(filled.engine, snapshot_id=p.snapshot_id)) >= 3)
     for view in (views[0], multi):
         body = await get_json(api, f"/v1/positions/{CHAIN}/{MARKET}/{view.account}")
-        assets = position_assets(filled.engine, snapshot_id=view.snapshot_id)
-        assert {k: v for k, v in body.items() if k != "assets"} == shapes.position(view)
-        assert [(a["asset"], a["symbol"], a["collateral_raw"], a["debt_raw"], a["price_raw"], a["feed"],
-                 a["round_id"], a["is_collateral"]) for a in body["assets"]] == [
-            (a.asset, a.symbol, str(a.collateral), str(a.debt), str(a.price), a.feed, str(a.round_id),
-             a.is_collateral) for a in assets]
-        assert all(a["feed"] and a["round_id"] for a in body["assets"])
-        for shown, stored in zip(body["assets"], assets, strict=True):
-            assert Decimal(shown["collateral"]) * 10**stored.decimals == stored.collateral
-            assert Decimal(shown["price_usd"]) * view.base_unit == stored.price
+        legs = position_legs(filled.engine, snapshot_id=view.snapshot_id)
+        assert {k: v for k, v in body.items() if k != "legs"} == shapes.position(view)
+        assert body["health_raw"] == str(view.health_raw) and body["quote"] == "USD"
+        assert body["detail"]["emode_category"] == str(view.detail["emode_category"])
+        assert Decimal(body["equity"]) * view.quote_unit == view.equity
+        assert [(g["asset"], g["symbol"], g["role"], g["amount_raw"], g["price_raw"], g["value_raw"], g["price_key"],
+                 g["feed"], g["round_id"], g["terms"]) for g in body["legs"]] == [
+            (g.asset, g.symbol, g.role.value, str(g.amount), str(g.price), str(g.value), g.price_key, g.feed,
+             str(g.round_id), g.terms) for g in legs]
+        assert all(g["feed"] and g["round_id"] for g in body["legs"])
+        for shown, stored in zip(body["legs"], legs, strict=True):
+            assert Decimal(shown["amount"]) * 10**stored.decimals == stored.amount
+            assert Decimal(shown["price"]) * 10**stored.price_decimals == stored.price
     lower = await get_json(api, f"/v1/positions/{CHAIN}/{MARKET}/{views[0].account.lower()}")
     assert lower["account"] == views[0].account
     missing = await get_json(api, f"/v1/positions/{CHAIN}/{MARKET}/0x000000000000000000000000000000000000dEaD",
@@ -272,7 +275,7 @@ async def test_history_window_and_downsampling(filled, api):
 
     full = await get_json(api, path)
     assert pairs(full) == stored and full["total"] == len(stored) and full["downsampled"] is False
-    assert all(Decimal(r["collateral_usd"]) > 0 and r["block_hash"].startswith("0x") for r in full["items"])
+    assert all(Decimal(r["collateral_value"]) > 0 and r["block_hash"].startswith("0x") for r in full["items"])
 
     since, until = stored[1][0], stored[-2][0]
     window = await get_json(api, path, since=since, until=until)
@@ -479,7 +482,7 @@ async def test_openapi_document_matches_the_routes_and_every_route_answers(fille
 # -- errors and limits -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("query", "parameter"), [
     ({"limit": "0"}, "limit"), ({"limit": "ten"}, "limit"), ({"max_health": "abc"}, "max_health"),
-    ({"max_health": "NaN"}, "max_health"), ({"min_debt_usd": "-1"}, "min_debt_usd"), ({"wallet": "0x12"}, "wallet"),
+    ({"max_health": "NaN"}, "max_health"), ({"min_debt": "-1"}, "min_debt"), ({"wallet": "0x12"}, "wallet"),
     ({"price_status": "BOGUS"}, "price_status"), ({"sort": "size"}, "sort"), ({"cursor": "!!!"}, "cursor"),
     ({"cursor": "eyJ2IjoxfQ"}, "cursor"), ({"colour": "red"}, "colour"),
 ])

@@ -56,12 +56,14 @@ def test_positions_json_shape(devnet, synced, cli_env):
     rows = json.loads(result.stdout)
     assert {r["account"] for r in rows} == {a.address for a in devnet.accounts[:2]}
     for r in rows:
-        assert {"chain", "protocol", "market", "account", "block_number", "block_hash", "health_factor_raw",
-                "health", "collateral_usd", "debt_usd", "price_status"} <= set(r)
+        assert {"chain", "protocol", "market", "account", "block_number", "block_hash", "health_raw", "health",
+                "collateral_value", "debt_value", "quote", "equity", "requirement", "detail", "margin_mode",
+                "price_status"} <= set(r)
         assert r["chain"] == "devnet" and r["protocol"] == "aave_v3" and r["market"] == "devnet-aave-v3"
-        assert isinstance(r["health_factor_raw"], str) and int(r["health_factor_raw"]) > 0
-        assert "E" not in r["collateral_usd"] + r["debt_usd"] and len(r["debt_usd"].split(".")[1]) == 8
-        raw = int(r["health_factor_raw"])
+        assert r["quote"] == "USD" and r["margin_mode"] == "cross" and r["detail"]["pool_revision"] == "1"
+        assert isinstance(r["health_raw"], str) and int(r["health_raw"]) > 0
+        assert "E" not in r["collateral_value"] + r["debt_value"] and len(r["debt_value"].split(".")[1]) == 8
+        raw = int(r["health_raw"])
         if raw == 2**256 - 1:
             assert r["health"] is None
         else:

@@ -22,6 +22,7 @@ from indexer.devnet.txbatch import transact
 from indexer.discovery import discover, watched_accounts
 from indexer.errors import RpcResponseError
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
+from indexer.protocols.base import MarketRef
 from indexer.settings import load_settings
 from indexer.store.queries import add_wallet, checkpoint, discovered_accounts
 
@@ -120,11 +121,11 @@ def test_account_topics_match_the_pool_abi():
     events = [e for e in json.loads(IPOOL_ABI.read_text())["abi"] if e["type"] == "event"]
     by_topic = {"0x" + keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})").hex(): e
                 for e in events}
-    for topic0, position in AaveV3Adapter.events.account_topic.items():
+    for topic0, position in AaveV3Adapter(MarketRef("m", "c", "0x" + "00" * 20)).discovery().account_topic.items():
         indexed = [i["name"] for i in by_topic[topic0]["inputs"] if i["indexed"]]
         owner = "onBehalfOf" if "onBehalfOf" in indexed else "user"
         assert indexed.index(owner) + 1 == position, by_topic[topic0]["name"]
-    assert len(AaveV3Adapter.events.account_topic) == 7
+    assert len(AaveV3Adapter(MarketRef("m", "c", "0x" + "00" * 20)).discovery().account_topic) == 7
 
 
 async def test_discovers_every_seeded_account_then_only_new_blocks(chain_state, settings, engine):

@@ -15,7 +15,7 @@ from indexer.devnet import (
     set_round,
 )
 from indexer.settings import load_settings
-from indexer.store.queries import add_wallet, list_oracles, list_positions, position_assets
+from indexer.store.queries import add_wallet, list_oracles, list_positions, position_legs
 from indexer.sync import sync_once
 
 HOUR = 3600
@@ -29,7 +29,7 @@ def _track(devnet, engine):
 
 def _holders(engine, symbol):
     return {p.account for p in list_positions(engine)
-            if any(a.symbol == symbol for a in position_assets(engine, snapshot_id=p.snapshot_id))}
+            if any(a.symbol == symbol for a in position_legs(engine, snapshot_id=p.snapshot_id))}
 
 
 def _feed(engine, symbol):
@@ -62,7 +62,7 @@ async def test_stale_feed_marks_every_position_holding_its_asset(devnet, chain_s
     assert {p.price_status for p in list_positions(engine) if p.account not in stale} == {"FRESH"}
     # the feed and round behind each asset's price are stored with the position
     some = next(p for p in list_positions(engine) if p.account in stale)
-    weth_asset = next(a for a in position_assets(engine, snapshot_id=some.snapshot_id) if a.symbol == "WETH")
+    weth_asset = next(a for a in position_legs(engine, snapshot_id=some.snapshot_id) if a.symbol == "WETH")
     assert weth_asset.feed == devnet.deployment.reserve("WETH")["feed"] and weth_asset.round_id == weth.round_id
 
     set_price(devnet.url, devnet.deployment, "WETH", devnet.deployment.reserve("WETH")["price"])

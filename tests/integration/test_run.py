@@ -99,7 +99,7 @@ async def test_reorg_rolls_back_to_the_common_ancestor(devnet, chain_state, writ
     assert {p.block_number for p in positions} == {new_head}
     onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
                                       [p.account for p in positions], new_head)
-    assert all(onchain[p.account][5] == p.health_factor_raw for p in positions)
+    assert all(onchain[p.account][5] == p.health_raw for p in positions)
     history_blocks = {b for (b,) in table(engine, PositionHistory, "block_number")}
     assert history_blocks <= set(stored)  # nothing left from blocks that are no longer stored
 
@@ -170,7 +170,7 @@ async def test_run_discovers_every_seeded_borrower(devnet, chain_state, write_de
     assert {p.block_number for p in positions} == {head(devnet)}
     onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
                                       [p.account for p in positions], head(devnet))
-    assert all(onchain[p.account][5] == p.health_factor_raw for p in positions)
+    assert all(onchain[p.account][5] == p.health_raw for p in positions)
 
 
 async def test_fast_path_alerts_between_full_reads(devnet, chain_state, write_devnet_config, engine, caplog):
@@ -197,7 +197,7 @@ async def test_fast_path_alerts_between_full_reads(devnet, chain_state, write_de
                                       [p.account for p in moved], update_block)
     for p in moved:  # cached amounts: only the interest accrued since the full read is missing
         hf = onchain[p.account][5]
-        assert abs(p.health_factor_raw - hf) <= hf // 10**6, (p.account, p.health_factor_raw, hf)
+        assert abs(p.health_raw - hf) <= hf // 10**6, (p.account, p.health_raw, hf)
 
 
 async def test_retention_prunes_old_history_but_keeps_latest(devnet, chain_state, write_devnet_config, engine):

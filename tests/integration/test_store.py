@@ -17,18 +17,18 @@ from sqlmodel import SQLModel
 from indexer.errors import StoreError
 from indexer.store import db as store_db
 from indexer.store.db import current_revision, ensure_schema, head_revision, make_engine
-from indexer.store.models import Block, Market, Position, PositionAsset, PositionHistory
+from indexer.store.models import Block, Market, Position, PositionHistory, PositionLeg
 from indexer.store.queries import (
     add_wallet,
     checkpoint,
     latest_block,
     list_positions,
     list_wallets,
-    position_assets,
+    position_legs,
     remove_wallet,
 )
 from indexer.store.writer import write_block
-from indexer.types import UINT256_MAX, AssetPosition, BlockRef, Health, PositionSnapshot
+from indexer.types import UINT256_MAX, BlockRef, Health, Leg, MarginMode, PositionSnapshot, Role
 from tests.fixtures.db import embedded_postgres
 
 CHAIN = "devnet"
@@ -37,7 +37,7 @@ TABLES = {
     "markets": Market,
     "blocks": Block,
     "position_history": PositionHistory,
-    "position_assets": PositionAsset,
+    "position_legs": PositionLeg,
     "positions": Position,
 }
 
@@ -55,20 +55,20 @@ def block_ref(number: int, tag: str = "a") -> BlockRef:
     )
 
 
-def asset(n: int, *, collateral: int = 10**18, debt: int = 0, price: int = 2_000 * 10**8) -> AssetPosition:
-    return AssetPosition(
+def leg(n: int, *, amount: int = 10**18, role: Role = Role.COLLATERAL, price: int = 2_000 * 10**8) -> Leg:
+    return Leg(
         asset=f"0x{'c' * 38}{n:02x}",
         symbol=f"TKN{n}",
         decimals=18,
-        collateral=collateral,
-        debt=debt,
+        role=role,
+        amount=amount,
         price=price,
-        collateral_base=collateral * price // 10**18,
-        debt_base=debt * price // 10**18,
-        is_collateral=collateral > 0,
-        liquidation_threshold=8250,
-        ltv=8000,
-        price_source=f"0x{'f' * 38}{n:02x}",
+        price_decimals=8,
+        price_key=f"0x{'f' * 38}{n:02x}",
+        value=amount * price // 10**18,
+        feed=f"0x{'e' * 38}{n:02x}",
+        round_id=(1 << 64) + n,
+        terms={"liquidation_threshold": 8250, "ltv": 8000} if role is Role.COLLATERAL else {},
     )
 
 
@@ -79,7 +79,7 @@ def snapshot(
     health: Decimal | None = Decimal("1.5"),
     debt_base: int = 1_000 * 10**8,
     market: str = "aave-main",
-    assets: list[AssetPosition] | None = None,
+    legs: list[Leg] | None = None,
     native_raw: int | None = None,
 ) -> PositionSnapshot:
     if native_raw is None:
@@ -91,18 +91,19 @@ def snapshot(
         market_address=MARKETS[market],
         account=account(who),
         block=block,
-        assets=assets if assets is not None else [asset(1), asset(2, collateral=0, debt=5 * 10**17), asset(3)],
+        legs=legs if legs is not None else [leg(1), leg(2, amount=5 * 10**17, role=Role.DEBT), leg(3)],
         health=Health(
-            native_raw=native_raw,
-            native_decimals=18,
+            raw=native_raw,
+            decimals=18,
             health=health,
-            collateral_base=3_000 * 10**8,
-            debt_base=debt_base,
-            base_unit=10**8,
-            liquidation_threshold=8250,
-            ltv=8000,
-            available_borrows_base=500 * 10**8,
+            equity=2_475 * 10**8,
+            requirement=debt_base,
+            collateral=3_000 * 10**8,
+            debt=debt_base,
+            quote="USD",
+            quote_unit=10**8,
         ),
+        detail={"emode_category": 1, "user_configuration": str(2**200 + 3), "available_borrows": 500 * 10**8},
     )
 
 
@@ -123,30 +124,31 @@ def by_account(engine: Engine) -> dict[str, Any]:
 
 def test_uint256_round_trips_exactly(engine: Engine) -> None:
     edges = [0, 1, 2**255, UINT256_MAX]
-    assets = [
-        dataclasses.replace(asset(i, collateral=v, debt=v, price=v), collateral_base=v, debt_base=v)
+    legs = [
+        dataclasses.replace(leg(i, amount=v, price=v, role=Role.DEBT if i % 2 else Role.COLLATERAL), value=v,
+                            round_id=v)
         for i, v in enumerate(edges)
     ]
-    write_block(
-        engine,
-        chain=CHAIN,
-        block=block_ref(1),
-        snapshots=[snapshot(1, block_ref(1), assets=assets, native_raw=UINT256_MAX, debt_base=2**255)],
-    )
+    snap = dataclasses.replace(snapshot(1, block_ref(1), legs=legs, native_raw=UINT256_MAX, debt_base=2**255),
+                               margin_mode=MarginMode.ISOLATED)
+    write_block(engine, chain=CHAIN, block=block_ref(1), snapshots=[snap])
     [view] = list_positions(engine)
-    assert view.health_factor_raw == UINT256_MAX
-    assert view.debt_base == 2**255
-    stored = position_assets(engine, snapshot_id=view.snapshot_id)
-    assert stored == assets
-    assert [type(a.collateral) for a in stored] == [int] * 4
+    assert view.health_raw == UINT256_MAX
+    assert view.debt_value == 2**255
+    assert (view.equity, view.requirement, view.quote, view.quote_unit, view.margin_mode) == (
+        2_475 * 10**8, 2**255, "USD", 10**8, "isolated")
+    assert view.detail == snap.detail  # the protocol's record, a 201-bit integer string included
+    stored = position_legs(engine, snapshot_id=view.snapshot_id)
+    assert stored == legs  # role, price key, provenance and terms included
+    assert [type(g.amount) for g in stored] == [int] * 4
 
-    table = PositionAsset.__table__  # type: ignore[attr-defined]
+    table = PositionLeg.__table__  # type: ignore[attr-defined]
     with engine.connect() as connection:
-        found = connection.execute(select(table.c.symbol).where(table.c.debt == UINT256_MAX)).scalars().all()
+        found = connection.execute(select(table.c.symbol).where(table.c.amount == UINT256_MAX)).scalars().all()
         if engine.dialect.name == "sqlite":
-            storage = connection.execute(text("select distinct typeof(collateral) from position_assets")).scalars()
+            storage = connection.execute(text("select distinct typeof(amount) from position_legs")).scalars()
         else:
-            storage = connection.execute(text("select distinct pg_typeof(collateral)::text from position_assets"))
+            storage = connection.execute(text("select distinct pg_typeof(amount)::text from position_legs"))
             storage = storage.scalars()
         assert set(storage) == ({"text"} if engine.dialect.name == "sqlite" else {"numeric"})
     assert found == ["TKN3"]
@@ -174,8 +176,8 @@ def test_usd_properties_are_exact(engine: Engine) -> None:
     block = block_ref(3)
     write_block(engine, chain=CHAIN, block=block, snapshots=[snapshot(1, block, debt_base=123_456_789_012)])
     [view] = list_positions(engine)
-    assert view.debt_usd == Decimal("1234.56789012")
-    assert view.collateral_usd == Decimal(3000)
+    assert view.debt == Decimal("1234.56789012")
+    assert view.collateral == Decimal(3000)
 
 
 # -- one transaction per block ---------------------------------------------------------------------
@@ -195,7 +197,7 @@ def test_write_block_writes_everything_in_one_transaction(engine: Engine) -> Non
         "markets": 2,
         "blocks": 1,
         "position_history": 10,
-        "position_assets": 30,
+        "position_legs": 30,
         "positions": 10,
     }
     assert checkpoint(engine, chain=CHAIN) == 100
@@ -208,14 +210,14 @@ def test_write_block_writes_everything_in_one_transaction(engine: Engine) -> Non
         history_ids = set(connection.execute(select(history.c.id)).scalars())
     assert {v.snapshot_id for v in views} == history_ids
     for view in views:
-        assert [a.symbol for a in position_assets(engine, snapshot_id=view.snapshot_id)] == ["TKN1", "TKN2", "TKN3"]
+        assert [g.symbol for g in position_legs(engine, snapshot_id=view.snapshot_id)] == ["TKN1", "TKN2", "TKN3"]
 
 
 def test_bad_value_mid_block_leaves_nothing(engine: Engine) -> None:
     write_block(engine, chain=CHAIN, block=block_ref(1), snapshots=[snapshot(1, block_ref(1))])
     before = row_counts(engine)
     block = block_ref(2)
-    broken = snapshot(9, block, market="aave-lido", assets=[asset(1), asset(2, debt=-1)])
+    broken = snapshot(9, block, market="aave-lido", legs=[leg(1), leg(2, amount=-1, role=Role.DEBT)])
     snaps = [snapshot(1, block), snapshot(2, block), broken]
 
     with pytest.raises(StoreError, match="uint256"):
@@ -247,7 +249,7 @@ def test_failure_at_the_last_statement_rolls_back_everything(engine: Engine) -> 
         )
     event.remove(engine, "before_cursor_execute", fail_on_checkpoint)
 
-    assert any("INSERT INTO position_assets" in s for s in statements)  # the failure really came last
+    assert any("INSERT INTO position_legs" in s for s in statements)  # the failure really came last
     assert row_counts(engine) == before
     [view] = list_positions(engine)
     assert (view.block_number, view.health) == (1, Decimal("1.5"))
@@ -399,3 +401,57 @@ def test_embedded_postgres_starts_and_answers(tmp_path: Path) -> None:
             engine.dispose()
     assert time.monotonic() - started < 20
     assert not (tmp_path / "pgdata").exists()
+
+
+def test_upgrade_to_neutral_positions_moves_stored_aave_rows(empty_db_url: str) -> None:
+    """A database written before revision 0005 (Aave-shaped rows) keeps every figure after the upgrade:
+    asset rows become collateral and debt legs, LT/LTV/available borrows move into the detail, and equity
+    is percentMul(collateral, LT)."""
+    store_db.upgrade(empty_db_url, "0004")
+    engine = make_engine(empty_db_url)
+    wide = (lambda v: str(v)) if engine.dialect.name == "sqlite" else (lambda v: v)
+    figures = {"chain": CHAIN, "market_id": 1, "account": account(1), "block_number": 5, "block_hash": "0x05",
+               "block_timestamp": 60, "health_factor_raw": wide(1_300_000_000_000_000_001), "native_decimals": 18,
+               "health": "1.300000000000000001" if engine.dialect.name == "sqlite" else Decimal("1.300000000000000001"),
+               "health_float": 1.3, "collateral_base": wide(3_000 * 10**8 + 1), "debt_base": wide(1_904 * 10**8),
+               "base_unit": wide(10**8), "liquidation_threshold": 8250, "ltv": 8000,
+               "available_borrows_base": wide(496 * 10**8), "price_status": "FRESH"}
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("insert into markets (id, chain, key, protocol, address) "
+                                    "values (1, :c, 'aave-main', 'aave_v3', :a)"),
+                               {"c": CHAIN, "a": MARKETS["aave-main"]})
+            columns = ", ".join(figures)
+            connection.execute(text(f"insert into position_history (id, {columns}) values (7, :"
+                                    + ", :".join(figures) + ")"), figures)
+            connection.execute(text(f"insert into positions (protocol, snapshot_id, updated_at, {columns}) values "
+                                    "('aave_v3', 7, '2026-01-01 00:00:00+00:00', :" + ", :".join(figures) + ")"),
+                               figures)
+            asset_row = {"snapshot_id": 7, "asset": "0x" + "c1" * 20, "symbol": "WETH", "decimals": 18,
+                         "collateral": wide(15 * 10**17), "debt": wide(10**17), "price": wide(2_000 * 10**8),
+                         "price_source": None, "feed": "0x" + "e1" * 20, "round_id": wide(2**64 + 9),
+                         "collateral_base": wide(3_000 * 10**8), "debt_base": wide(200 * 10**8),
+                         "is_collateral": True, "liquidation_threshold": 8250, "ltv": 8000}
+            connection.execute(text("insert into position_assets (" + ", ".join(asset_row) + ") values (:"
+                                    + ", :".join(asset_row) + ")"), asset_row)
+        engine.dispose()
+        store_db.upgrade(empty_db_url)
+        engine = make_engine(empty_db_url)
+        [view] = list_positions(engine)
+        assert (view.health_raw, view.health_decimals, view.health) == (
+            1_300_000_000_000_000_001, 18, Decimal("1.300000000000000001"))
+        assert (view.collateral_value, view.debt_value, view.quote, view.quote_unit, view.margin_mode) == (
+            3_000 * 10**8 + 1, 1_904 * 10**8, "USD", 10**8, "cross")
+        assert (view.equity, view.requirement) == (((3_000 * 10**8 + 1) * 8250 + 5_000) // 10_000, 1_904 * 10**8)
+        assert view.detail == {"liquidation_threshold": 8250, "ltv": 8000, "available_borrows": 496 * 10**8}
+        legs = position_legs(engine, snapshot_id=view.snapshot_id)
+        assert [(g.role, g.amount, g.value, g.price_key, g.terms) for g in legs] == [
+            (Role.COLLATERAL, 15 * 10**17, 3_000 * 10**8, "0x" + "c1" * 20,
+             {"liquidation_threshold": 8250, "ltv": 8000}),
+            (Role.DEBT, 10**17, 200 * 10**8, "0x" + "c1" * 20, {})]
+        assert legs[0].round_id == 2**64 + 9 and legs[0].feed == "0x" + "e1" * 20
+        with engine.connect() as connection:  # the rebuilt tables kept their keys, indexes and constraints
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, SQLModel.metadata) == []
+    finally:
+        engine.dispose()

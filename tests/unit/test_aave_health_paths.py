@@ -1,14 +1,14 @@
-"""The adapter's two fast paths (``health`` with what-if prices, ``healthy_at`` for the liquidation-price
-search) against the plain reference ``account_data``, over random positions: same six figures, same verdict."""
+"""The Aave source's fast paths (``reprice`` with what-if prices, ``healthy_at`` for the liquidation-point
+search, ``liquidation_points`` in both directions) against the plain reference ``account_data``, over random
+positions: same six figures, same verdict, exact crossings."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
-from indexer.health.liquidation import largest_collateral, linear_estimate, liquidation_price
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
+from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
 from indexer.protocols.base import MarketRef
-from indexer.types import AssetPosition, BlockRef, Health, PositionSnapshot
+from indexer.types import BlockRef, Health, Leg, PositionSnapshot, Role
 
 WAD = 10**18
 ASSETS = [("0x" + f"{n:02x}" * 20, f"T{n}") for n in range(1, 5)]
@@ -21,65 +21,83 @@ asset_st = st.tuples(
 
 
 def positions(rows):
-    out = []
+    """Legs of up to four reserves: (decimals, collateral, debt, price, collateral on, LT, LTV, in eMode)."""
+    legs, inputs = [], []
     for (name, symbol), (decimals, coll, debt, price, is_coll, lt, ltv, emode) in zip(ASSETS, rows, strict=False):
-        unit, coll = 10**decimals, coll if is_coll else 0
-        out.append(AssetPosition(name, symbol, decimals, coll, debt, price, coll * price // unit if lt else 0,
-                                 debt * price // unit, is_coll, lt, ltv, price_source=SOURCE if emode else None))
-    return out
+        unit = 10**decimals
+        common = {"asset": name, "symbol": symbol, "decimals": decimals, "price": price, "price_decimals": 8,
+                  "price_key": SOURCE if emode else name}
+        if is_coll:
+            legs.append(Leg(role=Role.COLLATERAL, amount=coll, value=coll * price // unit if lt else 0,
+                            terms={"liquidation_threshold": lt, "ltv": ltv}, **common))
+        if debt:
+            legs.append(Leg(role=Role.DEBT, amount=debt, value=debt * price // unit, **common))
+        inputs.append((common["price_key"], AaveAssetInput(coll if is_coll else 0, debt, price, unit, ltv, lt,
+                                                           is_coll, debt > 0)))
+    return legs, inputs
 
 
-def reference(assets, prices):
-    return account_data(AaveAssetInput(
-        a.collateral, a.debt, prices.get(a.price_source or a.asset, a.price), 10**a.decimals, a.ltv,
-        a.liquidation_threshold, a.is_collateral, a.debt > 0) for a in assets)
-
-
-def snapshot(assets):
-    return PositionSnapshot(chain="c", protocol="aave_v3", market="m", market_address=ASSETS[0][0], account="a",
-                            block=BlockRef(1, "0x", 1), assets=assets, health=Health(0, 18, None, 0, 0, 10**8))
+def reference(inputs, prices):
+    return account_data(AaveAssetInput(a.amount_collateral, a.amount_debt, prices.get(key, a.price), a.unit, a.ltv,
+                                       a.liquidation_threshold, a.is_collateral, a.is_borrowing)
+                        for key, a in inputs)
 
 
 adapter = AaveV3Adapter(MarketRef("m", "c", ASSETS[0][0]))
 
 
+def snapshot(legs):
+    blank = Health(raw=0, decimals=18, health=None, equity=0, requirement=0, collateral=0, debt=0, quote="USD",
+                   quote_unit=10**8)
+    return adapter.reprice(PositionSnapshot(chain="c", protocol="aave_v3", market="m", market_address=ASSETS[0][0],
+                                            account="a", block=BlockRef(1, "0x", 1), legs=legs, health=blank), {})
+
+
+def pick_key(inputs, moved, by_source):
+    return SOURCE if by_source else inputs[min(moved, len(inputs) - 1)][0]
+
+
 @settings(max_examples=400)
 @given(st.lists(asset_st, min_size=1, max_size=4), st.integers(0, 3), st.integers(0, 10**14), st.booleans())
 def test_what_if_health_equals_the_reference(rows, moved, price, by_source):
-    assets = positions(rows)
-    key = SOURCE if by_source else assets[min(moved, len(assets) - 1)].asset
-    got = adapter.health(snapshot(assets), {key: price})
-    want = reference(assets, {key: price})
-    assert (got.collateral_base, got.debt_base, got.available_borrows_base, got.liquidation_threshold, got.ltv,
-            got.native_raw) == (want.total_collateral_base, want.total_debt_base, want.available_borrows_base,
-                                want.current_liquidation_threshold, want.ltv, want.health_factor)
-    assert (got.health is None) == (want.health_factor == 2**256 - 1)
+    legs, inputs = positions(rows)
+    key = pick_key(inputs, moved, by_source)
+    got = adapter.reprice(snapshot(legs), {key: price})
+    want = reference(inputs, {key: price})
+    assert (got.health.collateral, got.health.debt, got.detail["available_borrows"],
+            got.detail["liquidation_threshold"], got.detail["ltv"], got.health.raw) == (
+        want.total_collateral_base, want.total_debt_base, want.available_borrows_base,
+        want.current_liquidation_threshold, want.ltv, want.health_factor)
+    assert (got.health.health is None) == (want.health_factor == 2**256 - 1)
+    assert sum(leg.value for leg in got.legs if leg.role is Role.DEBT) == want.total_debt_base
 
 
 @settings(max_examples=400)
 @given(st.lists(asset_st, min_size=1, max_size=4), st.integers(0, 3), st.lists(st.integers(0, 10**14), max_size=8),
        st.booleans())
 def test_healthy_at_agrees_with_the_reference(rows, moved, prices, by_source):
-    assets = positions(rows)
-    key = SOURCE if by_source else assets[min(moved, len(assets) - 1)].asset
-    healthy = adapter.healthy_at(snapshot(assets), key)
+    legs, inputs = positions(rows)
+    key = pick_key(inputs, moved, by_source)
+    healthy = adapter.healthy_at(snapshot(legs), key)
     for price in prices:
-        assert healthy(price) == (reference(assets, {key: price}).health_factor >= WAD)
+        assert healthy(price) == (reference(inputs, {key: price}).health_factor >= WAD)
 
 
-@settings(max_examples=200)
+@settings(max_examples=300)
 @given(st.integers(10**15, 10**24), st.sampled_from([5000, 8250, 9700]), st.integers(10**6, 10**14),
        st.lists(asset_st, max_size=2))
-def test_liquidation_price_is_the_crossing_of_the_protocol_health(collateral, lt, debt, extra):
-    # A collateral asset (18 decimals, $2,000) and a debt asset ($1, 6 decimals), plus random others.
-    assets = positions([(18, collateral, 0, 2000 * 10**8, True, lt, 8000, False),
-                        (6, 0, debt, 10**8, False, 0, 0, False), *extra])
-    biggest = largest_collateral(assets)
-    key = biggest.price_source or biggest.asset
-    price = liquidation_price(assets, biggest, adapter.healthy_at(snapshot(assets), key))
-    if price is None:  # healthy even at price 0, or (debt moving with the same key) not even at a huge price
-        at_zero, at_huge = (reference(assets, {key: p}).health_factor >= WAD for p in (0, 10**40))
-        assert at_zero or not at_huge or linear_estimate(assets, biggest) is None
-        return
-    assert reference(assets, {key: price}).health_factor >= WAD > reference(assets, {key: price - 1}).health_factor
-
+def test_liquidation_points_are_exact_crossings_in_both_directions(collateral, lt, debt, extra):
+    # A collateral asset (18 decimals, $2,000) and a debt asset ($1, 6 decimals), plus random others: every
+    # point is healthy at its price and liquidatable one unit further in its direction.
+    legs, inputs = positions([(18, collateral, 0, 2000 * 10**8, True, lt, 8000, False),
+                              (6, 0, debt, 10**8, False, 0, 0, False), *extra])
+    snap = snapshot(legs)
+    points = adapter.liquidation_points(snap)
+    for key, point in points.items():
+        beyond = point.price - 1 if point.falling else point.price + 1
+        assert reference(inputs, {key: point.price}).health_factor >= WAD > reference(
+            inputs, {key: beyond}).health_factor
+    debt_key = ASSETS[1][0]
+    if snap.health.health is not None and snap.health.health >= 1 and not any(e[2] for e in extra):
+        # the debt asset only owes: its point is a rise, and it exists (the debt can always grow past the rest)
+        assert points[debt_key].falling is False and points[debt_key].price >= 10**8

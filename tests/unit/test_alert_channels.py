@@ -41,8 +41,8 @@ def message(**changes) -> AlertMessage:
         event_id="ev-0001", dedup_key=f"devnet/devnet-aave-v3/{ACCOUNT}/health", kind="opened", family="health",
         severity="WARN", previous_severity=None, chain="devnet", protocol="aave_v3", market="devnet-aave-v3",
         account=ACCOUNT, wallet_label="treasury", health="1.08429", previous_health="1.12001",
-        collateral_usd="12345.678", debt_usd="9876.541", block_number=1234567, price_status="FRESH",
-        liquidation_price=LiquidationPrice("WETH", "1712.4012", "1850"))
+        collateral_value="12345.678", debt_value="9876.541", block_number=1234567, price_status="FRESH",
+        liquidation_price=LiquidationPrice("WETH", "1712.4012", "1850", True))
     return dataclasses.replace(base, **changes)
 
 
@@ -81,7 +81,7 @@ def test_text_of_an_escalation_on_a_stale_price():
         "🔴 CRITICAL → LIQUIDATABLE · Aave v3 devnet · 0x12aB…dEf0 (treasury)",
         "health 0.9843 (was 1.0421)",
         "collateral $12,345.67 · debt $9,876.55",
-        "WETH liquidates at $1,712.41 (now $1,850.00)",
+        "WETH liquidates below $1,712.41 (now $1,850.00)",
         "⚠ computed on a STALE price: WETH/USD feed last updated 7h ago (heartbeat 1h)",
         "block 1,234,567 · devnet-aave-v3",
     ]
@@ -118,7 +118,7 @@ def test_short_enough_for_a_phone():
 def test_no_debt_small_prices_and_oracle_titles():
     assert "health ∞ (no debt)" in text(message(health=None, liquidation_price=None))
     tiny = message(liquidation_price=LiquidationPrice("PEPE", "0.0000123456", "0.00002"))
-    assert "PEPE liquidates at $0.00001235 (now $0.00002000)" in text(tiny)
+    assert "PEPE liquidates below $0.00001235 (now $0.00002000)" in text(tiny)
     oracle = message(family="oracle", severity="SEQUENCER_DOWN", price_status="SEQUENCER_DOWN")
     assert title(oracle).startswith("⛔ SEQUENCER DOWN · Aave v3 devnet")
     assert "⚠ computed on a SEQUENCER_DOWN price" in summary(oracle)
@@ -135,7 +135,7 @@ def test_webhook_body_headers_and_signature(channels):
     assert request.headers["X-Signature"] == f"sha256={expected}"
     body = request.json()
     assert body == {**STALE.to_json(), "text": text(STALE)}
-    assert body["liquidation_price"] == {"symbol": "WETH", "price_usd": "1712.4012", "current_usd": "1850"}
+    assert body["liquidation_price"] == {"symbol": "WETH", "price": "1712.4012", "current": "1850", "falling": True}
     tampered = request.body.replace(b"0.98439", b"1.98439")
     assert hmac.new(SECRET.encode(), tampered, hashlib.sha256).hexdigest() != expected
 

@@ -139,7 +139,7 @@ def message(event_id: str = "e1", account: str = "0xA", kind: str = "opened") ->
     return AlertMessage(event_id=event_id, dedup_key=f"devnet/m/{account}/health", kind=kind, family="health",
                         severity="WARN", previous_severity=None, chain="devnet", protocol="aave_v3", market="m",
                         account=account, wallet_label=None, health="1.05", previous_health=None,
-                        collateral_usd="10", debt_usd="9", liquidation_price=None, block_number=7,
+                        collateral_value="10", debt_value="9", liquidation_price=None, block_number=7,
                         price_status="FRESH")
 
 

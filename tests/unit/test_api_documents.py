@@ -111,9 +111,11 @@ def _position(label: str | None, health: str | None) -> PositionView:
     return PositionView(
         chain="eth", protocol="aave_v3", market="aave<main>", market_address=ACCOUNT, account=ACCOUNT,
         wallet_label=label, snapshot_id=1, block_number=100, block_hash="0x" + "ab" * 32, block_timestamp=NOW,
-        health_factor_raw=0, native_decimals=18, health=None if health is None else Decimal(health),
-        collateral_base=123_456_789_00000000, debt_base=100_00000000, base_unit=10**8, liquidation_threshold=8000,
-        ltv=7500, available_borrows_base=0, price_status="STALE", updated_at=datetime.now(UTC))
+        health_raw=0, health_decimals=18, health=None if health is None else Decimal(health),
+        equity=80_000_00000000, requirement=100_00000000, collateral_value=123_456_789_00000000,
+        debt_value=100_00000000, quote="USD", quote_unit=10**8, margin_mode="cross",
+        detail={"liquidation_threshold": 8000, "ltv": 7500, "available_borrows": 0}, price_status="STALE",
+        updated_at=datetime.now(UTC))
 
 
 def test_dashboard_escapes_and_renders_everything():

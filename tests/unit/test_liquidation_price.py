@@ -3,45 +3,49 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
-from indexer.health.liquidation import largest_collateral, linear_estimate, liquidation_price
-from indexer.types import AssetPosition
+from indexer.health.liquidation import crossing_price
+from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data, linear_estimate
 
 WAD = 10**18
 
 
-def asset(symbol, decimals, collateral, debt, price, lt=8250, is_collateral=True):
-    unit = 10**decimals
-    return AssetPosition(symbol, symbol, decimals, collateral, debt, price,
-                         collateral * price // unit if is_collateral and lt else 0, debt * price // unit,
-                         is_collateral, lt, 8000)
+def row(decimals, collateral, debt, price, lt=8250):
+    """An ``account_totals`` row: (collateral, debt, price, unit, ltv, lt)."""
+    return (collateral, debt, price, 10**decimals, 8000, lt)
 
 
-def hf(assets, override=None):
-    return account_data(AaveAssetInput(
-        a.collateral, a.debt, override if (override is not None and a.symbol == "WETH") else a.price,
-        10**a.decimals, a.ltv, a.liquidation_threshold, a.is_collateral, a.debt > 0) for a in assets).health_factor
+def hf(rows, weth_price=None):
+    return account_data(AaveAssetInput(c, d, weth_price if (weth_price is not None and n == 0) else p, u, ltv, lt,
+                                       c > 0, d > 0) for n, (c, d, p, u, ltv, lt) in enumerate(rows)).health_factor
 
 
 def test_by_hand_single_collateral():
     # 10 WETH at $2000, LT 82.5 %, debt 10,000 USDC → liquidation at 10000 / (10 × 0.825) = $1212.12…
-    assets = [asset("WETH", 18, 10 * WAD, 0, 2000 * 10**8), asset("USDC", 6, 0, 10_000 * 10**6, 10**8, lt=0,
-                                                                   is_collateral=False)]
-    weth = largest_collateral(assets)
-    assert weth.symbol == "WETH" and linear_estimate(assets, weth) == Fraction(10_000 * 10**8 * 10_000, 10 * 8250)
+    rows = [row(18, 10 * WAD, 0, 2000 * 10**8), row(6, 0, 10_000 * 10**6, 10**8, lt=0)]
+    estimate = linear_estimate(rows, [True, False])
+    assert estimate is not None and estimate.falling
+    assert estimate.price == Fraction(10_000 * 10**8 * 10_000 * 10**18, 10 * WAD * 8250)
 
 
-def healthy_at(assets):
-    return lambda price: hf(assets, override=price) >= WAD
+def test_by_hand_debt_asset_rises():
+    # 10 WETH at $2000 (LT 82.5 %) against 5 WBTC-worth of debt at $1,000: the debt price liquidates when
+    # 5·p ≥ 20,000 × 0.825, i.e. above $3,300.
+    rows = [row(18, 10 * WAD, 0, 2000 * 10**8), row(8, 0, 5 * 10**8, 1000 * 10**8, lt=0)]
+    estimate = linear_estimate(rows, [False, True])
+    assert estimate is not None and not estimate.falling and estimate.price == 3300 * 10**8
+    price = crossing_price(lambda p: hf([rows[0], (0, 5 * 10**8, p, 10**8, 8000, 0)]) >= WAD, estimate.price,
+                           falling=False)
+    assert price == 3300 * 10**8  # exactly at $3,300 the HF is 1.0 (still healthy); one unit more is not
 
 
 @given(st.integers(1, 10**6), st.integers(1, 10**8), st.integers(0, 10**4), st.integers(5_000, 9_500))
 def test_liquidation_price_is_the_exact_crossing(weth_tenths, usdc_units, wbtc_thousandths, lt):
-    assets = [asset("WETH", 18, weth_tenths * 10**17, 0, 2000 * 10**8, lt=lt),
-              asset("WBTC", 8, wbtc_thousandths * 10**5, 0, 60_000 * 10**8, lt=7800),
-              asset("USDC", 6, 0, usdc_units * 10**6, 10**8, lt=0, is_collateral=False)]
-    price = liquidation_price(assets, assets[0], healthy_at(assets))
+    rows = [row(18, weth_tenths * 10**17, 0, 2000 * 10**8, lt=lt),
+            row(8, wbtc_thousandths * 10**5, 0, 60_000 * 10**8, lt=7800),
+            row(6, 0, usdc_units * 10**6, 10**8, lt=0)]
+    estimate = linear_estimate(rows, [True, False, False])
+    price = None if estimate is None else crossing_price(lambda p: hf(rows, p) >= WAD, estimate.price, falling=True)
     if price is None:  # WBTC alone covers the debt: no WETH price liquidates
-        assert hf(assets, override=0) >= WAD
+        assert hf(rows, 0) >= WAD
         return
-    assert hf(assets, override=price) >= WAD > hf(assets, override=price - 1)  # the protocol's own crossing
+    assert hf(rows, price) >= WAD > hf(rows, price - 1)  # the protocol's own crossing

@@ -13,28 +13,49 @@ and rounding; they are refused with a clear error rather than computed approxima
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from eth_utils import to_checksum_address
+from pydantic import BaseModel
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, Plan
 from indexer.errors import MarketMismatchError, PermanentError
-from indexer.protocols.aave_v3.rules import AaveAssetInput, account_totals, healthy_at_price
-from indexer.protocols.aave_v3.wadray import ray_mul
+from indexer.health.liquidation import crossing_price
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
-from indexer.protocols.base import EventSource, MarketRead, MarketRef
-from indexer.types import UINT256_MAX, Address, AssetPosition, BlockRef, Health, PositionSnapshot, scaled
+from indexer.protocols.aave_v3.rules import (
+    AaveAssetInput,
+    account_totals,
+    healthy_at_price,
+    linear_estimate,
+    risk_adjusted,
+)
+from indexer.protocols.aave_v3.wadray import ray_mul
+from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef, price_dependencies
+from indexer.types import (
+    UINT256_MAX,
+    Address,
+    BlockRef,
+    Health,
+    Leg,
+    LiquidationPoint,
+    PositionSnapshot,
+    PriceKey,
+    Role,
+    scaled,
+)
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_REVISIONS = range(1, 5)
 ZERO = "0x0000000000000000000000000000000000000000"
 HF_DECIMALS = 18
+QUOTE = "USD"  # AaveOracle's base currency on every Aave v3 market (BASE_CURRENCY_UNIT = 1e8)
 _PROVIDER = load("aave_v3", "PoolAddressesProvider")
 _POOL = load("aave_v3", "Pool")
 _ORACLE = load("aave_v3", "AaveOracle")
@@ -93,10 +114,11 @@ def _addr(value: str) -> Address:
 
 class AaveV3Adapter:
     kind: ClassVar[str] = "aave_v3"
+    options: ClassVar[type[BaseModel] | None] = None
     # Pool events (indexed parameters per IPool.json): the account is the position's owner, `onBehalfOf`
     # for Supply/Borrow, `user` otherwise; in LiquidationCall `user` is the third indexed one.
-    events: ClassVar[EventSource | None] = EventSource(
-        contract_getter="getPool()",
+    _DISCOVERY = DiscoverySpec(
+        emitter_getter="getPool()",
         account_topic={
             _POOL.topic("Supply"): 2,
             _POOL.topic("Borrow"): 2,
@@ -110,6 +132,9 @@ class AaveV3Adapter:
 
     def __init__(self, market: MarketRef) -> None:
         self.market = market
+
+    def discovery(self) -> DiscoverySpec:
+        return self._DISCOVERY
 
     # -- reading -------------------------------------------------------------------------------
     def _mismatch(self, what: str) -> MarketMismatchError:
@@ -301,68 +326,119 @@ class AaveV3Adapter:
                   source_prices: dict[Address, int | None], amounts: dict[int, dict[str, int]],
                   source_of_asset: dict[Address, Address | None], rounds: dict[Address, int | None],
                   ) -> PositionSnapshot | None:
-        """The position, or None when the protocol cannot price one of its assets (its view would revert)."""
+        """The position, or None when the protocol cannot price one of its assets (its view would revert).
+
+        Each reserve the account touches gives a collateral leg (collateral bit set; counted only with
+        LT ≠ 0) and/or a debt leg (borrowing bit set); the leg's price key is the eMode category's price
+        source when it has one and the asset is in the category, else the asset itself."""
         category = emodes.get(emode)
-        assets: list[AssetPosition] = []
+        places = len(str(base_unit)) - 1
+        legs: list[Leg] = []
         for rid in sorted(amounts):
             reserve, got = reserves[rid], amounts[rid]
             in_emode = emode != 0 and reserve.emode_category == emode
-            price, price_source = reserve.price, None
+            price, key = reserve.price, reserve.asset
             if category and category.price_source != ZERO and in_emode:
-                price, price_source = source_prices[category.price_source], category.price_source
+                price, key = source_prices[category.price_source], category.price_source
             if price is None:
                 return None
-            feed = source_of_asset.get(price_source or reserve.asset)
+            feed = source_of_asset.get(key)
             unit = _UNITS[reserve.decimals]
-            is_collateral, is_borrowing = bool(bits >> (2 * rid + 1) & 1), bool(bits >> (2 * rid) & 1)
-            collateral = ray_mul(got["collateral"], reserve.normalized_income) if is_collateral else 0
-            variable = got.get("variable", 0)
-            debt = (ray_mul(variable, reserve.normalized_debt) if variable else 0) + got.get("stable", 0)
             if in_emode and category:
                 ltv, lt = category.ltv, category.liquidation_threshold
             else:
                 ltv, lt = reserve.ltv, reserve.liquidation_threshold
-            assets.append(AssetPosition(
-                reserve.asset, reserve.symbol, reserve.decimals, collateral, debt, price,
-                collateral * price // unit if lt else 0, debt * price // unit if is_borrowing else 0,
-                is_collateral, lt, ltv, price_source, feed, rounds.get(feed) if feed else None))
+            common = {"asset": reserve.asset, "symbol": reserve.symbol, "decimals": reserve.decimals, "price": price,
+                      "price_decimals": places, "price_key": key, "feed": feed,
+                      "round_id": rounds.get(feed) if feed else None}
+            if bits >> (2 * rid + 1) & 1:
+                collateral = ray_mul(got["collateral"], reserve.normalized_income)
+                legs.append(Leg(role=Role.COLLATERAL, amount=collateral, value=collateral * price // unit if lt else 0,
+                                terms={"liquidation_threshold": lt, "ltv": ltv}, **common))
+            if bits >> (2 * rid) & 1:
+                variable = got.get("variable", 0)
+                debt = (ray_mul(variable, reserve.normalized_debt) if variable else 0) + got.get("stable", 0)
+                legs.append(Leg(role=Role.DEBT, amount=debt, value=debt * price // unit, **common))
         snapshot = PositionSnapshot(
             chain=self.market.chain, protocol=self.kind, market=self.market.key,
-            market_address=self.market.address, account=account, block=block, assets=assets,
-            health=Health(0, HF_DECIMALS, None, 0, 0, base_unit),
-            extra={"emode_category": emode, "user_configuration": str(bits), "pool_revision": revision})
-        snapshot.health = self.health(snapshot, {})
-        return snapshot
-
-    def health(self, snapshot: PositionSnapshot, prices: Mapping[Address, int]) -> Health:
-        get = prices.get
-        c, d, available, lt, ltv, hf = account_totals(
-            (a.collateral if a.is_collateral and a.liquidation_threshold else 0, a.debt,
-             get(a.price_source or a.asset, a.price) if prices else a.price, _UNITS[a.decimals],
-             a.ltv, a.liquidation_threshold)
-            for a in snapshot.assets)
-        return Health(hf, HF_DECIMALS, None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS), c, d,
-                      snapshot.health.base_unit, lt, ltv, available)
-
-    def healthy_at(self, snapshot: PositionSnapshot, key: Address) -> Callable[[int], bool]:
-        """``price → health ≥ 1`` with every asset priced by ``key`` (its eMode price source, else the asset
-        itself) at that price: the test the liquidation-price search asks ~40 times per position."""
-        inputs = [AaveAssetInput(a.collateral, a.debt, a.price, _UNITS[a.decimals], a.ltv, a.liquidation_threshold,
-                                 a.is_collateral, a.debt > 0) for a in snapshot.assets]
-        return healthy_at_price(inputs, [(a.price_source or a.asset) == key for a in snapshot.assets])
+            market_address=self.market.address, account=account, block=block, legs=legs,
+            health=Health(raw=0, decimals=HF_DECIMALS, health=None, equity=0, requirement=0, collateral=0, debt=0,
+                          quote=QUOTE, quote_unit=base_unit),
+            detail={"emode_category": emode, "user_configuration": str(bits), "pool_revision": revision})
+        return self._recompute(snapshot)
 
     @staticmethod
-    def price_from_feed(reading: FeedReading) -> int | None:
+    def _rows(legs: Sequence[Leg], prices: Mapping[PriceKey, int]) -> list[tuple[int, int, int, int, int, int]]:
+        """``account_totals`` rows, one per leg: amounts the protocol does not count are zero."""
+        rows = []
+        for leg in legs:
+            price = prices.get(leg.price_key, leg.price) if prices else leg.price
+            if leg.role is Role.COLLATERAL:
+                lt = leg.terms["liquidation_threshold"]
+                rows.append((leg.amount if lt else 0, 0, price, _UNITS[leg.decimals], leg.terms["ltv"], lt))
+            else:
+                rows.append((0, leg.amount, price, _UNITS[leg.decimals], 0, 0))
+        return rows
+
+    def _recompute(self, snapshot: PositionSnapshot) -> PositionSnapshot:
+        """Health and the detail's account figures from the snapshot's legs, as ``getUserAccountData``."""
+        c, d, available, lt, ltv, hf = account_totals(self._rows(snapshot.legs, {}))
+        quote_unit = snapshot.health.quote_unit
+        snapshot.health = Health(
+            raw=hf, decimals=HF_DECIMALS, health=None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS),
+            equity=risk_adjusted(c, lt), requirement=d, collateral=c, debt=d, quote=QUOTE, quote_unit=quote_unit)
+        snapshot.detail.update(liquidation_threshold=lt, ltv=ltv, available_borrows=available)
+        return snapshot
+
+    def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
+        return price_dependencies(snapshot)
+
+    def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
+        legs = []
+        for leg in snapshot.legs:
+            price = prices.get(leg.price_key, leg.price)
+            counted = leg.role is Role.DEBT or leg.terms.get("liquidation_threshold", 0) != 0
+            legs.append(dataclasses.replace(leg, price=price,
+                                            value=leg.amount * price // _UNITS[leg.decimals] if counted else 0))
+        moved = dataclasses.replace(snapshot, legs=legs, detail=dict(snapshot.detail))
+        return self._recompute(moved)
+
+    def healthy_at(self, snapshot: PositionSnapshot, key: PriceKey) -> Callable[[int], bool]:
+        """``price → health ≥ 1`` with every leg priced by ``key`` (an eMode price source, else the asset
+        itself) at that price: the test the liquidation-point search asks ~40 times per position."""
+        inputs = [AaveAssetInput(c, d, price, unit, ltv, lt, leg.role is Role.COLLATERAL, leg.role is Role.DEBT)
+                  for leg, (c, d, price, unit, ltv, lt) in zip(snapshot.legs, self._rows(snapshot.legs, {}),
+                                                                strict=True)]
+        return healthy_at_price(inputs, [leg.price_key == key for leg in snapshot.legs])
+
+    def liquidation_points(self, snapshot: PositionSnapshot) -> dict[PriceKey, LiquidationPoint]:
+        if not snapshot.health.debt:
+            return {}
+        points: dict[PriceKey, LiquidationPoint] = {}
+        for key in sorted(self.price_dependencies(snapshot)):
+            estimate = linear_estimate(self._rows(snapshot.legs, {}), [leg.price_key == key for leg in snapshot.legs])
+            if estimate is None:
+                continue
+            price = crossing_price(self.healthy_at(snapshot, key), estimate.price, falling=estimate.falling)
+            if price is not None:
+                points[key] = LiquidationPoint(price, estimate.falling)
+        return points
+
+    @staticmethod
+    def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:
         """AaveOracle returns its source's ``latestAnswer`` unscaled when it is positive (and falls back,
-        here to a revert, otherwise)."""
-        return reading.answer if reading.answer is not None and reading.answer > 0 else None
+        here to a revert, otherwise); the price is the asset's (or the eMode price source's, which is an
+        asset AaveOracle prices the same way)."""
+        if reading.asset is None or reading.answer is None or reading.answer <= 0:
+            return None
+        return reading.asset, reading.answer
 
     def _verify(self, snapshot: PositionSnapshot, onchain: tuple[int, ...]) -> None:
-        h = snapshot.health
-        local = (h.collateral_base, h.debt_base, h.available_borrows_base, h.liquidation_threshold, h.ltv,
-                 h.native_raw)
+        h, detail = snapshot.health, snapshot.detail
+        local = (h.collateral, h.debt, detail["available_borrows"], detail["liquidation_threshold"], detail["ltv"],
+                 h.raw)
         if local != tuple(onchain):
             log.error("aave_v3 local math differs from getUserAccountData market=%s account=%s block=%d "
                       "local=%s onchain=%s", self.market.key, snapshot.account, snapshot.block.number,
                       local, tuple(onchain))
-            snapshot.extra["onchain_mismatch"] = 1
+            snapshot.detail["onchain_mismatch"] = 1

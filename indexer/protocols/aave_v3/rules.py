@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from indexer.protocols.aave_v3.wadray import PERCENTAGE_FACTOR, WAD
 from indexer.types import UINT256_MAX
@@ -110,3 +111,32 @@ def healthy_at_price(assets: Sequence[AaveAssetInput], moved: Sequence[bool]) ->
         return health_factor(total_c, sum_lt // total_c if total_c else 0, total_d) >= WAD
 
     return healthy
+
+
+def risk_adjusted(total_collateral: int, avg_lt: int) -> int:
+    """``percentMul(collateral, avgLT)``: the numerator of the health factor, in base currency."""
+    return (total_collateral * avg_lt + _HALF_PERCENT) // PERCENTAGE_FACTOR
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    price: Fraction  # base units per whole token
+    falling: bool  # True: the position liquidates as this price falls; False: as it rises
+
+
+def linear_estimate(rows: Sequence[tuple[int, int, int, int, int, int]], moved: Sequence[bool]) -> Crossing | None:
+    """The continuous solution of ``Σ C_i·LT_i = 10⁴·Σ D_i`` for the price shared by the ``moved`` rows
+    (``account_totals`` rows), the rest held fixed; a bracket for the exact crossing, which the protocol's
+    truncations move by a few units. None when that price alone cannot bring health to 1."""
+    rest_lt = rest_debt = 0
+    slope = Fraction(0)
+    for (collateral, debt, price, unit, _, lt), moves in zip(rows, moved, strict=True):
+        if moves:
+            slope += Fraction(collateral * lt - PERCENTAGE_FACTOR * debt, unit)
+        else:
+            rest_lt += collateral * price // unit * lt
+            rest_debt += debt * price // unit
+    gap = PERCENTAGE_FACTOR * rest_debt - rest_lt  # health ≥ 1  ⇔  price · slope ≥ gap
+    if slope == 0 or (slope > 0) != (gap > 0):
+        return None
+    return Crossing(gap / slope, slope > 0)
