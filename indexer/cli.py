@@ -403,22 +403,36 @@ def _devnet_chain(settings: Settings) -> tuple[str, str]:
 
 
 def _start_devnet(obj: Context, borrowers: int, port: int | None) -> tuple[Any, Any, list[Any]]:
-    """Start anvil, deploy the Aave v3 market, seed borrowers, track them; the caller stops the node."""
+    """Start anvil, deploy the Aave v3 market and every other protocol that has a devnet, seed borrowers on
+    each, track them; the caller stops the node."""
+    import importlib
+
     from indexer.devnet import Anvil, deploy_aave_v3, seed_borrowers
+    from indexer.protocols.registry import SOURCES
     from indexer.store.queries import add_wallet, forget_chain, forget_discovered
 
     chain, path = _devnet_chain(obj.settings)
     node = Anvil(port=port) if port else Anvil()
     try:
         deployment = deploy_aave_v3(node.url)
-        accounts = seed_borrowers(node.url, deployment, borrowers) if borrowers else []
+        accounts = [(a.address, a.kind) for a in seed_borrowers(node.url, deployment, borrowers)] if borrowers else []
+        for kind, source in SOURCES.items():
+            if source.devnet is None:
+                continue
+            module = importlib.import_module(source.devnet)
+            deployed = module.deploy_devnet(node.url)
+            deployment.protocols[kind] = deployed
+            deployment.contracts.update(deployed["contracts"])
+            if borrowers:
+                accounts += [(address, f"{kind}:{label}")
+                             for address, label in module.seed_devnet(node.url, deployed, borrowers)]
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         deployment.to_json(path)
         engine = obj.engine(upgrade=True)
         forget_chain(engine, chain=chain)  # a fresh devnet is a new chain: old rows would shadow it
         forget_discovered(engine, chain=chain)
-        for account in accounts:
-            add_wallet(engine, address=account.address, label=account.kind)
+        for address, label in accounts:
+            add_wallet(engine, address=address, label=label)
     except BaseException:
         node.stop()
         raise

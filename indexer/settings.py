@@ -212,7 +212,8 @@ class Settings(_Strict):
         return self.resolve_address(market.chain, market.address, f"market {key!r}")
 
     def resolve_address(self, chain: str, address: str, where: str) -> str:
-        """An address from config: literal, or ``devnet:NAME`` looked up in the chain's devnet deployment."""
+        """An address (or a market option such as an id) from config: literal, or ``devnet:NAME`` looked up in
+        the chain's devnet deployment."""
         if not address.startswith(DEVNET_REF):
             return address
         name = address[len(DEVNET_REF):]

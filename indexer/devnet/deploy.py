@@ -72,6 +72,7 @@ class Deployment:
     reserves: list[dict[str, Any]]
     emode_categories: dict[int, dict[str, Any]] = field(default_factory=dict)
     pyth_price_ids: dict[str, str] = field(default_factory=dict)
+    protocols: dict[str, dict[str, Any]] = field(default_factory=dict)  # other protocols' devnets, by kind
 
     def reserve(self, symbol: str) -> dict[str, Any]:
         for reserve in self.reserves:

@@ -112,3 +112,16 @@ def _aave_error_names() -> dict[str, str]:
 def aave_error_name(code: str) -> str | None:
     """The Errors.sol name of an Aave v3 revert code ("34" -> "COLLATERAL_BALANCE_IS_ZERO"), if known."""
     return _aave_error_names().get(code)
+
+
+def package_dir(name: str) -> Path:
+    """The folder of the npm package ``name`` under node_modules; ``name`` may be scoped or an npm alias."""
+    path = node_modules_dir() / name
+    if not (path / "package.json").is_file():
+        raise _missing(f"the npm package {name}")
+    return path
+
+
+def package_version(name: str) -> str:
+    """The installed version of the npm package ``name`` (for an alias: of the package it points at)."""
+    return str(json.loads((package_dir(name) / "package.json").read_text())["version"])

@@ -71,6 +71,9 @@ class Source(Protocol):
     kind: ClassVar[str]
     # The market's ``options`` table in the config, validated by this model (None: the protocol takes none).
     options: ClassVar[type[BaseModel] | None]
+    # The module deploying the protocol on the devnet beside Aave (``DevnetModule``), imported only when a
+    # devnet starts; None: the protocol has no devnet deployment.
+    devnet: ClassVar[str | None]
     market: MarketRef
 
     def __init__(self, market: MarketRef) -> None: ...
@@ -111,6 +114,19 @@ class Source(Protocol):
     def price_from_feed(self, reading: FeedReading) -> tuple[PriceKey, int] | None:
         """The price (and its key) the protocol would use given a feed's new reading, for the fast path;
         None when that cannot be known without a full read."""
+        ...
+
+
+class DevnetModule(Protocol):
+    """What a protocol's devnet module offers ``indexer devnet up`` and the demo."""
+
+    def deploy_devnet(self, rpc_url: str) -> dict[str, Any]:
+        """Deploy on the node; a JSON-friendly record whose ``contracts`` (name → address or id) join the
+        devnet deployment file, so configs can say ``devnet:NAME``."""
+        ...
+
+    def seed_devnet(self, rpc_url: str, deployed: Mapping[str, Any], count: int) -> list[tuple[Address, str]]:
+        """Open about ``count`` positions; returns (account, kind) of each."""
         ...
 
 

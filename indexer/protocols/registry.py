@@ -17,8 +17,10 @@ SOURCES: dict[str, type[Source]] = {
 
 def market_ref(settings: Settings, key: str) -> MarketRef:
     market = settings.markets[key]
+    options = {name: settings.resolve_address(market.chain, value, f"market {key!r} option {name!r}")
+               if isinstance(value, str) else value for name, value in market.options.items()}
     return MarketRef(key=key, chain=market.chain, address=settings.market_address(key),
-                     verify_onchain=market.verify_onchain, options=market.options)
+                     verify_onchain=market.verify_onchain, options=options)
 
 
 def source_for(settings: Settings, key: str) -> Source:
