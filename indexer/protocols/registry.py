@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef, Source
+from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
 
 if TYPE_CHECKING:
     from indexer.settings import Settings
 
 SOURCES: dict[str, type[Source]] = {
     AaveV3Adapter.kind: AaveV3Adapter,
+    MorphoBlueAdapter.kind: MorphoBlueAdapter,
 }
 
 

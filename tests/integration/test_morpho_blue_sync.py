@@ -1,0 +1,207 @@
+"""Morpho Blue through the indexer, on the real Morpho Blue 1.0.0 code (compiled from the npm sources).
+
+One anvil for the module: the devnet's Aave market (which also puts Multicall3 in place), then Morpho Blue
+deployed and seeded through the same hooks `indexer devnet up` uses, with four markets of different LLTVs and
+token decimals; five days pass without any interaction, so every figure below rests on the indexer's own
+interest accrual. Each test runs inside an evm snapshot.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from indexer.chain.rpc import RpcClient
+from indexer.devnet import Anvil, advance_time, deploy_aave_v3, revert, snapshot
+from indexer.devnet.deploy import Deployment
+from indexer.discovery import discover
+from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
+from indexer.protocols.morpho_blue.devnet import (
+    MorphoDeployment,
+    liquidation_succeeds,
+    read_debts,
+    set_oracle_price,
+)
+from indexer.protocols.registry import source_for
+from indexer.settings import load_settings
+from indexer.store.queries import add_wallet, discovered_accounts, list_positions, position_legs
+from indexer.sync import read_chain, sync_once
+from indexer.types import Role
+
+SEEDED = 150
+ELAPSED = 5 * 86_400 + 17
+
+
+@dataclass
+class MorphoChain:
+    url: str
+    deployment: Deployment  # the devnet file's record (Aave first, Morpho under protocols)
+    morpho: MorphoDeployment
+    seeded: list[tuple[str, str]]
+    file: Path
+
+
+@pytest.fixture(scope="module")
+def morpho_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MorphoChain]:
+    module = importlib.import_module(MorphoBlueAdapter.devnet or "")
+    with Anvil() as node:
+        deployment = deploy_aave_v3(node.url)
+        deployed = module.deploy_devnet(node.url)
+        deployment.protocols[MorphoBlueAdapter.kind] = deployed
+        deployment.contracts.update(deployed["contracts"])
+        seeded = module.seed_devnet(node.url, deployed, SEEDED)
+        advance_time(node.url, ELAPSED)
+        path = tmp_path_factory.mktemp("morpho") / "devnet.json"
+        deployment.to_json(path)
+        morpho = MorphoDeployment.from_dict({k: v for k, v in deployed.items() if k != "contracts"})
+        yield MorphoChain(node.url, deployment, morpho, seeded, path)
+
+
+@pytest.fixture
+def chain(morpho_chain: MorphoChain) -> Iterator[MorphoChain]:
+    taken = snapshot(morpho_chain.url)
+    try:
+        yield morpho_chain
+    finally:
+        revert(morpho_chain.url, taken)
+
+
+def _config(tmp_path: Path, chain: MorphoChain, db_url: str, *, discover: bool = False) -> Path:
+    markets = "".join(
+        f'\n[markets.morpho-{n}]\nchain = "devnet"\nprotocol = "morpho_blue"\naddress = "devnet:Morpho"\n'
+        f'discover = {str(discover).lower()}\nstart_block = {chain.morpho.block_number}\n'
+        f'options = {{ market_id = "devnet:MorphoMarket.{m.collateral_symbol}/{m.loan_symbol}" }}\n'
+        for n, m in enumerate(chain.morpho.markets))
+    config = tmp_path / "morpho.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n\n[chains.devnet]\nchain_id = 31337\n'
+                      f'devnet = "{chain.file}"\n{markets}')
+    return config
+
+
+def _market_key(chain: MorphoChain, market_id: str) -> str:
+    return f"morpho-{[m.id for m in chain.morpho.markets].index(market_id)}"
+
+
+async def test_every_position_equals_morpho_after_days_of_interest(chain, tmp_path, db_url, engine):
+    settings = load_settings(_config(tmp_path, chain, db_url))
+    for account, kind in chain.seeded:
+        add_wallet(engine, address=account, label=kind)
+    (read,) = await sync_once(settings, engine)
+    by_key = {(s.detail["market_id"], s.account): s for s in read.snapshots}
+    indebted = [key for key, s in by_key.items() if s.detail["borrow_shares"]]
+    markets = Counter(market for market, _ in indebted)
+    assert len(indebted) >= 100 and len(markets) >= 3, markets
+
+    # debt: what Morpho's own repay takes for all the shares at this block (interest accrued inside the call)
+    owed = read_debts(chain.url, chain.morpho, indebted, block=read.block.number)
+    assert [by_key[key].health.debt for key in indebted] == owed
+    # verdict: the indexer's unhealthy positions can be liquidated, its healthy ones cannot
+    verdicts = {key: liquidation_succeeds(chain.url, chain.morpho, key[0], key[1], block=read.block.number)
+                for key in indebted}
+    assert {key: by_key[key].health.liquidatable for key in indebted} == verdicts
+    assert 0 < sum(verdicts.values()) < len(verdicts), "the seeding has both sides of the line after 5 days"
+
+    # what was stored is what was read: legs, health, quote and detail
+    stored = {(p.detail["market_id"], p.account): p for p in list_positions(engine)}
+    assert set(stored) == set(by_key)
+    for key, snap in by_key.items():
+        view = stored[key]
+        assert (view.health_raw, view.health, view.debt_value, view.equity, view.quote) == (
+            snap.health.raw, snap.health.health, snap.health.debt, snap.health.equity, snap.health.quote)
+        assert position_legs(engine, snapshot_id=view.snapshot_id) == snap.legs
+    some = by_key[indebted[0]]
+    market = chain.morpho.market(indebted[0][0])
+    assert some.health.quote == market.loan_symbol and some.health.quote_unit == 10**market.loan_decimals
+    collateral = next(g for g in some.legs if g.role is Role.COLLATERAL)
+    assert (collateral.price_key, collateral.price_decimals) == (
+        market.oracle, 36 + market.loan_decimals - market.collateral_decimals)
+
+
+async def test_within_one_unit_of_the_boundary(chain, tmp_path, db_url):
+    """Per market, the indexer's liquidation price for a borrower: at that oracle price the indexer and Morpho
+    both say healthy; one unit lower both say liquidatable (no block in between: the accrued state is fixed)."""
+    settings = load_settings(_config(tmp_path, chain, db_url))
+    accounts = [account for account, _ in chain.seeded]
+    read = await read_chain(settings, "devnet", accounts)
+    checked = 0
+    for market in chain.morpho.markets:
+        key = _market_key(chain, market.id)
+        source = source_for(settings, key)
+        borrowers = sorted((s for s in read.snapshots if s.market == key and s.health.debt),
+                           key=lambda s: s.health.debt)
+        for position in (borrowers[0], borrowers[-1]):  # the smallest and the largest debt of the market
+            point = source.liquidation_points(position)[market.oracle]
+            assert point.falling
+            for price, healthy in ((point.price, True), (point.price - 1, False)):
+                set_oracle_price(chain.url, chain.morpho, market.id, price, mine=False)
+                again = await read_chain(settings, "devnet", [position.account])
+                [now] = [s for s in again.snapshots if s.market == key]
+                assert next(g.price for g in now.legs if g.role is Role.COLLATERAL) == price
+                assert now.health.debt == position.health.debt  # same block, same accrual
+                assert now.health.liquidatable is not healthy
+                assert liquidation_succeeds(chain.url, chain.morpho, market.id, position.account,
+                                            block=again.block.number) is not healthy
+                checked += 1
+            set_oracle_price(chain.url, chain.morpho, market.id, market.initial_price, mine=False)
+    assert checked == 4 * len(chain.morpho.markets)
+
+
+async def test_discovery_finds_each_markets_accounts_by_market_id(chain, tmp_path, db_url, engine):
+    """Discovery scans the one Morpho contract per market, filtered on the market id in topic1: each market
+    finds exactly the accounts that hold a position in it."""
+    settings = load_settings(_config(tmp_path, chain, db_url, discover=True))
+    read = await read_chain(settings, "devnet", [account for account, _ in chain.seeded])
+    async with RpcClient([chain.url]) as rpc:
+        head = int(await rpc.call("eth_blockNumber", []), 16)
+        found = await discover(settings, engine, chain="devnet", head=head, rpc=rpc)
+    assert found.new_accounts == len({s.account for s in read.snapshots}) > 0
+    for market in chain.morpho.markets:
+        key = _market_key(chain, market.id)
+        holders = {s.account for s in read.snapshots if s.market == key}
+        assert holders and set(discovered_accounts(engine, chain="devnet", market=key)) == holders
+
+
+def test_devnet_up_deploys_morpho_beside_aave_and_sync_indexes_both(tmp_path):
+    """As a new user runs it: `indexer devnet up` with the shipped default config (its Morpho markets named by
+    devnet:…), then `indexer sync` and `indexer positions --json` from another shell."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "INDEXER_CONFIG")}
+    shutil.copytree(Path(__file__).resolve().parents[2] / "config", tmp_path / "config")
+    up = subprocess.Popen([sys.executable, "-m", "indexer", "devnet", "up", "--borrowers", "12"], cwd=tmp_path,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "data" / "devnet.json").exists():
+            assert up.poll() is None and time.monotonic() < deadline, "devnet up stopped or took too long"
+            time.sleep(0.2)
+        time.sleep(0.5)  # the file is written before the wallets are tracked
+        for _ in range(50):
+            synced = subprocess.run([sys.executable, "-m", "indexer", "sync"], cwd=tmp_path, env=env,
+                                    capture_output=True, text=True, timeout=120)
+            if synced.returncode == 0:
+                break
+            time.sleep(0.2)
+        assert synced.returncode == 0, synced.stderr
+        shown = subprocess.run([sys.executable, "-m", "indexer", "positions", "--json"], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=120)
+        rows = json.loads(shown.stdout)
+    finally:
+        up.send_signal(signal.SIGTERM)
+        up.communicate(timeout=30)
+    protocols = Counter(r["protocol"] for r in rows)
+    assert protocols["aave_v3"] >= 12 and protocols["morpho_blue"] >= 12, protocols
+    morpho = [r for r in rows if r["protocol"] == "morpho_blue"]
+    assert {r["market"] for r in morpho} <= {"devnet-morpho-weth-usdc", "devnet-morpho-wbtc-dai",
+                                             "devnet-morpho-wsteth-weth", "devnet-morpho-usdc-weth"}
+    assert all(r["quote"] in {"USDC", "DAI", "WETH"} and r["detail"]["market_id"].startswith("0x") for r in morpho)
