@@ -1,5 +1,5 @@
 """Row 6: seconds from the block that carries a feed update to the alert rows committed, for N watched
-positions, through the real follower of `indexer run` (``ChainFollower``): the oracle fast path
+positions, through the real per-chain pipeline of `indexer run` (``ChainPipeline``): the oracle fast path
 (feeds only, cached positions repriced) against a full read of every position in that block.
 
 Per series one follower: a block is mined and the follower catches up to it with a full read (not
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from bench.devnet import MARKET, BenchDevnet, bench_devnet
 from indexer.devnet import mine, set_price
-from indexer.follow import ChainFollower
+from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import MarketSettings
 from indexer.store.models import AlertEvent
 
@@ -68,7 +68,7 @@ async def _series(dev: BenchDevnet, every: int, symbol: str, moved: int, restore
     market = dev.settings.markets[MARKET]
     settings = dev.settings.model_copy(update={"markets": {MARKET: MarketSettings(
         **{**market.model_dump(), "snapshot_every": every})}})
-    follower = ChainFollower(settings, dev.engine, "devnet", max_blocks_per_step=1)
+    follower = ChainPipeline(settings, dev.engine, "devnet", max_blocks_per_step=1)
     runs = []
     try:
         mine(dev.url)  # a block of its own for the full read the fast path starts from (not timed)
@@ -84,7 +84,7 @@ async def _series(dev: BenchDevnet, every: int, symbol: str, moved: int, restore
             if done != 1:
                 raise RuntimeError(f"the follower processed {done} blocks for the feed update's block {block}")
             runs.append(AlertRun(seconds=seconds, block=block, stored=follower.last_stored,
-                                 full=follower.last_full == block, events=_events_at(dev.engine, block),
+                                 full=block in follower.last_full.values(), events=_events_at(dev.engine, block),
                                  requests=follower.rpc.stats.requests - requests - 1))
             set_price(dev.url, dev.deployment, symbol, restored)
             await follower.step()

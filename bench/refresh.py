@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
-import indexer.sync
+import indexer.pipeline.chain
 from indexer.chain.multicall import Call, MulticallReader
 from indexer.chain.rpc import RpcClient
+from indexer.pipeline.chain import ChainPipeline
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.registry import SOURCES
 from indexer.settings import Settings
@@ -36,7 +37,7 @@ class Probe:
     encode: float = 0.0
     decode: float = 0.0
     health: float = 0.0
-    store: float = 0.0  # all of store_read: verdicts, alert rules, their DB reads, and the write
+    store: float = 0.0  # all of judging and writing: verdicts, alert rules, the wallets read, and the write
     payloads: list[list[dict[str, Any]]] = field(default_factory=list)
 
 
@@ -86,20 +87,20 @@ def instrumented(probe: Probe) -> Iterator[Probe]:
         finally:
             probe.build += time.perf_counter() - started
 
-    store_read = indexer.sync.store_read
+    judge_and_write = ChainPipeline._judge_and_write
 
     def timed_store(*args: Any, **kwargs: Any) -> None:
         started = time.perf_counter()
         try:
-            store_read(*args, **kwargs)
+            judge_and_write(*args, **kwargs)
         finally:
             probe.store += time.perf_counter() - started
 
     with ExitStack() as stack:
         stack.enter_context(mock.patch.object(Call, "of", classmethod(timed_call)))
-        stack.enter_context(mock.patch.object(indexer.sync, "store_read", timed_store))
-        stack.enter_context(mock.patch.object(indexer.sync, "RpcClient", TimedRpc))
-        stack.enter_context(mock.patch.object(indexer.sync, "MulticallReader", TimedReader))
+        stack.enter_context(mock.patch.object(ChainPipeline, "_judge_and_write", timed_store))
+        stack.enter_context(mock.patch.object(indexer.pipeline.chain, "RpcClient", TimedRpc))
+        stack.enter_context(mock.patch.object(indexer.pipeline.chain, "MulticallReader", TimedReader))
         stack.enter_context(mock.patch.dict(SOURCES, {AaveV3Adapter.kind: TimedAaveV3}))
         yield probe
 
@@ -112,7 +113,7 @@ class RefreshRun:
     encode: float
     decode: float
     health: float
-    judge: float  # feed verdicts and alert rules, with the DB reads they need (store_read minus the write)
+    judge: float  # feed verdicts and alert rules (judging and writing, minus the write)
     write: float
     requests: int
     http_posts: int

@@ -79,6 +79,9 @@ def accounts_in(logs: Iterable[Mapping[str, Any]], source: DiscoverySpec) -> dic
         index = source.account_topic.get(topics[0].lower()) if topics else None
         if entry.get("removed") or index is None or len(topics) <= index:
             continue
+        if any(want is not None and (len(topics) <= n or topics[n].lower() != want.lower())
+               for n, want in enumerate(source.match, start=1)):
+            continue  # a log the filter should not have let through
         account = to_checksum_address("0x" + topics[index][-40:])
         if account == ZERO_ADDRESS:
             continue
@@ -86,6 +89,16 @@ def accounts_in(logs: Iterable[Mapping[str, Any]], source: DiscoverySpec) -> dic
         first, last = seen.get(account, (block, block))
         seen[account] = (min(first, block), max(last, block))
     return seen
+
+
+def logs_query(spec: DiscoverySpec, emitter: str, block: int) -> dict[str, Any]:
+    """The ``eth_getLogs`` filter of one market's events in one block."""
+    return {"address": [emitter], "topics": spec.topics(), "fromBlock": hex(block), "toBlock": hex(block)}
+
+
+async def emitters(settings: Settings, rpc: RpcClient, chain: str, keys: list[str], head: int) -> dict[str, str]:
+    """The contract emitting each market's events, as of ``head`` (which must exist)."""
+    return dict(zip(keys, await _contracts(settings, rpc, chain, keys, head), strict=True))
 
 
 async def _contracts(settings: Settings, rpc: RpcClient, chain: str, keys: list[str], head: int) -> list[str]:
@@ -181,18 +194,22 @@ class _ScanProgress:
 
 
 async def discover(settings: Settings, engine: Engine, *, chain: str, head: int, rpc: RpcClient,
-                   policy: SpanPolicy | None = None, progress: bool | None = None) -> DiscoveryResult:
+                   policy: SpanPolicy | None = None, progress: bool | None = None,
+                   markets: list[str] | None = None) -> DiscoveryResult:
     """Scan every discovering market of ``chain`` up to ``head`` and store the accounts found.
 
     ``head`` must be a block the RPC already has (checked in the same batch as the contract look-up).
     Each market starts at its ``start_block`` or one past its checkpoint; a market already at ``head``
-    costs no request. ``progress``: ``None`` shows a bar only when stderr is a terminal.
+    costs no request. ``progress``: ``None`` shows a bar only when stderr is a terminal. ``markets``: only these
+    (default: every discovering market of the chain).
     Raises ``RetryableError`` (RPC down, head not there yet) or ``PermanentError`` (a market that is not
     what its protocol expects, a provider refusing even one block); what was committed before stays.
     """
     policy = policy or SpanPolicy()
     todo: list[tuple[str, int]] = []
     for key in discovering_markets(settings, chain):
+        if markets is not None and key not in markets:
+            continue
         done = await asyncio.to_thread(checkpoint, engine, chain=chain, name=discovery_checkpoint_name(key))
         start = settings.markets[key].start_block if done is None else max(settings.markets[key].start_block,
                                                                            done + 1)

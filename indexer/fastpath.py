@@ -13,21 +13,16 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 
-from indexer.chain.multicall import MulticallReader, run_plans
-from indexer.chain.rpc import RpcClient, RpcStats
+from indexer.chain.multicall import Plan
 from indexer.oracles.chainlink import ChainlinkFeeds
-from indexer.oracles.monitor import ChainOracles
 from indexer.oracles.reading import FeedKind, FeedReading
 from indexer.protocols.base import Source
-from indexer.protocols.registry import source_for
-from indexer.settings import Settings
-from indexer.sync import ChainRead
 from indexer.types import BlockRef, PositionSnapshot, PriceKey
 
 log = logging.getLogger(__name__)
 
 
-def _feed_plan(feeds: ChainlinkFeeds, previous: Sequence[FeedReading]):  # type: ignore[no-untyped-def]
+def _feed_plan(feeds: ChainlinkFeeds, previous: Sequence[FeedReading]) -> Plan[list[FeedReading]]:
     spans, calls = [], []
     for reading in previous:
         part = feeds.calls(reading.address)
@@ -56,28 +51,26 @@ def repriced(snapshot: PositionSnapshot, source: Source, prices: Mapping[PriceKe
     return moved
 
 
-async def fast_read(settings: Settings, chain: str, rpc: RpcClient, block_number: int,
-                    cached: Sequence[PositionSnapshot], readings: Sequence[FeedReading],
-                    feeds: ChainlinkFeeds) -> tuple[ChainRead, list[FeedReading]]:
-    """Read only the feeds at ``block_number``; returns the positions recomputed for changed answers (with
-    the block's readings), and all of this block's readings (to cache for the next comparison)."""
-    header = await rpc.block(block_number)
-    config = settings.chains[chain]
-    reader = MulticallReader(rpc, header.number, address=config.multicall3, batch_size=config.batch_size)
-    price_feeds = [r for r in readings if r.kind == FeedKind.CHAINLINK and r.price_id is None]
-    oracles = ChainOracles(settings, chain, feeds)
-    now, chain_feeds = await run_plans(reader, [_feed_plan(feeds, price_feeds), oracles.plan()])
-    before = {r.address: r.answer for r in price_feeds}
+def feed_plan(feeds: ChainlinkFeeds, previous: Sequence[FeedReading]) -> Plan[list[FeedReading]]:
+    """The Chainlink-style price feeds among ``previous`` (the readings the cached positions were valued on),
+    read again: merged into the block's other rounds."""
+    return _feed_plan(feeds, [r for r in previous if r.kind == FeedKind.CHAINLINK and r.price_id is None])
+
+
+def moved_positions(sources: Mapping[str, Source], cached: Sequence[PositionSnapshot],
+                    previous: Sequence[FeedReading], now: Sequence[FeedReading],
+                    block: BlockRef) -> list[PositionSnapshot]:
+    """The cached positions resting on a feed whose answer changed since ``previous``, repriced at ``block``
+    with what each one's source takes from the new answers (the others are left as they are)."""
+    before = {r.address: r.answer for r in previous}
     changed = [r for r in now if r.asset and r.answer != before.get(r.address)]
+    if not changed:
+        return []
     rounds = {r.address: r.round_id for r in now}
     moved_keys = {r.asset for r in changed}
-    sources = {key: source_for(settings, key) for key in {s.market for s in cached}}
     prices = {key: dict(p for r in changed if (p := source.price_from_feed(r)) is not None)
               for key, source in sources.items()}
-    snapshots = [repriced(s, sources[s.market], prices[s.market], header, rounds) for s in cached
+    snapshots = [repriced(s, sources[s.market], prices[s.market], block, rounds) for s in cached
                  if not moved_keys.isdisjoint(sources[s.market].price_dependencies(s))]
-    if snapshots:
-        log.info("fast path chain=%s block=%d changed_assets=%d recomputed=%d", chain, header.number,
-                 len(changed), len(snapshots))
-    read = ChainRead(chain, header, snapshots, RpcStats(), oracles, readings=[*chain_feeds, *now])
-    return read, list(now)
+    log.info("fast path block=%d changed_assets=%d recomputed=%d", block.number, len(changed), len(snapshots))
+    return snapshots

@@ -128,6 +128,13 @@ class RetentionSettings(_Strict):
     interval: float = Field(default=300.0, gt=0)  # seconds between pruning passes in `indexer run`
 
 
+class RunSettings(_Strict):
+    """`indexer run`'s own status endpoints (/healthz, /readyz, /metrics), on loopback by default."""
+
+    listen: str = Field(default="127.0.0.1:9465", pattern=r"^[^:\s]+:\d{1,5}$")  # host:port; port 0 picks one
+    ready_lag_blocks: int = Field(default=2, ge=0)  # /readyz is 503 while a chain is further behind its head
+
+
 class ApiSettings(_Strict):
     token_env: str = "INDEXER_API_TOKEN"  # environment variable holding the bearer token for mutating routes
     cors_origins: list[str] = Field(default_factory=list)  # empty: CORS off; "*": any origin
@@ -139,6 +146,7 @@ class ApiSettings(_Strict):
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettings = ApiSettings()
+    run: RunSettings = RunSettings()
     retention: RetentionSettings = RetentionSettings()
     oracles: OracleSettings = OracleSettings()
     alerts: AlertSettings = AlertSettings()

@@ -16,7 +16,7 @@ def write_devnet_config(tmp_path, devnet, db_url):
     def write(*, top: str = "", chain: str = "", tail: str = "", name: str = "indexer") -> object:
         config = tmp_path / f"{name}.toml"
         config.write_text(
-            f'{top}\n[database]\nurl = "{db_url}"\n\n'
+            f'{top}\n[database]\nurl = "{db_url}"\n\n[run]\nlisten = "127.0.0.1:0"\n\n'
             f'[chains.devnet]\nchain_id = 31337\ndevnet = "{deployment}"\n{chain}\n'
             '[markets.devnet-aave-v3]\nchain = "devnet"\nprotocol = "aave_v3"\n'
             f'address = "devnet:PoolAddressesProvider"\n{tail}')

@@ -144,7 +144,7 @@ BAD = _error("a parameter cannot be used (`parameter` names it)")
 FAILED = _error("internal error (details are in the server log, never in the response)")
 POSITION_PATH = [_path("chain", NAME, "devnet"), _path("market", NAME, "devnet-aave-v3"),
                  _path("account", ADDRESS_IN, EXAMPLE_ACCOUNT)]
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 UNAUTHORIZED = _error("missing or wrong bearer token")
 DISABLED = _error("no token is configured on the server: wallet changes are disabled")
 

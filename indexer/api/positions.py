@@ -11,7 +11,7 @@ from indexer.api import params, shapes
 from indexer.api.cursor import decode_cursor, encode_cursor
 from indexer.api.errors import ApiError
 from indexer.api.store import run_query, run_with_engine
-from indexer.store.api_queries import position_history, positions_page
+from indexer.store.api_queries import PositionSort, position_history, positions_page
 from indexer.store.queries import list_positions, position_legs
 from indexer.store.views import PositionView
 from indexer.types import Leg
@@ -29,9 +29,10 @@ HISTORY_PARAMETERS = ("since", "until", "points")
 async def list_handler(request: web.Request) -> web.Response:
     q = request.query
     params.reject_unknown(q, LIST_PARAMETERS)
-    sort = params.choice(q, "sort", ("health", "debt"), default="health")
+    sort: PositionSort = "debt" if params.choice(q, "sort", ("health", "debt"), default="health") == "debt" \
+        else "health"
     limit = params.integer(q, "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT, clamp=True)
-    assert sort in ("health", "debt") and limit is not None
+    assert limit is not None
     cursor = q.get("cursor")
     rows = await run_query(
         request.app, positions_page,

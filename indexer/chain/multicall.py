@@ -196,9 +196,10 @@ Plan = Generator[list[Call], list[Any], T]
 """An adapter's read: yields rounds of calls, receives their results, returns its value."""
 
 
-async def run_plans(reader: MulticallReader, plans: Sequence[Plan[T]]) -> list[T]:
-    """Drive several plans together: each round merges every plan's pending calls into one read."""
-    done: dict[int, T] = {}
+async def run_plans(reader: MulticallReader, plans: Sequence[Plan[Any]]) -> list[Any]:
+    """Drive several plans together: each round merges every plan's pending calls into one read. The plans may
+    return different things (a market's positions, the chain's feeds); results come back in plan order."""
+    done: dict[int, Any] = {}
     pending: dict[int, list[Call]] = {}
     for i, plan in enumerate(plans):
         try:

@@ -37,6 +37,15 @@ class RpcStats:
     http_posts: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
 
+    def copy(self) -> RpcStats:
+        return RpcStats(self.requests, self.http_posts, dict(self.by_method))
+
+    def since(self, earlier: RpcStats) -> RpcStats:
+        """What was counted after ``earlier`` (a ``copy`` of these stats taken then)."""
+        return RpcStats(self.requests - earlier.requests, self.http_posts - earlier.http_posts,
+                        {m: n - earlier.by_method.get(m, 0) for m, n in self.by_method.items()
+                         if n != earlier.by_method.get(m, 0)})
+
     def count(self, payload: list[dict[str, Any]]) -> None:
         self.http_posts += 1
         self.requests += len(payload)

@@ -1,90 +1,229 @@
 """`indexer run`: the long-running process. The only module that imports APScheduler.
 
-One asyncio loop: per chain a head-following job (every ``poll_interval`` seconds, never overlapping
-itself), and the alert dispatcher. On stop the scheduler stops starting jobs, the block in progress
-finishes (its transaction commits whole or not at all), and the dispatcher drains its current pass.
+One runtime owns every resource of the process and releases them in reverse order on stop (an
+``AsyncExitStack``): the alert channels (built once), the dispatcher (woken after every block's commit),
+one pipeline per chain (each with its RPC client), the scheduler (per chain a head-following job every
+``poll_interval`` seconds, never overlapping itself; retention pruning), the status server on loopback
+(``/healthz``, ``/readyz``, ``/metrics``), and the database engine. On stop the scheduler stops starting
+jobs, the block in progress finishes (its transaction commits whole or not at all), and the dispatcher
+drains its current pass.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+import time
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine
 
 from indexer.alerts.dispatcher import Dispatcher
 from indexer.alerts.registry import build_channels
-from indexer.errors import PermanentError, RetryableError
-from indexer.follow import ChainFollower
+from indexer.errors import ConfigError, PermanentError, RetryableError
+from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import Settings
 from indexer.store.outbox import DbOutbox
 from indexer.store.retention import prune
 
 log = logging.getLogger(__name__)
 
+_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-async def run(settings: Settings, engine: object, stop: asyncio.Event, *, dispatch: bool = True) -> None:
-    chains = sorted({m.chain for m in settings.markets.values()})
-    followers = {chain: ChainFollower(settings, engine, chain) for chain in chains}
-    scheduler = AsyncIOScheduler()
-    failures: dict[str, int] = dict.fromkeys(chains, 0)
 
-    async def follow(chain: str) -> None:
-        follower = followers[chain]
+@dataclass
+class ChainState:
+    """How one chain's following goes, for the status endpoints."""
+
+    processed: int = 0
+    failures: int = 0
+    error: str | None = None  # the last error, while it lasts
+    stopped: bool = False  # a permanent error removed the chain's job
+
+
+class Runtime:
+    def __init__(self, settings: Settings, engine: Engine, *, dispatch: bool = True) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.dispatch = dispatch
+        self.chains = sorted({m.chain for m in settings.markets.values()})
+        self.states = {chain: ChainState() for chain in self.chains}
+        self.pipelines: dict[str, ChainPipeline] = {}
+        self.dispatcher: Dispatcher | None = None
+        self.scheduler = AsyncIOScheduler()
+        self.registry = CollectorRegistry()
+        self.block_seconds = Histogram("indexer_run_block_seconds", "Processing time of one block (read, judge, "
+                                       "commit)", ["chain"], registry=self.registry,
+                                       buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
+        self.registry.register(_RunCollector(self))
+        self.address = ""  # the status server's, once it listens
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        async with AsyncExitStack() as stack:
+            stack.callback(self.engine.dispose)
+            channels = build_channels(self.settings.channels)
+            if self.dispatch and channels:
+                self.dispatcher = await stack.enter_async_context(Dispatcher(DbOutbox(self.engine), channels))
+            for chain in self.chains:
+                self.pipelines[chain] = ChainPipeline(self.settings, self.engine, chain, channels=channels,
+                                                      on_block=self._committed)
+            stack.push_async_callback(self._stop_pipelines)
+            await self._serve_status(stack)
+            self._schedule()
+            stack.callback(self.scheduler.shutdown, wait=False)
+            log.info("indexer running chains=%s status=%s", ",".join(self.chains), self.address or "off")
+            if self.dispatcher is not None:
+                delivering = asyncio.create_task(self.dispatcher.run_forever(stop, poll_interval=0.5))
+
+                async def drained() -> None:  # the dispatcher finishes its current pass once stop is set
+                    await delivering
+
+                stack.push_async_callback(drained)
+            await stop.wait()
+
+    async def _stop_pipelines(self) -> None:
+        for pipeline in self.pipelines.values():
+            pipeline.stopping = True
+            async with pipeline.lock:  # the block in progress finishes (or was never started)
+                await pipeline.close()
+        log.info("indexer stopped " + " ".join(f"{c}={p.last_stored}" for c, p in self.pipelines.items()))
+
+    def _committed(self, chain: str, block: int, seconds: float) -> None:
+        self.states[chain].processed += 1
+        self.block_seconds.labels(chain).observe(seconds)
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def _schedule(self) -> None:
+        for chain in self.chains:
+            self.scheduler.add_job(self._follow, "interval", args=[chain],
+                                   seconds=self.settings.chains[chain].poll_interval, id=f"follow:{chain}",
+                                   max_instances=1, coalesce=True, next_run_time=datetime.now())
+        if self.settings.retention.history_blocks:
+            self.scheduler.add_job(self._prune, "interval", seconds=self.settings.retention.interval, id="prune",
+                                   max_instances=1, coalesce=True)
+        self.scheduler.start()
+
+    async def _follow(self, chain: str) -> None:
+        state = self.states[chain]
         try:
-            processed = await follower.step()
-            if failures[chain]:
-                log.warning("rpc recovered chain=%s after_failures=%d", chain, failures[chain])
-            failures[chain] = 0
-            if processed:
-                log.debug("follow chain=%s processed=%d", chain, processed)
+            processed = await self.pipelines[chain].step()
         except RetryableError as exc:
-            failures[chain] += 1
-            delay = min(60.0, settings.chains[chain].poll_interval * 2 ** failures[chain])
-            log.warning("rpc unavailable chain=%s failures=%d retry_in=%.1fs error=%s", chain, failures[chain],
+            state.failures += 1
+            state.error = str(exc)
+            delay = min(60.0, self.settings.chains[chain].poll_interval * 2 ** state.failures)
+            log.warning("rpc unavailable chain=%s failures=%d retry_in=%.1fs error=%s", chain, state.failures,
                         delay, exc)
-            scheduler.get_job(f"follow:{chain}").modify(next_run_time=_in(delay))
+            self.scheduler.get_job(f"follow:{chain}").modify(next_run_time=datetime.now() + timedelta(seconds=delay))
+            return
         except PermanentError as exc:
+            state.error, state.stopped = str(exc), True
             log.error("chain stopped chain=%s error=%s", chain, exc)
-            scheduler.remove_job(f"follow:{chain}")
+            self.scheduler.remove_job(f"follow:{chain}")
+            return
+        if state.failures:
+            log.warning("rpc recovered chain=%s after_failures=%d", chain, state.failures)
+        state.failures, state.error = 0, None
+        if processed:
+            log.debug("follow chain=%s processed=%d", chain, processed)
 
-    for chain in chains:
-        scheduler.add_job(follow, "interval", args=[chain], seconds=settings.chains[chain].poll_interval,
-                          id=f"follow:{chain}", max_instances=1, coalesce=True, next_run_time=datetime.now())
-    if settings.retention.history_blocks:
-        async def prune_all() -> None:
-            for chain in chains:
-                await asyncio.to_thread(prune, engine, chain=chain,  # type: ignore[arg-type]
-                                        keep_blocks=settings.retention.history_blocks)
+    async def _prune(self) -> None:
+        for chain in self.chains:
+            await asyncio.to_thread(prune, self.engine, chain=chain, keep_blocks=self.settings.retention.history_blocks)
 
-        scheduler.add_job(prune_all, "interval", seconds=settings.retention.interval, id="prune",
-                          max_instances=1, coalesce=True)
-    scheduler.start()
-    log.info("indexer running chains=%s", ",".join(chains))
-    dispatcher_task = None
-    channels = build_channels(settings.channels)
-    if dispatch and channels:
-        dispatcher_task = asyncio.create_task(_dispatch(engine, channels, stop))
-    try:
-        await stop.wait()
-    finally:
-        scheduler.shutdown(wait=False)
-        for follower in followers.values():
-            follower.stopping = True
-            async with follower.lock:  # the block in progress finishes (or was never started)
-                await follower.close()
-        if dispatcher_task is not None:
-            await dispatcher_task
-        log.info("indexer stopped " + " ".join(f"{c}={f.last_stored}" for c, f in followers.items()))
+    # -- status ---------------------------------------------------------------------------------
+    def behind(self, chain: str) -> int | None:
+        """Blocks between the head the chain's pipeline last saw and the last block it stored (None: none yet)."""
+        pipeline = self.pipelines.get(chain)
+        if pipeline is None or pipeline.last_stored is None or pipeline.last_head is None:
+            return None
+        return max(pipeline.last_head - pipeline.last_stored, 0)
+
+    def chain_report(self, chain: str) -> dict[str, Any]:
+        pipeline, state = self.pipelines.get(chain), self.states[chain]
+        behind = self.behind(chain)
+        return {"chain": chain, "head": pipeline.last_head if pipeline else None,
+                "stored": pipeline.last_stored if pipeline else None, "behind_blocks": behind,
+                "ready": not state.stopped and behind is not None and behind <= self.settings.run.ready_lag_blocks,
+                "failures": state.failures, "error": state.error, "stopped": state.stopped}
+
+    async def _serve_status(self, stack: AsyncExitStack) -> None:
+        host, port = self.settings.run.listen.rsplit(":", 1)
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, host, int(port))
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(f"run.listen {self.settings.run.listen!r}: cannot listen there "
+                              f"({exc.strerror})") from None
+        bound = runner.addresses[0]
+        self.address = f"http://{bound[0]}:{bound[1]}"
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        """200 while every chain is being followed (behind or not); 503 once a chain has stopped for good."""
+        chains = [self.chain_report(c) for c in self.chains]
+        stopped = any(c["stopped"] for c in chains)
+        return web.json_response({"status": "failing" if stopped else "ok", "time": int(time.time()),
+                                  "chains": chains}, status=503 if stopped else 200)
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        """200 when every chain is within ``run.ready_lag_blocks`` of its head; 503 while any is behind."""
+        chains = [self.chain_report(c) for c in self.chains]
+        ready = all(c["ready"] for c in chains)
+        return web.json_response({"status": "ready" if ready else "behind", "chains": chains},
+                                 status=200 if ready else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": _CONTENT_TYPE})
 
 
-async def _dispatch(engine: object, channels: dict, stop: asyncio.Event) -> None:
-    async with Dispatcher(DbOutbox(engine), channels) as dispatcher:  # type: ignore[arg-type]
-        await dispatcher.run_forever(stop, poll_interval=0.5)
+class _RunCollector(Collector):
+    """Per-chain gauges and counters read from the runtime at scrape time."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        head = GaugeMetricFamily("indexer_run_chain_head_block", "The head the chain's pipeline last saw",
+                                 labels=["chain"])
+        stored = GaugeMetricFamily("indexer_run_chain_stored_block", "The last block stored", labels=["chain"])
+        behind = GaugeMetricFamily("indexer_run_chain_behind_blocks", "Head minus last stored block",
+                                   labels=["chain"])
+        ready = GaugeMetricFamily("indexer_run_chain_ready", "1 when within run.ready_lag_blocks of the head",
+                                  labels=["chain"])
+        processed = CounterMetricFamily("indexer_run_blocks_processed", "Blocks read, judged and committed",
+                                        labels=["chain"])
+        failures = GaugeMetricFamily("indexer_run_chain_consecutive_failures", "Failed steps in a row",
+                                     labels=["chain"])
+        for chain in self.runtime.chains:
+            report = self.runtime.chain_report(chain)
+            for family, value in ((head, report["head"]), (stored, report["stored"]),
+                                  (behind, report["behind_blocks"])):
+                if value is not None:
+                    family.add_metric([chain], value)
+            ready.add_metric([chain], 1 if report["ready"] else 0)
+            processed.add_metric([chain], self.runtime.states[chain].processed)
+            failures.add_metric([chain], report["failures"])
+        yield from (head, stored, behind, ready, processed, failures)
 
 
-def _in(seconds: float) -> datetime:
-    from datetime import timedelta
-
-    return datetime.now() + timedelta(seconds=seconds)
+async def run(settings: Settings, engine: Engine, stop: asyncio.Event, *, dispatch: bool = True) -> None:
+    """Follow every configured chain until ``stop`` is set (see ``Runtime``)."""
+    await Runtime(settings, engine, dispatch=dispatch).run(stop)

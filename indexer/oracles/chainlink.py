@@ -7,6 +7,7 @@ aggregator is swapped.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,9 +54,10 @@ class ChainlinkFeeds:
             if not isinstance(decimals, Failed):
                 self.known[address] = meta
         agg = None if isinstance(aggregator, Failed) else to_checksum_address(aggregator[0])
-        common = dict(address=address, kind=kind, decimals=meta.decimals, description=meta.description,
-                      aggregator=agg, asset=asset, symbol=symbol)
+        reading = FeedReading(address=address, kind=kind, decimals=meta.decimals, description=meta.description,
+                              aggregator=agg, asset=asset, symbol=symbol)
         if isinstance(round_data, Failed):
-            return FeedReading(**common, error=f"latestRoundData() {round_data.reason}")
+            return dataclasses.replace(reading, error=f"latestRoundData() {round_data.reason}")
         round_id, answer, started_at, updated_at, _ = round_data
-        return FeedReading(**common, round_id=round_id, answer=answer, started_at=started_at, updated_at=updated_at)
+        return dataclasses.replace(reading, round_id=round_id, answer=answer, started_at=started_at,
+                                   updated_at=updated_at)

@@ -41,7 +41,8 @@ class ChainOracles:
         """Read the sequencer feed and the hand-listed feeds (one round, merged with the adapters' first)."""
         calls, spans = [], []
         for address, feed in self.hand:
-            part = pyth_calls(address, feed.price_id) if feed.kind == "pyth" else self.feeds.calls(address)
+            part = (pyth_calls(address, feed.price_id) if feed.kind == "pyth" and feed.price_id is not None
+                    else self.feeds.calls(address))
             spans.append(len(part))
             calls += part
         if self.sequencer:
@@ -115,6 +116,6 @@ def mark_positions(snapshots: Sequence[PositionSnapshot], statuses: Mapping[str,
                    chain_status: PriceStatus) -> None:
     """Set each position's ``price_status``: the worst of the feeds that priced it and the chain's sequencer."""
     for snapshot in snapshots:
-        feed_statuses = [statuses[a.feed].verdict.status if a.feed in statuses else PriceStatus.UNKNOWN
-                         for a in snapshot.legs]
+        feed_statuses = [statuses[a.feed].verdict.status if a.feed is not None and a.feed in statuses
+                         else PriceStatus.UNKNOWN for a in snapshot.legs]
         snapshot.price_status = worst([*feed_statuses, chain_status])

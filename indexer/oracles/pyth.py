@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from indexer.chain.abi import load
@@ -18,10 +19,10 @@ def pyth_calls(address: Address, price_id: str) -> list[Call]:
 
 def pyth_decode(address: Address, price_id: str, results: list[Any], *, asset: Address | None = None,
                 symbol: str | None = None) -> FeedReading:
-    common = dict(address=address, kind=FeedKind.PYTH, price_id=price_id.lower(), asset=asset, symbol=symbol)
+    reading = FeedReading(address=address, kind=FeedKind.PYTH, price_id=price_id.lower(), asset=asset, symbol=symbol)
     (got,) = results
     if isinstance(got, Failed):
-        return FeedReading(**common, error=f"getPriceUnsafe() {got.reason}")
+        return dataclasses.replace(reading, error=f"getPriceUnsafe() {got.reason}")
     price, conf, expo, publish_time = got
-    return FeedReading(**common, answer=price, conf=conf, decimals=-expo, updated_at=publish_time,
-                       started_at=publish_time)
+    return dataclasses.replace(reading, answer=price, conf=conf, decimals=-expo, updated_at=publish_time,
+                               started_at=publish_time)

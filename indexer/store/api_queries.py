@@ -82,6 +82,8 @@ class PageKey:
 def _after(key: PageKey, sort: PositionSort, dialect: str) -> ColumnElement[bool]:
     """Rows strictly after ``key`` in the page order (a keyset condition, so pages never overlap)."""
     p = _positions.c
+    health_gt: ColumnElement[bool]
+    health_eq: ColumnElement[bool]
     if key.health is None:  # inside the no-debt segment, which sorts last by health
         health_gt, health_eq = false(), p.health.is_(None)
     else:
@@ -347,9 +349,9 @@ def store_metrics(engine: Engine, *, chains: Sequence[str] = ()) -> StoreMetrics
         oldest = connection.execute(select(func.min(d.created_at)).where(d.status == "pending")).scalar()
     return StoreMetrics(
         heads=heads,
-        health_buckets=[tuple(r) for r in buckets],  # type: ignore[misc]
-        feeds=[tuple(r) for r in feeds],  # type: ignore[misc]
-        open_alerts=[tuple(r) for r in alerts],  # type: ignore[misc]
-        deliveries=[tuple(r) for r in deliveries],  # type: ignore[misc]
+        health_buckets=[tuple(r) for r in buckets],
+        feeds=[tuple(r) for r in feeds],
+        open_alerts=[tuple(r) for r in alerts],
+        deliveries=[tuple(r) for r in deliveries],
         oldest_pending_delivery=None if oldest is None or math.isnan(oldest) else float(oldest),
     )

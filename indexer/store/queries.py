@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Table, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
 from sqlalchemy.sql.elements import UnaryExpression
 
 from indexer.store.models import (
@@ -203,7 +204,7 @@ def forget_chain(engine: Engine, *, chain: str) -> int:
         conn.execute(delete(deliveries).where(deliveries.c.event_id.in_(
             select(events.c.id).where(events.c.chain == chain).scalar_subquery())))
         for model in (AlertEvent, Alert, AlertState, OracleReading, OracleFeed):
-            table: Table = model.__table__  # type: ignore[attr-defined]
+            table: Table = model.__table__  # type: ignore[union-attr]
             conn.execute(delete(table).where(table.c.chain == chain))
         conn.execute(delete(_blocks).where(_blocks.c.chain == chain))
         conn.execute(delete(_checkpoints).where(_checkpoints.c.chain == chain))
@@ -346,6 +347,13 @@ def record_discovered(engine: Engine, *, chain: str, market: str, seen: dict[str
                       scanned_to: int) -> int:
     """Store the accounts seen in one scanned range (account → first and last block seen there) and move
     the market's discovery checkpoint to ``scanned_to``, in one transaction. Returns how many were new."""
+    with engine.begin() as connection:
+        return add_discovered(connection, chain=chain, market=market, seen=seen, scanned_to=scanned_to)
+
+
+def add_discovered(connection: Connection, *, chain: str, market: str, seen: Mapping[str, tuple[int, int]],
+                   scanned_to: int) -> int:
+    """``record_discovered`` inside the caller's transaction (a block's, when following the head)."""
     from sqlalchemy import case
 
     from indexer.store.models import MarketAccount
@@ -354,27 +362,26 @@ def record_discovered(engine: Engine, *, chain: str, market: str, seen: dict[str
     table: Table = MarketAccount.__table__  # type: ignore[attr-defined]
     m = table.c
     accounts = sorted(seen)
-    with engine.begin() as connection:
-        known = 0
-        for n in range(0, len(accounts), 500):
-            part = accounts[n: n + 500]
-            known += connection.execute(select(func.count()).select_from(table).where(
-                m.chain == chain, m.market == market, m.account.in_(part))).scalar_one()
-        if accounts:
-            statement = upsert_insert(connection, table)
-            excluded = statement.excluded
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["chain", "market", "account"],
-                    set_={"first_block": case((excluded.first_block < m.first_block, excluded.first_block),
-                                              else_=m.first_block),
-                          "last_block": case((excluded.last_block > m.last_block, excluded.last_block),
-                                             else_=m.last_block)},
-                ),
-                [{"chain": chain, "market": market, "account": a, "first_block": seen[a][0],
-                  "last_block": seen[a][1]} for a in accounts],
-            )
-        set_checkpoint(connection, chain=chain, name=discovery_checkpoint_name(market), block_number=scanned_to)
+    known = 0
+    for n in range(0, len(accounts), 500):
+        part = accounts[n: n + 500]
+        known += connection.execute(select(func.count()).select_from(table).where(
+            m.chain == chain, m.market == market, m.account.in_(part))).scalar_one()
+    if accounts:
+        statement = upsert_insert(connection, table)
+        excluded = statement.excluded
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["chain", "market", "account"],
+                set_={"first_block": case((excluded.first_block < m.first_block, excluded.first_block),
+                                          else_=m.first_block),
+                      "last_block": case((excluded.last_block > m.last_block, excluded.last_block),
+                                         else_=m.last_block)},
+            ),
+            [{"chain": chain, "market": market, "account": a, "first_block": seen[a][0],
+              "last_block": seen[a][1]} for a in accounts],
+        )
+    set_checkpoint(connection, chain=chain, name=discovery_checkpoint_name(market), block_number=scanned_to)
     return len(accounts) - known
 
 

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def _t(model: Any) -> Table:
-    return model.__table__  # type: ignore[no-any-return]
+    return model.__table__
 
 
 def rollback(engine: Engine, *, chain: str, ancestor: int) -> dict[str, int]:

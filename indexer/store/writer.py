@@ -8,7 +8,7 @@ parameter order; on Postgres they are drawn from the sequence first (see ``_appe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, select
@@ -19,6 +19,7 @@ from indexer.oracles.status import FeedStatus
 from indexer.store.alert_writer import write_alerts
 from indexer.store.models import SYNC_CHECKPOINT, Block, Checkpoint, Market, Position, PositionHistory, PositionLeg
 from indexer.store.oracle_writer import mark_unpriced, write_feeds
+from indexer.store.queries import add_discovered
 from indexer.store.types import quantize_health, utc_now
 from indexer.store.upsert import upsert_insert
 from indexer.types import BlockRef, PositionSnapshot
@@ -35,7 +36,8 @@ _checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
 
 def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[PositionSnapshot],
                 feeds: Sequence[FeedStatus] = (), unpriced: Sequence[tuple[str, str]] = (),
-                alerts: Any = None) -> int:
+                alerts: Any = None,
+                discovered: Mapping[str, Mapping[str, tuple[int, int]]] | None = None) -> int:
     """Store one block's snapshots in a single transaction; return how many snapshots were written.
 
     Upserts the markets and the ``blocks`` row, appends ``position_history`` and ``position_legs``,
@@ -43,7 +45,9 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
     ``(chain, "sync")`` checkpoint to ``block``. ``feeds`` are the block's oracle readings with their
     verdicts; ``unpriced`` lists (market key, account) pairs the protocol could not value at this block:
     their stored figures stay and their ``price_status`` becomes INVALID. ``alerts`` (an
-    ``AlertWrites``) are the block's rule states, alert transitions and outbox rows. Raises ``StoreError`` when the
+    ``AlertWrites``) are the block's rule states, alert transitions and outbox rows. ``discovered``: per market
+    key, the accounts found in this block's logs (account → first and last block); the market's discovery
+    checkpoint moves to this block with them. Raises ``StoreError`` when the
     data or the database rejects the write, ``RetryableError`` when the database is unreachable or
     locked; either way nothing of the block is written.
     """
@@ -59,6 +63,8 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
             write_feeds(connection, chain=chain, block=block, feeds=feeds)
             mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
             write_alerts(connection, alerts)
+            for market, seen in (discovered or {}).items():
+                add_discovered(connection, chain=chain, market=market, seen=seen, scanned_to=block.number)
             set_checkpoint(connection, chain=chain, name=SYNC_CHECKPOINT, block_number=block.number)
     except OperationalError as exc:
         raise RetryableError(f"writing block {block.number} on {chain}: {exc.orig or exc}") from exc

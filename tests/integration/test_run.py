@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from indexer.devnet import mine, revert, set_price, snapshot
 from indexer.jobs.run import run
-from indexer.settings import load_settings
+from indexer.settings import RunSettings, load_settings
 from indexer.store.models import AlertEvent, Block, PositionHistory
 from indexer.store.queries import add_wallet, checkpoint, list_positions
 from tests.integration.chain_helpers import user_account_data
@@ -177,7 +177,7 @@ async def test_fast_path_alerts_between_full_reads(devnet, chain_state, write_de
     config = load_settings(write_devnet_config(chain=FAST, tail="snapshot_every = 1000\n"))  # one full read
     for account in devnet.accounts:
         add_wallet(engine, address=account.address, label=account.kind)
-    caplog.set_level("INFO", logger="indexer.follow")
+    caplog.set_level("INFO", logger="indexer.pipeline.chain")
     stop, task = await start(config, engine)
     try:
         await caught_up(engine, head(devnet))
@@ -221,3 +221,70 @@ async def test_retention_prunes_old_history_but_keeps_latest(devnet, chain_state
     assert counts["history"] > 0 and counts["readings"] > 0
     assert after == [b for b in before if b >= head(devnet) - 3]
     assert {p.account: p.snapshot_id for p in list_positions(engine)} == latest  # latest rows untouched
+
+
+async def test_status_endpoints_of_a_running_indexer(devnet, chain_state, write_devnet_config, engine):
+    """/healthz, /readyz (503 while a chain is behind) and /metrics of `indexer run`, on loopback."""
+    import socket
+
+    import aiohttp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = load_settings(write_devnet_config(chain=FAST)).model_copy(
+        update={"run": RunSettings(listen=f"127.0.0.1:{port}")})
+    for account in devnet.accounts[:5]:
+        add_wallet(engine, address=account.address)
+    stop, task = await start(config, engine)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            deadline = time.monotonic() + 10
+            while True:  # before the first block is stored the chain is behind: not ready, but healthy
+                try:
+                    async with http.get(f"{base}/readyz") as response:
+                        early = response.status, await response.json()
+                    break
+                except aiohttp.ClientConnectorError:
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.02)
+            await caught_up(engine, head(devnet))
+            await asyncio.sleep(0.3)  # the next poll sees the head it stored
+            async with http.get(f"{base}/readyz") as response:
+                ready = response.status, await response.json()
+            async with http.get(f"{base}/healthz") as response:
+                health = response.status, await response.json()
+            async with http.get(f"{base}/metrics") as response:
+                metrics = response.status, await response.text()
+    finally:
+        stop.set()
+        await task
+    if early[0] == 503:
+        assert early[1]["status"] == "behind"
+    assert ready[0] == 200 and ready[1]["status"] == "ready", ready
+    assert health[0] == 200 and health[1]["chains"][0]["stored"] == head(devnet)
+    assert metrics[0] == 200
+    assert f'indexer_run_chain_stored_block{{chain="devnet"}} {float(head(devnet))}' in metrics[1]
+    assert 'indexer_run_chain_ready{chain="devnet"} 1.0' in metrics[1]
+    assert "indexer_run_block_seconds_bucket" in metrics[1]
+
+
+async def test_readyz_is_503_while_a_chain_is_behind(devnet, chain_state, write_devnet_config, engine):
+    from indexer.jobs.run import Runtime
+
+    config = load_settings(write_devnet_config(chain=FAST))
+    runtime = Runtime(config, engine, dispatch=False)
+    from indexer.pipeline.chain import ChainPipeline
+
+    pipeline = runtime.pipelines["devnet"] = ChainPipeline(config, engine, "devnet")
+    try:
+        pipeline.last_head, pipeline.last_stored = 120, 100
+        response = await runtime._readyz(None)  # type: ignore[arg-type]
+        assert response.status == 503 and b'"behind_blocks": 20' in response.body
+        pipeline.last_stored = 119
+        assert (await runtime._readyz(None)).status == 200  # type: ignore[arg-type]
+        runtime.states["devnet"].stopped = True
+        assert (await runtime._healthz(None)).status == 503  # type: ignore[arg-type]
+    finally:
+        await pipeline.close()

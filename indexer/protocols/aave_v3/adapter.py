@@ -349,17 +349,18 @@ class AaveV3Adapter:
                 ltv, lt = category.ltv, category.liquidation_threshold
             else:
                 ltv, lt = reserve.ltv, reserve.liquidation_threshold
-            common = {"asset": reserve.asset, "symbol": reserve.symbol, "decimals": reserve.decimals, "price": price,
-                      "price_decimals": places, "price_key": key, "feed": feed,
-                      "round_id": rounds.get(feed) if feed else None}
+            priced = Leg(asset=reserve.asset, symbol=reserve.symbol, decimals=reserve.decimals, role=Role.DEBT,
+                         amount=0, price=price, price_decimals=places, price_key=key, value=0, feed=feed,
+                         round_id=rounds.get(feed) if feed else None)
             if bits >> (2 * rid + 1) & 1:
                 collateral = ray_mul(got["collateral"], reserve.normalized_income)
-                legs.append(Leg(role=Role.COLLATERAL, amount=collateral, value=collateral * price // unit if lt else 0,
-                                terms={"liquidation_threshold": lt, "ltv": ltv}, **common))
+                legs.append(dataclasses.replace(
+                    priced, role=Role.COLLATERAL, amount=collateral, value=collateral * price // unit if lt else 0,
+                    terms={"liquidation_threshold": lt, "ltv": ltv}))
             if bits >> (2 * rid) & 1:
                 variable = got.get("variable", 0)
                 debt = (ray_mul(variable, reserve.normalized_debt) if variable else 0) + got.get("stable", 0)
-                legs.append(Leg(role=Role.DEBT, amount=debt, value=debt * price // unit, **common))
+                legs.append(dataclasses.replace(priced, amount=debt, value=debt * price // unit))
         snapshot = PositionSnapshot(
             chain=self.market.chain, protocol=self.kind, market=self.market.key,
             market_address=self.market.address, account=account, block=block, legs=legs,

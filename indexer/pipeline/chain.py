@@ -1,0 +1,323 @@
+"""One chain's pipeline: long-lived, block after block (``indexer run``), or once (``indexer sync``).
+
+It owns the chain's RPC client (endpoint health kept across blocks), its Multicall3 reader (a batch size
+learned from a rejecting node stays learned), the oracle monitor and the feed metadata it has seen, every
+market's source and hint, each market's account set (tracked wallets, plus the accounts discovery found
+in that market's own events), and its memory of what is stored (``ChainMemory``).
+
+One block: the header and, for discovering markets, that block's logs come in one JSON-RPC batch; the
+header is checked against the remembered chain *before* anything is read (a reorg rolls back instead);
+accounts found in the block's logs join their market before its read; the markets are read (full read, or
+the oracle fast path between full reads, per market as configured) in merged Multicall3 rounds pinned to
+the block; feeds and alerts are judged against memory; and everything the block caused is written in one
+transaction. The database is asked for one thing per block before that commit: the tracked wallets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine
+
+from indexer.alerts.channels.base import Channel
+from indexer.alerts.engine import AlertEngine
+from indexer.alerts.registry import build_channels, routes
+from indexer.chain.multicall import MulticallReader, run_plans
+from indexer.chain.rpc import RpcClient
+from indexer.discovery import accounts_in, discover, emitters, logs_query
+from indexer.errors import ConfigError, RpcUnavailableError
+from indexer.fastpath import feed_plan, moved_positions
+from indexer.oracles.chainlink import ChainlinkFeeds, FeedMeta
+from indexer.oracles.monitor import ChainOracles
+from indexer.oracles.reading import FeedReading
+from indexer.oracles.status import PriceStatus
+from indexer.pipeline.chain_read import ChainRead
+from indexer.pipeline.heads import HeadTracker, Reorg
+from indexer.pipeline.memory import ChainMemory
+from indexer.protocols.base import DiscoverySpec, MarketRead, Source
+from indexer.protocols.registry import source_for
+from indexer.settings import Settings
+from indexer.store.queries import rewind_discovery, wallet_alert_settings
+from indexer.store.reorg import rollback
+from indexer.store.writer import write_block
+from indexer.types import Address, BlockRef, PositionSnapshot
+
+log = logging.getLogger(__name__)
+
+Wallets = Mapping[str, tuple[str | None, Decimal | None, Decimal | None]]  # account → (label, warn, critical)
+
+
+def header_of(raw: Mapping[str, Any]) -> BlockRef:
+    return BlockRef(number=int(raw["number"], 16), hash=raw["hash"], timestamp=int(raw["timestamp"], 16),
+                    parent_hash=raw["parentHash"])
+
+
+class ChainReader:
+    """The chain's read side, kept across blocks: RPC client, Multicall3 reader, sources and their hints, the
+    oracle monitor and the feeds it knows, and the fast path's cache of positions and feed readings."""
+
+    def __init__(self, settings: Settings, chain: str, *, rpc: RpcClient | None = None) -> None:
+        self.settings = settings
+        self.chain = chain
+        self.config = settings.chains[chain]
+        self.rpc = rpc or RpcClient(settings.rpc_urls(chain), timeout=self.config.rpc_timeout)
+        self.reader = MulticallReader(self.rpc, 0, address=self.config.multicall3, batch_size=self.config.batch_size)
+        self.sources: dict[str, Source] = {key: source_for(settings, key) for key, m in settings.markets.items()
+                                           if m.chain == chain}
+        self.hints: dict[str, object] = {}
+        self.feeds = ChainlinkFeeds()
+        self.oracles = ChainOracles(settings, chain, self.feeds)
+        self.chain_id_checked = False
+        self.cached: dict[tuple[str, str], PositionSnapshot] = {}
+        self.readings: list[FeedReading] = []
+
+    async def close(self) -> None:
+        await self.rpc.close()
+
+    async def check_chain_id(self) -> None:
+        if not self.chain_id_checked:
+            self._chain_id(await self.rpc.call("eth_chainId", []))
+
+    def _chain_id(self, answer: str) -> None:
+        if int(answer, 16) != self.config.chain_id:
+            raise ConfigError(f"chain {self.chain!r}: the RPC reports chain id {int(answer, 16)}, the config says "
+                              f"{self.config.chain_id}")
+        self.chain_id_checked = True
+
+    async def header(self, block: int | None = None) -> BlockRef:
+        """The header of ``block`` (default: the head), in one batch with the chain-id check if not done yet."""
+        tag = hex(block) if block is not None else "latest"
+        calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [tag, False])]
+        if not self.chain_id_checked:
+            calls.append(("eth_chainId", []))
+        got = await self.rpc.batch(calls)
+        if len(got) > 1:
+            self._chain_id(got[1])
+        if not got[0]:
+            raise RpcUnavailableError(f"chain {self.chain!r}: block {block} is not available from the RPC (yet)")
+        return header_of(got[0])
+
+    async def read(self, header: BlockRef, accounts: Mapping[str, Sequence[Address]]) -> ChainRead:
+        """The markets of ``accounts`` read in full for those accounts, the cached positions of the others
+        repriced from the block's feed answers (the fast path); the feeds behind them in the same rounds."""
+        started = time.perf_counter()
+        stats_before = self.rpc.stats.copy()
+        full = list(accounts)
+        self.reader.block_number = header.number
+        plans = [self.sources[key].read(accounts[key], header, self.feeds, self.hints.get(key)) for key in full]
+        fast = [s for key, s in self.cached.items() if key[0] not in full]
+        *reads, chain_feeds, now = await run_plans(self.reader, [*plans, self.oracles.plan(),
+                                                                 feed_plan(self.feeds, self.readings if fast else [])])
+        market_reads: dict[str, MarketRead] = dict(zip(full, reads, strict=True))
+        self.hints.update({key: r.hint for key, r in market_reads.items()})
+        snapshots = [s for r in market_reads.values() for s in r.snapshots]
+        readings: list[FeedReading] = [*chain_feeds, *(f for r in market_reads.values() for f in r.feeds), *now]
+        if fast:
+            snapshots += moved_positions(self.sources, fast, self.readings, now, header)
+        read = ChainRead(self.chain, header, snapshots, self.rpc.stats.since(stats_before),
+                         self.oracles, readings=readings,
+                         unpriced=[(key, a) for key, r in market_reads.items() for a in r.unpriced])
+        read.timings["read"] = time.perf_counter() - started
+        return read
+
+
+    def remember(self, read: ChainRead, full: Sequence[str]) -> None:
+        """Keep a stored block's positions and feed readings for the fast path of the next blocks."""
+        self.cached = {k: s for k, s in self.cached.items() if k[0] not in full}  # a full read replaces the market
+        self.cached.update({(s.market, s.account): s for s in read.snapshots})
+        self.readings = [r for r in read.readings if r.asset]
+
+    def forget(self) -> None:
+        self.cached, self.readings = {}, []
+
+
+class ChainPipeline:
+    def __init__(self, settings: Settings, engine: Engine, chain: str, *, max_blocks_per_step: int = 100,
+                 rpc: RpcClient | None = None, channels: Mapping[str, Channel[Any]] | None = None,
+                 on_block: Callable[[str, int, float], None] | None = None) -> None:
+        """``channels``: the alert channels built once by the caller (default: built here from the config);
+        ``on_block(chain, block, seconds)`` is called after each block's commit."""
+        self.settings = settings
+        self.engine = engine
+        self.chain = chain
+        self.config = settings.chains[chain]
+        self.max_blocks = max_blocks_per_step
+        self.lock = asyncio.Lock()  # held while a block is being processed
+        self.stopping = False
+        self.last_stored: int | None = None
+        self.reads = ChainReader(settings, chain, rpc=rpc)
+        self.rpc = self.reads.rpc
+        self.discovery: dict[str, DiscoverySpec] = {
+            key: spec for key, source in self.reads.sources.items()
+            if settings.markets[key].discover and (spec := source.discovery()) is not None}
+        self.every = {key: settings.markets[key].snapshot_every for key in self.reads.sources}
+        chosen = build_channels(settings.channels) if channels is None else channels
+        self.alerts = AlertEngine(settings.alerts, lambda message: routes(message, chosen))
+        self.on_block = on_block
+        self.last_head: int | None = None  # the head the last step saw
+        self.memory: ChainMemory | None = None
+        self.heads: HeadTracker | None = None
+        self.emitters: dict[str, Address] = {}
+        self.last_full: dict[str, int] = {}  # per market, the block of its last full read
+
+    async def close(self) -> None:
+        await self.reads.close()
+
+    # -- state ----------------------------------------------------------------------------------
+    async def _memory(self) -> ChainMemory:
+        if self.memory is None:
+            self.memory = await asyncio.to_thread(
+                ChainMemory.load, self.engine, chain=self.chain, finality_depth=self.config.finality_depth,
+                discovering=sorted(self.discovery))
+            self.reads.feeds.known.update({a: FeedMeta(d, desc) for a, (d, desc) in self.memory.feed_meta.items()})
+            self.heads = HeadTracker(self.rpc, chain=self.chain, finality_depth=self.config.finality_depth,
+                                     known=self.memory.hashes)
+        return self.memory
+
+    def _forget(self) -> None:
+        """After a reorg: reload from the store, read every market in full."""
+        self.memory, self.heads = None, None
+        self.last_full = {}
+        self.reads.forget()
+
+    async def _head(self) -> int:
+        """The best head among the endpoints; endpoints lagging it by more than ``max_lag_blocks`` are demoted."""
+        if len(self.rpc.endpoints) == 1:
+            return int(await self.rpc.call("eth_blockNumber", []), 16)
+        heads = await self.rpc.heads()
+        known = [h for h in heads.values() if h is not None]
+        if not known:
+            raise RpcUnavailableError(f"chain {self.chain!r}: no RPC endpoint answered eth_blockNumber")
+        best = max(known)
+        for url, h in heads.items():
+            if h is not None and best - h > self.config.max_lag_blocks:
+                self.rpc.demote(url, 30 * self.config.poll_interval, f"head {h} lags {best} by {best - h} blocks")
+        return best
+
+    # -- following ------------------------------------------------------------------------------
+    async def step(self) -> int:
+        """Process every block from the checkpoint to the head (at most ``max_blocks``); returns how many."""
+        async with self.lock:
+            await self.reads.check_chain_id()
+            head = self.last_head = await self._head()
+            memory = await self._memory()
+            await self._backfill(memory, head)
+            number = head if memory.checkpoint is None else memory.checkpoint + 1
+            done = 0
+            while number <= head and done < self.max_blocks and not self.stopping:
+                number = await self.process(number) + 1
+                done += 1
+            return done
+
+    async def _backfill(self, memory: ChainMemory, head: int) -> None:
+        """Markets whose discovery has not reached the last stored block are scanned up to the head first (a
+        backfill commits range by range); from there on, each block scans its own logs."""
+        upto = memory.checkpoint if memory.checkpoint is not None else head  # what must be scanned already
+        behind = [key for key, last in memory.discovery_progress.items() if last is None or last < upto]
+        if not behind:
+            return
+        found = await discover(self.settings, self.engine, chain=self.chain, head=head, rpc=self.rpc, markets=behind)
+        if found.new_accounts:
+            log.info("discovered chain=%s accounts=%d up_to_block=%d", self.chain, found.new_accounts, head)
+        self.memory = None  # reload the accounts and progress it committed
+        refreshed = await self._memory()
+        for key in behind:  # nothing new below the head: the next block follows on from here
+            refreshed.discovery_progress[key] = max(refreshed.discovery_progress.get(key) or 0, head)
+
+    async def process(self, number: int) -> int:
+        """Process block ``number``; returns the block the pipeline should continue after (on a reorg, the
+        common ancestor)."""
+        started = time.perf_counter()
+        memory = await self._memory()
+        assert self.heads is not None
+        scanning = await self._scanning(memory, number)
+        header_raw, *logs = await self.rpc.batch([("eth_getBlockByNumber", [hex(number), False]),
+                                                 *(("eth_getLogs", [logs_query(self.discovery[key], emitter, number)])
+                                                   for key, emitter in scanning.items())])
+        if not header_raw:
+            raise RpcUnavailableError(f"chain {self.chain!r}: block {number} is not available from the RPC (yet)")
+        header = header_of(header_raw)
+        event = await self.heads.check(header)
+        if isinstance(event, Reorg):
+            await asyncio.to_thread(rollback, self.engine, chain=self.chain, ancestor=event.ancestor)
+            await asyncio.to_thread(rewind_discovery, self.engine, chain=self.chain, to_block=event.ancestor)
+            self._forget()
+            return event.ancestor
+        found = {key: accounts_in(entries, self.discovery[key]) for key, entries in zip(scanning, logs, strict=True)}
+        wallets = await asyncio.to_thread(wallet_alert_settings, self.engine)
+        full = [key for key in self.reads.sources
+                if key not in self.last_full or number - self.last_full[key] >= self.every[key]]
+        tracked = list(wallets)
+        read = await self.reads.read(header, {key: self._accounts(key, tracked, memory, found) for key in full})
+        self._judge_and_write(read, wallets, memory, found)
+        self.heads.accept(header)
+        for key in full:
+            self.last_full[key] = number
+        self.reads.remember(read, full)
+        self.last_stored = number
+        if self.on_block is not None:
+            self.on_block(self.chain, number, time.perf_counter() - started)
+        kind = "full" if len(full) == len(self.reads.sources) else "fast" if not full else "mixed"
+        log.info("block processed chain=%s block=%d read=%s positions=%d alert_events=%d seconds=%.3f",
+                 self.chain, number, kind, len(read.snapshots), len(read.alerts.events) if read.alerts else 0,
+                 time.perf_counter() - started)
+        return number
+
+    async def _scanning(self, memory: ChainMemory, number: int) -> dict[str, Address]:
+        """Discovering markets whose scan reaches the block before ``number``, with their event emitters."""
+        keys = [key for key in self.discovery if memory.discovery_progress.get(key) == number - 1]
+        missing = [key for key in keys if key not in self.emitters]
+        if missing:
+            self.emitters.update(await emitters(self.settings, self.rpc, self.chain, missing, number - 1))
+        return {key: self.emitters[key] for key in keys}
+
+    def _accounts(self, key: str, tracked: list[str], memory: ChainMemory,
+                  found: Mapping[str, Mapping[str, tuple[int, int]]]) -> list[str]:
+        """A market's accounts: tracked wallets, then (if it discovers) the accounts of its own events."""
+        if key not in self.discovery:
+            return tracked
+        accounts = dict.fromkeys(tracked)
+        accounts.update(dict.fromkeys(memory.discovered.get(key, [])))
+        accounts.update(dict.fromkeys(found.get(key, {})))
+        return list(accounts)
+
+    def _judge_and_write(self, read: ChainRead, wallets: Wallets, memory: ChainMemory,
+                         found: Mapping[str, Mapping[str, tuple[int, int]]]) -> None:
+        """Judge the feeds and run the alert rules against memory, then write the block with everything it
+        caused (positions, feeds, alert events and their outbox rows, discovered accounts and progress) in one
+        transaction, and remember what was written."""
+        read.assess(memory.feed_states)
+        read.alerts = self.alerts.evaluate(block=read.block, snapshots=read.snapshots, states=memory.alert_states,
+                                           previous_health=memory.healths, wallets=wallets, now=time.time())
+        started = time.perf_counter()
+        write_block(self.engine, chain=self.chain, block=read.block, snapshots=read.snapshots,
+                    feeds=list(read.feeds.values()), unpriced=read.unpriced, alerts=read.alerts, discovered=found)
+        read.timings["write"] = time.perf_counter() - started
+        memory.committed(block=read.block.number, snapshots=read.snapshots, feeds=read.feeds.values(),
+                         alerts=read.alerts, discovered=found)
+        not_fresh = sum(1 for f in read.feeds.values() if f.verdict.status != PriceStatus.FRESH)
+        log.debug("stored chain=%s block=%d positions=%d feeds=%d not_fresh=%d alert_events=%d seconds=%.3f",
+                  read.chain, read.block.number, len(read.snapshots), len(read.feeds), not_fresh,
+                  len(read.alerts.events), read.timings["write"])
+
+    # -- one pass -----------------------------------------------------------------------------
+    async def sync(self, *, block: int | None = None) -> ChainRead:
+        """``indexer sync``: every market read in full at ``block`` (default: the head) for its tracked and
+        discovered accounts, judged and stored, without following or scanning for new accounts."""
+        stats_before = self.rpc.stats.copy()
+        header = await self.reads.header(block)
+        memory = await self._memory()
+        wallets = await asyncio.to_thread(wallet_alert_settings, self.engine)
+        tracked = list(wallets)
+        read = await self.reads.read(header, {key: self._accounts(key, tracked, memory, {})
+                                              for key in self.reads.sources})
+        self._judge_and_write(read, wallets, memory, {})
+        read.stats = self.rpc.stats.since(stats_before)
+        log.info("synced chain=%s block=%d positions=%d requests=%d seconds=%.3f", self.chain, header.number,
+                 len(read.snapshots), read.stats.requests, sum(read.timings.values()))
+        return read

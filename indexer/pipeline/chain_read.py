@@ -1,0 +1,32 @@
+"""What one block of one chain produced: positions, feed readings and verdicts, alert writes, timings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from indexer.alerts.engine import AlertWrites
+from indexer.chain.rpc import RpcStats
+from indexer.oracles.monitor import ChainOracles, mark_positions
+from indexer.oracles.reading import FeedReading
+from indexer.oracles.status import FeedStatus
+from indexer.types import Address, BlockRef, PositionSnapshot
+
+
+@dataclass
+class ChainRead:
+    chain: str
+    block: BlockRef
+    snapshots: list[PositionSnapshot]
+    stats: RpcStats
+    oracles: ChainOracles
+    readings: list[FeedReading] = field(default_factory=list)
+    unpriced: list[tuple[str, Address]] = field(default_factory=list)  # (market key, account)
+    feeds: dict[str, FeedStatus] = field(default_factory=dict)  # set by ``assess``
+    alerts: AlertWrites | None = None  # set when the block is judged
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def assess(self, previous: Mapping[str, tuple[int | None, str | None, str]]) -> None:
+        """Judge every feed against the block and mark each position with the worst status of its prices."""
+        self.feeds = self.oracles.assess(self.block, self.readings, previous)
+        mark_positions(self.snapshots, self.feeds, self.oracles.chain_status(self.feeds))

@@ -1,0 +1,77 @@
+"""What a chain's pipeline knows of the chain's stored state, loaded once and kept in step with its own commits.
+
+The pipeline is the only writer of its chain's positions, feeds, alert states and discovery progress, so
+after loading them once it can follow what it commits instead of asking the database again every block.
+Wallets are the exception: people add them from other processes (CLI, API), so they are read every block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine
+
+from indexer.alerts.engine import AlertWrites, StoredState, dedup_key
+from indexer.oracles.status import FeedStatus
+from indexer.store.queries import (
+    alert_states,
+    checkpoint,
+    discovered_accounts,
+    discovery_checkpoint_name,
+    feed_metadata,
+    feed_states,
+    position_healths,
+)
+from indexer.store.reorg import stored_hashes
+from indexer.store.types import quantize_health
+from indexer.types import PositionSnapshot
+
+
+@dataclass
+class ChainMemory:
+    chain: str
+    checkpoint: int | None
+    hashes: dict[int, str]  # the stored blocks within the finality depth, for the head tracker
+    feed_meta: dict[str, tuple[int, str]]  # feed address → (decimals, description)
+    feed_states: dict[str, tuple[int | None, str | None, str]]  # feed key → (round id, aggregator, status)
+    alert_states: dict[str, StoredState]
+    healths: dict[tuple[str, str], Decimal | None]  # (market key, account) → stored health
+    discovered: dict[str, list[str]] = field(default_factory=dict)  # market key → accounts, in first-seen order
+    discovery_progress: dict[str, int | None] = field(default_factory=dict)  # market key → last block scanned
+
+    @classmethod
+    def load(cls, engine: Engine, *, chain: str, finality_depth: int, discovering: Sequence[str]) -> ChainMemory:
+        last = checkpoint(engine, chain=chain)
+        return cls(
+            chain=chain, checkpoint=last,
+            hashes=stored_hashes(engine, chain=chain, since=max((last or 0) - finality_depth, 0)),
+            feed_meta=feed_metadata(engine, chain=chain), feed_states=feed_states(engine, chain=chain),
+            alert_states=alert_states(engine, chain=chain), healths=position_healths(engine, chain=chain),
+            discovered={key: discovered_accounts(engine, chain=chain, market=key) for key in discovering},
+            discovery_progress={key: checkpoint(engine, chain=chain, name=discovery_checkpoint_name(key))
+                                for key in discovering})
+
+    def committed(self, *, block: int, snapshots: Iterable[PositionSnapshot], feeds: Iterable[FeedStatus],
+                  alerts: AlertWrites | None, discovered: Mapping[str, Mapping[str, Any]]) -> None:
+        """Follow what one block's transaction wrote (``indexer.store.writer.write_block``)."""
+        self.checkpoint = block
+        for status in feeds:
+            reading = status.reading
+            self.feed_states[reading.key] = (reading.round_id, reading.aggregator, status.verdict.status.value)
+        for snapshot in snapshots:
+            self.healths[(snapshot.market, snapshot.account)] = (
+                None if snapshot.health.health is None else quantize_health(snapshot.health.health))
+        for row in alerts.states if alerts else ():
+            key = dedup_key(self.chain, row["market"], row["account"], row["family"])
+            state = StoredState(row["level"], row["pending"], row["pending_since"], row["alert_id"])
+            if state.level or state.pending is not None or state.alert_id is not None:
+                self.alert_states[key] = state
+            else:
+                self.alert_states.pop(key, None)
+        for market, seen in discovered.items():
+            known = set(self.discovered.setdefault(market, []))
+            self.discovered[market] += [a for a in sorted(seen, key=lambda a: seen[a][0]) if a not in known]
+            self.discovery_progress[market] = block
