@@ -41,8 +41,8 @@ class Context:
         return self._settings
 
     def engine(self, *, upgrade: bool = False) -> Any:
-        """The database, at the schema this indexer needs; ``upgrade`` applies pending migrations (all are
-        additive) instead of refusing an older schema."""
+        """The database, at the schema this indexer needs; ``upgrade`` applies pending migrations (the devnet's
+        commands do, on their own database) instead of refusing an older schema."""
         if self._engine is None:
             from indexer.store.db import ensure_schema, make_engine
             from indexer.store.db import upgrade as apply_migrations

@@ -8,7 +8,9 @@ import signal
 import time
 import uuid
 
-from indexer.alerts.dispatcher import Dispatcher, MemoryOutbox
+from sqlalchemy import Engine
+
+from indexer.alerts.dispatcher import Dispatcher, MemoryOutbox, pending_delivery
 from indexer.alerts.message import AlertMessage
 from indexer.alerts.registry import build_channels
 from indexer.errors import ConfigError
@@ -17,12 +19,12 @@ from indexer.settings import Settings
 log = logging.getLogger(__name__)
 
 
-async def dispatch(settings: Settings, engine: object, *, once: bool, poll: float, lease: float) -> int:
+async def dispatch(settings: Settings, engine: Engine, *, once: bool, poll: float, lease: float) -> int:
     """Deliver the outbox until SIGINT/SIGTERM (or one pass with ``once``); returns rows processed."""
     from indexer.store.outbox import DbOutbox
 
     channels = build_channels(settings.channels)
-    outbox = DbOutbox(engine, lease_seconds=lease)  # type: ignore[arg-type]
+    outbox = DbOutbox(engine, pending_delivery, lease_seconds=lease)
     async with Dispatcher(outbox, channels) as dispatcher:
         if once:
             return await dispatcher.run_once()

@@ -35,6 +35,11 @@ class PendingDelivery:
     next_attempt_at: float
 
 
+def pending_delivery(*, message: dict[str, Any], **row: Any) -> PendingDelivery:
+    """A claimed outbox row (``indexer.store.outbox.DbOutbox``'s ``make``): the stored message decoded."""
+    return PendingDelivery(message=AlertMessage.from_json(message), **row)
+
+
 class Outbox(Protocol):
     """The deliveries table, as the dispatcher sees it. Methods are sync (the dispatcher runs them in a thread).
 

@@ -102,6 +102,11 @@ def step(state: RuleState, target: int, *, block: int, hold_blocks: int,
     return RuleState(target), Transition(kind, state.level, target)
 
 
+def severity_level(family: str, severity: str) -> int:
+    """The level of a family's severity by name (``FAMILIES``), e.g. ("health", "CRITICAL") → 2."""
+    return int(FAMILIES[family][severity])
+
+
 def evaluate_health(state: RuleState, health: Decimal | None, *, block: int, price_status: str,
                     t: Thresholds) -> tuple[RuleState, Transition | None]:
     target = health_level(health, HealthLevel(state.level), t)

@@ -27,7 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
-from indexer.alerts.dispatcher import Dispatcher
+from indexer.alerts.dispatcher import Dispatcher, pending_delivery
 from indexer.alerts.registry import build_channels
 from indexer.errors import ConfigError, PermanentError, RetryableError
 from indexer.pipeline.chain import ChainPipeline
@@ -73,7 +73,8 @@ class Runtime:
             stack.callback(self.engine.dispose)
             channels = build_channels(self.settings.channels)
             if self.dispatch and channels:
-                self.dispatcher = await stack.enter_async_context(Dispatcher(DbOutbox(self.engine), channels))
+                self.dispatcher = await stack.enter_async_context(Dispatcher(DbOutbox(self.engine, pending_delivery),
+                                                                                   channels))
             for chain in self.chains:
                 self.pipelines[chain] = ChainPipeline(self.settings, self.engine, chain, channels=channels,
                                                       on_block=self._committed)

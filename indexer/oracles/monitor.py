@@ -9,7 +9,7 @@ else the explicit default (logged once per feed, never silently).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from indexer.chain.multicall import Plan
 from indexer.oracles.chainlink import ChainlinkFeeds
@@ -113,9 +113,13 @@ class ChainOracles:
 
 
 def mark_positions(snapshots: Sequence[PositionSnapshot], statuses: Mapping[str, FeedStatus],
-                   chain_status: PriceStatus) -> None:
-    """Set each position's ``price_status``: the worst of the feeds that priced it and the chain's sequencer."""
+                   chain_status: PriceStatus,
+                   dependencies: Callable[[PositionSnapshot], set[str]] | None = None) -> None:
+    """Set each position's ``price_status``: the worst of the feeds that priced it and the chain's sequencer.
+    ``dependencies``: the price keys a position's health rests on (its source's ``price_dependencies``); a
+    leg priced by anything else (a loan token that is the quote currency itself) is not judged."""
     for snapshot in snapshots:
+        keys = dependencies(snapshot) if dependencies is not None else None
         feed_statuses = [statuses[a.feed].verdict.status if a.feed is not None and a.feed in statuses
-                         else PriceStatus.UNKNOWN for a in snapshot.legs]
+                         else PriceStatus.UNKNOWN for a in snapshot.legs if keys is None or a.price_key in keys]
         snapshot.price_status = worst([*feed_statuses, chain_status])

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from indexer.alerts.channels.base import Channel
 from indexer.alerts.engine import AlertEngine
 from indexer.alerts.registry import build_channels, routes
+from indexer.alerts.rules import severity_level
 from indexer.chain.multicall import MulticallReader, run_plans
 from indexer.chain.rpc import RpcClient
 from indexer.discovery import accounts_in, discover, emitters, logs_query
@@ -244,7 +245,8 @@ class ChainPipeline:
         header = header_of(header_raw)
         event = await self.heads.check(header)
         if isinstance(event, Reorg):
-            await asyncio.to_thread(rollback, self.engine, chain=self.chain, ancestor=event.ancestor)
+            await asyncio.to_thread(rollback, self.engine, chain=self.chain, ancestor=event.ancestor,
+                                    level_of=severity_level)
             await asyncio.to_thread(rewind_discovery, self.engine, chain=self.chain, to_block=event.ancestor)
             self._forget()
             return event.ancestor
@@ -291,7 +293,8 @@ class ChainPipeline:
         """Judge the feeds and run the alert rules against memory, then write the block with everything it
         caused (positions, feeds, alert events and their outbox rows, discovered accounts and progress) in one
         transaction, and remember what was written."""
-        read.assess(memory.feed_states)
+        sources = self.reads.sources
+        read.assess(memory.feed_states, lambda s: sources[s.market].price_dependencies(s))
         read.alerts = self.alerts.evaluate(block=read.block, snapshots=read.snapshots, states=memory.alert_states,
                                            previous_health=memory.healths, wallets=wallets, now=time.time())
         started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from indexer.alerts.engine import AlertWrites
@@ -26,7 +26,9 @@ class ChainRead:
     alerts: AlertWrites | None = None  # set when the block is judged
     timings: dict[str, float] = field(default_factory=dict)
 
-    def assess(self, previous: Mapping[str, tuple[int | None, str | None, str]]) -> None:
-        """Judge every feed against the block and mark each position with the worst status of its prices."""
+    def assess(self, previous: Mapping[str, tuple[int | None, str | None, str]],
+               dependencies: Callable[[PositionSnapshot], set[str]] | None = None) -> None:
+        """Judge every feed against the block and mark each position with the worst status of the prices its
+        health rests on (``dependencies``, see ``mark_positions``)."""
         self.feeds = self.oracles.assess(self.block, self.readings, previous)
-        mark_positions(self.snapshots, self.feeds, self.oracles.chain_status(self.feeds))
+        mark_positions(self.snapshots, self.feeds, self.oracles.chain_status(self.feeds), dependencies)

@@ -49,7 +49,9 @@ class ChainMemory:
             chain=chain, checkpoint=last,
             hashes=stored_hashes(engine, chain=chain, since=max((last or 0) - finality_depth, 0)),
             feed_meta=feed_metadata(engine, chain=chain), feed_states=feed_states(engine, chain=chain),
-            alert_states=alert_states(engine, chain=chain), healths=position_healths(engine, chain=chain),
+            alert_states={dedup_key(chain, *key): StoredState(*state)
+                          for key, state in alert_states(engine, chain=chain).items()},
+            healths=position_healths(engine, chain=chain),
             discovered={key: discovered_accounts(engine, chain=chain, market=key) for key in discovering},
             discovery_progress={key: checkpoint(engine, chain=chain, name=discovery_checkpoint_name(key))
                                 for key in discovering})

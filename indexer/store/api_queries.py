@@ -26,6 +26,7 @@ from indexer.store.models import (
     PositionHistory,
     Wallet,
 )
+from indexer.store.ordering import largest_debt_first, riskiest_first
 from indexer.store.views import PositionView
 
 _positions: Table = Position.__table__  # type: ignore[attr-defined]
@@ -61,12 +62,6 @@ def _uint_cmp(column: ColumnElement[Any], op: Callable[[Any, Any], Any], value: 
     length = func.length(column)
     longer_wins = operator.gt if op in (operator.gt, operator.ge) else operator.lt
     return or_(longer_wins(length, digits), and_(length == digits, op(column, value)))
-
-
-def _larger_first(column: ColumnElement[Any], dialect: str) -> list[Any]:
-    if dialect == "sqlite":
-        return [func.length(column).desc(), column.desc()]
-    return [column.desc()]
 
 
 # -- positions, one page at a time ------------------------------------------------------------------
@@ -149,9 +144,7 @@ def positions_page(
         .join(_markets, _markets.c.id == p.market_id)
         .outerjoin(_wallets, _wallets.c.address == p.account)
     )
-    health_order = [p.health.asc().nulls_last()]
-    debt_order = _larger_first(p.debt_value, dialect)
-    order = [*health_order, *debt_order] if sort == "health" else [*debt_order, *health_order]
+    order = riskiest_first(_positions, dialect) if sort == "health" else largest_debt_first(_positions, dialect)
     with engine.connect() as connection:
         for column, value in ((p.account, wallet), (p.chain, chain), (p.protocol, protocol),
                               (_markets.c.key, market), (p.price_status, price_status)):
@@ -163,7 +156,7 @@ def positions_page(
             query = query.where(_min_debt_condition(connection, min_debt, dialect))
         if after is not None:
             query = query.where(_after(after, sort, dialect))
-        rows = connection.execute(query.order_by(*order, p.id).limit(limit)).mappings().all()
+        rows = connection.execute(query.order_by(*order).limit(limit)).mappings().all()
     out = []
     for row in rows:
         fields = dict(row)

@@ -1,4 +1,5 @@
-"""The delivery outbox on the database, for the dispatcher (``indexer.alerts.dispatcher.Outbox``).
+"""The delivery outbox on the database, for the dispatcher (``indexer.alerts.dispatcher.Outbox``); the rows it
+claims are built by the caller's ``make`` (the dispatcher's own row type: the store does not import alerts).
 
 Claiming takes a lease on rows (``claimed_until``); recording an outcome counts the attempt. A dispatcher
 that dies
@@ -9,11 +10,11 @@ therefore at-least-once; the event id travels as the idempotency key so receiver
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, Table, select, update
 
-from indexer.alerts.message import AlertMessage
 from indexer.store.models import Alert, AlertEvent, Delivery
 
 _deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
@@ -22,16 +23,18 @@ _alerts: Table = Alert.__table__  # type: ignore[attr-defined]
 
 
 class DbOutbox:
-    def __init__(self, engine: Engine, *, lease_seconds: float = 30.0) -> None:
+    """``make(id=, event_id=, channel=, message=, attempts=, created_at=, next_attempt_at=)`` builds one claimed
+    row; ``message`` is the event's message as stored (parsed JSON)."""
+
+    def __init__(self, engine: Engine, make: Callable[..., Any], *, lease_seconds: float = 30.0) -> None:
         self.engine = engine
+        self.make = make
         self.lease = lease_seconds
 
     def claim(self, *, now: float, limit: int) -> list[Any]:
         """Lease up to ``limit`` due rows. Per (channel, alert) only the newest pending row is sent (older
         pending ones are superseded), and never while another row of that alert is leased, so one alert's
         events reach a channel in order (a PagerDuty resolve never overtakes its trigger)."""
-        from indexer.alerts.dispatcher import PendingDelivery
-
         d, e, a = _deliveries.c, _events.c, _alerts.c
         pending = (select(d.id, d.channel, d.next_attempt_at, d.claimed_until, d.event_id, a.dedup_key)
                    .join(_events, e.id == d.event_id).join(_alerts, a.id == e.alert_id)
@@ -61,10 +64,10 @@ class DbOutbox:
                 select(d.id, d.event_id, d.channel, d.attempts, d.created_at, d.next_attempt_at, e.message)
                 .join(_events, e.id == d.event_id).where(d.id.in_(ids))).mappings().all()
         by_id = {r["id"]: r for r in rows}
-        return [PendingDelivery(id=i, event_id=by_id[i]["event_id"], channel=by_id[i]["channel"],
-                                message=AlertMessage.from_json(json.loads(by_id[i]["message"])),
-                                attempts=by_id[i]["attempts"], created_at=by_id[i]["created_at"],
-                                next_attempt_at=by_id[i]["next_attempt_at"]) for i in ids]
+        return [self.make(id=i, event_id=by_id[i]["event_id"], channel=by_id[i]["channel"],
+                          message=json.loads(by_id[i]["message"]), attempts=by_id[i]["attempts"],
+                          created_at=by_id[i]["created_at"], next_attempt_at=by_id[i]["next_attempt_at"])
+                for i in ids]
 
     def _finish(self, id: int, **values: Any) -> None:
         with self.engine.begin() as conn:

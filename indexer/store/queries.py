@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy import Connection, Engine, Table, delete, func, select
 
 from indexer.store.models import (
     SYNC_CHECKPOINT,
@@ -19,6 +18,7 @@ from indexer.store.models import (
     Wallet,
     WalletPublic,
 )
+from indexer.store.ordering import riskiest_first
 from indexer.store.types import utc_now
 from indexer.store.upsert import upsert_insert
 from indexer.store.views import OracleView, PositionView
@@ -74,12 +74,6 @@ def wallet_addresses(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         return list(connection.execute(select(_wallets.c.address).order_by(_wallets.c.id)).scalars())
 
-
-def _larger_first(column: ColumnElement[Any], dialect: str) -> list[UnaryExpression[Any]]:
-    """Descending numeric order of a ``Uint256`` column (canonical decimal text on SQLite)."""
-    if dialect == "sqlite":
-        return [func.length(column).desc(), column.desc()]
-    return [column.desc()]
 
 
 def list_positions(
@@ -138,12 +132,7 @@ def list_positions(
     if max_health is not None:
         # The float bound can only over-select (float() is monotonic); the exact column decides.
         query = query.where(p.health_float <= float(max_health), p.health <= max_health)
-    query = query.order_by(
-        p.health_float.asc().nulls_last(),
-        p.health.asc().nulls_last(),
-        *_larger_first(p.debt_value, engine.dialect.name),
-        p.id,
-    )
+    query = query.order_by(*riskiest_first(_positions, engine.dialect.name))
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as connection:
@@ -257,16 +246,17 @@ def list_oracles(engine: Engine, *, chain: str | None = None, not_fresh: bool = 
         return [OracleView(**row) for row in connection.execute(query).mappings()]
 
 
-def alert_states(engine: Engine, *, chain: str) -> dict[str, Any]:
-    """Every non-idle rule state of ``chain`` by dedup key (``indexer.alerts.engine.StoredState``)."""
-    from indexer.alerts.engine import StoredState, dedup_key
+def alert_states(engine: Engine, *, chain: str) -> dict[tuple[str, str, str], tuple[int, int | None, int | None,
+                                                                                 str | None]]:
+    """Every non-idle rule state of ``chain``: (market, account, family) → (level, pending level, pending
+    since, open alert id)."""
     from indexer.store.models import AlertState
 
     s = AlertState.__table__.c  # type: ignore[attr-defined]
     query = select(s.market, s.account, s.family, s.level, s.pending, s.pending_since, s.alert_id).where(
         s.chain == chain, (s.level != 0) | s.pending.is_not(None) | s.alert_id.is_not(None))
     with engine.connect() as connection:
-        return {dedup_key(chain, m, a, f): StoredState(level, pending, since, alert_id)
+        return {(m, a, f): (level, pending, since, alert_id)
                 for m, a, f, level, pending, since, alert_id in connection.execute(query)}
 
 

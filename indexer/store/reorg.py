@@ -9,6 +9,7 @@ kept, and logged loudly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, select, update
@@ -35,12 +36,13 @@ def _t(model: Any) -> Table:
     return model.__table__
 
 
-def rollback(engine: Engine, *, chain: str, ancestor: int) -> dict[str, int]:
-    """Undo everything ``chain`` stored above block ``ancestor``; returns counts of what went."""
+def rollback(engine: Engine, *, chain: str, ancestor: int, level_of: Callable[[str, str], int]) -> dict[str, int]:
+    """Undo everything ``chain`` stored above block ``ancestor``; returns counts of what went. ``level_of(family,
+    severity)`` is the alert rules' level of a severity (the rule states go back to their open alert's)."""
     with engine.begin() as conn:
         counts = {"history": _positions(conn, chain, ancestor),
                   "readings": _oracles(conn, chain, ancestor)}
-        counts.update(_alerts(conn, chain, ancestor))
+        counts.update(_alerts(conn, chain, ancestor, level_of))
         counts["blocks"] = conn.execute(
             delete(_t(Block)).where(_t(Block).c.chain == chain, _t(Block).c.number > ancestor)).rowcount
         set_checkpoint(conn, chain=chain, name=SYNC_CHECKPOINT, block_number=ancestor)
@@ -81,7 +83,7 @@ def _oracles(conn: Connection, chain: str, ancestor: int) -> int:
     return removed.rowcount
 
 
-def _alerts(conn: Connection, chain: str, ancestor: int) -> dict[str, int]:
+def _alerts(conn: Connection, chain: str, ancestor: int, level_of: Callable[[str, str], int]) -> dict[str, int]:
     events, deliveries, alerts, states = _t(AlertEvent), _t(Delivery), _t(Alert), _t(AlertState)
     above = conn.execute(select(events.c.id, events.c.alert_id).where(
         events.c.chain == chain, events.c.block_number > ancestor)).all()
@@ -113,17 +115,12 @@ def _alerts(conn: Connection, chain: str, ancestor: int) -> dict[str, int]:
         alert = conn.execute(select(alerts).where(
             alerts.c.dedup_key == f"{chain}/{row['market']}/{row['account']}/{row['family']}",
             alerts.c.status == "open")).mappings().first()
-        level = _level(row["family"], alert["severity"]) if alert else 0
+        level = level_of(row["family"], alert["severity"]) if alert else 0
         conn.execute(update(states).where(states.c.id == row["id"]).values(
             level=level, pending=None, pending_since=None, alert_id=alert["id"] if alert else None,
             updated_block=ancestor))
     return {"events_dropped": len(unsent), "events_already_delivered": len(sent)}
 
-
-def _level(family: str, severity: str) -> int:
-    from indexer.alerts.rules import FAMILIES
-
-    return int(FAMILIES[family][severity])
 
 
 def stored_hashes(engine: Engine, *, chain: str, since: int) -> dict[int, str]:

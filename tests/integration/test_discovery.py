@@ -7,9 +7,7 @@ it serves and can refuse ranges wider than N blocks the way hosted providers do.
 import json
 from pathlib import Path
 
-import aiohttp
 import pytest
-from aiohttp import web
 from eth_utils import keccak, to_checksum_address
 
 from indexer.chain.logs import SpanPolicy
@@ -25,6 +23,7 @@ from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef
 from indexer.settings import load_settings
 from indexer.store.queries import add_wallet, checkpoint, discovered_accounts
+from tests.fixtures.rpc_proxy import JsonRpcProxy, error
 
 CHAIN = "devnet"
 MARKET = "devnet-aave-v3"
@@ -32,57 +31,31 @@ IPOOL_ABI = (Path(__file__).resolve().parents[2] / "node_modules/@aave/core-v3/a
              "/IPool.sol/IPool.json")
 
 
-class GetLogsProxy:
-    """Passes JSON-RPC through to ``upstream``; records each eth_getLogs range served, refuses ranges wider
-    than ``max_blocks`` with a provider-style error, and after ``fail_after`` served ranges answers
-    eth_getLogs with an unrelated error (a provider falling over mid-scan)."""
+class GetLogsProxy(JsonRpcProxy):
+    """Records each eth_getLogs range served, refuses ranges wider than ``max_blocks`` with a provider-style
+    error, and after ``fail_after`` served ranges answers eth_getLogs with an unrelated error (a provider
+    falling over mid-scan)."""
 
     def __init__(self, upstream: str, *, max_blocks: int | None = None) -> None:
-        self.upstream = upstream
+        super().__init__(upstream)
         self.max_blocks = max_blocks
         self.fail_after: int | None = None
         self.served: list[tuple[int, int]] = []
         self.refused: list[tuple[int, int]] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/"
-        self._session = aiohttp.ClientSession()
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        answers = [await self._answer(item) for item in (body if isinstance(body, list) else [body])]
-        return web.json_response(answers if isinstance(body, list) else answers[0])
-
-    async def _answer(self, item: dict) -> dict:
-        if item["method"] == "eth_getLogs":
-            query = item["params"][0]
-            first, last = int(query["fromBlock"], 16), int(query["toBlock"], 16)
-            if self.fail_after is not None and len(self.served) >= self.fail_after:
-                return {"jsonrpc": "2.0", "id": item["id"], "error": {"code": -32000, "message": "backend gone"}}
-            if self.max_blocks is not None and last - first + 1 > self.max_blocks:
-                self.refused.append((first, last))
-                return {"jsonrpc": "2.0", "id": item["id"], "error": {
-                    "code": -32602, "message": f"block range is too wide: at most {self.max_blocks} blocks per "
-                                               "eth_getLogs request"}}
-            self.served.append((first, last))
-        assert self._session is not None
-        async with self._session.post(self.upstream, json=item) as response:
-            return await response.json()
+    async def answer(self, item: dict) -> dict | None:
+        if item["method"] != "eth_getLogs":
+            return None
+        query = item["params"][0]
+        first, last = int(query["fromBlock"], 16), int(query["toBlock"], 16)
+        if self.fail_after is not None and len(self.served) >= self.fail_after:
+            return error(item, -32000, "backend gone")
+        if self.max_blocks is not None and last - first + 1 > self.max_blocks:
+            self.refused.append((first, last))
+            return error(item, -32602, f"block range is too wide: at most {self.max_blocks} blocks per "
+                                       "eth_getLogs request")
+        self.served.append((first, last))
+        return None
 
 
 @pytest.fixture

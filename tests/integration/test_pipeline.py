@@ -3,9 +3,7 @@ and what it keeps between blocks."""
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import event
 
 from indexer.devnet import mine
@@ -13,6 +11,7 @@ from indexer.pipeline import chain as pipeline_module
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import load_settings
 from indexer.store.queries import add_wallet, checkpoint
+from tests.fixtures.rpc_proxy import JsonRpcProxy, error
 
 
 def head(devnet) -> int:
@@ -55,48 +54,21 @@ async def test_one_block_costs_at_most_two_db_round_trips_before_its_commit(devn
         await pipeline.close()
 
 
-class BatchLimitProxy:
-    """Passes JSON-RPC through to ``upstream`` but refuses an ``aggregate3`` of more than ``limit`` calls the way
-    a node over its gas cap does; counts the refusals."""
+class BatchLimitProxy(JsonRpcProxy):
+    """Refuses an ``aggregate3`` of more than ``limit`` calls the way a node over its gas cap does; counts the
+    refusals."""
 
     def __init__(self, upstream: str, limit: int) -> None:
-        self.upstream, self.limit = upstream, limit
+        super().__init__(upstream)
+        self.limit = limit
         self.refused = 0
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/"
-        self._session = aiohttp.ClientSession()
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        items = body if isinstance(body, list) else [body]
-        answers = []
-        for item in items:
-            data = item["params"][0].get("data", "") if item["method"] == "eth_call" else ""
-            if data.startswith("0x82ad56cb") and int(data[2 + 8 + 64: 2 + 8 + 128], 16) > self.limit:
-                self.refused += 1
-                answers.append({"jsonrpc": "2.0", "id": item["id"],
-                                "error": {"code": -32000, "message": "out of gas: gas required exceeds allowance"}})
-                continue
-            assert self._session is not None
-            async with self._session.post(self.upstream, json=item) as response:
-                answers.append(await response.json())
-        return web.json_response(answers if isinstance(body, list) else answers[0])
+    async def answer(self, item: dict) -> dict | None:
+        data = item["params"][0].get("data", "") if item["method"] == "eth_call" else ""
+        if data.startswith("0x82ad56cb") and int(data[2 + 8 + 64: 2 + 8 + 128], 16) > self.limit:
+            self.refused += 1
+            return error(item, -32000, "out of gas: gas required exceeds allowance")
+        return None
 
 
 @pytest.fixture

@@ -73,3 +73,31 @@ def test_worst_orders_by_trust():
     assert worst([PriceStatus.STALE, PriceStatus.SEQUENCER_GRACE]) == PriceStatus.STALE
     assert worst([PriceStatus.STALE, PriceStatus.UNKNOWN, PriceStatus.FRESH]) == PriceStatus.UNKNOWN
     assert worst([PriceStatus.SEQUENCER_DOWN, PriceStatus.INVALID]) == PriceStatus.INVALID
+
+
+def test_a_position_is_judged_on_the_prices_its_health_rests_on():
+    """A Morpho-style debt leg priced by the quote currency itself (no feed) leaves the status to the
+    collateral's feed when the source's price dependencies are given; without them every leg counts."""
+    from indexer.oracles.monitor import mark_positions
+    from indexer.oracles.reading import FeedReading
+    from indexer.oracles.status import FeedStatus, PriceStatus, Verdict
+    from indexer.types import BlockRef, Health, Leg, PositionSnapshot, Role
+
+    feed, oracle, loan = "0x" + "fe" * 20, "0x" + "0c" * 20, "0x" + "1a" * 20
+    legs = [Leg(asset="0x" + "c0" * 20, symbol="WETH", decimals=18, role=Role.COLLATERAL, amount=1, price=1,
+                price_decimals=36, price_key=oracle, value=1, feed=feed),
+            Leg(asset=loan, symbol="USDC", decimals=6, role=Role.DEBT, amount=1, price=1, price_decimals=0,
+                price_key=loan, value=1)]
+    health = Health(raw=1, decimals=18, health=None, equity=1, requirement=1, collateral=1, debt=1, quote="USDC",
+                    quote_unit=10**6)
+    statuses = {feed: FeedStatus(FeedReading(address=feed, kind="chainlink"), Verdict(PriceStatus.FRESH, "ok"),
+                                 3600, "table", None, False)}
+
+    def position():
+        return PositionSnapshot(chain="c", protocol="p", market="m", market_address=oracle, account="a",
+                                block=BlockRef(1, "0x", 1), legs=legs, health=health)
+
+    judged, unscoped = position(), position()
+    mark_positions([judged], statuses, PriceStatus.FRESH, lambda s: {oracle})
+    mark_positions([unscoped], statuses, PriceStatus.FRESH)
+    assert (judged.price_status, unscoped.price_status) == (PriceStatus.FRESH, PriceStatus.UNKNOWN)
