@@ -113,7 +113,7 @@ def wallets() -> None:
 def wallets_add(obj: Context, address: str, label: str | None, warn: Decimal | None,
                 critical: Decimal | None) -> None:
     """Track ADDRESS on every configured market (optionally with its own alert levels)."""
-    from indexer.store.queries import add_wallet
+    from indexer.store.wallet_store import add_wallet
 
     checksummed = parse_address(address)
     if warn is not None and critical is not None and critical > warn:
@@ -127,7 +127,7 @@ def wallets_add(obj: Context, address: str, label: str | None, warn: Decimal | N
 @pass_ctx
 def wallets_remove(obj: Context, address: str) -> None:
     """Stop tracking ADDRESS."""
-    from indexer.store.queries import remove_wallet
+    from indexer.store.wallet_store import remove_wallet
 
     checksummed = parse_address(address)
     if not remove_wallet(obj.engine(), address=checksummed):
@@ -140,7 +140,7 @@ def wallets_remove(obj: Context, address: str) -> None:
 @pass_ctx
 def wallets_list(obj: Context, as_json: bool) -> None:
     """List tracked wallets."""
-    from indexer.store.queries import list_wallets
+    from indexer.store.wallet_store import list_wallets
 
     rows = list_wallets(obj.engine())
     if as_json:
@@ -181,7 +181,7 @@ def sync(obj: Context, block: int | None, chains: tuple[str, ...]) -> None:
 def positions(obj: Context, wallet: str | None, max_health: Decimal | None, price_status: str | None,
               limit: int | None, as_json: bool) -> None:
     """Latest stored positions, riskiest first."""
-    from indexer.store.queries import list_positions
+    from indexer.store.position_store import list_positions
 
     account = parse_address(wallet) if wallet else None
     if as_json:
@@ -197,7 +197,7 @@ def positions(obj: Context, wallet: str | None, max_health: Decimal | None, pric
 
 def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Decimal | None = None,
                      limit: int | None = None, price_status: str | None = None) -> None:
-    from indexer.store.queries import list_positions
+    from indexer.store.position_store import list_positions
 
     rows = list_positions(obj.engine(), wallet=wallet, max_health=max_health, limit=limit, price_status=price_status)
     if not rows:
@@ -271,7 +271,7 @@ def _age_text(seconds: int | None) -> str:
 @pass_ctx
 def oracles(obj: Context, not_fresh: bool, chain: str | None, as_json: bool) -> None:
     """Every price feed behind the indexed positions, as read at the latest stored block."""
-    from indexer.store.queries import list_oracles
+    from indexer.store.feed_store import list_oracles
 
     rows = list_oracles(obj.engine(), chain=chain, not_fresh=not_fresh)
     if as_json:
@@ -305,7 +305,7 @@ def alerts(ctx: click.Context, open_only: bool, limit: int, as_json: bool) -> No
     """Liquidation-risk and oracle alerts, with their events and delivery status."""
     if ctx.invoked_subcommand is not None:
         return
-    from indexer.store.queries import list_alerts
+    from indexer.store.alert_store import list_alerts
 
     rows = list_alerts(ctx.obj.engine(), open_only=open_only, limit=limit)
     if as_json:
@@ -335,7 +335,7 @@ def alerts(ctx: click.Context, open_only: bool, limit: int, as_json: bool) -> No
 @pass_ctx
 def alerts_deliveries(obj: Context, failed_only: bool, as_json: bool) -> None:
     """The delivery outbox: one row per event and channel."""
-    from indexer.store.queries import list_deliveries
+    from indexer.store.alert_store import list_deliveries
 
     rows = list_deliveries(obj.engine(), failed_only=failed_only)
     if as_json:
@@ -409,7 +409,8 @@ def _start_devnet(obj: Context, borrowers: int, port: int | None) -> tuple[Any, 
 
     from indexer.devnet import Anvil, deploy_aave_v3, seed_borrowers
     from indexer.protocols.registry import SOURCES
-    from indexer.store.queries import add_wallet, forget_chain, forget_discovered
+    from indexer.store.chain_store import forget_chain, forget_discovered
+    from indexer.store.wallet_store import add_wallet
 
     chain, path = _devnet_chain(obj.settings)
     node = Anvil(port=port) if port else Anvil()
@@ -525,7 +526,7 @@ def demo(obj: Context, borrowers: int, shock: str) -> None:
             set_price(deployment.rpc_url, deployment, "WETH", new_price)
             click.echo(f"\nWETH feed: {_usd(weth['price'])} → {_usd(new_price)} USD (-{drop}%); syncing again")
             asyncio.run(sync_once(obj.settings, obj.engine()))
-            from indexer.store.queries import list_positions
+            from indexer.store.position_store import list_positions
 
             under = [p for p in list_positions(obj.engine()) if p.liquidatable]
             click.echo(f"{len(under)} positions are now below 1.0 (liquidatable)")

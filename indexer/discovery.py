@@ -32,13 +32,8 @@ from indexer.errors import CallRevertedError, ConfigError, MarketMismatchError, 
 from indexer.protocols.base import DiscoverySpec
 from indexer.protocols.registry import source_for
 from indexer.settings import Settings
-from indexer.store.queries import (
-    checkpoint,
-    discovered_accounts,
-    discovery_checkpoint_name,
-    record_discovered,
-    wallet_addresses,
-)
+from indexer.store.chain_store import checkpoint, discovered_accounts, discovery_checkpoint_name, record_discovered
+from indexer.store.wallet_store import wallet_addresses
 
 log = logging.getLogger(__name__)
 

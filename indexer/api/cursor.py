@@ -12,7 +12,7 @@ import json
 from decimal import Decimal, InvalidOperation
 
 from indexer.api.errors import BadParameter
-from indexer.store.api_queries import PageKey, PositionSort
+from indexer.store.position_store import PageKey, PositionSort
 from indexer.types import UINT256_MAX
 
 VERSION = 1

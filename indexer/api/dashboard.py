@@ -18,8 +18,10 @@ from indexer.api import params
 from indexer.api.keys import CONFIG, SETTINGS
 from indexer.api.store import run_with_engine
 from indexer.display import health_text, short_address
-from indexer.store.api_queries import BUCKET_LABELS, StoreMetrics, store_metrics
-from indexer.store.queries import list_alerts, list_oracles, list_positions
+from indexer.store.alert_store import list_alerts
+from indexer.store.feed_store import list_oracles
+from indexer.store.position_store import list_positions
+from indexer.store.summary import BUCKET_LABELS, StoreMetrics, store_metrics
 from indexer.store.views import OracleView, PositionView
 
 AT_RISK = Decimal("1.5")  # positions at or below this health are listed (the chart's top bucket starts here)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from indexer.api import params
 from indexer.api.keys import CONFIG, SETTINGS
 from indexer.api.store import run_query
-from indexer.store.api_queries import ChainHead, chain_heads
+from indexer.store.chain_store import ChainHead, chain_heads
 from indexer.store.models import SYNC_CHECKPOINT
 
 log = logging.getLogger(__name__)

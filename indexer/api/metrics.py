@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from indexer.api import params
 from indexer.api.keys import EXECUTOR, REGISTRY
 from indexer.oracles.status import PriceStatus
-from indexer.store.api_queries import BUCKET_LABELS, StoreMetrics, store_metrics
+from indexer.store.summary import BUCKET_LABELS, StoreMetrics, store_metrics
 
 log = logging.getLogger(__name__)
 

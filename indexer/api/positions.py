@@ -11,8 +11,7 @@ from indexer.api import params, shapes
 from indexer.api.cursor import decode_cursor, encode_cursor
 from indexer.api.errors import ApiError
 from indexer.api.store import run_query, run_with_engine
-from indexer.store.api_queries import PositionSort, position_history, positions_page
-from indexer.store.queries import list_positions, position_legs
+from indexer.store.position_store import PositionSort, list_positions, position_history, position_legs, positions_page
 from indexer.store.views import PositionView
 from indexer.types import Leg
 

@@ -8,8 +8,9 @@ from aiohttp import web
 
 from indexer.api import params, shapes
 from indexer.api.store import run_query
-from indexer.store.api_queries import list_markets
-from indexer.store.queries import list_alerts, list_oracles
+from indexer.store.alert_store import list_alerts
+from indexer.store.feed_store import list_oracles
+from indexer.store.position_store import list_markets
 
 DEFAULT_ALERTS = 50
 MAX_ALERTS = 500

@@ -7,8 +7,8 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from indexer.store.api_queries import HistoryRow, MarketSummary
 from indexer.store.models import WalletPublic
+from indexer.store.position_store import HistoryRow, MarketSummary
 from indexer.store.views import OracleView, PositionView, base_to_decimal
 from indexer.types import Leg, scaled
 

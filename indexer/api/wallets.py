@@ -12,8 +12,7 @@ from indexer.api import params, shapes
 from indexer.api.auth import require_token
 from indexer.api.errors import ApiError, BadParameter
 from indexer.api.store import run_query
-from indexer.store.api_queries import wallet_exists
-from indexer.store.queries import add_wallet, list_wallets, remove_wallet
+from indexer.store.wallet_store import add_wallet, list_wallets, remove_wallet, wallet_exists
 
 BODY_FIELDS = ("address", "label", "warn", "critical")
 MAX_LABEL = 100

@@ -43,8 +43,9 @@ from indexer.pipeline.memory import ChainMemory
 from indexer.protocols.base import DiscoverySpec, MarketRead, Source
 from indexer.protocols.registry import source_for
 from indexer.settings import Settings
-from indexer.store.queries import rewind_discovery, wallet_alert_settings
+from indexer.store.chain_store import rewind_discovery
 from indexer.store.reorg import rollback
+from indexer.store.wallet_store import wallet_alert_settings
 from indexer.store.writer import write_block
 from indexer.types import Address, BlockRef, PositionSnapshot
 

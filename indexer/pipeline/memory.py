@@ -16,15 +16,10 @@ from sqlalchemy import Engine
 
 from indexer.alerts.engine import AlertWrites, StoredState, dedup_key
 from indexer.oracles.status import FeedStatus
-from indexer.store.queries import (
-    alert_states,
-    checkpoint,
-    discovered_accounts,
-    discovery_checkpoint_name,
-    feed_metadata,
-    feed_states,
-    position_healths,
-)
+from indexer.store.alert_store import alert_states
+from indexer.store.chain_store import checkpoint, discovered_accounts, discovery_checkpoint_name
+from indexer.store.feed_store import feed_metadata, feed_states
+from indexer.store.position_store import position_healths
 from indexer.store.reorg import stored_hashes
 from indexer.store.types import quantize_health
 from indexer.types import PositionSnapshot

@@ -162,3 +162,12 @@ def ensure_schema(engine: Engine) -> None:
             f"database schema is at revision {current}, this indexer needs {head}: run `indexer db upgrade`"
         )
     raise StoreError(f"database schema is at unknown revision {current} (written by a newer indexer?)")
+
+
+def snapshot_connection(engine: Engine) -> Connection:
+    """A connection whose statements in one transaction see one snapshot (Postgres: REPEATABLE READ;
+    SQLite in WAL mode does so already)."""
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+    return connection

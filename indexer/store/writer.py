@@ -16,10 +16,10 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
 
 from indexer.errors import RetryableError, StoreError
 from indexer.oracles.status import FeedStatus
-from indexer.store.alert_writer import write_alerts
+from indexer.store.alert_store import write_alerts
+from indexer.store.chain_store import add_discovered
+from indexer.store.feed_store import mark_unpriced, write_feeds
 from indexer.store.models import SYNC_CHECKPOINT, Block, Checkpoint, Market, Position, PositionHistory, PositionLeg
-from indexer.store.oracle_writer import mark_unpriced, write_feeds
-from indexer.store.queries import add_discovered
 from indexer.store.types import quantize_health, utc_now
 from indexer.store.upsert import upsert_insert
 from indexer.types import BlockRef, PositionSnapshot

@@ -10,7 +10,8 @@ from decimal import Decimal
 from indexer.devnet import advance_time, set_price
 from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
 from indexer.settings import load_settings
-from indexer.store.queries import add_wallet, list_positions, position_legs
+from indexer.store.position_store import list_positions, position_legs
+from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
 from indexer.types import Role
 from tests.integration.chain_helpers import user_account_data
@@ -93,7 +94,7 @@ async def test_price_drop_puts_weth_borrowers_below_one_riskiest_first(devnet, c
 
 async def test_thousand_accounts_in_at_most_twenty_requests(devnet, chain_state, devnet_config, engine, capsys):
     from indexer.devnet import seed_borrowers
-    from indexer.store.queries import list_wallets
+    from indexer.store.wallet_store import list_wallets
 
     seeded = seed_borrowers(devnet.url, devnet.deployment, 1000, seed=7)
     for account in seeded:

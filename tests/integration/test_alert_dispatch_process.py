@@ -20,7 +20,7 @@ from aiohttp import web
 from indexer.devnet import set_price
 from indexer.settings import load_settings
 from indexer.store.models import Delivery
-from indexer.store.queries import add_wallet
+from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
 
 SECRET = "kill-test-secret"

@@ -6,7 +6,7 @@ import sys
 
 from indexer.devnet import set_price
 from indexer.settings import load_settings
-from indexer.store.queries import add_wallet
+from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
 
 

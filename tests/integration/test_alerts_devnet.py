@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from indexer.devnet import advance_time, set_price, set_round
 from indexer.settings import load_settings
 from indexer.store.models import Alert, AlertEvent, Delivery
-from indexer.store.queries import add_wallet, list_positions, position_legs
+from indexer.store.position_store import list_positions, position_legs
+from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
 from indexer.types import Role
 
@@ -119,8 +120,9 @@ async def test_stale_price_is_marked_and_never_resolves(devnet, chain_state, wri
 
 
 async def test_forget_chain_leaves_nothing_of_the_chain(devnet, chain_state, write_devnet_config, engine):
+    from indexer.store.chain_store import forget_chain
     from indexer.store.models import AlertState, OracleFeed, OracleReading, Position, PositionHistory
-    from indexer.store.queries import forget_chain, list_wallets
+    from indexer.store.wallet_store import list_wallets
 
     for account in devnet.accounts:
         add_wallet(engine, address=account.address, label=account.kind)

@@ -34,18 +34,13 @@ from indexer.api.app import make_app
 from indexer.api.config import ApiConfig
 from indexer.devnet import advance_time, mine, revert, set_price, snapshot
 from indexer.settings import Settings, load_settings
+from indexer.store.alert_store import list_alerts, list_deliveries
+from indexer.store.chain_store import latest_block
 from indexer.store.db import make_engine, upgrade
+from indexer.store.feed_store import list_oracles
 from indexer.store.models import Market, PositionHistory
-from indexer.store.queries import (
-    add_wallet,
-    latest_block,
-    list_alerts,
-    list_deliveries,
-    list_oracles,
-    list_positions,
-    list_wallets,
-    position_legs,
-)
+from indexer.store.position_store import list_positions, position_legs
+from indexer.store.wallet_store import add_wallet, list_wallets
 from indexer.sync import sync_once
 from tests.fixtures.db import create_database, drop_database
 

@@ -22,7 +22,10 @@ from indexer.api.config import ApiConfig
 from indexer.devnet import advance_time, set_price
 from indexer.display import health_text, short_address
 from indexer.settings import load_settings
-from indexer.store.queries import add_wallet, list_alerts, list_oracles, list_positions
+from indexer.store.alert_store import list_alerts
+from indexer.store.feed_store import list_oracles
+from indexer.store.position_store import list_positions
+from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -22,7 +22,8 @@ from indexer.errors import RpcResponseError
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef
 from indexer.settings import load_settings
-from indexer.store.queries import add_wallet, checkpoint, discovered_accounts
+from indexer.store.chain_store import checkpoint, discovered_accounts
+from indexer.store.wallet_store import add_wallet
 from tests.fixtures.rpc_proxy import JsonRpcProxy, error
 
 CHAIN = "devnet"

@@ -11,8 +11,9 @@ from aiohttp import web
 from indexer.devnet import mine
 from indexer.jobs.run import run
 from indexer.settings import load_settings
+from indexer.store.chain_store import checkpoint
 from indexer.store.models import Block
-from indexer.store.queries import add_wallet, checkpoint
+from indexer.store.wallet_store import add_wallet
 
 
 class FlakyProxy:

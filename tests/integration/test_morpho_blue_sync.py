@@ -36,7 +36,9 @@ from indexer.protocols.morpho_blue.devnet import (
 )
 from indexer.protocols.registry import source_for
 from indexer.settings import load_settings
-from indexer.store.queries import add_wallet, discovered_accounts, list_positions, position_legs
+from indexer.store.chain_store import discovered_accounts
+from indexer.store.position_store import list_positions, position_legs
+from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
 from indexer.types import Role
 

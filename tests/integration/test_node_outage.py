@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from indexer.devnet import Anvil, deploy_aave_v3, mine, seed_borrowers
 from indexer.jobs.run import run
 from indexer.settings import load_settings
+from indexer.store.chain_store import checkpoint
 from indexer.store.db import ensure_schema, make_engine
 from indexer.store.models import Block
-from indexer.store.queries import add_wallet, checkpoint
+from indexer.store.wallet_store import add_wallet
 
 OUTAGE = 20.0
 

@@ -15,7 +15,9 @@ from indexer.devnet import (
     set_round,
 )
 from indexer.settings import load_settings
-from indexer.store.queries import add_wallet, list_oracles, list_positions, position_legs
+from indexer.store.feed_store import list_oracles
+from indexer.store.position_store import list_positions, position_legs
+from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
 
 HOUR = 3600

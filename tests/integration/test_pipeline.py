@@ -10,7 +10,8 @@ from indexer.devnet import mine
 from indexer.pipeline import chain as pipeline_module
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import load_settings
-from indexer.store.queries import add_wallet, checkpoint
+from indexer.store.chain_store import checkpoint
+from indexer.store.wallet_store import add_wallet
 from tests.fixtures.rpc_proxy import JsonRpcProxy, error
 
 

@@ -12,8 +12,10 @@ import sqlalchemy as sa
 from indexer.devnet import mine, revert, set_price, snapshot
 from indexer.jobs.run import run
 from indexer.settings import RunSettings, load_settings
+from indexer.store.chain_store import checkpoint
 from indexer.store.models import AlertEvent, Block, PositionHistory
-from indexer.store.queries import add_wallet, checkpoint, list_positions
+from indexer.store.position_store import list_positions
+from indexer.store.wallet_store import add_wallet
 from tests.integration.chain_helpers import user_account_data
 
 FAST = "poll_interval = 0.1\n"

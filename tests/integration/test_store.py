@@ -16,17 +16,11 @@ from sqlmodel import SQLModel
 
 from indexer.errors import StoreError
 from indexer.store import db as store_db
+from indexer.store.chain_store import checkpoint, latest_block
 from indexer.store.db import current_revision, ensure_schema, head_revision, make_engine
 from indexer.store.models import Block, Market, Position, PositionHistory, PositionLeg
-from indexer.store.queries import (
-    add_wallet,
-    checkpoint,
-    latest_block,
-    list_positions,
-    list_wallets,
-    position_legs,
-    remove_wallet,
-)
+from indexer.store.position_store import list_positions, position_legs
+from indexer.store.wallet_store import add_wallet, list_wallets, remove_wallet
 from indexer.store.writer import write_block
 from indexer.types import UINT256_MAX, BlockRef, Health, Leg, MarginMode, PositionSnapshot, Role
 from tests.fixtures.db import embedded_postgres

@@ -10,7 +10,7 @@ from multidict import MultiDict
 from indexer.api import params
 from indexer.api.cursor import decode_cursor, encode_cursor
 from indexer.api.errors import BadParameter
-from indexer.store.api_queries import PageKey
+from indexer.store.position_store import PageKey
 from indexer.types import UINT256_MAX
 
 

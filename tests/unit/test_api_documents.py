@@ -16,7 +16,8 @@ from indexer.api.app import add_routes
 from indexer.api.config import api_config
 from indexer.api.health import chain_status
 from indexer.api.openapi import document
-from indexer.store.api_queries import ChainHead, StoreMetrics
+from indexer.store.chain_store import ChainHead
+from indexer.store.summary import StoreMetrics
 from indexer.store.views import OracleView, PositionView
 
 NOW = 1_800_000_000

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.store.api_queries import sample_indices
+from indexer.store.position_store import sample_indices
 
 
 @given(total=st.integers(0, 20_000), points=st.integers(1, 600))

@@ -1,56 +1,132 @@
-"""Read queries behind the HTTP API, dashboard and metrics; every argument after the engine is keyword-only.
+"""Positions: the latest of each, their legs, their history, pages of them, and the markets they are in.
 
 Uint256 columns are canonical decimal TEXT on SQLite, so their comparisons go through ``_uint_cmp``
-(longer text = larger number); health columns are fixed-width sortable text there, so they compare as-is.
-"""
+(longer text = larger number); health columns are fixed-width sortable text there, so they compare as-is."""
 
 from __future__ import annotations
 
-import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, case, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 
+from indexer.store.db import snapshot_connection
 from indexer.store.models import (
-    Alert,
-    Block,
-    Checkpoint,
-    Delivery,
     Market,
-    OracleFeed,
     Position,
     PositionHistory,
+    PositionLeg,
     Wallet,
 )
 from indexer.store.ordering import largest_debt_first, riskiest_first
 from indexer.store.views import PositionView
+from indexer.types import Leg, Role
 
-_positions: Table = Position.__table__  # type: ignore[attr-defined]
-_history: Table = PositionHistory.__table__  # type: ignore[attr-defined]
-_markets: Table = Market.__table__  # type: ignore[attr-defined]
 _wallets: Table = Wallet.__table__  # type: ignore[attr-defined]
-_blocks: Table = Block.__table__  # type: ignore[attr-defined]
-_checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
-_feeds: Table = OracleFeed.__table__  # type: ignore[attr-defined]
-_alerts: Table = Alert.__table__  # type: ignore[attr-defined]
-_deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
+_markets: Table = Market.__table__  # type: ignore[attr-defined]
+_positions: Table = Position.__table__  # type: ignore[attr-defined]
+_legs: Table = PositionLeg.__table__  # type: ignore[attr-defined]
+_history: Table = PositionHistory.__table__  # type: ignore[attr-defined]
+
+
+def list_positions(
+    engine: Engine,
+    *,
+    wallet: str | None = None,
+    chain: str | None = None,
+    market: str | None = None,
+    max_health: Decimal | None = None,
+    price_status: str | None = None,
+    limit: int | None = None,
+) -> list[PositionView]:
+    """Latest positions, riskiest first: lowest health, then positions without debt, larger debt first.
+
+    ``max_health`` keeps positions whose health is at most that value (exactly, not via the float);
+    positions without debt never match it. ``market`` is the market's config key.
+    """
+    p = _positions.c
+    query = (
+        select(
+            p.chain,
+            p.protocol,
+            _markets.c.key.label("market"),
+            _markets.c.address.label("market_address"),
+            p.account,
+            _wallets.c.label.label("wallet_label"),
+            p.snapshot_id,
+            p.block_number,
+            p.block_hash,
+            p.block_timestamp,
+            p.health_raw,
+            p.health_decimals,
+            p.health,
+            p.equity,
+            p.requirement,
+            p.collateral_value,
+            p.debt_value,
+            p.quote,
+            p.quote_unit,
+            p.margin_mode,
+            p.detail,
+            p.price_status,
+            p.updated_at,
+        )
+        .join(_markets, _markets.c.id == p.market_id)
+        .outerjoin(_wallets, _wallets.c.address == p.account)
+    )
+    if wallet is not None:
+        query = query.where(p.account == wallet)
+    if chain is not None:
+        query = query.where(p.chain == chain)
+    if market is not None:
+        query = query.where(_markets.c.key == market)
+    if price_status is not None:
+        query = query.where(p.price_status == price_status)
+    if max_health is not None:
+        # The float bound can only over-select (float() is monotonic); the exact column decides.
+        query = query.where(p.health_float <= float(max_health), p.health <= max_health)
+    query = query.order_by(*riskiest_first(_positions, engine.dialect.name))
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as connection:
+        return [PositionView(**row) for row in connection.execute(query).mappings()]
+
+
+def position_legs(engine: Engine, *, snapshot_id: int) -> list[Leg]:
+    """The legs of one stored snapshot (``PositionView.snapshot_id``), in written order."""
+    g = _legs.c
+    query = select(g.asset, g.symbol, g.decimals, g.role, g.amount, g.price, g.price_decimals, g.price_key, g.value,
+                   g.feed, g.round_id, g.price_time, g.terms).where(g.snapshot_id == snapshot_id)
+    with engine.connect() as connection:
+        return [Leg(**{**row, "role": Role(row["role"])})
+                for row in connection.execute(query.order_by(g.id)).mappings()]
+
+
+def position_healths(engine: Engine, *, chain: str) -> dict[tuple[str, str], Decimal | None]:
+    """The stored (previous) health of every position of ``chain``, by (market key, account)."""
+    p = _positions.c
+    query = select(_markets.c.key, p.account, p.health).join(_markets, _markets.c.id == p.market_id).where(
+        p.chain == chain)
+    with engine.connect() as connection:
+        return {(m, a): h for m, a, h in connection.execute(query)}
+
 
 PositionSort = Literal["health", "debt"]
-
-# Health buckets for the dashboard chart and /metrics: (label, lower bound inclusive, upper bound exclusive).
-HEALTH_BUCKETS: tuple[tuple[str, Decimal | None, Decimal | None], ...] = (
-    ("<1", None, Decimal("1")),
-    ("1-1.05", Decimal("1"), Decimal("1.05")),
-    ("1.05-1.1", Decimal("1.05"), Decimal("1.1")),
-    ("1.1-1.5", Decimal("1.1"), Decimal("1.5")),
-    (">=1.5", Decimal("1.5"), None),
-)
-NO_DEBT_BUCKET = "no_debt"
-BUCKET_LABELS = tuple(label for label, _, _ in HEALTH_BUCKETS) + (NO_DEBT_BUCKET,)
 
 
 def _uint_cmp(column: ColumnElement[Any], op: Callable[[Any, Any], Any], value: int,
@@ -214,7 +290,7 @@ def position_history(engine: Engine, *, chain: str, market: str, account: str, s
         query = query.where(h.block_number >= since)
     if until is not None:
         query = query.where(h.block_number <= until)
-    with _snapshot_connection(engine) as connection:
+    with snapshot_connection(engine) as connection:
         total = connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         if total <= points:
             rows = connection.execute(query.order_by(h.block_number, h.id)).mappings().all()
@@ -228,16 +304,7 @@ def position_history(engine: Engine, *, chain: str, market: str, account: str, s
     return HistoryWindow(total=total, rows=[HistoryRow(**row) for row in rows])
 
 
-def _snapshot_connection(engine: Engine) -> Connection:
-    """A connection whose statements in one transaction see one snapshot (Postgres: REPEATABLE READ;
-    SQLite in WAL mode does so already)."""
-    connection = engine.connect()
-    if engine.dialect.name == "postgresql":
-        connection = connection.execution_options(isolation_level="REPEATABLE READ")
-    return connection
-
-
-# -- markets, wallets ------------------------------------------------------------------------------------
+# -- markets ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class MarketSummary:
     chain: str
@@ -265,86 +332,3 @@ def list_markets(engine: Engine) -> list[MarketSummary]:
     )
     with engine.connect() as connection:
         return [MarketSummary(**row) for row in connection.execute(query).mappings()]
-
-
-def wallet_exists(engine: Engine, *, address: str) -> bool:
-    with engine.connect() as connection:
-        return connection.execute(select(_wallets.c.id).where(_wallets.c.address == address)).first() is not None
-
-
-# -- chain heads and metrics ---------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ChainHead:
-    chain: str
-    block_number: int | None
-    block_hash: str | None
-    block_timestamp: int | None
-    checkpoints: dict[str, int]  # checkpoint name → block number
-
-
-def chain_heads(engine: Engine, *, chains: Sequence[str] = ()) -> list[ChainHead]:
-    """The latest stored block and the checkpoints of every chain in ``chains`` or in the store."""
-    with engine.connect() as connection:
-        return _chain_heads(connection, chains)
-
-
-def _chain_heads(connection: Connection, chains: Sequence[str]) -> list[ChainHead]:
-    b, c = _blocks.c, _checkpoints.c
-    newest = select(b.chain, func.max(b.number).label("number")).group_by(b.chain).subquery()
-    heads = {row.chain: row for row in connection.execute(
-        select(b.chain, b.number, b.hash, b.timestamp).join(
-            newest, and_(newest.c.chain == b.chain, newest.c.number == b.number)))}
-    marks: dict[str, dict[str, int]] = {}
-    for chain, name, number in connection.execute(select(c.chain, c.name, c.block_number)):
-        marks.setdefault(chain, {})[name] = number
-    out = []
-    for chain in sorted(set(chains) | set(heads) | set(marks)):
-        head = heads.get(chain)
-        out.append(ChainHead(chain, head.number if head else None, head.hash if head else None,
-                             head.timestamp if head else None, marks.get(chain, {})))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class StoreMetrics:
-    """Everything /metrics reports, read in one connection at scrape time."""
-
-    heads: list[ChainHead]
-    health_buckets: list[tuple[str, str, str, int]]  # chain, market key, bucket label, positions
-    feeds: list[tuple[str, str, int]]  # chain, status, feeds
-    open_alerts: list[tuple[str, str, str, int]]  # chain, family, severity, alerts
-    deliveries: list[tuple[str, str, int]]  # channel, status, rows
-    oldest_pending_delivery: float | None  # created_at (unix seconds) of the oldest pending delivery
-
-
-def _bucket_expression() -> Any:
-    health = _positions.c.health
-    whens = []
-    for label, low, high in HEALTH_BUCKETS:
-        condition = and_(*([health >= low] if low is not None else []), *([health < high] if high is not None else []))
-        whens.append((condition, label))
-    return case((health.is_(None), NO_DEBT_BUCKET), *whens)
-
-
-def store_metrics(engine: Engine, *, chains: Sequence[str] = ()) -> StoreMetrics:
-    p, f, a, d = _positions.c, _feeds.c, _alerts.c, _deliveries.c
-    bucket = _bucket_expression().label("bucket")
-    with _snapshot_connection(engine) as connection:
-        heads = _chain_heads(connection, chains)
-        buckets = connection.execute(
-            select(p.chain, _markets.c.key, bucket, func.count()).join(_markets, _markets.c.id == p.market_id)
-            .group_by(p.chain, _markets.c.key, bucket)).all()
-        feeds = connection.execute(select(f.chain, f.status, func.count()).group_by(f.chain, f.status)).all()
-        alerts = connection.execute(select(a.chain, a.family, a.severity, func.count()).where(a.status == "open")
-                                    .group_by(a.chain, a.family, a.severity)).all()
-        deliveries = connection.execute(
-            select(d.channel, d.status, func.count()).group_by(d.channel, d.status)).all()
-        oldest = connection.execute(select(func.min(d.created_at)).where(d.status == "pending")).scalar()
-    return StoreMetrics(
-        heads=heads,
-        health_buckets=[tuple(r) for r in buckets],
-        feeds=[tuple(r) for r in feeds],
-        open_alerts=[tuple(r) for r in alerts],
-        deliveries=[tuple(r) for r in deliveries],
-        oldest_pending_delivery=None if oldest is None or math.isnan(oldest) else float(oldest),
-    )

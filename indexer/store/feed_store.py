@@ -1,21 +1,85 @@
-"""Oracle rows of one block, written inside the block's transaction (see ``writer.write_block``)."""
+"""Oracle feeds and their readings: the rows of one block (written in the block's transaction), the
+states the next block is judged against, and the feeds as people list them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Table, and_, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from indexer.oracles.status import FeedStatus
-from indexer.store.models import Market, OracleFeed, OracleReading, Position
+from indexer.store.models import (
+    Market,
+    OracleFeed,
+    OracleReading,
+    Position,
+)
 from indexer.store.types import utc_now
 from indexer.store.upsert import upsert_insert
+from indexer.store.views import OracleView
 from indexer.types import BlockRef
 
+_markets: Table = Market.__table__  # type: ignore[attr-defined]
+_positions: Table = Position.__table__  # type: ignore[attr-defined]
 _feeds: Table = OracleFeed.__table__  # type: ignore[attr-defined]
 _readings: Table = OracleReading.__table__  # type: ignore[attr-defined]
-_positions: Table = Position.__table__  # type: ignore[attr-defined]
-_markets: Table = Market.__table__  # type: ignore[attr-defined]
+
+
+def feed_states(engine: Engine, *, chain: str) -> dict[str, tuple[int | None, str | None, str]]:
+    """Each stored feed of ``chain``: key → (latest round id, aggregator, status), for judging the next read."""
+    from indexer.store.models import OracleFeed
+
+    f = OracleFeed.__table__.c  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        rows = connection.execute(select(f.key, f.round_id, f.aggregator, f.status).where(f.chain == chain))
+        return {key: (round_id, aggregator, status) for key, round_id, aggregator, status in rows}
+
+
+def feed_metadata(engine: Engine, *, chain: str) -> dict[str, tuple[int, str]]:
+    """Decimals and description of every Chainlink-style feed already stored (read once, not every pass)."""
+    from indexer.store.models import OracleFeed
+
+    f = OracleFeed.__table__.c  # type: ignore[attr-defined]
+    query = select(f.address, f.decimals, f.description).where(
+        f.chain == chain, f.price_id.is_(None), f.decimals.is_not(None))
+    with engine.connect() as connection:
+        return {address: (decimals, description or "") for address, decimals, description in connection.execute(query)}
+
+
+def list_oracles(engine: Engine, *, chain: str | None = None, not_fresh: bool = False) -> list[OracleView]:
+    """Every feed with its latest stored reading; least trustworthy first when ``not_fresh``."""
+    from indexer.store.models import OracleFeed, OracleReading
+
+    f = OracleFeed.__table__.c  # type: ignore[attr-defined]
+    r_table = OracleReading.__table__  # type: ignore[attr-defined]
+    r = r_table.c
+    latest = (select(r.feed_id, func.max(r.block_number).label("block_number"))
+              .group_by(r.feed_id).subquery())
+    query = (
+        select(f.chain, f.key, f.kind, f.asset, f.symbol, f.description, f.decimals, f.heartbeat,
+               f.heartbeat_source, f.deviation, f.aggregator, r.block_number, r.block_timestamp, r.round_id,
+               r.answer, r.updated_at, r.status, r.reason, r.age)
+        .join(latest, latest.c.feed_id == f.id)
+        .join(r_table, (r.feed_id == f.id) & (r.block_number == latest.c.block_number))
+        .order_by(f.chain, f.kind, f.symbol, f.key)
+    )
+    if chain is not None:
+        query = query.where(f.chain == chain)
+    if not_fresh:
+        query = query.where(r.status != "FRESH")
+    with engine.connect() as connection:
+        return [OracleView(**row) for row in connection.execute(query).mappings()]
+
+
 _FEED_FIELDS = ("address", "kind", "price_id", "asset", "symbol", "description", "decimals", "heartbeat",
                 "heartbeat_source", "deviation", "aggregator", "round_id", "status", "updated_at")
 

@@ -1,0 +1,78 @@
+"""Wallets: the tracked addresses, their labels and their own alert levels."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import (
+    Engine,
+    Table,
+    delete,
+    func,
+    select,
+)
+
+from indexer.store.models import (
+    Wallet,
+    WalletPublic,
+)
+from indexer.store.types import utc_now
+from indexer.store.upsert import upsert_insert
+
+_wallets: Table = Wallet.__table__  # type: ignore[attr-defined]
+
+
+def add_wallet(engine: Engine, *, address: str, label: str | None = None, warn_health: Decimal | None = None,
+               critical_health: Decimal | None = None) -> WalletPublic:
+    """Track ``address``; calling again is harmless and sets the label (and alert levels) if given.
+
+    The address is stored as given: pass it checksummed, as positions store accounts that way.
+    ``warn_health``/``critical_health`` are this wallet's own alert enter levels.
+    """
+    with engine.begin() as connection:
+        statement = upsert_insert(connection, _wallets).values(
+            address=address, label=label, created_at=utc_now(), warn_health=warn_health,
+            critical_health=critical_health)
+        excluded = statement.excluded
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["address"],
+                set_={"label": func.coalesce(excluded.label, _wallets.c.label),
+                      "warn_health": func.coalesce(excluded.warn_health, _wallets.c.warn_health),
+                      "critical_health": func.coalesce(excluded.critical_health, _wallets.c.critical_health)},
+            )
+        )
+        row = connection.execute(select(_wallets).where(_wallets.c.address == address)).mappings().one()
+    return WalletPublic.model_validate(dict(row))
+
+
+def remove_wallet(engine: Engine, *, address: str) -> bool:
+    """Stop tracking ``address``; ``False`` if it was not tracked."""
+    with engine.begin() as connection:
+        result = connection.execute(delete(_wallets).where(_wallets.c.address == address))
+    return result.rowcount > 0
+
+
+def list_wallets(engine: Engine) -> list[WalletPublic]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(_wallets).order_by(_wallets.c.id)).mappings()
+        return [WalletPublic.model_validate(dict(row)) for row in rows]
+
+
+def wallet_addresses(engine: Engine) -> list[str]:
+    """Every tracked address, in the order they were added: what a refresh reads (no model objects built)."""
+    with engine.connect() as connection:
+        return list(connection.execute(select(_wallets.c.address).order_by(_wallets.c.id)).scalars())
+
+
+def wallet_alert_settings(engine: Engine) -> dict[str, tuple[str | None, Decimal | None, Decimal | None]]:
+    """account → (label, warn enter level, critical enter level) for every tracked wallet."""
+    w = _wallets.c
+    with engine.connect() as connection:
+        rows = connection.execute(select(w.address, w.label, w.warn_health, w.critical_health))
+        return {a: (label, warn, critical) for a, label, warn, critical in rows}
+
+
+def wallet_exists(engine: Engine, *, address: str) -> bool:
+    with engine.connect() as connection:
+        return connection.execute(select(_wallets.c.id).where(_wallets.c.address == address)).first() is not None
