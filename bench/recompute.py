@@ -1,6 +1,6 @@
 """Local recompute: every position's health under a what-if price shock, exact integers, in process.
 
-``AaveV3Adapter.reprice(snapshot, prices)`` over all positions, timed. The result is then checked against
+``AaveV3Adapter.health_at(snapshot, prices)`` over all positions, timed. The result is then checked against
 the chain: the same shock is applied on the devnet in an evm snapshot, in a block with the same
 timestamp as the one the positions were read at (so interest indexes do not move), and
 ``Pool.getUserAccountData`` of a sample of accounts must equal the local figures to the last unit.
@@ -17,7 +17,7 @@ from indexer.chain.rpc import RpcClient
 from indexer.devnet import Deployment, revert, set_price, snapshot
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
-from indexer.types import Address, BlockRef, PositionSnapshot
+from indexer.types import Address, BlockRef, Health, PositionSnapshot
 
 
 def shocked_prices(snapshots: Sequence[PositionSnapshot], asset: Address, percent: int) -> dict[Address, int]:
@@ -30,14 +30,14 @@ def shocked_prices(snapshots: Sequence[PositionSnapshot], asset: Address, percen
 
 
 def recompute_rate(adapter: AaveV3Adapter, snapshots: Sequence[PositionSnapshot], prices: Mapping[Address, int],
-                   *, at_least: int = 0) -> tuple[float, list[PositionSnapshot]]:
+                   *, at_least: int = 0) -> tuple[float, list[Health]]:
     """Positions per second, over as many passes over ``snapshots`` as it takes to do ``at_least`` positions
     (so that small sets are not timed in microseconds); and the last pass's figures."""
     passes = max(1, -(-at_least // max(len(snapshots), 1)))
     started = time.perf_counter()
     for _ in range(passes):
-        moved = [adapter.reprice(s, prices) for s in snapshots]
-    return passes * len(snapshots) / (time.perf_counter() - started), moved
+        healths = [adapter.health_at(s, prices) for s in snapshots]
+    return passes * len(snapshots) / (time.perf_counter() - started), healths
 
 
 def figures(s: PositionSnapshot) -> tuple[int, ...]:

@@ -119,7 +119,7 @@ def size_rows(size: SizeResult, shock: str) -> list[str]:
              seconds(f.floor.median), seconds_spread(f.floor),
              f"{count(size.floor[-1].requests)} in {count(size.floor[-1].http_posts)} HTTP posts",
              f"indexer = **{f.over_floor:.2f}× the floor** (its read alone: {f.read_over_floor:.2f}×)"),
-        _row(n, f"4. Local recompute, {shock} on all positions (`AaveV3Adapter.reprice`)",
+        _row(n, f"4. Local recompute, {shock} on all positions (`AaveV3Adapter.health_at`)",
              f"{rate(f.recompute.median)} positions/s", f"{rate_spread(f.recompute)} /s", "0",
              f"chain sample **{check.matched}/{check.sample} exact** (6 figures each, {check.exposed} holding "
              f"the asset); {count(size.below_one)} of {count(size.positions)} positions < 1 after the shock"),

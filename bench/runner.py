@@ -153,11 +153,16 @@ async def _recompute(dev: BenchDevnet, snapshots: list[PositionSnapshot], block:
     adapter = _adapter()
     runs = []
     for _ in range(config.repeat):
-        per_second, moved = recompute_rate(adapter, snapshots, prices, at_least=RECOMPUTE_AT_LEAST)
+        per_second, healths = recompute_rate(adapter, snapshots, prices, at_least=RECOMPUTE_AT_LEAST)
         runs.append(per_second)
-    local = {s.account: m for s, m in zip(snapshots, moved, strict=True)}
-    below_one = sum(1 for m in moved if m.health.liquidatable)
+    below_one = sum(1 for h in healths if h.liquidatable)
     sample = pick_sample(snapshots, asset, config.check_sample)
+    # the six figures of getUserAccountData need the detail too: the sample is repriced in full, and its
+    # health must be the timed path's to the unit
+    by_account = {s.account: h for s, h in zip(snapshots, healths, strict=True)}
+    local = {s.account: adapter.reprice(s, prices) for s in sample}
+    if any(local[a].health != by_account[a] for a in local):
+        raise RuntimeError("health_at and reprice disagree on the chain sample")
     check = await check_on_chain(dev.url, dev.deployment, config.shock_symbol, prices[asset], block, sample, local)
     return runs, below_one, check
 

@@ -15,7 +15,7 @@ from sqlmodel.sql.sqltypes import AutoString
 
 import indexer.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from indexer.store.db import make_engine
-from indexer.store.types import HEALTH_FRAC_DIGITS, HEALTH_INT_DIGITS, HealthDecimal, Uint256, UtcDateTime
+from indexer.store.types import HEALTH_FRAC_DIGITS, HEALTH_INT_DIGITS, HealthDecimal, JsonText, Uint256, UtcDateTime
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -34,6 +34,7 @@ _FROZEN_TYPES = {
     HealthDecimal: f"sa.Numeric({HEALTH_INT_DIGITS + HEALTH_FRAC_DIGITS}, {HEALTH_FRAC_DIGITS})"
     '.with_variant(sa.Text(), "sqlite")',
     UtcDateTime: "sa.DateTime(timezone=True)",
+    JsonText: "sa.Text()",
     AutoString: "sa.String()",
 }
 

@@ -168,7 +168,7 @@ class AlertEngine:
             return None
         largest = max(held, key=lambda leg: leg.value)
         source = _source(snapshot)
-        point = source.liquidation_points(snapshot).get(largest.price_key)
+        point = source.liquidation_points(snapshot, [largest.price_key]).get(largest.price_key)
         if point is None:
             return None
         return LiquidationPrice(largest.symbol, format(scaled(point.price, largest.price_decimals), "f"),

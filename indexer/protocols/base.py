@@ -14,7 +14,7 @@ a feed reading implies (``price_from_feed``, the fast path), and where its accou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from indexer.chain.multicall import Plan
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
-from indexer.types import Address, BlockRef, LiquidationPoint, PositionSnapshot, PriceKey
+from indexer.types import Address, BlockRef, Health, LiquidationPoint, PositionSnapshot, PriceKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +96,13 @@ class Source(Protocol):
         ...
 
     def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
-        """The position with some prices replaced (amounts as they are): legs' values and health recomputed
-        exactly as the protocol would (what-ifs, the fast path)."""
+        """The position with some prices replaced (amounts as they are): legs' values, health and detail
+        recomputed exactly as the protocol would (the fast path, which stores it)."""
+        ...
+
+    def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
+        """``reprice(snapshot, prices).health`` without building a new position: the what-if and shock path,
+        asked for every position."""
         ...
 
     def healthy_at(self, snapshot: PositionSnapshot, key: PriceKey) -> Callable[[int], bool]:
@@ -105,10 +110,11 @@ class Source(Protocol):
         the same answer as ``reprice``, asked cheaply many times (the liquidation-point search)."""
         ...
 
-    def liquidation_points(self, snapshot: PositionSnapshot) -> dict[PriceKey, LiquidationPoint]:
-        """Per price dependency that can liquidate the position on its own (others held fixed), the last
-        price (in the legs' price units) at which it is not liquidatable and the direction that
-        liquidates it."""
+    def liquidation_points(self, snapshot: PositionSnapshot,
+                           keys: Iterable[PriceKey] | None = None) -> dict[PriceKey, LiquidationPoint]:
+        """Per price dependency (or only ``keys``) that can liquidate the position on its own (others held
+        fixed), the last price (in the legs' price units) at which it is not liquidatable and the direction
+        that liquidates it."""
         ...
 
     def price_from_feed(self, reading: FeedReading) -> tuple[PriceKey, int] | None:

@@ -10,10 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Double, Index, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Double, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from indexer.store.types import BigIntId, HealthDecimal, Int256, Uint256, UtcDateTime, utc_now
+from indexer.store.types import BigIntId, HealthDecimal, Int256, JsonText, Uint256, UtcDateTime, utc_now
 
 
 class MarketBase(SQLModel):
@@ -88,7 +88,7 @@ class PositionFigures(SQLModel):
     quote: str
     quote_unit: int = Field(sa_type=Uint256)
     margin_mode: str = "cross"
-    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JsonText)
     price_status: str = Field(default="unknown", sa_column_kwargs={"server_default": "unknown"})
 
 
@@ -143,7 +143,7 @@ class PositionLeg(SQLModel, table=True):
     feed: str | None = None  # key of the oracle feed behind the price
     round_id: int | None = Field(default=None, sa_type=Uint256)
     price_time: int | None = Field(default=None, sa_type=BigInteger)  # a venue's timestamp of the price
-    terms: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    terms: dict[str, int] = Field(default_factory=dict, sa_type=JsonText)
 
 
 SYNC_CHECKPOINT = "sync"  # the checkpoint ``write_block`` moves

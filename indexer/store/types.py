@@ -7,6 +7,7 @@ on SQLite so that plain string comparison and ``ORDER BY`` agree with numeric or
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Context, Decimal, InvalidOperation
 from typing import Any
@@ -159,3 +160,18 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class JsonText(TypeDecorator[Any]):
+    """A JSON document stored as TEXT on every dialect (a protocol's detail record, a leg's terms): written
+    compact, read back as Python values, integers of any size exact. Not the dialects' JSON types: nothing
+    queries inside it, and SQLAlchemy's batched INSERT … RETURNING keeps working with a plain TEXT column."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)

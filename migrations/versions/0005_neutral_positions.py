@@ -15,6 +15,7 @@ USD; its equity is ``percentMul(collateral, avgLT)``, as the health factor's num
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,7 +70,7 @@ def upgrade() -> None:
         sa.Column("feed", sa.String(), nullable=True),
         sa.Column("round_id", uint256(), nullable=True),
         sa.Column("price_time", sa.BigInteger(), nullable=True),
-        sa.Column("terms", sa.JSON(), nullable=False),
+        sa.Column("terms", sa.Text(), nullable=False),  # JSON, as text
     )
     op.create_index("ix_position_legs_snapshot_id", "position_legs", ["snapshot_id"])
     op.create_index("ix_position_legs_asset", "position_legs", ["asset"])
@@ -87,7 +88,7 @@ def _move_assets(bind: sa.Connection, sqlite: bool) -> None:
         "round_id", "collateral_base", "debt_base", "is_collateral", "liquidation_threshold", "ltv")))
     legs = sa.table("position_legs", *(sa.column(n) for n in (
         "snapshot_id", "asset", "symbol", "decimals", "role", "amount", "price", "price_decimals", "price_key",
-        "value", "feed", "round_id")), sa.column("terms", sa.JSON()))
+        "value", "feed", "round_id", "terms")))
     last = 0
     while True:
         rows = bind.execute(sa.select(assets).where(assets.c.id > last).order_by(assets.c.id).limit(_BATCH)).all()
@@ -100,9 +101,10 @@ def _move_assets(bind: sa.Connection, sqlite: bool) -> None:
                       "round_id": r.round_id}
             if r.is_collateral:
                 out.append({**common, "role": "collateral", "amount": r.collateral, "value": r.collateral_base,
-                            "terms": {"liquidation_threshold": r.liquidation_threshold, "ltv": r.ltv}})
+                            "terms": json.dumps({"liquidation_threshold": r.liquidation_threshold, "ltv": r.ltv},
+                                                separators=(",", ":"))})
             if int(r.debt) or int(r.debt_base):
-                out.append({**common, "role": "debt", "amount": r.debt, "value": r.debt_base, "terms": {}})
+                out.append({**common, "role": "debt", "amount": r.debt, "value": r.debt_base, "terms": "{}"})
         if out:
             bind.execute(legs.insert(), out)
         last = rows[-1].id
@@ -119,10 +121,10 @@ def _neutral_figures(bind: sa.Connection, table: str, sqlite: bool) -> None:
         batch.add_column(sa.Column("requirement", uint256(), nullable=True))
         batch.add_column(sa.Column("quote", sa.String(), nullable=False, server_default="USD"))
         batch.add_column(sa.Column("margin_mode", sa.String(), nullable=False, server_default="cross"))
-        batch.add_column(sa.Column("detail", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("detail", sa.Text(), nullable=True))  # JSON, as text
     rows_table = sa.table(table, *(sa.column(n) for n in (
         "id", "collateral_value", "debt_value", "liquidation_threshold", "ltv", "available_borrows_base",
-        "equity", "requirement")), sa.column("detail", sa.JSON()))
+        "equity", "requirement", "detail")))
     last = 0
     while True:
         rows = bind.execute(sa.select(rows_table.c.id, rows_table.c.collateral_value, rows_table.c.debt_value,
@@ -135,13 +137,13 @@ def _neutral_figures(bind: sa.Connection, table: str, sqlite: bool) -> None:
             bind.execute(rows_table.update().where(rows_table.c.id == r.id).values(
                 equity=_wide(_percent_mul(int(r.collateral_value), r.liquidation_threshold), sqlite),
                 requirement=r.debt_value,
-                detail={"liquidation_threshold": r.liquidation_threshold, "ltv": r.ltv,
-                        "available_borrows": int(r.available_borrows_base)}))
+                detail=json.dumps({"liquidation_threshold": r.liquidation_threshold, "ltv": r.ltv,
+                                   "available_borrows": int(r.available_borrows_base)}, separators=(",", ":"))))
         last = rows[-1].id
     with op.batch_alter_table(table) as batch:
         batch.alter_column("equity", existing_type=int256(), nullable=False)
         batch.alter_column("requirement", existing_type=uint256(), nullable=False)
-        batch.alter_column("detail", existing_type=sa.JSON(), nullable=False)
+        batch.alter_column("detail", existing_type=sa.Text(), nullable=False)
         batch.alter_column("quote", existing_type=sa.String(), server_default=None)
         batch.alter_column("margin_mode", existing_type=sa.String(), server_default=None)
         batch.drop_column("liquidation_threshold")

@@ -101,3 +101,12 @@ def test_liquidation_points_are_exact_crossings_in_both_directions(collateral, l
     if snap.health.health is not None and snap.health.health >= 1 and not any(e[2] for e in extra):
         # the debt asset only owes: its point is a rise, and it exists (the debt can always grow past the rest)
         assert points[debt_key].falling is False and points[debt_key].price >= 10**8
+
+
+@settings(max_examples=300)
+@given(st.lists(asset_st, min_size=1, max_size=4), st.integers(0, 3), st.integers(0, 10**14), st.booleans())
+def test_health_at_is_reprice_without_the_new_position(rows, moved, price, by_source):
+    legs, inputs = positions(rows)
+    key = pick_key(inputs, moved, by_source)
+    snap = snapshot(legs)
+    assert adapter.health_at(snap, {key: price}) == adapter.reprice(snap, {key: price}).health

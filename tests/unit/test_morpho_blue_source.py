@@ -57,3 +57,29 @@ def test_a_protocol_without_options_refuses_them(tmp_path):
                     f'chain = "eth"\nprotocol = "aave_v3"\naddress = "{MORPHO}"\noptions = {{ x = 1 }}\n')
     with pytest.raises(ConfigError, match="takes no options"):
         load_settings(path)
+
+
+def test_health_at_equals_reprice_and_the_liquidation_point_is_the_boundary():
+    from indexer.types import BlockRef, Health, Leg, PositionSnapshot, Role
+
+    oracle, loan, collateral = "0x" + "0c" * 20, "0x" + "1a" * 20, "0x" + "c0" * 20
+    lltv, amount, borrowed, price = 86 * 10**16, 5 * 10**18, 9_000 * 10**6, 2_500 * 10**24  # WETH/USDC at $2,500
+    legs = [Leg(asset=collateral, symbol="WETH", decimals=18, role=Role.COLLATERAL, amount=amount, price=price,
+                price_decimals=24, price_key=oracle, value=amount * price // 10**36, terms={"lltv": lltv}),
+            Leg(asset=loan, symbol="USDC", decimals=6, role=Role.DEBT, amount=borrowed, price=1, price_decimals=0,
+                price_key=loan, value=borrowed)]
+    blank = Health(raw=0, decimals=18, health=None, equity=0, requirement=0, collateral=0, debt=0, quote="USDC",
+                   quote_unit=10**6)
+    source = MorphoBlueAdapter(MarketRef(key="m", chain="c", address=MORPHO, options={"market_id": MARKET_ID}))
+    snap = source.reprice(PositionSnapshot(chain="c", protocol="morpho_blue", market="m", market_address=MORPHO,
+                                           account="a", block=BlockRef(1, "0x", 1), legs=legs, health=blank,
+                                           detail={"lltv": lltv}), {})
+    for moved in (price, 2_000 * 10**24, 1):
+        assert source.health_at(snap, {oracle: moved}) == source.reprice(snap, {oracle: moved}).health
+    # 5 WETH at 0.86 cover 9,000 USDC down to 9,000 / (5 × 0.86) = $2,093.02…: the point is that price, exactly
+    point = source.liquidation_points(snap)[oracle]
+    assert point.falling and source.price_dependencies(snap) == {oracle}
+    assert not source.health_at(snap, {oracle: point.price}).liquidatable
+    assert source.health_at(snap, {oracle: point.price - 1}).liquidatable
+    assert 2_093 * 10**24 < point.price < 2_094 * 10**24
+    assert source.liquidation_points(snap, keys=[loan]) == {}

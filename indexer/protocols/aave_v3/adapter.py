@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
@@ -405,6 +405,12 @@ class AaveV3Adapter:
         moved = dataclasses.replace(snapshot, legs=legs, detail=dict(snapshot.detail))
         return self._recompute(moved)
 
+    def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
+        c, d, _, lt, _, hf = account_totals(self._rows(snapshot.legs, prices))
+        return Health(raw=hf, decimals=HF_DECIMALS, health=None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS),
+                      equity=risk_adjusted(c, lt), requirement=d, collateral=c, debt=d, quote=QUOTE,
+                      quote_unit=snapshot.health.quote_unit)
+
     def healthy_at(self, snapshot: PositionSnapshot, key: PriceKey) -> Callable[[int], bool]:
         """``price → health ≥ 1`` with every leg priced by ``key`` (an eMode price source, else the asset
         itself) at that price: the test the liquidation-point search asks ~40 times per position."""
@@ -413,11 +419,12 @@ class AaveV3Adapter:
                                                                 strict=True)]
         return healthy_at_price(inputs, [leg.price_key == key for leg in snapshot.legs])
 
-    def liquidation_points(self, snapshot: PositionSnapshot) -> dict[PriceKey, LiquidationPoint]:
+    def liquidation_points(self, snapshot: PositionSnapshot,
+                           keys: Iterable[PriceKey] | None = None) -> dict[PriceKey, LiquidationPoint]:
         if not snapshot.health.debt:
             return {}
         points: dict[PriceKey, LiquidationPoint] = {}
-        for key in sorted(self.price_dependencies(snapshot)):
+        for key in sorted(self.price_dependencies(snapshot) if keys is None else keys):
             estimate = linear_estimate(self._rows(snapshot.legs, {}), [leg.price_key == key for leg in snapshot.legs])
             if estimate is None:
                 continue

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 from eth_utils import to_checksum_address
@@ -217,11 +217,22 @@ class MorphoBlueAdapter:
         collateral, borrowed, lltv = _terms(snapshot)
         return lambda price: borrowed == 0 or rules.max_borrow(collateral, price, lltv) >= borrowed
 
-    def liquidation_points(self, snapshot: PositionSnapshot) -> dict[PriceKey, LiquidationPoint]:
+    def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
+        lltv, value, borrowed = int(snapshot.detail["lltv"]), 0, 0
+        for leg in snapshot.legs:
+            if leg.role is Role.COLLATERAL:
+                price = prices.get(leg.price_key, leg.price)
+                value += rules.mul_div_down(leg.amount, price, rules.ORACLE_PRICE_SCALE)
+            else:
+                borrowed += leg.amount
+        return _figures(value, borrowed, lltv, snapshot.health.quote, snapshot.health.quote_unit)
+
+    def liquidation_points(self, snapshot: PositionSnapshot,
+                           keys: Iterable[PriceKey] | None = None) -> dict[PriceKey, LiquidationPoint]:
         collateral, borrowed, lltv = _terms(snapshot)
         price = rules.liquidation_price(collateral, borrowed, lltv)
-        keys = self.price_dependencies(snapshot)
-        return {} if price is None or not keys else {keys.pop(): LiquidationPoint(price, falling=True)}
+        wanted = self.price_dependencies(snapshot) if keys is None else self.price_dependencies(snapshot) & set(keys)
+        return {} if price is None else {key: LiquidationPoint(price, falling=True) for key in wanted}
 
     @staticmethod
     def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:
@@ -236,9 +247,13 @@ def _terms(snapshot: PositionSnapshot) -> tuple[int, int, int]:
 
 
 def _health(legs: Sequence[Leg], lltv: int, quote: str, quote_unit: int) -> Health:
-    """``maxBorrow / borrowed`` as Morpho decides it (``_isHealthy``), every figure in loan-token units."""
     value = sum(leg.value for leg in legs if leg.role is Role.COLLATERAL)
     borrowed = sum(leg.amount for leg in legs if leg.role is Role.DEBT)
+    return _figures(value, borrowed, lltv, quote, quote_unit)
+
+
+def _figures(value: int, borrowed: int, lltv: int, quote: str, quote_unit: int) -> Health:
+    """``maxBorrow / borrowed`` as Morpho decides it (``_isHealthy``), every figure in loan-token units."""
     max_borrow = rules.w_mul_down(value, lltv)
     raw = UINT256_MAX if not borrowed else rules.w_div_down(max_borrow, borrowed)
     return Health(raw=raw, decimals=HEALTH_DECIMALS, health=None if not borrowed else scaled(raw, HEALTH_DECIMALS),
