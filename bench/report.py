@@ -139,10 +139,10 @@ def _alert_rows(n: str, shock: str, f: Figures, size: SizeResult) -> list[str]:
     fast, full = size.alerts.fast, size.alerts.full
     return [
         _row(n, f"6. Price update → alert stored: a block with a {shock} feed update → its alert rows committed, "
-                "`indexer run`'s follower (`ChainFollower`), fast path", seconds(f.alert_fast.median),
+                "`indexer run`'s pipeline (`ChainPipeline`), fast path", seconds(f.alert_fast.median),
              seconds_spread(f.alert_fast), count(fast[-1].requests),
              f"**{ratio(f.alert_speedup)} faster** than the full read; {_events(fast)} alert events in that block"),
-        _row(n, "    ↳ baseline: the same follower, full read of every position in that block",
+        _row(n, "    ↳ baseline: the same pipeline, full read of every position in that block",
              seconds(f.alert_full.median), seconds_spread(f.alert_full), count(full[-1].requests),
              f"{_events(full)} alert events in that block"),
     ]
@@ -210,7 +210,7 @@ def render(result: BenchResult, command: str) -> str:
         "(anvil, Python and the databases share these cores).",
         f"- Repeats: {result.config.repeat} per measurement (median, spread = min – max); every refresh pinned "
         "to a freshly mined block, naive loop, indexer and raw replay on that same block.",
-        "- Row 6 runs last on each devnet (it mines feed updates and stores blocks): per series one follower of "
+        "- Row 6 runs last on each devnet (it mines feed updates and stores blocks): per series one pipeline of "
         "`indexer run` catches up with a full read (not timed); per repeat a feed update is mined and timed from "
         "the moment its block exists to that block's alert rows committed, then the price is restored in the "
         "next block (not timed). The baseline series does the same with a full read of every position per "

@@ -162,6 +162,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# one encoder for every value: json.dumps with options builds a new one per call
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
+
+
 class JsonText(TypeDecorator[Any]):
     """A JSON document stored as TEXT on every dialect (a protocol's detail record, a leg's terms): written
     compact, read back as Python values, integers of any size exact. Not the dialects' JSON types: nothing
@@ -171,7 +175,7 @@ class JsonText(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else json.dumps(value, separators=(",", ":"))
+        return None if value is None else _COMPACT_JSON(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else json.loads(value)
