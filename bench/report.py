@@ -154,7 +154,7 @@ def _persist_row(n: str, label: str, spread: Spread | None, size: SizeResult) ->
     rows = size.sqlite[0].rows
     return _row(n, label, f"{rate(spread.median)} rows/s", f"{rate_spread(spread)} /s", "",
                 f"{count(rows)} rows per write ({count(size.positions)} history + {count(rows - 2 * size.positions)} "
-                f"asset + {count(size.positions)} position); {ratio(spread.median / PER_ROW_ORM)} the per-row ORM "
+                f"leg + {count(size.positions)} position); {ratio(spread.median / PER_ROW_ORM)} the per-row ORM "
                 f"figure of {count(PER_ROW_ORM)} rows/s (anchors, not measured here)")
 
 
