@@ -208,6 +208,8 @@ class ChainPipeline:
             await self.reads.check_chain_id()
             head = self.last_head = await self._head()
             memory = await self._memory()
+            if memory.checkpoint is not None and head <= memory.checkpoint and await self._tip_replaced(memory, head):
+                return 0  # rolled back: the next step reads the canonical blocks
             await self._backfill(memory, head)
             number = head if memory.checkpoint is None else memory.checkpoint + 1
             done = 0
@@ -215,6 +217,23 @@ class ChainPipeline:
                 number = await self.process(number) + 1
                 done += 1
             return done
+
+    async def _tip_replaced(self, memory: ChainMemory, head: int) -> bool:
+        """With nothing new to read, whether the stored tip is still the node's: a reorg that replaced it at
+        the same height (or shortened the chain) shows no new block, so it is looked for here, once a poll."""
+        assert self.heads is not None and memory.checkpoint is not None
+        header = await self.rpc.block(min(head, memory.checkpoint))
+        event = await self.heads.verify(header, processed_up_to=memory.checkpoint)
+        if event is None:
+            return False
+        await self._rollback(event)
+        return True
+
+    async def _rollback(self, event: Reorg) -> None:
+        await asyncio.to_thread(rollback, self.engine, chain=self.chain, ancestor=event.ancestor,
+                                level_of=severity_level)
+        await asyncio.to_thread(rewind_discovery, self.engine, chain=self.chain, to_block=event.ancestor)
+        self._forget()
 
     async def _backfill(self, memory: ChainMemory, head: int) -> None:
         """Markets whose discovery has not reached the last stored block are scanned up to the head first (a
@@ -246,10 +265,7 @@ class ChainPipeline:
         header = header_of(header_raw)
         event = await self.heads.check(header)
         if isinstance(event, Reorg):
-            await asyncio.to_thread(rollback, self.engine, chain=self.chain, ancestor=event.ancestor,
-                                    level_of=severity_level)
-            await asyncio.to_thread(rewind_discovery, self.engine, chain=self.chain, to_block=event.ancestor)
-            self._forget()
+            await self._rollback(event)
             return event.ancestor
         found = {key: accounts_in(entries, self.discovery[key]) for key, entries in zip(scanning, logs, strict=True)}
         wallets = await asyncio.to_thread(wallet_alert_settings, self.engine)

@@ -52,6 +52,25 @@ class HeadTracker:
             del self.hashes[number]
         return Reorg(ancestor, header.number)
 
+    async def verify(self, header: BlockRef, *, processed_up_to: int) -> Reorg | None:
+        """``header`` of a block already processed (the tip, or the node's head when it is below the tip),
+        fetched again: a different hash at the same height, or a node whose chain ends below what was
+        processed, is a reorg that no new block has revealed yet."""
+        remembered = self.hashes.get(header.number)
+        if remembered is None:
+            return None
+        if remembered == header.hash:
+            if header.number >= processed_up_to:
+                return None
+            ancestor = header.number  # the node's chain is shorter: what was processed above it is gone
+        else:
+            ancestor = await self._ancestor(header.number - 1)
+        log.warning("reorg detected at the tip chain=%s block=%d remembered=%s now=%s ancestor=%d", self.chain,
+                    header.number, remembered, header.hash, ancestor)
+        for number in [n for n in self.hashes if n > ancestor]:
+            del self.hashes[number]
+        return Reorg(ancestor, header.number)
+
     def accept(self, header: BlockRef) -> None:
         """``header`` was processed and committed; headers past the finality depth are forgotten."""
         self.hashes[header.number] = header.hash

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from indexer.devnet import mine
+from indexer.devnet import mine, revert, snapshot
 from indexer.pipeline import chain as pipeline_module
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import load_settings
 from indexer.store.chain_store import checkpoint
+from indexer.store.position_store import list_positions
 from indexer.store.wallet_store import add_wallet
 from tests.fixtures.rpc_proxy import JsonRpcProxy, error
 
@@ -99,3 +100,39 @@ async def test_the_learned_batch_size_survives_across_blocks(devnet, chain_state
         assert checkpoint(engine, chain="devnet") == head(devnet)
     finally:
         await pipeline.close()
+
+
+async def test_a_reorg_that_replaces_the_tip_at_the_same_height_is_found_within_one_poll(devnet, chain_state,
+                                                                                          write_devnet_config,
+                                                                                          engine):
+    settings = load_settings(write_devnet_config())
+    for account in devnet.accounts[:5]:
+        add_wallet(engine, address=account.address)
+    pipeline = ChainPipeline(settings, engine, "devnet")
+    try:
+        await pipeline.step()
+        fork = snapshot(devnet.url)
+        mine(devnet.url, 1)
+        tip = head(devnet)
+        assert await pipeline.step() == 1
+        first = stored_hash(engine, tip)
+        revert(devnet.url, fork)  # the same height again, with another block: no new block shows it
+        devnet.rpc.call("evm_setNextBlockTimestamp", [int(devnet.rpc.call("eth_getBlockByNumber", ["latest", False])
+                                                          ["timestamp"], 16) + 77])
+        mine(devnet.url, 1)
+        assert head(devnet) == tip
+        replaced = devnet.rpc.call("eth_getBlockByNumber", [hex(tip), False])["hash"]
+        assert replaced != first
+        assert await pipeline.step() == 0  # this poll finds it and rolls the tip back
+        assert checkpoint(engine, chain="devnet") == tip - 1 and stored_hash(engine, tip) is None
+        assert await pipeline.step() == 1  # the next one reads the canonical block
+        assert stored_hash(engine, tip) == replaced
+        assert {p.block_hash for p in list_positions(engine)} == {replaced}
+    finally:
+        await pipeline.close()
+
+
+def stored_hash(engine, number: int) -> str | None:
+    from indexer.store.reorg import stored_hashes
+
+    return stored_hashes(engine, chain="devnet", since=number).get(number)
