@@ -35,13 +35,7 @@ def crossing_price(healthy: Callable[[int], bool], estimate: Fraction, *, fallin
             return None
         if healthy(low):
             return None if low == 0 else low
-        while high - low > 1:  # invariant: liquidatable at low, healthy at high
-            mid = (low + high) // 2
-            if healthy(mid):
-                high = mid
-            else:
-                low = mid
-        return high
+        return _adjacent(healthy, low, high)[1]
     low, high = max(near - near // 1000 - 2, 0), near + near // 1000 + 2
     if not healthy(low):
         if not healthy(0):
@@ -53,10 +47,16 @@ def crossing_price(healthy: Callable[[int], bool], estimate: Fraction, *, fallin
         low, high = high, high * 2
     else:
         return None
-    while high - low > 1:  # invariant: healthy at low, liquidatable at high
+    return _adjacent(healthy, low, high)[0]
+
+
+def _adjacent(healthy: Callable[[int], bool], low: int, high: int) -> tuple[int, int]:
+    """Narrow ``low < high``, whose verdicts differ, to two adjacent prices whose verdicts still differ."""
+    at_low = healthy(low)
+    while high - low > 1:
         mid = (low + high) // 2
-        if healthy(mid):
+        if healthy(mid) == at_low:
             low = mid
         else:
             high = mid
-    return low
+    return low, high
