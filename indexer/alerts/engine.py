@@ -24,8 +24,7 @@ from indexer.alerts.rules import (
     evaluate_health,
     evaluate_oracle,
 )
-from indexer.protocols.base import MarketRef, Source
-from indexer.protocols.registry import SOURCES
+from indexer.protocols.base import Source
 from indexer.settings import AlertSettings
 from indexer.store.views import base_to_decimal
 from indexer.types import BlockRef, PositionSnapshot, Role, scaled
@@ -72,9 +71,13 @@ def thresholds(settings: AlertSettings, market: str, wallet: tuple[Decimal | Non
 
 
 class AlertEngine:
-    def __init__(self, settings: AlertSettings, route: Callable[[AlertMessage], list[str]]) -> None:
+    """``sources``: the chain's source of each market key (the pipeline's), asked for liquidation points."""
+
+    def __init__(self, settings: AlertSettings, route: Callable[[AlertMessage], list[str]],
+                 sources: Mapping[str, Source]) -> None:
         self.settings = settings
         self.route = route
+        self.sources = sources
 
     def evaluate(self, *, block: BlockRef, snapshots: Sequence[PositionSnapshot],
                  states: Mapping[str, StoredState], previous_health: Mapping[tuple[str, str], Decimal | None],
@@ -160,21 +163,15 @@ class AlertEngine:
             liquidation_price=self._liquidation(snapshot), block_number=block.number,
             price_status=snapshot.price_status, detail=detail)
 
-    @staticmethod
-    def _liquidation(snapshot: PositionSnapshot) -> LiquidationPrice | None:
+    def _liquidation(self, snapshot: PositionSnapshot) -> LiquidationPrice | None:
         """The liquidation point of the position's largest holding (by the value the protocol counts)."""
         held = [leg for leg in snapshot.legs if leg.role in (Role.COLLATERAL, Role.LONG) and leg.value > 0]
         if not held or not snapshot.health.requirement:
             return None
         largest = max(held, key=lambda leg: leg.value)
-        source = _source(snapshot)
-        point = source.liquidation_points(snapshot, [largest.price_key]).get(largest.price_key)
+        point = self.sources[snapshot.market].liquidation_points(snapshot, [largest.price_key]).get(largest.price_key)
         if point is None:
             return None
         return LiquidationPrice(largest.symbol, format(scaled(point.price, largest.price_decimals), "f"),
                                 format(scaled(largest.price, largest.price_decimals), "f"), point.falling)
 
-
-def _source(snapshot: PositionSnapshot) -> Source:
-    return SOURCES[snapshot.protocol](MarketRef(key=snapshot.market, chain=snapshot.chain,
-                                                address=snapshot.market_address))
