@@ -29,7 +29,6 @@ from indexer.health.liquidation import crossing_price
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.aave_v3.rules import (
-    AaveAssetInput,
     account_totals,
     healthy_at_price,
     linear_estimate,
@@ -414,10 +413,7 @@ class AaveV3Adapter:
     def healthy_at(self, snapshot: PositionSnapshot, key: PriceKey) -> Callable[[int], bool]:
         """``price → health ≥ 1`` with every leg priced by ``key`` (an eMode price source, else the asset
         itself) at that price: the test the liquidation-point search asks ~40 times per position."""
-        inputs = [AaveAssetInput(c, d, price, unit, ltv, lt, leg.role is Role.COLLATERAL, leg.role is Role.DEBT)
-                  for leg, (c, d, price, unit, ltv, lt) in zip(snapshot.legs, self._rows(snapshot.legs, {}),
-                                                                strict=True)]
-        return healthy_at_price(inputs, [leg.price_key == key for leg in snapshot.legs])
+        return healthy_at_price(self._rows(snapshot.legs, {}), [leg.price_key == key for leg in snapshot.legs])
 
     def liquidation_points(self, snapshot: PositionSnapshot,
                            keys: Iterable[PriceKey] | None = None) -> dict[PriceKey, LiquidationPoint]:

@@ -79,14 +79,14 @@ def account_data(assets: Iterable[AaveAssetInput]) -> AaveAccountData:
     return AaveAccountData(*account_totals(a.row() for a in assets))
 
 
-def healthy_at_price(assets: Sequence[AaveAssetInput], moved: Sequence[bool]) -> Callable[[int], bool]:
-    """A test ``price → HF ≥ 1`` (not liquidatable) where the assets flagged in ``moved`` take ``price``
-    and the others keep theirs. The fixed assets' sums are added up once, so each test is a handful of
+def healthy_at_price(rows: Sequence[tuple[int, int, int, int, int, int]],
+                     moved: Sequence[bool]) -> Callable[[int], bool]:
+    """A test ``price → HF ≥ 1`` (not liquidatable) where the ``account_totals`` rows flagged in ``moved`` take
+    ``price`` and the others keep theirs. The fixed assets' sums are added up once, so each test is a handful of
     integer operations; the result is what ``account_data`` would say, to the unit."""
     fixed_c = fixed_lt = fixed_d = 0
     moving: list[tuple[int, int, int, int]] = []
-    for asset, moves in zip(assets, moved, strict=True):
-        collateral, debt, price, unit, _, lt = asset.row()
+    for (collateral, debt, price, unit, _, lt), moves in zip(rows, moved, strict=True):
         if moves:
             moving.append((collateral, debt, unit, lt))
             continue
