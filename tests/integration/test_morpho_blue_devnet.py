@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 from eth_utils.crypto import keccak
 
-from indexer.devnet import Anvil, advance_time, revert, snapshot
+from indexer.devnet import Anvil, advance_time
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.protocols.morpho_blue import rules
 from indexer.protocols.morpho_blue.devnet import (
@@ -37,6 +37,7 @@ from indexer.protocols.morpho_blue.devnet import (
     seed_morpho_positions,
     set_oracle_price,
 )
+from tests.fixtures.devnet import reverting
 
 SEEDED = 120
 ELAPSED = 5 * 86_400
@@ -69,11 +70,8 @@ def morpho_net() -> Iterator[MorphoNet]:
 
 @pytest.fixture
 def net(morpho_net: MorphoNet) -> Iterator[MorphoNet]:
-    snapshot_id = snapshot(morpho_net.url)
-    try:
+    with reverting(morpho_net.url):
         yield morpho_net
-    finally:
-        revert(morpho_net.url, snapshot_id)
 
 
 def _block_time(url: str, block: int | str = "latest") -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from indexer.chain.rpc import RpcClient
-from indexer.devnet import Anvil, advance_time, deploy_aave_v3, revert, snapshot
+from indexer.devnet import Anvil, advance_time, deploy_aave_v3
 from indexer.devnet.deploy import Deployment
 from indexer.discovery import discover
 from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
@@ -41,6 +41,7 @@ from indexer.store.position_store import list_positions, position_legs
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
 from indexer.types import Role
+from tests.fixtures.devnet import reverting
 
 SEEDED = 150
 ELAPSED = 5 * 86_400 + 17
@@ -73,11 +74,8 @@ def morpho_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MorphoCha
 
 @pytest.fixture
 def chain(morpho_chain: MorphoChain) -> Iterator[MorphoChain]:
-    taken = snapshot(morpho_chain.url)
-    try:
+    with reverting(morpho_chain.url):
         yield morpho_chain
-    finally:
-        revert(morpho_chain.url, taken)
 
 
 def _config(tmp_path: Path, chain: MorphoChain, db_url: str, *, discover: bool = False) -> Path:
