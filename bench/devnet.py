@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from indexer.devnet import Anvil, Deployment, SeededAccount, deploy_aave_v3, seed_borrowers
+from indexer.devnet import Anvil, Deployment, stack
+from indexer.protocols.aave_v3.devnet import SeededAccount, seed_borrowers
 from indexer.settings import ChainSettings, DatabaseSettings, MarketSettings, Settings
 from indexer.store.db import make_engine, upgrade
 from indexer.store.models import Wallet
@@ -43,7 +44,7 @@ def _track(engine: Engine, accounts: list[SeededAccount]) -> None:
 def bench_devnet(accounts: int, directory: Path, *, batch_size: int | None = None) -> Iterator[BenchDevnet]:
     with Anvil() as node:
         started = time.perf_counter()
-        deployment = deploy_aave_v3(node.url)
+        deployment = stack.deploy(node.url, ["aave_v3"])
         deployed = time.perf_counter()
         seeded = seed_borrowers(node.url, deployment, accounts)
         seed_seconds = time.perf_counter() - deployed

@@ -403,30 +403,17 @@ def _devnet_chain(settings: Settings) -> tuple[str, str]:
 
 
 def _start_devnet(obj: Context, borrowers: int, port: int | None) -> tuple[Any, Any, list[Any]]:
-    """Start anvil, deploy the Aave v3 market and every other protocol that has a devnet, seed borrowers on
-    each, track them; the caller stops the node."""
-    import importlib
-
-    from indexer.devnet import Anvil, deploy_aave_v3, seed_borrowers
-    from indexer.protocols.registry import SOURCES
+    """Start anvil, deploy every protocol that has a devnet (the Aave v3 market, Morpho Blue, …), seed borrowers
+    on each, track them; the caller stops the node."""
+    from indexer.devnet import Anvil, stack
     from indexer.store.chain_store import forget_chain, forget_discovered
     from indexer.store.wallet_store import add_wallet
 
     chain, path = _devnet_chain(obj.settings)
     node = Anvil(port=port) if port else Anvil()
     try:
-        deployment = deploy_aave_v3(node.url)
-        accounts = [(a.address, a.kind) for a in seed_borrowers(node.url, deployment, borrowers)] if borrowers else []
-        for kind, source in SOURCES.items():
-            if source.devnet is None:
-                continue
-            module = importlib.import_module(source.devnet)
-            deployed = module.deploy_devnet(node.url)
-            deployment.protocols[kind] = deployed
-            deployment.contracts.update(deployed["contracts"])
-            if borrowers:
-                accounts += [(address, f"{kind}:{label}")
-                             for address, label in module.seed_devnet(node.url, deployed, borrowers)]
+        deployment = stack.deploy(node.url)
+        accounts = stack.seed(node.url, deployment, borrowers) if borrowers else []
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         deployment.to_json(path)
         engine = obj.engine(upgrade=True)

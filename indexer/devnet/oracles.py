@@ -1,6 +1,7 @@
 """The devnet's non-Aave oracles: a Pyth pull oracle (DevPyth) and an L2 sequencer-uptime feed.
 
-Neither is wired into the Aave v3.0 market; they exist for consumers that read such oracles directly.
+Neither is wired into a protocol's market; they exist for consumers that read such oracles directly
+(:mod:`indexer.devnet.chain` deploys them).
 
 * Pyth prices are ``price * 10**expo`` with a confidence interval ``conf`` in the same units, keyed by a
   32-byte price id (:data:`PYTH_PRICE_IDS`, the ids Pyth uses on mainnet). DevPyth's setter stores any
@@ -13,17 +14,13 @@ Every setter sends one transaction from the deployment's deployer and returns on
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from indexer.devnet.abi import decode, encode_call, encode_words
+from indexer.devnet.deployment import Deployment
 from indexer.devnet.jsonrpc import JsonRpcClient
-from indexer.devnet.market import PRICE_DECIMALS
 from indexer.devnet.txbatch import transact
 
-if TYPE_CHECKING:  # deploy imports this module's constants
-    from indexer.devnet.deploy import Deployment
-
 __all__ = [
+    "PRICE_DECIMALS",
     "PYTH_DEFAULT_EXPO",
     "PYTH_PRICE_IDS",
     "SEQUENCER_DESCRIPTION",
@@ -39,6 +36,7 @@ __all__ = [
 PYTH_PRICE_IDS: dict[str, str] = {
     "WETH": "0xff61491a931112ddf1bd8147cd1b641375f79f5825126d665480874634fd0ace",
 }
+PRICE_DECIMALS = 8  # the devnet's Chainlink-style feeds answer in USD with 8 decimals
 PYTH_DEFAULT_EXPO = -PRICE_DECIMALS  # -8: the same scale as the devnet's Chainlink-style feeds
 
 SEQUENCER_DESCRIPTION = "L2 Sequencer Uptime Status Feed"

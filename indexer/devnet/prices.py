@@ -11,9 +11,9 @@ from eth_utils import to_checksum_address
 from indexer.devnet.abi import create_address, decode, encode_args, encode_call
 from indexer.devnet.chain_control import advance_time, mine, revert, snapshot
 from indexer.devnet.compile import compile_dev_contracts
-from indexer.devnet.deploy import Deployment
+from indexer.devnet.deployment import Deployment
 from indexer.devnet.jsonrpc import JsonRpcClient
-from indexer.devnet.market import PRICE_DECIMALS
+from indexer.devnet.oracles import PRICE_DECIMALS
 from indexer.devnet.txbatch import transact
 
 __all__ = [

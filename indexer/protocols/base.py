@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
@@ -24,6 +24,9 @@ from indexer.chain.multicall import Plan
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.types import Address, BlockRef, Health, LiquidationPoint, PositionSnapshot, PriceKey
+
+if TYPE_CHECKING:  # only the devnet tooling calls a DevnetModule
+    from indexer.devnet.deployment import Deployment
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +134,9 @@ class DevnetModule(Protocol):
         devnet deployment file, so configs can say ``devnet:NAME``."""
         ...
 
-    def seed_devnet(self, rpc_url: str, deployed: Mapping[str, Any], count: int) -> list[tuple[Address, str]]:
-        """Open about ``count`` positions; returns (account, kind) of each."""
+    def seed_devnet(self, rpc_url: str, deployment: Deployment, count: int) -> list[tuple[Address, str]]:
+        """Open about ``count`` positions (the protocol's own record is ``deployment.protocols[kind]``);
+        returns (account, kind) of each."""
         ...
 
 

@@ -93,7 +93,7 @@ async def test_price_drop_puts_weth_borrowers_below_one_riskiest_first(devnet, c
 
 
 async def test_thousand_accounts_in_at_most_twenty_requests(devnet, chain_state, devnet_config, engine, capsys):
-    from indexer.devnet import seed_borrowers
+    from indexer.protocols.aave_v3.devnet import seed_borrowers
     from indexer.store.wallet_store import list_wallets
 
     seeded = seed_borrowers(devnet.url, devnet.deployment, 1000, seed=7)

@@ -11,16 +11,13 @@ from eth_utils import keccak, to_checksum_address
 
 from indexer.devnet import (
     CANONICAL_MULTICALL3,
-    KINDS,
     PYTH_PRICE_IDS,
     Anvil,
     Deployment,
     DevnetError,
     advance_time,
-    deploy_aave_v3,
     deploy_price_feed,
     feed_aggregator,
-    plan_accounts,
     revert,
     set_aggregator,
     set_price,
@@ -29,12 +26,14 @@ from indexer.devnet import (
     set_sequencer,
     set_updated_at,
     snapshot,
+    stack,
 )
 from indexer.devnet.abi import decode, encode_call, encode_words, selector
 from indexer.devnet.compile import compile_dev_contracts
 from indexer.devnet.errors import DevnetRpcError, ToolchainMissingError, TransactionFailedError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import transact
+from indexer.protocols.aave_v3.devnet import KINDS, aave_record, emode_categories, plan_accounts
 
 WAD = 10**18
 ACCOUNT_DATA = ["uint256"] * 6  # collateral, debt, availableBorrows, LT, LTV, HF
@@ -128,7 +127,8 @@ def test_reserve_tokens_decimals_and_risk_parameters(devnet):
 
 def test_emode_categories(devnet):
     d, url = devnet.deployment, devnet.url
-    for category_id, expected in d.emode_categories.items():
+    categories = emode_categories(d)
+    for category_id, expected in categories.items():
         ((ltv, lt, bonus, price_source, label),) = call(
             url, d.contracts["Pool"], "getEModeCategoryData(uint8)",
             ["(uint16,uint16,uint16,address,string)"], category_id,
@@ -137,9 +137,9 @@ def test_emode_categories(devnet):
             expected["ltv"], expected["liquidation_threshold"], expected["liquidation_bonus"], expected["label"]
         )  # fmt: skip
         assert int(price_source, 16) == 0
-    assert d.emode_categories[1]["label"] == "ETH correlated"
-    assert (d.emode_categories[1]["ltv"], d.emode_categories[1]["liquidation_threshold"]) == (9000, 9300)
-    assert (d.emode_categories[2]["ltv"], d.emode_categories[2]["liquidation_threshold"]) == (9300, 9500)
+    assert categories[1]["label"] == "ETH correlated"
+    assert (categories[1]["ltv"], categories[1]["liquidation_threshold"]) == (9000, 9300)
+    assert (categories[2]["ltv"], categories[2]["liquidation_threshold"]) == (9300, 9500)
 
 
 def test_multicall3_at_canonical_address(devnet):
@@ -176,7 +176,8 @@ def test_deployment_json_round_trip(devnet, tmp_path):
     devnet.deployment.to_json(path)
     loaded = Deployment.from_json(path)
     assert loaded == devnet.deployment
-    assert set(loaded.emode_categories) == {1, 2}
+    assert set(emode_categories(loaded)) == {1, 2}
+    assert aave_record(loaded)["reserves"] == loaded.reserves  # the only protocol with priced reserves here
     assert loaded.pyth_price_ids == {"WETH": ETH_USD}
     # a file written before pyth_price_ids existed still loads
     older = json.loads(path.read_text())
@@ -188,9 +189,9 @@ def test_deployment_json_round_trip(devnet, tmp_path):
 def test_fresh_deployment_wall_time():
     with Anvil() as node:
         started = time.perf_counter()
-        deployment = deploy_aave_v3(node.url)
+        deployment = stack.deploy(node.url, ["aave_v3"])
         elapsed = time.perf_counter() - started
-    print(f"\nfresh Aave v3 devnet deployment: {elapsed:.3f} s")
+    print(f"\nfresh Aave v3 devnet deployment (with the chain's shared services): {elapsed:.3f} s")
     assert elapsed < 5.0
     assert deployment.block_number >= 1
 

@@ -8,7 +8,6 @@ interest accrual. Each test runs inside an evm snapshot.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -24,8 +23,7 @@ from pathlib import Path
 import pytest
 
 from indexer.chain.rpc import RpcClient
-from indexer.devnet import Anvil, advance_time, deploy_aave_v3
-from indexer.devnet.deploy import Deployment
+from indexer.devnet import Anvil, Deployment, advance_time, stack
 from indexer.discovery import discover
 from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
 from indexer.protocols.morpho_blue.devnet import (
@@ -50,7 +48,7 @@ ELAPSED = 5 * 86_400 + 17
 @dataclass
 class MorphoChain:
     url: str
-    deployment: Deployment  # the devnet file's record (Aave first, Morpho under protocols)
+    deployment: Deployment  # the devnet file's record (each protocol under protocols)
     morpho: MorphoDeployment
     seeded: list[tuple[str, str]]
     file: Path
@@ -58,16 +56,13 @@ class MorphoChain:
 
 @pytest.fixture(scope="module")
 def morpho_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MorphoChain]:
-    module = importlib.import_module(MorphoBlueAdapter.devnet or "")
     with Anvil() as node:
-        deployment = deploy_aave_v3(node.url)
-        deployed = module.deploy_devnet(node.url)
-        deployment.protocols[MorphoBlueAdapter.kind] = deployed
-        deployment.contracts.update(deployed["contracts"])
-        seeded = module.seed_devnet(node.url, deployed, SEEDED)
+        deployment = stack.deploy(node.url)
+        seeded = stack.devnet_module(MorphoBlueAdapter.kind).seed_devnet(node.url, deployment, SEEDED)
         advance_time(node.url, ELAPSED)
         path = tmp_path_factory.mktemp("morpho") / "devnet.json"
         deployment.to_json(path)
+        deployed = deployment.protocols[MorphoBlueAdapter.kind]
         morpho = MorphoDeployment.from_dict({k: v for k, v in deployed.items() if k != "contracts"})
         yield MorphoChain(node.url, deployment, morpho, seeded, path)
 

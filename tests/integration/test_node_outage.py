@@ -8,7 +8,8 @@ import time
 
 import sqlalchemy as sa
 
-from indexer.devnet import Anvil, deploy_aave_v3, mine, seed_borrowers
+from indexer.devnet import Anvil, mine, stack
+from indexer.protocols.aave_v3.devnet import seed_borrowers
 from indexer.jobs.run import run
 from indexer.settings import load_settings
 from indexer.store.chain_store import checkpoint
@@ -32,7 +33,7 @@ async def test_outage_backoff_and_catch_up(tmp_path, caplog):
     port = node.port
     engine = None
     try:
-        deployment = deploy_aave_v3(node.url)
+        deployment = stack.deploy(node.url, ["aave_v3"])
         accounts = seed_borrowers(node.url, deployment, 8)
         deployment.to_json(tmp_path / "devnet.json")
         config_path = tmp_path / "outage.toml"

@@ -154,7 +154,7 @@ async def test_sigterm_leaves_whole_blocks_and_restart_continues(devnet, chain_s
 
 
 async def test_run_discovers_every_seeded_borrower(devnet, chain_state, write_devnet_config, engine):
-    from indexer.devnet.seed import liquidity_provider_address
+    from indexer.protocols.aave_v3.devnet.seed import liquidity_provider_address
 
     config = load_settings(write_devnet_config(chain=FAST, tail="discover = true\n"))  # and no wallet tracked
     stop, task = await start(config, engine)

@@ -24,7 +24,7 @@ import json
 import logging
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -35,8 +35,9 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from indexer.devnet import toolchain
-from indexer.devnet.abi import create_address, decode, encode_args, encode_call
+from indexer.devnet.abi import decode, encode_call
 from indexer.devnet.compile import CompiledContract, compile_sources
+from indexer.devnet.deployment import DeployPlan, Deployment
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, send_and_mine
@@ -306,26 +307,6 @@ def _usd_to_units(symbol: str, usd: Fraction | int, decimals: int) -> int:
     return int(Fraction(usd) * 10**decimals / token_usd)
 
 
-class _Plan:
-    """The deployer's transactions, with each created contract's address predicted from its nonce."""
-
-    def __init__(self, deployer: str, first_nonce: int) -> None:
-        self.deployer = deployer
-        self.nonce = first_nonce
-        self.txs: list[Tx] = []
-
-    def create(self, step: str, bytecode: str, types: tuple[str, ...] = (), args: tuple[Any, ...] = ()) -> str:
-        address = create_address(self.deployer, self.nonce)
-        self.txs.append(Tx(f"deploy {step}", self.deployer, None, bytecode + encode_args(types, args), DEPLOY_GAS,
-                           self.nonce))  # fmt: skip
-        self.nonce += 1
-        return address
-
-    def call(self, step: str, to: str, signature: str, *args: Any) -> None:
-        self.txs.append(Tx(step, self.deployer, to, encode_call(signature, *args), CALL_GAS, self.nonce))
-        self.nonce += 1
-
-
 # --- deployment
 
 
@@ -342,7 +323,8 @@ def deploy_morpho_blue(rpc_url: str) -> MorphoDeployment:
         raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
     deployer = to_checksum_address(accounts[0])
     fee_recipient, lender, liquidator = _address("fee-recipient"), _address("lender"), _address("liquidator")
-    plan = _Plan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16))
+    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
+                      deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)  # fmt: skip
 
     morpho = plan.create("Morpho", code["Morpho"].bytecode, ("address",), (deployer,))
     irm = plan.create("IrmMock", code["IrmMock"].bytecode)
@@ -713,6 +695,8 @@ def deploy_devnet(rpc_url: str) -> dict[str, Any]:
     return {**deployment.to_dict(), "contracts": contracts}
 
 
-def seed_devnet(rpc_url: str, deployed: Mapping[str, Any], count: int) -> list[tuple[str, str]]:
-    deployment = MorphoDeployment.from_dict({k: v for k, v in deployed.items() if k != "contracts"})
-    return [(s.account, s.kind) for s in seed_morpho_positions(rpc_url, deployment, count)]
+def seed_devnet(rpc_url: str, deployment: Deployment, count: int) -> list[tuple[str, str]]:
+    morpho = MorphoDeployment.from_dict(
+        {k: v for k, v in deployment.protocols["morpho_blue"].items() if k != "contracts"}
+    )
+    return [(s.account, s.kind) for s in seed_morpho_positions(rpc_url, morpho, count)]

@@ -7,41 +7,26 @@ goes out as one JSON-RPC batch that anvil mines in a handful of blocks.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
 
-from indexer.devnet import market, toolchain
-from indexer.devnet.abi import create_address, decode, encode_args, encode_call, link_bytecode
+from indexer.devnet import toolchain
+from indexer.devnet.abi import create_address, decode, encode_call, link_bytecode
 from indexer.devnet.compile import compile_dev_contracts
+from indexer.devnet.deployment import DeployPlan
 from indexer.devnet.errors import DevnetError
 from indexer.devnet.jsonrpc import JsonRpcClient
-from indexer.devnet.oracles import (
-    PYTH_PRICE_IDS,
-    SEQUENCER_DESCRIPTION,
-    SEQUENCER_UP,
-    default_conf,
-    pyth_set_price_call,
-)
-from indexer.devnet.txbatch import Tx, automine_paused, send_and_mine
+from indexer.devnet.txbatch import automine_paused, send_and_mine
+from indexer.protocols.aave_v3.devnet import market
 
 log = logging.getLogger(__name__)
 
-CANONICAL_MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 DEPLOY_GAS = 15_000_000
-CALL_GAS = 1_000_000
 INIT_RESERVE_GAS = 6_000_000
-
-# how long before the deployment the sequencer-uptime feed says the sequencer came up: well past any
-# grace period (Aave's PriceOracleSentinel and most protocols use an hour or less)
-SEQUENCER_UP_SINCE = 2 * 86_400
 
 # Libraries linked into Pool/PoolConfigurator; FlashLoanLogic itself links BorrowLogic, so it comes after.
 POOL_LIBRARIES = (
@@ -50,91 +35,27 @@ POOL_LIBRARIES = (
 )  # fmt: skip
 
 
-@dataclass
-class Deployment:
-    """Where everything of one devnet market lives. Addresses are checksummed.
-
-    ``reserves`` are in listing order (= ``Pool.getReservesList()``); each has symbol, name, asset,
-    decimals, aToken, variableDebtToken, stableDebtToken, feed (the DevFeedProxy that AaveOracle reads),
-    aggregator (the DevPriceFeed behind it), price (initial, 8 decimals), emode_category, ltv,
-    liquidation_threshold, liquidation_bonus, reserve_factor, interest_rate_strategy.
-
-    ``contracts`` also holds ``Pyth`` (a DevPyth; ``pyth_price_ids`` maps a reserve symbol to its Pyth
-    price id there) and ``SequencerUptimeFeed`` (a DevPriceFeed reporting the L2 sequencer up); neither
-    is wired into the market. See :mod:`indexer.devnet.oracles`.
-    """
-
-    rpc_url: str
-    chain_id: int
-    deployer: str
-    block_number: int
-    contracts: dict[str, str]
-    reserves: list[dict[str, Any]]
-    emode_categories: dict[int, dict[str, Any]] = field(default_factory=dict)
-    pyth_price_ids: dict[str, str] = field(default_factory=dict)
-    protocols: dict[str, dict[str, Any]] = field(default_factory=dict)  # other protocols' devnets, by kind
-
-    def reserve(self, symbol: str) -> dict[str, Any]:
-        for reserve in self.reserves:
-            if reserve["symbol"] == symbol:
-                return reserve
-        raise KeyError(f"no reserve {symbol!r} in this deployment")
-
-    def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> Deployment:
-        data = json.loads(Path(path).read_text())
-        data["emode_categories"] = {int(k): v for k, v in data.get("emode_categories", {}).items()}
-        return cls(**data)
-
-
-class _Plan:
-    """Accumulates the deployer's transactions, predicting each created contract's address."""
-
-    def __init__(self, deployer: str, first_nonce: int) -> None:
-        self.deployer = deployer
-        self.nonce = first_nonce
-        self.txs: list[Tx] = []
-
-    def _add(self, step: str, to: str | None, data: str, gas: int) -> None:
-        self.txs.append(Tx(step, self.deployer, to, data, gas, self.nonce))
-        self.nonce += 1
-
-    def create(self, step: str, bytecode: str, types: tuple[str, ...] = (), args: tuple[Any, ...] = ()) -> str:
-        address = create_address(self.deployer, self.nonce)
-        self._add(f"deploy {step}", None, bytecode + encode_args(types, args), DEPLOY_GAS)
-        return address
-
-    def call(self, step: str, to: str, signature: str, *args: Any, gas: int = CALL_GAS) -> None:
-        self._add(step, to, encode_call(signature, *args), gas)
-
-    def send(self, step: str, to: str, data: str, gas: int = CALL_GAS) -> None:
-        """A call whose calldata is already encoded."""
-        self._add(step, to, data, gas)
-
-
 def _aave_code(name: str, libraries: dict[str, str] | None = None) -> str:
     return link_bytecode(toolchain.aave_artifact(name), libraries or {})
 
 
-def deploy_aave_v3(rpc_url: str) -> Deployment:
-    """Deploys the devnet market on the node at ``rpc_url`` and returns where everything is."""
+def deploy_aave_v3(rpc_url: str) -> dict[str, Any]:
+    """Deploys the devnet market on the node at ``rpc_url`` and returns its record for the devnet deployment
+    file (:class:`~indexer.devnet.deployment.Deployment`): ``contracts`` (Pool, AaveOracle, …), ``reserves`` in
+    listing order (= ``Pool.getReservesList()``; each has symbol, name, asset, decimals, aToken,
+    variableDebtToken, stableDebtToken, feed — the DevFeedProxy AaveOracle reads —, aggregator — the
+    DevPriceFeed behind it —, price (initial, 8 decimals), emode_category, ltv, liquidation_threshold,
+    liquidation_bonus, reserve_factor, interest_rate_strategy) and ``emode_categories`` (by id, as strings:
+    the record is JSON)."""
     rpc = JsonRpcClient(rpc_url)
     dev = compile_dev_contracts()
-    chain_id_hex, accounts, head = rpc.batch([
-        ("eth_chainId", []), ("eth_accounts", []), ("eth_getBlockByNumber", ["latest", False]),
-    ])  # fmt: skip
+    accounts = rpc.call("eth_accounts")
     if not accounts:
         raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
     deployer = to_checksum_address(accounts[0])
-    plan = _Plan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16))
+    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
+                      deploy_gas=DEPLOY_GAS)  # fmt: skip
     c: dict[str, str] = {}
-    # The deployment's timestamps (Pyth publishTime, sequencer rounds) are its first block's: that block is
-    # pinned to ``now`` (the head may be a genesis block from long before, e.g. after a cold compile).
-    now = max(int(head["timestamp"], 16) + 1, int(time.time()))
-    rpc.call("evm_setNextBlockTimestamp", [now])
 
     # --- addresses provider and access control
     provider = c["PoolAddressesProvider"] = plan.create(
@@ -251,32 +172,10 @@ def deploy_aave_v3(rpc_url: str) -> Deployment:
                 "setAssetEModeCategory(address,uint8)", assets[spec.symbol], spec.emode_category,
             )  # fmt: skip
 
-    c["DevMulticall3"] = plan.create("DevMulticall3", dev["DevMulticall3"].bytecode)
-    c["Multicall3"] = CANONICAL_MULTICALL3
-
-    # --- oracles outside the market (last, so every address above stays where it always was)
-    pyth = c["Pyth"] = plan.create("DevPyth", dev["DevPyth"].bytecode)
-    pyth_ids = {sym: PYTH_PRICE_IDS[sym] for sym in symbols if sym in PYTH_PRICE_IDS}
-    for sym, price_id in pyth_ids.items():
-        price = market.reserve_spec(sym).price  # the feed's answer: PRICE_DECIMALS decimals, i.e. expo -8
-        data = pyth_set_price_call(price_id, price, default_conf(price), -market.PRICE_DECIMALS, now)
-        plan.send(f"DevPyth.setPrice {sym}", pyth, data)
-    sequencer = c["SequencerUptimeFeed"] = plan.create(
-        "DevPriceFeed SequencerUptimeFeed", feed_code, ("uint8", "string", "int256"),
-        (0, SEQUENCER_DESCRIPTION, SEQUENCER_UP),
-    )  # fmt: skip
-    # rewrite round 1 (the constructor stamps it with the block time) as "up since long ago"
-    plan.call(
-        "DevPriceFeed.setRoundData SequencerUptimeFeed", sequencer, "setRoundData(uint80,int256,uint256,uint256)",
-        1, SEQUENCER_UP, now - SEQUENCER_UP_SINCE, now,
-    )  # fmt: skip
-
     with automine_paused(rpc):
         send_and_mine(rpc, plan.txs, "deploy Aave v3")
-    rpc.call("anvil_setCode", [CANONICAL_MULTICALL3, dev["DevMulticall3"].deployed_bytecode])
 
     token_addresses = _check_and_read_tokens(rpc, c, [assets[s] for s in symbols])
-    block_number = int(rpc.call("eth_blockNumber"), 16)
     reserves = []
     for spec, (a_token, stable_debt, variable_debt) in zip(market.RESERVES, token_addresses, strict=True):
         reserves.append({
@@ -298,7 +197,7 @@ def deploy_aave_v3(rpc_url: str) -> Deployment:
             "interest_rate_strategy": strategies[spec.rate_strategy],
         })  # fmt: skip
     emode = {
-        cat.category_id: {
+        str(cat.category_id): {
             "label": cat.label,
             "ltv": cat.ltv,
             "liquidation_threshold": cat.liquidation_threshold,
@@ -308,17 +207,8 @@ def deploy_aave_v3(rpc_url: str) -> Deployment:
         }
         for cat in market.EMODE_CATEGORIES
     }
-    log.info("Aave v3 devnet market deployed at block %d (Pool %s)", block_number, pool)
-    return Deployment(
-        rpc_url=rpc_url,
-        chain_id=int(chain_id_hex, 16),
-        deployer=deployer,
-        block_number=block_number,
-        contracts=c,
-        reserves=reserves,
-        emode_categories=emode,
-        pyth_price_ids=pyth_ids,
-    )
+    log.info("Aave v3 devnet market deployed pool=%s reserves=%d", pool, len(reserves))
+    return {"contracts": c, "reserves": reserves, "emode_categories": emode}
 
 
 def _eth_call(to: str, data: str) -> tuple[str, list[Any]]:
@@ -332,9 +222,8 @@ def _check_and_read_tokens(rpc: JsonRpcClient, c: dict[str, str], assets: list[s
         _eth_call(provider, encode_call("getPool()")),
         _eth_call(provider, encode_call("getPoolConfigurator()")),
         _eth_call(pool, encode_call("getReservesList()")),
-        ("eth_getCode", [c["Multicall3"], "latest"]),
     ] + [_eth_call(c["AaveProtocolDataProvider"], encode_call("getReserveTokensAddresses(address)", a)) for a in assets]
-    got_pool, got_configurator, listed, multicall_code, *tokens = rpc.batch(calls)
+    got_pool, got_configurator, listed, *tokens = rpc.batch(calls)
     if to_checksum_address(decode(["address"], got_pool)[0]) != pool:
         raise DevnetError(f"Pool proxy is not at the predicted address {pool}")
     if to_checksum_address(decode(["address"], got_configurator)[0]) != c["PoolConfigurator"]:
@@ -342,8 +231,6 @@ def _check_and_read_tokens(rpc: JsonRpcClient, c: dict[str, str], assets: list[s
     listed_assets = [to_checksum_address(a) for a in decode(["address[]"], listed)[0]]
     if listed_assets != assets:
         raise DevnetError(f"Pool lists {listed_assets}, expected {assets}")
-    if len(multicall_code) <= 2:
-        raise DevnetError("anvil_setCode left no code at the canonical Multicall3 address")
     return [
         tuple(to_checksum_address(a) for a in decode(["address", "address", "address"], raw))  # type: ignore[misc]
         for raw in tokens

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from eth_utils import keccak, to_checksum_address
 
 from indexer.devnet.abi import decode, encode_call, encode_words
-from indexer.devnet.deploy import Deployment
+from indexer.devnet.deployment import Deployment
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, send_and_mine
+from indexer.protocols.aave_v3.devnet.record import aave_record, emode_categories
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,14 @@ def liquidity_provider_address(seed: int) -> str:
 
 
 class _Market:
-    """Reserve facts the planner needs, from a Deployment."""
+    """Reserve facts the planner needs, from the devnet's Aave record."""
 
     def __init__(self, deployment: Deployment, prices: dict[str, int] | None = None) -> None:
-        self.reserves = {r["symbol"]: r for r in deployment.reserves}
-        self.symbols = [r["symbol"] for r in deployment.reserves]
-        self.emode = deployment.emode_categories
-        self.prices = prices or {r["symbol"]: r["price"] for r in deployment.reserves}
+        reserves = aave_record(deployment)["reserves"]
+        self.reserves = {r["symbol"]: r for r in reserves}
+        self.symbols = [r["symbol"] for r in reserves]
+        self.emode = emode_categories(deployment)
+        self.prices = prices or {r["symbol"]: r["price"] for r in reserves}
 
     def units(self, symbol: str, value_base: int) -> int:
         """Token units worth ``value_base`` (8-decimal USD) at the initial price, rounded down."""
@@ -240,11 +242,12 @@ def _liquidity(mkt: _Market, accounts: list[SeededAccount]) -> dict[str, int]:
 
 def _oracle_prices(rpc: JsonRpcClient, deployment: Deployment) -> dict[str, int]:
     """Current AaveOracle prices, so amounts stay right after prices were moved."""
-    assets = [r["asset"] for r in deployment.reserves]
+    aave = aave_record(deployment)
+    assets = [r["asset"] for r in aave["reserves"]]
     data = encode_call("getAssetsPrices(address[])", assets)
-    raw = rpc.call("eth_call", [{"to": deployment.contracts["AaveOracle"], "data": data}, "latest"])
+    raw = rpc.call("eth_call", [{"to": aave["contracts"]["AaveOracle"], "data": data}, "latest"])
     prices = decode(["uint256[]"], raw)[0]
-    return {r["symbol"]: int(p) for r, p in zip(deployment.reserves, prices, strict=True)}
+    return {r["symbol"]: int(p) for r, p in zip(aave["reserves"], prices, strict=True)}
 
 
 def seed_borrowers(rpc_url: str, deployment: Deployment, n: int, *, seed: int = 0) -> list[SeededAccount]:
@@ -259,7 +262,7 @@ def seed_borrowers(rpc_url: str, deployment: Deployment, n: int, *, seed: int = 
     accounts = plan_accounts(deployment, n, seed, prices)
     lp = SeededAccount(liquidity_provider_address(seed), "liquidity_provider", 0, _liquidity(mkt, accounts))
     everyone = [lp, *accounts]
-    pool = deployment.contracts["Pool"]
+    pool = aave_record(deployment)["contracts"]["Pool"]
     asset = {s: mkt.reserves[s]["asset"] for s in mkt.symbols}
 
     rpc.batch(("anvil_setBalance", [a.address, ETH_FUNDING]) for a in everyone)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from indexer.devnet.oracles import PRICE_DECIMALS
+
 MARKET_ID = "Aave Devnet Market"
-PRICE_DECIMALS = 8
 BASE_CURRENCY_UNIT = 10**PRICE_DECIMALS  # AaveOracle base currency: USD with 8 decimals
 RAY = 10**27
 
