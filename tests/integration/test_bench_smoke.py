@@ -1,5 +1,5 @@
 """The benchmark end to end at toy size (N = 50, one repeat) on its own anvil: every row is there, and
-the relations that must hold do (fewer requests, faster than the naive loop, exact recompute, the feed
+the relations that must hold do (fewer requests than the naive loop, exact recompute, the feed
 update's alert rows committed with its own block, by the fast path and by the full read)."""
 
 import pytest
@@ -35,8 +35,9 @@ async def test_benchmark_at_toy_size_prints_every_row_with_sane_figures(pg_serve
     # the repeats reuse the market's layout from the first read: its two entry-point round trips are gone
     assert refresh.by_method["eth_call"] == size.first_requests - 2 - 2, (refresh.by_method, size.first_requests)
     assert floor.requests == refresh.requests and floor.http_posts == refresh.http_posts
-    assert refresh.wall < naive.wall, "the indexer must beat one eth_call per account"
-    assert floor.wall < refresh.wall, "replaying the same requests without any processing is the floor"
+    # wall times are not compared here: at 50 accounts and one repeat they are a few hundred ms and swing with
+    # the machine's load (a CI run saw the indexer at 0.279 s beside the naive loop at 0.265 s); the speed
+    # relations are measured by `./dev bench` at 1,000+ accounts and recorded in bench/RESULTS.md
     parts = (refresh.rpc, refresh.build, refresh.encode, refresh.decode, refresh.health, refresh.write)
     assert all(p > 0 for p in parts), parts  # the instrumentation still reaches the indexer's code
     assert sum(parts) + refresh.judge <= refresh.wall
