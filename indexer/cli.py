@@ -162,12 +162,14 @@ def sync(obj: Context, block: int | None, chains: tuple[str, ...]) -> None:
     from indexer.sync import sync_once
 
     for name in chains:
-        if name not in obj.settings.chains:
-            raise IndexerError(f"unknown chain {name!r} (configured: {', '.join(obj.settings.chains)})")
+        if name not in obj.settings.all_chains:
+            raise IndexerError(f"unknown chain {name!r} (configured: {', '.join(obj.settings.all_chains)})")
     reads = asyncio.run(sync_once(obj.settings, obj.engine(), block=block, chains=chains or None))
     for read in reads:
-        click.echo(f"{read.chain}: block {read.block.number} · {len(read.snapshots)} positions · "
-                   f"{read.stats.requests} RPC requests · {sum(read.timings.values()):.2f}s")
+        what = "venue snapshot" if obj.settings.is_venue(read.chain) else "block"
+        asked = "venue requests" if obj.settings.is_venue(read.chain) else "RPC requests"
+        click.echo(f"{read.chain}: {what} {read.block.number} · {len(read.snapshots)} positions · "
+                   f"{read.stats.requests} {asked} · {sum(read.timings.values()):.2f}s")
 
 
 @cli.command()

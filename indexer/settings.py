@@ -112,10 +112,20 @@ class ChainSettings(_Strict):
         return self
 
 
+class VenueSettings(_Strict):
+    """An HTTP venue (Hyperliquid): markets name it as their ``chain``."""
+
+    url: str = Field(pattern=r"^https?://")  # the API root; requests go to {url}/info
+    timeout: float = Field(default=10.0, gt=0)
+    poll_interval: float = Field(default=5.0, gt=0)  # seconds between polls in `indexer run`
+    max_age: int = Field(default=60, gt=0)  # a position whose venue time is older than this is STALE
+    weight_per_minute: int = Field(default=1200, ge=1)  # the venue's published request-weight budget
+
+
 class MarketSettings(_Strict):
-    chain: str
+    chain: str  # a configured chain, or a venue
     protocol: str
-    address: str  # e.g. Aave v3: the PoolAddressesProvider; "devnet:NAME" reads it from the deployment
+    address: str = ""  # e.g. Aave v3: the PoolAddressesProvider; "devnet:NAME" reads it from the deployment
     verify_onchain: bool = False  # also read the protocol's own health view and compare
     discover: bool = False  # find the market's accounts in its events (eth_getLogs), not only tracked wallets
     start_block: int = Field(default=0, ge=0)  # where discovery starts scanning (the market's deployment block)
@@ -152,6 +162,7 @@ class Settings(_Strict):
     alerts: AlertSettings = AlertSettings()
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)  # checked by indexer.alerts.registry
     chains: dict[str, ChainSettings] = Field(default_factory=dict)
+    venues: dict[str, VenueSettings] = Field(default_factory=dict)
     markets: dict[str, MarketSettings] = Field(default_factory=dict)
     source: str = "<defaults>"
 
@@ -188,10 +199,31 @@ class Settings(_Strict):
 
     @model_validator(mode="after")
     def _markets_on_known_chains(self) -> Settings:
+        from indexer.protocols.registry import SOURCES
+
+        both = sorted(set(self.chains) & set(self.venues))
+        if both:
+            raise ValueError(f"{both[0]!r} is configured both as a chain and as a venue")
         for key, market in self.markets.items():
+            transport = SOURCES[market.protocol].transport
+            if transport == "venue":
+                if market.chain not in self.venues:
+                    raise ValueError(f"market {key!r}: protocol {market.protocol!r} reads an HTTP venue, and "
+                                     f"{market.chain!r} is not a configured venue ([venues.NAME] url = ...)")
+                continue
             if market.chain not in self.chains:
                 raise ValueError(f"market {key!r} names chain {market.chain!r}, which is not configured")
+            if not market.address:
+                raise ValueError(f"market {key!r}: protocol {market.protocol!r} needs the contract `address`")
         return self
+
+    def is_venue(self, name: str) -> bool:
+        return name in self.venues
+
+    @property
+    def all_chains(self) -> list[str]:
+        """Every name positions are stored under: the chains and the HTTP venues."""
+        return sorted({*self.chains, *self.venues})
 
     @property
     def database_url(self) -> str:
@@ -217,6 +249,8 @@ class Settings(_Strict):
 
     def market_address(self, key: str) -> str:
         market = self.markets[key]
+        if market.chain in self.venues:
+            return market.address
         return self.resolve_address(market.chain, market.address, f"market {key!r}")
 
     def resolve_address(self, chain: str, address: str, where: str) -> str:

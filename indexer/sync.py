@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 
 from indexer.chain.rpc import RpcClient
+from indexer.errors import ConfigError
 from indexer.pipeline.chain import ChainPipeline, ChainReader
 from indexer.pipeline.chain_read import ChainRead
 from indexer.settings import Settings
 from indexer.types import Address
+from indexer.venue.pipeline import VenuePipeline
 
 __all__ = ["ChainRead", "read_chain", "sync_once"]
 
@@ -47,10 +49,23 @@ async def sync_once(settings: Settings, engine: Engine, *, block: int | None = N
                     hints: dict[str, dict[str, object]] | None = None) -> list[ChainRead]:
     """Read, judge and store every configured chain once (tracked wallets, and for discovering markets the
     accounts discovery found), raising alerts. Returns what was read, per chain. ``hints``: per chain, the
-    markets' hints (see ``read_chain``), for a caller that syncs repeatedly."""
+    markets' hints (see ``read_chain``), for a caller that syncs repeatedly. An HTTP venue is read as it is
+    now: with ``block``, venues are left out (or refused, when named in ``chains``)."""
     names = list(chains) if chains else sorted({m.chain for m in settings.markets.values()})
+    if block is not None:
+        named = [n for n in names if settings.is_venue(n)]
+        if chains and named:
+            raise ConfigError(f"{named[0]!r} is an HTTP venue: it has no blocks, so --block does not apply to it")
+        names = [n for n in names if not settings.is_venue(n)]
     reads = []
     for chain in names:
+        if settings.is_venue(chain):
+            venue = VenuePipeline(settings, engine, chain)
+            try:
+                reads.append(await venue.sync())
+            finally:
+                await venue.close()
+            continue
         pipeline = ChainPipeline(settings, engine, chain)
         if hints is not None:
             pipeline.reads.hints = hints.setdefault(chain, {})

@@ -24,7 +24,7 @@ from indexer.alerts.rules import (
     evaluate_health,
     evaluate_oracle,
 )
-from indexer.protocols.base import Source
+from indexer.protocols.base import PositionRules
 from indexer.settings import AlertSettings
 from indexer.store.views import base_to_decimal
 from indexer.types import BlockRef, PositionSnapshot, Role, scaled
@@ -74,7 +74,7 @@ class AlertEngine:
     """``sources``: the chain's source of each market key (the pipeline's), asked for liquidation points."""
 
     def __init__(self, settings: AlertSettings, route: Callable[[AlertMessage], list[str]],
-                 sources: Mapping[str, Source]) -> None:
+                 sources: Mapping[str, PositionRules]) -> None:
         self.settings = settings
         self.route = route
         self.sources = sources
@@ -164,8 +164,9 @@ class AlertEngine:
             price_status=snapshot.price_status, detail=detail)
 
     def _liquidation(self, snapshot: PositionSnapshot) -> LiquidationPrice | None:
-        """The liquidation point of the position's largest holding (by the value the protocol counts)."""
-        held = [leg for leg in snapshot.legs if leg.role in (Role.COLLATERAL, Role.LONG) and leg.value > 0]
+        """The liquidation point of the position's largest holding (by the value the protocol counts): collateral
+        or a perp position, long or short."""
+        held = [leg for leg in snapshot.legs if leg.role in (Role.COLLATERAL, Role.LONG, Role.SHORT) and leg.value > 0]
         if not held or not snapshot.health.requirement:
             return None
         largest = max(held, key=lambda leg: leg.value)

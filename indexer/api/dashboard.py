@@ -236,7 +236,7 @@ def render(data: DashboardData, *, now: float, refresh: int, max_lag: int) -> st
 async def dashboard_handler(request: web.Request) -> web.Response:
     params.reject_unknown(request.query, ())
     config = request.app[CONFIG]
-    chains = sorted(request.app[SETTINGS].chains)
+    chains = request.app[SETTINGS].all_chains
     data = await run_with_engine(request.app, lambda engine: read_dashboard(engine, chains))
     page = render(data, now=time.time(), refresh=config.dashboard_refresh_seconds, max_lag=config.max_lag_seconds)
     return web.Response(text=page, content_type="text/html",

@@ -36,7 +36,7 @@ async def healthz_handler(request: web.Request) -> web.Response:
     params.reject_unknown(request.query, ())
     max_lag = request.app[CONFIG].max_lag_seconds
     try:
-        heads = await run_query(request.app, chain_heads, chains=sorted(request.app[SETTINGS].chains))
+        heads = await run_query(request.app, chain_heads, chains=request.app[SETTINGS].all_chains)
     except SQLAlchemyError:
         log.exception("healthz: the store did not answer")
         return web.json_response({"status": "unavailable", "error": "the database did not answer"}, status=503)

@@ -31,6 +31,7 @@ from indexer.alerts.dispatcher import Dispatcher, pending_delivery
 from indexer.alerts.registry import build_channels
 from indexer.errors import ConfigError, PermanentError, RetryableError
 from indexer.pipeline.chain import ChainPipeline
+from indexer.venue.pipeline import VenuePipeline
 from indexer.settings import Settings
 from indexer.store.outbox import DbOutbox
 from indexer.store.retention import prune
@@ -57,7 +58,7 @@ class Runtime:
         self.dispatch = dispatch
         self.chains = sorted({m.chain for m in settings.markets.values()})
         self.states = {chain: ChainState() for chain in self.chains}
-        self.pipelines: dict[str, ChainPipeline] = {}
+        self.pipelines: dict[str, ChainPipeline | VenuePipeline] = {}
         self.dispatcher: Dispatcher | None = None
         self.scheduler = AsyncIOScheduler()
         self.registry = CollectorRegistry()
@@ -76,8 +77,9 @@ class Runtime:
                 self.dispatcher = await stack.enter_async_context(Dispatcher(DbOutbox(self.engine, pending_delivery),
                                                                                    channels))
             for chain in self.chains:
-                self.pipelines[chain] = ChainPipeline(self.settings, self.engine, chain, channels=channels,
-                                                      on_block=self._committed)
+                kind = VenuePipeline if self.settings.is_venue(chain) else ChainPipeline
+                self.pipelines[chain] = kind(self.settings, self.engine, chain, channels=channels,
+                                             on_block=self._committed)
             stack.push_async_callback(self._stop_pipelines)
             await self._serve_status(stack)
             self._schedule()
@@ -109,12 +111,17 @@ class Runtime:
     def _schedule(self) -> None:
         for chain in self.chains:
             self.scheduler.add_job(self._follow, "interval", args=[chain],
-                                   seconds=self.settings.chains[chain].poll_interval, id=f"follow:{chain}",
+                                   seconds=self._poll_interval(chain), id=f"follow:{chain}",
                                    max_instances=1, coalesce=True, next_run_time=datetime.now())
         if self.settings.retention.history_blocks:
             self.scheduler.add_job(self._prune, "interval", seconds=self.settings.retention.interval, id="prune",
                                    max_instances=1, coalesce=True)
         self.scheduler.start()
+
+    def _poll_interval(self, chain: str) -> float:
+        if self.settings.is_venue(chain):
+            return self.settings.venues[chain].poll_interval
+        return self.settings.chains[chain].poll_interval
 
     async def _follow(self, chain: str) -> None:
         state = self.states[chain]
@@ -123,7 +130,7 @@ class Runtime:
         except RetryableError as exc:
             state.failures += 1
             state.error = str(exc)
-            delay = min(60.0, self.settings.chains[chain].poll_interval * 2 ** state.failures)
+            delay = min(60.0, self._poll_interval(chain) * 2 ** state.failures)
             log.warning("rpc unavailable chain=%s failures=%d retry_in=%.1fs error=%s", chain, state.failures,
                         delay, exc)
             self.scheduler.get_job(f"follow:{chain}").modify(next_run_time=datetime.now() + timedelta(seconds=delay))

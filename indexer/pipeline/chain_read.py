@@ -19,7 +19,7 @@ class ChainRead:
     block: BlockRef
     snapshots: list[PositionSnapshot]
     stats: RpcStats
-    oracles: ChainOracles
+    oracles: ChainOracles | None  # None: an HTTP venue (no feeds; its positions are marked by venue time)
     readings: list[FeedReading] = field(default_factory=list)
     unpriced: list[tuple[str, Address]] = field(default_factory=list)  # (market key, account)
     feeds: dict[str, FeedStatus] = field(default_factory=dict)  # set by ``assess``
@@ -30,5 +30,7 @@ class ChainRead:
                dependencies: Callable[[PositionSnapshot], set[str]] | None = None) -> None:
         """Judge every feed against the block and mark each position with the worst status of the prices its
         health rests on (``dependencies``, see ``mark_positions``)."""
+        if self.oracles is None:
+            return
         self.feeds = self.oracles.assess(self.block, self.readings, previous)
         mark_positions(self.snapshots, self.feeds, self.oracles.chain_status(self.feeds), dependencies)

@@ -1,10 +1,15 @@
-"""The source contract every protocol implements, lending and perps alike.
+"""The source contract every protocol implements, lending and perps alike, over two transports.
 
-A contract-reading source reads positions as a *plan*: a generator that yields rounds of contract calls and
-receives their results. The caller merges the rounds of every market on a chain into one pinned
-Multicall3 pass per round, so a source never talks to the RPC and never chooses the block. Protocols whose
-reads depend on earlier reads (Aave: which reserves a user touches decides which balances to read) take
-several rounds; a protocol with fixed reads takes one.
+A contract-reading source (``Source``, ``transport = "chain"``) reads positions as a *plan*: a generator that
+yields rounds of contract calls and receives their results. The caller merges the rounds of every market on a
+chain into one pinned Multicall3 pass per round, so a source never talks to the RPC and never chooses the
+block. Protocols whose reads depend on earlier reads (Aave: which reserves a user touches decides which
+balances to read) take several rounds; a protocol with fixed reads takes one.
+
+An HTTP venue's source (``VenueSource``, ``transport = "venue"``, e.g. Hyperliquid) reads the same way with
+rounds of venue requests (``VenueRequest``: a JSON body and its weight in the venue's rate limit), which the
+venue session paces and sends; its snapshots carry the venue's time instead of a block (the venue pipeline
+stamps them, see ``indexer.venue.pipeline``).
 
 Besides reading, a source answers the questions the rest of the indexer asks about its positions without
 knowing the protocol: which prices a position rests on (``price_dependencies``), what it would be at other
@@ -14,9 +19,9 @@ a feed reading implies (``price_from_feed``, the fast path), and where its accou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -70,29 +75,8 @@ class MarketRead:
     hint: object | None = None  # handed to the market's next ``read`` (see ``Source.read``)
 
 
-class Source(Protocol):
-    kind: ClassVar[str]
-    # The market's ``options`` table in the config, validated by this model (None: the protocol takes none).
-    options: ClassVar[type[BaseModel] | None]
-    # The module deploying the protocol on the devnet beside Aave (``DevnetModule``), imported only when a
-    # devnet starts; None: the protocol has no devnet deployment.
-    devnet: ClassVar[str | None]
-    market: MarketRef
-
-    def __init__(self, market: MarketRef) -> None: ...
-
-    def discovery(self) -> DiscoverySpec | None:
-        """The logs that name this market's accounts; None when discovery is not available."""
-        ...
-
-    def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
-             hint: object | None = None) -> Plan[MarketRead]:
-        """Positions of ``accounts`` at ``block``, exact integers; accounts with no position are left out.
-        The oracle feeds behind the prices are read in the same rounds (``feeds`` builds those calls).
-        ``hint`` is the ``MarketRead.hint`` of this market's previous read (None on the first): a source
-        may use it to read what it resolved before (entry points, layouts) in a later round, but must
-        confirm it at ``block`` before relying on it — a hint saves round trips, it is never trusted."""
-        ...
+class PositionRules(Protocol):
+    """What the rest of the indexer asks a source about its positions, whatever the transport."""
 
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         """The prices the position's health rests on."""
@@ -123,6 +107,59 @@ class Source(Protocol):
     def price_from_feed(self, reading: FeedReading) -> tuple[PriceKey, int] | None:
         """The price (and its key) the protocol would use given a feed's new reading, for the fast path;
         None when that cannot be known without a full read."""
+        ...
+
+
+class _Configured(Protocol):
+    kind: ClassVar[str]
+    # "chain": reads contracts through Multicall3 (``Source``); "venue": an HTTP venue (``VenueSource``)
+    transport: ClassVar[str]
+    # The market's ``options`` table in the config, validated by this model (None: the protocol takes none).
+    options: ClassVar[type[BaseModel] | None]
+    # The module deploying the protocol on the devnet (``DevnetModule``), imported only when a devnet
+    # starts; None: the protocol has no devnet deployment.
+    devnet: ClassVar[str | None]
+    market: MarketRef
+
+    def __init__(self, market: MarketRef) -> None: ...
+
+    def discovery(self) -> DiscoverySpec | None:
+        """The logs that name this market's accounts; None when discovery is not available."""
+        ...
+
+
+class Source(_Configured, PositionRules, Protocol):
+    """A contract-reading source (``transport = "chain"``)."""
+
+    def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
+             hint: object | None = None) -> Plan[MarketRead]:
+        """Positions of ``accounts`` at ``block``, exact integers; accounts with no position are left out.
+        The oracle feeds behind the prices are read in the same rounds (``feeds`` builds those calls).
+        ``hint`` is the ``MarketRead.hint`` of this market's previous read (None on the first): a source
+        may use it to read what it resolved before (entry points, layouts) in a later round, but must
+        confirm it at ``block`` before relying on it — a hint saves round trips, it is never trusted."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VenueRequest:
+    """One request to an HTTP venue: its JSON body and what it weighs in the venue's rate limit."""
+
+    body: Mapping[str, Any]
+    weight: int = 1
+
+
+_T = TypeVar("_T")
+VenuePlan = Generator[list[VenueRequest], list[Any], _T]
+
+
+class VenueSource(_Configured, PositionRules, Protocol):
+    """An HTTP venue's source (``transport = "venue"``): the configured market's ``chain`` names a venue."""
+
+    def fetch(self, accounts: Sequence[Address], hint: object | None = None) -> VenuePlan[MarketRead]:
+        """Positions of ``accounts`` as the venue reports them now, exact integers (decimal strings parsed
+        without floats); accounts holding nothing are left out. Each snapshot's ``detail["venue_time_ms"]`` is
+        the venue's time of its state. ``hint``: as for ``Source.read``."""
         ...
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
-from indexer.protocols.base import MarketRef, Source
+from indexer.protocols.base import MarketRef, Source, VenueSource
 from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
 
 if TYPE_CHECKING:
     from indexer.settings import Settings
 
-SOURCES: dict[str, type[Source]] = {
+SOURCES: dict[str, type[Source] | type[VenueSource]] = {
     AaveV3Adapter.kind: AaveV3Adapter,
     MorphoBlueAdapter.kind: MorphoBlueAdapter,
 }
@@ -19,12 +19,24 @@ SOURCES: dict[str, type[Source]] = {
 
 def market_ref(settings: Settings, key: str) -> MarketRef:
     market = settings.markets[key]
+    venue = settings.is_venue(market.chain)
     options = {name: settings.resolve_address(market.chain, value, f"market {key!r} option {name!r}")
-               if isinstance(value, str) else value for name, value in market.options.items()}
+               if isinstance(value, str) and not venue else value for name, value in market.options.items()}
     return MarketRef(key=key, chain=market.chain, address=settings.market_address(key),
                      verify_onchain=market.verify_onchain, options=options)
 
 
 def source_for(settings: Settings, key: str) -> Source:
-    """The source reading the configured market ``key``."""
-    return SOURCES[settings.markets[key].protocol](market_ref(settings, key))
+    """The contract-reading source of the configured market ``key`` (on a chain)."""
+    source = SOURCES[settings.markets[key].protocol](market_ref(settings, key))
+    if source.transport != "chain":
+        raise TypeError(f"market {key!r} is read from an HTTP venue, not a chain")
+    return cast(Source, source)
+
+
+def venue_source_for(settings: Settings, key: str) -> VenueSource:
+    """The HTTP venue source of the configured market ``key``."""
+    source = SOURCES[settings.markets[key].protocol](market_ref(settings, key))
+    if source.transport != "venue":
+        raise TypeError(f"market {key!r} is read from a chain, not an HTTP venue")
+    return cast(VenueSource, source)

@@ -114,6 +114,7 @@ def _addr(value: str) -> Address:
 class AaveV3Adapter:
     kind: ClassVar[str] = "aave_v3"
     options: ClassVar[type[BaseModel] | None] = None
+    transport: ClassVar[str] = "chain"
     devnet: ClassVar[str | None] = "indexer.protocols.aave_v3.devnet"
     # Pool events (indexed parameters per IPool.json): the account is the position's owner, `onBehalfOf`
     # for Supply/Borrow, `user` otherwise; in LiquidationCall `user` is the third indexed one.

@@ -86,6 +86,7 @@ def _token_calls(address: Address) -> list[Call]:
 class MorphoBlueAdapter:
     kind: ClassVar[str] = "morpho_blue"
     options: ClassVar[type[BaseModel] | None] = MorphoOptions
+    transport: ClassVar[str] = "chain"
     devnet: ClassVar[str | None] = "indexer.protocols.morpho_blue.devnet"
     # EventsLib (morpho-blue 1.0.0): the market id is topic1 of every event; the account is `onBehalf`
     # (Borrow, WithdrawCollateral: topic2; SupplyCollateral, Repay: topic3) or the Liquidate `borrower` (topic3).

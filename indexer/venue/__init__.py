@@ -1,0 +1,1 @@
+"""HTTP venues (Hyperliquid): a paced session and the per-venue pipeline."""

@@ -1,0 +1,123 @@
+"""One HTTP venue's pipeline (Hyperliquid): poll after poll, each poll one stored snapshot of every market.
+
+A venue has no blocks. Each poll reads every market of the venue for the tracked wallets (the sources'
+``fetch`` plans, paced by the venue session) and is stored as one "block" of the venue's own sequence:
+number = the last stored one + 1, timestamp = the venue's time of the newest state read (``time`` of a
+``clearinghouseState``), hash = ``venue:<time in ms>``. A position whose venue time is older than the venue's
+``max_age`` is marked STALE (its health was computed on an old mark), otherwise FRESH. Alerts, the outbox
+and the positions are written in one transaction per poll, as for a chain block; there are no reorgs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Engine
+
+from indexer.alerts.channels.base import Channel
+from indexer.alerts.engine import AlertEngine
+from indexer.alerts.registry import build_channels, routes
+from indexer.chain.rpc import RpcStats
+from indexer.oracles.status import PriceStatus
+from indexer.pipeline.chain_read import ChainRead
+from indexer.pipeline.memory import ChainMemory
+from indexer.protocols.base import MarketRead, VenueSource
+from indexer.protocols.registry import venue_source_for
+from indexer.settings import Settings
+from indexer.store.wallet_store import wallet_alert_settings
+from indexer.store.writer import write_block
+from indexer.types import BlockRef
+from indexer.venue.session import VenueSession, run_venue_plans
+
+log = logging.getLogger(__name__)
+
+
+class VenuePipeline:
+    def __init__(self, settings: Settings, engine: Engine, venue: str, *,
+                 channels: Mapping[str, Channel[Any]] | None = None,
+                 on_block: Callable[[str, int, float], None] | None = None) -> None:  # fmt: skip
+        self.settings = settings
+        self.engine = engine
+        self.chain = venue
+        self.config = settings.venues[venue]
+        self.session = VenueSession(venue, self.config.url, timeout=self.config.timeout,
+                                    weight_per_minute=self.config.weight_per_minute)  # fmt: skip
+        self.sources: dict[str, VenueSource] = {key: venue_source_for(settings, key)
+                                                for key, m in settings.markets.items() if m.chain == venue}
+        self.hints: dict[str, object] = {}
+        chosen = build_channels(settings.channels) if channels is None else channels
+        self.alerts = AlertEngine(settings.alerts, lambda message: routes(message, chosen), self.sources)
+        self.on_block = on_block
+        self.lock = asyncio.Lock()
+        self.stopping = False
+        self.memory: ChainMemory | None = None
+        self.last_stored: int | None = None
+        self.last_head: int | None = None  # a venue is never behind: its head is what was last stored
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def _memory(self) -> ChainMemory:
+        if self.memory is None:
+            self.memory = await asyncio.to_thread(ChainMemory.load, self.engine, chain=self.chain, finality_depth=1,
+                                                  discovering=[])
+        return self.memory
+
+    async def step(self) -> int:
+        """One poll, stored; returns 1 (one venue snapshot)."""
+        async with self.lock:
+            read = await self.poll()
+            self.last_head = read.block.number
+            return 1
+
+    async def sync(self, *, block: int | None = None) -> ChainRead:
+        if block is not None:
+            raise ValueError(f"venue {self.chain!r} has no blocks: it can only be read as it is now")
+        async with self.lock:
+            return await self.poll()
+
+    async def poll(self) -> ChainRead:
+        started = time.perf_counter()
+        memory = await self._memory()
+        wallets = await asyncio.to_thread(wallet_alert_settings, self.engine)
+        accounts = list(wallets)
+        before = self.session.stats.copy()
+        keys = list(self.sources)
+        reads: list[MarketRead] = await run_venue_plans(
+            self.session, [self.sources[key].fetch(accounts, self.hints.get(key)) for key in keys])
+        self.hints.update({key: r.hint for key, r in zip(keys, reads, strict=True)})
+        snapshots = [s for r in reads for s in r.snapshots]
+        now = time.time()
+        times = [int(s.detail["venue_time_ms"]) for s in snapshots if "venue_time_ms" in s.detail]
+        venue_ms = max(times) if times else int(now * 1000)
+        number = (memory.checkpoint or 0) + 1
+        parent = memory.hashes.get(number - 1, "")
+        block = BlockRef(number=number, hash=f"{self.chain}:{venue_ms}", timestamp=venue_ms // 1000,
+                         parent_hash=parent)  # fmt: skip
+        for snapshot in snapshots:
+            snapshot.block = block
+            age = now - int(snapshot.detail.get("venue_time_ms", venue_ms)) / 1000
+            snapshot.price_status = PriceStatus.STALE if age > self.config.max_age else PriceStatus.FRESH
+        requests = self.session.stats.requests - before.requests
+        read = ChainRead(self.chain, block, snapshots, RpcStats(requests, requests, {}), None)
+        read.timings["read"] = time.perf_counter() - started
+        read.alerts = self.alerts.evaluate(block=block, snapshots=snapshots, states=memory.alert_states,
+                                           previous_health=memory.healths, wallets=wallets, now=now)
+        written = time.perf_counter()
+        await asyncio.to_thread(write_block, self.engine, chain=self.chain, block=block, snapshots=snapshots,
+                                alerts=read.alerts)
+        read.timings["write"] = time.perf_counter() - written
+        memory.committed(block=number, snapshots=snapshots, feeds=[], alerts=read.alerts, discovered={})
+        memory.hashes[number] = block.hash
+        self.last_stored = number
+        if self.on_block is not None:
+            self.on_block(self.chain, number, time.perf_counter() - started)
+        stale = sum(1 for s in snapshots if s.price_status == PriceStatus.STALE)
+        log.info("venue polled venue=%s snapshot=%d positions=%d stale=%d requests=%d weight=%d seconds=%.3f",
+                 self.chain, number, len(snapshots), stale, requests, self.session.stats.weight - before.weight,
+                 time.perf_counter() - started)
+        return read

@@ -1,0 +1,144 @@
+"""One HTTP venue's session: ``POST {url}/info`` with JSON bodies, paced by the venue's request weights.
+
+Venues publish a budget of request weight per minute (Hyperliquid: 1200 per IP, each info request weighing 2
+to 60); the session keeps a token bucket of that size and waits before a request that would overdraw it, so
+a large account set is spread over time instead of being refused. A 429 or a 5xx answer is retried after a
+pause (up to ``retries`` times); a refused connection or a timeout is ``RpcUnavailableError`` (the pipeline
+retries later); an answer that is not JSON is ``RpcResponseError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aiohttp
+
+from indexer.chain.redact import redact_url
+from indexer.errors import RpcResponseError, RpcUnavailableError
+from indexer.protocols.base import VenueRequest
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass
+class VenueStats:
+    requests: int = 0
+    weight: int = 0
+    waited: float = 0.0  # seconds spent waiting for the weight budget
+    by_type: dict[str, int] = field(default_factory=dict)
+
+    def copy(self) -> VenueStats:
+        return VenueStats(self.requests, self.weight, self.waited, dict(self.by_type))
+
+
+class WeightBudget:
+    """A token bucket of ``per_minute`` weight, refilled continuously; ``take`` waits until it can pay."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.tokens = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.stamp = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def take(self, weight: int) -> float:
+        async with self.lock:
+            waited = 0.0
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+                self.stamp = now
+                if self.tokens >= weight:
+                    self.tokens -= weight
+                    return waited
+                pause = (weight - self.tokens) / self.rate
+                waited += pause
+                await asyncio.sleep(pause)
+
+
+class VenueSession:
+    def __init__(self, name: str, url: str, *, timeout: float = 10.0, weight_per_minute: int = 1200,
+                 concurrency: int = 8, retries: int = 3) -> None:  # fmt: skip
+        self.name = name
+        self.url = url.rstrip("/")
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.budget = WeightBudget(weight_per_minute)
+        self.slots = asyncio.Semaphore(concurrency)
+        self.retries = retries
+        self.stats = VenueStats()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def info(self, request: VenueRequest) -> Any:
+        """The venue's answer to one ``/info`` body."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        kind = str(request.body.get("type", "?"))
+        for attempt in range(self.retries + 1):
+            self.stats.waited += await self.budget.take(request.weight)
+            self.stats.requests += 1
+            self.stats.weight += request.weight
+            self.stats.by_type[kind] = self.stats.by_type.get(kind, 0) + 1
+            async with self.slots:
+                try:
+                    async with self._session.post(f"{self.url}/info", json=dict(request.body)) as response:
+                        status, text = response.status, await response.text()
+                except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                    raise RpcUnavailableError(f"venue {self.name!r} at {redact_url(self.url)} did not answer "
+                                              f"{kind}: {type(exc).__name__}: {exc}") from None
+            if status == 429 or status >= 500:
+                if attempt < self.retries:
+                    pause = min(2.0**attempt, 10.0)
+                    log.warning("venue busy venue=%s type=%s status=%d retry_in=%.1fs", self.name, kind, status, pause)
+                    await asyncio.sleep(pause)
+                    continue
+                raise RpcUnavailableError(f"venue {self.name!r} answered {kind} with HTTP {status} "
+                                          f"{self.retries + 1} times")
+            if status != 200:
+                raise RpcResponseError(f"venue {self.name!r} refused {kind}: HTTP {status}: {text[:200]}")
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise RpcResponseError(f"venue {self.name!r} answered {kind} with something that is not JSON: "
+                                       f"{text[:80]!r}") from None
+        raise AssertionError("unreachable")
+
+
+VenuePlanOf = Generator[list[VenueRequest], list[Any], T]
+
+
+async def run_venue_plans(session: VenueSession, plans: Sequence[VenuePlanOf[Any]]) -> list[Any]:
+    """Drive every plan round by round; each round's requests of all plans go out together (paced)."""
+    results: list[Any] = [None] * len(plans)
+    pending: dict[int, list[VenueRequest]] = {}
+    for i, plan in enumerate(plans):
+        try:
+            pending[i] = next(plan)
+        except StopIteration as done:
+            results[i] = done.value
+    while pending:
+        order = [(i, r) for i, requests in pending.items() for r in requests]
+        answers = await asyncio.gather(*(session.info(r) for _, r in order))
+        by_plan: dict[int, list[Any]] = {i: [] for i in pending}
+        for (i, _), answer in zip(order, answers, strict=True):
+            by_plan[i].append(answer)
+        following: dict[int, list[VenueRequest]] = {}
+        for i, got in by_plan.items():
+            try:
+                following[i] = plans[i].send(got)
+            except StopIteration as done:
+                results[i] = done.value
+        pending = following
+    return results
