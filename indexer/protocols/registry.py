@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef, Source, VenueSource
+from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
 
 if TYPE_CHECKING:
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 SOURCES: dict[str, type[Source] | type[VenueSource]] = {
     AaveV3Adapter.kind: AaveV3Adapter,
     MorphoBlueAdapter.kind: MorphoBlueAdapter,
+    HyperliquidAdapter.kind: HyperliquidAdapter,
 }
 
 

@@ -1,0 +1,309 @@
+"""Hyperliquid perps, over the venue's HTTP API: one configured market is one perp dex (``""`` the main dex,
+or a builder-deployed dex by name) and every tracked account's clearinghouse on it.
+
+One read is two rounds of ``POST /info``: ``meta`` for the dex (each asset's ``szDecimals`` and margin table;
+fixed between listings, so later reads take it from the hint and ask again only when an unknown coin shows
+up), then ``clearinghouseState`` for every account. Weights are the venue's published ones (2 for
+``clearinghouseState``, 20 for ``meta``); the venue session paces them.
+
+An account's snapshot is its **cross** margin account: one leg per cross position (long or short, size in the
+asset's lot units, the mark the venue valued it at — ``positionValue / |szi|``, exact — with the venue's time
+as its provenance), equity the cross ``accountValue`` and requirement ``crossMaintenanceMarginUsed`` as the
+venue reports them (health ``= accountValue / crossMaintenanceMarginUsed``; the raw figure is that ratio in
+WAD, floored). Isolated positions carry their own margin: each is described in the snapshot's ``detail``
+(``isolated``: its equity, maintenance, health and liquidation price, the venue's and the indexer's), not yet
+stored as a position of its own. Liquidation points are recomputed from the documented margin rules
+(``rules``): per coin, the last mark at which equity still covers maintenance, others held fixed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from indexer.health.liquidation import crossing_price
+from indexer.oracles.reading import FeedReading
+from indexer.protocols.base import MarketRead, MarketRef, VenuePlan, VenueRequest
+from indexer.protocols.hyperliquid import rules
+from indexer.protocols.hyperliquid.rules import PerpPosition, Tier, VenueDataError
+from indexer.types import (
+    UINT256_MAX,
+    Address,
+    BlockRef,
+    Health,
+    Leg,
+    LiquidationPoint,
+    MarginMode,
+    PositionSnapshot,
+    PriceKey,
+    Role,
+    scaled,
+)
+
+log = logging.getLogger(__name__)
+
+HEALTH_DECIMALS = 18
+WAD = 10**HEALTH_DECIMALS
+QUOTE, QUOTE_UNIT = "USDC", 10**rules.USD_DECIMALS
+# request weights, from the venue's "Rate limits" page
+WEIGHT_CLEARINGHOUSE = 2
+WEIGHT_META = 20
+NO_BLOCK = BlockRef(number=0, hash="", timestamp=0)  # the venue pipeline stamps the real one
+
+
+class HyperliquidOptions(BaseModel):
+    """``[markets.NAME.options]`` of a Hyperliquid market: which perp dex (``""``: the main one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    dex: str = Field(default="", max_length=64)
+
+
+class Asset:
+    __slots__ = ("name", "sz_decimals", "tiers")
+
+    def __init__(self, name: str, sz_decimals: int, tiers: tuple[Tier, ...]) -> None:
+        self.name, self.sz_decimals, self.tiers = name, sz_decimals, tiers
+
+
+def universe(meta: Any) -> dict[str, Asset]:
+    """The dex's assets by coin name, each with its lot decimals and margin tiers."""
+    if not isinstance(meta, Mapping) or not isinstance(meta.get("universe"), list):
+        raise VenueDataError(f"the venue's meta has no universe: {str(meta)[:120]}")
+    try:
+        return _universe(meta)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VenueDataError(f"the venue's meta does not fit the documented shape ({type(exc).__name__}: "
+                             f"{exc})") from None
+
+
+def _universe(meta: Mapping[str, Any]) -> dict[str, Asset]:
+    tables = rules.margin_tables(meta)
+    assets = {}
+    for entry in meta.get("universe") or []:
+        table_id = int(entry.get("marginTableId", entry.get("maxLeverage", 0)))
+        sz = int(entry["szDecimals"])
+        if not 0 <= sz <= rules.PERP_PRICE_DECIMALS:
+            raise VenueDataError(f"asset {entry.get('name')!r}: szDecimals {sz} out of range")
+        assets[str(entry["name"])] = Asset(str(entry["name"]), sz, rules.tiers_of(table_id, tables))
+    return assets
+
+
+class HyperliquidAdapter:
+    kind: ClassVar[str] = "hyperliquid"
+    transport: ClassVar[str] = "venue"
+    options: ClassVar[type[BaseModel] | None] = HyperliquidOptions
+    devnet: ClassVar[str | None] = None
+
+    def __init__(self, market: MarketRef) -> None:
+        self.market = market
+        self.dex = str(market.options.get("dex", ""))
+
+    def discovery(self) -> None:
+        return None  # the venue has no public log of who trades
+
+    # -- reading ----------------------------------------------------------------------------------
+    def fetch(self, accounts: Sequence[Address], hint: object | None = None) -> VenuePlan[MarketRead]:
+        assets = hint if isinstance(hint, dict) else None
+        if assets is None:
+            (meta,) = yield [VenueRequest({"type": "meta", "dex": self.dex}, WEIGHT_META)]
+            assets = universe(meta)
+        states = yield [VenueRequest({"type": "clearinghouseState", "user": a, "dex": self.dex}, WEIGHT_CLEARINGHOUSE)
+                        for a in accounts]  # fmt: skip
+        try:
+            coins = {str(p["position"]["coin"]) for s in states for p in (s or {}).get("assetPositions") or []}
+        except (KeyError, TypeError, AttributeError):
+            raise VenueDataError(f"dex {self.dex!r}: a clearinghouseState answer has no assetPositions[].position"
+                                 ".coin") from None
+        if not coins <= set(assets):
+            (meta,) = yield [VenueRequest({"type": "meta", "dex": self.dex}, WEIGHT_META)]  # a new listing
+            assets = universe(meta)
+            if not coins <= set(assets):
+                raise VenueDataError(f"dex {self.dex!r}: {sorted(coins - set(assets))} held but not in its meta")
+        snapshots = []
+        for account, state in zip(accounts, states, strict=True):
+            if not state:
+                continue
+            try:
+                snapshot = self.snapshot(account, state, assets)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise VenueDataError(f"dex {self.dex!r}: the clearinghouseState of {account} does not fit the "
+                                     f"documented shape ({type(exc).__name__}: {exc})") from None
+            if snapshot is not None:
+                snapshots.append(snapshot)
+        return MarketRead(snapshots, hint=assets)
+
+    def snapshot(self, account: Address, state: Mapping[str, Any], assets: Mapping[str, Asset]) -> PositionSnapshot | None:
+        """The account's cross margin account from its ``clearinghouseState``; None when it holds nothing."""
+        time_ms = int(state["time"])
+        cross = state["crossMarginSummary"]
+        value = rules.units(cross["accountValue"], rules.USD_DECIMALS, what="crossMarginSummary.accountValue")
+        cash = rules.units(cross["totalRawUsd"], rules.USD_DECIMALS, what="crossMarginSummary.totalRawUsd")
+        maint = rules.units(state["crossMaintenanceMarginUsed"], rules.USD_DECIMALS, what="crossMaintenanceMarginUsed")
+        legs: list[Leg] = []
+        isolated: list[dict[str, Any]] = []
+        for entry in state.get("assetPositions") or []:
+            p = entry["position"]
+            coin = str(p["coin"])
+            asset = assets[coin]
+            size = rules.units(p["szi"], asset.sz_decimals, what=f"{coin} szi")
+            if size == 0:
+                continue
+            value_abs = rules.units(p["positionValue"], rules.USD_DECIMALS, what=f"{coin} positionValue")
+            mark, rest = divmod(value_abs, abs(size))
+            if rest:
+                raise VenueDataError(f"{coin}: positionValue {p['positionValue']} is not size {p['szi']} × a mark "
+                                     f"with {rules.PERP_PRICE_DECIMALS - asset.sz_decimals} decimals")
+            leverage = p.get("leverage") or {}
+            position = PerpPosition(coin, size, asset.sz_decimals, mark, asset.tiers,
+                                    rules.units(leverage.get("rawUsd", "0"), rules.USD_DECIMALS, what=f"{coin} rawUsd"))
+            if leverage.get("type") == "isolated":
+                isolated.append(self._isolated(position, p))
+                continue
+            legs.append(Leg(
+                asset=coin, symbol=coin, decimals=asset.sz_decimals, role=Role.LONG if size > 0 else Role.SHORT,
+                amount=abs(size), price=mark, price_decimals=position.price_decimals, price_key=self._key(coin),
+                value=value_abs, price_time=time_ms // 1000,
+                terms={
+                    "entry_px": rules.units(p.get("entryPx") or "0", position.price_decimals, what=f"{coin} entryPx"),
+                    "leverage": int(leverage.get("value", 0)),
+                    "unrealized_pnl": rules.units(p.get("unrealizedPnl") or "0", rules.USD_DECIMALS,
+                                                  what=f"{coin} unrealizedPnl"),
+                    "funding_since_open": rules.units((p.get("cumFunding") or {}).get("sinceOpen", "0"),
+                                                      rules.USD_DECIMALS, what=f"{coin} cumFunding"),
+                    "liquidation_px": _venue_liquidation(p, position.price_decimals),
+                },
+            ))  # fmt: skip
+        if not legs and not isolated and value == 0:
+            return None
+        detail = {
+            "dex": self.dex, "venue_time_ms": time_ms, "cross_cash": cash,
+            "tiers": {leg.asset: [[t.lower_bound, t.max_leverage] for t in assets[leg.asset].tiers] for leg in legs},
+            "isolated": isolated,
+            "withdrawable": str(state.get("withdrawable", "")),
+        }  # fmt: skip
+        return PositionSnapshot(
+            chain=self.market.chain, protocol=self.kind, market=self.market.key,
+            market_address=self.market.address, account=account, block=NO_BLOCK, legs=legs,
+            health=_health(value, maint, legs), margin_mode=MarginMode.CROSS, detail=detail,
+        )  # fmt: skip
+
+    def _isolated(self, position: PerpPosition, p: Mapping[str, Any]) -> dict[str, Any]:
+        """An isolated position's own figures: equity (its rawUsd + size × mark), maintenance, health and the
+        mark that liquidates it (the venue's ``liquidationPx`` beside the indexer's exact one)."""
+        own_equity = rules.equity(position.raw_usd, [position])
+        own_maint = position.maintenance()
+        point = crossing_price(lambda m: rules.healthy(position.raw_usd, [position], {position.coin: m}),
+                               rules.estimate_crossing(position.raw_usd, [position], position.coin),
+                               falling=position.size > 0)
+        return {
+            "coin": position.coin, "size": position.size, "sz_decimals": position.sz_decimals, "mark": position.mark,
+            "price_decimals": position.price_decimals, "raw_usd": position.raw_usd, "equity": own_equity,
+            "maintenance": str(own_maint), "health": str(_ratio(own_equity, own_maint)),
+            "margin_used": rules.units(p.get("marginUsed") or "0", rules.USD_DECIMALS, what="marginUsed"),
+            "liquidation_price": point, "venue_liquidation_px": p.get("liquidationPx"),
+        }  # fmt: skip
+
+    def _key(self, coin: str) -> PriceKey:
+        return f"hyperliquid:{self.dex}:{coin}" if self.dex else f"hyperliquid:{coin}"
+
+    # -- what-ifs ---------------------------------------------------------------------------------
+    def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
+        return {leg.price_key for leg in snapshot.legs}
+
+    def _positions(self, snapshot: PositionSnapshot) -> tuple[int, list[PerpPosition]]:
+        tiers = snapshot.detail.get("tiers", {})
+        positions = [PerpPosition(leg.asset, leg.amount if leg.role == Role.LONG else -leg.amount, leg.decimals,
+                                  leg.price, tuple(Tier(lb, lev) for lb, lev in tiers[leg.asset]))
+                     for leg in snapshot.legs]  # fmt: skip
+        return int(snapshot.detail.get("cross_cash", 0)), positions
+
+    def _marks(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> dict[str, int]:
+        return {leg.asset: prices[leg.price_key] for leg in snapshot.legs if leg.price_key in prices}
+
+    def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
+        cash, positions = self._positions(snapshot)
+        marks = self._marks(snapshot, prices)
+        value = rules.equity(cash, positions, marks)
+        maint = rules.requirement(positions, marks)
+        legs = [_revalued(leg, marks.get(leg.asset, leg.price)) for leg in snapshot.legs]
+        return _health(value, -(-maint.numerator // maint.denominator), legs, exact_requirement=maint)
+
+    def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
+        marks = self._marks(snapshot, prices)
+        legs = [_revalued(leg, marks.get(leg.asset, leg.price)) for leg in snapshot.legs]
+        return PositionSnapshot(
+            chain=snapshot.chain, protocol=snapshot.protocol, market=snapshot.market,
+            market_address=snapshot.market_address, account=snapshot.account, block=snapshot.block, legs=legs,
+            health=self.health_at(snapshot, prices), margin_mode=snapshot.margin_mode,
+            price_status=snapshot.price_status, detail=dict(snapshot.detail),
+        )  # fmt: skip
+
+    def healthy_at(self, snapshot: PositionSnapshot, key: PriceKey) -> Callable[[int], bool]:
+        cash, positions = self._positions(snapshot)
+        coin = next(leg.asset for leg in snapshot.legs if leg.price_key == key)
+        return lambda mark: rules.healthy(cash, positions, {coin: mark})
+
+    def liquidation_points(self, snapshot: PositionSnapshot,
+                           keys: Iterable[PriceKey] | None = None) -> dict[PriceKey, LiquidationPoint]:
+        cash, positions = self._positions(snapshot)
+        wanted = set(keys) if keys is not None else self.price_dependencies(snapshot)
+        points: dict[PriceKey, LiquidationPoint] = {}
+        for leg, position in zip(snapshot.legs, positions, strict=True):
+            if leg.price_key not in wanted:
+                continue
+            falling = position.size > 0
+            price = crossing_price(self.healthy_at(snapshot, leg.price_key),
+                                   rules.estimate_crossing(cash, positions, position.coin), falling=falling)
+            if price is not None:
+                points[leg.price_key] = LiquidationPoint(price, falling)
+        return points
+
+    @staticmethod
+    def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:
+        return None  # marks come from the venue, not from feeds
+
+
+def _venue_liquidation(p: Mapping[str, Any], places: int) -> int:
+    """The venue's ``liquidationPx`` (printed at any precision) truncated to the mark's places; 0 when the venue
+    gives none, as it often does in cross margin."""
+    raw = p.get("liquidationPx")
+    if raw in (None, ""):
+        return 0
+    return int(rules.exact(raw, what="liquidationPx") * 10**places)
+
+
+def _revalued(leg: Leg, mark: int) -> Leg:
+    if mark == leg.price:
+        return leg
+    return Leg(asset=leg.asset, symbol=leg.symbol, decimals=leg.decimals, role=leg.role, amount=leg.amount,
+               price=mark, price_decimals=leg.price_decimals, price_key=leg.price_key, value=leg.amount * mark,
+               feed=leg.feed, round_id=leg.round_id, price_time=leg.price_time, terms=leg.terms)  # fmt: skip
+
+
+def _ratio(value: int, requirement: Fraction) -> Decimal | None:
+    if requirement <= 0:
+        return None
+    ratio = Fraction(value) / requirement
+    return scaled(ratio.numerator * WAD // ratio.denominator, HEALTH_DECIMALS)
+
+
+def _health(value: int, requirement: int, legs: Sequence[Leg], *, exact_requirement: Fraction | None = None) -> Health:
+    """Margin health: equity (the cross account value) over the maintenance requirement, both micro-USD; the
+    raw figure is the ratio in WAD, floored (0 when equity is negative; 2**256-1 without a requirement). The
+    venue's figures are its own sums; a recomputation passes the exact maintenance (``exact_requirement``).
+    ``collateral`` is the account value, ``debt`` the open notional (what is exposed)."""
+    exposure = sum(leg.value for leg in legs)
+    basis = Fraction(requirement) if exact_requirement is None else exact_requirement
+    if basis <= 0:
+        raw, health = UINT256_MAX, None
+    else:
+        ratio = Fraction(value) / basis
+        floored = ratio.numerator * WAD // ratio.denominator
+        raw, health = max(floored, 0), scaled(floored, HEALTH_DECIMALS)
+    return Health(raw=raw, decimals=HEALTH_DECIMALS, health=health, equity=value, requirement=requirement,
+                  collateral=max(value, 0), debt=exposure, quote=QUOTE, quote_unit=QUOTE_UNIT)  # fmt: skip

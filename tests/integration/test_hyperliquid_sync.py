@@ -1,0 +1,232 @@
+"""Hyperliquid end to end against a loopback venue (``tests/fixtures/hyperliquid_venue.py``: the venue's
+documented ``/info`` shapes and margin rules, written independently of the indexer, since Hyperliquid ships no
+code to run), on SQLite and Postgres: `indexer sync` and `indexer run`'s venue pipeline store each tracked
+account's cross margin account; its health is the venue's accountValue / crossMaintenanceMarginUsed to the
+last unit, and each liquidation point agrees with the venue's own verdict at that mark and one tick beyond."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from eth_utils import keccak, to_checksum_address
+
+from indexer.protocols.base import MarketRef
+from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
+from indexer.settings import load_settings
+from indexer.store.alert_store import list_alerts
+from indexer.store.position_store import list_positions, position_legs
+from indexer.store.wallet_store import add_wallet
+from indexer.sync import sync_once
+from indexer.types import Role
+from indexer.venue.pipeline import VenuePipeline
+from tests.fixtures.hyperliquid_venue import Account, Asset, Held, HyperliquidVenue
+
+ACCOUNTS = 40
+LONG_TERM = 150_000_000  # BTC's second margin tier starts at this notional (USD)
+
+
+def address(i: int) -> str:
+    return to_checksum_address(keccak(text=f"hyperliquid-test/{i}")[12:])
+
+
+def populate(venue: HyperliquidVenue) -> dict[str, Account]:
+    venue.assets = {
+        "BTC": Asset("BTC", 5, Decimal("60000"), 56),
+        "ETH": Asset("ETH", 4, Decimal("3000.5"), 55),
+        "SOL": Asset("SOL", 2, Decimal("150.25"), 20),
+        "DOGE": Asset("DOGE", 0, Decimal("0.15123"), 10),
+    }
+    venue.tables = {56: [(Decimal(0), 40), (Decimal(LONG_TERM), 20)], 55: [(Decimal(0), 25), (Decimal(100_000_000), 15)]}
+    rng = random.Random(11)
+    sizes = {"BTC": ("0.5", "3"), "ETH": ("2", "40"), "SOL": ("50", "900"), "DOGE": ("10000", "500000")}
+    accounts: dict[str, Account] = {}
+    for i in range(ACCOUNTS):
+        held = []
+        for coin in rng.sample(sorted(venue.assets), rng.randint(1, 3)):
+            low, high = (Decimal(x) for x in sizes[coin])
+            places = venue.assets[coin].sz_decimals
+            size = (low + (high - low) * Decimal(rng.random())).quantize(Decimal(1).scaleb(-places))
+            held.append(Held(coin, size if rng.random() < 0.6 else -size, venue.assets[coin].mark, 10))
+        if i == 0:  # a whale in BTC's second margin tier
+            held = [Held("BTC", Decimal("3000"), Decimal("60000"), 10)]
+        maintenance = sum((venue.maintenance(h.coin, abs(h.size) * venue.assets[h.coin].mark) for h in held),
+                          Decimal(0))
+        exposure = sum((h.size * venue.assets[h.coin].mark for h in held), Decimal(0))
+        # cash so that health spreads from 0.8 to 4: some accounts are already liquidatable
+        target = maintenance * Decimal(str(round(0.8 + 3.2 * rng.random(), 3)))
+        account = Account((target - exposure).quantize(Decimal("0.000001")), held)
+        if i == 1:  # an isolated ETH long beside the cross book
+            account.positions.append(Held("ETH", Decimal("0.0335"), Decimal("2986.3"), 20, isolated=True,
+                                          raw_usd=Decimal("-95.059824")))
+        accounts[address(i).lower()] = account
+    venue.accounts = accounts
+    return accounts
+
+
+@pytest.fixture
+async def venue() -> AsyncIterator[HyperliquidVenue]:
+    v = await HyperliquidVenue().start()
+    populate(v)
+    yield v
+    await v.stop()
+
+
+def write_config(tmp_path: Path, venue_url: str, db_url: str, *, max_age: int = 60) -> Path:
+    config = tmp_path / "hl.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n\n[run]\nlisten = "127.0.0.1:0"\n\n'
+                      f'[venues.hyperliquid]\nurl = "{venue_url}"\nmax_age = {max_age}\npoll_interval = 0.2\n\n'
+                      '[markets.hl-main]\nchain = "hyperliquid"\nprotocol = "hyperliquid"\n')
+    return config
+
+
+def venue_raw_health(venue: HyperliquidVenue, account: str) -> int | None:
+    """The venue's own printed figures, as the indexer must store them: accountValue / crossMaintenanceMarginUsed."""
+    state = venue.clearinghouse(account)
+    value = Decimal(state["crossMarginSummary"]["accountValue"])
+    maint = Decimal(state["crossMaintenanceMarginUsed"])
+    if maint == 0:
+        return None
+    return max(int(value * 10**6) * 10**18 // int(maint * 10**6), 0)
+
+
+async def test_every_account_equals_the_venue_and_liquidation_points_match_its_verdict(venue, tmp_path, db_url,
+                                                                                       engine):
+    settings = load_settings(write_config(tmp_path, venue.url, db_url))
+    for i in range(ACCOUNTS):
+        add_wallet(engine, address=address(i), label=f"hl-{i}")
+    (read,) = await sync_once(settings, engine)
+    assert read.chain == "hyperliquid" and read.block.number == 1 and len(read.snapshots) == ACCOUNTS
+    stored = {p.account: p for p in list_positions(engine)}
+    assert len(stored) == ACCOUNTS
+    liquidatable = 0
+    for i in range(ACCOUNTS):
+        account = address(i)
+        position = stored[account]
+        expected = venue_raw_health(venue, account.lower())
+        assert position.health_raw == expected, account
+        assert position.price_status == "FRESH" and position.margin_mode == "cross" and position.quote == "USDC"
+        liquidatable += venue.liquidatable(account.lower())
+        assert (position.health is not None and position.health < 1) == venue.liquidatable(account.lower())
+    assert 0 < liquidatable < ACCOUNTS  # both sides of the line are exercised
+
+    # legs round-trip with sizes, sides and marks in the venue's lot and tick units
+    legs = position_legs(engine, snapshot_id=stored[address(0)].snapshot_id)
+    assert [(leg.symbol, leg.role, leg.amount, leg.price, leg.price_decimals) for leg in legs] == [
+        ("BTC", "long", 3000 * 10**5, 600_000, 1)]  # 3000 BTC at 60000.0
+    assert legs[0].price_time is not None
+
+    # liquidation points agree with the venue's verdict at the point and one tick beyond, both directions
+    source = HyperliquidAdapter(MarketRef(key="hl-main", chain="hyperliquid", address="", options={"dex": ""}))
+    by_account = {s.account: s for s in read.snapshots}
+    checked = {"long": 0, "short": 0, "tiered": 0}
+    for i in range(ACCOUNTS):
+        snapshot = by_account[address(i)]
+        if snapshot.health.liquidatable:
+            continue
+        points = source.liquidation_points(snapshot)
+        for leg in snapshot.legs:
+            point = points.get(leg.price_key)
+            if point is None:
+                continue
+            asset = venue.assets[leg.symbol]
+            original = asset.mark
+            tick = Decimal(1).scaleb(-leg.price_decimals)
+            asset.mark = Decimal(point.price) * tick
+            try:
+                assert not venue.liquidatable(address(i).lower()), (i, leg.symbol, point)
+                asset.mark += -tick if point.falling else tick
+                assert venue.liquidatable(address(i).lower()), (i, leg.symbol, point)
+            finally:
+                asset.mark = original
+            checked["long" if leg.role == Role.LONG else "short"] += 1
+            checked["tiered"] += i == 0
+    assert checked["long"] >= 10 and checked["short"] >= 5 and checked["tiered"] == 1, checked
+
+    # the isolated position is described beside the cross account, with the venue's liquidation price bracketed
+    (iso,) = by_account[address(1)].detail["isolated"]
+    venue_px = Decimal(iso["venue_liquidation_px"])
+    assert Decimal(iso["liquidation_price"] - 1) / 100 < venue_px <= Decimal(iso["liquidation_price"]) / 100
+
+
+async def test_stale_venue_time_marks_every_position_stale(venue, tmp_path, db_url, engine):
+    settings = load_settings(write_config(tmp_path, venue.url, db_url, max_age=60))
+    for i in range(5):
+        add_wallet(engine, address=address(i), label=None)
+    venue.time_ms = int((time.time() - 300) * 1000)  # the venue's state is five minutes old
+    (read,) = await sync_once(settings, engine)
+    assert {s.price_status for s in read.snapshots} == {"STALE"}
+    assert {p.price_status for p in list_positions(engine)} == {"STALE"}
+    assert read.block.timestamp == venue.time_ms // 1000
+
+
+async def test_the_venue_pipeline_stores_one_snapshot_per_poll_and_raises_alerts(venue, tmp_path, db_url, engine):
+    settings = load_settings(write_config(tmp_path, venue.url, db_url))
+    for i in range(ACCOUNTS):
+        add_wallet(engine, address=address(i), label=None)
+    pipeline = VenuePipeline(settings, engine, "hyperliquid", channels={})
+    try:
+        assert await pipeline.step() == 1
+        btc = venue.assets["BTC"]
+        btc.mark = btc.mark * Decimal("0.7")  # a crash: longs in BTC go under
+        assert await pipeline.step() == 1
+        assert pipeline.last_stored == 2
+        assert pipeline.session.stats.by_type["meta"] == 1  # the dex's meta is kept between polls
+    finally:
+        await pipeline.close()
+    positions = {p.account: p for p in list_positions(engine)}
+    assert {p.block_number for p in positions.values()} == {2}
+    for i in range(ACCOUNTS):
+        assert positions[address(i)].health_raw == venue_raw_health(venue, address(i).lower())
+    under = {address(i) for i in range(ACCOUNTS) if venue.liquidatable(address(i).lower())}
+    alerted = {a["account"] for a in list_alerts(engine, open_only=True) if a["severity"] == "LIQUIDATABLE"}
+    assert under and under <= alerted
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "INDEXER_CONFIG")}
+    env["INDEXER_CONFIG"] = str(config)
+    return subprocess.run([sys.executable, "-m", "indexer", *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+async def test_cli_sync_positions_json_and_a_venue_that_fails(venue, tmp_path, db_url, engine):
+    config = write_config(tmp_path, venue.url, db_url)
+    for i in range(3):
+        add_wallet(engine, address=address(i), label=f"hl-{i}")
+    done = await _async_cli(config, "sync")
+    assert done.returncode == 0, done.stderr
+    assert "hyperliquid: venue snapshot 1 · 3 positions · 4 venue requests" in done.stdout
+    shown = await _async_cli(config, "positions", "--json")
+    assert shown.returncode == 0, shown.stderr
+    rows = {row["account"]: row for row in json.loads(shown.stdout)}
+    assert rows[address(0)]["margin_mode"] == "cross" and rows[address(0)]["quote"] == "USDC"
+    assert rows[address(0)]["health_raw"] == str(venue_raw_health(venue, address(0).lower()))
+
+    before = len(list_positions(engine))
+    venue.garbage = True
+    failed = await _async_cli(config, "sync")
+    assert failed.returncode != 0
+    assert failed.stderr.strip().count("\n") == 0 and "not JSON" in failed.stderr, failed.stderr
+    venue.garbage, venue.lie = False, True
+    failed = await _async_cli(config, "sync")
+    assert failed.returncode != 0 and "no assetPositions" in failed.stderr, failed.stderr
+    venue.lie, venue.status = False, 500
+    failed = await _async_cli(config, "sync")
+    assert failed.returncode != 0 and "HTTP 500" in failed.stderr, failed.stderr
+    assert len(list_positions(engine)) == before
+    assert {p.block_number for p in list_positions(engine)} == {1}  # nothing half-written
+
+
+async def _async_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    import asyncio
+
+    return await asyncio.to_thread(_cli, config, *args)
