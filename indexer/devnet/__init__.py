@@ -20,7 +20,7 @@ toolchain (anvil, @aave/core-v3, solc): ``./dev setup`` installs it.
 from indexer.devnet.anvil import Anvil
 from indexer.devnet.chain import CANONICAL_MULTICALL3
 from indexer.devnet.chain_control import advance_time, mine, revert, snapshot
-from indexer.devnet.deployment import DeployPlan, Deployment
+from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, ToolchainMissingError, TransactionFailedError
 from indexer.devnet.oracles import PRICE_DECIMALS, PYTH_PRICE_IDS, set_pyth_price, set_sequencer
 from indexer.devnet.prices import (

@@ -14,7 +14,7 @@ import time
 from eth_utils import to_checksum_address
 
 from indexer.devnet.compile import compile_dev_contracts
-from indexer.devnet.deployment import DeployPlan, Deployment
+from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.oracles import (
@@ -62,7 +62,8 @@ def deploy_services(rpc_url: str, deployment: Deployment) -> None:
     head = rpc.call("eth_getBlockByNumber", ["latest", False])
     now = max(int(head["timestamp"], 16) + 1, int(time.time()))
     rpc.call("evm_setNextBlockTimestamp", [now])
-    plan = DeployPlan(deployment.deployer, int(rpc.call("eth_getTransactionCount", [deployment.deployer, "pending"]), 16))
+    nonce = int(rpc.call("eth_getTransactionCount", [deployment.deployer, "pending"]), 16)
+    plan = DeployPlan(deployment.deployer, nonce)
     c = deployment.contracts
     c["DevMulticall3"] = plan.create("DevMulticall3", dev["DevMulticall3"].bytecode)
     c["Multicall3"] = CANONICAL_MULTICALL3

@@ -31,10 +31,10 @@ from indexer.alerts.dispatcher import Dispatcher, pending_delivery
 from indexer.alerts.registry import build_channels
 from indexer.errors import ConfigError, PermanentError, RetryableError
 from indexer.pipeline.chain import ChainPipeline
-from indexer.venue.pipeline import VenuePipeline
 from indexer.settings import Settings
 from indexer.store.outbox import DbOutbox
 from indexer.store.retention import prune
+from indexer.venue.pipeline import VenuePipeline
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from indexer.chain.rpc import RpcClient
 from indexer.devnet import mine
 from indexer.devnet.abi import encode_words
 from indexer.devnet.jsonrpc import JsonRpcClient
-from indexer.protocols.aave_v3.devnet.seed import liquidity_provider_address
 from indexer.devnet.txbatch import transact
 from indexer.discovery import discover, watched_accounts
 from indexer.errors import RpcResponseError
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
+from indexer.protocols.aave_v3.devnet.seed import liquidity_provider_address
 from indexer.protocols.base import MarketRef
 from indexer.settings import load_settings
 from indexer.store.chain_store import checkpoint, discovered_accounts

@@ -9,8 +9,8 @@ import time
 import sqlalchemy as sa
 
 from indexer.devnet import Anvil, mine, stack
-from indexer.protocols.aave_v3.devnet import seed_borrowers
 from indexer.jobs.run import run
+from indexer.protocols.aave_v3.devnet import seed_borrowers
 from indexer.settings import load_settings
 from indexer.store.chain_store import checkpoint
 from indexer.store.db import ensure_schema, make_engine

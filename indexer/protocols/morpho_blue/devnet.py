@@ -37,7 +37,7 @@ from eth_utils.crypto import keccak
 from indexer.devnet import toolchain
 from indexer.devnet.abi import decode, encode_call
 from indexer.devnet.compile import CompiledContract, compile_sources
-from indexer.devnet.deployment import DeployPlan, Deployment
+from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, send_and_mine
