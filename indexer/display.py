@@ -19,4 +19,6 @@ def money_text(amount: Decimal, quote: str = "USD") -> str:
 
 
 def short_address(address: str) -> str:
-    return f"{address[:6]}…{address[-4:]}"
+    """``0xc4e2…161a``; an account id keeps its suffix (``0xc4e2…161a:ETH``)."""
+    owner, sep, suffix = address.partition(":")
+    return f"{owner[:6]}…{owner[-4:]}{sep}{suffix}"

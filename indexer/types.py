@@ -106,19 +106,26 @@ class PositionSnapshot:
 
     ``detail`` is the protocol's own record of the position (Aave: eMode category, configuration bitmap,
     pool revision, LTV and available borrows; Morpho: the market id and shares), JSON-serialisable and
-    stored with the snapshot."""
+    stored with the snapshot. ``account`` identifies the margin account on its market and ``owner`` the
+    wallet it belongs to: the same address for a lending position or a cross margin account; an isolated
+    perp position is an account of its own (``0xOwner:COIN``), owned by the wallet."""
 
     chain: str
     protocol: str
     market: str  # market key from config
     market_address: Address
-    account: Address
+    account: str  # the margin account's id: its owner's address, or ``owner:NAME`` (one of several on a market)
     block: BlockRef
     legs: list[Leg]
     health: Health
     margin_mode: MarginMode = MarginMode.CROSS
     price_status: str = "UNKNOWN"  # worst status of the feeds that priced it (set by the oracle monitor)
     detail: dict[str, Any] = field(default_factory=dict)
+    owner: Address = ""  # the wallet that holds it (default: the account id's address part)
+
+    def __post_init__(self) -> None:
+        if not self.owner:
+            self.owner = self.account.partition(":")[0]
 
     def legs_priced_by(self, key: PriceKey) -> list[Leg]:
         return [leg for leg in self.legs if leg.price_key == key]

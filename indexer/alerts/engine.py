@@ -86,7 +86,7 @@ class AlertEngine:
         out = AlertWrites()
         families = ("health", "oracle") if self.settings.oracle else ("health",)
         for snapshot in snapshots:
-            label, warn, critical = wallets.get(snapshot.account, (None, None, None))
+            label, warn, critical = wallets.get(snapshot.owner, (None, None, None))
             limits = thresholds(self.settings, snapshot.market, (warn, critical))
             for family in families:
                 key = dedup_key(snapshot.chain, snapshot.market, snapshot.account, family)

@@ -17,13 +17,20 @@ ADDRESS = {"type": "string", "pattern": r"^0x[0-9a-fA-F]{40}$"}
 # What clients send: all lower case, all upper case, or EIP-55 checksummed (a wrong checksum is refused)
 ADDRESS_IN = {**ADDRESS, "format": "eth-address",
               "description": "0x + 40 hex digits: one case throughout, or a valid EIP-55 checksum"}
+# A position's account id: its owner's address, or owner:NAME (one of several accounts of a wallet on a market)
+ACCOUNT = {"type": "string", "pattern": r"^0x[0-9a-fA-F]{40}(:[A-Za-z0-9_.:-]{1,64})?$"}
+ACCOUNT_IN = {**ACCOUNT, "format": "account-id",
+              "description": "an address (one case throughout, or EIP-55), optionally followed by :NAME"}
+MARKET_ADDRESS = {"type": "string", "pattern": r"^(0x[0-9a-fA-F]{40})?$",
+                  "description": "the protocol's contract; empty for an HTTP venue's market"}
+BLOCK_HASH = {"type": "string", "pattern": r"^(0x[0-9a-fA-F]{64}|[A-Za-z0-9_.-]+:[0-9]+)$",
+              "description": "the block's hash; for an HTTP venue, VENUE:<venue time in ms> of the snapshot"}
 AMOUNT_IN = {"type": "string", "pattern": r"^[0-9]{1,30}(\.[0-9]{1,30})?$", "description": "non-negative decimal"}
 LEVEL_IN = {"oneOf": [
     {"type": "string", "pattern": r"^(0{0,5}[1-9][0-9]{0,5}(\.[0-9]{1,18})?|0{0,5}\.[0-9]{0,17}[1-9])$",
      "description": "positive decimal below 1,000,000 with at most 18 places"},
     {"type": "number", "minimum": 0.000001, "maximum": 1000000}]}
 BLOCK_IN = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
-HASH = {"type": "string", "pattern": r"^0x[0-9a-fA-F]{64}$"}
 STATUSES = [s.value for s in PriceStatus]
 EXAMPLE_ACCOUNT = "0x000000000000000000000000000000000000dEaD"
 
@@ -55,8 +62,9 @@ SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {
         "error": STR, "parameter": {"type": "string", "description": "the offending parameter (400 only)"}}},
     "Position": _object({
-        "chain": STR, "protocol": STR, "market": STR, "market_address": ADDRESS, "account": ADDRESS,
-        "label": _nullable(STR), "block_number": INT, "block_hash": HASH, "block_timestamp": INT,
+        "chain": STR, "protocol": STR, "market": STR, "market_address": MARKET_ADDRESS,
+        "account": ACCOUNT, "owner": ADDRESS,
+        "label": _nullable(STR), "block_number": INT, "block_hash": BLOCK_HASH, "block_timestamp": INT,
         "health": {**_nullable(DECIMAL), "description": "1 = liquidation line; null = nothing owed"},
         "health_raw": {**UINT, "description": "the protocol's own health integer"},
         "health_decimals": {**INT, "description": "places of health_raw"},
@@ -70,7 +78,8 @@ SCHEMAS: dict[str, Any] = {
                    "additionalProperties": {"type": ["string", "boolean", "null"]}},
         "price_status": {"type": "string", "enum": STATUSES + ["unknown"]}, "updated_at": STR}),
     "Leg": _object({
-        "asset": ADDRESS, "symbol": STR, "decimals": INT,
+        "asset": {"type": "string", "description": "the token's address, or a venue's asset name"},
+        "symbol": STR, "decimals": INT,
         "role": {"type": "string", "enum": ["collateral", "debt", "long", "short"]},
         "amount": DECIMAL, "amount_raw": UINT, "price": DECIMAL, "price_raw": UINT, "price_decimals": INT,
         "price_key": STR, "value": DECIMAL, "value_raw": UINT, "feed": _nullable(STR), "round_id": _nullable(UINT),
@@ -79,9 +88,9 @@ SCHEMAS: dict[str, Any] = {
     "PositionPage": _list_of("Position", sort={"type": "string", "enum": ["health", "debt"]}, limit=INT,
                              next_cursor=_nullable(STR)),
     "HistoryRow": _object({
-        "block_number": INT, "block_hash": HASH, "block_timestamp": INT, "health": _nullable(DECIMAL),
+        "block_number": INT, "block_hash": BLOCK_HASH, "block_timestamp": INT, "health": _nullable(DECIMAL),
         "health_raw": UINT, "collateral_value": DECIMAL, "debt_value": DECIMAL, "quote": STR, "price_status": STR}),
-    "History": _list_of("HistoryRow", chain=STR, market=STR, account=ADDRESS, since=_nullable(INT),
+    "History": _list_of("HistoryRow", chain=STR, market=STR, account=ACCOUNT, since=_nullable(INT),
                         until=_nullable(INT), points=INT, total=INT, downsampled=BOOL),
     "Wallet": _object({"address": ADDRESS, "label": _nullable(STR), "warn": _nullable(DECIMAL),
                        "critical": _nullable(DECIMAL), "created_at": STR}),
@@ -94,7 +103,7 @@ SCHEMAS: dict[str, Any] = {
     "AlertEvent": _object({"id": STR, "kind": STR, "severity": STR, "previous_severity": _nullable(STR),
                            "block_number": INT, "price_status": STR,
                            "deliveries": {"type": "array", "items": _ref("Delivery")}}),
-    "Alert": _object({"id": STR, "dedup_key": STR, "chain": STR, "market": STR, "account": ADDRESS, "family": STR,
+    "Alert": _object({"id": STR, "dedup_key": STR, "chain": STR, "market": STR, "account": ACCOUNT, "family": STR,
                       "severity": STR, "status": {"type": "string", "enum": ["open", "resolved"]},
                       "opened_block": INT, "resolved_block": _nullable(INT), "updated_block": INT,
                       "price_status": STR, "health": _nullable(DECIMAL),
@@ -109,11 +118,11 @@ SCHEMAS: dict[str, Any] = {
         "heartbeat_source": STR, "deviation_percent": _nullable({"type": "number"}), "aggregator": _nullable(STR),
         "block_number": INT, "block_timestamp": INT}),
     "OracleList": _list_of("Oracle"),
-    "Market": _object({"chain": STR, "key": STR, "protocol": STR, "address": ADDRESS, "positions": INT,
+    "Market": _object({"chain": STR, "key": STR, "protocol": STR, "address": MARKET_ADDRESS, "positions": INT,
                        "with_debt": INT, "liquidatable": INT, "min_health": _nullable(DECIMAL),
                        "block_number": _nullable(INT)}),
     "MarketList": _list_of("Market"),
-    "ChainStatus": _object({"chain": STR, "block_number": _nullable(INT), "block_hash": _nullable(HASH),
+    "ChainStatus": _object({"chain": STR, "block_number": _nullable(INT), "block_hash": _nullable(BLOCK_HASH),
                             "block_timestamp": _nullable(INT), "seconds_since_block": _nullable(INT),
                             "behind": BOOL, "checkpoint": _nullable(INT)}),
     "Health": _object({"status": {"type": "string", "enum": ["ok", "behind"]}, "time": INT,
@@ -143,7 +152,7 @@ def _path(name: str, schema: dict[str, Any], example: str) -> dict[str, Any]:
 BAD = _error("a parameter cannot be used (`parameter` names it)")
 FAILED = _error("internal error (details are in the server log, never in the response)")
 POSITION_PATH = [_path("chain", NAME, "devnet"), _path("market", NAME, "devnet-aave-v3"),
-                 _path("account", ADDRESS_IN, EXAMPLE_ACCOUNT)]
+                 _path("account", ACCOUNT_IN, EXAMPLE_ACCOUNT)]
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 UNAUTHORIZED = _error("missing or wrong bearer token")
 DISABLED = _error("no token is configured on the server: wallet changes are disabled")

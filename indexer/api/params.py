@@ -9,7 +9,7 @@ from typing import Any
 
 from multidict import MultiMapping
 
-from indexer.address import parse_address
+from indexer.address import parse_account_id, parse_address
 from indexer.api.errors import BadParameter
 from indexer.errors import InvalidAddressError
 from indexer.oracles.status import PriceStatus
@@ -40,6 +40,15 @@ def name_value(value: str, name: str) -> str:
     if _CONTROL.search(value):
         raise BadParameter(name, f"{name} must not contain control characters")
     return value
+
+
+def account_id(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_account_id(value)
+    except InvalidAddressError as exc:
+        raise BadParameter(name, str(exc)) from None
 
 
 def address(value: str | None, name: str) -> str | None:

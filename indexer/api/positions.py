@@ -54,7 +54,7 @@ async def list_handler(request: web.Request) -> web.Response:
 
 def _position_key(request: web.Request) -> tuple[str, str, str]:
     info = request.match_info
-    account = params.address(info["account"], "account")
+    account = params.account_id(info["account"], "account")
     assert account is not None
     return params.name_value(info["chain"], "chain"), params.name_value(info["market"], "market"), account
 
@@ -69,7 +69,7 @@ async def detail_handler(request: web.Request) -> web.Response:
     chain, market, account = _position_key(request)
 
     def read(engine: Engine) -> tuple[PositionView, list[Leg]] | None:
-        found = list_positions(engine, wallet=account, chain=chain, market=market)
+        found = list_positions(engine, account=account, chain=chain, market=market)
         if not found:
             return None
         return found[0], position_legs(engine, snapshot_id=found[0].snapshot_id)
@@ -93,7 +93,7 @@ async def history_handler(request: web.Request) -> web.Response:
     assert points is not None
 
     def read(engine: Engine) -> Any:
-        if not list_positions(engine, wallet=account, chain=chain, market=market):
+        if not list_positions(engine, account=account, chain=chain, market=market):
             return None
         return position_history(engine, chain=chain, market=market, account=account, since=since, until=until,
                                 points=points)

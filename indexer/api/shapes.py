@@ -28,6 +28,7 @@ def position(p: PositionView) -> dict[str, Any]:
         "market": p.market,
         "market_address": p.market_address,
         "account": p.account,
+        "owner": p.owner,
         "label": p.wallet_label,
         "block_number": p.block_number,
         "block_hash": p.block_hash,

@@ -73,7 +73,8 @@ class PositionFigures(SQLModel):
 
     chain: str
     market_id: int = Field(foreign_key="markets.id")
-    account: str
+    account: str  # the margin account's id (``indexer.types.PositionSnapshot.account``)
+    owner: str = ""  # the wallet holding it (written with every snapshot)
     block_number: int = Field(sa_type=BigInteger)
     block_hash: str
     block_timestamp: int = Field(sa_type=BigInteger)
@@ -112,6 +113,7 @@ class Position(PositionFigures, table=True):
         UniqueConstraint("chain", "market_id", "account", name="uq_positions_chain_market_account"),
         Index("ix_positions_health_float", "health_float"),
         Index("ix_positions_account", "account"),
+        Index("ix_positions_owner", "owner"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

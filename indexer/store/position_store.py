@@ -48,6 +48,7 @@ def list_positions(
     engine: Engine,
     *,
     wallet: str | None = None,
+    account: str | None = None,
     chain: str | None = None,
     market: str | None = None,
     max_health: Decimal | None = None,
@@ -55,6 +56,8 @@ def list_positions(
     limit: int | None = None,
 ) -> list[PositionView]:
     """Latest positions, riskiest first: lowest health, then positions without debt, larger debt first.
+
+    ``wallet``: the positions a wallet owns (every account id it holds); ``account``: one account id.
 
     ``max_health`` keeps positions whose health is at most that value (exactly, not via the float);
     positions without debt never match it. ``market`` is the market's config key.
@@ -67,6 +70,7 @@ def list_positions(
             _markets.c.key.label("market"),
             _markets.c.address.label("market_address"),
             p.account,
+            p.owner,
             _wallets.c.label.label("wallet_label"),
             p.snapshot_id,
             p.block_number,
@@ -87,10 +91,12 @@ def list_positions(
             p.updated_at,
         )
         .join(_markets, _markets.c.id == p.market_id)
-        .outerjoin(_wallets, _wallets.c.address == p.account)
+        .outerjoin(_wallets, _wallets.c.address == p.owner)
     )
     if wallet is not None:
-        query = query.where(p.account == wallet)
+        query = query.where(p.owner == wallet)
+    if account is not None:
+        query = query.where(p.account == account)
     if chain is not None:
         query = query.where(p.chain == chain)
     if market is not None:
@@ -187,7 +193,7 @@ def _position_columns() -> list[Any]:
     p = _positions.c
     return [
         p.chain, p.protocol, _markets.c.key.label("market"), _markets.c.address.label("market_address"), p.account,
-        _wallets.c.label.label("wallet_label"), p.snapshot_id, p.block_number, p.block_hash, p.block_timestamp,
+        p.owner, _wallets.c.label.label("wallet_label"), p.snapshot_id, p.block_number, p.block_hash, p.block_timestamp,
         p.health_raw, p.health_decimals, p.health, p.equity, p.requirement, p.collateral_value, p.debt_value,
         p.quote, p.quote_unit, p.margin_mode, p.detail, p.price_status, p.updated_at,
     ]
@@ -218,11 +224,11 @@ def positions_page(
     query = (
         select(p.id, *_position_columns())
         .join(_markets, _markets.c.id == p.market_id)
-        .outerjoin(_wallets, _wallets.c.address == p.account)
+        .outerjoin(_wallets, _wallets.c.address == p.owner)
     )
     order = riskiest_first(_positions, dialect) if sort == "health" else largest_debt_first(_positions, dialect)
     with engine.connect() as connection:
-        for column, value in ((p.account, wallet), (p.chain, chain), (p.protocol, protocol),
+        for column, value in ((p.owner, wallet), (p.chain, chain), (p.protocol, protocol),
                               (_markets.c.key, market), (p.price_status, price_status)):
             if value is not None:
                 query = query.where(column == value)

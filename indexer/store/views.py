@@ -31,6 +31,7 @@ class PositionView:
     market: str
     market_address: str
     account: str
+    owner: str
     wallet_label: str | None
     snapshot_id: int
     block_number: int

@@ -152,6 +152,7 @@ def _figures(snapshot: PositionSnapshot, market_id: int) -> dict[str, Any]:
         "chain": snapshot.chain,
         "market_id": market_id,
         "account": snapshot.account,
+        "owner": snapshot.owner,
         "block_number": snapshot.block.number,
         "block_hash": snapshot.block.hash,
         "block_timestamp": snapshot.block.timestamp,

@@ -575,6 +575,13 @@ def _addresses() -> Any:
     return st.one_of(raw, raw.map(to_checksum_address), raw.map(lambda a: "0x" + a[2:].upper()))
 
 
+def _account_ids() -> Any:
+    from hypothesis import strategies as st
+
+    suffix = st.from_regex(r"\A[A-Za-z0-9_.:-]{1,64}\Z").map(lambda s: ":" + s)
+    return st.tuples(_addresses(), st.one_of(st.just(""), suffix)).map("".join)
+
+
 def _fuzz(spec: dict[str, Any], base_url: str) -> None:
     """Generated requests for every documented operation: never a 5xx, and every response conforms to the
     document (status, content type, body schema; schema-valid requests accepted). Runs in a worker thread:
@@ -583,6 +590,7 @@ def _fuzz(spec: dict[str, Any], base_url: str) -> None:
     from hypothesis import HealthCheck, given, settings
 
     schemathesis.openapi.format("eth-address", _addresses())
+    schemathesis.openapi.format("account-id", _account_ids())
     schema = schemathesis.openapi.from_dict(spec)
     for result in schema.get_all_operations():
         operation = result.ok()

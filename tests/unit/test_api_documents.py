@@ -110,7 +110,7 @@ def test_collector_says_so_when_the_store_is_down(monkeypatch):
 
 def _position(label: str | None, health: str | None) -> PositionView:
     return PositionView(
-        chain="eth", protocol="aave_v3", market="aave<main>", market_address=ACCOUNT, account=ACCOUNT,
+        chain="eth", protocol="aave_v3", market="aave<main>", market_address=ACCOUNT, account=ACCOUNT, owner=ACCOUNT,
         wallet_label=label, snapshot_id=1, block_number=100, block_hash="0x" + "ab" * 32, block_timestamp=NOW,
         health_raw=0, health_decimals=18, health=None if health is None else Decimal(health),
         equity=80_000_00000000, requirement=100_00000000, collateral_value=123_456_789_00000000,
