@@ -45,7 +45,8 @@ def populate(venue: HyperliquidVenue) -> dict[str, Account]:
         "SOL": Asset("SOL", 2, Decimal("150.25"), 20),
         "DOGE": Asset("DOGE", 0, Decimal("0.15123"), 10),
     }
-    venue.tables = {56: [(Decimal(0), 40), (Decimal(LONG_TERM), 20)], 55: [(Decimal(0), 25), (Decimal(100_000_000), 15)]}
+    venue.tables = {56: [(Decimal(0), 40), (Decimal(LONG_TERM), 20)],
+                    55: [(Decimal(0), 25), (Decimal(100_000_000), 15)]}
     rng = random.Random(11)
     sizes = {"BTC": ("0.5", "3"), "ETH": ("2", "40"), "SOL": ("50", "900"), "DOGE": ("10000", "500000")}
     accounts: dict[str, Account] = {}
@@ -104,9 +105,10 @@ async def test_every_account_equals_the_venue_and_liquidation_points_match_its_v
     for i in range(ACCOUNTS):
         add_wallet(engine, address=address(i), label=f"hl-{i}")
     (read,) = await sync_once(settings, engine)
-    assert read.chain == "hyperliquid" and read.block.number == 1 and len(read.snapshots) == ACCOUNTS
+    # every wallet's cross account, and the isolated ETH long of wallet 1 as an account of its own
+    assert read.chain == "hyperliquid" and read.block.number == 1 and len(read.snapshots) == ACCOUNTS + 1
     stored = {p.account: p for p in list_positions(engine)}
-    assert len(stored) == ACCOUNTS
+    assert len(stored) == ACCOUNTS + 1
     liquidatable = 0
     for i in range(ACCOUNTS):
         account = address(i)
@@ -151,10 +153,20 @@ async def test_every_account_equals_the_venue_and_liquidation_points_match_its_v
             checked["tiered"] += i == 0
     assert checked["long"] >= 10 and checked["short"] >= 5 and checked["tiered"] == 1, checked
 
-    # the isolated position is described beside the cross account, with the venue's liquidation price bracketed
-    (iso,) = by_account[address(1)].detail["isolated"]
-    venue_px = Decimal(iso["venue_liquidation_px"])
-    assert Decimal(iso["liquidation_price"] - 1) / 100 < venue_px <= Decimal(iso["liquidation_price"]) / 100
+    # the isolated position: its own account, owned by wallet 1, liquidated where the venue says
+    iso = by_account[f"{address(1)}:ETH"]
+    stored_iso = stored[f"{address(1)}:ETH"]
+    assert (stored_iso.owner, stored_iso.margin_mode, stored_iso.wallet_label) == (address(1), "isolated", "hl-1")
+    assert iso.health.equity == iso.detail["margin_used"]  # rawUsd + size × mark = the venue's marginUsed
+    (leg,) = iso.legs
+    point = source.liquidation_points(iso)[leg.price_key]
+    venue_px = Decimal(iso.detail["venue_liquidation_px"])
+    assert Decimal(point.price - 1) / 100 < venue_px <= Decimal(point.price) / 100
+    eth = venue.assets["ETH"]
+    for mark, liquidatable in ((point.price, False), (point.price - 1, True)):
+        eth.mark = Decimal(mark) / 100
+        assert venue.isolated_liquidatable(address(1).lower(), "ETH") is liquidatable
+    assert {p.account for p in list_positions(engine, wallet=address(1))} == {address(1), f"{address(1)}:ETH"}
 
 
 async def test_stale_venue_time_marks_every_position_stale(venue, tmp_path, db_url, engine):
@@ -182,7 +194,7 @@ async def test_the_venue_pipeline_stores_one_snapshot_per_poll_and_raises_alerts
         assert pipeline.session.stats.by_type["meta"] == 1  # the dex's meta is kept between polls
     finally:
         await pipeline.close()
-    positions = {p.account: p for p in list_positions(engine)}
+    positions = {p.account: p for p in list_positions(engine) if p.margin_mode == "cross"}
     assert {p.block_number for p in positions.values()} == {2}
     for i in range(ACCOUNTS):
         assert positions[address(i)].health_raw == venue_raw_health(venue, address(i).lower())
@@ -204,12 +216,15 @@ async def test_cli_sync_positions_json_and_a_venue_that_fails(venue, tmp_path, d
         add_wallet(engine, address=address(i), label=f"hl-{i}")
     done = await _async_cli(config, "sync")
     assert done.returncode == 0, done.stderr
-    assert "hyperliquid: venue snapshot 1 · 3 positions · 4 venue requests" in done.stdout
+    # three cross accounts and wallet 1's isolated ETH long; one meta and three clearinghouseState requests
+    assert "hyperliquid: venue snapshot 1 · 4 positions · 4 venue requests" in done.stdout
     shown = await _async_cli(config, "positions", "--json")
     assert shown.returncode == 0, shown.stderr
     rows = {row["account"]: row for row in json.loads(shown.stdout)}
     assert rows[address(0)]["margin_mode"] == "cross" and rows[address(0)]["quote"] == "USDC"
     assert rows[address(0)]["health_raw"] == str(venue_raw_health(venue, address(0).lower()))
+    isolated = rows[f"{address(1)}:ETH"]
+    assert (isolated["owner"], isolated["margin_mode"], isolated["label"]) == (address(1), "isolated", "hl-1")
 
     before = len(list_positions(engine))
     venue.garbage = True

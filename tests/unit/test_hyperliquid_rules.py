@@ -57,18 +57,20 @@ def test_decimal_strings_become_exact_integers():
 
 
 def test_the_docs_isolated_position_equity_and_liquidation_price():
-    snapshot = adapter().snapshot(ACCOUNT, DOC_STATE, universe(META))
-    assert snapshot is not None
-    assert snapshot.legs == []  # the only position is isolated: the cross account holds cash only
-    assert snapshot.health.health is None and snapshot.health.equity == 13_104_514_502
-    (iso,) = snapshot.detail["isolated"]
+    cross, iso = adapter().snapshots(ACCOUNT, DOC_STATE, universe(META))
+    # the cross account holds cash only; the isolated ETH long is an account of its own, owned by the wallet
+    assert (cross.account, cross.legs, cross.health.health, cross.health.equity) == (ACCOUNT, [], None, 13_104_514_502)
+    assert (iso.account, iso.owner, iso.margin_mode) == (f"{ACCOUNT}:ETH", ACCOUNT, "isolated")
+    (leg,) = iso.legs
     # mark = positionValue / szi = 2985.9, at ETH's 2 price decimals; equity = rawUsd + szi * mark
-    assert (iso["size"], iso["mark"], iso["price_decimals"]) == (335, 298_590, 2)
-    assert iso["equity"] == iso["margin_used"] == 4_967_826  # the venue's marginUsed, to the micro-dollar
+    assert (leg.role, leg.amount, leg.price, leg.price_decimals) == (Role.LONG, 335, 298_590, 2)
+    assert iso.health.equity == iso.detail["margin_used"] == 4_967_826  # the venue's marginUsed, to the micro-dollar
+    assert iso.health.requirement == 1_000_277  # ceil(100.02765 USD / 100): 1/(2·50) of the notional
     # the venue's liquidationPx lies between the indexer's last safe mark and the next tick down
+    point = adapter().liquidation_points(iso)[leg.price_key]
     venue = Fraction(Decimal("2866.26936529"))
-    assert Fraction(iso["liquidation_price"] - 1, 100) < venue <= Fraction(iso["liquidation_price"], 100)
-    assert iso["liquidation_price"] == 286_627
+    assert point.falling and point.price == 286_627
+    assert Fraction(point.price - 1, 100) < venue <= Fraction(point.price, 100)
     position = PerpPosition("ETH", 335, 4, 298_590, (Tier(0, 50),), -95_059_824)
     assert rules.healthy(position.raw_usd, [position], {"ETH": 286_627})
     assert not rules.healthy(position.raw_usd, [position], {"ETH": 286_626})
@@ -105,8 +107,7 @@ def test_cross_account_health_and_direction_aware_liquidation_points():
         "time": 1_700_000_000_000,
     }  # fmt: skip
     a = adapter()
-    snapshot = a.snapshot(ACCOUNT, state, universe(META))
-    assert snapshot is not None
+    (snapshot,) = a.snapshots(ACCOUNT, state, universe(META))
     eth, btc = snapshot.legs
     assert (eth.role, eth.amount, eth.price, btc.role, btc.amount, btc.price) == (
         Role.LONG, 100_000, 300_000, Role.SHORT, 50_000, 600_000)

@@ -6,21 +6,21 @@ fixed between listings, so later reads take it from the hint and ask again only 
 up), then ``clearinghouseState`` for every account. Weights are the venue's published ones (2 for
 ``clearinghouseState``, 20 for ``meta``); the venue session paces them.
 
-An account's snapshot is its **cross** margin account: one leg per cross position (long or short, size in the
-asset's lot units, the mark the venue valued it at — ``positionValue / |szi|``, exact — with the venue's time
-as its provenance), equity the cross ``accountValue`` and requirement ``crossMaintenanceMarginUsed`` as the
-venue reports them (health ``= accountValue / crossMaintenanceMarginUsed``; the raw figure is that ratio in
-WAD, floored). Isolated positions carry their own margin: each is described in the snapshot's ``detail``
-(``isolated``: its equity, maintenance, health and liquidation price, the venue's and the indexer's), not yet
-stored as a position of its own. Liquidation points are recomputed from the documented margin rules
-(``rules``): per coin, the last mark at which equity still covers maintenance, others held fixed.
+A wallet's snapshots: its **cross** margin account (account id = the wallet): one leg per cross position (long
+or short, size in the asset's lot units, the mark the venue valued it at — ``positionValue / |szi|``, exact —
+with the venue's time as its provenance), equity the cross ``accountValue`` and requirement
+``crossMaintenanceMarginUsed`` as the venue reports them (health ``= accountValue / crossMaintenanceMarginUsed``;
+the raw figure is that ratio in WAD, floored). Each **isolated** position is an account of its own
+(``0xWallet:COIN``, owned by the wallet, margin mode isolated): equity its own rawUsd + size × mark (the venue's
+``marginUsed``), requirement its maintenance recomputed from the margin tiers (the venue prints none for it).
+Liquidation points are recomputed from the documented margin rules (``rules``): per coin, the last mark at
+which equity still covers maintenance, others held fixed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -129,23 +129,23 @@ class HyperliquidAdapter:
             if not state:
                 continue
             try:
-                snapshot = self.snapshot(account, state, assets)
+                snapshots += self.snapshots(account, state, assets)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise VenueDataError(f"dex {self.dex!r}: the clearinghouseState of {account} does not fit the "
                                      f"documented shape ({type(exc).__name__}: {exc})") from None
-            if snapshot is not None:
-                snapshots.append(snapshot)
         return MarketRead(snapshots, hint=assets)
 
-    def snapshot(self, account: Address, state: Mapping[str, Any], assets: Mapping[str, Asset]) -> PositionSnapshot | None:
-        """The account's cross margin account from its ``clearinghouseState``; None when it holds nothing."""
+    def snapshots(self, owner: Address, state: Mapping[str, Any],
+                  assets: Mapping[str, Asset]) -> list[PositionSnapshot]:  # fmt: skip
+        """From one ``clearinghouseState``: the wallet's cross margin account (account id = the wallet; left out
+        when it holds nothing) and each isolated position as an account of its own (``0xWallet:COIN``)."""
         time_ms = int(state["time"])
         cross = state["crossMarginSummary"]
         value = rules.units(cross["accountValue"], rules.USD_DECIMALS, what="crossMarginSummary.accountValue")
         cash = rules.units(cross["totalRawUsd"], rules.USD_DECIMALS, what="crossMarginSummary.totalRawUsd")
         maint = rules.units(state["crossMaintenanceMarginUsed"], rules.USD_DECIMALS, what="crossMaintenanceMarginUsed")
         legs: list[Leg] = []
-        isolated: list[dict[str, Any]] = []
+        isolated: list[PositionSnapshot] = []
         for entry in state.get("assetPositions") or []:
             p = entry["position"]
             coin = str(p["coin"])
@@ -161,10 +161,7 @@ class HyperliquidAdapter:
             leverage = p.get("leverage") or {}
             position = PerpPosition(coin, size, asset.sz_decimals, mark, asset.tiers,
                                     rules.units(leverage.get("rawUsd", "0"), rules.USD_DECIMALS, what=f"{coin} rawUsd"))
-            if leverage.get("type") == "isolated":
-                isolated.append(self._isolated(position, p))
-                continue
-            legs.append(Leg(
+            leg = Leg(
                 asset=coin, symbol=coin, decimals=asset.sz_decimals, role=Role.LONG if size > 0 else Role.SHORT,
                 amount=abs(size), price=mark, price_decimals=position.price_decimals, price_key=self._key(coin),
                 value=value_abs, price_time=time_ms // 1000,
@@ -177,36 +174,40 @@ class HyperliquidAdapter:
                                                       rules.USD_DECIMALS, what=f"{coin} cumFunding"),
                     "liquidation_px": _venue_liquidation(p, position.price_decimals),
                 },
+            )  # fmt: skip
+            if leverage.get("type") == "isolated":
+                isolated.append(self._isolated(owner, position, leg, p, time_ms))
+            else:
+                legs.append(leg)
+        found = []
+        if legs or value != 0:
+            detail = {"dex": self.dex, "venue_time_ms": time_ms, "cash": cash, "tiers": _tiers(legs, assets),
+                      "withdrawable": str(state.get("withdrawable", ""))}  # fmt: skip
+            found.append(PositionSnapshot(
+                chain=self.market.chain, protocol=self.kind, market=self.market.key,
+                market_address=self.market.address, account=owner, owner=owner, block=NO_BLOCK, legs=legs,
+                health=_health(value, maint, legs), margin_mode=MarginMode.CROSS, detail=detail,
             ))  # fmt: skip
-        if not legs and not isolated and value == 0:
-            return None
-        detail = {
-            "dex": self.dex, "venue_time_ms": time_ms, "cross_cash": cash,
-            "tiers": {leg.asset: [[t.lower_bound, t.max_leverage] for t in assets[leg.asset].tiers] for leg in legs},
-            "isolated": isolated,
-            "withdrawable": str(state.get("withdrawable", "")),
-        }  # fmt: skip
-        return PositionSnapshot(
-            chain=self.market.chain, protocol=self.kind, market=self.market.key,
-            market_address=self.market.address, account=account, block=NO_BLOCK, legs=legs,
-            health=_health(value, maint, legs), margin_mode=MarginMode.CROSS, detail=detail,
-        )  # fmt: skip
+        return found + isolated
 
-    def _isolated(self, position: PerpPosition, p: Mapping[str, Any]) -> dict[str, Any]:
-        """An isolated position's own figures: equity (its rawUsd + size × mark), maintenance, health and the
-        mark that liquidates it (the venue's ``liquidationPx`` beside the indexer's exact one)."""
+    def _isolated(self, owner: Address, position: PerpPosition, leg: Leg, p: Mapping[str, Any],
+                  time_ms: int) -> PositionSnapshot:  # fmt: skip
+        """An isolated position as an account of its own: its equity is its own rawUsd + size × mark (what the
+        venue prints as its ``marginUsed``), its requirement its maintenance (the venue prints none for it:
+        recomputed exactly from the margin tiers)."""
+        account = f"{owner}:{self.dex}:{position.coin}" if self.dex else f"{owner}:{position.coin}"
         own_equity = rules.equity(position.raw_usd, [position])
         own_maint = position.maintenance()
-        point = crossing_price(lambda m: rules.healthy(position.raw_usd, [position], {position.coin: m}),
-                               rules.estimate_crossing(position.raw_usd, [position], position.coin),
-                               falling=position.size > 0)
-        return {
-            "coin": position.coin, "size": position.size, "sz_decimals": position.sz_decimals, "mark": position.mark,
-            "price_decimals": position.price_decimals, "raw_usd": position.raw_usd, "equity": own_equity,
-            "maintenance": str(own_maint), "health": str(_ratio(own_equity, own_maint)),
-            "margin_used": rules.units(p.get("marginUsed") or "0", rules.USD_DECIMALS, what="marginUsed"),
-            "liquidation_price": point, "venue_liquidation_px": p.get("liquidationPx"),
-        }  # fmt: skip
+        detail = {"dex": self.dex, "venue_time_ms": time_ms, "cash": position.raw_usd,
+                  "tiers": {position.coin: [[t.lower_bound, t.max_leverage] for t in position.tiers]},
+                  "margin_used": rules.units(p.get("marginUsed") or "0", rules.USD_DECIMALS, what="marginUsed"),
+                  "venue_liquidation_px": p.get("liquidationPx")}  # fmt: skip
+        return PositionSnapshot(
+            chain=self.market.chain, protocol=self.kind, market=self.market.key, market_address=self.market.address,
+            account=account, owner=owner, block=NO_BLOCK, legs=[leg],
+            health=_health(own_equity, _ceil(own_maint), [leg], exact_requirement=own_maint),
+            margin_mode=MarginMode.ISOLATED, detail=detail,
+        )  # fmt: skip
 
     def _key(self, coin: str) -> PriceKey:
         return f"hyperliquid:{self.dex}:{coin}" if self.dex else f"hyperliquid:{coin}"
@@ -220,7 +221,7 @@ class HyperliquidAdapter:
         positions = [PerpPosition(leg.asset, leg.amount if leg.role == Role.LONG else -leg.amount, leg.decimals,
                                   leg.price, tuple(Tier(lb, lev) for lb, lev in tiers[leg.asset]))
                      for leg in snapshot.legs]  # fmt: skip
-        return int(snapshot.detail.get("cross_cash", 0)), positions
+        return int(snapshot.detail.get("cash", 0)), positions
 
     def _marks(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> dict[str, int]:
         return {leg.asset: prices[leg.price_key] for leg in snapshot.legs if leg.price_key in prices}
@@ -231,7 +232,7 @@ class HyperliquidAdapter:
         value = rules.equity(cash, positions, marks)
         maint = rules.requirement(positions, marks)
         legs = [_revalued(leg, marks.get(leg.asset, leg.price)) for leg in snapshot.legs]
-        return _health(value, -(-maint.numerator // maint.denominator), legs, exact_requirement=maint)
+        return _health(value, _ceil(maint), legs, exact_requirement=maint)
 
     def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
         marks = self._marks(snapshot, prices)
@@ -277,19 +278,20 @@ def _venue_liquidation(p: Mapping[str, Any], places: int) -> int:
     return int(rules.exact(raw, what="liquidationPx") * 10**places)
 
 
+def _ceil(value: Fraction) -> int:
+    return -(-value.numerator // value.denominator)
+
+
+def _tiers(legs: Sequence[Leg], assets: Mapping[str, Asset]) -> dict[str, list[list[int]]]:
+    return {leg.asset: [[t.lower_bound, t.max_leverage] for t in assets[leg.asset].tiers] for leg in legs}
+
+
 def _revalued(leg: Leg, mark: int) -> Leg:
     if mark == leg.price:
         return leg
     return Leg(asset=leg.asset, symbol=leg.symbol, decimals=leg.decimals, role=leg.role, amount=leg.amount,
                price=mark, price_decimals=leg.price_decimals, price_key=leg.price_key, value=leg.amount * mark,
                feed=leg.feed, round_id=leg.round_id, price_time=leg.price_time, terms=leg.terms)  # fmt: skip
-
-
-def _ratio(value: int, requirement: Fraction) -> Decimal | None:
-    if requirement <= 0:
-        return None
-    ratio = Fraction(value) / requirement
-    return scaled(ratio.numerator * WAD // ratio.denominator, HEALTH_DECIMALS)
 
 
 def _health(value: int, requirement: int, legs: Sequence[Leg], *, exact_requirement: Fraction | None = None) -> Health:
