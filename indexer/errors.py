@@ -45,3 +45,7 @@ class MarketMismatchError(PermanentError):
 
 class StoreError(PermanentError):
     """The database rejected a write or is not at the expected schema revision."""
+
+
+class BelowCheckpointError(PermanentError):
+    """A block below the chain's stored checkpoint was asked to be stored: the store only moves forward."""

@@ -130,6 +130,24 @@ class PositionSnapshot:
     def legs_priced_by(self, key: PriceKey) -> list[Leg]:
         return [leg for leg in self.legs if leg.price_key == key]
 
+    @property
+    def closed(self) -> bool:
+        """A closing: the account holds and owes nothing on the market any more (see ``closing``)."""
+        return self.detail.get("closed") is True
+
+
+def closing(*, chain: str, protocol: str, market: str, market_address: Address, account: str,
+            block: BlockRef) -> PositionSnapshot:  # fmt: skip
+    """The snapshot of a position that was stored and is gone at ``block`` (repaid and withdrawn, liquidated to
+    zero, closed): no legs, nothing owed (health None), every figure 0. It is stored in the history (the
+    position's last row) and removes the position from the latest positions; its alerts resolve."""
+    return PositionSnapshot(
+        chain=chain, protocol=protocol, market=market, market_address=market_address, account=account, block=block,
+        legs=[], health=Health(raw=UINT256_MAX, decimals=0, health=None, equity=0, requirement=0, collateral=0,
+                               debt=0, quote="", quote_unit=1),
+        price_status="FRESH", detail={"closed": True},
+    )  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class LiquidationPoint:

@@ -31,7 +31,7 @@ from indexer.alerts.rules import severity_level
 from indexer.chain.multicall import MulticallReader, run_plans
 from indexer.chain.rpc import RpcClient
 from indexer.discovery import accounts_in, discover, emitters, logs_query
-from indexer.errors import ConfigError, RpcUnavailableError
+from indexer.errors import BelowCheckpointError, ConfigError, RpcUnavailableError
 from indexer.fastpath import feed_plan, moved_positions
 from indexer.oracles.chainlink import ChainlinkFeeds, FeedMeta
 from indexer.oracles.monitor import ChainOracles
@@ -47,7 +47,7 @@ from indexer.store.chain_store import rewind_discovery
 from indexer.store.reorg import rollback
 from indexer.store.wallet_store import wallet_alert_settings
 from indexer.store.writer import write_block
-from indexer.types import Address, BlockRef, PositionSnapshot
+from indexer.types import Address, BlockRef, PositionSnapshot, closing
 
 log = logging.getLogger(__name__)
 
@@ -272,8 +272,9 @@ class ChainPipeline:
         full = [key for key in self.reads.sources
                 if key not in self.last_full or number - self.last_full[key] >= self.every[key]]
         tracked = list(wallets)
-        read = await self.reads.read(header, {key: self._accounts(key, tracked, memory, found) for key in full})
-        self._judge_and_write(read, wallets, memory, found)
+        accounts = {key: self._accounts(key, tracked, memory, found) for key in full}
+        read = await self.reads.read(header, accounts)
+        self._judge_and_write(read, wallets, memory, found, self._closings(read, accounts, memory))
         self.heads.accept(header)
         for key in full:
             self.last_full[key] = number
@@ -305,20 +306,39 @@ class ChainPipeline:
         accounts.update(dict.fromkeys(found.get(key, {})))
         return list(accounts)
 
+    def _closings(self, read: ChainRead, accounts: Mapping[str, Sequence[Address]],
+                  memory: ChainMemory) -> list[PositionSnapshot]:
+        """Closing snapshots of the stored positions that this block's full reads asked for and did not find."""
+        out = []
+        for key, requested in accounts.items():
+            source = self.reads.sources[key]
+            for account in memory.closings(market=key, requested=requested,
+                                           found=(s.account for s in read.snapshots if s.market == key),
+                                           unpriced=(a for k, a in read.unpriced if k == key)):
+                out.append(closing(chain=self.chain, protocol=source.kind, market=key,
+                                   market_address=source.market.address, account=account, block=read.block))
+        if out:
+            log.info("positions closed chain=%s block=%d count=%d", self.chain, read.block.number, len(out))
+        return out
+
     def _judge_and_write(self, read: ChainRead, wallets: Wallets, memory: ChainMemory,
-                         found: Mapping[str, Mapping[str, tuple[int, int]]]) -> None:
+                         found: Mapping[str, Mapping[str, tuple[int, int]]],
+                         closed: Sequence[PositionSnapshot] = ()) -> None:
         """Judge the feeds and run the alert rules against memory, then write the block with everything it
-        caused (positions, feeds, alert events and their outbox rows, discovered accounts and progress) in one
-        transaction, and remember what was written."""
+        caused (positions and closings, feeds, alert events and their outbox rows, discovered accounts and
+        progress) in one transaction, and remember what was written. A closing is not priced: its alerts
+        resolve."""
         sources = self.reads.sources
         read.assess(memory.feed_states, lambda s: sources[s.market].price_dependencies(s))
-        read.alerts = self.alerts.evaluate(block=read.block, snapshots=read.snapshots, states=memory.alert_states,
+        written = [*read.snapshots, *closed]
+        read.alerts = self.alerts.evaluate(block=read.block, snapshots=written, states=memory.alert_states,
                                            previous_health=memory.healths, wallets=wallets, now=time.time())
         started = time.perf_counter()
-        write_block(self.engine, chain=self.chain, block=read.block, snapshots=read.snapshots,
+        write_block(self.engine, chain=self.chain, block=read.block, snapshots=written,
                     feeds=list(read.feeds.values()), unpriced=read.unpriced, alerts=read.alerts, discovered=found)
         read.timings["write"] = time.perf_counter() - started
-        memory.committed(block=read.block.number, snapshots=read.snapshots, feeds=read.feeds.values(),
+        read.closed = list(closed)
+        memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(),
                          alerts=read.alerts, discovered=found)
         not_fresh = sum(1 for f in read.feeds.values() if f.verdict.status != PriceStatus.FRESH)
         log.debug("stored chain=%s block=%d positions=%d feeds=%d not_fresh=%d alert_events=%d seconds=%.3f",
@@ -332,11 +352,17 @@ class ChainPipeline:
         stats_before = self.rpc.stats.copy()
         header = await self.reads.header(block)
         memory = await self._memory()
+        if memory.checkpoint is not None and header.number < memory.checkpoint:
+            # judging an older block against newer state would run the alert rules backwards (rounds going
+            # back, resolutions) and move the checkpoint back, and `run` would then store those blocks again
+            raise BelowCheckpointError(
+                f"chain {self.chain!r}: block {header.number} is below the stored checkpoint {memory.checkpoint}; "
+                "the store only moves forward (sync at or above it)")
         wallets = await asyncio.to_thread(wallet_alert_settings, self.engine)
         tracked = list(wallets)
-        read = await self.reads.read(header, {key: self._accounts(key, tracked, memory, {})
-                                              for key in self.reads.sources})
-        self._judge_and_write(read, wallets, memory, {})
+        accounts = {key: self._accounts(key, tracked, memory, {}) for key in self.reads.sources}
+        read = await self.reads.read(header, accounts)
+        self._judge_and_write(read, wallets, memory, {}, self._closings(read, accounts, memory))
         read.stats = self.rpc.stats.since(stats_before)
         log.info("synced chain=%s block=%d positions=%d requests=%d seconds=%.3f", self.chain, header.number,
                  len(read.snapshots), read.stats.requests, sum(read.timings.values()))

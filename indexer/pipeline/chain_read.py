@@ -24,6 +24,7 @@ class ChainRead:
     unpriced: list[tuple[str, Address]] = field(default_factory=list)  # (market key, account)
     feeds: dict[str, FeedStatus] = field(default_factory=dict)  # set by ``assess``
     alerts: AlertWrites | None = None  # set when the block is judged
+    closed: list[PositionSnapshot] = field(default_factory=list)  # closings written with the block
     timings: dict[str, float] = field(default_factory=dict)
 
     def assess(self, previous: Mapping[str, tuple[int | None, str | None, str]],

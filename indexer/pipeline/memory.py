@@ -59,6 +59,9 @@ class ChainMemory:
             reading = status.reading
             self.feed_states[reading.key] = (reading.round_id, reading.aggregator, status.verdict.status.value)
         for snapshot in snapshots:
+            if snapshot.closed:
+                self.healths.pop((snapshot.market, snapshot.account), None)
+                continue
             self.healths[(snapshot.market, snapshot.account)] = (
                 None if snapshot.health.health is None else quantize_health(snapshot.health.health))
         for row in alerts.states if alerts else ():
@@ -72,3 +75,12 @@ class ChainMemory:
             known = set(self.discovered.setdefault(market, []))
             self.discovered[market] += [a for a in sorted(seen, key=lambda a: seen[a][0]) if a not in known]
             self.discovery_progress[market] = block
+
+    def closings(self, *, market: str, requested: Iterable[str], found: Iterable[str],
+                 unpriced: Iterable[str] = ()) -> list[str]:
+        """The stored positions of ``market`` that a full read asked for (by their owner) and did not find:
+        closed since (an account the protocol could not value, ``unpriced``, is not closed)."""
+        asked, seen, skip = set(requested), set(found), set(unpriced)
+        return sorted(account for m, account in self.healths
+                      if m == market and account.partition(":")[0] in asked and account not in seen
+                      and account not in skip)

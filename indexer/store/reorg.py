@@ -21,12 +21,14 @@ from indexer.store.models import (
     AlertState,
     Block,
     Delivery,
+    Market,
     OracleFeed,
     OracleReading,
     Position,
     PositionHistory,
     PositionLeg,
 )
+from indexer.store.types import utc_now
 from indexer.store.writer import set_checkpoint
 
 log = logging.getLogger(__name__)
@@ -52,21 +54,28 @@ def rollback(engine: Engine, *, chain: str, ancestor: int, level_of: Callable[[s
 
 
 def _positions(conn: Connection, chain: str, ancestor: int) -> int:
-    history, legs, positions = _t(PositionHistory), _t(PositionLeg), _t(Position)
+    """Every position with history above the ancestor goes back to its last row at or below it: updated, put
+    back (it had closed above the ancestor), or removed (it did not exist then, or had closed by then)."""
+    history, legs, positions, markets = _t(PositionHistory), _t(PositionLeg), _t(Position), _t(Market)
     dropped = select(history.c.id).where(history.c.chain == chain, history.c.block_number > ancestor)
-    stale = conn.execute(select(positions.c.id, positions.c.market_id, positions.c.account).where(
-        positions.c.chain == chain, positions.c.block_number > ancestor)).all()
-    figures = [c.name for c in history.columns if c.name not in ("id",)]
-    for pid, market_id, account in stale:
+    touched = set(conn.execute(select(history.c.market_id, history.c.account).where(
+        history.c.chain == chain, history.c.block_number > ancestor).distinct()).all())
+    touched |= set(conn.execute(select(positions.c.market_id, positions.c.account).where(
+        positions.c.chain == chain, positions.c.block_number > ancestor)).all())
+    figures = [c.name for c in history.columns if c.name not in ("id",) and c.name in positions.c]
+    protocols = dict(conn.execute(select(markets.c.id, markets.c.protocol).where(markets.c.chain == chain)).all())
+    for market_id, account in sorted(touched):
+        where = (positions.c.chain == chain, positions.c.market_id == market_id, positions.c.account == account)
         previous = conn.execute(
             select(history).where(history.c.chain == chain, history.c.market_id == market_id,
                                   history.c.account == account, history.c.block_number <= ancestor)
             .order_by(history.c.block_number.desc(), history.c.id.desc()).limit(1)).mappings().first()
-        if previous is None:
-            conn.execute(delete(positions).where(positions.c.id == pid))
-        else:
-            conn.execute(update(positions).where(positions.c.id == pid).values(
-                snapshot_id=previous["id"], **{f: previous[f] for f in figures if f in positions.c}))
+        if previous is None or (previous["detail"] or {}).get("closed") is True:
+            conn.execute(delete(positions).where(*where))
+            continue
+        values = {"snapshot_id": previous["id"], **{f: previous[f] for f in figures}}
+        if conn.execute(update(positions).where(*where).values(**values)).rowcount == 0:
+            conn.execute(positions.insert().values(protocol=protocols[market_id], updated_at=utc_now(), **values))
     conn.execute(delete(legs).where(legs.c.snapshot_id.in_(dropped)))
     return conn.execute(delete(history).where(history.c.chain == chain, history.c.block_number > ancestor)).rowcount
 

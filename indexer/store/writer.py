@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy import Connection, Engine, Table, delete, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
 
 from indexer.errors import RetryableError, StoreError
@@ -57,9 +57,11 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
             market_ids = _upsert_markets(connection, chain, snapshots)
             _upsert_block(connection, chain, block)
             figures = [_figures(snapshot, market_ids[snapshot.market]) for snapshot in snapshots]
+            replaced = _same_block_rows(connection, chain, block.number, figures)
             snapshot_ids = _append_history(connection, figures)
             _append_legs(connection, snapshots, snapshot_ids)
             _upsert_positions(connection, snapshots, figures, snapshot_ids)
+            _drop_history(connection, replaced)
             write_feeds(connection, chain=chain, block=block, feeds=feeds)
             mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
             write_alerts(connection, alerts)
@@ -172,6 +174,25 @@ def _figures(snapshot: PositionSnapshot, market_id: int) -> dict[str, Any]:
     }
 
 
+def _same_block_rows(connection: Connection, chain: str, number: int, figures: list[dict[str, Any]]) -> list[int]:
+    """History rows already stored for these positions at this very block (the block read again, e.g. a second
+    `indexer sync` at an unchanged head): the new rows replace them, so a position has one row per block."""
+    if not figures:
+        return []
+    h = _history.c
+    wanted = {(row["market_id"], row["account"]) for row in figures}
+    rows = connection.execute(select(h.id, h.market_id, h.account).where(h.chain == chain, h.block_number == number))
+    return [row_id for row_id, market_id, account in rows if (market_id, account) in wanted]
+
+
+def _drop_history(connection: Connection, ids: list[int]) -> None:
+    """Once the latest positions point at their new rows: the replaced rows and their legs go."""
+    for start in range(0, len(ids), 1_000):
+        chunk = ids[start:start + 1_000]
+        connection.execute(delete(_legs).where(_legs.c.snapshot_id.in_(chunk)))
+        connection.execute(delete(_history).where(_history.c.id.in_(chunk)))
+
+
 def _append_history(connection: Connection, figures: list[dict[str, Any]]) -> list[int]:
     """Insert the history rows and return their ids in the order of ``figures``.
 
@@ -231,6 +252,13 @@ def _upsert_positions(
         key = (snapshot.market, snapshot.account)
         if key in latest:
             log.warning("two snapshots of %s on %s in one block; keeping the last", snapshot.account, key[0])
+        if snapshot.closed:  # the position is gone: it leaves the latest positions (its history keeps the closing)
+            p = _positions.c
+            connection.execute(delete(_positions).where(
+                p.chain == row["chain"], p.market_id == row["market_id"], p.account == row["account"],
+                p.block_number <= row["block_number"]))
+            latest.pop(key, None)
+            continue
         latest[key] = {**row, "protocol": snapshot.protocol, "snapshot_id": snapshot_id, "updated_at": now}
     if not latest:
         return

@@ -30,7 +30,7 @@ from indexer.protocols.registry import venue_source_for
 from indexer.settings import Settings
 from indexer.store.wallet_store import wallet_alert_settings
 from indexer.store.writer import write_block
-from indexer.types import BlockRef
+from indexer.types import BlockRef, closing
 from indexer.venue.session import VenueSession, run_venue_plans
 
 log = logging.getLogger(__name__)
@@ -102,16 +102,22 @@ class VenuePipeline:
             snapshot.block = block
             age = now - int(snapshot.detail.get("venue_time_ms", venue_ms)) / 1000
             snapshot.price_status = PriceStatus.STALE if age > self.config.max_age else PriceStatus.FRESH
+        closed = [closing(chain=self.chain, protocol=self.sources[key].kind, market=key,
+                          market_address=self.sources[key].market.address, account=account, block=block)
+                  for key in keys
+                  for account in memory.closings(market=key, requested=accounts,
+                                                 found=(s.account for s in snapshots if s.market == key))]
+        everything = [*snapshots, *closed]
         requests = self.session.stats.requests - before.requests
-        read = ChainRead(self.chain, block, snapshots, RpcStats(requests, requests, {}), None)
+        read = ChainRead(self.chain, block, snapshots, RpcStats(requests, requests, {}), None, closed=closed)
         read.timings["read"] = time.perf_counter() - started
-        read.alerts = self.alerts.evaluate(block=block, snapshots=snapshots, states=memory.alert_states,
+        read.alerts = self.alerts.evaluate(block=block, snapshots=everything, states=memory.alert_states,
                                            previous_health=memory.healths, wallets=wallets, now=now)
         written = time.perf_counter()
-        await asyncio.to_thread(write_block, self.engine, chain=self.chain, block=block, snapshots=snapshots,
+        await asyncio.to_thread(write_block, self.engine, chain=self.chain, block=block, snapshots=everything,
                                 alerts=read.alerts)
         read.timings["write"] = time.perf_counter() - written
-        memory.committed(block=number, snapshots=snapshots, feeds=[], alerts=read.alerts, discovered={})
+        memory.committed(block=number, snapshots=everything, feeds=[], alerts=read.alerts, discovered={})
         memory.hashes[number] = block.hash
         self.last_stored = number
         if self.on_block is not None:

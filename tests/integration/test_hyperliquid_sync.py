@@ -245,3 +245,22 @@ async def _async_cli(config: Path, *args: str) -> subprocess.CompletedProcess[st
     import asyncio
 
     return await asyncio.to_thread(_cli, config, *args)
+
+
+async def test_an_account_that_closes_everything_leaves_the_latest_positions(venue, tmp_path, db_url, engine):
+    settings = load_settings(write_config(tmp_path, venue.url, db_url))
+    for i in range(3):
+        add_wallet(engine, address=address(i), label=None)
+    pipeline = VenuePipeline(settings, engine, "hyperliquid", channels={})
+    try:
+        await pipeline.step()
+        assert {p.account for p in list_positions(engine)} == {address(0), address(1), address(2),
+                                                              f"{address(1)}:ETH"}
+        wallet1 = venue.accounts[address(1).lower()]
+        wallet1.positions = [h for h in wallet1.positions if not h.isolated]  # the isolated ETH long is closed
+        venue.accounts[address(2).lower()] = Account(Decimal(0))  # closes everything and withdraws
+        (read,) = [await pipeline.poll()]
+        assert sorted(s.account for s in read.closed) == sorted([address(2), f"{address(1)}:ETH"])
+    finally:
+        await pipeline.close()
+    assert {p.account for p in list_positions(engine)} == {address(0), address(1)}
