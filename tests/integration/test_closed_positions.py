@@ -87,8 +87,8 @@ async def test_a_repaid_and_withdrawn_aave_position_leaves_and_its_alert_resolve
 async def test_rollback_restores_a_position_whose_closing_it_drops(devnet, chain_state, write_devnet_config,
                                                                    engine):
     """The store on its own: a closing above the ancestor is undone by putting the position back."""
-    from indexer.store.reorg import rollback
     from indexer.alerts.rules import severity_level
+    from indexer.store.reorg import rollback
 
     settings = load_settings(write_devnet_config())
     closer = devnet.accounts_of("multi")[0]
