@@ -38,6 +38,8 @@ from indexer.venue.pipeline import VenuePipeline
 
 log = logging.getLogger(__name__)
 
+PERMANENT_BACKOFF_MAX = 600.0  # seconds between retries of a chain whose step keeps failing permanently
+
 _CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -48,7 +50,7 @@ class ChainState:
     processed: int = 0
     failures: int = 0
     error: str | None = None  # the last error, while it lasts
-    stopped: bool = False  # a permanent error removed the chain's job
+    failing: bool = False  # the last step ended in a permanent error: retried with a long backoff
 
 
 class Runtime:
@@ -136,13 +138,18 @@ class Runtime:
             self.scheduler.get_job(f"follow:{chain}").modify(next_run_time=datetime.now() + timedelta(seconds=delay))
             return
         except PermanentError as exc:
-            state.error, state.stopped = str(exc), True
-            log.error("chain stopped chain=%s error=%s", chain, exc)
-            self.scheduler.remove_job(f"follow:{chain}")
+            # not retried soon (the same input fails the same way), but never given up: a node that lied once
+            # (a wrong chain id) or a config fixed underneath must not leave a live process with a dead chain
+            state.failures += 1
+            state.error, state.failing = str(exc), True
+            delay = min(PERMANENT_BACKOFF_MAX, self._poll_interval(chain) * 2 ** (state.failures + 2))
+            log.error("chain failing chain=%s failures=%d retry_in=%.1fs error=%s", chain, state.failures, delay,
+                      exc)
+            self.scheduler.get_job(f"follow:{chain}").modify(next_run_time=datetime.now() + timedelta(seconds=delay))
             return
         if state.failures:
-            log.warning("rpc recovered chain=%s after_failures=%d", chain, state.failures)
-        state.failures, state.error = 0, None
+            log.warning("chain recovered chain=%s after_failures=%d", chain, state.failures)
+        state.failures, state.error, state.failing = 0, None, False
         if processed:
             log.debug("follow chain=%s processed=%d", chain, processed)
 
@@ -163,8 +170,8 @@ class Runtime:
         behind = self.behind(chain)
         return {"chain": chain, "head": pipeline.last_head if pipeline else None,
                 "stored": pipeline.last_stored if pipeline else None, "behind_blocks": behind,
-                "ready": not state.stopped and behind is not None and behind <= self.settings.run.ready_lag_blocks,
-                "failures": state.failures, "error": state.error, "stopped": state.stopped}
+                "ready": not state.failing and behind is not None and behind <= self.settings.run.ready_lag_blocks,
+                "failures": state.failures, "error": state.error, "failing": state.failing}
 
     async def _serve_status(self, stack: AsyncExitStack) -> None:
         host, port = self.settings.run.listen.rsplit(":", 1)
@@ -185,11 +192,12 @@ class Runtime:
         self.address = f"http://{bound[0]}:{bound[1]}"
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        """200 while every chain is being followed (behind or not); 503 once a chain has stopped for good."""
+        """200 while every chain is being followed (behind or not); 503 while a chain's last step ended in a
+        permanent error (it is retried with a long backoff)."""
         chains = [self.chain_report(c) for c in self.chains]
-        stopped = any(c["stopped"] for c in chains)
-        return web.json_response({"status": "failing" if stopped else "ok", "time": int(time.time()),
-                                  "chains": chains}, status=503 if stopped else 200)
+        failing = any(c["failing"] for c in chains)
+        return web.json_response({"status": "failing" if failing else "ok", "time": int(time.time()),
+                                  "chains": chains}, status=503 if failing else 200)
 
     async def _readyz(self, request: web.Request) -> web.Response:
         """200 when every chain is within ``run.ready_lag_blocks`` of its head; 503 while any is behind."""

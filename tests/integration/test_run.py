@@ -6,16 +6,18 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import sqlalchemy as sa
 
 from indexer.devnet import mine, revert, set_price, snapshot
-from indexer.jobs.run import run
+from indexer.jobs.run import Runtime, run
 from indexer.settings import RunSettings, load_settings
 from indexer.store.chain_store import checkpoint
 from indexer.store.models import AlertEvent, Block, PositionHistory
 from indexer.store.position_store import list_positions
 from indexer.store.wallet_store import add_wallet
+from tests.fixtures.rpc_proxy import JsonRpcProxy
 from tests.integration.chain_helpers import user_account_data
 
 FAST = "poll_interval = 0.1\n"
@@ -273,7 +275,6 @@ async def test_status_endpoints_of_a_running_indexer(devnet, chain_state, write_
 
 
 async def test_readyz_is_503_while_a_chain_is_behind(devnet, chain_state, write_devnet_config, engine):
-    from indexer.jobs.run import Runtime
 
     config = load_settings(write_devnet_config(chain=FAST))
     runtime = Runtime(config, engine, dispatch=False)
@@ -286,7 +287,55 @@ async def test_readyz_is_503_while_a_chain_is_behind(devnet, chain_state, write_
         assert response.status == 503 and b'"behind_blocks": 20' in response.body
         pipeline.last_stored = 119
         assert (await runtime._readyz(None)).status == 200  # type: ignore[arg-type]
-        runtime.states["devnet"].stopped = True
+        runtime.states["devnet"].failing = True
         assert (await runtime._healthz(None)).status == 503  # type: ignore[arg-type]
     finally:
         await pipeline.close()
+
+
+class LyingChainId(JsonRpcProxy):
+    """Answers eth_chainId with another chain's id while ``lying``; everything else goes to the node."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.lying = True
+        self.lies = 0
+
+    async def answer(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        if self.lying and item.get("method") == "eth_chainId":
+            self.lies += 1
+            return {"jsonrpc": "2.0", "id": item.get("id"), "result": "0x1"}
+        return None
+
+
+async def test_a_chain_that_fails_permanently_is_retried_and_resumes(devnet, chain_state, write_devnet_config,
+                                                                     engine, caplog):
+    """A wrong chain id is a permanent error: the chain is not read, /healthz says failing, and it is retried
+    (with a long backoff, logged at ERROR each time) instead of being dropped; once the node answers right,
+    the chain resumes in the same process."""
+    proxy = LyingChainId(devnet.url)
+    await proxy.start()
+    config = load_settings(write_devnet_config(chain=f'poll_interval = 0.05\nrpc_urls = ["{proxy.url}"]\n'))
+    add_wallet(engine, address=devnet.accounts[0].address)
+    runtime = Runtime(config, engine, dispatch=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.run(stop))
+    try:
+        deadline = time.monotonic() + 20
+        while proxy.lies < 2:  # refused, then retried
+            assert time.monotonic() < deadline and not task.done(), "the failing chain was not retried"
+            await asyncio.sleep(0.05)
+        report = runtime.chain_report("devnet")
+        assert report["failing"] and "chain id 1" in report["error"] and not report["ready"]
+        assert (await runtime._healthz(None)).status == 503  # type: ignore[arg-type]
+        assert checkpoint(engine, chain="devnet") is None  # nothing was read from the wrong chain
+        proxy.lying = False
+        await caught_up(engine, head(devnet))
+        assert not runtime.chain_report("devnet")["failing"]
+        assert (await runtime._healthz(None)).status == 200  # type: ignore[arg-type]
+    finally:
+        stop.set()
+        await task
+        await proxy.stop()
+    failing = [r for r in caplog.records if r.levelname == "ERROR" and "chain failing" in r.getMessage()]
+    assert len(failing) >= 2  # at ERROR, every time
