@@ -275,7 +275,6 @@ async def test_status_endpoints_of_a_running_indexer(devnet, chain_state, write_
 
 
 async def test_readyz_is_503_while_a_chain_is_behind(devnet, chain_state, write_devnet_config, engine):
-
     config = load_settings(write_devnet_config(chain=FAST))
     runtime = Runtime(config, engine, dispatch=False)
     from indexer.pipeline.chain import ChainPipeline
