@@ -1,9 +1,9 @@
 """Rolling a chain's derived rows back to a common ancestor after a reorg, in one transaction.
 
-Removed above the ancestor: position history and its legs, oracle readings, blocks, and alert events
-that no channel has delivered (with their outbox rows). Latest positions, feed states, alerts and rule
-states are put back to what the remaining rows say. An event already delivered cannot be unsent: it is
-kept, and logged loudly.
+Removed above the ancestor: position history and its legs, oracle readings, blocks, and alert events (with
+their outbox rows). Latest positions, feed states, alerts and rule states are put back to what the remaining
+rows say: the state at the ancestor, as a fresh index of the canonical chain would have it. An event a
+channel already delivered cannot be unsent: it goes with its branch all the same, logged at ERROR.
 """
 
 from __future__ import annotations
@@ -99,20 +99,28 @@ def _alerts(conn: Connection, chain: str, ancestor: int, level_of: Callable[[str
     sent = set(conn.execute(select(deliveries.c.event_id).where(
         deliveries.c.event_id.in_([e for e, _ in above]), deliveries.c.status == "delivered")).scalars())
     for event_id in sorted(sent):
-        log.error("reorg: alert event %s from a dropped branch was already delivered chain=%s ancestor=%d",
-                  event_id, chain, ancestor)
-    unsent = [e for e, _ in above if e not in sent]
-    conn.execute(delete(deliveries).where(deliveries.c.event_id.in_(unsent)))
-    conn.execute(delete(events).where(events.c.id.in_(unsent)))
-    touched = {a for _, a in above}
-    for alert_id in touched:
-        last = conn.execute(select(events).where(events.c.alert_id == alert_id)
-                            .order_by(events.c.block_number.desc(), events.c.created_at.desc()).limit(1)
-                            ).mappings().first()
+        log.error("reorg: alert event %s from a dropped branch had already been delivered; it is dropped with "
+                  "its branch chain=%s ancestor=%d", event_id, chain, ancestor)
+    # Every event of the dropped branch goes, delivered or not: the alerts are rebuilt from what remains, the
+    # state at the ancestor. Keeping a delivered one would keep its alert open beside the alert the rollback
+    # reopens (an alert resolved in the branch, then another opened for the same position): two open alerts
+    # for one key, which the store refuses, and the chain would stay wedged.
+    dropped = [e for e, _ in above]
+    for start in range(0, len(dropped), 1_000):
+        chunk = dropped[start:start + 1_000]
+        conn.execute(delete(deliveries).where(deliveries.c.event_id.in_(chunk)))
+        conn.execute(delete(events).where(events.c.id.in_(chunk)))
+    lasts = {alert_id: conn.execute(select(events).where(events.c.alert_id == alert_id)
+                                    .order_by(events.c.block_number.desc(), events.c.created_at.desc()).limit(1)
+                                    ).mappings().first()
+             for alert_id in sorted({a for _, a in above})}
+    born = [alert_id for alert_id, last in lasts.items() if last is None]
+    # alerts born in the branch go first (one may hold the key the rollback reopens an older alert under); the
+    # rule states that pointed at them are put back below, with the others changed above the ancestor
+    conn.execute(update(states).where(states.c.alert_id.in_(born)).values(alert_id=None))
+    conn.execute(delete(alerts).where(alerts.c.id.in_(born)))
+    for alert_id, last in lasts.items():
         if last is None:
-            conn.execute(update(states).where(states.c.alert_id == alert_id).values(
-                level=0, pending=None, pending_since=None, alert_id=None, updated_block=ancestor))
-            conn.execute(delete(alerts).where(alerts.c.id == alert_id))
             continue
         resolved = last["kind"] == "resolved"
         conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
@@ -128,7 +136,7 @@ def _alerts(conn: Connection, chain: str, ancestor: int, level_of: Callable[[str
         conn.execute(update(states).where(states.c.id == row["id"]).values(
             level=level, pending=None, pending_since=None, alert_id=alert["id"] if alert else None,
             updated_block=ancestor))
-    return {"events_dropped": len(unsent), "events_already_delivered": len(sent)}
+    return {"events_dropped": len(dropped), "events_already_delivered": len(sent)}
 
 
 
