@@ -146,3 +146,28 @@ async def test_a_hint_saves_the_entry_point_round_trips_and_a_wrong_one_is_not_t
         assert seen(read) == seen(cold), why
         assert read.stats.by_method["eth_call"] == cold.stats.by_method["eth_call"] + 1, (why, read.stats.by_method)
         assert mine[market] == layout, why
+
+
+async def test_a_wound_down_reserve_with_ltv_0_adds_no_ltv_even_in_emode(devnet, chain_state, devnet_config,
+                                                                          engine):
+    """Governance winds an asset down by setting its LTV to 0: the Pool then counts its collateral at its
+    liquidation threshold but adds no LTV for it, in eMode too (GenericLogic.calculateUserAccountData:
+    ``if (vars.ltv != 0) avgLtv += balance * (inEMode ? eModeLtv : ltv)``). wstETH, in eMode 1, goes to LTV 0;
+    every figure still equals getUserAccountData, including the eMode accounts that hold wstETH."""
+    from indexer.devnet.abi import encode_call
+    from indexer.devnet.txbatch import transact
+
+    wsteth = devnet.deployment.reserve("wstETH")
+    configurator = devnet.deployment.contracts["PoolConfigurator"]
+    transact(devnet.rpc, "wind wstETH down", devnet.deployment.deployer, configurator, encode_call(
+        "configureReserveAsCollateral(address,uint256,uint256,uint256)", wsteth["asset"], 0,
+        wsteth["liquidation_threshold"], wsteth["liquidation_bonus"]))
+    (read,) = await _track_and_sync(devnet, devnet_config, engine)
+    stored = list_positions(engine)
+    holders = [p for p in stored if any(g.symbol == "wstETH" and g.role is Role.COLLATERAL
+                                        for g in position_legs(engine, snapshot_id=p.snapshot_id))]
+    assert any(p.detail["emode_category"] == 1 for p in holders), "an eMode account holds wstETH"
+    onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
+                                      [p.account for p in stored], read.block.number)
+    mismatched = [p.account for p in stored if _figures(p) != tuple(onchain[p.account])]
+    assert not mismatched, f"{len(mismatched)} of {len(stored)} positions differ from getUserAccountData"

@@ -345,8 +345,12 @@ class AaveV3Adapter:
                 return None
             feed = source_of_asset.get(key)
             unit = _UNITS[reserve.decimals]
+            # GenericLogic.calculateUserAccountData (aave-v3-core 1.x): collateral counts only if the reserve's
+            # own LT is not 0, and adds LTV only if the reserve's own LTV is not 0 — in eMode too, where the
+            # category's figures replace them (`if (vars.ltv != 0) avgLtv += balance * (inEMode ? eModeLtv : ltv)`)
             if in_emode and category:
-                ltv, lt = category.ltv, category.liquidation_threshold
+                ltv = category.ltv if reserve.ltv else 0
+                lt = category.liquidation_threshold if reserve.liquidation_threshold else 0
             else:
                 ltv, lt = reserve.ltv, reserve.liquidation_threshold
             priced = Leg(asset=reserve.asset, symbol=reserve.symbol, decimals=reserve.decimals, role=Role.DEBT,
