@@ -105,6 +105,13 @@ class ChainSettings(_Strict):
     sequencer_grace: int = Field(default=3600, ge=0)
     feeds: list[FeedSettings] = Field(default_factory=list)
 
+    @field_validator("rpc_urls")
+    @classmethod
+    def _usable_urls(cls, urls: list[str]) -> list[str]:
+        from indexer.chain.redact import check_url
+
+        return [check_url(url) for url in urls]
+
     @model_validator(mode="after")
     def _has_endpoint(self) -> ChainSettings:
         if not self.rpc_urls and not self.devnet:
@@ -115,11 +122,18 @@ class ChainSettings(_Strict):
 class VenueSettings(_Strict):
     """An HTTP venue (Hyperliquid): markets name it as their ``chain``."""
 
-    url: str = Field(pattern=r"^https?://")  # the API root; requests go to {url}/info
+    url: str  # the API root; requests go to {url}/info
     timeout: float = Field(default=10.0, gt=0)
     poll_interval: float = Field(default=5.0, gt=0)  # seconds between polls in `indexer run`
     max_age: int = Field(default=60, gt=0)  # a position whose venue time is older than this is STALE
     weight_per_minute: int = Field(default=1200, ge=1)  # the venue's published request-weight budget
+
+    @field_validator("url")
+    @classmethod
+    def _usable_url(cls, url: str) -> str:
+        from indexer.chain.redact import check_url
+
+        return check_url(url, schemes=("http", "https"))
 
 
 class MarketSettings(_Strict):

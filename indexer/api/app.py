@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from indexer.api import dashboard, health, metrics, openapi, positions, reads, wallets
 from indexer.api.config import ApiConfig, api_config
@@ -22,6 +23,15 @@ from indexer.settings import Settings
 from indexer.store.db import ensure_schema, make_engine
 
 MAX_BODY_BYTES = 64 * 1024
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per request: method, path, status, size, seconds. Never the query string or the headers (a
+    token someone put in a URL must not land in a log)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %d %s %.4fs", request.method, request.path, response.status,
+                         response.body_length, time)
 
 
 async def _executor_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -86,4 +96,4 @@ def serve(settings: Settings, *, host: str, port: int, announce: Callable[[str],
     app = make_app(settings)
     if app[CONFIG].token is None:
         announce(f"no API token in ${app[CONFIG].token_env}: POST/DELETE /v1/wallets are disabled")
-    web.run_app(app, host=host, port=port, print=lambda text: announce(text.strip()))
+    web.run_app(app, host=host, port=port, print=lambda text: announce(text.strip()), access_log_class=AccessLogger)
