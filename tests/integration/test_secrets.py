@@ -53,10 +53,10 @@ async def test_the_access_log_never_carries_the_query_string(caplog):
     await site.start()
     port = runner.addresses[0][1]
     try:
+        url = f"http://127.0.0.1:{port}/v1/positions?token={SECRET}&limit=5"
         with caplog.at_level(logging.INFO, logger="aiohttp.access"):
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"http://127.0.0.1:{port}/v1/positions?token={SECRET}&limit=5") as response:
-                    assert response.status == 200
+            async with aiohttp.ClientSession() as http, http.get(url) as response:
+                assert response.status == 200
     finally:
         await runner.cleanup()
     lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
