@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from indexer.errors import ConfigError
+from indexer.address import parse_address
+from indexer.errors import ConfigError, InvalidAddressError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = Path("config/default.toml")
@@ -229,6 +230,11 @@ class Settings(_Strict):
                 raise ValueError(f"market {key!r} names chain {market.chain!r}, which is not configured")
             if not market.address:
                 raise ValueError(f"market {key!r}: protocol {market.protocol!r} needs the contract `address`")
+            if not market.address.startswith(DEVNET_REF):
+                try:
+                    parse_address(market.address)
+                except InvalidAddressError as exc:
+                    raise ValueError(f"market {key!r}: address: {exc}") from None
         return self
 
     def is_venue(self, name: str) -> bool:
@@ -319,9 +325,14 @@ def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     config_path = resolve_config_path(path)
     try:
-        raw = tomllib.loads(config_path.read_text())
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {config_path} not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {config_path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                          f"offset {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {config_path} cannot be read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
     raw = _expand_env(raw, str(config_path))

@@ -34,7 +34,7 @@ def decode_cursor(cursor: str, sort: PositionSort) -> PageKey:
         raise bad("too long")
     try:
         document = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         raise bad("not a cursor returned by this API") from None
     if not isinstance(document, dict) or document.get("v") != VERSION:
         raise bad("not a cursor returned by this API")

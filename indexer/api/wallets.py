@@ -30,7 +30,7 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     try:
         body = json.loads(raw, parse_float=Decimal)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
         raise BadParameter("body", "the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise BadParameter("body", "the body must be a JSON object")

@@ -163,8 +163,15 @@ class MulticallReader:
             results.extend(self._decode_chunk(chunk, hex_data))
         return results
 
-    def _decode_chunk(self, chunk: Sequence[Call], hex_data: str) -> list[Any]:
-        data = bytes.fromhex(hex_data[2:])
+    def _decode_chunk(self, chunk: Sequence[Call], hex_data: Any) -> list[Any]:
+        if not isinstance(hex_data, str) or not hex_data.startswith("0x"):
+            raise RpcResponseError(f"eth_call at block {self.block_number} answered {str(hex_data)[:40]!r}, not hex "
+                                   "data: the node is not answering as an Ethereum node does")
+        try:
+            data = bytes.fromhex(hex_data[2:])
+        except ValueError:
+            raise RpcResponseError(f"eth_call at block {self.block_number} answered malformed hex "
+                                   f"({len(hex_data) - 2} digits{', odd' if len(hex_data) % 2 else ''})") from None
         if not data:
             raise CallRevertedError(
                 f"no Multicall3 at {self.address} on block {self.block_number} (empty return data)")

@@ -7,6 +7,7 @@ module) emits ``BEGIN``, so every ``engine.begin()`` block is one real SQLite tr
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
-from indexer.errors import StoreError
+from indexer.errors import ConfigError, StoreError
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+_SCHEME_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # two letters at least: not a drive letter
 
 
 def database_url(url_or_path: str | Path | URL) -> URL:
@@ -32,12 +37,23 @@ def database_url(url_or_path: str | Path | URL) -> URL:
     """
     if isinstance(url_or_path, URL):
         url = url_or_path
-    elif isinstance(url_or_path, Path) or "://" not in url_or_path:
+    elif isinstance(url_or_path, Path):
+        url = URL.create("sqlite", database=str(url_or_path.expanduser()))
+    elif "://" not in url_or_path:
+        if _SCHEME_LIKE.match(url_or_path):  # `postgresql:/…`: a mistyped URL, not a file to create
+            scheme = url_or_path.split(":", 1)[0]
+            raise ConfigError(f"database URL {scheme}:… is malformed (expected {scheme}://…)")
         url = URL.create("sqlite", database=str(Path(url_or_path).expanduser()))
     else:
-        url = make_url(url_or_path)
+        try:
+            url = make_url(url_or_path)
+        except ArgumentError:
+            raise ConfigError(f"database URL {url_or_path.split('://', 1)[0]}://… is malformed") from None
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(f"database URL {url.drivername}://… is not supported: use sqlite:///PATH or "
+                          "postgresql://USER@HOST:PORT/DB")
     return url
 
 

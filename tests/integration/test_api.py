@@ -321,6 +321,9 @@ async def test_wallet_list_and_token_protected_changes(filled, api, client_for):
         assert response.status == 400 and (await response.json())["parameter"] == parameter
     response = await api.post("/v1/wallets", data=b"not json", headers=auth)
     assert response.status == 400 and (await response.json())["parameter"] == "body"
+    nested = b"[" * 30_000 + b"]" * 30_000  # deeper than Python's recursion limit, inside the size limit
+    response = await api.post("/v1/wallets", data=nested, headers=auth)
+    assert response.status == 400 and (await response.json())["parameter"] == "body"
     response = await api.post("/v1/wallets", data=b"{" + b" " * 70_000 + b"}", headers=auth)
     assert response.status == 413 and (await response.json())["error"] == "request body too large"
 
