@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from indexer.address import parse_address
-from indexer.display import health_text, money_text, short_address
+from indexer.display import health_text, money_text, plain_text, short_address
 from indexer.errors import IndexerError
 from indexer.oracles.status import PriceStatus
 from indexer.settings import Settings, load_settings
@@ -98,6 +98,27 @@ def _parse_health(_: click.Context, __: click.Parameter, value: str | None) -> D
     return parsed
 
 
+def _parse_level(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
+    """An alert level: above 0, below 1,000,000, at most 18 decimal places (what the store keeps exactly; the
+    API's rule too), so ``1e-999999`` is refused rather than stored as 0."""
+    parsed = _parse_health(ctx, param, value)
+    if parsed is None:
+        return None
+    if not 0 < parsed < 1_000_000 or parsed != parsed.quantize(Decimal("1e-18")):
+        raise click.BadParameter(f"{value!r} must be above 0 and below 1,000,000 with at most 18 decimal places")
+    return parsed
+
+
+def _parse_label(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
+    from indexer.store.wallet_store import MAX_LABEL
+
+    if value is None:
+        return None
+    if not 1 <= len(value) <= MAX_LABEL or any(not ch.isprintable() for ch in value):
+        raise click.BadParameter(f"a label is 1 to {MAX_LABEL} printable characters")
+    return value
+
+
 # -- wallets -----------------------------------------------------------------------------------------
 @cli.group()
 def wallets() -> None:
@@ -106,9 +127,9 @@ def wallets() -> None:
 
 @wallets.command("add")
 @click.argument("address")
-@click.option("--label", "-l", default=None, help="A name to show beside the address.")
-@click.option("--warn", type=str, default=None, callback=_parse_health, help="This wallet's WARN level (health below).")
-@click.option("--critical", type=str, default=None, callback=_parse_health, help="This wallet's CRITICAL level.")
+@click.option("--label", "-l", default=None, callback=_parse_label, help="A name to show beside the address.")
+@click.option("--warn", type=str, default=None, callback=_parse_level, help="This wallet's WARN level (health below).")
+@click.option("--critical", type=str, default=None, callback=_parse_level, help="This wallet's CRITICAL level.")
 @pass_ctx
 def wallets_add(obj: Context, address: str, label: str | None, warn: Decimal | None,
                 critical: Decimal | None) -> None:
@@ -119,7 +140,7 @@ def wallets_add(obj: Context, address: str, label: str | None, warn: Decimal | N
     if warn is not None and critical is not None and critical > warn:
         raise click.BadParameter("--critical must not be above --warn", param_hint="--critical")
     add_wallet(obj.engine(), address=checksummed, label=label, warn_health=warn, critical_health=critical)
-    click.echo(f"tracking {checksummed}" + (f" ({label})" if label else ""))
+    click.echo(f"tracking {checksummed}" + (f" ({plain_text(label)})" if label else ""))
 
 
 @wallets.command("remove")
@@ -147,7 +168,7 @@ def wallets_list(obj: Context, as_json: bool) -> None:
         click.echo(json.dumps([{"address": w.address, "label": w.label} for w in rows], indent=2))
         return
     for w in rows:
-        click.echo(f"{w.address}  {w.label or ''}".rstrip())
+        click.echo(f"{w.address}  {plain_text(w.label or '')}".rstrip())
     if not rows:
         click.echo("no wallets tracked: add one with `indexer wallets add ADDRESS`", err=True)
 
@@ -215,7 +236,7 @@ def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Dec
     for p in rows:
         style = "bold red" if p.health is not None and p.health < 1 else (
             "yellow" if p.health is not None and p.health < Decimal("1.1") else None)
-        who = short_address(p.account) + (f" {p.wallet_label}" if p.wallet_label else "")
+        who = short_address(p.account) + (f" {plain_text(p.wallet_label)}" if p.wallet_label else "")
         table.add_row(health_text(p.health), who, p.market, money_text(p.collateral, p.quote),
                       money_text(p.debt, p.quote), p.price_status, str(p.block_number), style=style)
     Console(width=max(Console().width, 130)).print(table)

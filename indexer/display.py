@@ -22,3 +22,11 @@ def short_address(address: str) -> str:
     """``0xc4e2…161a``; an account id keeps its suffix (``0xc4e2…161a:ETH``)."""
     owner, sep, suffix = address.partition(":")
     return f"{owner[:6]}…{owner[-4:]}{sep}{suffix}"
+
+
+def plain_text(text: str) -> str:
+    """User text (a wallet label) made safe for a terminal table: control characters (escape sequences) shown
+    as ``\\xNN``, and rich's markup brackets escaped so ``[/bold]`` prints as itself."""
+    from rich.markup import escape
+
+    return escape("".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text))

@@ -28,7 +28,12 @@ class InvalidAddressError(PermanentError):
 
 
 class RpcUnavailableError(RetryableError):
-    """No RPC endpoint of a chain answered."""
+    """No RPC endpoint of a chain answered. ``retry_after``: seconds the endpoint asked to be left alone
+    (HTTP ``Retry-After``), when it said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RpcResponseError(PermanentError):

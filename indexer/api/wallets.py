@@ -12,10 +12,9 @@ from indexer.api import params, shapes
 from indexer.api.auth import require_token
 from indexer.api.errors import ApiError, BadParameter
 from indexer.api.store import run_query
-from indexer.store.wallet_store import add_wallet, list_wallets, remove_wallet, wallet_exists
+from indexer.store.wallet_store import MAX_LABEL, add_wallet, list_wallets, remove_wallet, wallet_exists
 
 BODY_FIELDS = ("address", "label", "warn", "critical")
-MAX_LABEL = 100
 SMALLEST_LEVEL = Decimal("1e-18")  # levels are stored with 18 places: anything smaller would become 0
 LARGEST_LEVEL = Decimal(1_000_000)
 

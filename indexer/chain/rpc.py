@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -53,6 +54,24 @@ class RpcStats:
             self.by_method[item["method"]] = self.by_method.get(item["method"], 0) + 1
 
 
+MAX_RETRY_AFTER = 120.0  # longer asks are honoured up to this, then the endpoint is tried again
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from an HTTP ``Retry-After`` header: a number of seconds or an HTTP date (None if absent or
+    unreadable)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
 def _is_retryable(error: dict[str, Any]) -> bool:
     message = str(error.get("message", "")).lower()
     if "revert" in message or "execution reverted" in message:
@@ -77,6 +96,7 @@ class Endpoint:
     score: float = 1.0
     failures: int = 0  # consecutive
     cooldown_until: float = 0.0
+    asked_until: float = 0.0  # the endpoint's own Retry-After, as a monotonic time
     requests: int = 0
     errors: int = 0
 
@@ -130,7 +150,10 @@ class RpcClient:
             # A file-like body is streamed; aiohttp warns that big raw-bytes bodies can block the loop.
             async with self._http().post(url, data=io.BytesIO(body), headers=_JSON) as response:
                 if response.status == 429 or response.status >= 500:
-                    raise RpcUnavailableError(f"HTTP {response.status} from {redact_url(url)}")
+                    wait = retry_after(response.headers.get("Retry-After"))
+                    raise RpcUnavailableError(
+                        f"HTTP {response.status} from {redact_url(url)}"
+                        + (f" (Retry-After {wait:g}s)" if wait is not None else ""), retry_after=wait)
                 if response.status != 200:
                     raise RpcResponseError(f"HTTP {response.status} from {redact_url(url)}")
                 data = await response.json(content_type=None)
@@ -158,14 +181,18 @@ class RpcClient:
                     result = self._match(payload, items, endpoint.url)
                 except RpcUnavailableError as exc:
                     last = exc
-                    self._failed(endpoint)
+                    self._failed(endpoint, exc.retry_after)
                     log.warning("rpc retryable failure endpoint=%s attempt=%d score=%.2f error=%s",
                                 endpoint.name, attempt + 1, endpoint.score, exc)
                     continue
                 endpoint.failures = 0
                 endpoint.score = min(1.0, endpoint.score * 0.8 + 0.2)
                 return result
-            await asyncio.sleep(self._backoff * 2**attempt)
+            if attempt + 1 < self._attempts:
+                # every endpoint failed; one that said when to come back (Retry-After) is given that long
+                now = time.monotonic()
+                asked = [e.asked_until - now for e in self.endpoints if e.asked_until > now]
+                await asyncio.sleep(max([self._backoff * 2**attempt, *(min(a, MAX_RETRY_AFTER) for a in asked)]))
         assert last is not None
         raise last
 
@@ -175,11 +202,15 @@ class RpcClient:
         cooling = sorted((e for e in self.endpoints if e.cooldown_until > now), key=lambda e: e.cooldown_until)
         return ready + cooling
 
-    def _failed(self, endpoint: Endpoint) -> None:
+    def _failed(self, endpoint: Endpoint, retry_after: float | None = None) -> None:
         endpoint.errors += 1
         endpoint.failures += 1
         endpoint.score = max(0.01, endpoint.score * 0.5)
-        endpoint.cooldown_until = time.monotonic() + min(60.0, self._backoff * 2**endpoint.failures)
+        pause = min(60.0, self._backoff * 2**endpoint.failures)
+        if retry_after is not None:
+            pause = max(pause, min(retry_after, MAX_RETRY_AFTER))
+            endpoint.asked_until = time.monotonic() + pause
+        endpoint.cooldown_until = time.monotonic() + pause
 
     def demote(self, url: str, seconds: float, why: str) -> None:
         for endpoint in self.endpoints:

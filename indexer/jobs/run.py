@@ -133,7 +133,9 @@ class Runtime:
             state.failures += 1
             state.error = str(exc)
             delay = min(60.0, self._poll_interval(chain) * 2 ** state.failures)
-            log.warning("rpc unavailable chain=%s failures=%d retry_in=%.1fs error=%s", chain, state.failures,
+            delay = max(delay, min(getattr(exc, "retry_after", None) or 0.0, PERMANENT_BACKOFF_MAX))
+            # the node, the venue or the database (locked, full disk): the error says which
+            log.warning("step failed, retrying chain=%s failures=%d retry_in=%.1fs error=%s", chain, state.failures,
                         delay, exc)
             self.scheduler.get_job(f"follow:{chain}").modify(next_run_time=datetime.now() + timedelta(seconds=delay))
             return

@@ -22,6 +22,9 @@ from indexer.store.upsert import upsert_insert
 _wallets: Table = Wallet.__table__  # type: ignore[attr-defined]
 
 
+MAX_LABEL = 100  # characters of a wallet label (CLI and API)
+
+
 def add_wallet(engine: Engine, *, address: str, label: str | None = None, warn_health: Decimal | None = None,
                critical_health: Decimal | None = None) -> WalletPublic:
     """Track ``address``; calling again is harmless and sets the label (and alert levels) if given.

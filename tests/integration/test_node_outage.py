@@ -66,7 +66,7 @@ async def test_outage_backoff_and_catch_up(tmp_path, caplog):
         with engine.connect() as conn:
             stored = sorted(conn.execute(sa.select(Block.__table__.c.number)).scalars())
         assert stored == list(range(stored[0], before + 4))  # caught up, no gap
-        outage_logs = [r.message for r in caplog.records if "rpc unavailable" in r.message]
+        outage_logs = [r.message for r in caplog.records if "step failed, retrying" in r.message]
         assert len(outage_logs) >= 2 and "retry_in" in outage_logs[0]
         delays = [float(m.split("retry_in=")[1].split("s")[0]) for m in outage_logs]
         assert delays == sorted(delays) and delays[-1] > delays[0]  # backing off, not hammering
