@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from indexer.address import parse_address
-from indexer.display import health_text, money_text, plain_text, short_address
+from indexer.display import health_text, money_text, plain_text, printable, short_address
 from indexer.errors import IndexerError
 from indexer.oracles.status import PriceStatus
 from indexer.settings import Settings, load_settings
@@ -140,7 +140,7 @@ def wallets_add(obj: Context, address: str, label: str | None, warn: Decimal | N
     if warn is not None and critical is not None and critical > warn:
         raise click.BadParameter("--critical must not be above --warn", param_hint="--critical")
     add_wallet(obj.engine(), address=checksummed, label=label, warn_health=warn, critical_health=critical)
-    click.echo(f"tracking {checksummed}" + (f" ({plain_text(label)})" if label else ""))
+    click.echo(f"tracking {checksummed}" + (f" ({printable(label)})" if label else ""))
 
 
 @wallets.command("remove")
@@ -168,7 +168,7 @@ def wallets_list(obj: Context, as_json: bool) -> None:
         click.echo(json.dumps([{"address": w.address, "label": w.label} for w in rows], indent=2))
         return
     for w in rows:
-        click.echo(f"{w.address}  {plain_text(w.label or '')}".rstrip())
+        click.echo(f"{w.address}  {printable(w.label or '')}".rstrip())
     if not rows:
         click.echo("no wallets tracked: add one with `indexer wallets add ADDRESS`", err=True)
 

@@ -24,9 +24,13 @@ def short_address(address: str) -> str:
     return f"{owner[:6]}…{owner[-4:]}{sep}{suffix}"
 
 
+def printable(text: str) -> str:
+    """User text (a wallet label) safe for a terminal: control characters (escape sequences) shown as ``\\xNN``."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
 def plain_text(text: str) -> str:
-    """User text (a wallet label) made safe for a terminal table: control characters (escape sequences) shown
-    as ``\\xNN``, and rich's markup brackets escaped so ``[/bold]`` prints as itself."""
+    """``printable`` text for a rich table: markup brackets escaped, so ``[/bold]`` prints as itself."""
     from rich.markup import escape
 
-    return escape("".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text))
+    return escape(printable(text))

@@ -142,3 +142,22 @@ def test_reverted_call(synced, cli_env, db_url, tmp_path, devnet):
                      chain_extra=f'multicall3 = "{devnet.deployment.contracts["Pool"]}"\n')
     assert "reverted" in one_error_line(run(cli_env, "sync", config=config))
     assert row_counts(db_url) == synced
+
+
+def test_labels_and_alert_levels_are_checked_and_shown_safely(devnet, chain_state, cli_env, db_url):
+    account = devnet.accounts[0].address
+    markup = "desk [/bold] [red]"
+    for bad, why in ((["--label", "x" * 101], "1 to 100 printable"), (["--label", "a\x1b[31mb"], "printable"),
+                     (["--warn", "1e-999999"], "at most 18 decimal places"), (["--critical", "0"], "above 0"),
+                     (["--warn", "1000000"], "below 1,000,000")):
+        refused = run(cli_env, "wallets", "add", account, *bad)
+        assert refused.returncode != 0 and why in refused.stderr, (bad, refused.stderr)
+    before = row_counts(db_url)
+    assert before["wallets"] == 0  # nothing stored by a refused command
+    added = run(cli_env, "wallets", "add", account, "--label", markup, "--warn", "1.25")
+    assert added.returncode == 0 and markup in added.stdout, added.stderr
+    assert markup in run(cli_env, "wallets", "list").stdout
+    assert run(cli_env, "sync").returncode == 0
+    shown = run(cli_env, "positions")
+    assert shown.returncode == 0, shown.stderr
+    assert "[/bold]" in shown.stdout and "\x1b[31m" not in shown.stdout
