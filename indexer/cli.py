@@ -243,10 +243,13 @@ def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Dec
 
 
 @cli.command("run")
+@click.option("--no-wait", is_flag=True, help="Refuse (instead of standing by) when another `indexer run` "
+              "holds a chain.")
 @pass_ctx
-def run_command(obj: Context) -> None:
+def run_command(obj: Context, no_wait: bool) -> None:
     """Follow every configured chain block by block (read, judge, alert, store) and deliver alerts, until
-    SIGINT/SIGTERM; the block in progress is finished or abandoned whole."""
+    SIGINT/SIGTERM; the block in progress is finished or abandoned whole. One process writes a chain: a
+    second one on the same database stands by and takes over when the first stops."""
     from indexer.jobs.run import run
 
     async def main() -> None:
@@ -254,7 +257,7 @@ def run_command(obj: Context) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await run(obj.settings, obj.engine(), stop)
+        await run(obj.settings, obj.engine(), stop, wait=not no_wait)
 
     asyncio.run(main())
 

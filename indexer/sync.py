@@ -18,6 +18,7 @@ from indexer.errors import ConfigError
 from indexer.pipeline.chain import ChainPipeline, ChainReader
 from indexer.pipeline.chain_read import ChainRead
 from indexer.settings import Settings
+from indexer.store.lease import ChainLease
 from indexer.types import Address
 from indexer.venue.pipeline import VenuePipeline
 
@@ -59,18 +60,23 @@ async def sync_once(settings: Settings, engine: Engine, *, block: int | None = N
         names = [n for n in names if not settings.is_venue(n)]
     reads = []
     for chain in names:
-        if settings.is_venue(chain):
-            venue = VenuePipeline(settings, engine, chain)
-            try:
-                reads.append(await venue.sync())
-            finally:
-                await venue.close()
-            continue
-        pipeline = ChainPipeline(settings, engine, chain)
-        if hints is not None:
-            pipeline.reads.hints = hints.setdefault(chain, {})
+        lease = ChainLease(engine, chain)
+        lease.acquire_or_refuse("sync")  # `indexer run` follows this chain: it alone writes it
         try:
-            reads.append(await pipeline.sync(block=block))
+            if settings.is_venue(chain):
+                venue = VenuePipeline(settings, engine, chain)
+                try:
+                    reads.append(await venue.sync())
+                finally:
+                    await venue.close()
+                continue
+            pipeline = ChainPipeline(settings, engine, chain)
+            if hints is not None:
+                pipeline.reads.hints = hints.setdefault(chain, {})
+            try:
+                reads.append(await pipeline.sync(block=block))
+            finally:
+                await pipeline.close()
         finally:
-            await pipeline.close()
+            lease.release()
     return reads

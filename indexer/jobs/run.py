@@ -32,12 +32,14 @@ from indexer.alerts.registry import build_channels
 from indexer.errors import ConfigError, PermanentError, RetryableError
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import Settings
+from indexer.store.lease import ChainLease, LeaseHeldError
 from indexer.store.outbox import DbOutbox
 from indexer.store.retention import prune
 from indexer.venue.pipeline import VenuePipeline
 
 log = logging.getLogger(__name__)
 
+OUTBOX_LEASE = "_outbox"  # the lease of the one dispatcher per database
 PERMANENT_BACKOFF_MAX = 600.0  # seconds between retries of a chain whose step keeps failing permanently
 
 _CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -51,15 +53,23 @@ class ChainState:
     failures: int = 0
     error: str | None = None  # the last error, while it lasts
     failing: bool = False  # the last step ended in a permanent error: retried with a long backoff
+    standby: bool = False  # another process holds the chain's lease: this one waits to take over
 
 
 class Runtime:
-    def __init__(self, settings: Settings, engine: Engine, *, dispatch: bool = True) -> None:
+    def __init__(self, settings: Settings, engine: Engine, *, dispatch: bool = True, wait: bool = True) -> None:
+        """``wait``: when another process holds a chain's lease, wait as a hot standby (else refuse)."""
         self.settings = settings
         self.engine = engine
         self.dispatch = dispatch
+        self.wait = wait
         self.chains = sorted({m.chain for m in settings.markets.values()})
         self.states = {chain: ChainState() for chain in self.chains}
+        self.leases = {chain: ChainLease(engine, chain) for chain in self.chains}
+        self.outbox_lease = ChainLease(engine, OUTBOX_LEASE)
+        self.channels: dict[str, Any] = {}
+        self._stack: AsyncExitStack | None = None
+        self._stop: asyncio.Event | None = None
         self.pipelines: dict[str, ChainPipeline | VenuePipeline] = {}
         self.dispatcher: Dispatcher | None = None
         self.scheduler = AsyncIOScheduler()
@@ -73,28 +83,50 @@ class Runtime:
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         async with AsyncExitStack() as stack:
+            self._stack, self._stop = stack, stop
             stack.callback(self.engine.dispose)
-            channels = build_channels(self.settings.channels)
-            if self.dispatch and channels:
-                self.dispatcher = await stack.enter_async_context(Dispatcher(DbOutbox(self.engine, pending_delivery),
-                                                                                   channels))
-            for chain in self.chains:
-                kind = VenuePipeline if self.settings.is_venue(chain) else ChainPipeline
-                self.pipelines[chain] = kind(self.settings, self.engine, chain, channels=channels,
-                                             on_block=self._committed)
+            stack.callback(self._release_leases)
+            held = {chain: self.leases[chain].try_acquire() for chain in self.chains}
+            if not self.wait and not all(held.values()):
+                busy = ", ".join(c for c, ok in held.items() if not ok)
+                raise LeaseHeldError(f"chain {busy} is being followed by another `indexer run` (lease held)")
+            self.channels = build_channels(self.settings.channels)
+            if self.dispatch and self.channels and self.outbox_lease.try_acquire():
+                await self._start_dispatcher()
+            for chain, ok in held.items():
+                if ok:
+                    self._start_pipeline(chain)
+                else:
+                    self.states[chain].standby = True
+                    log.warning("standby chain=%s: another process holds its lease; taking over when it stops",
+                                chain)
             stack.push_async_callback(self._stop_pipelines)
             await self._serve_status(stack)
             self._schedule()
             stack.callback(self.scheduler.shutdown, wait=False)
-            log.info("indexer running chains=%s status=%s", ",".join(self.chains), self.address or "off")
-            if self.dispatcher is not None:
-                delivering = asyncio.create_task(self.dispatcher.run_forever(stop, poll_interval=0.5))
-
-                async def drained() -> None:  # the dispatcher finishes its current pass once stop is set
-                    await delivering
-
-                stack.push_async_callback(drained)
+            log.info("indexer running chains=%s standby=%s status=%s", ",".join(self.pipelines),
+                     ",".join(c for c in self.chains if c not in self.pipelines) or "-", self.address or "off")
             await stop.wait()
+
+    def _start_pipeline(self, chain: str) -> None:
+        kind = VenuePipeline if self.settings.is_venue(chain) else ChainPipeline
+        self.pipelines[chain] = kind(self.settings, self.engine, chain, channels=self.channels,
+                                     on_block=self._committed)
+
+    async def _start_dispatcher(self) -> None:
+        assert self._stack is not None and self._stop is not None
+        self.dispatcher = await self._stack.enter_async_context(
+            Dispatcher(DbOutbox(self.engine, pending_delivery), self.channels))
+        delivering = asyncio.create_task(self.dispatcher.run_forever(self._stop, poll_interval=0.5))
+
+        async def drained() -> None:  # the dispatcher finishes its current pass once stop is set
+            await delivering
+
+        self._stack.push_async_callback(drained)
+
+    def _release_leases(self) -> None:
+        for lease in (*self.leases.values(), self.outbox_lease):
+            lease.release()
 
     async def _stop_pipelines(self) -> None:
         for pipeline in self.pipelines.values():
@@ -111,14 +143,35 @@ class Runtime:
 
     # -- jobs -----------------------------------------------------------------------------------
     def _schedule(self) -> None:
-        for chain in self.chains:
-            self.scheduler.add_job(self._follow, "interval", args=[chain],
-                                   seconds=self._poll_interval(chain), id=f"follow:{chain}",
-                                   max_instances=1, coalesce=True, next_run_time=datetime.now())
+        for chain in self.pipelines:
+            self._schedule_follow(chain)
+        if any(s.standby for s in self.states.values()) or (self.dispatch and self.channels and
+                                                            self.dispatcher is None):
+            self.scheduler.add_job(self._standby, "interval", seconds=self.settings.run.lease_poll, id="standby",
+                                   max_instances=1, coalesce=True)
         if self.settings.retention.history_blocks:
             self.scheduler.add_job(self._prune, "interval", seconds=self.settings.retention.interval, id="prune",
                                    max_instances=1, coalesce=True)
         self.scheduler.start()
+
+    def _schedule_follow(self, chain: str) -> None:
+        self.scheduler.add_job(self._follow, "interval", args=[chain], seconds=self._poll_interval(chain),
+                               id=f"follow:{chain}", max_instances=1, coalesce=True, next_run_time=datetime.now())
+
+    async def _standby(self) -> None:
+        """A hot standby: take over each chain (and the outbox) whose holder has gone."""
+        for chain, state in self.states.items():
+            if state.standby and self.leases[chain].try_acquire():
+                state.standby = False
+                self._start_pipeline(chain)
+                self._schedule_follow(chain)
+                log.warning("took over chain=%s: its previous holder is gone", chain)
+        if self.dispatch and self.channels and self.dispatcher is None and self.outbox_lease.try_acquire():
+            await self._start_dispatcher()
+            log.warning("took over the alert outbox: its previous dispatcher is gone")
+        if not any(s.standby for s in self.states.values()) and (self.dispatcher is not None or not self.channels
+                                                                 or not self.dispatch):
+            self.scheduler.remove_job("standby")
 
     def _poll_interval(self, chain: str) -> float:
         if self.settings.is_venue(chain):
@@ -173,7 +226,8 @@ class Runtime:
         return {"chain": chain, "head": pipeline.last_head if pipeline else None,
                 "stored": pipeline.last_stored if pipeline else None, "behind_blocks": behind,
                 "ready": not state.failing and behind is not None and behind <= self.settings.run.ready_lag_blocks,
-                "failures": state.failures, "error": state.error, "failing": state.failing}
+                "failures": state.failures, "error": state.error, "failing": state.failing,
+                "role": "standby" if state.standby else "active"}
 
     async def _serve_status(self, stack: AsyncExitStack) -> None:
         host, port = self.settings.run.listen.rsplit(":", 1)
@@ -242,6 +296,7 @@ class _RunCollector(Collector):
         yield from (head, stored, behind, ready, processed, failures)
 
 
-async def run(settings: Settings, engine: Engine, stop: asyncio.Event, *, dispatch: bool = True) -> None:
+async def run(settings: Settings, engine: Engine, stop: asyncio.Event, *, dispatch: bool = True,
+              wait: bool = True) -> None:
     """Follow every configured chain until ``stop`` is set (see ``Runtime``)."""
-    await Runtime(settings, engine, dispatch=dispatch).run(stop)
+    await Runtime(settings, engine, dispatch=dispatch, wait=wait).run(stop)
