@@ -32,14 +32,13 @@ from indexer.alerts.registry import build_channels
 from indexer.errors import ConfigError, PermanentError, RetryableError
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import Settings
-from indexer.store.lease import ChainLease, LeaseHeldError
+from indexer.store.lease import OUTBOX_LEASE, ChainLease, LeaseHeldError
 from indexer.store.outbox import DbOutbox
 from indexer.store.retention import prune
 from indexer.venue.pipeline import VenuePipeline
 
 log = logging.getLogger(__name__)
 
-OUTBOX_LEASE = "_outbox"  # the lease of the one dispatcher per database
 PERMANENT_BACKOFF_MAX = 600.0  # seconds between retries of a chain whose step keeps failing permanently
 
 _CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

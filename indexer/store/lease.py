@@ -25,6 +25,9 @@ from indexer.errors import PermanentError
 log = logging.getLogger(__name__)
 
 
+OUTBOX_LEASE = "_outbox"  # the one dispatcher per database (`run`'s, or `indexer alerts dispatch`)
+
+
 class LeaseHeldError(PermanentError):
     """Another process holds the chain's lease."""
 
@@ -80,6 +83,9 @@ class ChainLease:
 
     def acquire_or_refuse(self, what: str) -> None:
         if not self.try_acquire():
+            if self.chain == OUTBOX_LEASE:
+                raise LeaseHeldError("the alert outbox is being delivered by another process (`indexer run` or "
+                                     f"`indexer alerts dispatch`): {what} refused")
             raise LeaseHeldError(f"chain {self.chain!r} is being written by another process (`indexer run`): "
                                  f"{what} refused")
 
