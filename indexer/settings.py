@@ -141,7 +141,8 @@ class MarketSettings(_Strict):
     chain: str  # a configured chain, or a venue
     protocol: str
     address: str = ""  # e.g. Aave v3: the PoolAddressesProvider; "devnet:NAME" reads it from the deployment
-    verify_onchain: bool = False  # also read the protocol's own health view and compare
+    verify_onchain: bool = False  # read every account through the protocol's own view too (see self_check)
+    self_check: int = Field(default=16, ge=0)  # accounts per block also read through the protocol's own view
     discover: bool = False  # find the market's accounts in its events (eth_getLogs), not only tracked wallets
     start_block: int = Field(default=0, ge=0)  # where discovery starts scanning (the market's deployment block)
     snapshot_every: int = Field(default=1, ge=1)  # full read every N blocks; between them the oracle fast path

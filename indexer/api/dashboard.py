@@ -6,7 +6,7 @@ Every value that comes from the store goes through ``html.escape``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from html import escape
 from typing import Any
@@ -16,11 +16,12 @@ from sqlalchemy import Engine
 
 from indexer.api import params
 from indexer.api.keys import CONFIG, SETTINGS
+from indexer.api.shapes import self_check_status
 from indexer.api.store import run_with_engine
 from indexer.display import health_text, short_address
 from indexer.store.alert_store import list_alerts
 from indexer.store.feed_store import list_oracles
-from indexer.store.position_store import list_positions
+from indexer.store.position_store import list_markets, list_positions
 from indexer.store.summary import BUCKET_LABELS, StoreMetrics, store_metrics
 from indexer.store.views import OracleView, PositionView
 
@@ -68,6 +69,7 @@ class DashboardData:
     metrics: StoreMetrics
     oracles: list[OracleView]
     alerts: list[dict[str, Any]]
+    unverified: list[str] = field(default_factory=list)  # markets whose self-check found a disagreement
 
 
 def read_dashboard(engine: Engine, chains: list[str]) -> DashboardData:
@@ -76,6 +78,8 @@ def read_dashboard(engine: Engine, chains: list[str]) -> DashboardData:
         metrics=store_metrics(engine, chains=chains),
         oracles=list_oracles(engine, not_fresh=True),
         alerts=list_alerts(engine, limit=RECENT_ALERTS),
+        unverified=[f"{m.chain}/{m.key}" for m in list_markets(engine)
+                    if self_check_status(m.checked_block, m.mismatch_block) == "UNVERIFIED"],
     )
 
 
@@ -132,7 +136,8 @@ def _cards(data: DashboardData, counts: dict[str, int]) -> str:
     total = sum(counts.values())
     open_alerts = sum(n for *_, n in data.metrics.open_alerts)
     figures = [("positions", total), ("below 1.0", counts["<1"]), ("below 1.1", counts["<1"] + counts["1-1.05"]
-               + counts["1.05-1.1"]), ("feeds not fresh", len(data.oracles)), ("open alerts", open_alerts)]
+               + counts["1.05-1.1"]), ("feeds not fresh", len(data.oracles)), ("open alerts", open_alerts),
+               ("markets UNVERIFIED", len(data.unverified))]
     return '<div class="cards">' + "".join(
         f'<div class="card"><b>{n}</b><span class="muted">{escape(label)}</span></div>' for label, n in figures
     ) + "</div>"

@@ -120,7 +120,11 @@ SCHEMAS: dict[str, Any] = {
     "OracleList": _list_of("Oracle"),
     "Market": _object({"chain": STR, "key": STR, "protocol": STR, "address": MARKET_ADDRESS, "positions": INT,
                        "with_debt": INT, "liquidatable": INT, "min_health": _nullable(DECIMAL),
-                       "block_number": _nullable(INT)}),
+                       "block_number": _nullable(INT),
+                       "self_check": {"type": "string", "enum": ["verified", "UNVERIFIED", "unchecked"],
+                                      "description": "UNVERIFIED: the protocol's own view disagreed with the "
+                                                     "local figures within the last 600 checked blocks"},
+                       "mismatch_block": _nullable(INT)}),
     "MarketList": _list_of("Market"),
     "ChainStatus": _object({"chain": STR, "block_number": _nullable(INT), "block_hash": _nullable(BLOCK_HASH),
                             "block_timestamp": _nullable(INT), "seconds_since_block": _nullable(INT),

@@ -120,10 +120,24 @@ def oracle(o: OracleView, now: float | None = None) -> dict[str, Any]:
     }
 
 
+SELF_CHECK_WINDOW = 600  # blocks: a disagreement this recent marks the market UNVERIFIED
+
+
+def self_check_status(checked_block: int | None, mismatch_block: int | None) -> str:
+    """``UNVERIFIED`` while the protocol's own view disagreed with the local figures within the last
+    ``SELF_CHECK_WINDOW`` checked blocks, ``verified`` when checked without that, ``unchecked`` otherwise."""
+    if checked_block is None:
+        return "unchecked"
+    if mismatch_block is not None and checked_block - mismatch_block < SELF_CHECK_WINDOW:
+        return "UNVERIFIED"
+    return "verified"
+
+
 def market(m: MarketSummary) -> dict[str, Any]:
     return {"chain": m.chain, "key": m.key, "protocol": m.protocol, "address": m.address, "positions": m.positions,
             "with_debt": m.with_debt, "liquidatable": m.liquidatable, "min_health": dec(m.min_health),
-            "block_number": m.block_number}
+            "block_number": m.block_number, "self_check": self_check_status(m.checked_block, m.mismatch_block),
+            "mismatch_block": m.mismatch_block}
 
 
 _ALERT_FIELDS = ("id", "dedup_key", "chain", "market", "account", "family", "severity", "status", "opened_block",

@@ -292,7 +292,16 @@ class _RunCollector(Collector):
             ready.add_metric([chain], 1 if report["ready"] else 0)
             processed.add_metric([chain], self.runtime.states[chain].processed)
             failures.add_metric([chain], report["failures"])
-        yield from (head, stored, behind, ready, processed, failures)
+        checked = CounterMetricFamily("indexer_self_check_positions", "Positions also read through the protocol's "
+                                      "own view (the runtime self-check)", labels=["chain", "market"])
+        mismatched = CounterMetricFamily("indexer_self_check_mismatches", "Self-checked positions whose local "
+                                         "figures disagreed with the protocol's own view", labels=["chain", "market"])
+        for chain, pipeline in self.runtime.pipelines.items():
+            if isinstance(pipeline, ChainPipeline):
+                for market, count in pipeline.reads.checked.items():
+                    checked.add_metric([chain, market], count)
+                    mismatched.add_metric([chain, market], pipeline.reads.mismatched[market])
+        yield from (head, stored, behind, ready, processed, failures, checked, mismatched)
 
 
 async def run(settings: Settings, engine: Engine, stop: asyncio.Event, *, dispatch: bool = True,

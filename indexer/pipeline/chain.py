@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -77,6 +78,18 @@ class ChainReader:
         self.chain_id_checked = False
         self.cached: dict[tuple[str, str], PositionSnapshot] = {}
         self.readings: list[FeedReading] = []
+        self.check_cursor: dict[str, int] = {}  # per market, where the self-check's rotating sample goes next
+        self.checked: Counter[str] = Counter()  # per market: positions self-checked, and disagreements
+        self.mismatched: Counter[str] = Counter()
+
+    def _sample(self, key: str, accounts: Sequence[Address]) -> list[Address]:
+        """The market's next ``self_check`` accounts, rotating through its account list block after block."""
+        size = min(self.settings.markets[key].self_check, len(accounts))
+        if not size:
+            return []
+        start = self.check_cursor.get(key, 0) % len(accounts)
+        self.check_cursor[key] = start + size
+        return [accounts[(start + i) % len(accounts)] for i in range(size)]
 
     async def close(self) -> None:
         await self.rpc.close()
@@ -111,12 +124,16 @@ class ChainReader:
         stats_before = self.rpc.stats.copy()
         full = list(accounts)
         self.reader.block_number = header.number
-        plans = [self.sources[key].read(accounts[key], header, self.feeds, self.hints.get(key)) for key in full]
+        plans = [self.sources[key].read(accounts[key], header, self.feeds, self.hints.get(key),
+                                        check=self._sample(key, accounts[key])) for key in full]
         fast = [s for key, s in self.cached.items() if key[0] not in full]
         *reads, chain_feeds, now = await run_plans(self.reader, [*plans, self.oracles.plan(),
                                                                  feed_plan(self.feeds, self.readings if fast else [])])
         market_reads: dict[str, MarketRead] = dict(zip(full, reads, strict=True))
         self.hints.update({key: r.hint for key, r in market_reads.items()})
+        for key, r in market_reads.items():
+            self.checked[key] += r.checked
+            self.mismatched[key] += len(r.mismatched)
         snapshots = [s for r in market_reads.values() for s in r.snapshots]
         readings: list[FeedReading] = [*chain_feeds, *(f for r in market_reads.values() for f in r.feeds), *now]
         if fast:
@@ -124,6 +141,7 @@ class ChainReader:
         read = ChainRead(self.chain, header, snapshots, self.rpc.stats.since(stats_before),
                          self.oracles, readings=readings,
                          unpriced=[(key, a) for key, r in market_reads.items() for a in r.unpriced])
+        read.checks = {key: (r.checked, len(r.mismatched)) for key, r in market_reads.items() if r.checked}
         read.timings["read"] = time.perf_counter() - started
         return read
 
@@ -335,7 +353,8 @@ class ChainPipeline:
                                            previous_health=memory.healths, wallets=wallets, now=time.time())
         started = time.perf_counter()
         write_block(self.engine, chain=self.chain, block=read.block, snapshots=written,
-                    feeds=list(read.feeds.values()), unpriced=read.unpriced, alerts=read.alerts, discovered=found)
+                    feeds=list(read.feeds.values()), unpriced=read.unpriced, alerts=read.alerts, discovered=found,
+                    checks=read.checks)
         read.timings["write"] = time.perf_counter() - started
         read.closed = list(closed)
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(),

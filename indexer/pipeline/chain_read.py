@@ -25,6 +25,7 @@ class ChainRead:
     feeds: dict[str, FeedStatus] = field(default_factory=dict)  # set by ``assess``
     alerts: AlertWrites | None = None  # set when the block is judged
     closed: list[PositionSnapshot] = field(default_factory=list)  # closings written with the block
+    checks: dict[str, tuple[int, int]] = field(default_factory=dict)  # self-check per market: (checked, disagreed)
     timings: dict[str, float] = field(default_factory=dict)
 
     def assess(self, previous: Mapping[str, tuple[int | None, str | None, str]],

@@ -19,7 +19,7 @@ a feed reading implies (``price_from_feed``, the fast path), and where its accou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
@@ -73,6 +73,8 @@ class MarketRead:
     feeds: list[FeedReading] = field(default_factory=list)
     unpriced: list[Address] = field(default_factory=list)
     hint: object | None = None  # handed to the market's next ``read`` (see ``Source.read``)
+    checked: int = 0  # accounts whose figures were also read through the protocol's own view (self-check)
+    mismatched: list[Address] = field(default_factory=list)  # ... and disagreed: the protocol's figures were kept
 
 
 class PositionRules(Protocol):
@@ -132,8 +134,10 @@ class Source(_Configured, PositionRules, Protocol):
     """A contract-reading source (``transport = "chain"``)."""
 
     def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
-             hint: object | None = None) -> Plan[MarketRead]:
+             hint: object | None = None, check: Collection[Address] = ()) -> Plan[MarketRead]:
         """Positions of ``accounts`` at ``block``, exact integers; accounts with no position are left out.
+        ``check``: accounts to read also through the protocol's own view in the same rounds, where it has one
+        (the runtime self-check: a disagreement is logged and the protocol's figures are kept).
         The oracle feeds behind the prices are read in the same rounds (``feeds`` builds those calls).
         ``hint`` is the ``MarketRead.hint`` of this market's previous read (None on the first): a source
         may use it to read what it resolved before (entry points, layouts) in a later round, but must

@@ -28,6 +28,10 @@ class Market(MarketBase, table=True):
     __table_args__ = (UniqueConstraint("chain", "key", name="uq_markets_chain_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # the runtime self-check: the last block at which positions were also read through the protocol's own
+    # view, and the last at which one disagreed with the local figures
+    checked_block: int | None = Field(default=None, sa_type=BigInteger)
+    mismatch_block: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class WalletBase(SQLModel):

@@ -322,6 +322,8 @@ class MarketSummary:
     liquidatable: int
     min_health: Decimal | None
     block_number: int | None  # the newest block any of its positions was read at
+    checked_block: int | None = None  # the self-check's last block, and the last that found a disagreement
+    mismatch_block: int | None = None
 
 
 def list_markets(engine: Engine) -> list[MarketSummary]:
@@ -331,9 +333,10 @@ def list_markets(engine: Engine) -> list[MarketSummary]:
         select(m.chain, m.key, m.protocol, m.address, func.count(p.id).label("positions"),
                func.count(p.health).label("with_debt"),
                func.coalesce(func.sum(case((p.health < Decimal(1), 1), else_=0)), 0).label("liquidatable"),
-               func.min(p.health).label("min_health"), func.max(p.block_number).label("block_number"))
+               func.min(p.health).label("min_health"), func.max(p.block_number).label("block_number"),
+               m.checked_block, m.mismatch_block)
         .outerjoin(_positions, p.market_id == m.id)
-        .group_by(m.id, m.chain, m.key, m.protocol, m.address)
+        .group_by(m.id, m.chain, m.key, m.protocol, m.address, m.checked_block, m.mismatch_block)
         .order_by(m.chain, m.key)
     )
     with engine.connect() as connection:

@@ -37,7 +37,8 @@ _checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
 def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[PositionSnapshot],
                 feeds: Sequence[FeedStatus] = (), unpriced: Sequence[tuple[str, str]] = (),
                 alerts: Any = None,
-                discovered: Mapping[str, Mapping[str, tuple[int, int]]] | None = None) -> int:
+                discovered: Mapping[str, Mapping[str, tuple[int, int]]] | None = None,
+                checks: Mapping[str, tuple[int, int]] | None = None) -> int:
     """Store one block's snapshots in a single transaction; return how many snapshots were written.
 
     Upserts the markets and the ``blocks`` row, appends ``position_history`` and ``position_legs``,
@@ -62,6 +63,7 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
             _append_legs(connection, snapshots, snapshot_ids)
             _upsert_positions(connection, snapshots, figures, snapshot_ids)
             _drop_history(connection, replaced)
+            _mark_checks(connection, market_ids, block.number, checks or {})
             write_feeds(connection, chain=chain, block=block, feeds=feeds)
             mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
             write_alerts(connection, alerts)
@@ -183,6 +185,17 @@ def _same_block_rows(connection: Connection, chain: str, number: int, figures: l
     wanted = {(row["market_id"], row["account"]) for row in figures}
     rows = connection.execute(select(h.id, h.market_id, h.account).where(h.chain == chain, h.block_number == number))
     return [row_id for row_id, market_id, account in rows if (market_id, account) in wanted]
+
+
+def _mark_checks(connection: Connection, market_ids: Mapping[str, int], number: int,
+                 checks: Mapping[str, tuple[int, int]]) -> None:
+    """The self-check's marks: per market key, (positions checked, of which disagreed) at this block."""
+    for key, (checked, mismatched) in checks.items():
+        if checked and key in market_ids:
+            values: dict[str, int] = {"checked_block": number}
+            if mismatched:
+                values["mismatch_block"] = number
+            connection.execute(_markets.update().where(_markets.c.id == market_ids[key]).values(**values))
 
 
 def _drop_history(connection: Connection, ids: list[int]) -> None:

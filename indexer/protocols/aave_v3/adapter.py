@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
@@ -174,21 +174,22 @@ class AaveV3Adapter:
         pool, oracle = self._provider_answer((yield self._provider_calls()))
         return self._pool_answer(pool, oracle, (yield self._pool_calls(pool, oracle)))
 
-    def _first_round(self, layout: Layout, accounts: Sequence[Address]) -> list[Call]:
-        """Reserve data, indexes, prices, and every account's configuration and eMode."""
+    def _first_round(self, layout: Layout, accounts: Sequence[Address], checked: Collection[Address]) -> list[Call]:
+        """Reserve data, indexes, prices, every account's configuration and eMode, and the Pool's own
+        ``getUserAccountData`` for the ``checked`` accounts (the self-check)."""
         calls = self._market_round(layout.pool, layout.oracle, layout.assets)
         for account in accounts:
             calls += [_USER_CONFIGURATION.call(layout.pool, account), _USER_EMODE.call(layout.pool, account)]
-            if self.market.verify_onchain:
+            if account in checked:
                 calls.append(_ACCOUNT_DATA.call(layout.pool, account))
         return calls
 
-    def _speculate(self, hint: Layout, accounts: Sequence[Address],
-                   block: BlockRef) -> Plan[tuple[Layout, list[Any]] | None]:
+    def _speculate(self, hint: Layout, accounts: Sequence[Address], block: BlockRef,
+                   checked: Collection[Address]) -> Plan[tuple[Layout, list[Any]] | None]:
         """The entry points and the first round in one round trip, on the previous read's layout: kept only
         if the provider, pool and oracle answer, at this same block, exactly what the layout says (every
         speculative call may fail, so a swapped pool costs a retry, never a reverted batch)."""
-        first = self._first_round(hint, accounts)
+        first = self._first_round(hint, accounts, checked)
         got = yield [*self._provider_calls(), *self._pool_calls(hint.pool, hint.oracle),
                      *(Call(c.target, c.data, c.output, True) for c in first)]
         try:
@@ -237,22 +238,26 @@ class AaveV3Adapter:
         return reserves
 
     def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
-             hint: object | None = None) -> Plan[MarketRead]:
-        speculated = (yield from self._speculate(hint, accounts, block)) if isinstance(hint, Layout) else None
+             hint: object | None = None, check: Collection[Address] = ()) -> Plan[MarketRead]:
+        checked = set(accounts) if self.market.verify_onchain else set(check)
+        speculated = ((yield from self._speculate(hint, accounts, block, checked)) if isinstance(hint, Layout)
+                      else None)  # fmt: skip
         if speculated is None:
             layout = yield from self._entry_points()
-            results = yield self._first_round(layout, accounts)
+            results = yield self._first_round(layout, accounts, checked)
         else:
             layout, results = speculated
         pool, oracle, revision, base_unit, assets = layout
-        per_account = 3 if self.market.verify_onchain else 2
         market_calls = _PER_RESERVE * len(assets)
         reserves = self._reserves(assets, results[:market_calls])
         users: list[tuple[Address, int, int, tuple[int, ...] | None]] = []
-        for n, account in enumerate(accounts):
-            row = results[market_calls + per_account * n: market_calls + per_account * (n + 1)]
+        at = market_calls
+        for account in accounts:
+            span = 3 if account in checked else 2
+            row = results[at: at + span]
+            at += span
             if row[0][0] != 0:
-                users.append((account, row[0][0], row[1][0], row[2] if self.market.verify_onchain else None))
+                users.append((account, row[0][0], row[1][0], tuple(row[2]) if span == 3 else None))
 
         balance_calls: list[Call] = []
         wanted_by_user: list[list[tuple[int, str]]] = []
@@ -300,6 +305,7 @@ class AaveV3Adapter:
 
         snapshots: list[PositionSnapshot] = []
         unpriced: list[Address] = []
+        mismatched: list[Address] = []
         offset = 0
         for (account, bits, emode, onchain), wanted in zip(users, wanted_by_user, strict=True):
             amounts: dict[int, dict[str, int]] = {}
@@ -311,15 +317,16 @@ class AaveV3Adapter:
             if snapshot is None:
                 unpriced.append(account)
                 continue
-            if onchain is not None:
-                self._verify(snapshot, onchain)
+            if onchain is not None and not self._verify(snapshot, onchain):
+                mismatched.append(account)
             snapshots.append(snapshot)
         if unpriced:
             log.warning("aave_v3 positions without a price market=%s block=%d accounts=%d (an asset's oracle "
                         "reverted)", self.market.key, block.number, len(unpriced))
         log.debug("aave_v3 read market=%s block=%d accounts=%d positions=%d",
                   self.market.key, block.number, len(accounts), len(snapshots))
-        return MarketRead(snapshots, readings, unpriced, hint=layout)
+        return MarketRead(snapshots, readings, unpriced, hint=layout, checked=len(checked & set(accounts)),
+                          mismatched=mismatched)
 
     # -- assembling ----------------------------------------------------------------------------
     def _snapshot(self, account: Address, block: BlockRef, revision: int, base_unit: int,
@@ -443,12 +450,23 @@ class AaveV3Adapter:
             return None
         return reading.asset, reading.answer
 
-    def _verify(self, snapshot: PositionSnapshot, onchain: tuple[int, ...]) -> None:
+    def _verify(self, snapshot: PositionSnapshot, onchain: tuple[int, ...]) -> bool:
+        """The self-check: the local figures against the Pool's own ``getUserAccountData`` at the same block.
+        On a disagreement the protocol's figures are what is kept (a local figure known to be wrong is never
+        stored as truth), with both in ``detail.self_check``; returns whether they agreed."""
         h, detail = snapshot.health, snapshot.detail
         local = (h.collateral, h.debt, detail["available_borrows"], detail["liquidation_threshold"], detail["ltv"],
                  h.raw)
-        if local != tuple(onchain):
-            log.error("aave_v3 local math differs from getUserAccountData market=%s account=%s block=%d "
-                      "local=%s onchain=%s", self.market.key, snapshot.account, snapshot.block.number,
-                      local, tuple(onchain))
-            snapshot.detail["onchain_mismatch"] = 1
+        if local == tuple(onchain):
+            return True
+        log.error("self-check: local figures differ from getUserAccountData market=%s account=%s block=%d "
+                  "local=%s protocol=%s", self.market.key, snapshot.account, snapshot.block.number, local,
+                  tuple(onchain))
+        collateral, debt, available, lt, ltv, hf = onchain
+        snapshot.health = Health(
+            raw=hf, decimals=HF_DECIMALS, health=None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS),
+            equity=risk_adjusted(collateral, lt), requirement=debt, collateral=collateral, debt=debt, quote=QUOTE,
+            quote_unit=h.quote_unit)
+        detail.update(liquidation_threshold=lt, ltv=ltv, available_borrows=available,
+                      self_check={"local": [str(v) for v in local], "protocol": [str(v) for v in onchain]})
+        return False

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 from eth_utils import to_checksum_address
@@ -127,7 +127,8 @@ class MorphoBlueAdapter:
         return Layout(made[0], made[1], to_checksum_address(oracle), to_checksum_address(irm), lltv)
 
     def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
-             hint: object | None = None) -> Plan[MarketRead]:
+             hint: object | None = None, check: Collection[Address] = ()) -> Plan[MarketRead]:
+        # Morpho Blue has no health view of its own to check against (``check`` is not used)
         morpho = self.market.address
         layout = hint if isinstance(hint, Layout) else None
         head = [_MORPHO.function("market").call(morpho, self._id)]
