@@ -11,8 +11,8 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
-from indexer.chain.multicall import AGGREGATE3
 from indexer.api.shapes import self_check_status
+from indexer.chain.multicall import AGGREGATE3
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import load_settings
 from indexer.store.position_store import list_markets, list_positions
