@@ -152,21 +152,29 @@ async def test_a_wound_down_reserve_with_ltv_0_adds_no_ltv_even_in_emode(devnet,
                                                                           engine):
     """Governance winds an asset down by setting its LTV to 0: the Pool then counts its collateral at its
     liquidation threshold but adds no LTV for it, in eMode too (GenericLogic.calculateUserAccountData:
-    ``if (vars.ltv != 0) avgLtv += balance * (inEMode ? eModeLtv : ltv)``). wstETH, in eMode 1, goes to LTV 0;
-    every figure still equals getUserAccountData, including the eMode accounts that hold wstETH."""
+    ``if (vars.ltv != 0) avgLtv += balance * (inEMode ? eModeLtv : ltv)``). wstETH, in eMode 1, goes to LTV 0,
+    WBTC (no eMode) too; USDC is frozen and DAI paused (settings that move no figure of a position). Every
+    figure still equals getUserAccountData, including the eMode accounts that hold wstETH."""
     from indexer.devnet.abi import encode_call
     from indexer.devnet.txbatch import transact
 
     wsteth = devnet.deployment.reserve("wstETH")
     configurator = devnet.deployment.contracts["PoolConfigurator"]
-    transact(devnet.rpc, "wind wstETH down", devnet.deployment.deployer, configurator, encode_call(
-        "configureReserveAsCollateral(address,uint256,uint256,uint256)", wsteth["asset"], 0,
-        wsteth["liquidation_threshold"], wsteth["liquidation_bonus"]))
+    for symbol in ("wstETH", "WBTC"):
+        reserve = devnet.deployment.reserve(symbol)
+        transact(devnet.rpc, f"wind {symbol} down", devnet.deployment.deployer, configurator, encode_call(
+            "configureReserveAsCollateral(address,uint256,uint256,uint256)", reserve["asset"], 0,
+            reserve["liquidation_threshold"], reserve["liquidation_bonus"]))
+    transact(devnet.rpc, "freeze USDC", devnet.deployment.deployer, configurator,
+             encode_call("setReserveFreeze(address,bool)", devnet.deployment.reserve("USDC")["asset"], True))
+    transact(devnet.rpc, "pause DAI", devnet.deployment.deployer, configurator,
+             encode_call("setReservePause(address,bool)", devnet.deployment.reserve("DAI")["asset"], True))
     (read,) = await _track_and_sync(devnet, devnet_config, engine)
     stored = list_positions(engine)
     holders = [p for p in stored if any(g.symbol == "wstETH" and g.role is Role.COLLATERAL
                                         for g in position_legs(engine, snapshot_id=p.snapshot_id))]
     assert any(p.detail["emode_category"] == 1 for p in holders), "an eMode account holds wstETH"
+    assert any(p.detail["ltv"] == 0 for p in stored), "a position holds only wound-down collateral"
     onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"],
                                       [p.account for p in stored], read.block.number)
     mismatched = [p.account for p in stored if _figures(p) != tuple(onchain[p.account])]
