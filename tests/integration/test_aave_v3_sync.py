@@ -158,7 +158,6 @@ async def test_a_wound_down_reserve_with_ltv_0_adds_no_ltv_even_in_emode(devnet,
     from indexer.devnet.abi import encode_call
     from indexer.devnet.txbatch import transact
 
-    wsteth = devnet.deployment.reserve("wstETH")
     configurator = devnet.deployment.contracts["PoolConfigurator"]
     for symbol in ("wstETH", "WBTC"):
         reserve = devnet.deployment.reserve(symbol)
