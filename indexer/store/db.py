@@ -77,7 +77,10 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _on_sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # ``sqlite_immediate``: a transaction that reads and then writes takes the write lock up front, so a
+    # concurrent writer makes it wait (busy_timeout) instead of failing its write with "database is locked"
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str | Path | URL, **kwargs: Any) -> Engine:

@@ -39,7 +39,8 @@ class DbOutbox:
         pending = (select(d.id, d.channel, d.next_attempt_at, d.claimed_until, d.event_id, a.dedup_key)
                    .join(_events, e.id == d.event_id).join(_alerts, a.id == e.alert_id)
                    .where(d.status == "pending").order_by(d.id))
-        with self.engine.begin() as conn:
+        with self.engine.connect() as plain, plain.execution_options(sqlite_immediate=True).begin() as txn:
+            conn = txn.connection
             newest: dict[tuple[str, str], Any] = {}
             busy: set[tuple[str, str]] = set()
             superseded: list[tuple[int, str]] = []
