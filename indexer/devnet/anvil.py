@@ -33,6 +33,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _check_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise DevnetError(f"port {port} on {host} is in use (another node?): choose another --port, or "
+                              "leave it out to pick a free one") from None
+
+
 class _ExitedAtStartup(DevnetError):
     pass
 
@@ -57,6 +66,8 @@ class Anvil:
         self.binary = binary or toolchain.anvil_binary()
         self.chain_id = chain_id
         self._proc: subprocess.Popen[bytes] | None = None
+        if port is not None:
+            _check_free(self.host, port)  # else whatever listens there would answer as if it were this node
         # a port picked by free_port() can be taken by someone else before anvil binds it: try again
         attempts = 1 if port is not None else 3
         for attempt in range(1, attempts + 1):

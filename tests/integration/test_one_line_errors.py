@@ -87,3 +87,31 @@ async def test_malformed_eth_call_answers_are_one_line_and_write_nothing(result,
         await proxy.stop()
     _one_line(done, "eth_call at block")
     assert list_positions(engine) == [] and checkpoint(engine, chain="devnet") is None
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_as_it_was(tmp_path):
+    import sqlite3
+
+    foreign = tmp_path / "theirs.db"
+    with sqlite3.connect(foreign) as connection:
+        connection.execute("CREATE TABLE notes (body TEXT)")
+        connection.execute("INSERT INTO notes VALUES ('mine')")
+    before = foreign.read_bytes()
+    config = tmp_path / "foreign.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{foreign}"\n')
+    _one_line(_run(config, "positions"), "no migration history")
+    assert foreign.read_bytes() == before  # not switched to WAL, not touched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign.toml", "theirs.db"]
+
+
+def test_devnet_on_a_port_another_server_holds_is_refused():
+    import socket
+
+    from indexer.devnet import Anvil, DevnetError
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(DevnetError, match=f"port {port} on 127.0.0.1 is in use"):
+            Anvil(port=port)
