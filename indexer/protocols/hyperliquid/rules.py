@@ -37,16 +37,21 @@ class VenueDataError(RetryableError):
     """The venue answered something that does not fit its documented shapes (the next poll asks again)."""
 
 
-def units(text: Any, places: int, *, what: str) -> int:
-    """The decimal string ``text`` as an integer of ``10**-places`` units, exactly; raises if it has more places
-    (never through float: ``"0.1"`` is 100000 micro-USD, not 100000.00000000001)."""
+def _decimal(text: Any, what: str) -> Decimal:
+    """A finite decimal from the venue's string, never through float."""
     try:
         value = Decimal(str(text))
     except InvalidOperation:
         raise VenueDataError(f"{what}: {text!r} is not a decimal number") from None
     if not value.is_finite():
         raise VenueDataError(f"{what}: {text!r} is not a finite number")
-    scaled = value.scaleb(places)
+    return value
+
+
+def units(text: Any, places: int, *, what: str) -> int:
+    """The decimal string ``text`` as an integer of ``10**-places`` units, exactly; raises if it has more places
+    (never through float: ``"0.1"`` is 100000 micro-USD, not 100000.00000000001)."""
+    scaled = _decimal(text, what).scaleb(places)
     if scaled != scaled.to_integral_value():
         raise VenueDataError(f"{what}: {text!r} has more than {places} decimal places")
     return int(scaled)
@@ -54,13 +59,7 @@ def units(text: Any, places: int, *, what: str) -> int:
 
 def exact(text: Any, *, what: str) -> Fraction:
     """A decimal string as an exact fraction (for figures the venue prints at any precision, e.g. liquidationPx)."""
-    try:
-        value = Decimal(str(text))
-    except InvalidOperation:
-        raise VenueDataError(f"{what}: {text!r} is not a decimal number") from None
-    if not value.is_finite():
-        raise VenueDataError(f"{what}: {text!r} is not a finite number")
-    return Fraction(value)
+    return Fraction(_decimal(text, what))
 
 
 @dataclass(frozen=True, slots=True)
