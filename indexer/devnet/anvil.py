@@ -35,6 +35,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _check_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as a server binds: a port whose last connections linger in TIME_WAIT is free, one with a listener not
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -181,7 +181,8 @@ class AaveV3Adapter:
         for account in accounts:
             calls += [_USER_CONFIGURATION.call(layout.pool, account), _USER_EMODE.call(layout.pool, account)]
             if account in checked:
-                calls.append(_ACCOUNT_DATA.call(layout.pool, account))
+                # may fail: the Pool's view reverts when an asset's price does (the position is unpriced then)
+                calls.append(_ACCOUNT_DATA.call(layout.pool, account, allow_failure=True))
         return calls
 
     def _speculate(self, hint: Layout, accounts: Sequence[Address], block: BlockRef,
@@ -257,7 +258,8 @@ class AaveV3Adapter:
             row = results[at: at + span]
             at += span
             if row[0][0] != 0:
-                users.append((account, row[0][0], row[1][0], tuple(row[2]) if span == 3 else None))
+                own = tuple(row[2]) if span == 3 and not isinstance(row[2], Failed) else None
+                users.append((account, row[0][0], row[1][0], own))
 
         balance_calls: list[Call] = []
         wanted_by_user: list[list[tuple[int, str]]] = []
@@ -306,6 +308,7 @@ class AaveV3Adapter:
         snapshots: list[PositionSnapshot] = []
         unpriced: list[Address] = []
         mismatched: list[Address] = []
+        compared = 0
         offset = 0
         for (account, bits, emode, onchain), wanted in zip(users, wanted_by_user, strict=True):
             amounts: dict[int, dict[str, int]] = {}
@@ -317,16 +320,17 @@ class AaveV3Adapter:
             if snapshot is None:
                 unpriced.append(account)
                 continue
-            if onchain is not None and not self._verify(snapshot, onchain):
-                mismatched.append(account)
+            if onchain is not None:
+                compared += 1
+                if not self._verify(snapshot, onchain):
+                    mismatched.append(account)
             snapshots.append(snapshot)
         if unpriced:
             log.warning("aave_v3 positions without a price market=%s block=%d accounts=%d (an asset's oracle "
                         "reverted)", self.market.key, block.number, len(unpriced))
         log.debug("aave_v3 read market=%s block=%d accounts=%d positions=%d",
                   self.market.key, block.number, len(accounts), len(snapshots))
-        return MarketRead(snapshots, readings, unpriced, hint=layout, checked=len(checked & set(accounts)),
-                          mismatched=mismatched)
+        return MarketRead(snapshots, readings, unpriced, hint=layout, checked=compared, mismatched=mismatched)
 
     # -- assembling ----------------------------------------------------------------------------
     def _snapshot(self, account: Address, block: BlockRef, revision: int, base_unit: int,
