@@ -264,3 +264,34 @@ async def test_an_account_that_closes_everything_leaves_the_latest_positions(ven
     finally:
         await pipeline.close()
     assert {p.account for p in list_positions(engine)} == {address(0), address(1)}
+
+
+async def test_every_perp_dex_builder_deployed_ones_included(venue, tmp_path, db_url, engine):
+    """``dex = "*"``: the dexes `perpDexs` lists, each with its own meta and clearinghouse; a wallet's cross account
+    on a builder dex is ``0xWallet:DEX``, its coins ``DEX:COIN``."""
+    xyz = HyperliquidVenue()
+    xyz.assets = {"xyz:GOLD": Asset("xyz:GOLD", 3, Decimal("2400.5"), 20)}
+    xyz.accounts = {address(0).lower(): Account(Decimal("-20000"), [Held("xyz:GOLD", Decimal("10.0"),
+                                                                            Decimal("2400.5"), 5)])}
+    venue.builders["xyz"] = xyz
+    config = write_config(tmp_path, venue.url, db_url)
+    config.write_text(config.read_text() + 'options = { dex = "*" }\n')
+    settings = load_settings(config)
+    for i in range(2):
+        add_wallet(engine, address=address(i), label=None)
+    (read,) = await sync_once(settings, engine)
+    stored = {p.account: p for p in list_positions(engine)}
+    assert set(stored) == {address(0), address(1), f"{address(1)}:ETH", f"{address(0)}:xyz"}
+    gold = stored[f"{address(0)}:xyz"]
+    assert gold.owner == address(0) and gold.detail["dex"] == "xyz"
+    state = xyz.clearinghouse(address(0).lower())
+    expected = int(Decimal(state["crossMarginSummary"]["accountValue"]) * 10**6) * 10**18 // int(
+        Decimal(state["crossMaintenanceMarginUsed"]) * 10**6)
+    assert gold.health_raw == expected
+    (leg,) = next(s for s in read.snapshots if s.account == f"{address(0)}:xyz").legs
+    # 10.000 GOLD at 2400.500 (szDecimals 3: 3 price decimals)
+    assert (leg.symbol, leg.price_key, leg.amount, leg.price) == ("xyz:GOLD", "hyperliquid:xyz:GOLD", 10_000,
+                                                                  2_400_500)
+    asked = [body for _, body in venue.requests]
+    assert sum(1 for b in asked if b["type"] == "perpDexs") == 1
+    assert {b.get("dex") for b in asked if b["type"] == "clearinghouseState"} == {"", "xyz"}

@@ -20,7 +20,9 @@ which equity still covers maintenance, others held fixed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -54,13 +56,25 @@ QUOTE, QUOTE_UNIT = "USDC", 10**rules.USD_DECIMALS
 WEIGHT_CLEARINGHOUSE = 2
 WEIGHT_META = 20
 NO_BLOCK = BlockRef(number=0, hash="", timestamp=0)  # the venue pipeline stamps the real one
+DEX_LIST_SECONDS = 600.0  # how long a `perpDexs` answer is used before it is asked again
 
 
 class HyperliquidOptions(BaseModel):
-    """``[markets.NAME.options]`` of a Hyperliquid market: which perp dex (``""``: the main one)."""
+    """``[markets.NAME.options]`` of a Hyperliquid market: which perp dex (``""``: the main one; ``"*"``: every
+    dex ``perpDexs`` lists, builder-deployed ones included)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    dex: str = Field(default="", max_length=64)
+    dex: str = Field(default="", max_length=64, pattern=r"^(\*|[A-Za-z0-9_-]*)$")
+
+
+@dataclass
+class VenueHint:
+    """What a read leaves for the next: each dex's assets (until an unknown coin shows up) and the dex list
+    (asked again after ``DEX_LIST_SECONDS``)."""
+
+    assets: dict[str, dict[str, Asset]] = field(default_factory=dict)
+    dexes: list[str] | None = None
+    dexes_until: float = 0.0
 
 
 class Asset:
@@ -101,44 +115,60 @@ class HyperliquidAdapter:
 
     def __init__(self, market: MarketRef) -> None:
         self.market = market
-        self.dex = str(market.options.get("dex", ""))
+        self.dex = str(market.options.get("dex", ""))  # "*": every perp dex `perpDexs` lists
 
     def discovery(self) -> None:
         return None  # the venue has no public log of who trades
 
     # -- reading ----------------------------------------------------------------------------------
     def fetch(self, accounts: Sequence[Address], hint: object | None = None) -> VenuePlan[MarketRead]:
-        assets = hint if isinstance(hint, dict) else None
-        if assets is None:
-            (meta,) = yield [VenueRequest({"type": "meta", "dex": self.dex}, WEIGHT_META)]
-            assets = universe(meta)
-        states = yield [VenueRequest({"type": "clearinghouseState", "user": a, "dex": self.dex}, WEIGHT_CLEARINGHOUSE)
-                        for a in accounts]  # fmt: skip
-        try:
-            coins = {str(p["position"]["coin"]) for s in states for p in (s or {}).get("assetPositions") or []}
-        except (KeyError, TypeError, AttributeError):
-            raise VenueDataError(f"dex {self.dex!r}: a clearinghouseState answer has no assetPositions[].position"
-                                 ".coin") from None
-        if not coins <= set(assets):
-            (meta,) = yield [VenueRequest({"type": "meta", "dex": self.dex}, WEIGHT_META)]  # a new listing
-            assets = universe(meta)
-            if not coins <= set(assets):
-                raise VenueDataError(f"dex {self.dex!r}: {sorted(coins - set(assets))} held but not in its meta")
+        known = hint if isinstance(hint, VenueHint) else VenueHint()
+        if self.dex != "*":
+            dexes = [self.dex]
+        elif known.dexes is not None and time.monotonic() < known.dexes_until:
+            dexes = known.dexes
+        else:
+            (listed,) = yield [VenueRequest({"type": "perpDexs"}, WEIGHT_META)]
+            dexes = known.dexes = perp_dexes(listed)
+            known.dexes_until = time.monotonic() + DEX_LIST_SECONDS
+        missing = [d for d in dexes if d not in known.assets]
+        if missing:
+            metas = yield [VenueRequest({"type": "meta", "dex": d}, WEIGHT_META) for d in missing]
+            known.assets.update({d: universe(m) for d, m in zip(missing, metas, strict=True)})
+        pairs = [(d, a) for d in dexes for a in accounts]
+        states = yield [VenueRequest({"type": "clearinghouseState", "user": a, "dex": d}, WEIGHT_CLEARINGHOUSE)
+                        for d, a in pairs]  # fmt: skip
+        unknown: set[str] = set()
+        for (dex, _), state in zip(pairs, states, strict=True):
+            try:
+                coins = {str(p["position"]["coin"]) for p in (state or {}).get("assetPositions") or []}
+            except (KeyError, TypeError, AttributeError):
+                raise VenueDataError(f"dex {dex!r}: a clearinghouseState answer has no "
+                                     "assetPositions[].position.coin") from None
+            if not coins <= set(known.assets[dex]):
+                unknown.add(dex)
+        if unknown:  # a new listing: that dex's meta again
+            stale = sorted(unknown)
+            metas = yield [VenueRequest({"type": "meta", "dex": d}, WEIGHT_META) for d in stale]
+            known.assets.update({d: universe(m) for d, m in zip(stale, metas, strict=True)})
         snapshots = []
-        for account, state in zip(accounts, states, strict=True):
+        for (dex, account), state in zip(pairs, states, strict=True):
             if not state:
                 continue
             try:
-                snapshots += self.snapshots(account, state, assets)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise VenueDataError(f"dex {self.dex!r}: the clearinghouseState of {account} does not fit the "
+                snapshots += self.snapshots(account, state, known.assets[dex], dex=dex)
+            except KeyError as exc:
+                raise VenueDataError(f"dex {dex!r}: {exc} is held but not in its meta") from None
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise VenueDataError(f"dex {dex!r}: the clearinghouseState of {account} does not fit the "
                                      f"documented shape ({type(exc).__name__}: {exc})") from None
-        return MarketRead(snapshots, hint=assets)
+        return MarketRead(snapshots, hint=known)
 
-    def snapshots(self, owner: Address, state: Mapping[str, Any],
-                  assets: Mapping[str, Asset]) -> list[PositionSnapshot]:  # fmt: skip
-        """From one ``clearinghouseState``: the wallet's cross margin account (account id = the wallet; left out
-        when it holds nothing) and each isolated position as an account of its own (``0xWallet:COIN``)."""
+    def snapshots(self, owner: Address, state: Mapping[str, Any], assets: Mapping[str, Asset], *,
+                  dex: str = "") -> list[PositionSnapshot]:  # fmt: skip
+        """From one ``clearinghouseState`` of ``dex``: the wallet's cross margin account there (account id = the
+        wallet on the main dex, ``0xWallet:DEX`` on a builder dex; left out when it holds nothing) and each
+        isolated position as an account of its own (``0xWallet:COIN``; a builder dex's coins are ``DEX:COIN``)."""
         time_ms = int(state["time"])
         cross = state["crossMarginSummary"]
         value = rules.units(cross["accountValue"], rules.USD_DECIMALS, what="crossMarginSummary.accountValue")
@@ -163,7 +193,7 @@ class HyperliquidAdapter:
                                     rules.units(leverage.get("rawUsd", "0"), rules.USD_DECIMALS, what=f"{coin} rawUsd"))
             leg = Leg(
                 asset=coin, symbol=coin, decimals=asset.sz_decimals, role=Role.LONG if size > 0 else Role.SHORT,
-                amount=abs(size), price=mark, price_decimals=position.price_decimals, price_key=self._key(coin),
+                amount=abs(size), price=mark, price_decimals=position.price_decimals, price_key=_key(dex, coin),
                 value=value_abs, price_time=time_ms // 1000,
                 terms={
                     "entry_px": rules.units(p.get("entryPx") or "0", position.price_decimals, what=f"{coin} entryPx"),
@@ -176,29 +206,30 @@ class HyperliquidAdapter:
                 },
             )  # fmt: skip
             if leverage.get("type") == "isolated":
-                isolated.append(self._isolated(owner, position, leg, p, time_ms))
+                isolated.append(self._isolated(owner, position, leg, p, time_ms, dex))
             else:
                 legs.append(leg)
         found = []
         if legs or value != 0:
-            detail = {"dex": self.dex, "venue_time_ms": time_ms, "cash": cash, "tiers": _tiers(legs, assets),
+            detail = {"dex": dex, "venue_time_ms": time_ms, "cash": cash, "tiers": _tiers(legs, assets),
                       "withdrawable": str(state.get("withdrawable", ""))}  # fmt: skip
             found.append(PositionSnapshot(
                 chain=self.market.chain, protocol=self.kind, market=self.market.key,
-                market_address=self.market.address, account=owner, owner=owner, block=NO_BLOCK, legs=legs,
+                market_address=self.market.address, account=f"{owner}:{dex}" if dex else owner, owner=owner,
+                block=NO_BLOCK, legs=legs,
                 health=_health(value, maint, legs), margin_mode=MarginMode.CROSS, detail=detail,
             ))  # fmt: skip
         return found + isolated
 
-    def _isolated(self, owner: Address, position: PerpPosition, leg: Leg, p: Mapping[str, Any],
-                  time_ms: int) -> PositionSnapshot:  # fmt: skip
+    def _isolated(self, owner: Address, position: PerpPosition, leg: Leg, p: Mapping[str, Any], time_ms: int,
+                  dex: str) -> PositionSnapshot:  # fmt: skip
         """An isolated position as an account of its own: its equity is its own rawUsd + size × mark (what the
         venue prints as its ``marginUsed``), its requirement its maintenance (the venue prints none for it:
         recomputed exactly from the margin tiers)."""
-        account = f"{owner}:{self.dex}:{position.coin}" if self.dex else f"{owner}:{position.coin}"
+        account = f"{owner}:{_coin(dex, position.coin)}"
         own_equity = rules.equity(position.raw_usd, [position])
         own_maint = position.maintenance()
-        detail = {"dex": self.dex, "venue_time_ms": time_ms, "cash": position.raw_usd,
+        detail = {"dex": dex, "venue_time_ms": time_ms, "cash": position.raw_usd,
                   "tiers": {position.coin: [[t.lower_bound, t.max_leverage] for t in position.tiers]},
                   "margin_used": rules.units(p.get("marginUsed") or "0", rules.USD_DECIMALS, what="marginUsed"),
                   "venue_liquidation_px": p.get("liquidationPx")}  # fmt: skip
@@ -208,9 +239,6 @@ class HyperliquidAdapter:
             health=_health(own_equity, _ceil(own_maint), [leg], exact_requirement=own_maint),
             margin_mode=MarginMode.ISOLATED, detail=detail,
         )  # fmt: skip
-
-    def _key(self, coin: str) -> PriceKey:
-        return f"hyperliquid:{self.dex}:{coin}" if self.dex else f"hyperliquid:{coin}"
 
     # -- what-ifs ---------------------------------------------------------------------------------
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
@@ -267,6 +295,25 @@ class HyperliquidAdapter:
     @staticmethod
     def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:
         return None  # marks come from the venue, not from feeds
+
+
+def _coin(dex: str, coin: str) -> str:
+    """A coin's name across dexes: a builder dex's meta already says ``DEX:COIN``; else it gets the prefix."""
+    return coin if not dex or coin.startswith(f"{dex}:") else f"{dex}:{coin}"
+
+
+def _key(dex: str, coin: str) -> PriceKey:
+    return f"hyperliquid:{_coin(dex, coin)}"
+
+
+def perp_dexes(listed: Any) -> list[str]:
+    """``perpDexs``: ``[null, {"name": …}, …]``, the first (null) being the main dex: ``["", "xyz", …]``."""
+    if not isinstance(listed, list):
+        raise VenueDataError(f"perpDexs answered {str(listed)[:80]!r}, not a list")
+    try:
+        return ["" if d is None else str(d["name"]) for d in listed] or [""]
+    except (KeyError, TypeError):
+        raise VenueDataError("perpDexs: an entry has no name") from None
 
 
 def _venue_liquidation(p: Mapping[str, Any], places: int) -> int:
