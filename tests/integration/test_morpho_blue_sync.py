@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,39 @@ def test_devnet_up_deploys_morpho_beside_aave_and_sync_indexes_both(tmp_path):
     assert {r["market"] for r in morpho} <= {"devnet-morpho-weth-usdc", "devnet-morpho-wbtc-dai",
                                              "devnet-morpho-wsteth-weth", "devnet-morpho-usdc-weth"}
     assert all(r["quote"] in {"USDC", "DAI", "WETH"} and r["detail"]["market_id"].startswith("0x") for r in morpho)
+
+
+async def test_a_position_liquidated_to_zero_closes(chain, tmp_path, db_url, engine):
+    """Morpho realizes bad debt when a liquidation seizes all the collateral: the position's borrow shares go to
+    0 with it. The position then leaves the latest view (history keeps its closing) and its alert resolves."""
+    from indexer.devnet.abi import encode_call
+    from indexer.devnet.jsonrpc import JsonRpcClient
+    from indexer.devnet.txbatch import transact
+    from indexer.pipeline.chain import ChainPipeline
+    from indexer.protocols.morpho_blue.devnet import MARKET_PARAMS, read_position, read_prices, set_oracle_price
+    from indexer.store.alert_store import list_alerts
+
+    settings = load_settings(_config(tmp_path, chain, db_url))
+    market = chain.morpho.markets[0]
+    victim = next(account for account, _ in chain.seeded
+                  if read_position(chain.url, chain.morpho, market.id, account).borrow_shares)
+    add_wallet(engine, address=victim, label="victim", warn_health=Decimal(50))
+    pipeline = ChainPipeline(settings, engine, "devnet")
+    try:
+        await pipeline.sync()
+        assert victim in {p.account for p in list_positions(engine)}
+        assert any(a["account"] == victim for a in list_alerts(engine, open_only=True))
+        (price,) = read_prices(chain.url, chain.morpho, [market.id])
+        set_oracle_price(chain.url, chain.morpho, market.id, price // 20)  # deep under water: bad debt
+        seize = read_position(chain.url, chain.morpho, market.id, victim).collateral
+        transact(JsonRpcClient(chain.url), "liquidate everything", chain.morpho.liquidator, chain.morpho.morpho,
+                 encode_call(f"liquidate({MARKET_PARAMS},address,uint256,uint256,bytes)", market.params, victim,
+                             seize, 0, b""), 2_000_000)
+        after = read_position(chain.url, chain.morpho, market.id, victim)
+        assert (after.collateral, after.borrow_shares) == (0, 0)  # bad debt realized: nothing left
+        closed = await pipeline.sync()
+    finally:
+        await pipeline.close()
+    assert [s.account for s in closed.closed] == [victim]
+    assert victim not in {p.account for p in list_positions(engine)}
+    assert not any(a["account"] == victim for a in list_alerts(engine, open_only=True))
