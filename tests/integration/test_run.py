@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from indexer.devnet import mine, revert, set_price, snapshot
@@ -338,3 +339,45 @@ async def test_a_chain_that_fails_permanently_is_retried_and_resumes(devnet, cha
         await proxy.stop()
     failing = [r for r in caplog.records if r.levelname == "ERROR" and "chain failing" in r.getMessage()]
     assert len(failing) >= 2  # at ERROR, every time
+
+
+class FaultyCalls(JsonRpcProxy):
+    """eth_call answers ``fault`` (odd-length hex, or null) while ``on``; the rest goes to the node."""
+
+    def __init__(self, upstream: str, fault: Any) -> None:
+        super().__init__(upstream)
+        self.fault, self.on, self.faulted = fault, True, 0
+
+    async def answer(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        if self.on and item.get("method") == "eth_call":
+            self.faulted += 1
+            return {"jsonrpc": "2.0", "id": item.get("id"), "result": self.fault}
+        return None
+
+
+@pytest.mark.parametrize("fault", ["0xabc", None], ids=["odd-length hex", "null"])
+async def test_run_through_a_node_answering_malformed_calls_writes_nothing_then_resumes(
+        fault, devnet, chain_state, write_devnet_config, engine, caplog):  # fmt: skip
+    proxy = FaultyCalls(devnet.url, fault)
+    await proxy.start()
+    config = load_settings(write_devnet_config(chain=f'poll_interval = 0.05\nrpc_urls = ["{proxy.url}"]\n'))
+    add_wallet(engine, address=devnet.accounts[0].address)
+    runtime = Runtime(config, engine, dispatch=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.run(stop))
+    try:
+        deadline = time.monotonic() + 20
+        while proxy.faulted < 2:
+            assert time.monotonic() < deadline and not task.done()
+            await asyncio.sleep(0.05)
+        report = runtime.chain_report("devnet")
+        assert report["failing"] and "eth_call at block" in report["error"]
+        assert checkpoint(engine, chain="devnet") is None and list_positions(engine) == []  # nothing written
+        proxy.on = False
+        await caught_up(engine, head(devnet))
+    finally:
+        stop.set()
+        await task
+        await proxy.stop()
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "chain failing" in r.getMessage()]
+    assert lines and all("\n" not in line and "Traceback" not in line for line in lines)
