@@ -178,3 +178,75 @@ async def test_a_wound_down_reserve_with_ltv_0_adds_no_ltv_even_in_emode(devnet,
                                       [p.account for p in stored], read.block.number)
     mismatched = [p.account for p in stored if _figures(p) != tuple(onchain[p.account])]
     assert not mismatched, f"{len(mismatched)} of {len(stored)} positions differ from getUserAccountData"
+
+
+async def test_isolation_siloed_lt_0_and_inactive_reserves_keep_every_figure_equal(devnet, chain_state,
+                                                                                   devnet_config, engine):
+    """The settings governance can only put on a reserve nobody holds yet, staged on freshly listed reserves and
+    then used: ISO in isolation mode (debt ceiling; USDC borrowable in isolation) as a wallet's only collateral,
+    SIL with siloed borrowing borrowed alone against WETH, ZRO with LT 0 held but not collateral, OFF inactive.
+    Every position equals getUserAccountData."""
+    from eth_utils import keccak, to_checksum_address
+
+    from indexer.devnet.abi import encode_call
+    from indexer.devnet.txbatch import transact
+    from indexer.protocols.aave_v3.devnet.deploy import list_reserve
+
+    d, rpc, url = devnet.deployment, devnet.rpc, devnet.url
+    configurator, pool, owner = d.contracts["PoolConfigurator"], d.contracts["Pool"], d.deployer
+    iso = list_reserve(url, d, "ISO", decimals=18, price=10 * 10**8, ltv=6000, liquidation_threshold=7000,
+                       liquidation_bonus=10800)
+    sil = list_reserve(url, d, "SIL", decimals=6, price=10**8, ltv=5000, liquidation_threshold=6000,
+                       liquidation_bonus=10800)
+    zro = list_reserve(url, d, "ZRO", decimals=18, price=5 * 10**8, ltv=0, liquidation_threshold=0,
+                       liquidation_bonus=0)
+    off = list_reserve(url, d, "OFF", decimals=18, price=10**8, ltv=5000, liquidation_threshold=6000,
+                       liquidation_bonus=10800)
+    usdc, weth = d.reserve("USDC")["asset"], d.reserve("WETH")["asset"]
+    for signature, *args in (("setDebtCeiling(address,uint256)", iso["asset"], 1_000_000_00),
+                             ("setBorrowableInIsolation(address,bool)", usdc, True),
+                             ("setSiloedBorrowing(address,bool)", sil["asset"], True),
+                             ("setReserveActive(address,bool)", off["asset"], False)):
+        transact(rpc, signature.split("(")[0], owner, configurator, encode_call(signature, *args))
+
+    def who(label: str) -> str:
+        address = to_checksum_address(keccak(text=f"governance-test/{label}")[12:])
+        rpc.call("anvil_setBalance", [address, hex(10**20)])
+        return address
+
+    def supply(user: str, asset: str, units: int) -> None:
+        transact(rpc, "mint", user, asset, encode_call("mint(uint256)", units))
+        transact(rpc, "approve", user, asset, encode_call("approve(address,uint256)", pool, 2**256 - 1))
+        transact(rpc, "supply", user, pool, encode_call("supply(address,uint256,address,uint16)", asset, units,
+                                                        user, 0), 800_000)
+
+    def borrow(user: str, asset: str, units: int) -> None:
+        transact(rpc, "borrow", user, pool, encode_call("borrow(address,uint256,uint256,uint16,address)", asset,
+                                                        units, 2, 0, user), 1_500_000)
+
+    supply(who("lp"), sil["asset"], 10**6 * 10**6)
+    isolated, siloed, holder = who("isolated"), who("siloed"), who("lt0")
+    supply(isolated, iso["asset"], 1_000 * 10**18)  # $10,000 of ISO: its only collateral, so isolated
+    # an isolated asset is not made collateral as a side effect of a supply (validateAutomaticUseAsCollateral)
+    transact(rpc, "use ISO as collateral", isolated, pool,
+             encode_call("setUserUseReserveAsCollateral(address,bool)", iso["asset"], True), 800_000)
+    borrow(isolated, usdc, 4_000 * 10**6)
+    supply(siloed, weth, 10**18)
+    borrow(siloed, sil["asset"], 1_000 * 10**6)
+    supply(holder, zro["asset"], 100 * 10**18)  # LT 0: held, never collateral
+    supply(holder, weth, 2 * 10**18)
+    borrow(holder, usdc, 1_000 * 10**6)
+
+    for address in (isolated, siloed, holder):
+        add_wallet(engine, address=address)
+    (read,) = await _track_and_sync(devnet, devnet_config, engine)
+    stored = list_positions(engine)
+    assert {isolated, siloed, holder} <= {p.account for p in stored}
+    onchain = await user_account_data(url, pool, [p.account for p in stored], read.block.number)
+    mismatched = [p.account for p in stored if _figures(p) != tuple(onchain[p.account])]
+    assert not mismatched, f"{len(mismatched)} of {len(stored)} positions differ from getUserAccountData"
+    legs = {p.account: {(g.symbol, g.role) for g in position_legs(engine, snapshot_id=p.snapshot_id)}
+            for p in stored if p.account in (isolated, siloed, holder)}
+    assert legs[isolated] == {("ISO", Role.COLLATERAL), ("USDC", Role.DEBT)}
+    assert legs[siloed] == {("WETH", Role.COLLATERAL), ("SIL", Role.DEBT)}
+    assert ("ZRO", Role.COLLATERAL) not in legs[holder]  # held, not collateral (LT 0)

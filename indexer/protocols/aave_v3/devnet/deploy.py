@@ -235,3 +235,39 @@ def _check_and_read_tokens(rpc: JsonRpcClient, c: dict[str, str], assets: list[s
         tuple(to_checksum_address(a) for a in decode(["address", "address", "address"], raw))  # type: ignore[misc]
         for raw in tokens
     ]
+
+
+def list_reserve(rpc_url: str, deployment: Any, symbol: str, *, decimals: int, price: int, ltv: int,
+                 liquidation_threshold: int, liquidation_bonus: int, strategy: str = "volatile") -> dict[str, Any]:
+    """Lists one more reserve on the devnet market, as governance would: a fresh token and price feed, the
+    oracle's source, ``initReserves``, and its collateral parameters (0, 0, 0: not collateral). No one holds
+    it yet, so the settings Aave refuses on a used reserve (debt ceiling, siloed borrowing, LT 0, inactive) can
+    still be set. Returns ``{"symbol", "asset", "feed"}``."""
+    from indexer.devnet.abi import encode_args
+    from indexer.devnet.prices import deploy_price_feed
+    from indexer.devnet.txbatch import transact
+
+    rpc = JsonRpcClient(rpc_url)
+    deployer, c = deployment.deployer, deployment.contracts
+    nonce = int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16)
+    asset = create_address(deployer, nonce)
+    transact(rpc, f"deploy MintableERC20 {symbol}", deployer, None, _aave_code("MintableERC20") + encode_args(
+        ("string", "string", "uint8"), (f"Devnet {symbol}", symbol, decimals)), DEPLOY_GAS)
+    feed = deploy_price_feed(rpc_url, price, description=f"{symbol} / USD", sender=deployer)
+    transact(rpc, f"AaveOracle.setAssetSources {symbol}", deployer, c["AaveOracle"],
+             encode_call("setAssetSources(address[],address[])", [asset], [feed]))
+    init_type = "(address,address,address,uint8,address,address,address,address,string,string,string,string,string,string,bytes)[]"  # noqa: E501
+    reserve_input = (
+        c["ATokenImpl"], c["StableDebtTokenImpl"], c["VariableDebtTokenImpl"], decimals,
+        c[f"InterestRateStrategy.{strategy}"], asset, deployer, ZERO_ADDRESS, f"Aave Devnet {symbol}",
+        f"aDev{symbol}", f"Aave Devnet Variable Debt {symbol}", f"variableDebtDev{symbol}",
+        f"Aave Devnet Stable Debt {symbol}", f"stableDebtDev{symbol}", b"",
+    )  # fmt: skip
+    transact(rpc, f"PoolConfigurator.initReserves {symbol}", deployer, c["PoolConfigurator"],
+             encode_call(f"initReserves({init_type})", [reserve_input]), INIT_RESERVE_GAS)
+    transact(rpc, f"configureReserveAsCollateral {symbol}", deployer, c["PoolConfigurator"], encode_call(
+        "configureReserveAsCollateral(address,uint256,uint256,uint256)", asset, ltv, liquidation_threshold,
+        liquidation_bonus))
+    transact(rpc, f"setReserveBorrowing {symbol}", deployer, c["PoolConfigurator"],
+             encode_call("setReserveBorrowing(address,bool)", asset, True))
+    return {"symbol": symbol, "asset": asset, "feed": feed}
