@@ -381,3 +381,34 @@ async def test_run_through_a_node_answering_malformed_calls_writes_nothing_then_
         await proxy.stop()
     lines = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "chain failing" in r.getMessage()]
     assert lines and all("\n" not in line and "Traceback" not in line for line in lines)
+
+
+class BusyOnce(JsonRpcProxy):
+    """The first request gets HTTP 429 with ``Retry-After: 2``; every request's arrival time is kept."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.seen: list[float] = []
+
+    async def refuse(self, request: Any) -> Any:
+        from aiohttp import web
+
+        self.seen.append(time.monotonic())
+        if len(self.seen) == 1:
+            return web.Response(status=429, text="slow down", headers={"Retry-After": "2"})
+        return None
+
+
+async def test_run_honours_retry_after(devnet, chain_state, write_devnet_config, engine):
+    proxy = BusyOnce(devnet.url)
+    await proxy.start()
+    config = load_settings(write_devnet_config(chain=f'poll_interval = 0.05\nrpc_urls = ["{proxy.url}"]\n'))
+    add_wallet(engine, address=devnet.accounts[0].address)
+    stop, task = await start(config, engine)
+    try:
+        await caught_up(engine, head(devnet))
+    finally:
+        stop.set()
+        await task
+        await proxy.stop()
+    assert proxy.seen[1] - proxy.seen[0] >= 2.0  # the provider was left alone as long as it asked
