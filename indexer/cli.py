@@ -493,9 +493,12 @@ def devnet_price(obj: Context, symbol: str, usd: str) -> None:
     from indexer.devnet import Deployment, set_price
 
     try:
-        answer = int(Decimal(usd).scaleb(8))
+        value = Decimal(usd)
     except InvalidOperation:
         raise click.BadParameter(f"{usd!r} is not a number", param_hint="USD") from None
+    if not value.is_finite() or not -(2**255) <= value.scaleb(8) < 2**255:
+        raise click.BadParameter(f"{usd!r} does not fit a feed's answer (int256 with 8 decimals)", param_hint="USD")
+    answer = int(value.scaleb(8))
     _, path = _devnet_chain(obj.settings)
     deployment = Deployment.from_json(path)
     symbols = [r["symbol"] for r in deployment.reserves]

@@ -115,3 +115,13 @@ def test_devnet_on_a_port_another_server_holds_is_refused():
         port = other.getsockname()[1]
         with pytest.raises(DevnetError, match=f"port {port} on 127.0.0.1 is in use"):
             Anvil(port=port)
+
+
+@pytest.mark.parametrize("usd", ["1e80", "inf", "NaN"])
+def test_a_devnet_price_outside_a_feeds_int256_is_one_line(usd, tmp_path):
+    config = tmp_path / "devnet.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/d.db"\n[chains.devnet]\nchain_id = 31337\n'
+                      f'devnet = "{tmp_path}/devnet.json"\n')
+    done = _run(config, "devnet", "price", "WETH", usd)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert "does not fit a feed's answer" in done.stderr or "is not a number" in done.stderr, done.stderr
