@@ -5,12 +5,15 @@ marks the market UNVERIFIED; the others are stored from local math as usual."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
+from indexer.api import shapes
+from indexer.api.dashboard import read_dashboard, render
 from indexer.api.shapes import self_check_status
 from indexer.chain.multicall import AGGREGATE3
 from indexer.pipeline.chain import ChainPipeline
@@ -79,5 +82,10 @@ async def test_a_flipped_bit_is_caught_and_the_protocols_figures_are_stored(devn
     assert pipeline.reads.mismatched["devnet-aave-v3"] == 1
     (market,) = list_markets(engine)
     assert self_check_status(market.checked_block, market.mismatch_block) == "UNVERIFIED"
+    assert shapes.market(market)["self_check"] == "UNVERIFIED"  # what GET /v1/markets answers
+    data = read_dashboard(engine, ["devnet"])
+    assert data.unverified == ["devnet/devnet-aave-v3"]
+    page = render(data, now=time.time(), refresh=30, max_lag=300)
+    assert "<b>1</b><span class=\"muted\">markets UNVERIFIED</span>" in page
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "self-check" in r.getMessage()]
     assert len(errors) == 1 and victim.address in errors[0] and "protocol=" in errors[0]
