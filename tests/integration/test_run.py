@@ -293,6 +293,23 @@ async def test_readyz_is_503_while_a_chain_is_behind(devnet, chain_state, write_
         await pipeline.close()
 
 
+async def _runtime_behind(proxy: JsonRpcProxy, devnet, write_devnet_config, engine):
+    """`indexer run`'s runtime reading the devnet through ``proxy`` (started here), one wallet tracked."""
+    await proxy.start()
+    config = load_settings(write_devnet_config(chain=f'poll_interval = 0.05\nrpc_urls = ["{proxy.url}"]\n'))
+    add_wallet(engine, address=devnet.accounts[0].address)
+    runtime = Runtime(config, engine, dispatch=False)
+    stop = asyncio.Event()
+    return runtime, stop, asyncio.create_task(runtime.run(stop))
+
+
+async def _until(condition, task, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline and not task.done(), "the runtime did not get there"
+        await asyncio.sleep(0.05)
+
+
 class LyingChainId(JsonRpcProxy):
     """Answers eth_chainId with another chain's id while ``lying``; everything else goes to the node."""
 
@@ -314,17 +331,9 @@ async def test_a_chain_that_fails_permanently_is_retried_and_resumes(devnet, cha
     (with a long backoff, logged at ERROR each time) instead of being dropped; once the node answers right,
     the chain resumes in the same process."""
     proxy = LyingChainId(devnet.url)
-    await proxy.start()
-    config = load_settings(write_devnet_config(chain=f'poll_interval = 0.05\nrpc_urls = ["{proxy.url}"]\n'))
-    add_wallet(engine, address=devnet.accounts[0].address)
-    runtime = Runtime(config, engine, dispatch=False)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runtime.run(stop))
+    runtime, stop, task = await _runtime_behind(proxy, devnet, write_devnet_config, engine)
     try:
-        deadline = time.monotonic() + 20
-        while proxy.lies < 2:  # refused, then retried
-            assert time.monotonic() < deadline and not task.done(), "the failing chain was not retried"
-            await asyncio.sleep(0.05)
+        await _until(lambda: proxy.lies >= 2, task)  # refused, then retried
         report = runtime.chain_report("devnet")
         assert report["failing"] and "chain id 1" in report["error"] and not report["ready"]
         assert (await runtime._healthz(None)).status == 503  # type: ignore[arg-type]
@@ -359,17 +368,9 @@ class FaultyCalls(JsonRpcProxy):
 async def test_run_through_a_node_answering_malformed_calls_writes_nothing_then_resumes(
         fault, devnet, chain_state, write_devnet_config, engine, caplog):  # fmt: skip
     proxy = FaultyCalls(devnet.url, fault)
-    await proxy.start()
-    config = load_settings(write_devnet_config(chain=f'poll_interval = 0.05\nrpc_urls = ["{proxy.url}"]\n'))
-    add_wallet(engine, address=devnet.accounts[0].address)
-    runtime = Runtime(config, engine, dispatch=False)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runtime.run(stop))
+    runtime, stop, task = await _runtime_behind(proxy, devnet, write_devnet_config, engine)
     try:
-        deadline = time.monotonic() + 20
-        while proxy.faulted < 2:
-            assert time.monotonic() < deadline and not task.done()
-            await asyncio.sleep(0.05)
+        await _until(lambda: proxy.faulted >= 2, task)
         report = runtime.chain_report("devnet")
         assert report["failing"] and "eth_call at block" in report["error"]
         assert checkpoint(engine, chain="devnet") is None and list_positions(engine) == []  # nothing written
