@@ -17,6 +17,7 @@ from eth_utils import keccak
 
 from indexer.chain.rpc import RpcClient
 from indexer.errors import CallRevertedError, RpcResponseError
+from indexer.plans import drive
 
 log = logging.getLogger(__name__)
 
@@ -206,22 +207,4 @@ Plan = Generator[list[Call], list[Any], T]
 async def run_plans(reader: MulticallReader, plans: Sequence[Plan[Any]]) -> list[Any]:
     """Drive several plans together: each round merges every plan's pending calls into one read. The plans may
     return different things (a market's positions, the chain's feeds); results come back in plan order."""
-    done: dict[int, Any] = {}
-    pending: dict[int, list[Call]] = {}
-    for i, plan in enumerate(plans):
-        try:
-            pending[i] = next(plan)
-        except StopIteration as stop:
-            done[i] = stop.value
-    while pending:
-        flat = [call for calls in pending.values() for call in calls]
-        results = await reader.read(flat)
-        offset, advanced = 0, {}
-        for i, calls in pending.items():
-            part, offset = results[offset: offset + len(calls)], offset + len(calls)
-            try:
-                advanced[i] = plans[i].send(part)
-            except StopIteration as stop:
-                done[i] = stop.value
-        pending = advanced
-    return [done[i] for i in range(len(plans))]
+    return await drive(plans, reader.read)

@@ -13,19 +13,19 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 
 from indexer.chain.redact import redact_url
 from indexer.errors import RpcResponseError, RpcUnavailableError
-from indexer.protocols.base import VenueRequest
+from indexer.plans import drive
+from indexer.protocols.base import VenuePlan, VenueRequest
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 
 @dataclass
@@ -116,29 +116,10 @@ class VenueSession:
         raise AssertionError("unreachable")
 
 
-VenuePlanOf = Generator[list[VenueRequest], list[Any], T]
-
-
-async def run_venue_plans(session: VenueSession, plans: Sequence[VenuePlanOf[Any]]) -> list[Any]:
+async def run_venue_plans(session: VenueSession, plans: Sequence[VenuePlan[Any]]) -> list[Any]:
     """Drive every plan round by round; each round's requests of all plans go out together (paced)."""
-    results: list[Any] = [None] * len(plans)
-    pending: dict[int, list[VenueRequest]] = {}
-    for i, plan in enumerate(plans):
-        try:
-            pending[i] = next(plan)
-        except StopIteration as done:
-            results[i] = done.value
-    while pending:
-        order = [(i, r) for i, requests in pending.items() for r in requests]
-        answers = await asyncio.gather(*(session.info(r) for _, r in order))
-        by_plan: dict[int, list[Any]] = {i: [] for i in pending}
-        for (i, _), answer in zip(order, answers, strict=True):
-            by_plan[i].append(answer)
-        following: dict[int, list[VenueRequest]] = {}
-        for i, got in by_plan.items():
-            try:
-                following[i] = plans[i].send(got)
-            except StopIteration as done:
-                results[i] = done.value
-        pending = following
-    return results
+
+    async def send(requests: list[VenueRequest]) -> list[Any]:
+        return list(await asyncio.gather(*(session.info(r) for r in requests)))
+
+    return await drive(plans, send)
