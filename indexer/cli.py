@@ -237,9 +237,15 @@ def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Dec
         style = "bold red" if p.health is not None and p.health < 1 else (
             "yellow" if p.health is not None and p.health < Decimal("1.1") else None)
         who = short_address(p.account) + (f" {plain_text(p.wallet_label)}" if p.wallet_label else "")
-        table.add_row(health_text(p.health), who, p.market, money_text(p.collateral, p.quote),
+        marks = ("" if p.liquidatable or p.health is None or p.health >= 1 else " held") + (
+            " unverified" if p.detail.get("unverified") else "")
+        table.add_row(health_text(p.health) + marks, who, p.market, money_text(p.collateral, p.quote),
                       money_text(p.debt, p.quote), p.price_status, str(p.block_number), style=style)
-    Console(width=max(Console().width, 130)).print(table)
+    console = Console(width=max(Console().width, 130))
+    console.print(table)
+    remarks = sorted({note for p in rows for note in p.notes})
+    for note in remarks:  # what "held" and "unverified" mean for the rows shown
+        console.print(f"  {note}", markup=False, highlight=False)
 
 
 @cli.command("run")

@@ -10,6 +10,7 @@ All amounts are integers in the protocol's own units. Nothing here holds a float
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -108,7 +109,12 @@ class PositionSnapshot:
     pool revision, LTV and available borrows; Morpho: the market id and shares), JSON-serialisable and
     stored with the snapshot. ``account`` identifies the margin account on its market and ``owner`` the
     wallet it belongs to: the same address for a lending position or a cross margin account; an isolated
-    perp position is an account of its own (``0xOwner:COIN``), owned by the wallet."""
+    perp position is an account of its own (``0xOwner:COIN``), owned by the wallet.
+
+    Two ``detail`` keys mean the same on every protocol and every output shows them (``position_notes``):
+    ``unverified`` — why the local math of this position is not known to be the protocol's (its figures are
+    then the protocol's own view's; what-ifs use the nearest known rules) — and ``liquidation_held`` — why a
+    position under 1 cannot be liquidated at its block (an L2 sequencer, a grace period)."""
 
     chain: str
     protocol: str
@@ -134,6 +140,16 @@ class PositionSnapshot:
     def closed(self) -> bool:
         """A closing: the account holds and owes nothing on the market any more (see ``closing``)."""
         return self.detail.get("closed") is True
+
+
+def position_notes(detail: Mapping[str, Any]) -> list[str]:
+    """The cross-protocol remarks a position's ``detail`` carries, as short phrases for people."""
+    notes = []
+    if held := detail.get("liquidation_held"):
+        notes.append(f"not liquidatable yet: {held}")
+    if why := detail.get("unverified"):
+        notes.append(f"unverified: {why}")
+    return notes
 
 
 def closing(*, chain: str, protocol: str, market: str, market_address: Address, account: str,

@@ -27,7 +27,7 @@ from indexer.alerts.rules import (
 from indexer.protocols.base import PositionRules
 from indexer.settings import AlertSettings
 from indexer.store.views import base_to_decimal
-from indexer.types import BlockRef, PositionSnapshot, Role, scaled
+from indexer.types import BlockRef, PositionSnapshot, Role, position_notes, scaled
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class AlertEngine:
             collateral_value=format(base_to_decimal(h.collateral, h.quote_unit), "f"),
             debt_value=format(base_to_decimal(h.debt, h.quote_unit), "f"), quote=h.quote,
             liquidation_price=self._liquidation(snapshot), block_number=block.number,
-            price_status=snapshot.price_status, detail=detail)
+            price_status=snapshot.price_status, detail=detail, notes=tuple(position_notes(snapshot.detail)))
 
     def _liquidation(self, snapshot: PositionSnapshot) -> LiquidationPrice | None:
         """The liquidation point of the position's largest holding (by the value the protocol counts): collateral

@@ -1,4 +1,4 @@
-"""Short, phone-readable text for one alert event: a title line and at most five more.
+"""Short, phone-readable text for one alert event: a title line and a few more (at most seven).
 
 Figures are rounded so the position never looks safer than it is: health and collateral down, debt and
 the liquidation price up (a long collateral liquidates as its price falls, so a higher liquidation price
@@ -38,6 +38,7 @@ def render(message: AlertMessage) -> Rendered:
                      f"(now {_money(_price(lp.current, ROUND_HALF_EVEN), message.quote)})")
     if (warning := price_warning(message)) is not None:
         lines.append(warning)
+    lines += [f"ⓘ {note}" for note in message.notes]
     footer = f"block {message.block_number:,} · {message.market}"
     lines.append(f"{footer} · TEST message, no action needed" if message.test else footer)
     return Rendered(title(message), tuple(lines))

@@ -48,13 +48,14 @@ class AlertMessage:
     detail: str = ""  # e.g. which feed is stale and why
     quote: str = "USD"  # the currency of every figure (a market's base currency, or its loan token)
     test: bool = False
+    notes: tuple[str, ...] = ()  # the position's cross-protocol remarks (``indexer.types.position_notes``)
 
     @property
     def price_trusted(self) -> bool:
         return self.price_status == "FRESH"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "notes": list(self.notes)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AlertMessage:
@@ -63,7 +64,7 @@ class AlertMessage:
         liquidation = data.get("liquidation_price")
         if liquidation:
             liquidation = LiquidationPrice(**{_RENAMED.get(k, k): v for k, v in liquidation.items()})
-        return cls(**{**data, "liquidation_price": liquidation or None})
+        return cls(**{**data, "liquidation_price": liquidation or None, "notes": tuple(data.get("notes", ()))})
 
 
 _RENAMED = {"collateral_usd": "collateral_value", "debt_usd": "debt_value", "price_usd": "price",

@@ -76,7 +76,12 @@ SCHEMAS: dict[str, Any] = {
                                                   "health = equity / requirement"},
         "detail": {"type": "object", "description": "the protocol's own record of the position; integers as strings",
                    "additionalProperties": {"type": ["string", "boolean", "null"]}},
-        "price_status": {"type": "string", "enum": STATUSES + ["unknown"]}, "updated_at": STR}),
+        "price_status": {"type": "string", "enum": STATUSES + ["unknown"]},
+        "liquidatable": {"type": "boolean", "description": "health under 1 and not held by the protocol (an L2 "
+                                                            "sequencer, a liquidation grace period)"},
+        "notes": {"type": "array", "items": STR, "description": "cross-protocol remarks: why a position under 1 "
+                  "is not liquidatable yet; why its local math is unverified"},
+        "updated_at": STR}),
     "Leg": _object({
         "asset": {"type": "string", "description": "the token's address, or a venue's asset name"},
         "symbol": STR, "decimals": INT,

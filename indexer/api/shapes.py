@@ -44,6 +44,8 @@ def position(p: PositionView) -> dict[str, Any]:
         "requirement": dec(base_to_decimal(p.requirement, p.quote_unit)),
         "detail": detail(p.detail),
         "price_status": p.price_status,
+        "liquidatable": p.liquidatable,
+        "notes": p.notes,
         "updated_at": p.updated_at.isoformat(),
     }
 

@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Context, Decimal
 from typing import Any
 
+from indexer.types import position_notes
+
 # Wide enough that a uint256 divided by a power of ten is exact.
 _EXACT = Context(prec=160)
 
@@ -62,7 +64,12 @@ class PositionView:
 
     @property
     def liquidatable(self) -> bool:
-        return self.health is not None and self.health < 1
+        """Under 1 and not held by the protocol (an L2 sequencer, a grace period: ``detail.liquidation_held``)."""
+        return self.health is not None and self.health < 1 and not self.detail.get("liquidation_held")
+
+    @property
+    def notes(self) -> list[str]:
+        return position_notes(self.detail)
 
 
 @dataclass(frozen=True, slots=True)

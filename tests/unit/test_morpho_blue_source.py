@@ -51,12 +51,17 @@ def test_market_options_are_checked_at_start_up(tmp_path):
         assert "\n" not in str(error.value)
 
 
-def test_a_protocol_without_options_refuses_them(tmp_path):
+def test_a_protocol_refuses_options_it_does_not_know(tmp_path):
     path = tmp_path / "a.toml"
+    for options, why in (("{ x = 1 }", "x"), ('{ rules = "v9.9" }', "rules")):
+        path.write_text('[chains.eth]\nchain_id = 1\nrpc_urls = ["http://127.0.0.1:1"]\n\n[markets.aave]\n'
+                        f'chain = "eth"\nprotocol = "aave_v3"\naddress = "{MORPHO}"\noptions = {options}\n')
+        with pytest.raises(ConfigError, match=why) as error:
+            load_settings(path)
+        assert "\n" not in str(error.value)
     path.write_text('[chains.eth]\nchain_id = 1\nrpc_urls = ["http://127.0.0.1:1"]\n\n[markets.aave]\n'
-                    f'chain = "eth"\nprotocol = "aave_v3"\naddress = "{MORPHO}"\noptions = {{ x = 1 }}\n')
-    with pytest.raises(ConfigError, match="takes no options"):
-        load_settings(path)
+                    f'chain = "eth"\nprotocol = "aave_v3"\naddress = "{MORPHO}"\noptions = {{ rules = "v3.2" }}\n')
+    assert load_settings(path).markets["aave"].options == {"rules": "v3.2"}
 
 
 def test_health_at_equals_reprice_and_the_liquidation_point_is_the_boundary():

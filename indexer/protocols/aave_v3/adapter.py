@@ -6,9 +6,16 @@ eMode; the balances each account's configuration bits call for, and the eMode ca
 eMode price sources (only if a category has one). Health is then computed locally with
 ``indexer.protocols.aave_v3.rules`` and equals ``Pool.getUserAccountData``.
 
-Local math is implemented for Pool revisions 1–4 (v3.0–v3.1: stable debt counted, eMode category in
-reserve configuration bits 168–175, optional eMode price source). Later revisions changed eMode storage
-and rounding; they are refused with a clear error rather than computed approximately.
+Which rules a market follows is decided by its Pool's ``POOL_REVISION()``
+(:mod:`indexer.protocols.aave_v3.revisions`: v3.0–v3.1 stable debt and eMode configuration bits, v3.2–v3.4
+eMode bitmaps, v3.5+ floor/ceil rounding); a revision it does not know is read with the nearest known rules
+and every account through the Pool's own ``getUserAccountData``, whose figures are kept, the positions marked
+``unverified``.
+
+Liquidatability beside the health factor: a position under 1 that the protocol would not liquidate now says
+why in ``detail.liquidation_held`` — the L2 PriceOracleSentinel holding liquidations while the sequencer is
+down or in its grace period (unless HF < 0.95), or every reserve pair of the position in a liquidation grace
+period (v3.1+).
 """
 
 from __future__ import annotations
@@ -17,24 +24,32 @@ import dataclasses
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from eth_utils import to_checksum_address
 from pydantic import BaseModel
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, Plan
-from indexer.errors import MarketMismatchError, PermanentError
+from indexer.errors import MarketMismatchError
 from indexer.health.liquidation import crossing_price
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
+from indexer.protocols.aave_v3.revisions import (
+    BY_NAME,
+    Applied,
+    collateral_balance,
+    collateral_terms,
+    debt_balance,
+    debt_value,
+    rules_for,
+)
 from indexer.protocols.aave_v3.rules import (
     account_totals,
     healthy_at_price,
     linear_estimate,
     risk_adjusted,
 )
-from indexer.protocols.aave_v3.wadray import ray_mul
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef, price_dependencies
 from indexer.types import (
     UINT256_MAX,
@@ -51,20 +66,23 @@ from indexer.types import (
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_REVISIONS = range(1, 5)
 ZERO = "0x0000000000000000000000000000000000000000"
 HF_DECIMALS = 18
 QUOTE = "USD"  # AaveOracle's base currency on every Aave v3 market (BASE_CURRENCY_UNIT = 1e8)
 _PROVIDER = load("aave_v3", "PoolAddressesProvider")
 _POOL = load("aave_v3", "Pool")
 _ORACLE = load("aave_v3", "AaveOracle")
+_SENTINEL = load("aave_v3", "PriceOracleSentinel")
 _SCALED = load("aave_v3", "ScaledBalanceToken").function("scaledBalanceOf")
 _ERC20 = load("aave_v3", "ERC20")
 _USER_CONFIGURATION = _POOL.function("getUserConfiguration")
 _USER_EMODE = _POOL.function("getUserEMode")
 _ACCOUNT_DATA = _POOL.function("getUserAccountData")
 _BALANCE = _ERC20.function("balanceOf")
-_PER_RESERVE = 6  # calls per reserve in the market round
+_PER_RESERVE = 6  # calls per reserve in the market round (7 with a liquidation grace period)
+# LiquidationLogic: below this health factor the PriceOracleSentinel no longer holds a liquidation
+# (aave-v3-core/aave-v3-origin `ValidationLogic.validateLiquidationCall`, MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD)
+SENTINEL_FLOOR = 95 * 10**16
 _UNITS = tuple(10**n for n in range(78))  # 10**decimals, looked up rather than raised per asset
 
 
@@ -88,6 +106,8 @@ class Reserve:
     normalized_debt: int
     price: int | None  # None: AaveOracle reverted for this asset
     source: Address | None  # AaveOracle.getSourceOfAsset (None: no source, the fallback oracle prices it)
+    grace_until: int = 0  # v3.1+: no liquidation involving this reserve before this timestamp
+    virtual_accounting: bool = True  # configuration bit 252 (v3.1+); v3.3 values a reserve without it differently
 
 
 class Layout(NamedTuple):
@@ -98,13 +118,35 @@ class Layout(NamedTuple):
     revision: int
     base_unit: int
     assets: tuple[Address, ...]
+    applied: Applied
+    sentinel: Address | None  # the provider's PriceOracleSentinel (L2 markets), if any
+
+    @property
+    def per_reserve(self) -> int:
+        return _PER_RESERVE + self.applied.rules.grace_period
 
 
 @dataclass(frozen=True, slots=True)
 class EModeCategory:
     ltv: int
     liquidation_threshold: int
-    price_source: Address
+    price_source: Address  # v3.0–v3.1 (zero: the assets' own prices)
+    collateral_bitmap: int | None = None  # v3.2+: bit ``id`` set = reserve ``id`` is collateral in the category
+    ltvzero_bitmap: int = 0  # v3.6+: bit ``id`` set = that collateral's LTV is 0 in the category
+    isolated: bool = False  # v3.7+: collateral outside the category has LTV 0
+
+    def holds(self, reserve: Reserve, category: int) -> bool:
+        """Whether the reserve's collateral takes the category's LT/LTV (and price source)."""
+        if self.collateral_bitmap is None:
+            return reserve.emode_category == category
+        return bool(self.collateral_bitmap >> reserve.id & 1)
+
+
+class AaveV3Options(BaseModel):
+    """A fork that numbers its Pool revisions its own way names the Aave release whose rules it follows."""
+
+    model_config = {"extra": "forbid"}
+    rules: Literal["v3.0", "v3.1", "v3.2", "v3.3", "v3.4", "v3.5", "v3.6", "v3.7"] | None = None
 
 
 def _addr(value: str) -> Address:
@@ -113,7 +155,7 @@ def _addr(value: str) -> Address:
 
 class AaveV3Adapter:
     kind: ClassVar[str] = "aave_v3"
-    options: ClassVar[type[BaseModel] | None] = None
+    options: ClassVar[type[BaseModel] | None] = AaveV3Options
     transport: ClassVar[str] = "chain"
     devnet: ClassVar[str | None] = "indexer.protocols.aave_v3.devnet"
     # Pool events (indexed parameters per IPool.json): the account is the position's owner, `onBehalfOf`
@@ -133,6 +175,8 @@ class AaveV3Adapter:
 
     def __init__(self, market: MarketRef) -> None:
         self.market = market
+        self._named_rules: str | None = market.options.get("rules")
+        self._announced: Applied | None = None
 
     def discovery(self) -> DiscoverySpec:
         return self._DISCOVERY
@@ -146,12 +190,14 @@ class AaveV3Adapter:
     def _provider_calls(self) -> list[Call]:
         provider = self.market.address
         return [_PROVIDER.function("getPool").call(provider, allow_failure=True),
-                _PROVIDER.function("getPriceOracle").call(provider, allow_failure=True)]
+                _PROVIDER.function("getPriceOracle").call(provider, allow_failure=True),
+                _PROVIDER.function("getPriceOracleSentinel").call(provider, allow_failure=True)]
 
-    def _provider_answer(self, got: list[Any]) -> tuple[Address, Address]:
-        if any(isinstance(r, Failed) for r in got) or ZERO in (got[0][0], got[1][0]):
+    def _provider_answer(self, got: list[Any]) -> tuple[Address, Address, Address | None]:
+        if any(isinstance(r, Failed) for r in got[:2]) or ZERO in (got[0][0], got[1][0]):
             raise self._mismatch("getPool()/getPriceOracle() did not answer with addresses")
-        return _addr(got[0][0]), _addr(got[1][0])
+        sentinel = None if isinstance(got[2], Failed) or got[2][0] == ZERO else _addr(got[2][0])
+        return _addr(got[0][0]), _addr(got[1][0]), sentinel
 
     @staticmethod
     def _pool_calls(pool: Address, oracle: Address) -> list[Call]:
@@ -159,25 +205,28 @@ class AaveV3Adapter:
                 _POOL.function("getReservesList").call(pool, allow_failure=True),
                 _ORACLE.function("BASE_CURRENCY_UNIT").call(oracle, allow_failure=True)]
 
-    def _pool_answer(self, pool: Address, oracle: Address, got: list[Any]) -> Layout:
+    def _pool_answer(self, pool: Address, oracle: Address, sentinel: Address | None, got: list[Any]) -> Layout:
         if any(isinstance(r, Failed) for r in got):
             raise self._mismatch("its pool or oracle does not answer POOL_REVISION()/getReservesList()/"
                                  "BASE_CURRENCY_UNIT()")
         revision = got[0][0]
-        if revision not in SUPPORTED_REVISIONS:
-            raise PermanentError(
-                f"market {self.market.key!r}: Aave v3 Pool revision {revision} is not supported yet "
-                f"(exact local math is implemented for revisions 1-4, Aave v3.0-v3.1)")
-        return Layout(pool, oracle, revision, got[2][0], tuple(_addr(a) for a in got[1][0]))
+        applied = rules_for(revision, self._named_rules)
+        if applied != self._announced:
+            self._announced = applied
+            (log.info if applied.verified else log.warning)(
+                "aave_v3 rules market=%s chain=%s pool=%s revision=%d rules=%s verified=%s sentinel=%s: %s",
+                self.market.key, self.market.chain, pool, revision, applied.rules.name, applied.verified,
+                sentinel or "none", applied.why)
+        return Layout(pool, oracle, revision, got[2][0], tuple(_addr(a) for a in got[1][0]), applied, sentinel)
 
     def _entry_points(self) -> Plan[Layout]:
-        pool, oracle = self._provider_answer((yield self._provider_calls()))
-        return self._pool_answer(pool, oracle, (yield self._pool_calls(pool, oracle)))
+        pool, oracle, sentinel = self._provider_answer((yield self._provider_calls()))
+        return self._pool_answer(pool, oracle, sentinel, (yield self._pool_calls(pool, oracle)))
 
     def _first_round(self, layout: Layout, accounts: Sequence[Address], checked: Collection[Address]) -> list[Call]:
         """Reserve data, indexes, prices, every account's configuration and eMode, and the Pool's own
         ``getUserAccountData`` for the ``checked`` accounts (the self-check)."""
-        calls = self._market_round(layout.pool, layout.oracle, layout.assets)
+        calls = self._market_round(layout)
         for account in accounts:
             calls += [_USER_CONFIGURATION.call(layout.pool, account), _USER_EMODE.call(layout.pool, account)]
             if account in checked:
@@ -194,21 +243,26 @@ class AaveV3Adapter:
         got = yield [*self._provider_calls(), *self._pool_calls(hint.pool, hint.oracle),
                      *(Call(c.target, c.data, c.output, True) for c in first)]
         try:
-            pool, oracle = self._provider_answer(got[:2])
-            layout = self._pool_answer(pool, oracle, got[2:5]) if (pool, oracle) == (hint.pool, hint.oracle) else None
+            pool, oracle, sentinel = self._provider_answer(got[:3])
+            layout = (self._pool_answer(pool, oracle, sentinel, got[3:6])
+                      if (pool, oracle, sentinel) == (hint.pool, hint.oracle, hint.sentinel) else None)
         except MarketMismatchError:
             layout = None
-        results = got[5:]
-        if layout is None or layout.assets != hint.assets or any(
+        results = got[6:]
+        if layout is None or layout.assets != hint.assets or layout.applied != hint.applied or any(
                 isinstance(r, Failed) and not c.allow_failure for c, r in zip(first, results, strict=True)):
             log.info("aave_v3 market layout changed market=%s block=%d; reading its entry points afresh",
                      self.market.key, block.number)
             return None
         return layout, results
 
-    def _market_round(self, pool: Address, oracle: Address, assets: Sequence[Address]) -> list[Call]:
+    @staticmethod
+    def _market_round(layout: Layout) -> list[Call]:
+        """Per reserve: its data, indexes, symbol, price and price source, and (v3.1+) its liquidation grace
+        period; then the sentinel's verdict, if the market has one."""
+        pool, oracle = layout.pool, layout.oracle
         calls: list[Call] = []
-        for asset in assets:
+        for asset in layout.assets:
             calls += [
                 _POOL.function("getReserveData").call(pool, asset),
                 _POOL.function("getReserveNormalizedIncome").call(pool, asset),
@@ -219,38 +273,58 @@ class AaveV3Adapter:
                 _ORACLE.function("getAssetPrice").call(oracle, asset, allow_failure=True),
                 _ORACLE.function("getSourceOfAsset").call(oracle, asset),
             ]
+            if layout.applied.rules.grace_period:  # may fail: a fork without it has no grace period
+                calls.append(_POOL.function("getLiquidationGracePeriod").call(pool, asset, allow_failure=True))
+        if layout.sentinel:
+            calls.append(_SENTINEL.function("isLiquidationAllowed").call(layout.sentinel, allow_failure=True))
         return calls
 
-    def _reserves(self, assets: Sequence[Address], results: list[Any]) -> dict[int, Reserve]:
+    @staticmethod
+    def _reserves(layout: Layout, results: list[Any]) -> dict[int, Reserve]:
         reserves: dict[int, Reserve] = {}
-        for n, asset in enumerate(assets):
-            data, (income,), (debt,), symbol, price, (source,) = results[_PER_RESERVE * n: _PER_RESERVE * (n + 1)]
+        span, bitmaps = layout.per_reserve, layout.applied.rules.emode_bitmaps
+        for n, asset in enumerate(layout.assets):
+            data, (income,), (debt,), symbol, price, (source,), *grace = results[span * n: span * (n + 1)]
             config = data[0]
             reserves[data[7]] = Reserve(
                 asset=asset, id=data[7],
                 symbol=symbol[0] if not isinstance(symbol, Failed) else asset[:8],
                 decimals=config_field(config, 48, 8), ltv=config_field(config, 0, 16),
                 liquidation_threshold=config_field(config, 16, 16),
-                emode_category=config_field(config, 168, 8),
+                # v3.2 gave bits 168–175 up (eMode membership moved to the categories' bitmaps)
+                emode_category=0 if bitmaps else config_field(config, 168, 8),
                 a_token=_addr(data[8]), stable_debt_token=_addr(data[9]), variable_debt_token=_addr(data[10]),
                 normalized_income=income, normalized_debt=debt,
                 price=None if isinstance(price, Failed) else price[0],
-                source=None if source == ZERO else _addr(source))
+                source=None if source == ZERO else _addr(source),
+                grace_until=grace[0][0] if grace and not isinstance(grace[0], Failed) else 0,
+                virtual_accounting=bool(config_field(config, 252, 1)))
         return reserves
 
     def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
              hint: object | None = None, check: Collection[Address] = ()) -> Plan[MarketRead]:
-        checked = set(accounts) if self.market.verify_onchain else set(check)
-        speculated = ((yield from self._speculate(hint, accounts, block, checked)) if isinstance(hint, Layout)
-                      else None)  # fmt: skip
+        def checked_on(layout: Layout) -> set[Address]:
+            # rules not known to be this Pool's: every account through getUserAccountData, whose figures are kept
+            everyone = self.market.verify_onchain or not layout.applied.verified
+            return set(accounts) if everyone else set(check)
+
+        speculated = None
+        if isinstance(hint, Layout):
+            checked = checked_on(hint)
+            speculated = yield from self._speculate(hint, accounts, block, checked)
         if speculated is None:
             layout = yield from self._entry_points()
+            checked = checked_on(layout)
             results = yield self._first_round(layout, accounts, checked)
         else:
             layout, results = speculated
-        pool, oracle, revision, base_unit, assets = layout
-        market_calls = _PER_RESERVE * len(assets)
-        reserves = self._reserves(assets, results[:market_calls])
+        pool, oracle, assets, rules = layout.pool, layout.oracle, layout.assets, layout.applied.rules
+        market_calls = layout.per_reserve * len(assets) + (layout.sentinel is not None)
+        reserves = self._reserves(layout, results[:market_calls])
+        # PriceOracleSentinel.isLiquidationAllowed: False while the sequencer is down or in its grace period
+        # (a failed call is read as allowed: nothing is known to hold liquidations)
+        held = (layout.sentinel is not None and rules.sentinel and not isinstance(results[market_calls - 1], Failed)
+                and not results[market_calls - 1][0])
         users: list[tuple[Address, int, int, tuple[int, ...] | None]] = []
         at = market_calls
         for account in accounts:
@@ -269,16 +343,30 @@ class AaveV3Adapter:
                 if bits >> (2 * rid + 1) & 1:
                     wanted.append((rid, "collateral"))
                     balance_calls.append(_SCALED.call(reserve.a_token, account))
-                if bits >> (2 * rid) & 1:
+                if bits >> (2 * rid) & 1 and rules.gho_balance_of and not reserve.virtual_accounting:
+                    # v3.3 GenericLogic._getUserDebtInBaseCurrency: a reserve without virtual accounting (GHO) is
+                    # valued with the debt token's own balanceOf (its discount applied)
+                    wanted.append((rid, "variable_balance"))
+                    balance_calls.append(_BALANCE.call(reserve.variable_debt_token, account))
+                elif bits >> (2 * rid) & 1:
                     wanted.append((rid, "variable"))
                     balance_calls.append(_SCALED.call(reserve.variable_debt_token, account))
-                    if reserve.stable_debt_token != ZERO:
+                    # v3.2+ left stable debt out of the account figures, stable debt token or not
+                    if rules.stable_debt and reserve.stable_debt_token != ZERO:
                         wanted.append((rid, "stable"))
                         balance_calls.append(_BALANCE.call(reserve.stable_debt_token, account))
             wanted_by_user.append(wanted)
         categories = sorted({emode for _, _, emode, _ in users if emode})
+        getters = (["getEModeCategoryCollateralConfig", "getEModeCategoryCollateralBitmap"]
+                   + ["getEModeCategoryLtvzeroBitmap"] * rules.ltvzero
+                   + ["getIsEModeCategoryIsolated"] * rules.isolated_emode) if rules.emode_bitmaps else []
+        per_category = len(getters) or 1
+        guess = not layout.applied.verified  # rules guessed for an unknown revision: its getters may not exist
         for category in categories:
-            balance_calls.append(_POOL.function("getEModeCategoryData").call(pool, category))
+            if rules.emode_bitmaps:
+                balance_calls += [_POOL.function(g).call(pool, category, allow_failure=guess) for g in getters]
+            else:
+                balance_calls.append(_POOL.function("getEModeCategoryData").call(pool, category, allow_failure=guess))
         sources = {r.source: r for r in reserves.values() if r.source}
         feed_spans = []
         for source in sources:
@@ -294,8 +382,19 @@ class AaveV3Adapter:
             offset += span
         rounds = {r.address: r.round_id for r in readings}
         results = results[: len(results) - sum(feed_spans)]
-        emodes = {c: EModeCategory(r[0][0], r[0][1], _addr(r[0][3]))
-                  for c, r in zip(categories, results[len(results) - len(categories):], strict=True)}
+        tail = results[len(results) - per_category * len(categories):]
+        emodes: dict[int, EModeCategory] = {}
+        for n, c in enumerate(categories):
+            if any(isinstance(r, Failed) for r in tail[per_category * n: per_category * (n + 1)]):
+                continue  # (guessed rules only) local math without the category; the stored figures are the view's
+            if rules.emode_bitmaps:
+                (ltv, lt, _), (bitmap,), *more = tail[per_category * n: per_category * (n + 1)]
+                ltvzero = more.pop(0)[0] if rules.ltvzero else 0
+                isolated = bool(more.pop(0)[0]) if rules.isolated_emode else False
+                emodes[c] = EModeCategory(ltv, lt, ZERO, bitmap, ltvzero, isolated)
+            else:
+                ltv, lt, _, source, _ = tail[n][0]
+                emodes[c] = EModeCategory(ltv, lt, _addr(source))
         source_prices: dict[Address, int | None] = {}
         price_sources = sorted({e.price_source for e in emodes.values() if e.price_source != ZERO})
         if price_sources:
@@ -315,8 +414,8 @@ class AaveV3Adapter:
             for rid, kind in wanted:
                 amounts.setdefault(rid, {})[kind] = results[offset][0]
                 offset += 1
-            snapshot = self._snapshot(account, block, revision, base_unit, reserves, bits, emode, emodes,
-                                      source_prices, amounts, source_of_asset, rounds)
+            snapshot = self._snapshot(account, block, layout, reserves, bits, emode, emodes,
+                                      source_prices, amounts, source_of_asset, rounds, held)
             if snapshot is None:
                 unpriced.append(account)
                 continue
@@ -333,22 +432,23 @@ class AaveV3Adapter:
         return MarketRead(snapshots, readings, unpriced, hint=layout, checked=compared, mismatched=mismatched)
 
     # -- assembling ----------------------------------------------------------------------------
-    def _snapshot(self, account: Address, block: BlockRef, revision: int, base_unit: int,
+    def _snapshot(self, account: Address, block: BlockRef, layout: Layout,
                   reserves: dict[int, Reserve], bits: int, emode: int, emodes: dict[int, EModeCategory],
                   source_prices: dict[Address, int | None], amounts: dict[int, dict[str, int]],
                   source_of_asset: dict[Address, Address | None], rounds: dict[Address, int | None],
-                  ) -> PositionSnapshot | None:
+                  sentinel_held: bool) -> PositionSnapshot | None:
         """The position, or None when the protocol cannot price one of its assets (its view would revert).
 
         Each reserve the account touches gives a collateral leg (collateral bit set; counted only with
         LT ≠ 0) and/or a debt leg (borrowing bit set); the leg's price key is the eMode category's price
-        source when it has one and the asset is in the category, else the asset itself."""
+        source when it has one and the asset is in the category (v3.0–v3.1), else the asset itself."""
+        rules = layout.applied.rules
         category = emodes.get(emode)
-        places = len(str(base_unit)) - 1
+        places = len(str(layout.base_unit)) - 1
         legs: list[Leg] = []
         for rid in sorted(amounts):
             reserve, got = reserves[rid], amounts[rid]
-            in_emode = emode != 0 and reserve.emode_category == emode
+            in_emode = category is not None and category.holds(reserve, emode)
             price, key = reserve.price, reserve.asset
             if category and category.price_source != ZERO and in_emode:
                 price, key = source_prices[category.price_source], category.price_source
@@ -356,33 +456,81 @@ class AaveV3Adapter:
                 return None
             feed = source_of_asset.get(key)
             unit = _UNITS[reserve.decimals]
-            # GenericLogic.calculateUserAccountData (aave-v3-core 1.x): collateral counts only if the reserve's
-            # own LT is not 0, and adds LTV only if the reserve's own LTV is not 0 — in eMode too, where the
-            # category's figures replace them (`if (vars.ltv != 0) avgLtv += balance * (inEMode ? eModeLtv : ltv)`)
-            if in_emode and category:
-                ltv = category.ltv if reserve.ltv else 0
-                lt = category.liquidation_threshold if reserve.liquidation_threshold else 0
-            else:
-                ltv, lt = reserve.ltv, reserve.liquidation_threshold
+            # GenericLogic.calculateUserAccountData (aave-v3-core 1.x, aave-v3-origin v3.2–v3.4): collateral counts
+            # only if the reserve's own LT is not 0, and adds LTV only if the reserve's own LTV is not 0 — in
+            # eMode too, where the category's figures replace them
+            # (`if (vars.ltv != 0) avgLtv += balance * (inEMode ? eModeLtv : ltv)`)
+            # v3.6+ (ValidationLogic.getUserReserveLtv): in its category a collateral takes the category's LT and
+            # LTV whatever the reserve's own, the LTV zeroed by the category's ltvzero bitmap; v3.7: an isolated
+            # category zeroes the LTV of collateral outside it
+            ltv, lt, counted = collateral_terms(
+                rules, ltv=reserve.ltv, lt=reserve.liquidation_threshold,
+                category=(category.ltv, category.liquidation_threshold) if in_emode and category else None,
+                ltv_zeroed=bool(category and category.ltvzero_bitmap >> rid & 1),
+                isolated_outside=bool(category and category.isolated and not in_emode))
+            grace = {"grace_until": reserve.grace_until} if reserve.grace_until >= block.timestamp else {}
             priced = Leg(asset=reserve.asset, symbol=reserve.symbol, decimals=reserve.decimals, role=Role.DEBT,
                          amount=0, price=price, price_decimals=places, price_key=key, value=0, feed=feed,
-                         round_id=rounds.get(feed) if feed else None)
+                         round_id=rounds.get(feed) if feed else None, terms=grace)
             if bits >> (2 * rid + 1) & 1:
-                collateral = ray_mul(got["collateral"], reserve.normalized_income)
+                # v3.5+ `getATokenBalance`: rayMulFloor; before, rayMul (half-up)
+                collateral = collateral_balance(rules, got["collateral"], reserve.normalized_income)
                 legs.append(dataclasses.replace(
-                    priced, role=Role.COLLATERAL, amount=collateral, value=collateral * price // unit if lt else 0,
-                    terms={"liquidation_threshold": lt, "ltv": ltv}))
+                    priced, role=Role.COLLATERAL, amount=collateral,
+                    value=collateral * price // unit if counted else 0,
+                    terms={"liquidation_threshold": lt, "ltv": ltv, "counted": int(counted), **grace}))
             if bits >> (2 * rid) & 1:
+                # v3.5+ `getVTokenBalance`: rayMulCeil, valued rounding up; v3.0–v3.1 add the stable debt
                 variable = got.get("variable", 0)
-                debt = (ray_mul(variable, reserve.normalized_debt) if variable else 0) + got.get("stable", 0)
-                legs.append(dataclasses.replace(priced, amount=debt, value=debt * price // unit))
+                if "variable_balance" in got:
+                    debt = got["variable_balance"]
+                    value = debt * price // unit
+                else:
+                    debt = debt_balance(rules, variable, reserve.normalized_debt, got.get("stable", 0))
+                    value = debt_value(rules, debt, price, unit)
+                legs.append(dataclasses.replace(priced, amount=debt, value=value))
+        detail: dict[str, Any] = {"emode_category": emode, "user_configuration": str(bits),
+                                  "pool_revision": layout.revision, "rules": rules.name}
+        if not layout.applied.verified:
+            detail["unverified"] = layout.applied.why
+        if sentinel_held:
+            detail["sentinel_held"] = True
         snapshot = PositionSnapshot(
             chain=self.market.chain, protocol=self.kind, market=self.market.key,
             market_address=self.market.address, account=account, block=block, legs=legs,
             health=Health(raw=0, decimals=HF_DECIMALS, health=None, equity=0, requirement=0, collateral=0, debt=0,
-                          quote=QUOTE, quote_unit=base_unit),
-            detail={"emode_category": emode, "user_configuration": str(bits), "pool_revision": revision})
+                          quote=QUOTE, quote_unit=layout.base_unit),
+            detail=detail)
         return self._recompute(snapshot)
+
+    @staticmethod
+    def _precise(snapshot: PositionSnapshot) -> bool:
+        """Whether the snapshot follows the v3.5+ rounding (its ``detail.rules``; none stored: v3.0)."""
+        return BY_NAME[snapshot.detail.get("rules", "v3.0")].precise
+
+    @staticmethod
+    def _held(snapshot: PositionSnapshot) -> str | None:
+        """Why a position under 1 cannot be liquidated at its block, or None (above 1, or liquidatable).
+
+        ValidationLogic.validateLiquidationCall: the PriceOracleSentinel (L2) must allow liquidations unless
+        HF < 0.95 (``MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD``); v3.1+ neither the collateral nor the debt
+        reserve may be in its liquidation grace period. A liquidation needs one counted collateral (LT ≠ 0)
+        and one debt, both out of grace at the block's time."""
+        hf = snapshot.health.raw
+        if hf >= 10**HF_DECIMALS:
+            return None
+        if snapshot.detail.get("sentinel_held") and hf >= SENTINEL_FLOOR:
+            return "L2 sequencer down or in grace (PriceOracleSentinel) while HF ≥ 0.95"
+        now = snapshot.block.timestamp
+        free_collateral = [leg for leg in snapshot.legs if leg.role is Role.COLLATERAL
+                           and leg.terms.get("counted", leg.terms.get("liquidation_threshold", 0) != 0)
+                           and leg.terms.get("grace_until", 0) < now]
+        free_debt = [leg for leg in snapshot.legs if leg.role is Role.DEBT and leg.amount
+                     and leg.terms.get("grace_until", 0) < now]
+        if free_collateral and free_debt:
+            return None
+        until = max(leg.terms.get("grace_until", 0) for leg in snapshot.legs)
+        return f"liquidation grace period until {until}" if until >= now else None
 
     @staticmethod
     def _rows(legs: Sequence[Leg], prices: Mapping[PriceKey, int]) -> list[tuple[int, int, int, int, int, int]]:
@@ -392,44 +540,62 @@ class AaveV3Adapter:
             price = prices.get(leg.price_key, leg.price) if prices else leg.price
             if leg.role is Role.COLLATERAL:
                 lt = leg.terms["liquidation_threshold"]
-                rows.append((leg.amount if lt else 0, 0, price, _UNITS[leg.decimals], leg.terms["ltv"], lt))
+                counted = leg.terms.get("counted", lt != 0)  # stored before v3.6 rules: counted iff LT ≠ 0
+                rows.append((leg.amount if counted else 0, 0, price, _UNITS[leg.decimals], leg.terms["ltv"], lt))
             else:
                 rows.append((0, leg.amount, price, _UNITS[leg.decimals], 0, 0))
         return rows
 
     def _recompute(self, snapshot: PositionSnapshot) -> PositionSnapshot:
         """Health and the detail's account figures from the snapshot's legs, as ``getUserAccountData``."""
-        c, d, available, lt, ltv, hf = account_totals(self._rows(snapshot.legs, {}))
+        precise = self._precise(snapshot)
+        c, d, available, lt, ltv, hf = account_totals(self._rows(snapshot.legs, {}), precise)
         quote_unit = snapshot.health.quote_unit
         snapshot.health = Health(
             raw=hf, decimals=HF_DECIMALS, health=None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS),
-            equity=risk_adjusted(c, lt), requirement=d, collateral=c, debt=d, quote=QUOTE, quote_unit=quote_unit)
+            equity=risk_adjusted(c, lt, precise), requirement=d, collateral=c, debt=d, quote=QUOTE,
+            quote_unit=quote_unit)
         snapshot.detail.update(liquidation_threshold=lt, ltv=ltv, available_borrows=available)
+        self._mark_held(snapshot)
         return snapshot
+
+    def _mark_held(self, snapshot: PositionSnapshot) -> None:
+        held = self._held(snapshot)
+        if held is None:
+            snapshot.detail.pop("liquidation_held", None)
+        else:
+            snapshot.detail["liquidation_held"] = held
 
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         return price_dependencies(snapshot)
 
     def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
         legs = []
+        ceil = self._precise(snapshot)
         for leg in snapshot.legs:
             price = prices.get(leg.price_key, leg.price)
-            counted = leg.role is Role.DEBT or leg.terms.get("liquidation_threshold", 0) != 0
-            legs.append(dataclasses.replace(leg, price=price,
-                                            value=leg.amount * price // _UNITS[leg.decimals] if counted else 0))
+            unit = _UNITS[leg.decimals]
+            if leg.role is Role.DEBT:
+                value = -(-leg.amount * price // unit) if ceil else leg.amount * price // unit
+            else:
+                counted = leg.terms.get("counted", leg.terms.get("liquidation_threshold", 0) != 0)
+                value = leg.amount * price // unit if counted else 0
+            legs.append(dataclasses.replace(leg, price=price, value=value))
         moved = dataclasses.replace(snapshot, legs=legs, detail=dict(snapshot.detail))
         return self._recompute(moved)
 
     def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
-        c, d, _, lt, _, hf = account_totals(self._rows(snapshot.legs, prices))
+        precise = self._precise(snapshot)
+        c, d, _, lt, _, hf = account_totals(self._rows(snapshot.legs, prices), precise)
         return Health(raw=hf, decimals=HF_DECIMALS, health=None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS),
-                      equity=risk_adjusted(c, lt), requirement=d, collateral=c, debt=d, quote=QUOTE,
+                      equity=risk_adjusted(c, lt, precise), requirement=d, collateral=c, debt=d, quote=QUOTE,
                       quote_unit=snapshot.health.quote_unit)
 
     def healthy_at(self, snapshot: PositionSnapshot, key: PriceKey) -> Callable[[int], bool]:
         """``price → health ≥ 1`` with every leg priced by ``key`` (an eMode price source, else the asset
         itself) at that price: the test the liquidation-point search asks ~40 times per position."""
-        return healthy_at_price(self._rows(snapshot.legs, {}), [leg.price_key == key for leg in snapshot.legs])
+        return healthy_at_price(self._rows(snapshot.legs, {}), [leg.price_key == key for leg in snapshot.legs],
+                                self._precise(snapshot))
 
     def liquidation_points(self, snapshot: PositionSnapshot,
                            keys: Iterable[PriceKey] | None = None) -> dict[PriceKey, LiquidationPoint]:
@@ -469,8 +635,8 @@ class AaveV3Adapter:
         collateral, debt, available, lt, ltv, hf = onchain
         snapshot.health = Health(
             raw=hf, decimals=HF_DECIMALS, health=None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS),
-            equity=risk_adjusted(collateral, lt), requirement=debt, collateral=collateral, debt=debt, quote=QUOTE,
-            quote_unit=h.quote_unit)
+            equity=risk_adjusted(collateral, lt, self._precise(snapshot)), requirement=debt, collateral=collateral,
+            debt=debt, quote=QUOTE, quote_unit=h.quote_unit)
         detail.update(liquidation_threshold=lt, ltv=ltv, available_borrows=available,
                       self_check={"local": [str(v) for v in local], "protocol": [str(v) for v in onchain]})
         return False

@@ -1,8 +1,13 @@
-"""Aave v3.0–v3.1 account math (GenericLogic.calculateUserAccountData), exact.
+"""Aave v3 account math (GenericLogic.calculateUserAccountData), exact, in its two roundings.
 
-Input is per-asset token amounts (already index-adjusted the protocol's way: ``rayMul`` half-up for
-collateral, ``rayMul(scaledVar, normDebt) + stableDebt`` for debt), effective prices and effective
-LT/LTV (eMode applied). Output equals ``Pool.getUserAccountData`` to the last unit.
+Input is per-asset token amounts (already index-adjusted the protocol's way, see
+:mod:`indexer.protocols.aave_v3.revisions`), effective prices and effective LT/LTV (eMode applied). Output
+equals ``Pool.getUserAccountData`` to the last unit.
+
+``precise=False`` is v3.0–v3.4: every value floored, ``HF = wadDiv(percentMul(C, avgLT), D)``, borrowing
+power ``percentMul(C, avgLTV)`` (half-up). ``precise=True`` is v3.5+: debt values rounded up, the health factor
+taken from the unaveraged sum ``Σ C_i·LT_i`` and borrowing power floored (aave-v3-origin v3.5.0
+``src/contracts/protocol/libraries/logic/GenericLogic.sol``, ``calculateUserAccountData``).
 
 Two entry points share one formula: ``account_data`` (the six figures) and ``healthy_at_price`` (one
 price moved, the question "is health ≥ 1?" asked many times, as the liquidation-price search does).
@@ -49,11 +54,18 @@ class AaveAccountData:
 
 
 def health_factor(total_collateral: int, avg_lt: int, total_debt: int) -> int:
-    """``wadDiv(percentMul(collateral, avgLT), debt)``, half-up both; ``total_debt`` must be non-zero."""
+    """``wadDiv(percentMul(collateral, avgLT), debt)``, half-up both; ``total_debt`` must be non-zero (v3.0–v3.4)."""
     return ((total_collateral * avg_lt + _HALF_PERCENT) // PERCENTAGE_FACTOR * WAD + total_debt // 2) // total_debt
 
 
-def account_totals(rows: Iterable[tuple[int, int, int, int, int, int]]) -> tuple[int, int, int, int, int, int]:
+def precise_health_factor(sum_lt: int, total_debt: int) -> int:
+    """v3.5+: ``wadDiv(Σ C_i·LT_i, debt) / 10⁴`` — the LT sum before it is averaged, the division by 10⁴ last
+    and truncating; ``total_debt`` must be non-zero."""
+    return (sum_lt * WAD + total_debt // 2) // total_debt // PERCENTAGE_FACTOR
+
+
+def account_totals(rows: Iterable[tuple[int, int, int, int, int, int]],
+                   precise: bool = False) -> tuple[int, int, int, int, int, int]:
     """``getUserAccountData``'s six figures (collateral, debt, available borrows, avg LT, avg LTV, HF) from
     rows ``(counted collateral amount, counted debt amount, price, unit, ltv, lt)``. Plain tuples in and
     out: this is the inner loop of every refresh and what-if."""
@@ -65,22 +77,26 @@ def account_totals(rows: Iterable[tuple[int, int, int, int, int, int]]) -> tuple
             sum_ltv += c * ltv
             sum_lt += c * lt
         if debt:
-            total_d += debt * price // unit
+            total_d += -(-debt * price // unit) if precise else debt * price // unit
     if total_c:
         avg_ltv, avg_lt = sum_ltv // total_c, sum_lt // total_c
     else:
         avg_ltv = avg_lt = 0
-    hf = health_factor(total_c, avg_lt, total_d) if total_d else UINT256_MAX
-    max_borrow = (total_c * avg_ltv + _HALF_PERCENT) // PERCENTAGE_FACTOR
+    if precise:
+        hf = precise_health_factor(sum_lt, total_d) if total_d else UINT256_MAX
+        max_borrow = total_c * avg_ltv // PERCENTAGE_FACTOR
+    else:
+        hf = health_factor(total_c, avg_lt, total_d) if total_d else UINT256_MAX
+        max_borrow = (total_c * avg_ltv + _HALF_PERCENT) // PERCENTAGE_FACTOR
     return total_c, total_d, max_borrow - total_d if max_borrow >= total_d else 0, avg_lt, avg_ltv, hf
 
 
-def account_data(assets: Iterable[AaveAssetInput]) -> AaveAccountData:
-    return AaveAccountData(*account_totals(a.row() for a in assets))
+def account_data(assets: Iterable[AaveAssetInput], precise: bool = False) -> AaveAccountData:
+    return AaveAccountData(*account_totals((a.row() for a in assets), precise))
 
 
 def healthy_at_price(rows: Sequence[tuple[int, int, int, int, int, int]],
-                     moved: Sequence[bool]) -> Callable[[int], bool]:
+                     moved: Sequence[bool], precise: bool = False) -> Callable[[int], bool]:
     """A test ``price → HF ≥ 1`` (not liquidatable) where the ``account_totals`` rows flagged in ``moved`` take
     ``price`` and the others keep theirs. The fixed assets' sums are added up once, so each test is a handful of
     integer operations; the result is what ``account_data`` would say, to the unit."""
@@ -95,7 +111,7 @@ def healthy_at_price(rows: Sequence[tuple[int, int, int, int, int, int]],
             fixed_c += c
             fixed_lt += c * lt
         if debt:
-            fixed_d += debt * price // unit
+            fixed_d += -(-debt * price // unit) if precise else debt * price // unit
 
     def healthy(price: int) -> bool:
         total_c, sum_lt, total_d = fixed_c, fixed_lt, fixed_d
@@ -105,16 +121,20 @@ def healthy_at_price(rows: Sequence[tuple[int, int, int, int, int, int]],
                 total_c += c
                 sum_lt += c * lt
             if debt:
-                total_d += debt * price // unit
+                total_d += -(-debt * price // unit) if precise else debt * price // unit
         if not total_d:
             return True
+        if precise:
+            return precise_health_factor(sum_lt, total_d) >= WAD
         return health_factor(total_c, sum_lt // total_c if total_c else 0, total_d) >= WAD
 
     return healthy
 
 
-def risk_adjusted(total_collateral: int, avg_lt: int) -> int:
-    """``percentMul(collateral, avgLT)``: the numerator of the health factor, in base currency."""
+def risk_adjusted(total_collateral: int, avg_lt: int, precise: bool = False) -> int:
+    """``percentMul(collateral, avgLT)`` (v3.5+: floored): the numerator of the health factor, in base currency."""
+    if precise:
+        return total_collateral * avg_lt // PERCENTAGE_FACTOR
     return (total_collateral * avg_lt + _HALF_PERCENT) // PERCENTAGE_FACTOR
 
 
