@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.devnet", "tests.fixtures.receiver"]
+pytest_plugins = ["tests.fixtures.db", "tests.fixtures.devnet", "tests.fixtures.receiver", "tests.fixtures.aave_v32"]
 
 
 @pytest.fixture
