@@ -8,7 +8,7 @@ from collections import Counter
 from decimal import Decimal
 
 from indexer.devnet import advance_time, set_price
-from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
+from indexer.protocols.aave_math import AaveAssetInput, account_data
 from indexer.settings import load_settings
 from indexer.store.position_store import list_positions, position_legs
 from indexer.store.wallet_store import add_wallet

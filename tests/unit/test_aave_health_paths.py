@@ -5,8 +5,8 @@ positions: same six figures, same verdict, exact crossings."""
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from indexer.protocols.aave_math import AaveAssetInput, account_data
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
-from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
 from indexer.protocols.base import MarketRef
 from indexer.types import BlockRef, Health, Leg, PositionSnapshot, Role
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from indexer.protocols.aave_math import account_totals
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter, EModeCategory, Layout, Reserve
 from indexer.protocols.aave_v3.revisions import (
     V30,
@@ -22,7 +23,6 @@ from indexer.protocols.aave_v3.revisions import (
     debt_value,
     rules_for,
 )
-from indexer.protocols.aave_v3.rules import account_totals
 from indexer.protocols.base import MarketRef
 from indexer.types import BlockRef
 

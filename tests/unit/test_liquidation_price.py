@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.health.liquidation import crossing_price
-from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data, linear_estimate
+from indexer.protocols.aave_math import AaveAssetInput, account_data, linear_estimate
 
 WAD = 10**18
 

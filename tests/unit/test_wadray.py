@@ -1,8 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.protocols.aave_v3.rules import AaveAssetInput, account_data
-from indexer.protocols.aave_v3.wadray import RAY, WAD, percent_mul, ray_mul, wad_div
+from indexer.protocols.aave_math import RAY, WAD, AaveAssetInput, account_data, percent_mul, ray_mul, wad_div
 from indexer.types import UINT256_MAX
 
 u128 = st.integers(min_value=0, max_value=2**128 - 1)

@@ -4,7 +4,7 @@ Reads, per snapshot, in four to five Multicall3 rounds at the pinned block: prov
 reserves list and pool revision; reserve data, indexes, prices and every account's configuration and
 eMode; the balances each account's configuration bits call for, and the eMode categories in use;
 eMode price sources (only if a category has one). Health is then computed locally with
-``indexer.protocols.aave_v3.rules`` and equals ``Pool.getUserAccountData``.
+``indexer.protocols.aave_math`` and equals ``Pool.getUserAccountData``.
 
 Which rules a market follows is decided by its Pool's ``POOL_REVISION()``
 (:mod:`indexer.protocols.aave_v3.revisions`: v3.0–v3.1 stable debt and eMode configuration bits, v3.2–v3.4
@@ -35,6 +35,12 @@ from indexer.errors import MarketMismatchError
 from indexer.health.liquidation import crossing_price
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
+from indexer.protocols.aave_math import (
+    account_totals,
+    healthy_at_price,
+    linear_estimate,
+    risk_adjusted,
+)
 from indexer.protocols.aave_v3.revisions import (
     BY_NAME,
     Applied,
@@ -43,12 +49,6 @@ from indexer.protocols.aave_v3.revisions import (
     debt_balance,
     debt_value,
     rules_for,
-)
-from indexer.protocols.aave_v3.rules import (
-    account_totals,
-    healthy_at_price,
-    linear_estimate,
-    risk_adjusted,
 )
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef, price_dependencies
 from indexer.types import (

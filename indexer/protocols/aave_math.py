@@ -1,4 +1,6 @@
-"""Aave v3 account math (GenericLogic.calculateUserAccountData), exact, in its two roundings.
+"""The Aave family's account math (GenericLogic.calculateUserAccountData), exact, in its two roundings:
+shared by Aave v2, Aave v3 and its forks (v2's ``calculateUserAccountData`` is v3.0's without eMode:
+@aave/protocol-v2 1.0.1 ``contracts/protocol/libraries/logic/GenericLogic.sol``).
 
 Input is per-asset token amounts (already index-adjusted the protocol's way, see
 :mod:`indexer.protocols.aave_v3.revisions`), effective prices and effective LT/LTV (eMode applied). Output
@@ -19,8 +21,30 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from indexer.protocols.aave_v3.wadray import PERCENTAGE_FACTOR, WAD
 from indexer.types import UINT256_MAX
+
+# WadRayMath and PercentageMath, bit for bit (half-up); Python ints do not overflow, so the Solidity guards
+# become no-ops and the results are the same whenever the Solidity call would not revert.
+WAD = 10**18
+RAY = 10**27
+PERCENTAGE_FACTOR = 10_000
+
+
+def ray_mul(a: int, b: int) -> int:
+    return (a * b + RAY // 2) // RAY
+
+
+def wad_div(a: int, b: int) -> int:
+    return (a * WAD + b // 2) // b
+
+
+def percent_mul(value: int, percentage: int) -> int:
+    return (value * percentage + PERCENTAGE_FACTOR // 2) // PERCENTAGE_FACTOR
+
+
+def percent_div(value: int, percentage: int) -> int:
+    return (value * PERCENTAGE_FACTOR + percentage // 2) // percentage
+
 
 _HALF_PERCENT = PERCENTAGE_FACTOR // 2
 
