@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from indexer.protocols.aave_v2.adapter import AaveV2Adapter
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef, Source, VenueSource
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 SOURCES: dict[str, type[Source] | type[VenueSource]] = {
     AaveV3Adapter.kind: AaveV3Adapter,
     MorphoBlueAdapter.kind: MorphoBlueAdapter,
+    AaveV2Adapter.kind: AaveV2Adapter,
     HyperliquidAdapter.kind: HyperliquidAdapter,
 }
 
