@@ -1,0 +1,80 @@
+"""The shipped live-market configs (config/markets/*.toml) load through the project's own settings loader, name
+checksummed addresses only, put every market on a configured chain with its real chain id, and share no market
+key across files (so any two can be merged into one config)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_utils import to_checksum_address
+
+from indexer.settings import REPO_ROOT, Settings, load_settings
+
+MARKETS_DIR = REPO_ROOT / "config" / "markets"
+CHAIN_IDS = {"ethereum": 1, "arbitrum": 42161, "optimism": 10, "base": 8453, "polygon": 137, "avalanche": 43114,
+             "gnosis": 100}
+L2_WITH_SEQUENCER = {"arbitrum", "optimism", "base"}
+MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ADDRESS = re.compile(r"(?<![0-9a-fA-Fx])0x[0-9a-fA-F]{40}(?![0-9a-fA-F])")
+FILES = sorted(MARKETS_DIR.glob("*.toml"))
+
+
+def _raw(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def _load(path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for name in ENV_REF.findall(path.read_text(encoding="utf-8")):
+        monkeypatch.setenv(name, "http://127.0.0.1:8545")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    return load_settings(path)
+
+
+def test_one_file_per_chain() -> None:
+    assert [path.stem for path in FILES] == sorted(CHAIN_IDS)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_loads_and_validates_through_settings(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _load(path, monkeypatch)
+    assert settings.markets, path
+    assert set(settings.chains) == {path.stem}
+    for key, market in settings.markets.items():
+        assert market.chain in settings.chains, key
+        assert market.start_block > 0, key
+        assert market.protocol in {"aave_v3", "aave_v2"}, key
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_chain_ids_rpc_from_environment_and_feeds(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _load(path, monkeypatch)
+    raw_chains = _raw(path)["chains"]
+    for name, chain in settings.chains.items():
+        assert chain.chain_id == CHAIN_IDS[name], name
+        assert chain.multicall3 == MULTICALL3
+        assert raw_chains[name]["rpc_urls"] and all(ENV_REF.fullmatch(url) for url in raw_chains[name]["rpc_urls"])
+        assert (chain.sequencer_uptime_feed is not None) == (name in L2_WITH_SEQUENCER), name
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_address_is_checksummed(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    found = ADDRESS.findall(text)
+    assert found, path
+    wrong = [address for address in found if to_checksum_address(address) != address]
+    assert not wrong, f"{path.name}: not checksummed: {wrong}"
+    for market in _raw(path)["markets"].values():
+        assert to_checksum_address(market["address"]) == market["address"]
+
+
+def test_no_two_markets_share_a_key() -> None:
+    seen: dict[str, str] = {}
+    for path in FILES:
+        for key in _raw(path)["markets"]:
+            assert key not in seen, f"market {key!r} is in both {seen[key]} and {path.name}"
+            seen[key] = path.name
