@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-RAY = 10**27
+from indexer.protocols.aave_math import RAY, ray_mul
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ def rules_for(revision: int, named: str | None = None) -> Applied:
 def collateral_balance(rules: Rules, scaled: int, index: int) -> int:
     """The aToken balance the account figures use: ``rayMul`` half-up (≤ v3.4), ``rayMulFloor`` (v3.5+,
     ``TokenMath.getATokenBalance``)."""
-    return scaled * index // RAY if rules.precise else (scaled * index + RAY // 2) // RAY
+    return scaled * index // RAY if rules.precise else ray_mul(scaled, index)
 
 
 def debt_balance(rules: Rules, scaled: int, index: int, stable: int = 0) -> int:
@@ -97,7 +97,7 @@ def debt_balance(rules: Rules, scaled: int, index: int, stable: int = 0) -> int:
     ``rayMulCeil`` (v3.5+, ``TokenMath.getVTokenBalance``)."""
     if rules.precise:
         return -(-scaled * index // RAY)
-    return ((scaled * index + RAY // 2) // RAY if scaled else 0) + (stable if rules.stable_debt else 0)
+    return (ray_mul(scaled, index) if scaled else 0) + (stable if rules.stable_debt else 0)
 
 
 def debt_value(rules: Rules, amount: int, price: int, unit: int) -> int:
