@@ -60,17 +60,22 @@ def feed_plan(feeds: ChainlinkFeeds, previous: Sequence[FeedReading]) -> Plan[li
 def moved_positions(sources: Mapping[str, Source], cached: Sequence[PositionSnapshot],
                     previous: Sequence[FeedReading], now: Sequence[FeedReading],
                     block: BlockRef) -> list[PositionSnapshot]:
-    """The cached positions resting on a feed whose answer changed since ``previous``, repriced at ``block``
-    with what each one's source takes from the new answers (the others are left as they are)."""
+    """The cached positions with a leg priced by a feed whose answer changed since ``previous``, repriced at
+    ``block`` with what each one's source takes from the new answers (the others are left as they are)."""
     before = {r.address: r.answer for r in previous}
     changed = [r for r in now if r.asset and r.answer != before.get(r.address)]
     if not changed:
         return []
     rounds = {r.address: r.round_id for r in now}
-    moved_keys = {r.asset for r in changed}
-    prices = {key: dict(p for r in changed if (p := source.price_from_feed(r)) is not None)
-              for key, source in sources.items()}
+    # a market takes a reading only from a feed its own positions were priced by: two markets on one chain may
+    # price the same asset through different feeds (Aave Core and Prime, a USD and an ETH oracle)
+    used: dict[str, set[str]] = {}
+    for s in cached:
+        used.setdefault(s.market, set()).update(leg.feed for leg in s.legs if leg.feed)
+    prices = {key: dict(p for r in changed if r.address in used.get(key, ()) and (p := source.price_from_feed(r))
+                        is not None) for key, source in sources.items()}
+    changed_feeds = {r.address for r in changed}
     snapshots = [repriced(s, sources[s.market], prices[s.market], block, rounds) for s in cached
-                 if not moved_keys.isdisjoint(sources[s.market].price_dependencies(s))]
+                 if any(leg.feed in changed_feeds for leg in s.legs)]
     log.info("fast path block=%d changed_assets=%d recomputed=%d", block.number, len(changed), len(snapshots))
     return snapshots
