@@ -165,3 +165,38 @@ async def test_liquidatable_while_the_sequencer_is_down_is_what_the_pool_does(v3
         for _, account in between:
             assert stored[account.address].liquidatable
             assert _liquidation_reverts(v32, account.address, "WETH", next(iter(account.borrows))) is None
+
+
+async def test_a_reserve_in_its_liquidation_grace_period_is_held_as_the_pool_holds_it(v32, tmp_path, db_url, engine):
+    """v3.1+: a reserve unpaused with a grace period cannot be liquidated against until it ends
+    (PoolConfigurator.setReservePause(asset, false, gracePeriod)); the sequencer is up throughout."""
+    config = _config(v32, tmp_path, db_url)
+    movers = v32.of_kind("price_move")
+    for account in movers:
+        add_wallet(engine, address=account.address)
+    grace_failed = _error_code(v32, "LIQUIDATION_GRACE_SENTINEL_CHECK_FAILED")
+    configurator = v32.record["contracts"]["PoolConfigurator"]
+    weth = v32.reserve("WETH")["asset"]
+    with reverting(v32.url):
+        for symbol in ("USDC", "DAI"):
+            asset = v32.reserve(symbol)["asset"]
+            transact(v32.rpc, "mint", v32.deployer, asset, encode_call("mint(uint256)", 10**30))
+            transact(v32.rpc, "approve", v32.deployer, asset,
+                     encode_call("approve(address,uint256)", v32.record["contracts"]["Pool"], UINT256_MAX))
+        _set_price(v32, "WETH", 94, 100)
+        transact(v32.rpc, "pause WETH", v32.deployer, configurator,
+                 encode_call("setReservePause(address,bool)", weth, True))
+        transact(v32.rpc, "unpause WETH with a grace period", v32.deployer, configurator,
+                 encode_call("setReservePause(address,bool,uint40)", weth, False, 3_600))
+        _, stored = await _sync(config, engine)
+        for account in movers:
+            p = stored[account.address]
+            assert p.health_raw < WAD and not p.liquidatable
+            assert p.detail["liquidation_held"].startswith("liquidation grace period until")
+            reason = _liquidation_reverts(v32, account.address, "WETH", next(iter(account.borrows)))
+            assert reason is not None and reason.rstrip().endswith(f": {grace_failed}"), reason
+        advance_time(v32.url, 3_601)
+        _, stored = await _sync(config, engine)
+        for account in movers:
+            assert stored[account.address].liquidatable and "liquidation_held" not in stored[account.address].detail
+            assert _liquidation_reverts(v32, account.address, "WETH", next(iter(account.borrows))) is None
