@@ -175,8 +175,11 @@ def _positions_table(rows: list[PositionView]) -> str:
     for p in rows:
         link = escape(f"/v1/positions/{p.chain}/{p.market}/{p.account}")
         label = f' <span class="muted wide">{escape(p.wallet_label)}</span>' if p.wallet_label else ""
+        # the position's cross-protocol remarks (held from liquidation, unverified math) as tags with the reason
+        marks = "".join(f' <span class="tag warn" title="{escape(note)}">{escape(note.split(":", 1)[0])}</span>'
+                        for note in p.notes)
         body.append(
-            f'<tr class="{_health_class(p.health)}"><td class="num h">{escape(health_text(p.health))}</td>'
+            f'<tr class="{_health_class(p.health)}"><td class="num h">{escape(health_text(p.health))}{marks}</td>'
             f'<td><a href="{link}" title="{escape(p.account)}">{escape(short_address(p.account))}</a>{label}</td>'
             f'<td class="wide">{escape(p.market)}</td><td class="num">{escape(_money(p.collateral, p.quote))}</td>'
             f'<td class="num">{escape(_money(p.debt, p.quote))}</td><td>{_status_tag(p.price_status)}</td>'

@@ -12,12 +12,14 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from eth_utils import to_checksum_address
 
 from indexer.alerts.format import text
 from indexer.api import shapes
+from indexer.api.dashboard import read_dashboard, render
 from indexer.devnet import toolchain
 from indexer.devnet.abi import encode_args
 from indexer.devnet.compile import SETTINGS, compile_sources
@@ -81,6 +83,10 @@ async def test_an_unknown_revision_is_indexed_from_the_pools_own_view_and_marked
         assert any(n.startswith("unverified: Pool revision 99") for n in shapes.position(p)["notes"])
     # the v3.7 rounding (debt rounded up) really differs from this Pool somewhere: the stored figures are the view's
     assert any("self_check" in p.detail for p in stored.values())
+
+    # the dashboard tags the rows it lists, the reason on hover
+    page = render(read_dashboard(engine, ["devnet"]), now=time.time(), refresh=30, max_lag=300)
+    assert 'title="unverified: Pool revision 99 unknown' in page and ">unverified</span>" in page
 
     # the CLI table marks the rows and explains the mark once
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "INDEXER_CONFIG")}
