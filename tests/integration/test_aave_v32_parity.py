@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eth_utils import keccak
+
 from indexer.devnet import advance_time
 from indexer.devnet.abi import create_address, decode, encode_call
 from indexer.devnet.errors import DevnetRpcError
@@ -27,6 +29,7 @@ from tests.fixtures.devnet import reverting
 from tests.integration.chain_helpers import user_account_data
 
 WAD = 10**18
+LIQUIDATION_CALL = "0x" + keccak(text="LiquidationCall(address,address,address,uint256,uint256,address,bool)").hex()
 
 
 def _config(v32: V32Devnet, tmp_path: Path, db_url: str) -> Path:
@@ -200,3 +203,16 @@ async def test_a_reserve_in_its_liquidation_grace_period_is_held_as_the_pool_hol
         for account in movers:
             assert stored[account.address].liquidatable and "liquidation_held" not in stored[account.address].detail
             assert _liquidation_reverts(v32, account.address, "WETH", next(iter(account.borrows))) is None
+
+        # a real liquidation in the next block, at the same time (no interest in between): it repays and seizes
+        # exactly what the stored position said (v3.2: half the reserve debt above HF 0.95, plus the bonus)
+        p = stored[movers[0].address]
+        figures = p.detail["liquidation"]
+        v32.rpc.call("evm_setNextBlockTimestamp", [p.block_timestamp])
+        tx = transact(v32.rpc, "liquidate", v32.deployer, v32.record["contracts"]["Pool"],
+                      encode_call("liquidationCall(address,address,address,uint256,bool)", figures["collateral_asset"],
+                                  figures["debt_asset"], p.account, UINT256_MAX, False), gas=3_000_000)
+        (event,) = [log for log in v32.rpc.call("eth_getTransactionReceipt", [tx])["logs"]
+                    if log["topics"][0] == LIQUIDATION_CALL]
+        repaid, seized, _, _ = decode(["uint256", "uint256", "address", "bool"], event["data"])
+        assert (repaid, seized) == (int(figures["max_debt_to_cover"]), int(figures["collateral_seized"]))

@@ -13,6 +13,7 @@ from indexer.protocols.aave_v3.revisions import (
     V30,
     V31,
     V32,
+    V33,
     V34,
     V35,
     V36,
@@ -135,3 +136,46 @@ def test_the_adapter_applies_v3_6_ltvzero_and_lt_zero_rules_to_a_position():
     assert got[8] == (10**8, 9_300, 9_000, 93 * 10**16)
     # v3.6: reserve 0 counts (weight 0), reserve 1 LTV zeroed: C = 2e8, avg LT 4,650, LTV 0, HF still 0.93
     assert got[10] == (2 * 10**8, 4_650, 0, 93 * 10**16)
+
+
+def test_close_factor_until_v3_2_half_up_half_above_0_95():
+    from indexer.protocols.aave_v3.revisions import max_debt_to_cover
+
+    common = {"reserve_debt": 1_001, "reserve_debt_base": 0, "reserve_collateral_base": 0, "total_debt_base": 0,
+              "debt_price": 1, "debt_unit": 1}
+    # HF 0.97: percentMul(1,001, 50 %) = (5,005,000 + 5,000) // 10⁴ = 501 (500.5 rounds up)
+    assert max_debt_to_cover(V32, hf=97 * 10**16, **common) == 501
+    # HF exactly 0.95 is not above the threshold: 100 %
+    assert max_debt_to_cover(V32, hf=95 * 10**16, **common) == 1_001
+
+
+def test_close_factor_from_v3_3_full_unless_both_sides_are_large():
+    from indexer.protocols.aave_v3.revisions import max_debt_to_cover
+
+    usd = 10**8
+    big = {"reserve_debt": 2_500 * 10**6, "reserve_debt_base": 2_500 * usd, "reserve_collateral_base": 3_000 * usd,
+           "total_debt_base": 4_000 * usd, "debt_price": 99_999_999, "debt_unit": 10**6}
+    # both sides ≥ 2,000, HF 0.97 > 0.95, and 2,500 > half the total (2,000): half the total debt in USDC units,
+    # 2,000e8 · 10⁶ // 99,999,999 = 2,000,000,020 (truncated)
+    assert max_debt_to_cover(V33, hf=97 * 10**16, **big) == 2_000_000_020
+    assert max_debt_to_cover(V33, hf=95 * 10**16, **big) == 2_500 * 10**6  # HF ≤ 0.95: the whole reserve debt
+    small = {**big, "reserve_collateral_base": 1_999 * usd}  # the collateral side under 2,000: the whole debt
+    assert max_debt_to_cover(V33, hf=97 * 10**16, **small) == 2_500 * 10**6
+    minor = {**big, "total_debt_base": 6_000 * usd}  # 2,500 is not more than half of 6,000: the whole debt
+    assert max_debt_to_cover(V33, hf=97 * 10**16, **minor) == 2_500 * 10**6
+    # the same position under v3.2 rules: half the reserve debt
+    assert max_debt_to_cover(V32, hf=97 * 10**16, **big) == 1_250 * 10**6
+
+
+def test_collateral_seized_bonus_half_up_until_v3_6_floor_in_v3_7():
+    from indexer.protocols.aave_v3.revisions import collateral_seized
+
+    one = {"debt_price": 1, "debt_unit": 1, "collateral_price": 1, "collateral_unit": 1, "bonus": 10_500}
+    # 10 units of debt are 10 of collateral; with a 5 % bonus 10.5: half up 11, v3.7's percentMulFloor 10
+    assert collateral_seized(V36, debt_to_cover=10, balance=100, **one) == 11
+    assert collateral_seized(V37, debt_to_cover=10, balance=100, **one) == 10
+    assert collateral_seized(V36, debt_to_cover=10, balance=5, **one) == 5  # never more than the balance
+    # 1,000 USDC against WETH at 2,000 USD: 0.5 WETH, 0.525 with a 5 % bonus
+    assert collateral_seized(V32, debt_to_cover=1_000 * 10**6, debt_price=10**8, debt_unit=10**6,
+                             collateral_price=2_000 * 10**8, collateral_unit=10**18, bonus=10_500,
+                             balance=10**18) == 525 * 10**15

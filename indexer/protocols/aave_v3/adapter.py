@@ -45,9 +45,11 @@ from indexer.protocols.aave_v3.revisions import (
     BY_NAME,
     Applied,
     collateral_balance,
+    collateral_seized,
     collateral_terms,
     debt_balance,
     debt_value,
+    max_debt_to_cover,
     rules_for,
 )
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef, price_dependencies
@@ -107,6 +109,7 @@ class Reserve:
     price: int | None  # None: AaveOracle reverted for this asset
     source: Address | None  # AaveOracle.getSourceOfAsset (None: no source, the fallback oracle prices it)
     grace_until: int = 0  # v3.1+: no liquidation involving this reserve before this timestamp
+    liquidation_bonus: int = 0  # bps including 100 % (configuration bits 32–47)
     virtual_accounting: bool = True  # configuration bit 252 (v3.1+); v3.3 values a reserve without it differently
 
 
@@ -134,6 +137,7 @@ class EModeCategory:
     collateral_bitmap: int | None = None  # v3.2+: bit ``id`` set = reserve ``id`` is collateral in the category
     ltvzero_bitmap: int = 0  # v3.6+: bit ``id`` set = that collateral's LTV is 0 in the category
     isolated: bool = False  # v3.7+: collateral outside the category has LTV 0
+    liquidation_bonus: int = 0  # bps including 100 %: a liquidation of collateral in the category takes it
 
     def holds(self, reserve: Reserve, category: int) -> bool:
         """Whether the reserve's collateral takes the category's LT/LTV (and price source)."""
@@ -298,6 +302,7 @@ class AaveV3Adapter:
                 price=None if isinstance(price, Failed) else price[0],
                 source=None if source == ZERO else _addr(source),
                 grace_until=grace[0][0] if grace and not isinstance(grace[0], Failed) else 0,
+                liquidation_bonus=config_field(config, 32, 16),
                 virtual_accounting=bool(config_field(config, 252, 1)))
         return reserves
 
@@ -388,13 +393,13 @@ class AaveV3Adapter:
             if any(isinstance(r, Failed) for r in tail[per_category * n: per_category * (n + 1)]):
                 continue  # (guessed rules only) local math without the category; the stored figures are the view's
             if rules.emode_bitmaps:
-                (ltv, lt, _), (bitmap,), *more = tail[per_category * n: per_category * (n + 1)]
+                (ltv, lt, bonus), (bitmap,), *more = tail[per_category * n: per_category * (n + 1)]
                 ltvzero = more.pop(0)[0] if rules.ltvzero else 0
                 isolated = bool(more.pop(0)[0]) if rules.isolated_emode else False
-                emodes[c] = EModeCategory(ltv, lt, ZERO, bitmap, ltvzero, isolated)
+                emodes[c] = EModeCategory(ltv, lt, ZERO, bitmap, ltvzero, isolated, liquidation_bonus=bonus)
             else:
-                ltv, lt, _, source, _ = tail[n][0]
-                emodes[c] = EModeCategory(ltv, lt, _addr(source))
+                ltv, lt, bonus, source, _ = tail[n][0]
+                emodes[c] = EModeCategory(ltv, lt, _addr(source), liquidation_bonus=bonus)
         source_prices: dict[Address, int | None] = {}
         price_sources = sorted({e.price_source for e in emodes.values() if e.price_source != ZERO})
         if price_sources:
@@ -478,7 +483,10 @@ class AaveV3Adapter:
                 legs.append(dataclasses.replace(
                     priced, role=Role.COLLATERAL, amount=collateral,
                     value=collateral * price // unit if counted else 0,
-                    terms={"liquidation_threshold": lt, "ltv": ltv, "counted": int(counted), **grace}))
+                    terms={"liquidation_threshold": lt, "ltv": ltv, "counted": int(counted),
+                           # LiquidationLogic: the category's bonus for collateral in the user's category
+                           "liquidation_bonus": category.liquidation_bonus if in_emode and category
+                           else reserve.liquidation_bonus, **grace}))
             if bits >> (2 * rid) & 1:
                 # v3.5+ `getVTokenBalance`: rayMulCeil, valued rounding up; v3.0–v3.1 add the stable debt
                 variable = got.get("variable", 0)
@@ -557,7 +565,38 @@ class AaveV3Adapter:
             quote_unit=quote_unit)
         snapshot.detail.update(liquidation_threshold=lt, ltv=ltv, available_borrows=available)
         self._mark_held(snapshot)
+        self._mark_liquidation(snapshot)
         return snapshot
+
+    @staticmethod
+    def _mark_liquidation(snapshot: PositionSnapshot) -> None:
+        """Under 1: what one liquidation of the position's largest debt against its largest collateral would
+        repay and seize, by the release's close factor (``detail.liquidation``, token units as strings)."""
+        h = snapshot.health
+        snapshot.detail.pop("liquidation", None)
+        if h.raw >= 10**HF_DECIMALS or not h.debt:
+            return
+        collaterals = [leg for leg in snapshot.legs if leg.role is Role.COLLATERAL and leg.amount
+                       and leg.terms.get("counted", leg.terms.get("liquidation_threshold", 0) != 0)]
+        debts = [leg for leg in snapshot.legs if leg.role is Role.DEBT and leg.amount]
+        if not collaterals or not debts:
+            return
+        rules = BY_NAME[snapshot.detail.get("rules", "v3.0")]
+        coll = max(collaterals, key=lambda leg: leg.amount * leg.price // _UNITS[leg.decimals])
+        debt = max(debts, key=lambda leg: leg.value)
+        if not coll.price or not debt.price:  # a what-if at a zero price: the Pool's oracle would revert
+            return
+        cover = max_debt_to_cover(
+            rules, hf=h.raw, reserve_debt=debt.amount, reserve_debt_base=debt.value,
+            reserve_collateral_base=coll.amount * coll.price // _UNITS[coll.decimals], total_debt_base=h.debt,
+            debt_price=debt.price, debt_unit=_UNITS[debt.decimals])
+        seized = collateral_seized(
+            rules, debt_to_cover=cover, debt_price=debt.price, debt_unit=_UNITS[debt.decimals],
+            collateral_price=coll.price, collateral_unit=_UNITS[coll.decimals],
+            bonus=coll.terms.get("liquidation_bonus", 10_000), balance=coll.amount)
+        snapshot.detail["liquidation"] = {
+            "debt_asset": debt.asset, "debt_symbol": debt.symbol, "max_debt_to_cover": str(cover),
+            "collateral_asset": coll.asset, "collateral_symbol": coll.symbol, "collateral_seized": str(seized)}
 
     def _mark_held(self, snapshot: PositionSnapshot) -> None:
         held = self._held(snapshot)

@@ -121,3 +121,39 @@ def collateral_terms(rules: Rules, *, ltv: int, lt: int, category: tuple[int, in
     elif rules.isolated_emode and isolated_outside:
         ltv = 0
     return ltv, lt, bool(lt) or not rules.lt_gate
+
+
+# LiquidationLogic constants (aave-v3-core 1.19.3 and aave-v3-origin v3.3+ `LiquidationLogic.sol`)
+CLOSE_FACTOR_HF_THRESHOLD = 95 * 10**16
+DEFAULT_CLOSE_FACTOR = 5_000
+MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD = 2_000 * 10**8  # base units; assumes a USD base with 8 decimals
+
+
+def max_debt_to_cover(rules: Rules, *, hf: int, reserve_debt: int, reserve_debt_base: int,
+                      reserve_collateral_base: int, total_debt_base: int, debt_price: int, debt_unit: int) -> int:
+    """The most of one debt reserve (token units) one liquidation may repay, as ``executeLiquidationCall`` caps it.
+
+    ≤ v3.2: ``percentMul(reserve debt, HF > 0.95 ? 50 % : 100 %)``. v3.3+: the whole reserve debt, unless the
+    pair's collateral and debt are both worth ≥ 2000 base units and HF > 0.95; then, if the reserve debt is
+    more than half the total debt, half the total debt (``percentMul(total, 50 %)``) in the debt asset's units
+    (truncated)."""
+    if not rules.close_factor_v33:
+        close_factor = DEFAULT_CLOSE_FACTOR if hf > CLOSE_FACTOR_HF_THRESHOLD else 10_000
+        return (reserve_debt * close_factor + 5_000) // 10_000
+    if (reserve_collateral_base >= MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD
+            and reserve_debt_base >= MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD and hf > CLOSE_FACTOR_HF_THRESHOLD):
+        half = (total_debt_base * DEFAULT_CLOSE_FACTOR + 5_000) // 10_000
+        if reserve_debt_base > half:
+            return half * debt_unit // debt_price
+    return reserve_debt
+
+
+def collateral_seized(rules: Rules, *, debt_to_cover: int, debt_price: int, debt_unit: int, collateral_price: int,
+                      collateral_unit: int, bonus: int, balance: int) -> int:
+    """The collateral (token units) a liquidation repaying ``debt_to_cover`` takes from the position, protocol
+    fee included (``_calculateAvailableCollateralToLiquidate``): the debt's value in the collateral plus the
+    liquidation bonus (``bonus`` in bps including 100 %, e.g. 10500), at most the balance. v3.7 floors the bonus
+    (``percentMulFloor``, its design notes), earlier releases round it half up."""
+    base = debt_price * debt_to_cover * collateral_unit // (collateral_price * debt_unit)
+    most = base * bonus // 10_000 if rules.isolated_emode else (base * bonus + 5_000) // 10_000
+    return min(most, balance)
