@@ -19,6 +19,7 @@ import pytest
 
 from indexer.chain.rpc import RpcClient
 from indexer.devnet import Anvil, Deployment, advance_time, stack
+from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.discovery import discover
 from indexer.oracles.reading import FeedReading
 from indexer.pipeline.chain import ChainReader
@@ -184,7 +185,8 @@ async def test_a_later_read_speculates_on_the_layout_and_a_wrong_one_costs_a_ret
 
 async def test_liquidation_points_are_the_pools_boundary(chain, tmp_path):
     """For a near-liquidation borrower, the indexer's last safe price of its collateral: the pool's own HF is ≥ 1
-    there and < 1 one wei lower (set on the real feed, read at the same block as the indexer)."""
+    there and < 1 one wei lower (set on the real feed at the same chain time, read at the same block as the
+    indexer)."""
     settings = load_settings(_config(tmp_path, chain))
     source = source_for(settings, "devnet-aave-v2")
     near = [a for a in chain.seeded if a.kind == "near_liquidation" and "WETH" not in a.deposits]
@@ -195,6 +197,9 @@ async def test_liquidation_points_are_the_pools_boundary(chain, tmp_path):
         point = source.liquidation_points(position)[collateral.asset]
         assert point.falling and point.price < collateral.price
         for price, healthy in ((point.price, True), (point.price - 1, False)):
+            # the new price lands at the read block's time: no interest accrues between the two, so the pool is
+            # asked about the very position the point was computed for
+            JsonRpcClient(chain.url).call("evm_setNextBlockTimestamp", [read.block.timestamp])
             set_asset_price(chain.url, chain.record, collateral.symbol, price)
             again = await read_chain(settings, "devnet", [position.account])
             (now,) = again.snapshots
