@@ -11,7 +11,7 @@ import sys
 import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -23,6 +23,9 @@ from indexer.errors import IndexerError
 from indexer.oracles.status import PriceStatus
 from indexer.settings import Settings, load_settings
 from indexer.types import scaled
+
+if TYPE_CHECKING:  # the store is imported lazily: the CLI starts fast
+    from indexer.store.views import PositionView
 
 log = logging.getLogger(__name__)
 EXIT_ERROR = 1
@@ -218,6 +221,12 @@ def positions(obj: Context, wallet: str | None, max_health: Decimal | None, pric
                      price_status=price_status and price_status.upper())
 
 
+def _marks(p: PositionView) -> str:
+    """Words after a health figure: ``held`` (under 1, the protocol would not liquidate it yet), ``unverified``."""
+    held = p.health is not None and p.health < 1 and not p.liquidatable
+    return (" held" if held else "") + (" unverified" if p.detail.get("unverified") else "")
+
+
 def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Decimal | None = None,
                      limit: int | None = None, price_status: str | None = None) -> None:
     from indexer.store.position_store import list_positions
@@ -229,17 +238,19 @@ def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Dec
         return
     title = "Positions, riskiest first" + (f" (health ≤ {max_health})" if max_health is not None else "")
     table = Table(title=title, title_justify="left")
+    healths = [health_text(p.health) + _marks(p) for p in rows]
     for name, justify in [("health", "right"), ("account", "left"), ("market", "left"),
                           ("collateral", "right"), ("debt", "right"),
                           ("prices", "left"), ("block", "right")]:
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for p in rows:
+        # the health figure is never cut short; the other columns give way on a narrow terminal
+        width = max(len(h) for h in [name, *healths]) if name == "health" else None
+        table.add_column(name, justify=justify, no_wrap=True, min_width=width,  # type: ignore[arg-type]
+                         max_width={"account": 30, "market": 24}.get(name))
+    for p, health in zip(rows, healths, strict=True):
         style = "bold red" if p.health is not None and p.health < 1 else (
             "yellow" if p.health is not None and p.health < Decimal("1.1") else None)
         who = short_address(p.account) + (f" {plain_text(p.wallet_label)}" if p.wallet_label else "")
-        marks = ("" if p.liquidatable or p.health is None or p.health >= 1 else " held") + (
-            " unverified" if p.detail.get("unverified") else "")
-        table.add_row(health_text(p.health) + marks, who, p.market, money_text(p.collateral, p.quote),
+        table.add_row(health, who, p.market, money_text(p.collateral, p.quote),
                       money_text(p.debt, p.quote), p.price_status, str(p.block_number), style=style)
     console = Console(width=max(Console().width, 130))
     console.print(table)
