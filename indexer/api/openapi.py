@@ -74,8 +74,10 @@ SCHEMAS: dict[str, Any] = {
         "equity": {**DECIMAL, "description": "risk-adjusted collateral (lending) or account value (perps)"},
         "requirement": {**DECIMAL, "description": "debt (lending) or maintenance margin (perps); "
                                                   "health = equity / requirement"},
-        "detail": {"type": "object", "description": "the protocol's own record of the position; integers as strings",
-                   "additionalProperties": {"type": ["string", "boolean", "null"]}},
+        "detail": {"type": "object", "description": "the protocol's own record of the position; integers as strings "
+                   "(Aave: rules, pool_revision, eMode category, LT, LTV, available borrows; under 1, `liquidation`: "
+                   "what one liquidation repays and seizes)",
+                   "additionalProperties": {"type": ["string", "boolean", "null", "object"]}},
         "price_status": {"type": "string", "enum": STATUSES + ["unknown"]},
         "liquidatable": {"type": "boolean", "description": "health under 1 and not held by the protocol (an L2 "
                                                             "sequencer, a liquidation grace period)"},
