@@ -17,11 +17,15 @@ price moved, the question "is health ≥ 1?" asked many times, as the liquidatio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from indexer.types import UINT256_MAX
+from indexer.health.liquidation import crossing_price
+from indexer.types import UINT256_MAX, Health, Leg, LiquidationPoint, PositionSnapshot, PriceKey, Role, scaled
+
+log = logging.getLogger(__name__)
 
 # WadRayMath and PercentageMath, bit for bit (half-up); Python ints do not overflow, so the Solidity guards
 # become no-ops and the results are the same whenever the Solidity call would not revert.
@@ -184,3 +188,71 @@ def linear_estimate(rows: Sequence[tuple[int, int, int, int, int, int]], moved: 
     if slope == 0 or (slope > 0) != (gap > 0):
         return None
     return Crossing(gap / slope, slope > 0)
+
+
+# -- a position's legs, as both Aave adapters keep them ---------------------------------------------------------
+# A collateral leg carries ``terms`` {"liquidation_threshold", "ltv"} and, from the v3.6 rules on, "counted"
+# (whether the protocol counts it: ≤ v3.5 and v2 iff LT ≠ 0); a debt leg carries its amount owed.
+Row = tuple[int, int, int, int, int, int]
+UNITS = tuple(10**n for n in range(78))  # 10**decimals, looked up rather than raised per leg
+
+
+def counted(leg: Leg) -> bool:
+    """Whether the protocol counts this collateral leg in the account figures."""
+    return bool(leg.terms.get("counted", leg.terms.get("liquidation_threshold", 0) != 0))
+
+
+def leg_rows(legs: Sequence[Leg], prices: Mapping[PriceKey, int] | None = None) -> list[Row]:
+    """``account_totals`` rows, one per leg, at ``prices`` (key → price) where given: amounts the protocol does
+    not count are zero."""
+    rows: list[Row] = []
+    for leg in legs:
+        price = prices.get(leg.price_key, leg.price) if prices else leg.price
+        if leg.role is Role.COLLATERAL:
+            rows.append((leg.amount if counted(leg) else 0, 0, price, UNITS[leg.decimals], leg.terms["ltv"],
+                         leg.terms["liquidation_threshold"]))
+        else:
+            rows.append((0, leg.amount, price, UNITS[leg.decimals], 0, 0))
+    return rows
+
+
+def health_of(collateral: int, debt: int, avg_lt: int, hf: int, *, quote: str, quote_unit: int,
+              precise: bool = False) -> Health:
+    """The neutral health record of ``getUserAccountData``'s figures (HF in WAD; equity = the HF's numerator)."""
+    return Health(raw=hf, decimals=18, health=None if hf == UINT256_MAX else scaled(hf, 18),
+                  equity=risk_adjusted(collateral, avg_lt, precise), requirement=debt, collateral=collateral,
+                  debt=debt, quote=quote, quote_unit=quote_unit)
+
+
+def keep_protocol_figures(snapshot: PositionSnapshot, onchain: Sequence[int], *, precise: bool = False) -> bool:
+    """The self-check: the snapshot's figures against the pool's own ``getUserAccountData`` at the same block.
+    On a disagreement the protocol's figures are what is kept (a local figure known to be wrong is never stored
+    as truth), with both in ``detail.self_check``; returns whether they agreed."""
+    h, detail = snapshot.health, snapshot.detail
+    local = (h.collateral, h.debt, detail["available_borrows"], detail["liquidation_threshold"], detail["ltv"], h.raw)
+    if local == tuple(onchain):
+        return True
+    log.error("self-check: local figures differ from getUserAccountData market=%s account=%s block=%d "
+              "local=%s protocol=%s", snapshot.market, snapshot.account, snapshot.block.number, local, tuple(onchain))
+    collateral, debt, available, lt, ltv, hf = onchain
+    snapshot.health = health_of(collateral, debt, lt, hf, quote=h.quote, quote_unit=h.quote_unit, precise=precise)
+    detail.update(liquidation_threshold=lt, ltv=ltv, available_borrows=available,
+                  self_check={"local": [str(v) for v in local], "protocol": [str(v) for v in onchain]})
+    return False
+
+
+def liquidation_points(legs: Sequence[Leg], keys: Iterable[PriceKey], *,
+                       precise: bool = False) -> dict[PriceKey, LiquidationPoint]:
+    """Per price key, the last price (quote units per whole token) at which HF ≥ 1 with every leg of that key
+    at it and the others held fixed, and the direction it liquidates in."""
+    rows = leg_rows(legs)
+    points: dict[PriceKey, LiquidationPoint] = {}
+    for key in sorted(keys):
+        moved = [leg.price_key == key for leg in legs]
+        estimate = linear_estimate(rows, moved)
+        if estimate is None:
+            continue
+        price = crossing_price(healthy_at_price(rows, moved, precise), estimate.price, falling=estimate.falling)
+        if price is not None:
+            points[key] = LiquidationPoint(price, estimate.falling)
+    return points

@@ -29,20 +29,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, Plan
 from indexer.errors import MarketMismatchError
-from indexer.health.liquidation import crossing_price
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.aave_math import (
-    AaveAccountData,
+    UNITS,
+    Row,
     account_totals,
+    counted,
+    health_of,
     healthy_at_price,
-    linear_estimate,
-    percent_mul,
+    keep_protocol_figures,
+    leg_rows,
+    liquidation_points,
     ray_mul,
 )
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.types import (
-    UINT256_MAX,
     Address,
     BlockRef,
     Health,
@@ -51,12 +53,10 @@ from indexer.types import (
     PositionSnapshot,
     PriceKey,
     Role,
-    scaled,
 )
 
 log = logging.getLogger(__name__)
 
-Row = tuple[int, int, int, int, int, int]  # an ``account_totals`` row: counted collateral, debt, price, unit, LTV, LT
 
 ZERO = "0x0000000000000000000000000000000000000000"
 HF_DECIMALS = 18
@@ -72,7 +72,6 @@ _USER_CONFIGURATION = _POOL.function("getUserConfiguration")
 _ACCOUNT_DATA = _POOL.function("getUserAccountData")
 _BALANCE = _ERC20.function("balanceOf")
 _PER_RESERVE = 6  # calls per reserve in the market round
-_UNITS = tuple(10**n for n in range(78))
 
 
 class AaveV2Options(BaseModel):
@@ -322,7 +321,7 @@ class AaveV2Adapter:
                 continue
             if own is not None:
                 compared += 1
-                if not self._verify(snapshot, own):
+                if not keep_protocol_figures(snapshot, own):
                     mismatched.append(account)
             snapshots.append(snapshot)
         if unpriced:
@@ -347,7 +346,7 @@ class AaveV2Adapter:
             reserve, got = reserves[rid], amounts[rid]
             if reserve.price is None:
                 return None
-            unit = _UNITS[reserve.decimals]
+            unit = UNITS[reserve.decimals]
             base = Leg(asset=reserve.asset, symbol=reserve.symbol, decimals=reserve.decimals, role=Role.DEBT,
                        amount=0, price=reserve.price, price_decimals=self.price_decimals, price_key=reserve.asset,
                        value=0, feed=reserve.source, round_id=rounds.get(reserve.source) if reserve.source else None)
@@ -377,53 +376,15 @@ class AaveV2Adapter:
             detail=detail)
         return self._recompute(snapshot)
 
-    @staticmethod
-    def _rows(legs: Sequence[Leg], prices: Mapping[PriceKey, int] | None = None) -> list[Row]:
-        rows: list[Row] = []
-        for leg in legs:
-            price = prices.get(leg.price_key, leg.price) if prices else leg.price
-            if leg.role is Role.COLLATERAL:
-                lt = leg.terms["liquidation_threshold"]
-                rows.append((leg.amount if lt else 0, 0, price, _UNITS[leg.decimals], leg.terms["ltv"], lt))
-            else:
-                rows.append((0, leg.amount, price, _UNITS[leg.decimals], 0, 0))
-        return rows
-
     def _health(self, rows: Iterable[Row]) -> tuple[Health, int, int, int]:
         """Health from rows, with (available borrows, avg LT, avg LTV) as ``getUserAccountData`` has them."""
-        figures = AaveAccountData(*account_totals(rows))
-        hf = figures.health_factor
-        return Health(raw=hf, decimals=HF_DECIMALS, health=None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS),
-                      equity=percent_mul(figures.total_collateral_base, figures.current_liquidation_threshold),
-                      requirement=figures.total_debt_base, collateral=figures.total_collateral_base,
-                      debt=figures.total_debt_base,
-                      quote=self.quote, quote_unit=self.quote_unit), \
-            figures.available_borrows_base, figures.current_liquidation_threshold, figures.ltv
+        collateral, debt, available, lt, ltv, hf = account_totals(rows)
+        return health_of(collateral, debt, lt, hf, quote=self.quote, quote_unit=self.quote_unit), available, lt, ltv
 
     def _recompute(self, snapshot: PositionSnapshot) -> PositionSnapshot:
-        snapshot.health, available, lt, ltv = self._health(self._rows(snapshot.legs))
+        snapshot.health, available, lt, ltv = self._health(leg_rows(snapshot.legs))
         snapshot.detail.update(liquidation_threshold=lt, ltv=ltv, available_borrows=available)
         return snapshot
-
-    def _verify(self, snapshot: PositionSnapshot, onchain: tuple[int, ...]) -> bool:
-        """The self-check: the local figures against the pool's own ``getUserAccountData`` at the same block. On a
-        disagreement the pool's figures are kept (with both in ``detail.self_check``); returns whether they agreed."""
-        h, detail = snapshot.health, snapshot.detail
-        local = (h.collateral, h.debt, detail["available_borrows"], detail["liquidation_threshold"],
-                 detail["ltv"], h.raw)
-        if local == tuple(onchain):
-            return True
-        log.error("self-check: local figures differ from getUserAccountData market=%s account=%s block=%d "
-                  "local=%s protocol=%s", self.market.key, snapshot.account, snapshot.block.number, local,
-                  tuple(onchain))
-        collateral, debt, available, lt, ltv, hf = onchain
-        snapshot.health = Health(
-            raw=hf, decimals=HF_DECIMALS, health=None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS),
-            equity=percent_mul(collateral, lt), requirement=debt, collateral=collateral, debt=debt, quote=self.quote,
-            quote_unit=self.quote_unit)
-        detail.update(liquidation_threshold=lt, ltv=ltv, available_borrows=available,
-                      self_check={"local": [str(v) for v in local], "protocol": [str(v) for v in onchain]})
-        return False
 
     # -- questions about a position ------------------------------------------------------------
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
@@ -436,18 +397,18 @@ class AaveV2Adapter:
         legs = []
         for leg in snapshot.legs:
             price = leg.price if leg.price_key == fixed else prices.get(leg.price_key, leg.price)
-            counted = leg.role is Role.DEBT or leg.terms.get("liquidation_threshold", 0) != 0
+            in_total = leg.role is Role.DEBT or counted(leg)
             legs.append(dataclasses.replace(leg, price=price,
-                                            value=price * leg.amount // _UNITS[leg.decimals] if counted else 0))
+                                            value=price * leg.amount // UNITS[leg.decimals] if in_total else 0))
         return self._recompute(dataclasses.replace(snapshot, legs=legs, detail=dict(snapshot.detail)))
 
     def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
         fixed = snapshot.detail.get("fixed_price_asset")
-        return self._health(self._rows(snapshot.legs, {k: p for k, p in prices.items() if k != fixed}))[0]
+        return self._health(leg_rows(snapshot.legs, {k: p for k, p in prices.items() if k != fixed}))[0]
 
     def healthy_at(self, snapshot: PositionSnapshot, key: PriceKey) -> Callable[[int], bool]:
         """``price → HF ≥ 1`` with the legs of asset ``key`` at ``price``, the others as in the snapshot."""
-        return healthy_at_price(self._rows(snapshot.legs), [leg.price_key == key for leg in snapshot.legs])
+        return healthy_at_price(leg_rows(snapshot.legs), [leg.price_key == key for leg in snapshot.legs])
 
     def liquidation_points(self, snapshot: PositionSnapshot,
                            keys: Iterable[PriceKey] | None = None) -> dict[PriceKey, LiquidationPoint]:
@@ -457,17 +418,7 @@ class AaveV2Adapter:
         if not snapshot.health.debt:
             return {}
         dependencies = self.price_dependencies(snapshot)
-        rows = self._rows(snapshot.legs)
-        points: dict[PriceKey, LiquidationPoint] = {}
-        for key in sorted(dependencies if keys is None else set(keys) & dependencies):
-            moved = [leg.price_key == key for leg in snapshot.legs]
-            estimate = linear_estimate(rows, moved)
-            if estimate is None:
-                continue
-            price = crossing_price(healthy_at_price(rows, moved), estimate.price, falling=estimate.falling)
-            if price is not None:
-                points[key] = LiquidationPoint(price, estimate.falling)
-        return points
+        return liquidation_points(snapshot.legs, dependencies if keys is None else set(keys) & dependencies)
 
     def price_from_feed(self, reading: FeedReading) -> tuple[PriceKey, int] | None:
         """AaveOracle v2 returns its source's ``latestAnswer`` as it is when it is positive (else it asks the

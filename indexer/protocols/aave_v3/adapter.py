@@ -32,14 +32,17 @@ from pydantic import BaseModel
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, Plan
 from indexer.errors import MarketMismatchError
-from indexer.health.liquidation import crossing_price
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.aave_math import (
+    UNITS,
     account_totals,
+    counted,
+    health_of,
     healthy_at_price,
-    linear_estimate,
-    risk_adjusted,
+    keep_protocol_figures,
+    leg_rows,
+    liquidation_points,
 )
 from indexer.protocols.aave_v3.revisions import (
     BY_NAME,
@@ -54,7 +57,6 @@ from indexer.protocols.aave_v3.revisions import (
 )
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef, price_dependencies
 from indexer.types import (
-    UINT256_MAX,
     Address,
     BlockRef,
     Health,
@@ -63,7 +65,6 @@ from indexer.types import (
     PositionSnapshot,
     PriceKey,
     Role,
-    scaled,
 )
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,6 @@ _PER_RESERVE = 6  # calls per reserve in the market round (7 with a liquidation 
 # LiquidationLogic: below this health factor the PriceOracleSentinel no longer holds a liquidation
 # (aave-v3-core/aave-v3-origin `ValidationLogic.validateLiquidationCall`, MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD)
 SENTINEL_FLOOR = 95 * 10**16
-_UNITS = tuple(10**n for n in range(78))  # 10**decimals, looked up rather than raised per asset
 
 
 def config_field(config: int, low: int, bits: int) -> int:
@@ -426,7 +426,7 @@ class AaveV3Adapter:
                 continue
             if onchain is not None:
                 compared += 1
-                if not self._verify(snapshot, onchain):
+                if not keep_protocol_figures(snapshot, onchain, precise=rules.precise):
                     mismatched.append(account)
             snapshots.append(snapshot)
         if unpriced:
@@ -460,7 +460,7 @@ class AaveV3Adapter:
             if price is None:
                 return None
             feed = source_of_asset.get(key)
-            unit = _UNITS[reserve.decimals]
+            unit = UNITS[reserve.decimals]
             # GenericLogic.calculateUserAccountData (aave-v3-core 1.x, aave-v3-origin v3.2–v3.4): collateral counts
             # only if the reserve's own LT is not 0, and adds LTV only if the reserve's own LTV is not 0 — in
             # eMode too, where the category's figures replace them
@@ -468,7 +468,7 @@ class AaveV3Adapter:
             # v3.6+ (ValidationLogic.getUserReserveLtv): in its category a collateral takes the category's LT and
             # LTV whatever the reserve's own, the LTV zeroed by the category's ltvzero bitmap; v3.7: an isolated
             # category zeroes the LTV of collateral outside it
-            ltv, lt, counted = collateral_terms(
+            ltv, lt, in_total = collateral_terms(
                 rules, ltv=reserve.ltv, lt=reserve.liquidation_threshold,
                 category=(category.ltv, category.liquidation_threshold) if in_emode and category else None,
                 ltv_zeroed=bool(category and category.ltvzero_bitmap >> rid & 1),
@@ -482,8 +482,8 @@ class AaveV3Adapter:
                 collateral = collateral_balance(rules, got["collateral"], reserve.normalized_income)
                 legs.append(dataclasses.replace(
                     priced, role=Role.COLLATERAL, amount=collateral,
-                    value=collateral * price // unit if counted else 0,
-                    terms={"liquidation_threshold": lt, "ltv": ltv, "counted": int(counted),
+                    value=collateral * price // unit if in_total else 0,
+                    terms={"liquidation_threshold": lt, "ltv": ltv, "counted": int(in_total),
                            # LiquidationLogic: the category's bonus for collateral in the user's category
                            "liquidation_bonus": category.liquidation_bonus if in_emode and category
                            else reserve.liquidation_bonus, **grace}))
@@ -530,8 +530,7 @@ class AaveV3Adapter:
         if snapshot.detail.get("sentinel_held") and hf >= SENTINEL_FLOOR:
             return "L2 sequencer down or in grace (PriceOracleSentinel) while HF ≥ 0.95"
         now = snapshot.block.timestamp
-        free_collateral = [leg for leg in snapshot.legs if leg.role is Role.COLLATERAL
-                           and leg.terms.get("counted", leg.terms.get("liquidation_threshold", 0) != 0)
+        free_collateral = [leg for leg in snapshot.legs if leg.role is Role.COLLATERAL and counted(leg)
                            and leg.terms.get("grace_until", 0) < now]
         free_debt = [leg for leg in snapshot.legs if leg.role is Role.DEBT and leg.amount
                      and leg.terms.get("grace_until", 0) < now]
@@ -540,29 +539,11 @@ class AaveV3Adapter:
         until = max(leg.terms.get("grace_until", 0) for leg in snapshot.legs)
         return f"liquidation grace period until {until}" if until >= now else None
 
-    @staticmethod
-    def _rows(legs: Sequence[Leg], prices: Mapping[PriceKey, int]) -> list[tuple[int, int, int, int, int, int]]:
-        """``account_totals`` rows, one per leg: amounts the protocol does not count are zero."""
-        rows = []
-        for leg in legs:
-            price = prices.get(leg.price_key, leg.price) if prices else leg.price
-            if leg.role is Role.COLLATERAL:
-                lt = leg.terms["liquidation_threshold"]
-                counted = leg.terms.get("counted", lt != 0)  # stored before v3.6 rules: counted iff LT ≠ 0
-                rows.append((leg.amount if counted else 0, 0, price, _UNITS[leg.decimals], leg.terms["ltv"], lt))
-            else:
-                rows.append((0, leg.amount, price, _UNITS[leg.decimals], 0, 0))
-        return rows
-
     def _recompute(self, snapshot: PositionSnapshot) -> PositionSnapshot:
         """Health and the detail's account figures from the snapshot's legs, as ``getUserAccountData``."""
         precise = self._precise(snapshot)
-        c, d, available, lt, ltv, hf = account_totals(self._rows(snapshot.legs, {}), precise)
-        quote_unit = snapshot.health.quote_unit
-        snapshot.health = Health(
-            raw=hf, decimals=HF_DECIMALS, health=None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS),
-            equity=risk_adjusted(c, lt, precise), requirement=d, collateral=c, debt=d, quote=QUOTE,
-            quote_unit=quote_unit)
+        c, d, available, lt, ltv, hf = account_totals(leg_rows(snapshot.legs), precise)
+        snapshot.health = health_of(c, d, lt, hf, quote=QUOTE, quote_unit=snapshot.health.quote_unit, precise=precise)
         snapshot.detail.update(liquidation_threshold=lt, ltv=ltv, available_borrows=available)
         self._mark_held(snapshot)
         self._mark_liquidation(snapshot)
@@ -576,23 +557,22 @@ class AaveV3Adapter:
         snapshot.detail.pop("liquidation", None)
         if h.raw >= 10**HF_DECIMALS or not h.debt:
             return
-        collaterals = [leg for leg in snapshot.legs if leg.role is Role.COLLATERAL and leg.amount
-                       and leg.terms.get("counted", leg.terms.get("liquidation_threshold", 0) != 0)]
+        collaterals = [leg for leg in snapshot.legs if leg.role is Role.COLLATERAL and leg.amount and counted(leg)]
         debts = [leg for leg in snapshot.legs if leg.role is Role.DEBT and leg.amount]
         if not collaterals or not debts:
             return
         rules = BY_NAME[snapshot.detail.get("rules", "v3.0")]
-        coll = max(collaterals, key=lambda leg: leg.amount * leg.price // _UNITS[leg.decimals])
+        coll = max(collaterals, key=lambda leg: leg.amount * leg.price // UNITS[leg.decimals])
         debt = max(debts, key=lambda leg: leg.value)
         if not coll.price or not debt.price:  # a what-if at a zero price: the Pool's oracle would revert
             return
         cover = max_debt_to_cover(
             rules, hf=h.raw, reserve_debt=debt.amount, reserve_debt_base=debt.value,
-            reserve_collateral_base=coll.amount * coll.price // _UNITS[coll.decimals], total_debt_base=h.debt,
-            debt_price=debt.price, debt_unit=_UNITS[debt.decimals])
+            reserve_collateral_base=coll.amount * coll.price // UNITS[coll.decimals], total_debt_base=h.debt,
+            debt_price=debt.price, debt_unit=UNITS[debt.decimals])
         seized = collateral_seized(
-            rules, debt_to_cover=cover, debt_price=debt.price, debt_unit=_UNITS[debt.decimals],
-            collateral_price=coll.price, collateral_unit=_UNITS[coll.decimals],
+            rules, debt_to_cover=cover, debt_price=debt.price, debt_unit=UNITS[debt.decimals],
+            collateral_price=coll.price, collateral_unit=UNITS[coll.decimals],
             bonus=coll.terms.get("liquidation_bonus", 10_000), balance=coll.amount)
         snapshot.detail["liquidation"] = {
             "debt_asset": debt.asset, "debt_symbol": debt.symbol, "max_debt_to_cover": str(cover),
@@ -613,42 +593,32 @@ class AaveV3Adapter:
         ceil = self._precise(snapshot)
         for leg in snapshot.legs:
             price = prices.get(leg.price_key, leg.price)
-            unit = _UNITS[leg.decimals]
+            unit = UNITS[leg.decimals]
             if leg.role is Role.DEBT:
                 value = -(-leg.amount * price // unit) if ceil else leg.amount * price // unit
             else:
-                counted = leg.terms.get("counted", leg.terms.get("liquidation_threshold", 0) != 0)
-                value = leg.amount * price // unit if counted else 0
+                value = leg.amount * price // unit if counted(leg) else 0
             legs.append(dataclasses.replace(leg, price=price, value=value))
         moved = dataclasses.replace(snapshot, legs=legs, detail=dict(snapshot.detail))
         return self._recompute(moved)
 
     def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
         precise = self._precise(snapshot)
-        c, d, _, lt, _, hf = account_totals(self._rows(snapshot.legs, prices), precise)
-        return Health(raw=hf, decimals=HF_DECIMALS, health=None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS),
-                      equity=risk_adjusted(c, lt, precise), requirement=d, collateral=c, debt=d, quote=QUOTE,
-                      quote_unit=snapshot.health.quote_unit)
+        c, d, _, lt, _, hf = account_totals(leg_rows(snapshot.legs, prices), precise)
+        return health_of(c, d, lt, hf, quote=QUOTE, quote_unit=snapshot.health.quote_unit, precise=precise)
 
     def healthy_at(self, snapshot: PositionSnapshot, key: PriceKey) -> Callable[[int], bool]:
         """``price → health ≥ 1`` with every leg priced by ``key`` (an eMode price source, else the asset
         itself) at that price: the test the liquidation-point search asks ~40 times per position."""
-        return healthy_at_price(self._rows(snapshot.legs, {}), [leg.price_key == key for leg in snapshot.legs],
+        return healthy_at_price(leg_rows(snapshot.legs), [leg.price_key == key for leg in snapshot.legs],
                                 self._precise(snapshot))
 
     def liquidation_points(self, snapshot: PositionSnapshot,
                            keys: Iterable[PriceKey] | None = None) -> dict[PriceKey, LiquidationPoint]:
         if not snapshot.health.debt:
             return {}
-        points: dict[PriceKey, LiquidationPoint] = {}
-        for key in sorted(self.price_dependencies(snapshot) if keys is None else keys):
-            estimate = linear_estimate(self._rows(snapshot.legs, {}), [leg.price_key == key for leg in snapshot.legs])
-            if estimate is None:
-                continue
-            price = crossing_price(self.healthy_at(snapshot, key), estimate.price, falling=estimate.falling)
-            if price is not None:
-                points[key] = LiquidationPoint(price, estimate.falling)
-        return points
+        return liquidation_points(snapshot.legs, self.price_dependencies(snapshot) if keys is None else keys,
+                                  precise=self._precise(snapshot))
 
     @staticmethod
     def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:
@@ -658,24 +628,3 @@ class AaveV3Adapter:
         if reading.asset is None or reading.answer is None or reading.answer <= 0:
             return None
         return reading.asset, reading.answer
-
-    def _verify(self, snapshot: PositionSnapshot, onchain: tuple[int, ...]) -> bool:
-        """The self-check: the local figures against the Pool's own ``getUserAccountData`` at the same block.
-        On a disagreement the protocol's figures are what is kept (a local figure known to be wrong is never
-        stored as truth), with both in ``detail.self_check``; returns whether they agreed."""
-        h, detail = snapshot.health, snapshot.detail
-        local = (h.collateral, h.debt, detail["available_borrows"], detail["liquidation_threshold"], detail["ltv"],
-                 h.raw)
-        if local == tuple(onchain):
-            return True
-        log.error("self-check: local figures differ from getUserAccountData market=%s account=%s block=%d "
-                  "local=%s protocol=%s", self.market.key, snapshot.account, snapshot.block.number, local,
-                  tuple(onchain))
-        collateral, debt, available, lt, ltv, hf = onchain
-        snapshot.health = Health(
-            raw=hf, decimals=HF_DECIMALS, health=None if hf == UINT256_MAX else scaled(hf, HF_DECIMALS),
-            equity=risk_adjusted(collateral, lt, self._precise(snapshot)), requirement=debt, collateral=collateral,
-            debt=debt, quote=QUOTE, quote_unit=h.quote_unit)
-        detail.update(liquidation_threshold=lt, ltv=ltv, available_borrows=available,
-                      self_check={"local": [str(v) for v in local], "protocol": [str(v) for v in onchain]})
-        return False
