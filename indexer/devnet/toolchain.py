@@ -79,10 +79,10 @@ def solc_version() -> str:
 
 
 @functools.cache
-def _aave_artifact_index() -> dict[str, Path]:
-    root = node_modules_dir() / AAVE_PACKAGE / "artifacts" / "contracts"
+def _artifact_index(package: str) -> dict[str, Path]:
+    root = node_modules_dir() / package / "artifacts" / "contracts"
     if not root.is_dir():
-        raise _missing(f"the {AAVE_PACKAGE} hardhat artifacts")
+        raise _missing(f"the {package} hardhat artifacts")
     index: dict[str, Path] = {}
     for path in root.rglob("*.json"):
         if not path.name.endswith(".dbg.json"):
@@ -91,12 +91,18 @@ def _aave_artifact_index() -> dict[str, Path]:
 
 
 @functools.cache
-def aave_artifact(name: str) -> dict[str, Any]:
-    """The hardhat artifact (abi, bytecode, linkReferences, ...) of one @aave/core-v3 contract."""
-    path = _aave_artifact_index().get(name)
+def hardhat_artifact(package: str, name: str) -> dict[str, Any]:
+    """The hardhat artifact (abi, bytecode, linkReferences, ...) of the contract ``name`` in the npm ``package``."""
+    path = _artifact_index(package).get(name)
     if path is None:
-        raise _missing(f"the {AAVE_PACKAGE} artifact {name}.json")
-    return json.loads(path.read_text())
+        raise _missing(f"the {package} artifact {name}.json")
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+def aave_artifact(name: str) -> dict[str, Any]:
+    """The hardhat artifact of one @aave/core-v3 contract."""
+    return hardhat_artifact(AAVE_PACKAGE, name)
 
 
 @functools.cache

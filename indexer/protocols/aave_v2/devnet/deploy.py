@@ -20,10 +20,7 @@ LendingPoolAddressesProvider.sol, lendingpool/LendingPoolConfigurator.sol):
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -32,7 +29,7 @@ from indexer.devnet import toolchain
 from indexer.devnet.abi import create_address, decode, encode_call, link_bytecode
 from indexer.devnet.compile import compile_dev_contracts
 from indexer.devnet.deployment import DeployPlan
-from indexer.devnet.errors import DevnetError, ToolchainMissingError
+from indexer.devnet.errors import DevnetError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import automine_paused, send_and_mine
 from indexer.protocols.aave_v2.devnet import market
@@ -48,26 +45,9 @@ INIT_RESERVE_GAS = 5_000_000
 CONFIG_GAS = 500_000
 
 
-@functools.cache
-def _artifact_index() -> dict[str, Path]:
-    root = toolchain.package_dir(PACKAGE) / "artifacts" / "contracts"
-    if not root.is_dir():
-        raise ToolchainMissingError(f"the {PACKAGE} hardhat artifacts are missing under {root}: run `npm ci`")
-    index: dict[str, Path] = {}
-    for path in root.rglob("*.json"):
-        if not path.name.endswith(".dbg.json"):
-            index.setdefault(path.stem, path)
-    return index
-
-
-@functools.cache
 def artifact(name: str) -> dict[str, Any]:
     """The Hardhat artifact (abi, bytecode, linkReferences) of one @aave/protocol-v2 contract."""
-    path = _artifact_index().get(name)
-    if path is None:
-        raise ToolchainMissingError(f"no {PACKAGE} artifact {name}.json: run `npm ci`")
-    loaded: dict[str, Any] = json.loads(path.read_text())
-    return loaded
+    return toolchain.hardhat_artifact(PACKAGE, name)
 
 
 def _code(name: str, libraries: dict[str, str] | None = None) -> str:
