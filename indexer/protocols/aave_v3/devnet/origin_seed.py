@@ -27,21 +27,24 @@ Kinds of account (``SeededAccount.kind``), cycling through :data:`KIND_CYCLE`:
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
 from collections.abc import Iterable
 from typing import Any
-
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 
 from indexer.devnet.abi import decode, encode_call, encode_words
 from indexer.devnet.errors import DevnetError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, send_and_mine
 from indexer.protocols.aave_v3.devnet.origin import set_ltv_zero
-from indexer.protocols.aave_v3.devnet.seed import SeededAccount
+from indexer.protocols.aave_v3.devnet.seed import (
+    MarketFacts,
+    Planner,
+    SeededAccount,
+    event_topic,
+    liquidity_provider_address,
+    log_usd,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,37 +79,11 @@ PLAIN_COLLATERALS = ("WETH", "wstETH", "WBTC", "USDC", "DAI")
 DEBTS = ("WETH", "wstETH", "WBTC", "USDC", "DAI", "LINK", "ARB")
 
 
-def _topic(event_signature: str) -> str:
-    return "0x" + keccak(text=event_signature).hex()
-
-
-def account_address(seed: int, index: int) -> str:
-    """Seeded account ``index`` of ``seed``: a keyless address, used through anvil's auto-impersonation."""
-    return to_checksum_address(keccak(text=f"indexer-devnet/aave-v32/borrower/{seed}/{index}")[12:])
-
-
-def liquidity_provider_address(seed: int) -> str:
-    return to_checksum_address(keccak(text=f"indexer-devnet/aave-v32/liquidity-provider/{seed}")[12:])
-
-
-def _usd(rng: random.Random, low: float, high: float) -> int:
-    """A log-uniform USD amount in base units (8 decimals)."""
-    return int(math.exp(rng.uniform(math.log(low), math.log(high))) * 10**8)
-
-
-class _Market:
-    """What the planner needs from the record, at the given prices."""
+class _Market(MarketFacts):
+    """The v3.2 record's reserves at the given prices."""
 
     def __init__(self, record: dict[str, Any], prices: dict[str, int]) -> None:
-        self.reserves = {r["symbol"]: r for r in record["reserves"]}
-        self.emode = {int(k): v for k, v in record["emode_categories"].items()}
-        self.prices = prices
-
-    def units(self, symbol: str, value_base: int) -> int:
-        return int(value_base * 10 ** int(self.reserves[symbol]["decimals"]) // self.prices[symbol])
-
-    def value(self, symbol: str, units: int) -> int:
-        return int(units * self.prices[symbol] // 10 ** int(self.reserves[symbol]["decimals"]))
+        super().__init__(record["reserves"], {int(k): v for k, v in record["emode_categories"].items()}, prices)
 
     def ltv_lt(self, symbol: str, category: int) -> tuple[int, int]:
         """v3.2: eMode LTV/LT only for an asset in the category's collateral bitmap, else the reserve's."""
@@ -117,52 +94,17 @@ class _Market:
         return int(r["ltv"]), int(r["liquidation_threshold"])
 
 
-class _Planner:
+class _Planner(Planner):
+    cycle = KIND_CYCLE
+    namespace = "aave-v32/"
+
     def __init__(self, mkt: _Market, seed: int, ltv_zero_symbol: str | None) -> None:
-        self.mkt = mkt
-        self.seed = seed
+        super().__init__(mkt, seed)
         self.ltv_zero_symbol = ltv_zero_symbol  # None: already applied, no new holder can be made
-        self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)
 
-    def plan(self, index: int) -> SeededAccount:
-        kind = KIND_CYCLE[index % len(KIND_CYCLE)]
-        if kind == "ltv_zero" and self.ltv_zero_symbol is None:
-            kind = "multi"
-        j = self.counts[kind]
-        self.counts[kind] += 1
-        rng = random.Random(f"indexer-devnet/aave-v32/{self.seed}/{index}")
-        account = SeededAccount(account_address(self.seed, index), kind, 0)
-        getattr(self, f"_plan_{kind}")(account, j, rng)
-        return account
-
-    # -- helpers
-
-    def _supply(self, account: SeededAccount, symbol: str, value_base: int) -> None:
-        units = max(self.mkt.units(symbol, value_base), 1)
-        account.supplies[symbol] = account.supplies.get(symbol, 0) + units
-
-    def _power(self, account: SeededAccount) -> tuple[int, int]:
-        """(borrowing power, liquidation-weighted collateral), in base units."""
-        power = weighted = 0
-        for symbol, units in account.supplies.items():
-            ltv, lt = self.mkt.ltv_lt(symbol, account.emode_category)
-            value = self.mkt.value(symbol, units)
-            power += value * ltv // BPS
-            weighted += value * lt // BPS
-        return power, weighted
-
-    def _borrow(self, account: SeededAccount, debt_base: int, symbols: list[str], rng: random.Random) -> None:
-        shares = [rng.uniform(0.3, 1.0) for _ in symbols]
-        total = sum(shares)
-        for symbol, share in zip(symbols, shares, strict=True):
-            units = self.mkt.units(symbol, int(debt_base * share / total))
-            if units > 0:
-                account.borrows[symbol] = account.borrows.get(symbol, 0) + units
-
-    def _borrow_fraction(self, account: SeededAccount, low: float, high: float, debts: list[str],
-                         rng: random.Random) -> None:  # fmt: skip
-        power, _ = self._power(account)
-        self._borrow(account, int(power * rng.uniform(low, high)), debts, rng)
+    def kind_of(self, index: int) -> str:
+        kind = super().kind_of(index)
+        return "multi" if kind == "ltv_zero" and self.ltv_zero_symbol is None else kind
 
     def _borrow_to_hf(self, account: SeededAccount, hf_range: tuple[float, float], debts: list[str],
                       rng: random.Random) -> None:  # fmt: skip
@@ -180,44 +122,44 @@ class _Planner:
         collateral = PLAIN_COLLATERALS[j % len(PLAIN_COLLATERALS)]
         debt_choices = [s for s in DEBTS if s != collateral]
         debt = debt_choices[(j // len(PLAIN_COLLATERALS)) % len(debt_choices)]
-        self._supply(account, collateral, _usd(rng, 500, 2_000_000))
+        self._supply(account, collateral, log_usd(rng, 500, 2_000_000))
         self._borrow_fraction(account, 0.2, 0.8, [debt], rng)
 
     def _plan_multi(self, account: SeededAccount, j: int, rng: random.Random) -> None:
         collaterals = rng.sample(PLAIN_COLLATERALS, k=2 + j % 2)
         for symbol in collaterals:
-            self._supply(account, symbol, _usd(rng, 300, 800_000))
+            self._supply(account, symbol, log_usd(rng, 300, 800_000))
         debts = rng.sample([s for s in DEBTS if s not in collaterals], k=1 + (j // 2) % 2)
         self._borrow_fraction(account, 0.25, 0.8, debts, rng)
 
     def _plan_emode_in_category(self, account: SeededAccount, j: int, rng: random.Random) -> None:
         account.emode_category = 1
-        self._supply(account, ("wstETH", "WETH")[j % 2], _usd(rng, 1_000, 1_500_000))
+        self._supply(account, ("wstETH", "WETH")[j % 2], log_usd(rng, 1_000, 1_500_000))
         self._borrow_fraction(account, 0.5, 0.9, ["WETH"], rng)
 
     def _plan_emode_outside_collateral(self, account: SeededAccount, j: int, rng: random.Random) -> None:
         account.emode_category = 2
         stable, other = ("USDC", "DAI") if j % 2 == 0 else ("DAI", "USDC")
-        self._supply(account, stable, _usd(rng, 1_000, 1_000_000))
-        self._supply(account, "WETH", _usd(rng, 500, 500_000))  # not in category 2: reserve LTV/LT
+        self._supply(account, stable, log_usd(rng, 1_000, 1_000_000))
+        self._supply(account, "WETH", log_usd(rng, 500, 500_000))  # not in category 2: reserve LTV/LT
         self._borrow_fraction(account, 0.4, 0.9, [other], rng)
 
     def _plan_emode_lst(self, account: SeededAccount, j: int, rng: random.Random) -> None:
         account.emode_category = 3
-        self._supply(account, "wstETH", _usd(rng, 1_000, 1_000_000))
+        self._supply(account, "wstETH", log_usd(rng, 1_000, 1_000_000))
         if j % 2:
-            self._supply(account, "WETH", _usd(rng, 500, 300_000))  # not in category 3's collateral bitmap
+            self._supply(account, "WETH", log_usd(rng, 500, 300_000))  # not in category 3's collateral bitmap
         self._borrow_fraction(account, 0.4, 0.9, [("WETH", "USDC")[(j // 2) % 2]], rng)
 
     def _plan_isolation(self, account: SeededAccount, j: int, rng: random.Random) -> None:
-        self._supply(account, "ARB", _usd(rng, 1_000, 200_000))
+        self._supply(account, "ARB", log_usd(rng, 1_000, 200_000))
         self._borrow_fraction(account, 0.3, 0.8, [("USDC", "DAI")[j % 2]], rng)
 
     def _plan_ltv_zero(self, account: SeededAccount, j: int, rng: random.Random) -> None:
         assert self.ltv_zero_symbol is not None
-        self._supply(account, self.ltv_zero_symbol, _usd(rng, 1_000, 500_000))
+        self._supply(account, self.ltv_zero_symbol, log_usd(rng, 1_000, 500_000))
         if j % 2:  # half also hold a collateral that keeps its LTV
-            self._supply(account, ("WETH", "WBTC")[(j // 2) % 2], _usd(rng, 500, 200_000))
+            self._supply(account, ("WETH", "WBTC")[(j // 2) % 2], log_usd(rng, 500, 200_000))
         # borrowed while the LTV still counts; once it is 0 the health factor still counts the LT
         self._borrow_fraction(account, 0.2, 0.6, [("USDC", "DAI")[j % 2]], rng)
 
@@ -232,11 +174,11 @@ class _Planner:
         else:
             account.emode_category = 2
             collateral, debts = ("USDC", ("DAI",)) if (j // 4) % 2 == 0 else ("DAI", ("USDC",))
-        self._supply(account, collateral, _usd(rng, 2_000, 1_000_000))
+        self._supply(account, collateral, log_usd(rng, 2_000, 1_000_000))
         self._borrow_to_hf(account, NEAR_LIQ_HF, list(debts), rng)
 
     def _plan_price_move(self, account: SeededAccount, j: int, rng: random.Random) -> None:
-        self._supply(account, PRICE_MOVE[0], _usd(rng, 2_000, 1_000_000))
+        self._supply(account, PRICE_MOVE[0], log_usd(rng, 2_000, 1_000_000))
         self._borrow_to_hf(account, PRICE_MOVE_HF, [("USDC", "DAI")[j % 2]], rng)
 
 
@@ -258,15 +200,6 @@ def oracle_prices(rpc: JsonRpcClient, record: dict[str, Any]) -> dict[str, int]:
     return {r["symbol"]: int(p) for r, p in zip(record["reserves"], decode(["uint256[]"], raw)[0], strict=True)}
 
 
-def _liquidity(mkt: _Market, accounts: list[SeededAccount]) -> dict[str, int]:
-    """The liquidity provider's supply: 4x the planned borrows of each asset plus $50M."""
-    planned = dict.fromkeys(mkt.reserves, 0)
-    for account in accounts:
-        for symbol, units in account.borrows.items():
-            planned[symbol] += units
-    return {s: 4 * planned[s] + mkt.units(s, 50_000_000 * 10**8) for s in mkt.reserves}
-
-
 def seed_v32(rpc_url: str, record: dict[str, Any], count: int = 200, *, seed: int = 0) -> list[SeededAccount]:
     """Creates ``count`` deterministic borrowers of every kind (:data:`KINDS`) on the v3.2 market of ``record``
     (:func:`~indexer.protocols.aave_v3.devnet.origin.deploy_aave_v32`) and returns them (address, kind, eMode
@@ -280,7 +213,8 @@ def seed_v32(rpc_url: str, record: dict[str, Any], count: int = 200, *, seed: in
     prices = oracle_prices(rpc, record)
     mkt = _Market(record, prices)
     accounts = plan_v32_accounts(record, count, seed, prices)
-    lp = SeededAccount(liquidity_provider_address(seed), "liquidity_provider", 0, _liquidity(mkt, accounts))
+    lp = SeededAccount(liquidity_provider_address(seed, _Planner.namespace), "liquidity_provider", 0,
+                       mkt.liquidity(accounts))
     everyone = [lp, *accounts]
     pool = record["contracts"]["Pool"]
     asset = {s: r["asset"] for s, r in mkt.reserves.items()}
@@ -293,7 +227,7 @@ def seed_v32(rpc_url: str, record: dict[str, Any], count: int = 200, *, seed: in
     def txs(step: str, event: str | None, rows: Iterable[tuple[SeededAccount, str, str, str, int]]) -> list[Tx]:
         """Rows of (account, detail, to, calldata, gas); success is ``to`` emitting ``event`` (None: the
         receipt's status decides)."""
-        expect_topic = _topic(event) if event else None
+        expect_topic = event_topic(event) if event else None
         return [
             Tx(f"{step} {detail} by {a.address}", a.address, to, data, gas, nonces.take(a.address), 0,
                (to, expect_topic) if expect_topic else None)

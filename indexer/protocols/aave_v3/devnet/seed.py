@@ -22,6 +22,7 @@ import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
@@ -67,36 +68,60 @@ class SeededAccount:
     borrows: dict[str, int] = field(default_factory=dict)  # symbol -> token units (variable debt)
 
 
-def _topic(event_signature: str) -> str:
+def event_topic(event_signature: str) -> str:
     return "0x" + keccak(text=event_signature).hex()
 
 
-def account_address(seed: int, index: int) -> str:
-    """The seeded account ``index`` of ``seed``: a keyless address, used through auto-impersonation."""
-    return to_checksum_address(keccak(text=f"indexer-devnet/borrower/{seed}/{index}")[12:])
+def account_address(seed: int, index: int, namespace: str = "") -> str:
+    """The seeded account ``index`` of ``seed`` (``namespace``: one market's accounts apart from another's): a
+    keyless address, used through auto-impersonation."""
+    return to_checksum_address(keccak(text=f"indexer-devnet/{namespace}borrower/{seed}/{index}")[12:])
 
 
-def liquidity_provider_address(seed: int) -> str:
-    return to_checksum_address(keccak(text=f"indexer-devnet/liquidity-provider/{seed}")[12:])
+def liquidity_provider_address(seed: int, namespace: str = "") -> str:
+    return to_checksum_address(keccak(text=f"indexer-devnet/{namespace}liquidity-provider/{seed}")[12:])
 
 
-class _Market:
-    """Reserve facts the planner needs, from the devnet's Aave record."""
+class MarketFacts:
+    """Reserve facts a planner needs (by symbol: decimals, LTV, LT, …) at the given prices (8-decimal USD)."""
 
-    def __init__(self, deployment: Deployment, prices: dict[str, int] | None = None) -> None:
-        reserves = aave_record(deployment)["reserves"]
+    def __init__(self, reserves: list[dict[str, Any]], emode: dict[int, dict[str, Any]],
+                 prices: dict[str, int]) -> None:  # fmt: skip
         self.reserves = {r["symbol"]: r for r in reserves}
         self.symbols = [r["symbol"] for r in reserves]
-        self.emode = emode_categories(deployment)
-        self.prices = prices or {r["symbol"]: r["price"] for r in reserves}
+        self.emode = emode
+        self.prices = prices
 
     def units(self, symbol: str, value_base: int) -> int:
-        """Token units worth ``value_base`` (8-decimal USD) at the initial price, rounded down."""
-        return value_base * 10 ** self.reserves[symbol]["decimals"] // self.prices[symbol]
+        """Token units worth ``value_base`` (8-decimal USD) at the price, rounded down."""
+        return value_base * 10 ** int(self.reserves[symbol]["decimals"]) // self.prices[symbol]
 
     def value(self, symbol: str, units: int) -> int:
         """The base-currency value Aave computes for ``units`` (rounded down the same way)."""
-        return units * self.prices[symbol] // 10 ** self.reserves[symbol]["decimals"]
+        return units * self.prices[symbol] // 10 ** int(self.reserves[symbol]["decimals"])
+
+    def ltv_lt(self, symbol: str, emode: int) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def in_category(self, emode: int) -> list[str]:
+        return [s for s in self.symbols if self.reserves[s]["emode_category"] == emode]
+
+    def liquidity(self, accounts: list[SeededAccount]) -> dict[str, int]:
+        """What the liquidity provider supplies: 4x the planned borrows of each asset plus $50M."""
+        planned = dict.fromkeys(self.symbols, 0)
+        for account in accounts:
+            for symbol, units in account.borrows.items():
+                planned[symbol] += units
+        return {s: 4 * planned[s] + self.units(s, 50_000_000 * 10**8) for s in self.symbols}
+
+
+class _Market(MarketFacts):
+    """The v3.0 devnet market: eMode membership by the reserve's category."""
+
+    def __init__(self, deployment: Deployment, prices: dict[str, int] | None = None) -> None:
+        reserves = aave_record(deployment)["reserves"]
+        super().__init__(reserves, emode_categories(deployment),
+                         prices or {r["symbol"]: r["price"] for r in reserves})
 
     def ltv_lt(self, symbol: str, emode: int) -> tuple[int, int]:
         r = self.reserves[symbol]
@@ -105,27 +130,35 @@ class _Market:
             return cat["ltv"], cat["liquidation_threshold"]
         return r["ltv"], r["liquidation_threshold"]
 
-    def in_category(self, emode: int) -> list[str]:
-        return [s for s in self.symbols if self.reserves[s]["emode_category"] == emode]
 
 
-def _usd(rng: random.Random, low: float, high: float) -> int:
+def log_usd(rng: random.Random, low: float, high: float) -> int:
     """A log-uniform USD amount in base units (8 decimals)."""
     return int(math.exp(rng.uniform(math.log(low), math.log(high))) * 10**8)
 
 
-class _Planner:
-    def __init__(self, mkt: _Market, seed: int) -> None:
+
+
+class Planner:
+    """Plans seeded accounts kind by kind (``cycle``), each by its ``_plan_<kind>`` method, deterministically."""
+
+    cycle: tuple[str, ...] = ()
+    namespace = ""  # keeps one market's accounts and random draws apart from another's
+
+    def __init__(self, mkt: MarketFacts, seed: int) -> None:
         self.mkt = mkt
         self.seed = seed
-        self.kind_counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.kind_counts: dict[str, int] = dict.fromkeys(self.cycle, 0)
+
+    def kind_of(self, index: int) -> str:
+        return self.cycle[index % len(self.cycle)]
 
     def plan(self, index: int) -> SeededAccount:
-        kind = _KIND_CYCLE[index % len(_KIND_CYCLE)]
+        kind = self.kind_of(index)
         j = self.kind_counts[kind]  # the account's rank among its kind, drives the rotations
         self.kind_counts[kind] += 1
-        rng = random.Random(f"indexer-devnet/{self.seed}/{index}")
-        account = SeededAccount(account_address(self.seed, index), kind, 0)
+        rng = random.Random(f"indexer-devnet/{self.namespace}{self.seed}/{index}")
+        account = SeededAccount(account_address(self.seed, index, self.namespace), kind, 0)
         getattr(self, f"_plan_{kind}")(account, j, rng)
         return account
 
@@ -154,6 +187,19 @@ class _Planner:
             if units > 0:
                 account.borrows[symbol] = account.borrows.get(symbol, 0) + units
 
+    def _borrow_fraction(self, account: SeededAccount, low: float, high: float, debts: list[str],
+                         rng: random.Random) -> None:  # fmt: skip
+        """Borrows a random fraction in [low, high] of the account's borrowing power, spread over ``debts``."""
+        power, _ = self._power(account)
+        self._borrow(account, int(power * rng.uniform(low, high)), debts, rng)
+
+
+
+class _Planner(Planner):
+    """The v3.0 devnet market's kinds."""
+
+    cycle = _KIND_CYCLE
+
     # -- kinds
 
     def _plan_single(self, account: SeededAccount, j: int, rng: random.Random) -> None:
@@ -161,7 +207,7 @@ class _Planner:
         c = j % len(symbols)
         collateral = symbols[c]
         debt_symbol = symbols[(c + 1 + (j // len(symbols)) % (len(symbols) - 1)) % len(symbols)]
-        self._supply(account, collateral, _usd(rng, 500, 2_000_000))
+        self._supply(account, collateral, log_usd(rng, 500, 2_000_000))
         power, _ = self._power(account)
         self._borrow(account, int(power * rng.uniform(0.2, 0.8)), [debt_symbol], rng)
 
@@ -175,7 +221,7 @@ class _Planner:
         chosen_groups = [groups[(j + k) % len(groups)] for k in range(count)]
         collaterals = [rng.choice(by_decimals[g]) for g in chosen_groups]
         for symbol in collaterals:
-            self._supply(account, symbol, _usd(rng, 300, 800_000))
+            self._supply(account, symbol, log_usd(rng, 300, 800_000))
         candidates = [s for s in self.mkt.symbols if s not in collaterals]
         debts = rng.sample(candidates, k=1 + (j // 2) % 2)
         power, _ = self._power(account)
@@ -186,10 +232,10 @@ class _Planner:
         account.emode_category = category
         members = self.mkt.in_category(category)
         collateral = members[(j // 2) % len(members)]
-        self._supply(account, collateral, _usd(rng, 1_000, 1_500_000))
+        self._supply(account, collateral, log_usd(rng, 1_000, 1_500_000))
         if rng.random() < 0.3:  # sometimes an outside collateral, counted at its own LTV/LT
             outside = [s for s in self.mkt.symbols if s not in members]
-            self._supply(account, rng.choice(outside), _usd(rng, 300, 200_000))
+            self._supply(account, rng.choice(outside), log_usd(rng, 300, 200_000))
         debt_symbol = next(s for s in members if s != collateral)
         power, _ = self._power(account)
         self._borrow(account, int(power * rng.uniform(0.5, 0.9)), [debt_symbol], rng)
@@ -198,7 +244,7 @@ class _Planner:
         symbols = self.mkt.symbols
         picks = {symbols[j % len(symbols)], *rng.sample(symbols, k=rng.randint(0, 2))}
         for symbol in sorted(picks, key=symbols.index):
-            self._supply(account, symbol, _usd(rng, 100, 1_000_000))
+            self._supply(account, symbol, log_usd(rng, 100, 1_000_000))
 
     def _plan_near_liquidation(self, account: SeededAccount, j: int, rng: random.Random) -> None:
         # collateral whose LT/LTV spread is small enough to land below ~1.08 at (almost) full borrow
@@ -212,7 +258,7 @@ class _Planner:
             members = self.mkt.in_category(account.emode_category)
             collateral = members[(j // 4) % len(members)]
             debts = [next(s for s in members if s != collateral)]
-        self._supply(account, collateral, _usd(rng, 2_000, 1_000_000))
+        self._supply(account, collateral, log_usd(rng, 2_000, 1_000_000))
         power, weighted = self._power(account)
         max_debt = int(power * LTV_MARGIN)
         floor_hf = max(NEAR_LIQ_HF[0], weighted / max_debt + 0.002)
@@ -229,15 +275,6 @@ def plan_accounts(
     """
     planner = _Planner(_Market(deployment, prices), seed)
     return [planner.plan(i) for i in range(n)]
-
-
-def _liquidity(mkt: _Market, accounts: list[SeededAccount]) -> dict[str, int]:
-    """What the liquidity provider supplies: 4x the planned borrows of each asset plus $50M."""
-    planned = dict.fromkeys(mkt.symbols, 0)
-    for account in accounts:
-        for symbol, units in account.borrows.items():
-            planned[symbol] += units
-    return {s: 4 * planned[s] + mkt.units(s, 50_000_000 * 10**8) for s in mkt.symbols}
 
 
 def _oracle_prices(rpc: JsonRpcClient, deployment: Deployment) -> dict[str, int]:
@@ -260,7 +297,7 @@ def seed_borrowers(rpc_url: str, deployment: Deployment, n: int, *, seed: int = 
     prices = _oracle_prices(rpc, deployment)
     mkt = _Market(deployment, prices)
     accounts = plan_accounts(deployment, n, seed, prices)
-    lp = SeededAccount(liquidity_provider_address(seed), "liquidity_provider", 0, _liquidity(mkt, accounts))
+    lp = SeededAccount(liquidity_provider_address(seed), "liquidity_provider", 0, mkt.liquidity(accounts))
     everyone = [lp, *accounts]
     pool = aave_record(deployment)["contracts"]["Pool"]
     asset = {s: mkt.reserves[s]["asset"] for s in mkt.symbols}
@@ -271,7 +308,7 @@ def seed_borrowers(rpc_url: str, deployment: Deployment, n: int, *, seed: int = 
 
     def txs(step: str, event: str, rows: Iterable[tuple[SeededAccount, str, str, str, int]]) -> list[Tx]:
         """Rows of (account, detail, to, calldata, gas), each of which must make ``to`` emit ``event``."""
-        topic = _topic(event)
+        topic = event_topic(event)
         return [
             Tx(f"{step} {detail} by {a.address}", a.address, to, data, gas, nonces.take(a.address), 0, (to, topic))
             for a, detail, to, data, gas in rows
