@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 
 import indexer.store.models  # noqa: F401  (registers the tables)
 from indexer.store.db import make_engine
+from indexer.store.wallet_store import add_wallet
 
 
 def run(env, *args, config=None):
@@ -42,9 +43,13 @@ def one_error_line(result):
 
 @pytest.fixture
 def synced(devnet, chain_state, cli_env, db_url):
-    """Two tracked wallets, synced once through the CLI."""
-    for account in devnet.accounts[:2]:
-        assert run(cli_env, "wallets", "add", account.address.lower(), "--label", account.kind).returncode == 0
+    """Two tracked wallets (added in process: `wallets add` has tests of its own), synced once through the CLI."""
+    engine = make_engine(db_url)
+    try:
+        for account in devnet.accounts[:2]:
+            add_wallet(engine, address=account.address, label=account.kind)
+    finally:
+        engine.dispose()
     result = run(cli_env, "sync")
     assert result.returncode == 0, result.stderr
     return row_counts(db_url)
