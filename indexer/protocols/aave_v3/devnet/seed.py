@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,8 +83,9 @@ def liquidity_provider_address(seed: int, namespace: str = "") -> str:
     return to_checksum_address(keccak(text=f"indexer-devnet/{namespace}liquidity-provider/{seed}")[12:])
 
 
-class MarketFacts:
-    """Reserve facts a planner needs (by symbol: decimals, LTV, LT, …) at the given prices (8-decimal USD)."""
+class MarketFacts(ABC):
+    """Reserve facts a planner needs (by symbol: decimals, LTV, LT, …) at the given prices (8-decimal USD); each
+    market says how eMode decides an asset's LTV and LT (``ltv_lt``)."""
 
     def __init__(self, reserves: list[dict[str, Any]], emode: dict[int, dict[str, Any]],
                  prices: dict[str, int]) -> None:  # fmt: skip
@@ -100,8 +102,9 @@ class MarketFacts:
         """The base-currency value Aave computes for ``units`` (rounded down the same way)."""
         return units * self.prices[symbol] // 10 ** int(self.reserves[symbol]["decimals"])
 
+    @abstractmethod
     def ltv_lt(self, symbol: str, emode: int) -> tuple[int, int]:
-        raise NotImplementedError
+        """The (LTV, LT) an account in eMode category ``emode`` (0: none) gets for ``symbol`` as collateral."""
 
     def in_category(self, emode: int) -> list[str]:
         return [s for s in self.symbols if self.reserves[s]["emode_category"] == emode]
