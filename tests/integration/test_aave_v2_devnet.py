@@ -8,6 +8,7 @@ days pass. Each test runs inside an evm snapshot.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from indexer.chain.rpc import RpcClient
 from indexer.devnet import Anvil, Deployment, advance_time, stack
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.discovery import discover
+from indexer.fastpath import moved_positions
 from indexer.oracles.reading import FeedReading
 from indexer.pipeline.chain import ChainReader
 from indexer.protocols.aave_v2.adapter import AaveV2Adapter, Layout
@@ -238,20 +240,28 @@ async def test_discovery_finds_every_account_from_the_pools_events(chain, tmp_pa
 
 
 async def test_the_fast_path_takes_only_this_markets_own_feeds(chain, tmp_path):
-    """``price_from_feed`` answers for the sources this market's oracle read (feed → its asset), at the answer
-    AaveOracle returns; a reading of any other feed naming the same asset moves nothing."""
+    """A new answer of this market's own LINK feed reprices its LINK holders at the answer AaveOracle returns; a
+    reading of any other feed naming the same asset (another market's, in another currency) moves nothing."""
     settings = load_settings(_config(tmp_path, chain))
     reader = ChainReader(settings, "devnet")
     try:
         source = reader.sources["devnet-aave-v2"]
         link = chain.asset("LINK")
-        reading = FeedReading(address=link["feed"], kind="chainlink", answer=link["price"] // 2, asset=link["asset"])
-        assert source.price_from_feed(reading) is None  # nothing read yet: nothing known about the feed
-        await reader.read(await reader.header(), {"devnet-aave-v2": chain.accounts[:20]})
-        assert source.price_from_feed(reading) == (link["asset"], link["price"] // 2)
+        read = await reader.read(await reader.header(), {"devnet-aave-v2": chain.accounts})
+        cached = [s for s in read.snapshots if s.market == "devnet-aave-v2"]
+        holders = {s.account for s in cached if any(leg.asset == link["asset"] for leg in s.legs)}
+        assert holders
+        before = [r for r in read.readings if r.address == link["feed"]]
+        assert before and before[0].asset == link["asset"]
+        halved = dataclasses.replace(before[0], answer=link["price"] // 2)
         foreign = FeedReading(address=chain.asset("DAI")["aggregator"], kind="chainlink", answer=10**8,
                               asset=link["asset"])
-        assert source.price_from_feed(foreign) is None
-        assert source.price_from_feed(FeedReading(address=link["feed"], kind="chainlink", answer=0)) is None
+        sources = {"devnet-aave-v2": source}
+        assert moved_positions(sources, cached, [*before, dataclasses.replace(foreign, answer=1)], [*before, foreign],
+                               read.block) == []
+        moved = moved_positions(sources, cached, before, [halved], read.block)
+        assert {s.account for s in moved} == holders
+        assert all(leg.price == link["price"] // 2 for s in moved for leg in s.legs if leg.asset == link["asset"])
+        assert source.price_from_feed(dataclasses.replace(halved, answer=0)) is None
     finally:
         await reader.close()

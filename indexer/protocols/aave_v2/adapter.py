@@ -148,9 +148,6 @@ class AaveV2Adapter:
         self.quote = options.quote
         self.quote_unit = 10**options.quote_decimals
         self.price_decimals = options.quote_decimals
-        # the sources this market's oracle read at its last full read, feed → asset: only their readings move a
-        # price on the fast path (another market on the chain may price the same asset in another currency)
-        self._sources: dict[Address, Address] = {}
 
     def discovery(self) -> DiscoverySpec:
         return self._DISCOVERY
@@ -303,7 +300,6 @@ class AaveV2Adapter:
             readings.append(feeds.decode(source, results[offset: offset + span], asset=reserve.asset,
                                          symbol=reserve.symbol))
             offset += span
-        self._sources = {source: reserve.asset for source, reserve in sources.items()}
         rounds = {r.address: r.round_id for r in readings}
 
         snapshots: list[PositionSnapshot] = []
@@ -420,11 +416,12 @@ class AaveV2Adapter:
         dependencies = self.price_dependencies(snapshot)
         return liquidation_points(snapshot.legs, dependencies if keys is None else set(keys) & dependencies)
 
-    def price_from_feed(self, reading: FeedReading) -> tuple[PriceKey, int] | None:
+    @staticmethod
+    def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:
         """AaveOracle v2 returns its source's ``latestAnswer`` as it is when it is positive (else it asks the
-        fallback oracle, which only a full read can follow). Only this market's own sources count: another
-        market on the chain may price the same asset through a feed in another currency."""
-        asset = self._sources.get(reading.address)
-        if asset is None or reading.answer is None or reading.answer <= 0:
+        fallback oracle, which only a full read can follow). The fast path hands a market only the readings of
+        feeds its own positions were priced by (another market on the chain may price the same asset through a
+        feed in another currency: ``indexer.fastpath.moved_positions``)."""
+        if reading.asset is None or reading.answer is None or reading.answer <= 0:
             return None
-        return asset, reading.answer
+        return reading.asset, reading.answer
