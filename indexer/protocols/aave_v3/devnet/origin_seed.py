@@ -29,21 +29,21 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from indexer.devnet.abi import decode, encode_call, encode_words
 from indexer.devnet.errors import DevnetError
 from indexer.devnet.jsonrpc import JsonRpcClient
-from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, send_and_mine
+from indexer.devnet.txbatch import NonceBook, automine_paused, send_and_mine
 from indexer.protocols.aave_v3.devnet.origin import set_ltv_zero
 from indexer.protocols.aave_v3.devnet.seed import (
     MarketFacts,
     Planner,
     SeededAccount,
-    event_topic,
     liquidity_provider_address,
     log_usd,
+    supply_phases,
+    tx_maker,
 )
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,6 @@ ETH_FUNDING = hex(1_000 * 10**18)
 VARIABLE_RATE = 2
 LTV_MARGIN = 0.995  # stay this far below the borrowing power so rounding never makes a borrow exceed it
 
-GAS_MINT = 150_000
-GAS_APPROVE = 100_000
-GAS_SUPPLY = 600_000
 GAS_COLLATERAL = 600_000
 GAS_SET_EMODE = 600_000
 GAS_BORROW = 1_500_000
@@ -224,31 +221,10 @@ def seed_v32(rpc_url: str, record: dict[str, Any], count: int = 200, *, seed: in
     nonces = NonceBook(rpc)
     nonces.prefetch([a.address for a in everyone])
 
-    def txs(step: str, event: str | None, rows: Iterable[tuple[SeededAccount, str, str, str, int]]) -> list[Tx]:
-        """Rows of (account, detail, to, calldata, gas); success is ``to`` emitting ``event`` (None: the
-        receipt's status decides)."""
-        expect_topic = event_topic(event) if event else None
-        return [
-            Tx(f"{step} {detail} by {a.address}", a.address, to, data, gas, nonces.take(a.address), 0,
-               (to, expect_topic) if expect_topic else None)
-            for a, detail, to, data, gas in rows
-        ]  # fmt: skip
-
+    txs = tx_maker(nonces)
     # built one after the other, so each account's nonces run mint < approve < supply < collateral < eMode < borrow
     phases = [
-        ("mint", txs("mint", "Transfer(address,address,uint256)", (
-            (a, s, asset[s], encode_words("mint(uint256)", units), GAS_MINT)
-            for a in everyone for s, units in a.supplies.items()
-        ))),
-        ("approve", txs("approve", "Approval(address,address,uint256)", (
-            (a, s, asset[s], encode_words("approve(address,uint256)", pool, UINT256_MAX), GAS_APPROVE)
-            for a in everyone for s in a.supplies
-        ))),
-        ("supply", txs("supply", "Supply(address,address,address,uint256,uint16)", (
-            (a, s, pool, encode_words("supply(address,uint256,address,uint16)", asset[s], units, a.address, 0),
-             GAS_SUPPLY)
-            for a in everyone for s, units in a.supplies.items()
-        ))),
+        *supply_phases(txs, everyone, asset, pool),
         # an isolated asset is only enabled as collateral by its holder's explicit call (when it is the
         # holder's only collateral); a call that changes nothing emits nothing, so the receipt decides
         ("enable isolated collateral", txs("setUserUseReserveAsCollateral", None, (

@@ -21,7 +21,7 @@ import logging
 import math
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -290,6 +290,44 @@ def _oracle_prices(rpc: JsonRpcClient, deployment: Deployment) -> dict[str, int]
     return {r["symbol"]: int(p) for r, p in zip(aave["reserves"], prices, strict=True)}
 
 
+TxRows = Iterable[tuple[SeededAccount, str, str, str, int]]  # (account, detail, to, calldata, gas)
+
+
+def tx_maker(nonces: NonceBook) -> Callable[[str, str | None, TxRows], list[Tx]]:
+    """Builds one phase's transactions from rows, each account's nonces taken in order; success is ``to``
+    emitting ``event`` (None: the receipt's status decides)."""
+
+    def txs(step: str, event: str | None, rows: TxRows) -> list[Tx]:
+        topic = event_topic(event) if event else None
+        return [
+            Tx(f"{step} {detail} by {a.address}", a.address, to, data, gas, nonces.take(a.address), 0,
+               (to, topic) if topic else None)
+            for a, detail, to, data, gas in rows
+        ]  # fmt: skip
+
+    return txs
+
+
+def supply_phases(txs: Callable[[str, str | None, TxRows], list[Tx]], everyone: list[SeededAccount],
+                  asset: dict[str, str], pool: str) -> list[tuple[str, list[Tx]]]:  # fmt: skip
+    """Mint, approve the Pool, supply: each account's planned supplies, phase by phase."""
+    return [
+        ("mint", txs("mint", "Transfer(address,address,uint256)", (
+            (a, s, asset[s], encode_words("mint(uint256)", units), GAS_MINT)
+            for a in everyone for s, units in a.supplies.items()
+        ))),
+        ("approve", txs("approve", "Approval(address,address,uint256)", (
+            (a, s, asset[s], encode_words("approve(address,uint256)", pool, UINT256_MAX), GAS_APPROVE)
+            for a in everyone for s in a.supplies
+        ))),
+        ("supply", txs("supply", "Supply(address,address,address,uint256,uint16)", (
+            (a, s, pool, encode_words("supply(address,uint256,address,uint16)", asset[s], units, a.address, 0),
+             GAS_SUPPLY)
+            for a in everyone for s, units in a.supplies.items()
+        ))),
+    ]  # fmt: skip
+
+
 def seed_borrowers(rpc_url: str, deployment: Deployment, n: int, *, seed: int = 0) -> list[SeededAccount]:
     """Creates ``n`` deterministic accounts with Aave positions on the devnet and returns them.
 
@@ -309,29 +347,10 @@ def seed_borrowers(rpc_url: str, deployment: Deployment, n: int, *, seed: int = 
     nonces = NonceBook(rpc)
     nonces.prefetch([a.address for a in everyone])
 
-    def txs(step: str, event: str, rows: Iterable[tuple[SeededAccount, str, str, str, int]]) -> list[Tx]:
-        """Rows of (account, detail, to, calldata, gas), each of which must make ``to`` emit ``event``."""
-        topic = event_topic(event)
-        return [
-            Tx(f"{step} {detail} by {a.address}", a.address, to, data, gas, nonces.take(a.address), 0, (to, topic))
-            for a, detail, to, data, gas in rows
-        ]  # fmt: skip
-
+    txs = tx_maker(nonces)
     # built one after the other, so each account's nonces run mint < approve < supply < eMode < borrow
     phases = [
-        ("mint", txs("mint", "Transfer(address,address,uint256)", (
-            (a, s, asset[s], encode_words("mint(uint256)", units), GAS_MINT)
-            for a in everyone for s, units in a.supplies.items()
-        ))),
-        ("approve", txs("approve", "Approval(address,address,uint256)", (
-            (a, s, asset[s], encode_words("approve(address,uint256)", pool, UINT256_MAX), GAS_APPROVE)
-            for a in everyone for s in a.supplies
-        ))),
-        ("supply", txs("supply", "Supply(address,address,address,uint256,uint16)", (
-            (a, s, pool, encode_words("supply(address,uint256,address,uint16)", asset[s], units, a.address, 0),
-             GAS_SUPPLY)
-            for a in everyone for s, units in a.supplies.items()
-        ))),
+        *supply_phases(txs, everyone, asset, pool),
         ("set eMode", txs("setUserEMode", "UserEModeSet(address,uint8)", (
             (a, str(a.emode_category), pool, encode_words("setUserEMode(uint8)", a.emode_category),
              GAS_SET_EMODE)
