@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 from indexer.protocols.aave_v2.adapter import AaveV2Adapter
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef, Source, VenueSource
+from indexer.protocols.compound_v3.adapter import CompoundV3Adapter
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
 
@@ -18,6 +19,7 @@ SOURCES: dict[str, type[Source] | type[VenueSource]] = {
     MorphoBlueAdapter.kind: MorphoBlueAdapter,
     AaveV2Adapter.kind: AaveV2Adapter,
     HyperliquidAdapter.kind: HyperliquidAdapter,
+    CompoundV3Adapter.kind: CompoundV3Adapter,
 }
 
 

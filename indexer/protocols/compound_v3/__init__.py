@@ -1,0 +1,1 @@
+"""Compound v3 (Comet): one configured market per Comet."""

@@ -1,0 +1,200 @@
+"""Compound v3 through the indexer, on the devnet's Comet stand-in (a contract of this project's own implementing
+Comet's real ABI and math: no package ships Comet's bytecode; see indexer/protocols/compound_v3/devnet.py).
+
+One anvil for the module: two Comets (cUSDCv3 priced in USD; cWETHv3 priced in ETH through a constant base feed)
+deployed and seeded through the same hooks `indexer devnet up` uses, then three days pass without any interaction,
+so the stored base borrow index (what the isLiquidatable view uses) and the accrued one (what absorb and
+borrowBalanceOf use) differ. Each test runs inside an evm snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexer.chain.rpc import RpcClient
+from indexer.devnet import Anvil, Deployment, advance_time, stack
+from indexer.discovery import discover
+from indexer.protocols.compound_v3 import devnet as comet_devnet
+from indexer.protocols.compound_v3.adapter import CompoundV3Adapter
+from indexer.protocols.registry import source_for
+from indexer.settings import load_settings
+from indexer.store.chain_store import discovered_accounts
+from indexer.store.position_store import list_positions, position_legs
+from indexer.store.wallet_store import add_wallet
+from indexer.sync import read_chain, sync_once
+from indexer.types import PositionSnapshot, Role
+from tests.fixtures.devnet import reverting
+
+SEEDED = 70
+ELAPSED = 3 * 86_400 + 11
+MARKETS = {"cUSDCv3": "USD", "cWETHv3": "ETH"}
+
+
+@dataclass
+class CometChain:
+    url: str
+    deployment: Deployment
+    record: dict[str, Any]
+    seeded: list[tuple[str, str]]
+    file: Path
+
+    def comet(self, market: str) -> str:
+        return str(self.record["markets"][market]["comet"])
+
+
+@pytest.fixture(scope="module")
+def comet_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CometChain]:
+    with Anvil() as node:
+        deployment = stack.deploy(node.url, [CompoundV3Adapter.kind])
+        seeded = stack.devnet_module(CompoundV3Adapter.kind).seed_devnet(node.url, deployment, SEEDED)
+        advance_time(node.url, ELAPSED)
+        path = tmp_path_factory.mktemp("comet") / "devnet.json"
+        deployment.to_json(path)
+        yield CometChain(node.url, deployment, deployment.protocols[CompoundV3Adapter.kind], seeded, path)
+
+
+@pytest.fixture
+def chain(comet_chain: CometChain) -> Iterator[CometChain]:
+    with reverting(comet_chain.url):
+        yield comet_chain
+
+
+def _config(tmp_path: Path, chain: CometChain, db_url: str, *, discover: bool = False,
+            verify: bool = False) -> Path:
+    markets = "".join(
+        f'\n[markets.{name}]\nchain = "devnet"\nprotocol = "compound_v3"\naddress = "devnet:CompoundV3.{name}"\n'
+        f'discover = {str(discover).lower()}\nstart_block = {chain.deployment.block_number}\n'
+        f'verify_onchain = {str(verify).lower()}\noptions = {{ quote = "{quote}" }}\n'
+        for name, quote in MARKETS.items())
+    config = tmp_path / "comet.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n\n[chains.devnet]\nchain_id = 31337\n'
+                      f'devnet = "{chain.file}"\n{markets}')
+    return config
+
+
+def _borrowers(snapshots: list[PositionSnapshot]) -> list[PositionSnapshot]:
+    return [s for s in snapshots if any(leg.role is Role.DEBT for leg in s.legs)]
+
+
+def _verdicts(chain: CometChain, snapshots: list[PositionSnapshot], block: int) -> None:
+    """Each borrower's two verdicts against Comet's own: the isLiquidatable view (stored index) and absorb
+    (accrues first), both asked at the read's block, and the debt against borrowBalanceOf."""
+    for s in snapshots:
+        comet = chain.comet(s.market)
+        assert comet_devnet.is_liquidatable(chain.url, comet, s.account, block) is s.detail["stored"]["liquidatable"]
+        assert comet_devnet.absorb_succeeds(chain.url, comet, s.account, block) is s.health.liquidatable
+        debt = next(leg for leg in s.legs if leg.role is Role.DEBT)
+        assert comet_devnet.borrow_balance(chain.url, comet, s.account, block) == debt.amount
+
+
+async def test_every_position_equals_comet_on_both_sides_of_the_line(chain, tmp_path, db_url, engine):
+    settings = load_settings(_config(tmp_path, chain, db_url))
+    for account, kind in chain.seeded:
+        add_wallet(engine, address=account, label=kind)
+    (read,) = await sync_once(settings, engine)
+    borrowers = _borrowers(read.snapshots)
+    assert len(borrowers) >= 50 and {s.market for s in borrowers} == set(MARKETS)
+    # three days of interest: the accrued debt is above the stored one for every borrower
+    assert all(int(s.detail["stored"]["borrow_balance"]) < next(g.amount for g in s.legs if g.role is Role.DEBT)
+               for s in borrowers)
+    _verdicts(chain, borrowers, read.block.number)
+
+    # prices fall: every collateral feed of both markets by 22 %; some positions cross the line, not all
+    for market, info in chain.record["markets"].items():
+        for asset in info["assets"]:
+            answer = comet_devnet.feed_answer(chain.url, chain.record, market, asset["symbol"])
+            comet_devnet.set_feed_price(chain.url, chain.record, market, asset["symbol"], answer * 78 // 100)
+    (after,) = await sync_once(settings, engine)
+    borrowers = _borrowers(after.snapshots)
+    _verdicts(chain, borrowers, after.block.number)
+    liquidatable = sum(s.health.liquidatable for s in borrowers)
+    assert 0 < liquidatable < len(borrowers), liquidatable
+
+    # what was stored is what was read
+    stored = {(p.market, p.account): p for p in list_positions(engine)}
+    for s in after.snapshots:
+        view = stored[(s.market, s.account)]
+        assert (view.health_raw, view.health, view.debt_value, view.equity, view.quote) == (
+            s.health.raw, s.health.health, s.health.debt, s.health.equity, s.health.quote)
+        assert position_legs(engine, snapshot_id=view.snapshot_id) == s.legs
+    quotes = {s.market: s.health.quote for s in after.snapshots}
+    assert quotes == MARKETS
+
+
+async def test_within_one_unit_of_the_boundary_both_directions(chain, tmp_path, db_url):
+    """Per market, the smallest and the largest borrower: at the indexer's liquidation price of each feed its
+    health rests on, the indexer, the isLiquidatable view and absorb agree; one unit beyond, all three flip. The
+    market is accrued first (same block as the prices), so the stored and the accrued index are the same."""
+    settings = load_settings(_config(tmp_path, chain, db_url))
+    accounts = [account for account, _ in chain.seeded]
+    for market in MARKETS:
+        comet_devnet.accrue(chain.url, chain.record, market)
+    read = await read_chain(settings, "devnet", accounts)
+    checked = 0
+    for market in MARKETS:
+        source = source_for(settings, market)
+        ranked = sorted((s for s in _borrowers(read.snapshots) if s.market == market), key=lambda s: s.health.debt)
+        symbols = {a["feed"]: a["symbol"] for a in chain.record["markets"][market]["assets"]}
+        base = chain.record["markets"][market]["base"]
+        symbols[base["feed"]] = base["symbol"]
+        for position in (ranked[0], ranked[-1]):
+            for feed, point in source.liquidation_points(position).items():
+                beyond = point.price - 1 if point.falling else point.price + 1
+                original = next(g.price for g in position.legs if g.price_key == feed)
+                for price, healthy in ((point.price, True), (beyond, False)):
+                    comet_devnet.set_feed_price(chain.url, chain.record, market, symbols[feed], price)
+                    again = await read_chain(settings, "devnet", [position.account])
+                    [now] = [s for s in again.snapshots if s.market == market]
+                    assert now.health.liquidatable is not healthy, (market, symbols[feed], price)
+                    assert now.detail["stored"]["liquidatable"] is not healthy
+                    comet = chain.comet(market)
+                    block = again.block.number
+                    assert comet_devnet.is_liquidatable(chain.url, comet, position.account, block) is not healthy
+                    assert comet_devnet.absorb_succeeds(chain.url, comet, position.account, block) is not healthy
+                    checked += 1
+                comet_devnet.set_feed_price(chain.url, chain.record, market, symbols[feed], original)
+    assert checked >= 2 * 2 * 2 * len(MARKETS)  # two positions, at least two feeds each, two prices
+
+
+async def test_a_feed_answering_zero_costs_only_its_positions(chain, tmp_path, db_url):
+    """Comet's getPrice reverts on an answer <= 0: positions holding that collateral are unpriced, the others on
+    the same market and block are read as usual."""
+    settings = load_settings(_config(tmp_path, chain, db_url))
+    accounts = [account for account, _ in chain.seeded]
+    before = await read_chain(settings, "devnet", accounts)
+    wbtc = next(a for a in chain.record["markets"]["cUSDCv3"]["assets"] if a["symbol"] == "WBTC")
+    comet_devnet.set_feed_price(chain.url, chain.record, "cUSDCv3", "WBTC", 0)
+    after = await read_chain(settings, "devnet", accounts)
+    holders = {s.account for s in before.snapshots if s.market == "cUSDCv3" and any(
+        leg.asset == wbtc["address"] for leg in s.legs)}
+    assert holders and {account for market, account in after.unpriced if market == "cUSDCv3"} == holders
+    kept = {(s.market, s.account) for s in after.snapshots}
+    assert kept == {(s.market, s.account) for s in before.snapshots} - {("cUSDCv3", a) for a in holders}
+
+
+async def test_self_check_asks_is_liquidatable_and_agrees(chain, tmp_path, db_url, engine):
+    settings = load_settings(_config(tmp_path, chain, db_url, verify=True))
+    for account, kind in chain.seeded:
+        add_wallet(engine, address=account, label=kind)
+    (read,) = await sync_once(settings, engine)
+    assert _borrowers(read.snapshots)
+    assert dict(read.checks) == {
+        market: (sum(1 for s in read.snapshots if s.market == market), 0) for market in MARKETS}
+    assert not any("unverified" in s.detail for s in read.snapshots)
+
+
+async def test_discovery_finds_each_comets_accounts(chain, tmp_path, db_url, engine):
+    settings = load_settings(_config(tmp_path, chain, db_url, discover=True))
+    read = await read_chain(settings, "devnet", [account for account, _ in chain.seeded])
+    async with RpcClient([chain.url]) as rpc:
+        head = int(await rpc.call("eth_blockNumber", []), 16)
+        found = await discover(settings, engine, chain="devnet", head=head, rpc=rpc)
+    assert found.new_accounts >= len({s.account for s in read.snapshots}) > 0
+    for market in MARKETS:
+        holders = {s.account for s in read.snapshots if s.market == market}
+        assert holders and holders <= set(discovered_accounts(engine, chain="devnet", market=market))
