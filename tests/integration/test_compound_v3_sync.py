@@ -18,6 +18,7 @@ import pytest
 
 from indexer.chain.rpc import RpcClient
 from indexer.devnet import Anvil, Deployment, advance_time, stack
+from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.discovery import discover
 from indexer.protocols.compound_v3 import devnet as comet_devnet
 from indexer.protocols.compound_v3.adapter import CompoundV3Adapter
@@ -129,12 +130,14 @@ async def test_every_position_equals_comet_on_both_sides_of_the_line(chain, tmp_
 async def test_within_one_unit_of_the_boundary_both_directions(chain, tmp_path, db_url):
     """Per market, the smallest and the largest borrower: at the indexer's liquidation price of each feed its
     health rests on, the indexer, the isLiquidatable view and absorb agree; one unit beyond, all three flip. The
-    market is accrued first (same block as the prices), so the stored and the accrued index are the same."""
+    markets are accrued first and every later block keeps that block's time, so no interest accrues between the
+    read the points come from and the reads that check them (and the stored and the accrued index are equal)."""
     settings = load_settings(_config(tmp_path, chain, db_url))
     accounts = [account for account, _ in chain.seeded]
     for market in MARKETS:
         comet_devnet.accrue(chain.url, chain.record, market)
     read = await read_chain(settings, "devnet", accounts)
+    rpc = JsonRpcClient(chain.url)
     checked = 0
     for market in MARKETS:
         source = source_for(settings, market)
@@ -147,9 +150,11 @@ async def test_within_one_unit_of_the_boundary_both_directions(chain, tmp_path, 
                 beyond = point.price - 1 if point.falling else point.price + 1
                 original = next(g.price for g in position.legs if g.price_key == feed)
                 for price, healthy in ((point.price, True), (beyond, False)):
+                    rpc.call("evm_setNextBlockTimestamp", [read.block.timestamp])
                     comet_devnet.set_feed_price(chain.url, chain.record, market, symbols[feed], price)
                     again = await read_chain(settings, "devnet", [position.account])
                     [now] = [s for s in again.snapshots if s.market == market]
+                    assert now.block.timestamp == read.block.timestamp
                     assert now.health.liquidatable is not healthy, (market, symbols[feed], price)
                     assert now.detail["stored"]["liquidatable"] is not healthy
                     comet = chain.comet(market)
@@ -157,6 +162,7 @@ async def test_within_one_unit_of_the_boundary_both_directions(chain, tmp_path, 
                     assert comet_devnet.is_liquidatable(chain.url, comet, position.account, block) is not healthy
                     assert comet_devnet.absorb_succeeds(chain.url, comet, position.account, block) is not healthy
                     checked += 1
+                rpc.call("evm_setNextBlockTimestamp", [read.block.timestamp])
                 comet_devnet.set_feed_price(chain.url, chain.record, market, symbols[feed], original)
     assert checked >= 2 * 2 * 2 * len(MARKETS)  # two positions, at least two feeds each, two prices
 
