@@ -1,6 +1,7 @@
 """The shipped live-market configs (config/markets/*.toml) load through the project's own settings loader, name
-checksummed addresses only, put every market on a configured chain with its real chain id, and share no market
-key across files (so any two can be merged into one config)."""
+checksummed addresses only, put every market on a configured chain with its real chain id, share no market
+key across files (so any two can be merged into one config), and state the quote currency of every Compound v3
+market as its base feed prices it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ CHAIN_IDS = {"ethereum": 1, "arbitrum": 42161, "optimism": 10, "base": 8453, "po
              "gnosis": 100}
 L2_WITH_SEQUENCER = {"arbitrum", "optimism", "base"}
 MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
+# Compound v3: the currency of each Comet's base price feed, by the base named at the end of the market key
+# (compound-v3-<chain>-<base>). The WETH Comets' base feed is a constant 1e8 in ETH, cwstETHv3's a constant 1e8 in
+# wstETH; every other base is priced by a USD feed.
+COMET_QUOTE_BY_BASE = {"weth": "ETH", "wsteth": "wstETH"}
+COMET_QUOTES = {"USD", "ETH", "wstETH"}
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ADDRESS = re.compile(r"(?<![0-9a-fA-Fx])0x[0-9a-fA-F]{40}(?![0-9a-fA-F])")
 FILES = sorted(MARKETS_DIR.glob("*.toml"))
@@ -47,7 +53,7 @@ def test_loads_and_validates_through_settings(path: Path, monkeypatch: pytest.Mo
     for key, market in settings.markets.items():
         assert market.chain in settings.chains, key
         assert market.start_block > 0, key
-        assert market.protocol in {"aave_v3", "aave_v2"}, key
+        assert market.protocol in {"aave_v3", "aave_v2", "compound_v3"}, key
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -78,3 +84,25 @@ def test_no_two_markets_share_a_key() -> None:
         for key in _raw(path)["markets"]:
             assert key not in seen, f"market {key!r} is in both {seen[key]} and {path.name}"
             seen[key] = path.name
+
+
+def test_every_compound_v3_market_states_its_quote() -> None:
+    comets = {key: (path.stem, market) for path in FILES for key, market in _raw(path)["markets"].items()
+              if market["protocol"] == "compound_v3"}
+    assert comets, "no compound_v3 market ships"
+    for base in COMET_QUOTE_BY_BASE:  # every non-USD rule is exercised by a shipped market
+        assert any(key.endswith(f"-{base}") for key in comets), base
+    for key, (chain, market) in comets.items():
+        prefix = f"compound-v3-{chain}-"
+        assert key.startswith(prefix), key
+        base = key.removeprefix(prefix)
+        quote = market.get("options", {}).get("quote")
+        assert quote in COMET_QUOTES, f"{key}: quote {quote!r}"
+        assert quote == COMET_QUOTE_BY_BASE.get(base, "USD"), f"{key}: base {base!r} is quoted in {quote!r}"
+
+
+def test_the_weth_comets_are_eth_quoted() -> None:
+    weth = [(key, market) for path in FILES for key, market in _raw(path)["markets"].items()
+            if market["protocol"] == "compound_v3" and key.endswith("-weth")]
+    assert {key.split("-")[2] for key, _ in weth} == {"ethereum", "arbitrum", "optimism", "base"}
+    assert all(market["options"]["quote"] == "ETH" for _, market in weth), weth
