@@ -9,6 +9,7 @@ from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef, Source, VenueSource
 from indexer.protocols.compound_v3.adapter import CompoundV3Adapter
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
+from indexer.protocols.liquity_v1.adapter import LiquityV1Adapter
 from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ SOURCES: dict[str, type[Source] | type[VenueSource]] = {
     AaveV2Adapter.kind: AaveV2Adapter,
     HyperliquidAdapter.kind: HyperliquidAdapter,
     CompoundV3Adapter.kind: CompoundV3Adapter,
+    LiquityV1Adapter.kind: LiquityV1Adapter,
 }
 
 
