@@ -18,13 +18,14 @@ from rich.console import Console
 from rich.table import Table
 
 from indexer.address import parse_address
-from indexer.display import health_text, money_text, plain_text, printable, short_address
+from indexer.display import distance_text, health_text, money_text, plain_text, price_text, printable, short_address
 from indexer.errors import IndexerError
 from indexer.oracles.status import PriceStatus
 from indexer.settings import Settings, load_settings
 from indexer.types import scaled
 
 if TYPE_CHECKING:  # the store is imported lazily: the CLI starts fast
+    from indexer.health.nearest import NearestLiquidation
     from indexer.store.views import PositionView
 
 log = logging.getLogger(__name__)
@@ -214,8 +215,10 @@ def positions(obj: Context, wallet: str | None, max_health: Decimal | None, pric
         rows = list_positions(obj.engine(), wallet=account, max_health=max_health, limit=limit,
                               price_status=price_status and price_status.upper())
         from indexer.api.shapes import position
+        from indexer.health.nearest import stored_liquidations
 
-        click.echo(json.dumps([position(p) for p in rows], indent=2))
+        points = stored_liquidations(obj.engine(), settings=obj.settings, views=rows)
+        click.echo(json.dumps([position(p, points[p.snapshot_id]) for p in rows], indent=2))
         return
     _print_positions(obj, wallet=account, max_health=max_health, limit=limit,
                      price_status=price_status and price_status.upper())
@@ -227,6 +230,14 @@ def _marks(p: PositionView) -> str:
     return (" held" if held else "") + (" unverified" if p.detail.get("unverified") else "")
 
 
+def _liquidation_text(point: NearestLiquidation | None) -> str:
+    """``WETH < 1,523.41 (18.2%)``: the nearest liquidation price, its direction and the move it takes."""
+    if point is None:
+        return "-"
+    return (f"{plain_text(point.symbol)} {'<' if point.falling else '>'} {price_text(point.price)} "
+            f"({distance_text(point.distance)})")
+
+
 def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Decimal | None = None,
                      limit: int | None = None, price_status: str | None = None) -> None:
     from indexer.store.position_store import list_positions
@@ -236,11 +247,14 @@ def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Dec
         click.echo("no positions stored" + (f" with health ≤ {max_health}" if max_health is not None else "")
                    + ": track wallets (`indexer wallets add`) and run `indexer sync`", err=True)
         return
+    from indexer.health.nearest import stored_liquidations
+
+    points = stored_liquidations(obj.engine(), settings=obj.settings, views=rows)
     title = "Positions, riskiest first" + (f" (health ≤ {max_health})" if max_health is not None else "")
     table = Table(title=title, title_justify="left")
     healths = [health_text(p.health) + _marks(p) for p in rows]
     for name, justify in [("health", "right"), ("account", "left"), ("market", "left"),
-                          ("collateral", "right"), ("debt", "right"),
+                          ("collateral", "right"), ("debt", "right"), ("liquidation", "left"),
                           ("prices", "left"), ("block", "right")]:
         # the health figure is never cut short; the other columns give way on a narrow terminal
         width = max(len(h) for h in [name, *healths]) if name == "health" else None
@@ -251,7 +265,8 @@ def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Dec
             "yellow" if p.health is not None and p.health < Decimal("1.1") else None)
         who = short_address(p.account) + (f" {plain_text(p.wallet_label)}" if p.wallet_label else "")
         table.add_row(health, who, p.market, money_text(p.collateral, p.quote),
-                      money_text(p.debt, p.quote), p.price_status, str(p.block_number), style=style)
+                      money_text(p.debt, p.quote), _liquidation_text(points[p.snapshot_id]), p.price_status,
+                      str(p.block_number), style=style)
     console = Console(width=max(Console().width, 130))
     console.print(table)
     remarks = sorted({note for p in rows for note in p.notes})

@@ -34,3 +34,17 @@ def plain_text(text: str) -> str:
     from rich.markup import escape
 
     return escape(printable(text))
+
+
+def price_text(price: Decimal, significant: int = 6) -> str:
+    """A price to ``significant`` digits (at least whole units), rounded toward zero: 1523.4187 → 1,523.41."""
+    if price == 0:
+        return "0"
+    digits = price.adjusted() + 1  # digits before the point
+    places = max(significant - digits, 0)
+    return f"{price.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):,}"
+
+
+def distance_text(distance: Decimal) -> str:
+    """A relative move as a percentage with one place, rounded toward zero: 0.18236 → 18.2%."""
+    return f"{(distance * 100).quantize(Decimal('0.1'), rounding=ROUND_DOWN)}%"

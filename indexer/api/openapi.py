@@ -81,6 +81,16 @@ SCHEMAS: dict[str, Any] = {
         "price_status": {"type": "string", "enum": STATUSES + ["unknown"]},
         "liquidatable": {"type": "boolean", "description": "health under 1 and not held by the protocol (an L2 "
                                                             "sequencer, a liquidation grace period)"},
+        "liquidation": {**_nullable(_object({
+            "symbol": STR, "price_key": STR,
+            "price": {**DECIMAL, "description": "the last price at which it is not liquidatable, the others fixed"},
+            "current": {**DECIMAL, "description": "the price the position was computed with"},
+            "direction": {"type": "string", "enum": ["falling", "rising"],
+                          "description": "falling: it liquidates below `price`; rising: above it (what it owes)"},
+            "distance": {**DECIMAL, "description": "the relative move from `current` to `price` (0.18 = 18 %; "
+                         "<= 0: already past the line)"}})),
+                        "description": "the nearest liquidation price of all the prices its health rests on; null "
+                                       "when nothing is owed or no single price liquidates it"},
         "notes": {"type": "array", "items": STR, "description": "cross-protocol remarks: why a position under 1 "
                   "is not liquidatable yet; why its local math is unverified"},
         "updated_at": STR}),

@@ -10,7 +10,10 @@ from sqlalchemy import Engine
 from indexer.api import params, shapes
 from indexer.api.cursor import decode_cursor, encode_cursor
 from indexer.api.errors import ApiError
+from indexer.api.keys import SETTINGS
 from indexer.api.store import run_query, run_with_engine
+from indexer.health.nearest import nearest_liquidation, stored_liquidations
+from indexer.protocols.registry import rules_for
 from indexer.store.position_store import PositionSort, list_positions, position_history, position_legs, positions_page
 from indexer.store.views import PositionView
 from indexer.types import Leg
@@ -48,8 +51,10 @@ async def list_handler(request: web.Request) -> web.Response:
     )
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1][0], sort) if len(rows) > limit else None
-    return web.json_response({"items": [shapes.position(view) for _, view in page], "sort": sort, "limit": limit,
-                              "next_cursor": next_cursor})
+    views = [view for _, view in page]
+    points = await run_query(request.app, stored_liquidations, settings=request.app[SETTINGS], views=views)
+    return web.json_response({"items": [shapes.position(view, points[view.snapshot_id]) for view in views],
+                              "sort": sort, "limit": limit, "next_cursor": next_cursor})
 
 
 def _position_key(request: web.Request) -> tuple[str, str, str]:
@@ -78,7 +83,9 @@ async def detail_handler(request: web.Request) -> web.Response:
     if result is None:
         raise _not_found(chain, market, account)
     view, legs = result
-    body: dict[str, Any] = shapes.position(view)
+    rules = rules_for(request.app[SETTINGS], view.market)
+    point = None if rules is None else nearest_liquidation(rules, view.snapshot(legs))
+    body: dict[str, Any] = shapes.position(view, point)
     body["legs"] = [shapes.leg(g, view.quote_unit) for g in legs]
     return web.json_response(body)
 

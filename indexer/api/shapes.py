@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexer.store.models import WalletPublic
 from indexer.store.position_store import HistoryRow, MarketSummary
 from indexer.store.views import OracleView, PositionView, base_to_decimal
 from indexer.types import Leg, scaled
+
+if TYPE_CHECKING:
+    from indexer.health.nearest import NearestLiquidation
 
 
 def dec(value: Decimal | None) -> str | None:
@@ -21,7 +24,15 @@ def big(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
-def position(p: PositionView) -> dict[str, Any]:
+def liquidation(point: NearestLiquidation | None) -> dict[str, Any] | None:
+    """The nearest liquidation price (``indexer.health.nearest``), exact figures as decimal strings."""
+    if point is None:
+        return None
+    return {"symbol": point.symbol, "price_key": point.key, "price": dec(point.price), "current": dec(point.current),
+            "direction": "falling" if point.falling else "rising", "distance": dec(point.distance)}
+
+
+def position(p: PositionView, point: NearestLiquidation | None = None) -> dict[str, Any]:
     return {
         "chain": p.chain,
         "protocol": p.protocol,
@@ -45,6 +56,7 @@ def position(p: PositionView) -> dict[str, Any]:
         "detail": detail(p.detail),
         "price_status": p.price_status,
         "liquidatable": p.liquidatable,
+        "liquidation": liquidation(point),
         "notes": p.notes,
         "updated_at": p.updated_at.isoformat(),
     }

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from indexer.protocols.aave_v2.adapter import AaveV2Adapter
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
-from indexer.protocols.base import MarketRef, Source, VenueSource
+from indexer.protocols.base import MarketRef, PositionRules, Source, VenueSource
 from indexer.protocols.compound_v3.adapter import CompoundV3Adapter
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.protocols.liquity_v1.adapter import LiquityV1Adapter
@@ -48,3 +48,13 @@ def venue_source_for(settings: Settings, key: str) -> VenueSource:
     if source.transport != "venue":
         raise TypeError(f"market {key!r} is read from a chain, not an HTTP venue")
     return cast(VenueSource, source)
+
+
+def rules_for(settings: Settings, key: str) -> PositionRules | None:
+    """What can be asked about the configured market ``key``'s positions without reading anything (liquidation
+    points, what-ifs), whatever its transport; None when ``key`` is not configured (a stored market since
+    removed from the config)."""
+    market = settings.markets.get(key)
+    if market is None or market.protocol not in SOURCES:
+        return None
+    return SOURCES[market.protocol](market_ref(settings, key))

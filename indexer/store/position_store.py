@@ -6,7 +6,7 @@ Uint256 columns are canonical decimal TEXT on SQLite, so their comparisons go th
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
@@ -121,6 +121,22 @@ def position_legs(engine: Engine, *, snapshot_id: int) -> list[Leg]:
     with engine.connect() as connection:
         return [Leg(**{**row, "role": Role(row["role"])})
                 for row in connection.execute(query.order_by(g.id)).mappings()]
+
+
+def legs_of(engine: Engine, snapshot_ids: Sequence[int]) -> dict[int, list[Leg]]:
+    """The legs of several stored snapshots in one query, by snapshot id, each in written order."""
+    g = _legs.c
+    found: dict[int, list[Leg]] = {snapshot_id: [] for snapshot_id in snapshot_ids}
+    if not found:
+        return found
+    query = select(g.snapshot_id, g.asset, g.symbol, g.decimals, g.role, g.amount, g.price, g.price_decimals,
+                   g.price_key, g.value, g.feed, g.round_id, g.price_time, g.terms)
+    with engine.connect() as connection:
+        for chunk in (list(found)[i:i + 500] for i in range(0, len(found), 500)):
+            for row in connection.execute(query.where(g.snapshot_id.in_(chunk)).order_by(g.id)).mappings():
+                data = dict(row)
+                found[data.pop("snapshot_id")].append(Leg(**{**data, "role": Role(data["role"])}))
+    return found
 
 
 def position_healths(engine: Engine, *, chain: str) -> dict[tuple[str, str], Decimal | None]:

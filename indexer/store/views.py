@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Context, Decimal
 from typing import Any
 
-from indexer.types import position_notes
+from indexer.types import BlockRef, Health, Leg, MarginMode, PositionSnapshot, position_notes
 
 # Wide enough that a uint256 divided by a power of ten is exact.
 _EXACT = Context(prec=160)
@@ -70,6 +70,18 @@ class PositionView:
     @property
     def notes(self) -> list[str]:
         return position_notes(self.detail)
+
+    def snapshot(self, legs: list[Leg]) -> PositionSnapshot:
+        """The stored position as the protocol's source produced it (with its ``legs``, see ``position_legs``):
+        what its rules (liquidation points, what-ifs) are asked about, without any chain read."""
+        health = Health(raw=self.health_raw, decimals=self.health_decimals, health=self.health, equity=self.equity,
+                        requirement=self.requirement, collateral=self.collateral_value, debt=self.debt_value,
+                        quote=self.quote, quote_unit=self.quote_unit)
+        return PositionSnapshot(
+            chain=self.chain, protocol=self.protocol, market=self.market, market_address=self.market_address,
+            account=self.account, owner=self.owner, legs=legs, health=health,
+            block=BlockRef(number=self.block_number, hash=self.block_hash, timestamp=self.block_timestamp),
+            margin_mode=MarginMode(self.margin_mode), price_status=self.price_status, detail=dict(self.detail))
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from indexer.api import shapes
 from indexer.api.app import make_app
 from indexer.api.config import ApiConfig
 from indexer.devnet import advance_time, mine, revert, set_price, snapshot
+from indexer.health.nearest import stored_liquidations
 from indexer.settings import Settings, load_settings
 from indexer.store.alert_store import list_alerts, list_deliveries
 from indexer.store.chain_store import latest_block
@@ -181,8 +182,13 @@ async def all_pages(api: TestClient, **params: Any) -> tuple[list[dict[str, Any]
 
 # -- positions -----------------------------------------------------------------------------------------------
 async def test_pages_cover_every_position_once_in_store_order(filled, api):
-    stored = [shapes.position(p) for p in list_positions(filled.engine)]
+    views = list_positions(filled.engine)
+    points = stored_liquidations(filled.engine, settings=filled.settings, views=views)
+    stored = [shapes.position(p, points[p.snapshot_id]) for p in views]
     assert len(stored) > 40 and any(p["health"] is None for p in stored) and any(p["health"] for p in stored)
+    # every indebted position above the line shows how far its nearest liquidation price is; none without debt
+    assert all(p["liquidation"] is None for p in stored if p["health"] is None)
+    assert all(Decimal(p["liquidation"]["distance"]) > 0 for p in stored if p["health"] and Decimal(p["health"]) > 1)
     items, pages = await all_pages(api, limit=7)
     assert items == stored  # the same figures, in the same (riskiest first) order, each row once
     assert pages == -(-len(stored) // 7)
@@ -231,7 +237,8 @@ async def test_position_detail_carries_every_leg(filled, api):
     for view in (views[0], multi):
         body = await get_json(api, f"/v1/positions/{CHAIN}/{MARKET}/{view.account}")
         legs = position_legs(filled.engine, snapshot_id=view.snapshot_id)
-        assert {k: v for k, v in body.items() if k != "legs"} == shapes.position(view)
+        point = stored_liquidations(filled.engine, settings=filled.settings, views=[view])[view.snapshot_id]
+        assert {k: v for k, v in body.items() if k != "legs"} == shapes.position(view, point)
         assert body["health_raw"] == str(view.health_raw) and body["quote"] == "USD"
         assert body["detail"]["emode_category"] == str(view.detail["emode_category"])
         assert Decimal(body["equity"]) * view.quote_unit == view.equity

@@ -1,0 +1,76 @@
+"""The nearest liquidation price of a position: of every price its health rests on, the one whose move to the
+liquidation line is the smallest, and how far that is.
+
+Computed from a position's legs with its protocol's own ``liquidation_points`` (exact, the protocol's rounding),
+so it costs no chain read: the CLI and the API ask it of stored positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from indexer.protocols.base import PositionRules
+from indexer.protocols.registry import rules_for
+from indexer.store.position_store import legs_of
+from indexer.store.views import PositionView
+from indexer.types import PositionSnapshot, PriceKey, scaled
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from indexer.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class NearestLiquidation:
+    """``price`` of ``symbol`` (in the position's price units for that leg, as a decimal) is the last one at which
+    the position is not liquidatable, the others held fixed; ``current`` is the price it was computed with.
+    ``falling``: it liquidates below ``price`` (something it holds), else above (something it owes).
+    ``distance``: the relative move from ``current`` to ``price`` in the liquidating direction (0.18 = an 18 %
+    move; ≤ 0: it is already past the line)."""
+
+    key: PriceKey
+    symbol: str
+    price: Decimal
+    current: Decimal
+    falling: bool
+    distance: Decimal
+
+
+def nearest_liquidation(rules: PositionRules, snapshot: PositionSnapshot) -> NearestLiquidation | None:
+    """The liquidation point closest to the position's current prices; None when no single price liquidates it
+    (nothing owed, or every point unreachable)."""
+    if snapshot.health.health is None:
+        return None
+    nearest: NearestLiquidation | None = None
+    for key, point in rules.liquidation_points(snapshot).items():
+        legs = snapshot.legs_priced_by(key)
+        if not legs or legs[0].price <= 0:
+            continue
+        leg = max(legs, key=lambda g: g.value)
+        move = Decimal(leg.price - point.price if point.falling else point.price - leg.price)
+        candidate = NearestLiquidation(key=key, symbol=leg.symbol, price=scaled(point.price, leg.price_decimals),
+                                       current=scaled(leg.price, leg.price_decimals), falling=point.falling,
+                                       distance=move / Decimal(leg.price))
+        if nearest is None or candidate.distance < nearest.distance:
+            nearest = candidate
+    return nearest
+
+
+def stored_liquidations(engine: Engine, *, settings: Settings,
+                        views: Sequence[PositionView]) -> dict[int, NearestLiquidation | None]:
+    """The nearest liquidation of each stored position (by ``snapshot_id``), from its stored legs and its
+    market's rules; None for a position of a market no longer configured, or with no reachable point."""
+    legs = legs_of(engine, [v.snapshot_id for v in views])
+    rules: dict[str, PositionRules | None] = {}
+    found: dict[int, NearestLiquidation | None] = {}
+    for view in views:
+        if view.market not in rules:
+            rules[view.market] = rules_for(settings, view.market)
+        market_rules = rules[view.market]
+        found[view.snapshot_id] = None if market_rules is None else nearest_liquidation(
+            market_rules, view.snapshot(legs[view.snapshot_id]))
+    return found

@@ -1,0 +1,138 @@
+"""One wallet, one position on every lending protocol of the devnet: `indexer positions --wallet W` and
+`GET /v1/positions?wallet=W` show them together, riskiest first, each with its nearest liquidation price.
+
+The wallet opens its positions itself (anvil impersonates it): an Aave v3 borrow against WETH, a Compound v3
+borrow of USDC against WETH on the devnet Comet, a Liquity v1 trove, a Morpho Blue borrow against wstETH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from indexer.api.app import make_app
+from indexer.devnet import Anvil, Deployment, stack
+from indexer.devnet.abi import encode_call
+from indexer.devnet.jsonrpc import JsonRpcClient
+from indexer.settings import load_settings
+from indexer.store.wallet_store import add_wallet
+from indexer.sync import sync_once
+
+WALLET = "0x00000000000000000000000000000000C0FFEE01"
+MAX = 2**256 - 1
+PROTOCOLS = ["aave_v3", "morpho_blue", "compound_v3", "liquity_v1"]
+
+
+def _send(rpc: JsonRpcClient, to: str, signature: str, *args: object, value: int = 0) -> None:
+    tx = {"from": WALLET, "to": to, "data": encode_call(signature, *args), "gas": hex(3_000_000), "gasPrice": "0x0"}
+    if value:
+        tx["value"] = hex(value)
+    tx_hash = rpc.call("eth_sendTransaction", [tx])
+    receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
+    if receipt is None:  # automine is off on this node: mine the block ourselves
+        rpc.call("evm_mine", [])
+        receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
+    assert receipt and int(receipt["status"], 16) == 1, f"{signature} to {to} reverted"
+
+
+def _open_everywhere(url: str, deployment: Deployment) -> None:
+    rpc = JsonRpcClient(url)
+    rpc.call("anvil_setBalance", [WALLET, hex(100 * 10**18)])
+    # Aave v3: 2 WETH supplied, 2,500 USDC borrowed (variable)
+    pool, weth, usdc = (deployment.contracts["Pool"], deployment.reserve("WETH")["asset"],
+                        deployment.reserve("USDC")["asset"])
+    _send(rpc, weth, "mint(uint256)", 2 * 10**18)
+    _send(rpc, weth, "approve(address,uint256)", pool, MAX)
+    _send(rpc, pool, "supply(address,uint256,address,uint16)", weth, 2 * 10**18, WALLET, 0)
+    _send(rpc, pool, "borrow(address,uint256,uint256,uint16,address)", usdc, 2_500 * 10**6, 2, 0, WALLET)
+    # Compound v3: 1 WETH in the USDC Comet, 1,500 USDC borrowed
+    comet_record = deployment.protocols["compound_v3"]
+    comet = comet_record["markets"]["cUSDCv3"]["comet"]
+    comet_weth = next(a["address"] for a in comet_record["markets"]["cUSDCv3"]["assets"] if a["symbol"] == "WETH")
+    comet_usdc = comet_record["markets"]["cUSDCv3"]["base"]["address"]
+    _send(rpc, comet_weth, "mint(address,uint256)", WALLET, 10**18)
+    _send(rpc, comet_weth, "approve(address,uint256)", comet, MAX)
+    _send(rpc, comet, "supply(address,uint256)", comet_weth, 10**18)
+    _send(rpc, comet, "withdraw(address,uint256)", comet_usdc, 1_500 * 10**6)
+    # Liquity v1: a trove of 3 ETH and 4,000 LUSD
+    borrower_operations = deployment.contracts["LiquityV1.BorrowerOperations"]
+    _send(rpc, borrower_operations, "openTrove(uint256,uint256,address,address)", 5 * 10**16, 4_000 * 10**18,
+          WALLET, WALLET, value=3 * 10**18)
+    # Morpho Blue: 1 wstETH as collateral in the wstETH/WETH market, 0.8 WETH borrowed
+    morpho_record = deployment.protocols["morpho_blue"]
+    market = next(m for m in morpho_record["markets"] if m["collateral_symbol"] == "wstETH")
+    params = (market["loan_token"], market["collateral_token"], market["oracle"], market["irm"], market["lltv"])
+    morpho = morpho_record["morpho"]
+    market_params = "(address,address,address,address,uint256)"
+    _send(rpc, market["collateral_token"], "mint(address,uint256)", WALLET, 10**18)
+    _send(rpc, market["collateral_token"], "approve(address,uint256)", morpho, MAX)
+    _send(rpc, morpho, f"supplyCollateral({market_params},uint256,address,bytes)", params, 10**18, WALLET, b"")
+    _send(rpc, morpho, f"borrow({market_params},uint256,uint256,address,address)", params, 8 * 10**17, 0, WALLET,
+          WALLET)
+
+
+@pytest.fixture(scope="module")
+def everywhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with Anvil() as node:
+        deployment = stack.deploy(node.url)  # every protocol the default config names
+        for kind in ("aave_v3", "morpho_blue", "liquity_v1"):  # their markets need liquidity, Liquity other troves
+            stack.devnet_module(kind).seed_devnet(node.url, deployment, 4)
+        _open_everywhere(node.url, deployment)
+        folder = tmp_path_factory.mktemp("everywhere")
+        deployment.to_json(folder / "devnet.json")
+        yield folder
+
+
+def _config(folder: Path, db_url: str) -> Path:
+    default = (Path(__file__).resolve().parents[2] / "config" / "default.toml").read_text()
+    body = default.split("[chains.devnet]", 1)[1].replace('devnet = "data/devnet.json"',
+                                                             f'devnet = "{folder / "devnet.json"}"')
+    path = folder / f"config-{abs(hash(db_url))}.toml"
+    path.write_text(f'[database]\nurl = "{db_url}"\n\n[chains.devnet]{body}')
+    return path
+
+
+async def test_one_wallet_on_every_protocol_riskiest_first_with_liquidation_prices(everywhere, db_url, engine):
+    config = _config(everywhere, db_url)
+    settings = load_settings(config)
+    add_wallet(engine, address=WALLET, label="everywhere")
+    await sync_once(settings, engine)
+
+    env = {**os.environ, "INDEXER_CONFIG": str(config), "DATABASE_URL": db_url}
+    shown = subprocess.run([sys.executable, "-m", "indexer", "positions", "--wallet", WALLET, "--json"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    rows = json.loads(shown.stdout)
+    assert sorted(r["protocol"] for r in rows) == sorted(PROTOCOLS)
+    assert all(r["owner"] == WALLET for r in rows)
+    healths = [Decimal(r["health"]) for r in rows]
+    assert healths == sorted(healths), "riskiest first"
+    for r in rows:
+        point = r["liquidation"]
+        assert point is not None, r["market"]
+        assert Decimal(point["distance"]) > 0 and point["direction"] in ("falling", "rising")
+        moved = Decimal(point["current"]) - Decimal(point["price"])
+        assert (moved > 0) is (point["direction"] == "falling")
+
+    table = subprocess.run([sys.executable, "-m", "indexer", "positions", "--wallet", WALLET], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert table.returncode == 0, table.stderr
+    for r in rows:
+        assert r["market"][:20] in table.stdout
+        assert f"{r['liquidation']['symbol']} {'<' if r['liquidation']['direction'] == 'falling' else '>'}" \
+            in table.stdout
+
+    async with TestClient(TestServer(make_app(settings))) as client:
+        response = await client.get("/v1/positions", params={"wallet": WALLET})
+        assert response.status == 200
+        items = (await response.json())["items"]
+    assert [(i["market"], i["health"], i["liquidation"]) for i in items] == [
+        (r["market"], r["health"], r["liquidation"]) for r in rows]
