@@ -19,6 +19,7 @@ import pytest
 
 from indexer.devnet import Anvil
 from indexer.devnet.abi import decode, encode_call
+from indexer.devnet.calls import keyless_address
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import transact
@@ -313,7 +314,7 @@ def test_borrow_principal_rounds_up_and_supply_principal_down(net):
     url, market = net.url, net.market("cUSDCv3")
     comet, usdc = market["comet"], market["base"]["address"]
     mine_at(url, block_time(url) + 10 * 86_400)  # an index well away from 1e15
-    borrower, supplier = cd._address("test/borrower"), cd._address("test/supplier")
+    borrower, supplier = (keyless_address("compound-v3", f"test/{who}") for who in ("borrower", "supplier"))
     fresh_collateral(net, "cUSDCv3", borrower, "WETH", 3 * 10**18)  # $7,500
     amount = 4_321_987_654  # 4,321.987654 USDC
     receipt = send(url, borrower, comet, "withdraw(address,uint256)", usdc, amount)
@@ -337,7 +338,7 @@ def test_borrow_principal_rounds_up_and_supply_principal_down(net):
     assert balance == present_value(supply_principal(deposit, supply_index), supply_index) < deposit
 
     # below baseBorrowMin a borrow is refused, at it not (the check is on the present value)
-    other = cd._address("test/small")
+    other = keyless_address("compound-v3", "test/small")
     fresh_collateral(net, "cUSDCv3", other, "WETH", 10**18)
     withdraw = "withdraw(address,uint256)"
     assert call_error(url, comet, encode_call(withdraw, usdc, market["base_borrow_min"] - 1), sender=other) == (
@@ -444,7 +445,7 @@ def test_absorb_seizes_everything_and_emits_the_events(net, market_name, kind, s
                                                                              a["address"])))[0])
         for s, a in assets.items()
     }  # fmt: skip
-    absorber = cd._address("test/absorber")
+    absorber = keyless_address("compound-v3", "test/absorber")
     receipt = cd.absorb(url, net.record, market_name, [p.account], absorber)
     block = int(receipt["blockNumber"], 16)
 

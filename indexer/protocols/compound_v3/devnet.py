@@ -55,10 +55,10 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 
 from indexer.devnet import toolchain
 from indexer.devnet.abi import decode, encode_call, selector
+from indexer.devnet.calls import eth_call, event_topic, keyless_address
 from indexer.devnet.compile import CompiledContract, compile_dev_contracts, compile_sources
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
@@ -101,17 +101,14 @@ TOTALS_BASIC_TYPES = ["uint64", "uint64", "uint64", "uint64", "uint104", "uint10
 USER_BASIC_TYPES = ["int104", "uint64", "uint64", "uint16", "uint8"]
 
 
-def _topic(signature: str) -> str:
-    return "0x" + keccak(text=signature).hex()
 
-
-TRANSFER = _topic("Transfer(address,address,uint256)")
-APPROVAL = _topic("Approval(address,address,uint256)")
-SUPPLY = _topic("Supply(address,address,uint256)")
-SUPPLY_COLLATERAL = _topic("SupplyCollateral(address,address,address,uint256)")
-WITHDRAW = _topic("Withdraw(address,address,uint256)")
-ABSORB_DEBT = _topic("AbsorbDebt(address,address,uint256,uint256)")
-ABSORB_COLLATERAL = _topic("AbsorbCollateral(address,address,address,uint256,uint256)")
+TRANSFER = event_topic("Transfer(address,address,uint256)")
+APPROVAL = event_topic("Approval(address,address,uint256)")
+SUPPLY = event_topic("Supply(address,address,uint256)")
+SUPPLY_COLLATERAL = event_topic("SupplyCollateral(address,address,address,uint256)")
+WITHDRAW = event_topic("Withdraw(address,address,uint256)")
+ABSORB_DEBT = event_topic("AbsorbDebt(address,address,uint256,uint256)")
+ABSORB_COLLATERAL = event_topic("AbsorbCollateral(address,address,address,uint256,uint256)")
 
 # Comet's custom errors by selector (contracts/CometMainInterface.sol, contracts/CometMath.sol)
 ERRORS = {
@@ -265,24 +262,12 @@ def compile_compound_v3() -> dict[str, CompiledContract]:
 # --- addresses, calls and reads
 
 
-def _address(label: str) -> str:
-    return to_checksum_address(keccak(text=f"indexer-devnet/compound-v3/{label}")[12:])
-
 
 def account_address(seed: int, index: int) -> str:
     """Seeded account ``index`` of ``seed``: a keyless address, used through auto-impersonation."""
-    return _address(f"account/{seed}/{index}")
+    return keyless_address("compound-v3", f"account/{seed}/{index}")
 
 
-def _block_tag(block: int | str) -> str:
-    return hex(block) if isinstance(block, int) else block
-
-
-def _eth_call(to: str, data: str, block: int | str = "latest", sender: str | None = None) -> tuple[str, list[Any]]:
-    call = {"to": to, "data": data}
-    if sender is not None:
-        call["from"] = sender
-    return "eth_call", [call, _block_tag(block)]
 
 
 def revert_error(exc: DevnetRpcError) -> str | None:
@@ -342,40 +327,40 @@ _RATE_GETTERS = (
 
 
 def read_totals_basic(rpc_url: str, comet: str, block: int | str = "latest") -> TotalsBasic:
-    raw = JsonRpcClient(rpc_url).call(*_eth_call(comet, encode_call("totalsBasic()"), block))
+    raw = JsonRpcClient(rpc_url).call(*eth_call(comet, encode_call("totalsBasic()"), block))
     return TotalsBasic(*(int(v) for v in decode(["(" + ",".join(TOTALS_BASIC_TYPES) + ")"], raw)[0]))
 
 
 def read_user_basic(rpc_url: str, comet: str, account: str, block: int | str = "latest") -> UserBasic:
-    raw = JsonRpcClient(rpc_url).call(*_eth_call(comet, encode_call("userBasic(address)", account), block))
+    raw = JsonRpcClient(rpc_url).call(*eth_call(comet, encode_call("userBasic(address)", account), block))
     return UserBasic(*(int(v) for v in decode(USER_BASIC_TYPES, raw)))
 
 
 def read_rate_model(rpc_url: str, comet: str) -> RateModel:
-    raws = JsonRpcClient(rpc_url).batch(_eth_call(comet, encode_call(f"{g}()")) for g in _RATE_GETTERS)
+    raws = JsonRpcClient(rpc_url).batch(eth_call(comet, encode_call(f"{g}()")) for g in _RATE_GETTERS)
     return RateModel(*(int(decode(["uint256"], raw)[0]) for raw in raws))
 
 
 def read_asset_info(rpc_url: str, comet: str, offset: int, block: int | str = "latest") -> tuple[Any, ...]:
     """``getAssetInfo(offset)``: (offset, asset, priceFeed, scale, borrowCF, liquidateCF, liquidationFactor,
     supplyCap)."""
-    raw = JsonRpcClient(rpc_url).call(*_eth_call(comet, encode_call("getAssetInfo(uint8)", offset), block))
+    raw = JsonRpcClient(rpc_url).call(*eth_call(comet, encode_call("getAssetInfo(uint8)", offset), block))
     return tuple(decode(["(" + ",".join(ASSET_INFO_TYPES) + ")"], raw)[0])
 
 
 def collateral_balance(rpc_url: str, comet: str, account: str, asset: str, block: int | str = "latest") -> int:
     data = encode_call("collateralBalanceOf(address,address)", account, asset)
-    return int(decode(["uint128"], JsonRpcClient(rpc_url).call(*_eth_call(comet, data, block)))[0])
+    return int(decode(["uint128"], JsonRpcClient(rpc_url).call(*eth_call(comet, data, block)))[0])
 
 
 def get_price(rpc_url: str, comet: str, feed: str, block: int | str = "latest") -> int:
     """``getPrice(feed)`` as the Comet answers it (raises DevnetRpcError on BadPrice)."""
-    raw = JsonRpcClient(rpc_url).call(*_eth_call(comet, encode_call("getPrice(address)", feed), block))
+    raw = JsonRpcClient(rpc_url).call(*eth_call(comet, encode_call("getPrice(address)", feed), block))
     return int(decode(["uint256"], raw)[0])
 
 
 def _bool_view(rpc_url: str, comet: str, signature: str, account: str, block: int | str) -> bool:
-    raw = JsonRpcClient(rpc_url).call(*_eth_call(comet, encode_call(signature, account), block))
+    raw = JsonRpcClient(rpc_url).call(*eth_call(comet, encode_call(signature, account), block))
     return bool(decode(["bool"], raw)[0])
 
 
@@ -390,11 +375,11 @@ def is_borrow_collateralized(rpc_url: str, comet: str, account: str, block: int 
 
 def borrow_balance(rpc_url: str, comet: str, account: str, block: int | str = "latest") -> int:
     """``borrowBalanceOf``: the debt at the index accrued to the block's timestamp."""
-    raw = JsonRpcClient(rpc_url).call(*_eth_call(comet, encode_call("borrowBalanceOf(address)", account), block))
+    raw = JsonRpcClient(rpc_url).call(*eth_call(comet, encode_call("borrowBalanceOf(address)", account), block))
     return int(decode(["uint256"], raw)[0])
 
 
-ABSORBER = _address("absorber")
+ABSORBER = keyless_address("compound-v3", "absorber")
 
 
 def absorb_succeeds(rpc_url: str, comet: str, account: str, block: int | str = "latest") -> bool:
@@ -406,7 +391,7 @@ def absorb_succeeds(rpc_url: str, comet: str, account: str, block: int | str = "
     """
     data = encode_call("absorb(address,address[])", ABSORBER, [account])
     try:
-        JsonRpcClient(rpc_url).call(*_eth_call(comet, data, block, sender=ABSORBER))
+        JsonRpcClient(rpc_url).call(*eth_call(comet, data, block, sender=ABSORBER))
     except DevnetRpcError as exc:
         if revert_error(exc) == "NotLiquidatable":
             return False
@@ -487,7 +472,7 @@ def deploy_compound_v3(rpc_url: str) -> dict[str, Any]:
     if not accounts:
         raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
     deployer = to_checksum_address(accounts[0])
-    lender = _address("lender")
+    lender = keyless_address("compound-v3", "lender")
     plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
                       deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)  # fmt: skip
 
@@ -543,9 +528,9 @@ def deploy_compound_v3(rpc_url: str) -> dict[str, Any]:
 def _read_market(rpc: JsonRpcClient, m: MarketSpec, comet: str, tokens: dict[str, str],
                  feeds: dict[str, str]) -> dict[str, Any]:  # fmt: skip
     """Confirms what the Comet at ``comet`` says about itself, and builds its record from its answers."""
-    calls = [_eth_call(comet, encode_call(f"{g}()")) for g in
+    calls = [eth_call(comet, encode_call(f"{g}()")) for g in
              ("baseToken", "baseTokenPriceFeed", "baseScale", "baseBorrowMin", "numAssets")]  # fmt: skip
-    calls += [_eth_call(comet, encode_call("getAssetInfo(uint8)", i)) for i in range(len(m.assets))]
+    calls += [eth_call(comet, encode_call("getAssetInfo(uint8)", i)) for i in range(len(m.assets))]
     base_token, base_feed, base_scale, borrow_min, count, *infos = rpc.batch(calls)
     base_token = to_checksum_address(decode(["address"], base_token)[0])
     base_feed = to_checksum_address(decode(["address"], base_feed)[0])
@@ -604,7 +589,7 @@ def feed_address(record: dict[str, Any], market: str, symbol: str) -> str:
 
 def feed_answer(rpc_url: str, record: dict[str, Any], market: str, symbol: str, block: int | str = "latest") -> int:
     """The ``latestRoundData`` answer of ``market``'s feed for ``symbol`` (raw, 8 decimals)."""
-    raw = JsonRpcClient(rpc_url).call(*_eth_call(feed_address(record, market, symbol),
+    raw = JsonRpcClient(rpc_url).call(*eth_call(feed_address(record, market, symbol),
                                                  encode_call("latestRoundData()"), block))  # fmt: skip
     return int(decode(["uint80", "int256", "uint256", "uint256", "uint80"], raw)[1])
 
@@ -682,7 +667,7 @@ class SeededComet:
 def _read_prices(rpc: JsonRpcClient, record: dict[str, Any]) -> dict[str, int]:
     """Every feed's current answer, by "<market>/<symbol>"."""
     keys = sorted(record["feeds"])
-    raws = rpc.batch(_eth_call(record["feeds"][k], encode_call("latestRoundData()")) for k in keys)
+    raws = rpc.batch(eth_call(record["feeds"][k], encode_call("latestRoundData()")) for k in keys)
     return {k: int(decode(["uint80", "int256", "uint256", "uint256", "uint80"], raw)[1])
             for k, raw in zip(keys, raws, strict=True)}  # fmt: skip
 

@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 
 from indexer.devnet import toolchain
 from indexer.devnet.abi import decode, encode_call
+from indexer.devnet.calls import eth_call, event_topic, keyless_address, revert_reason
 from indexer.devnet.compile import SETTINGS, CompiledContract, compile_dev_contracts, compile_sources
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
@@ -68,14 +68,11 @@ VICTIM_ICR = 95 * 10**16  # at the initial price: under 100 %, so the liquidatio
 KINDS = ("whale", "pending_rewards", "adjusted", "fresh", "liquidated")
 
 
-def _topic(signature: str) -> str:
-    return "0x" + keccak(text=signature).hex()
 
-
-TROVE_UPDATED = _topic("TroveUpdated(address,uint256,uint256,uint256,uint8)")
-LIQUIDATION = _topic("Liquidation(uint256,uint256,uint256,uint256)")
-DEPOSIT_CHANGED = _topic("UserDepositChanged(address,uint256)")
-ANSWER_UPDATED = _topic("AnswerUpdated(int256,uint256,uint256)")
+TROVE_UPDATED = event_topic("TroveUpdated(address,uint256,uint256,uint256,uint8)")
+LIQUIDATION = event_topic("Liquidation(uint256,uint256,uint256,uint256)")
+DEPOSIT_CHANGED = event_topic("UserDepositChanged(address,uint256)")
+ANSWER_UPDATED = event_topic("AnswerUpdated(int256,uint256,uint256)")
 NOTHING_TO_LIQUIDATE = "TroveManager: nothing to liquidate"
 
 
@@ -146,24 +143,12 @@ def compile_liquity_v1() -> dict[str, CompiledContract]:
 # --- addresses and calls
 
 
-def _address(label: str) -> str:
-    return to_checksum_address(keccak(text=f"indexer-devnet/liquity-v1/{label}")[12:])
-
 
 def borrower_address(seed: int, index: int) -> str:
     """Seeded borrower ``index`` of ``seed``: a keyless address, used through impersonation."""
-    return _address(f"borrower/{seed}/{index}")
+    return keyless_address("liquity-v1", f"borrower/{seed}/{index}")
 
 
-def _tag(block: int | str) -> str:
-    return hex(block) if isinstance(block, int) else block
-
-
-def _eth_call(to: str, data: str, block: int | str = "latest", sender: str | None = None) -> tuple[str, list[Any]]:
-    call = {"to": to, "data": data}
-    if sender is not None:
-        call["from"] = sender
-    return "eth_call", [call, _tag(block)]
 
 
 def _uints(rpc: JsonRpcClient, calls: Sequence[tuple[str, list[Any]]], width: int = 1) -> list[tuple[int, ...]]:
@@ -192,7 +177,7 @@ def deploy_liquity_v1(rpc_url: str) -> LiquityDeployment:
     made = {name: plan.create(name, code[name].bytecode) for name in _DEPLOYED}
     tm, bo, pf, sp = made["TroveManager"], made["BorrowerOperations"], made["PriceFeed"], made["StabilityPool"]
     ap, dp, lusd = made["ActivePool"], made["DefaultPool"], made["LUSDToken"]
-    fee_recipient = _address("fee-recipient")
+    fee_recipient = keyless_address("liquity-v1", "fee-recipient")
     plan.call("ActivePool.setAddresses", ap, "setAddresses(address,address,address,address)", bo, tm, sp, dp)
     plan.call("DefaultPool.setAddresses", dp, "setAddresses(address,address)", tm, ap)
     plan.call("StabilityPool.setAddresses", sp, "setAddresses(address,address,address)", tm, ap, lusd)
@@ -210,9 +195,10 @@ def deploy_liquity_v1(rpc_url: str) -> LiquityDeployment:
     deployment = LiquityDeployment(
         rpc_url=rpc_url, chain_id=int(chain_id_hex, 16), deployer=deployer, block_number=block_number,
         trove_manager=tm, borrower_operations=bo, price_feed=pf, stability_pool=sp, active_pool=ap,
-        default_pool=dp, lusd_token=lusd, feed=feed, fee_recipient=fee_recipient, liquidator=_address("liquidator"))
-    (last_good,), (status,) = _uints(rpc, [_eth_call(pf, encode_call("lastGoodPrice()")),
-                                           _eth_call(pf, encode_call("status()"))])
+        default_pool=dp, lusd_token=lusd, feed=feed, fee_recipient=fee_recipient,
+        liquidator=keyless_address("liquity-v1", "liquidator"))
+    (last_good,), (status,) = _uints(rpc, [eth_call(pf, encode_call("lastGoodPrice()")),
+                                           eth_call(pf, encode_call("status()"))])
     if last_good != rules.scale_chainlink_price(INITIAL_ANSWER, FEED_DECIMALS) or status != 0:
         raise DevnetError(f"the PriceFeed starts at lastGoodPrice={last_good} status={status}")
     log.info("Liquity v1 devnet deployed block=%d trove_manager=%s price_feed=%s feed=%s", block_number, tm, pf, feed)
@@ -235,12 +221,12 @@ class SystemState:
 def read_system(rpc_url: str, d: LiquityDeployment, *, block: int | str = "latest") -> SystemState:
     tm = d.trove_manager
     got = _uints(JsonRpcClient(rpc_url), [
-        _eth_call(tm, encode_call("getEntireSystemColl()"), block),
-        _eth_call(tm, encode_call("getEntireSystemDebt()"), block),
-        _eth_call(d.stability_pool, encode_call("getTotalLUSDDeposits()"), block),
-        _eth_call(tm, encode_call("getTroveOwnersCount()"), block),
-        _eth_call(d.price_feed, encode_call("lastGoodPrice()"), block),
-        _eth_call(d.price_feed, encode_call("status()"), block),
+        eth_call(tm, encode_call("getEntireSystemColl()"), block),
+        eth_call(tm, encode_call("getEntireSystemDebt()"), block),
+        eth_call(d.stability_pool, encode_call("getTotalLUSDDeposits()"), block),
+        eth_call(tm, encode_call("getTroveOwnersCount()"), block),
+        eth_call(d.price_feed, encode_call("lastGoodPrice()"), block),
+        eth_call(d.price_feed, encode_call("status()"), block),
     ])
     return SystemState(*(v for (v,) in got))
 
@@ -249,7 +235,7 @@ def read_entire_debt_and_coll(rpc_url: str, d: LiquityDeployment, borrowers: Seq
                               block: int | str = "latest") -> list[rules.EntireTrove]:
     """``getEntireDebtAndColl`` of each borrower: (debt, coll, pending debt, pending coll)."""
     got = _uints(JsonRpcClient(rpc_url), [
-        _eth_call(d.trove_manager, encode_call("getEntireDebtAndColl(address)", b), block) for b in borrowers], 4)
+        eth_call(d.trove_manager, encode_call("getEntireDebtAndColl(address)", b), block) for b in borrowers], 4)
     return [rules.EntireTrove(*g) for g in got]
 
 
@@ -257,28 +243,28 @@ def read_current_icr(rpc_url: str, d: LiquityDeployment, borrowers: Sequence[str
                      block: int | str = "latest") -> list[int]:
     """``getCurrentICR(borrower, price)`` of each borrower."""
     got = _uints(JsonRpcClient(rpc_url), [
-        _eth_call(d.trove_manager, encode_call("getCurrentICR(address,uint256)", b, price), block) for b in borrowers])
+        eth_call(d.trove_manager, encode_call("getCurrentICR(address,uint256)", b, price), block) for b in borrowers])
     return [v for (v,) in got]
 
 
 def read_trove_status(rpc_url: str, d: LiquityDeployment, borrowers: Sequence[str], *,
                       block: int | str = "latest") -> list[int]:
     got = _uints(JsonRpcClient(rpc_url), [
-        _eth_call(d.trove_manager, encode_call("getTroveStatus(address)", b), block) for b in borrowers])
+        eth_call(d.trove_manager, encode_call("getTroveStatus(address)", b), block) for b in borrowers])
     return [v for (v,) in got]
 
 
 def read_tcr(rpc_url: str, d: LiquityDeployment, price: int, *, block: int | str = "latest") -> tuple[int, bool]:
     """The TroveManager's ``getTCR(price)`` and ``checkRecoveryMode(price)``."""
     rpc = JsonRpcClient(rpc_url)
-    tcr_raw, mode_raw = rpc.batch([_eth_call(d.trove_manager, encode_call("getTCR(uint256)", price), block),
-                                   _eth_call(d.trove_manager, encode_call("checkRecoveryMode(uint256)", price), block)])
+    tcr_raw, mode_raw = rpc.batch([eth_call(d.trove_manager, encode_call("getTCR(uint256)", price), block),
+                                   eth_call(d.trove_manager, encode_call("checkRecoveryMode(uint256)", price), block)])
     return int(decode(["uint256"], tcr_raw)[0]), bool(decode(["bool"], mode_raw)[0])
 
 
 def read_feed_answer(rpc_url: str, d: LiquityDeployment, *, block: int | str = "latest") -> tuple[int, int]:
     """The Chainlink feed's latest (round id, answer)."""
-    raw = JsonRpcClient(rpc_url).call(*_eth_call(d.feed, encode_call("latestRoundData()"), block))
+    raw = JsonRpcClient(rpc_url).call(*eth_call(d.feed, encode_call("latestRoundData()"), block))
     round_id, answer, _, _, _ = decode(["uint80", "int256", "uint256", "uint256", "uint80"], raw)
     return int(round_id), int(answer)
 
@@ -289,21 +275,13 @@ def liquidation_succeeds(rpc_url: str, d: LiquityDeployment, borrower: str, *, b
     any other revert raises :class:`DevnetError`."""
     data = encode_call("liquidate(address)", borrower)
     try:
-        JsonRpcClient(rpc_url).call(*_eth_call(d.trove_manager, data, block, sender=d.liquidator))
+        JsonRpcClient(rpc_url).call(*eth_call(d.trove_manager, data, block, sender=d.liquidator))
     except DevnetRpcError as exc:
-        if NOTHING_TO_LIQUIDATE in exc.rpc_message or NOTHING_TO_LIQUIDATE in _revert_reason(exc.data):
+        if NOTHING_TO_LIQUIDATE in exc.rpc_message or NOTHING_TO_LIQUIDATE in revert_reason(exc.data):
             return False
         raise DevnetError(f"liquidate({borrower}) reverted for another reason: {exc}") from exc
     return True
 
-
-def _revert_reason(data: object) -> str:
-    if not isinstance(data, str) or not data.startswith("0x08c379a0"):
-        return ""
-    try:
-        return str(decode(["string"], "0x" + data[10:])[0])
-    except Exception:  # noqa: BLE001 - a malformed payload just has no reason
-        return ""
 
 
 # --- chain control

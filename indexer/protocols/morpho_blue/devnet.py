@@ -36,6 +36,7 @@ from eth_utils.crypto import keccak
 
 from indexer.devnet import toolchain
 from indexer.devnet.abi import decode, encode_call
+from indexer.devnet.calls import eth_call, event_topic, keyless_address, revert_reason
 from indexer.devnet.compile import CompiledContract, compile_sources
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
@@ -82,16 +83,13 @@ TARGET_UTILIZATION = Fraction(3, 5)
 BORROW_MARGIN = 3
 
 
-def _topic(event_signature: str) -> str:
-    return "0x" + keccak(text=event_signature).hex()
 
-
-TRANSFER = _topic("Transfer(address,address,uint256)")
-APPROVAL = _topic("Approval(address,address,uint256)")
-SUPPLY = _topic("Supply(bytes32,address,address,uint256,uint256)")
-SUPPLY_COLLATERAL = _topic("SupplyCollateral(bytes32,address,address,uint256)")
-BORROW = _topic("Borrow(bytes32,address,address,address,uint256,uint256)")
-REPAY = _topic("Repay(bytes32,address,address,uint256,uint256)")
+TRANSFER = event_topic("Transfer(address,address,uint256)")
+APPROVAL = event_topic("Approval(address,address,uint256)")
+SUPPLY = event_topic("Supply(bytes32,address,address,uint256,uint256)")
+SUPPLY_COLLATERAL = event_topic("SupplyCollateral(bytes32,address,address,uint256)")
+BORROW = event_topic("Borrow(bytes32,address,address,address,uint256,uint256)")
+REPAY = event_topic("Repay(bytes32,address,address,uint256,uint256)")
 
 
 @dataclass(frozen=True)
@@ -278,21 +276,15 @@ def market_id(params: tuple[str, str, str, str, int]) -> str:
     return "0x" + keccak(abi_encode(["address", "address", "address", "address", "uint256"], list(params))).hex()
 
 
-def _address(label: str) -> str:
-    return to_checksum_address(keccak(text=f"indexer-devnet/morpho-blue/{label}")[12:])
-
 
 def borrower_address(seed: int, index: int) -> str:
     """Seeded borrower ``index`` of ``seed``: a keyless address, used through auto-impersonation."""
-    return _address(f"borrower/{seed}/{index}")
+    return keyless_address("morpho-blue", f"borrower/{seed}/{index}")
 
 
 def _id_bytes(mid: str) -> bytes:
     return bytes.fromhex(mid.removeprefix("0x"))
 
-
-def _block_tag(block: int | str) -> str:
-    return hex(block) if isinstance(block, int) else block
 
 
 def _initial_price(spec: _MarketSpec) -> int:
@@ -322,7 +314,8 @@ def deploy_morpho_blue(rpc_url: str) -> MorphoDeployment:
     if not accounts:
         raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
     deployer = to_checksum_address(accounts[0])
-    fee_recipient, lender, liquidator = _address("fee-recipient"), _address("lender"), _address("liquidator")
+    fee_recipient, lender, liquidator = (keyless_address("morpho-blue", label)
+                                         for label in ("fee-recipient", "lender", "liquidator"))
     plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
                       deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)  # fmt: skip
 
@@ -394,7 +387,7 @@ def deploy_morpho_blue(rpc_url: str) -> MorphoDeployment:
 
 def _check(rpc: JsonRpcClient, d: MorphoDeployment) -> None:
     """Confirms the predicted ids: Morpho knows each market under the id computed here."""
-    raws = rpc.batch(_eth_call(d.morpho, encode_call("idToMarketParams(bytes32)", _id_bytes(m.id))) for m in d.markets)
+    raws = rpc.batch(eth_call(d.morpho, encode_call("idToMarketParams(bytes32)", _id_bytes(m.id))) for m in d.markets)
     for m, raw in zip(d.markets, raws, strict=True):
         loan, collateral, oracle, irm, lltv = decode(["address", "address", "address", "address", "uint256"], raw)
         got = (to_checksum_address(loan), to_checksum_address(collateral), to_checksum_address(oracle),
@@ -406,18 +399,12 @@ def _check(rpc: JsonRpcClient, d: MorphoDeployment) -> None:
 # --- reads
 
 
-def _eth_call(to: str, data: str, block: int | str = "latest", sender: str | None = None) -> tuple[str, list[Any]]:
-    call = {"to": to, "data": data}
-    if sender is not None:
-        call["from"] = sender
-    return "eth_call", [call, _block_tag(block)]
-
 
 def read_markets(
     rpc_url: str, deployment: MorphoDeployment, market_ids: Sequence[str], *, block: int | str = "latest"
 ) -> list[MarketState]:
     raws = JsonRpcClient(rpc_url).batch(
-        _eth_call(deployment.morpho, encode_call("market(bytes32)", _id_bytes(mid)), block) for mid in market_ids
+        eth_call(deployment.morpho, encode_call("market(bytes32)", _id_bytes(mid)), block) for mid in market_ids
     )
     return [MarketState(*(int(v) for v in decode(["uint128"] * 6, raw))) for raw in raws]
 
@@ -433,7 +420,7 @@ def read_positions(
 ) -> list[PositionState]:
     """Positions by (market id, account), in one batch."""
     raws = JsonRpcClient(rpc_url).batch(
-        _eth_call(deployment.morpho, encode_call("position(bytes32,address)", _id_bytes(mid), account), block)
+        eth_call(deployment.morpho, encode_call("position(bytes32,address)", _id_bytes(mid), account), block)
         for mid, account in keys
     )
     return [PositionState(*(int(v) for v in decode(["uint256", "uint128", "uint128"], raw))) for raw in raws]
@@ -450,7 +437,7 @@ def read_prices(
 ) -> list[int]:
     """The markets' oracle prices (``IOracle.price()``)."""
     raws = JsonRpcClient(rpc_url).batch(
-        _eth_call(deployment.market(mid).oracle, encode_call("price()"), block) for mid in market_ids
+        eth_call(deployment.market(mid).oracle, encode_call("price()"), block) for mid in market_ids
     )
     return [int(decode(["uint256"], raw)[0]) for raw in raws]
 
@@ -460,7 +447,7 @@ def read_borrow_rate(rpc_url: str, deployment: MorphoDeployment, market_id: str,
     m = deployment.market(market_id)
     state = read_market(rpc_url, deployment, market_id, block=block)
     data = encode_call(f"borrowRateView({MARKET_PARAMS},{MARKET})", m.params, state.as_tuple())
-    raw = JsonRpcClient(rpc_url).call(*_eth_call(m.irm, data, block))
+    raw = JsonRpcClient(rpc_url).call(*eth_call(m.irm, data, block))
     return int(decode(["uint256"], raw)[0])
 
 
@@ -475,7 +462,7 @@ def read_debts(
     indebted = [(i, key, pos.borrow_shares) for i, (key, pos) in enumerate(zip(keys, positions, strict=True))
                 if pos.borrow_shares]  # fmt: skip
     calls = [
-        _eth_call(deployment.morpho,
+        eth_call(deployment.morpho,
                   encode_call(f"repay({MARKET_PARAMS},uint256,uint256,address,bytes)", deployment.market(mid).params,
                               0, shares, account, b""), block, sender=deployment.liquidator)
         for _, (mid, account), shares in indebted
@@ -547,22 +534,13 @@ def liquidation_succeeds(
     m = deployment.market(market_id)
     data = encode_call(f"liquidate({MARKET_PARAMS},address,uint256,uint256,bytes)", m.params, borrower, 0, 1, b"")
     try:
-        JsonRpcClient(rpc_url).call(*_eth_call(deployment.morpho, data, block, sender=deployment.liquidator))
+        JsonRpcClient(rpc_url).call(*eth_call(deployment.morpho, data, block, sender=deployment.liquidator))
     except DevnetRpcError as exc:
-        if HEALTHY_POSITION in exc.rpc_message or HEALTHY_POSITION in _revert_reason(exc.data):
+        if HEALTHY_POSITION in exc.rpc_message or HEALTHY_POSITION in revert_reason(exc.data):
             return False
         raise DevnetError(f"liquidate({borrower}) on {m.label} reverted for another reason: {exc}") from exc
     return True
 
-
-def _revert_reason(data: object) -> str:
-    """The string of an ``Error(string)`` revert payload, or ''."""
-    if not isinstance(data, str) or not data.startswith("0x08c379a0"):
-        return ""
-    try:
-        return str(decode(["string"], "0x" + data[10:])[0])
-    except Exception:  # noqa: BLE001 - a malformed payload just has no reason
-        return ""
 
 
 # --- seeding
