@@ -6,7 +6,7 @@ compound-finance/comet (CometWithExtendedAssetList, CometMainInterface, CometExt
 use, rule for rule: the asset list at four decimals of each factor, per-second kink rates, stored vs accrued
 indices, ``isBorrowCollateralized`` / ``isLiquidatable`` on the stored index, ``absorb``. It compiles with the
 repository's solcjs (npm ``solc``, 0.8.37; optimizer 200 runs, shanghai), cached under ``.build/compound-v3/``.
-Tokens are ``DevCometToken`` (anyone may mint); prices come from fresh ``DevPriceFeed`` contracts (8 decimals),
+Tokens are ``DevToken`` (anyone may mint); prices come from fresh ``DevPriceFeed`` contracts (8 decimals),
 one per market and asset, so moving one never moves another market.
 
 Markets (:data:`MARKETS`):
@@ -77,7 +77,6 @@ SETTINGS: dict[str, Any] = {
     "evmVersion": "shanghai",
     "outputSelection": {
         "devnet/DevComet.sol": {"DevComet": _ARTIFACTS},
-        "devnet/DevCometToken.sol": {"DevCometToken": _ARTIFACTS},
     },
 }
 EIP170_LIMIT = 24_576  # bytes of runtime code anvil accepts by default
@@ -247,10 +246,10 @@ def _sources() -> dict[str, str]:
 
 @functools.cache
 def compile_compound_v3() -> dict[str, CompiledContract]:
-    """DevComet and DevCometToken (by name); compiled once per set of inputs, then read from ``.build/``."""
+    """DevComet (by name); compiled once per set of inputs, then read from ``.build/``."""
     contracts = compile_sources(_sources(), solc_dir=toolchain.solc_package_dir(), settings=SETTINGS,
                                 cache_name="compound-v3")  # fmt: skip
-    for name in ("DevComet", "DevCometToken"):
+    for name in ("DevComet",):
         runtime = (len(contracts[name].deployed_bytecode) - 2) // 2
         if runtime == 0:
             raise DevnetError(f"solc produced no bytecode for {name}")
@@ -477,7 +476,7 @@ def deploy_compound_v3(rpc_url: str) -> dict[str, Any]:
                       deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)  # fmt: skip
 
     tokens = {
-        t.symbol: plan.create(f"DevCometToken {t.symbol}", code["DevCometToken"].bytecode,
+        t.symbol: plan.create(f"DevToken {t.symbol}", compile_dev_contracts()["DevToken"].bytecode,
                               ("string", "string", "uint8"), (t.name, t.symbol, t.decimals))
         for t in TOKENS
     }  # fmt: skip

@@ -3,7 +3,7 @@
 The contracts are the @morpho-org/morpho-blue 1.0.0 sources, compiled offline by solcjs 0.8.19 (npm alias
 ``solc-0.8.19``: Morpho.sol pins exactly that version) with Morpho's production settings (via-IR, 999,999
 optimizer runs, paris, no metadata hash); the output is cached under ``.build/morpho-blue/``. Tokens are
-this package's ``MorphoDevToken`` (Morpho's ERC20Mock has no decimals or symbol).
+the devnet's shared ``DevToken`` (Morpho's ERC20Mock has no decimals or symbol).
 
 Everything is sent as JSON-RPC batches with automine off, as the Aave devnet does: the deployment comes
 from the node's first dev account (every address predicted from its nonce), and each seeded borrower is a
@@ -37,7 +37,7 @@ from eth_utils.crypto import keccak
 from indexer.devnet import toolchain
 from indexer.devnet.abi import decode, encode_call
 from indexer.devnet.calls import eth_call, event_topic, keyless_address, revert_reason
-from indexer.devnet.compile import CompiledContract, compile_sources
+from indexer.devnet.compile import CompiledContract, compile_dev_contracts, compile_sources
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
@@ -48,9 +48,8 @@ log = logging.getLogger(__name__)
 
 MORPHO_PACKAGE = "@morpho-org/morpho-blue"
 SOLC_PACKAGE = "solc-0.8.19"
-CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 
-_DEPLOYED = ("Morpho", "IrmMock", "OracleMock", "MorphoDevToken")
+_DEPLOYED = ("Morpho", "IrmMock", "OracleMock")
 _ARTIFACTS = ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]
 # Morpho Blue's own build settings (the foundry.toml of its repository): via-IR, 999,999 runs, paris, and no
 # metadata hash. The cold compile takes 20-40 s on two cores, once: the output is cached.
@@ -63,7 +62,6 @@ SETTINGS: dict[str, Any] = {
         "src/Morpho.sol": {"Morpho": _ARTIFACTS},
         "src/mocks/IrmMock.sol": {"IrmMock": _ARTIFACTS},
         "src/mocks/OracleMock.sol": {"OracleMock": _ARTIFACTS},
-        "devnet/MorphoDevToken.sol": {"MorphoDevToken": _ARTIFACTS},
     },
 }
 
@@ -252,13 +250,12 @@ class MorphoSeeded:
 def _sources() -> dict[str, str]:
     src = toolchain.package_dir(MORPHO_PACKAGE) / "src"
     sources = {f"src/{p.relative_to(src).as_posix()}": p.read_text() for p in sorted(src.rglob("*.sol"))}
-    sources.update({f"devnet/{p.name}": p.read_text() for p in sorted(CONTRACTS_DIR.glob("*.sol"))})
     return sources
 
 
 @functools.cache
 def compile_morpho_blue() -> dict[str, CompiledContract]:
-    """Morpho, IrmMock, OracleMock and MorphoDevToken (by name, among others); compiled once per set of inputs."""
+    """Morpho, IrmMock and OracleMock (by name, among others); compiled once per set of inputs."""
     contracts = compile_sources(
         _sources(), solc_dir=toolchain.package_dir(SOLC_PACKAGE), settings=SETTINGS, cache_name="morpho-blue"
     )
@@ -323,7 +320,7 @@ def deploy_morpho_blue(rpc_url: str) -> MorphoDeployment:
     irm = plan.create("IrmMock", code["IrmMock"].bytecode)
     tokens = {
         t.symbol: plan.create(
-            f"MorphoDevToken {t.symbol}", code["MorphoDevToken"].bytecode, ("string", "string", "uint8"),
+            f"DevToken {t.symbol}", compile_dev_contracts()["DevToken"].bytecode, ("string", "string", "uint8"),
             (t.name, t.symbol, t.decimals),
         )
         for t in TOKENS

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 
-/// @title DevCometToken
-/// @notice A plain ERC20 for the Compound v3 devnet: name, symbol and decimals of the token it stands for, and
-///         a `mint` anyone may call (devnet only). Transfers return true and revert on insufficient balance
-///         or allowance; an allowance of type(uint256).max is never spent.
-contract DevCometToken {
+/// @title DevToken
+/// @notice A plain ERC20 for the devnets' markets (Morpho Blue, Compound v3, ...): name, symbol and decimals of
+///         the token it stands for, and a `mint` anyone may call (devnet only). Transfers return true and revert on
+///         insufficient balance or allowance; an allowance of type(uint256).max is never spent.
+contract DevToken {
     string public name;
     string public symbol;
     uint8 public immutable decimals;
@@ -43,7 +43,7 @@ contract DevCometToken {
     function transferFrom(address from, address to, uint256 amount) external returns (bool) {
         uint256 allowed = allowance[from][msg.sender];
         if (allowed != type(uint256).max) {
-            require(allowed >= amount, "DevCometToken: allowance");
+            require(allowed >= amount, "DevToken: allowance");
             allowance[from][msg.sender] = allowed - amount;
         }
         _move(from, to, amount);
@@ -52,7 +52,7 @@ contract DevCometToken {
 
     function _move(address from, address to, uint256 amount) private {
         uint256 held = balanceOf[from];
-        require(held >= amount, "DevCometToken: balance");
+        require(held >= amount, "DevToken: balance");
         unchecked {
             balanceOf[from] = held - amount;
         }
