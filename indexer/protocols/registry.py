@@ -10,6 +10,7 @@ from indexer.protocols.base import MarketRef, PositionRules, Source, VenueSource
 from indexer.protocols.compound_v3.adapter import CompoundV3Adapter
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.protocols.liquity_v1.adapter import LiquityV1Adapter
+from indexer.protocols.maker.adapter import MakerAdapter
 from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ SOURCES: dict[str, type[Source] | type[VenueSource]] = {
     HyperliquidAdapter.kind: HyperliquidAdapter,
     CompoundV3Adapter.kind: CompoundV3Adapter,
     LiquityV1Adapter.kind: LiquityV1Adapter,
+    MakerAdapter.kind: MakerAdapter,
 }
 
 
