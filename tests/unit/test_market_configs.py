@@ -1,7 +1,7 @@
 """The shipped live-market configs (config/markets/*.toml) load through the project's own settings loader, name
 checksummed addresses only, put every market on a configured chain with its real chain id, share no market
-key across files (so any two can be merged into one config), and state the quote currency of every Compound v3
-market as its base feed prices it."""
+key across files (so any two can be merged into one config), state the quote currency of every Compound v3
+market as its base feed prices it, and name the ilk of every Maker market, in its key too."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_loads_and_validates_through_settings(path: Path, monkeypatch: pytest.Mo
     for key, market in settings.markets.items():
         assert market.chain in settings.chains, key
         assert market.start_block > 0, key
-        assert market.protocol in {"aave_v3", "aave_v2", "compound_v3", "liquity_v1"}, key
+        assert market.protocol in {"aave_v3", "aave_v2", "compound_v3", "liquity_v1", "maker"}, key
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -106,3 +106,13 @@ def test_the_weth_comets_are_eth_quoted() -> None:
             if market["protocol"] == "compound_v3" and key.endswith("-weth")]
     assert {key.split("-")[2] for key, _ in weth} == {"ethereum", "arbitrum", "optimism", "base"}
     assert all(market["options"]["quote"] == "ETH" for _, market in weth), weth
+
+
+def test_every_maker_market_names_its_ilk() -> None:
+    makers = {key: (path.stem, market) for path in FILES for key, market in _raw(path)["markets"].items()
+              if market["protocol"] == "maker"}
+    assert makers, "no maker market ships"
+    for key, (chain, market) in makers.items():
+        ilk = market.get("options", {}).get("ilk")
+        assert isinstance(ilk, str) and ilk, f"{key}: no ilk"
+        assert key == f"maker-{chain}-{ilk.lower()}", f"{key}: ilk {ilk!r}"
