@@ -8,6 +8,7 @@ from indexer.protocols.aave_v2.adapter import AaveV2Adapter
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef, PositionRules, Source, VenueSource
 from indexer.protocols.compound_v3.adapter import CompoundV3Adapter
+from indexer.protocols.euler_v2.adapter import EulerV2Adapter
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.protocols.liquity_v1.adapter import LiquityV1Adapter
 from indexer.protocols.maker.adapter import MakerAdapter
@@ -24,6 +25,7 @@ SOURCES: dict[str, type[Source] | type[VenueSource]] = {
     CompoundV3Adapter.kind: CompoundV3Adapter,
     LiquityV1Adapter.kind: LiquityV1Adapter,
     MakerAdapter.kind: MakerAdapter,
+    EulerV2Adapter.kind: EulerV2Adapter,
 }
 
 
