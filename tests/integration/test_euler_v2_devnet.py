@@ -76,7 +76,7 @@ def chain(euler_chain: EulerChain) -> Iterator[EulerChain]:
 
 
 def _config(tmp_path: Path, chain: EulerChain, db_url: str, *, discover: bool = False, verify: bool = False,
-            pyth_heartbeat: int | None = None) -> Path:
+            pyth_heartbeat: int | None = None, sub_accounts: bool = False) -> Path:
     feeds = ""
     if pyth_heartbeat is not None:
         price_id = chain.record["pyth_ids"]["wstETH/USD"]
@@ -85,7 +85,8 @@ def _config(tmp_path: Path, chain: EulerChain, db_url: str, *, discover: bool = 
     markets = "".join(
         f'\n[markets.{name}]\nchain = "devnet"\nprotocol = "euler_v2"\naddress = "devnet:EulerV2.{name}"\n'
         f'discover = {str(discover).lower()}\nstart_block = {chain.deployment.block_number}\n'
-        f'verify_onchain = {str(verify).lower()}\n' for name in MARKETS)
+        f'verify_onchain = {str(verify).lower()}\n'
+        + ('options = { sub_accounts = true }\n' if sub_accounts else '') for name in MARKETS)
     config = tmp_path / "euler.toml"
     config.write_text(f'[database]\nurl = "{db_url}"\n\n[chains.devnet]\nchain_id = 31337\n'
                       f'devnet = "{chain.file}"\n{feeds}{markets}')
@@ -357,6 +358,20 @@ async def test_discovery_finds_every_sub_account_of_each_controller(chain, tmp_p
     assert {p.owner for p in positions if p.account in {s.account for s in chain.seeded}} == \
         {p.owner for p in chain.seeded}
     assert read.snapshots
+
+
+async def test_tracked_owners_find_all_their_sub_accounts_without_discovery(chain, tmp_path, db_url, engine):
+    """`sub_accounts = true`, no discovery: each tracked owner stands for its 256 sub-accounts, and the read finds
+    every seeded sub-account of every owner on the vault that controls it (and nothing of untracked owners)."""
+    settings = load_settings(_config(tmp_path, chain, db_url, sub_accounts=True))
+    tracked = sorted({p.owner for p in chain.seeded})[::2]
+    for owner in tracked:
+        add_wallet(engine, address=owner, label="owner")
+    (read,) = await sync_once(settings, engine)
+    expected = {(p.market, p.account) for p in chain.seeded if p.owner in tracked}
+    assert {(s.market, s.account) for s in read.snapshots} == expected
+    assert len({account for _, account in expected}) > len(tracked)  # several sub-accounts per owner
+    assert {p.owner for p in list_positions(engine)} == set(tracked)
 
 
 async def test_interest_moves_every_debt_as_debt_of(chain, tmp_path):

@@ -14,8 +14,11 @@ Design (how this package maps EVK onto the neutral position model):
   controller (topic2) fixed to this vault: every account that ever enabled the vault as its controller, whatever its
   owner — borrowing requires it (EVK's borrow refuses an account without the vault as controller), so no position is
   missed, and no owner's 256 sub-accounts have to be probed one by one (256 ``getControllers`` per wallet and
-  block). A tracked wallet that is not discovered is read as its own sub-account 0; list a sub-account's address to
-  track it without discovery.
+  block). A tracked wallet that is not discovered is read as its own sub-account 0, unless the market says
+  ``options = { sub_accounts = true }``: then every account read stands for its owner's whole prefix, and one
+  round asks the EVC's ``isControllerEnabled`` of all 256 sub-accounts (the prefix is the address's first 19
+  bytes, a sub-account is the owner XOR its id) before the rest reads the ones this vault controls — for markets
+  read by tracked wallets only (with discovery, every sub-account is found from the events anyway).
 * **Reads**, all at the pinned block, in Multicall3 rounds (three once the previous read's hint is confirmed, up to
   six on a first read): the vault's ``EVC``, ``asset``, ``oracle``, ``unitOfAccount``, ``interestAccumulator``,
   ``liquidationCoolOffTime``, ``maxLiquidationDiscount`` and each account's ``debtOfExact``, with the EVC's
@@ -68,7 +71,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from eth_utils import to_checksum_address
 from eth_utils.crypto import keccak
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, Plan
@@ -194,9 +197,17 @@ def _revert_selector(result: Failed) -> str | None:
     return None
 
 
+class EulerOptions(BaseModel):
+    """``[markets.NAME.options]`` of an Euler v2 market."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    sub_accounts: bool = Field(default=False, description="read every account as its owner's 256 sub-accounts "
+                               "(those with this vault as controller); for tracked wallets without discovery")
+
+
 class EulerV2Adapter:
     kind: ClassVar[str] = "euler_v2"
-    options: ClassVar[type[BaseModel] | None] = None
+    options: ClassVar[type[BaseModel] | None] = EulerOptions
     transport: ClassVar[str] = "chain"
     devnet: ClassVar[str | None] = "indexer.protocols.euler_v2.devnet"
     # EthereumVaultConnector Events.sol: ControllerStatus(address indexed account, address indexed controller, bool)
@@ -204,6 +215,7 @@ class EulerV2Adapter:
 
     def __init__(self, market: MarketRef) -> None:
         self.market = market
+        self.sweep = bool(market.options.get("sub_accounts", False))
         self._chainlink_feeds: set[Address] = set()
 
     def discovery(self) -> DiscoverySpec:
@@ -217,11 +229,40 @@ class EulerV2Adapter:
                                    f"{self.market.chain!r} is not an Euler v2 vault ({what})")
 
     # -- reading -------------------------------------------------------------------------------
+    def _sweep(self, accounts: Sequence[Address], hinted: Layout | None) -> Plan[list[Address]]:
+        """The sub-accounts of every account's prefix that have this vault as a controller (EthereumVaultConnector:
+        an account's owner prefix is its address >> 8; the 256 addresses sharing it are its sub-accounts). The EVC
+        is the vault's ``EVC()``, asked in the same round when the hint names one (and the round is asked again in
+        the rare block where it changed)."""
+        vault = self.market.address
+        prefixes = list(dict.fromkeys(int(a, 16) >> 8 for a in accounts))
+        subs = [_addr(f"0x{(prefix << 8 | i):040x}") for prefix in prefixes for i in range(256)]
+        head = [_VAULT.function("EVC").call(vault, allow_failure=True)]
+        evc = hinted.evc if hinted is not None else None
+        if evc is None:
+            (answer,) = yield head
+            if isinstance(answer, Failed):
+                raise self._mismatch("EVC() did not answer")
+            evc = _addr(answer[0])
+        enabled = _EVC.function("isControllerEnabled")
+        got = yield [*head, *(enabled.call(evc, sub, vault, allow_failure=True) for sub in subs)]
+        if not isinstance(got[0], Failed) and _addr(got[0][0]) != evc:
+            evc = _addr(got[0][0])
+            got = [got[0], *(yield [enabled.call(evc, sub, vault, allow_failure=True) for sub in subs])]
+        found = [sub for sub, r in zip(subs, got[1:], strict=True) if not isinstance(r, Failed) and r[0]]
+        log.debug("euler_v2 sub-accounts market=%s owners=%d controlled=%d", self.market.key, len(prefixes),
+                  len(found))
+        return found
+
     def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
              hint: object | None = None, check: Collection[Address] = ()) -> Plan[MarketRead]:
         vault = self.market.address
-        checked = set(accounts) if self.market.verify_onchain else set(check)
         hinted = hint if isinstance(hint, Layout) else None
+        if self.sweep and accounts:
+            sampled = {int(c, 16) >> 8 for c in check}  # the self-check's sample: the owners it names, whole
+            accounts = yield from self._sweep(accounts, hinted)
+            check = [a for a in accounts if int(a, 16) >> 8 in sampled]
+        checked = set(accounts) if self.market.verify_onchain else set(check)
         calls = [_VAULT.function(name).call(vault, allow_failure=True) for name in _HEAD]
         calls += [_VAULT.function("debtOfExact").call(vault, a, allow_failure=True) for a in accounts]
         looked = [a for a in accounts if a in checked]
