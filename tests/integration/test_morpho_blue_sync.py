@@ -200,9 +200,7 @@ def test_devnet_up_deploys_morpho_beside_aave_and_sync_indexes_both(tmp_path):
     assert protocols["compound_v3"] >= 12, protocols  # the default config's two devnet Comets
     assert protocols["liquity_v1"] >= 10, protocols  # and its Liquity v1 TroveManager
     assert protocols["maker"] >= 8, protocols  # and its two Maker ilks (urns of the tracked wallets and proxies)
-    # and its two Euler controller vaults: `sync` reads a tracked owner as its sub-account 0 (the seeding puts a
-    # few there); the other sub-accounts are found by discovery, which `indexer run` does
-    assert protocols["euler_v2"] >= 2, protocols
+    assert protocols["euler_v2"] >= 8, protocols  # and its two Euler vaults (every sub-account of the owners)
     morpho = [r for r in rows if r["protocol"] == "morpho_blue"]
     assert {r["market"] for r in morpho} <= {"devnet-morpho-weth-usdc", "devnet-morpho-wbtc-dai",
                                              "devnet-morpho-wsteth-weth", "devnet-morpho-usdc-weth"}
