@@ -53,7 +53,7 @@ def test_loads_and_validates_through_settings(path: Path, monkeypatch: pytest.Mo
     for key, market in settings.markets.items():
         assert market.chain in settings.chains, key
         assert market.start_block > 0, key
-        assert market.protocol in {"aave_v3", "aave_v2", "compound_v3", "liquity_v1", "maker"}, key
+        assert market.protocol in {"aave_v3", "aave_v2", "compound_v3", "liquity_v1", "maker", "euler_v2"}, key
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
