@@ -2,7 +2,8 @@
 `GET /v1/positions?wallet=W` show them together, riskiest first, each with its nearest liquidation price.
 
 The wallet opens its positions itself (anvil impersonates it): an Aave v3 borrow against WETH, a Compound v3
-borrow of USDC against WETH on the devnet Comet, a Liquity v1 trove, a Morpho Blue borrow against wstETH.
+borrow of USDC against WETH on the devnet Comet, a Liquity v1 trove, a Morpho Blue borrow against wstETH, a Maker
+ETH-A vault held directly, and an Euler v2 borrow of USDC in its sub-account 1 against WETH.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from eth_utils import to_checksum_address
 
 from indexer.api.app import make_app
 from indexer.devnet import Anvil, Deployment, stack
@@ -28,7 +30,7 @@ from indexer.sync import sync_once
 
 WALLET = "0x00000000000000000000000000000000C0FFEE01"
 MAX = 2**256 - 1
-PROTOCOLS = ["aave_v3", "morpho_blue", "compound_v3", "liquity_v1"]
+PROTOCOLS = ["aave_v3", "morpho_blue", "compound_v3", "liquity_v1", "maker", "euler_v2"]
 
 
 def _send(rpc: JsonRpcClient, to: str, signature: str, *args: object, value: int = 0) -> None:
@@ -77,13 +79,33 @@ def _open_everywhere(url: str, deployment: Deployment) -> None:
     _send(rpc, morpho, f"supplyCollateral({market_params},uint256,address,bytes)", params, 10**18, WALLET, b"")
     _send(rpc, morpho, f"borrow({market_params},uint256,uint256,address,address)", params, 8 * 10**17, 0, WALLET,
           WALLET)
+    # Maker: an ETH-A urn of the wallet's own, 10 ETH locked, 5,000 DAI of normalized debt drawn
+    eth_a = deployment.protocols["maker"]["ilks"]["ETH-A"]
+    vat = deployment.contracts["Maker.Vat"]
+    _send(rpc, eth_a["gem"], "mint(address,uint256)", WALLET, 10 * 10**18)
+    _send(rpc, eth_a["gem"], "approve(address,uint256)", eth_a["join"], MAX)
+    _send(rpc, eth_a["join"], "join(address,uint256)", WALLET, 10 * 10**18)
+    _send(rpc, vat, "frob(bytes32,address,address,address,int256,int256)", b"ETH-A".ljust(32, b"\0"), WALLET, WALLET,
+          WALLET, 10 * 10**18, 5_000 * 10**18)
+    # Euler v2: 2 WETH deposited in the eWETH vault for sub-account 1, which borrows 2,000 USDC from eUSDC
+    euler = deployment.protocols["euler_v2"]
+    evc, e_weth, e_usdc = euler["evc"], deployment.contracts["EulerV2.eWETH"], deployment.contracts["EulerV2.eUSDC"]
+    sub = to_checksum_address(f"0x{int(WALLET, 16) ^ 1:040x}")
+    weth_token = euler["tokens"]["WETH"]["address"]
+    _send(rpc, weth_token, "mint(address,uint256)", WALLET, 2 * 10**18)
+    _send(rpc, weth_token, "approve(address,uint256)", e_weth, MAX)
+    _send(rpc, e_weth, "deposit(uint256,address)", 2 * 10**18, sub)
+    _send(rpc, evc, "enableCollateral(address,address)", sub, e_weth)
+    _send(rpc, evc, "enableController(address,address)", sub, e_usdc)
+    _send(rpc, evc, "call(address,address,uint256,bytes)", e_usdc, sub, 0,
+          bytes.fromhex(encode_call("borrow(uint256,address)", 2_000 * 10**6, WALLET)[2:]))
 
 
 @pytest.fixture(scope="module")
 def everywhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with Anvil() as node:
         deployment = stack.deploy(node.url)  # every protocol the default config names
-        for kind in ("aave_v3", "morpho_blue", "liquity_v1"):  # their markets need liquidity, Liquity other troves
+        for kind in ("aave_v3", "morpho_blue", "liquity_v1", "euler_v2"):  # liquidity; Liquity needs other troves
             stack.devnet_module(kind).seed_devnet(node.url, deployment, 4)
         _open_everywhere(node.url, deployment)
         folder = tmp_path_factory.mktemp("everywhere")
