@@ -75,7 +75,7 @@ log = logging.getLogger(__name__)
 KIND = "euler_v2"
 PREFIX = "EulerV2."
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
-_DEPLOYED = ("DevEVC", "DevEVault", "DevEulerRouter", "DevChainlinkOracle", "DevPythOracle", "DevEulerToken",
+_DEPLOYED = ("DevEVC", "DevEVault", "DevEulerRouter", "DevChainlinkOracle", "DevPythOracle",
              "DevYieldVault")
 EIP170_LIMIT = 24_576
 DEPLOY_GAS = 12_000_000
@@ -375,7 +375,7 @@ def deploy_euler_v2(rpc_url: str) -> dict[str, Any]:
     deployer = to_checksum_address(accounts[0])
     plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
                       deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
-    tokens = {t.symbol: plan.create(f"DevEulerToken {t.symbol}", code["DevEulerToken"].bytecode,
+    tokens = {t.symbol: plan.create(f"DevToken {t.symbol}", compile_dev_contracts()["DevToken"].bytecode,
                                     ("string", "string", "uint8"), (f"{t.symbol} (Euler v2 devnet)", t.symbol,
                                                                     t.decimals))
               for t in TOKENS}

@@ -51,7 +51,7 @@ from indexer.devnet import toolchain
 from indexer.devnet.abi import decode, encode_call
 from indexer.devnet.calls import block_tag, eth_call, event_topic, keyless_address, revert_reason
 from indexer.devnet.chain import CANONICAL_MULTICALL3
-from indexer.devnet.compile import SETTINGS, CompiledContract, compile_sources
+from indexer.devnet.compile import SETTINGS, CompiledContract, compile_dev_contracts, compile_sources
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 KIND = "maker"
 PREFIX = "Maker."
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
-_DEPLOYED = ("Vat", "Spotter", "Jug", "Dog", "Vow", "Clipper", "OSM", "DSValue", "GemJoin", "DevGem",
+_DEPLOYED = ("Vat", "Spotter", "Jug", "Dog", "Vow", "Clipper", "OSM", "DSValue", "GemJoin",
              "DssCdpManager", "DSProxyFactory", "ProxyRegistry", "DevProxyActions")
 
 WAD, RAY, RAD = rules.WAD, rules.RAY, rules.RAD
@@ -189,8 +189,8 @@ def deploy_maker(rpc_url: str) -> dict[str, Any]:
     ilks: dict[str, dict[str, Any]] = {}
     for spec in ILKS:
         ilk = ilk_bytes(spec.name)
-        gem = plan.create(f"DevGem {spec.symbol}", code["DevGem"].bytecode, ("string", "string", "uint8"),
-                          (f"{spec.symbol} (Maker devnet)", spec.symbol, spec.dec))
+        gem = plan.create(f"DevToken {spec.symbol}", compile_dev_contracts()["DevToken"].bytecode,
+                          ("string", "string", "uint8"), (f"{spec.symbol} (Maker devnet)", spec.symbol, spec.dec))
         join = plan.create(f"GemJoin {spec.name}", code["GemJoin"].bytecode, ("address", "bytes32", "address"),
                            (vat, ilk, gem))
         src = plan.create(f"DSValue {spec.name}", code["DSValue"].bytecode)

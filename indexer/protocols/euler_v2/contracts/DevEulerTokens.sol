@@ -1,64 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 
-/// @title DevEulerToken
-/// @notice A plain ERC20 for the Euler v2 devnet: the name, symbol and decimals of the token it stands for and a
-///         `mint` anyone may call (devnet only). An allowance of type(uint256).max is never spent.
-contract DevEulerToken {
-    string public name;
-    string public symbol;
-    uint8 public immutable decimals;
-    uint256 public totalSupply;
-
-    mapping(address => uint256) public balanceOf;
-    mapping(address => mapping(address => uint256)) public allowance;
-
-    event Transfer(address indexed from, address indexed to, uint256 value);
-    event Approval(address indexed owner, address indexed spender, uint256 value);
-
-    constructor(string memory name_, string memory symbol_, uint8 decimals_) {
-        name = name_;
-        symbol = symbol_;
-        decimals = decimals_;
-    }
-
-    function mint(address to, uint256 amount) external {
-        totalSupply += amount;
-        balanceOf[to] += amount;
-        emit Transfer(address(0), to, amount);
-    }
-
-    function approve(address spender, uint256 amount) external returns (bool) {
-        allowance[msg.sender][spender] = amount;
-        emit Approval(msg.sender, spender, amount);
-        return true;
-    }
-
-    function transfer(address to, uint256 amount) external returns (bool) {
-        _move(msg.sender, to, amount);
-        return true;
-    }
-
-    function transferFrom(address from, address to, uint256 amount) external returns (bool) {
-        uint256 allowed = allowance[from][msg.sender];
-        if (allowed != type(uint256).max) {
-            require(allowed >= amount, "allowance");
-            allowance[from][msg.sender] = allowed - amount;
-        }
-        _move(from, to, amount);
-        return true;
-    }
-
-    function _move(address from, address to, uint256 amount) internal {
-        require(balanceOf[from] >= amount, "balance");
-        balanceOf[from] -= amount;
-        balanceOf[to] += amount;
-        emit Transfer(from, to, amount);
-    }
+/// The part of the devnet's DevToken (indexer/devnet/contracts/DevToken.sol) the vault below uses.
+interface IDevToken {
+    function decimals() external view returns (uint8);
+    function balanceOf(address owner) external view returns (uint256);
+    function transferFrom(address from, address to, uint256 amount) external returns (bool);
 }
 
 /// @title DevYieldVault
-/// @notice A minimal ERC-4626 vault over a DevEulerToken (a savings token such as sUSDS): deposits mint shares at
+/// @notice A minimal ERC-4626 vault over a DevToken (a savings token such as sUSDS): deposits mint shares at
 ///         the current rate, and anything sent to the vault without shares (a `donate`) raises the rate. It exists
 ///         so that an Euler collateral vault can hold a yield-bearing ERC-4626 token and the router resolves two
 ///         vaults in a row (EVault shares -> this vault's shares -> the underlying token).
@@ -81,11 +32,11 @@ contract DevYieldVault {
         asset = asset_;
         name = name_;
         symbol = symbol_;
-        decimals = DevEulerToken(asset_).decimals();
+        decimals = IDevToken(asset_).decimals();
     }
 
     function totalAssets() public view returns (uint256) {
-        return DevEulerToken(asset).balanceOf(address(this));
+        return IDevToken(asset).balanceOf(address(this));
     }
 
     function convertToAssets(uint256 shares) public view returns (uint256) {
@@ -98,7 +49,7 @@ contract DevYieldVault {
 
     function deposit(uint256 assets, address receiver) external returns (uint256 shares) {
         shares = convertToShares(assets);
-        require(DevEulerToken(asset).transferFrom(msg.sender, address(this), assets), "pull");
+        require(IDevToken(asset).transferFrom(msg.sender, address(this), assets), "pull");
         totalSupply += shares;
         balanceOf[receiver] += shares;
         emit Transfer(address(0), receiver, shares);
@@ -107,7 +58,7 @@ contract DevYieldVault {
 
     /// @notice Moves `assets` of the underlying from the caller into the vault without minting shares: the rate rises.
     function donate(uint256 assets) external {
-        require(DevEulerToken(asset).transferFrom(msg.sender, address(this), assets), "pull");
+        require(IDevToken(asset).transferFrom(msg.sender, address(this), assets), "pull");
     }
 
     function approve(address spender, uint256 amount) external returns (bool) {
