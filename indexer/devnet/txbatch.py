@@ -147,6 +147,14 @@ def send_and_mine(rpc: JsonRpcClient, txs: Sequence[Tx], phase: str, *, block_si
     return hashes
 
 
+def mine_txs(rpc: JsonRpcClient, txs: Sequence[Tx], phase: str) -> int:
+    """``send_and_mine`` with automine paused around it (and restored); returns the head block after them."""
+    if txs:
+        with automine_paused(rpc):
+            send_and_mine(rpc, txs, phase)
+    return int(rpc.call("eth_blockNumber"), 16)
+
+
 def _send_chunk(rpc: JsonRpcClient, txs: Sequence[Tx], phase: str, total: int) -> list[str]:
     hashes, errors = rpc.batch_raw(("eth_sendTransaction", [tx.params()]) for tx in txs)
     rejected = [(tx, err) for tx, err in zip(txs, errors, strict=True) if err is not None]

@@ -67,7 +67,7 @@ from indexer.devnet.compile import SETTINGS, CompiledContract, compile_dev_contr
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
-from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, send_and_mine
+from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, mine_txs, send_and_mine
 from indexer.protocols.euler_v2 import rules
 
 log = logging.getLogger(__name__)
@@ -304,19 +304,12 @@ def _latest_timestamp(rpc: JsonRpcClient) -> int:
     return int(rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
 
 
-def _send(rpc: JsonRpcClient, txs: list[Tx], phase: str) -> int:
-    """Mines ``txs`` (automine off) and returns the head block after them."""
-    if txs:
-        with automine_paused(rpc):
-            send_and_mine(rpc, txs, phase)
-    return int(rpc.call("eth_blockNumber"), 16)
-
 
 def _governor_tx(rpc: JsonRpcClient, record: dict[str, Any], step: str, to: str, data: str,
                  expect: tuple[str, str] | None = None) -> int:
     deployer = record["deployer"]
     tx = Tx(step, deployer, to, data, CALL_GAS, NonceBook(rpc).take(deployer), 0, expect)
-    return _send(rpc, [tx], step)
+    return mine_txs(rpc, [tx], step)
 
 
 def set_feed_price(rpc_url: str, record: dict[str, Any], feed: str, answer: int) -> int:
@@ -471,7 +464,7 @@ def _setup_liquidators(rpc: JsonRpcClient, record: dict[str, Any]) -> None:
              (evc, CONTROLLER_STATUS)),
         ):
             txs.append(Tx(f"{market} liquidator {step}", who, to, data, CALL_GAS, nonces.take(who), 0, expect))
-    _send(rpc, txs, "set up the Euler v2 liquidators")
+    mine_txs(rpc, txs, "set up the Euler v2 liquidators")
 
 
 # --- seeding
@@ -600,7 +593,7 @@ def seed_positions(rpc_url: str, record: dict[str, Any], count: int, *, seed: in
             first.append(tx(f"{symbol} approve {vault} {owner}", owner, tokens[symbol],
                             encode_call("approve(address,uint256)", vault_address(record, vault), UINT256_MAX),
                             (tokens[symbol], APPROVAL)))
-    _send(rpc, first, "seed Euler v2 tokens")
+    mine_txs(rpc, first, "seed Euler v2 tokens")
 
     # phase 2: deposits for each sub-account, collaterals and controller enabled through the EVC
     second: list[Tx] = []
@@ -615,7 +608,7 @@ def seed_positions(rpc_url: str, record: dict[str, Any], count: int, *, seed: in
         second.append(tx(f"enableController {p.market} {p.account}", p.owner, evc,
                          encode_call("enableController(address,address)", p.account, vault_address(record, p.market)),
                          (evc, CONTROLLER_STATUS)))
-    _send(rpc, second, "seed Euler v2 deposits and EVC set-up")
+    mine_txs(rpc, second, "seed Euler v2 deposits and EVC set-up")
 
     # phase 3: borrowing power, then the early borrows
     borrowing = [p for p in planned if p.kind != "collateral_only"]
@@ -637,19 +630,19 @@ def seed_positions(rpc_url: str, record: dict[str, Any], count: int, *, seed: in
                                       bytes.fromhex(data[2:])), (vault, BORROW)))
         return out
 
-    _send(rpc, borrows([p for p in borrowing if not p.late and p.borrowed]), "seed Euler v2 borrows")
+    mine_txs(rpc, borrows([p for p in borrowing if not p.late and p.borrowed]), "seed Euler v2 borrows")
     # phase 4: interest accrues (the accumulator moves), then the late borrows at the new accumulator
     deployer = record["deployer"]
     moves = [tx(f"{m} accumulator", deployer, vault_address(record, m),
                 encode_call("setInterestAccumulator(uint256)", acc), (vault_address(record, m), ACCUMULATOR_SET))
              for m, acc in (("eUSDC", 1_012_345_678_901_234_567_890_123_457), ("eWETH", 1_003_141_592_653_589_793 *
                                                                                 10**9 + 238))]
-    _send(rpc, moves, "move the Euler v2 interest accumulators")
+    mine_txs(rpc, moves, "move the Euler v2 interest accumulators")
     # the late borrowers' power is read again: nothing moved their collateral, but the check is the chain's
-    _send(rpc, borrows([p for p in borrowing if p.late and p.borrowed]), "seed Euler v2 late borrows")
+    mine_txs(rpc, borrows([p for p in borrowing if p.late and p.borrowed]), "seed Euler v2 late borrows")
     # phase 5: the liquidation LTV ramp of ewstETH on eWETH
     ramp_vault = vault_address(record, "eWETH")
-    _send(rpc, [tx("eWETH ramps ewstETH down", deployer, ramp_vault,
+    mine_txs(rpc, [tx("eWETH ramps ewstETH down", deployer, ramp_vault,
                    encode_call("setLTV(address,uint16,uint16,uint32)", vault_address(record, "ewstETH"), 9000, 9300,
                                LTV_RAMP), (ramp_vault, GOV_SET_LTV))], "start the Euler v2 LTV ramp")
     log.info("seeded Euler v2 sub-accounts=%d owners=%d borrowers=%d", len(planned), len(owners),

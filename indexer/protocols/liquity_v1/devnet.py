@@ -39,7 +39,7 @@ from indexer.devnet.compile import SETTINGS, CompiledContract, compile_dev_contr
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
-from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, send_and_mine
+from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, mine_txs, send_and_mine
 from indexer.protocols.liquity_v1 import rules
 
 log = logging.getLogger(__name__)
@@ -287,12 +287,6 @@ def liquidation_succeeds(rpc_url: str, d: LiquityDeployment, borrower: str, *, b
 # --- chain control
 
 
-def _send(rpc: JsonRpcClient, txs: list[Tx], phase: str) -> int:
-    """Mines ``txs`` (automine off) and returns the last block they landed in."""
-    with automine_paused(rpc):
-        hashes = send_and_mine(rpc, txs, phase)
-    return int(rpc.call("eth_getTransactionReceipt", [hashes[-1]])["blockNumber"], 16)
-
 
 def _price_txs(d: LiquityDeployment, answer: int, nonces: NonceBook) -> list[Tx]:
     data = encode_call("setAnswer(int256)", answer)
@@ -305,7 +299,7 @@ def set_eth_price(rpc_url: str, d: LiquityDeployment, answer: int) -> int:
     previous-round checks (and its 50 % rule) see no jump; returns the block. Nothing calls fetchPrice:
     ``lastGoodPrice`` moves only when something does (a trove operation, a liquidation, :func:`fetch_price`)."""
     rpc = JsonRpcClient(rpc_url)
-    return _send(rpc, _price_txs(d, answer, NonceBook(rpc)), "set the ETH price")
+    return mine_txs(rpc, _price_txs(d, answer, NonceBook(rpc)), "set the ETH price")
 
 
 def set_feed_round(rpc_url: str, d: LiquityDeployment, round_id: int, answer: int, started_at: int,
@@ -314,7 +308,7 @@ def set_feed_round(rpc_url: str, d: LiquityDeployment, round_id: int, answer: in
     rpc = JsonRpcClient(rpc_url)
     data = encode_call("setRoundData(uint80,int256,uint256,uint256)", round_id, answer, started_at, updated_at)
     tx = Tx("ETH / USD round", d.deployer, d.feed, data, CALL_GAS, NonceBook(rpc).take(d.deployer))
-    return _send(rpc, [tx], "set an ETH / USD round")
+    return mine_txs(rpc, [tx], "set an ETH / USD round")
 
 
 def fetch_price(rpc_url: str, d: LiquityDeployment) -> int:
@@ -322,7 +316,7 @@ def fetch_price(rpc_url: str, d: LiquityDeployment) -> int:
     rpc = JsonRpcClient(rpc_url)
     tx = Tx("PriceFeed.fetchPrice", d.deployer, d.price_feed, encode_call("fetchPrice()"), CALL_GAS,
             NonceBook(rpc).take(d.deployer))
-    return _send(rpc, [tx], "fetch the Liquity price")
+    return mine_txs(rpc, [tx], "fetch the Liquity price")
 
 
 def liquidate(rpc_url: str, d: LiquityDeployment, borrowers: Sequence[str]) -> int:
@@ -332,7 +326,7 @@ def liquidate(rpc_url: str, d: LiquityDeployment, borrowers: Sequence[str]) -> i
     nonces = NonceBook(rpc)
     txs = [Tx(f"liquidate {b}", d.liquidator, d.trove_manager, encode_call("liquidate(address)", b), CALL_GAS,
               nonces.take(d.liquidator), 0, (d.trove_manager, LIQUIDATION)) for b in borrowers]
-    return _send(rpc, txs, "liquidate troves")
+    return mine_txs(rpc, txs, "liquidate troves")
 
 
 # --- seeding
@@ -404,10 +398,10 @@ def seed_troves(rpc_url: str, d: LiquityDeployment, count: int, *, seed: int = 0
     early = [p for p in planned if p.kind in ("pending_rewards", "adjusted", "liquidated")]
     victims = [p for p in planned if p.kind == "liquidated"]
     fresh = [p for p in planned if p.kind == "fresh"]
-    _send(rpc, [open_tx(whale), *_price_txs(d, OPENING_ANSWER, nonces)], "seed the Liquity whale")
-    _send(rpc, [open_tx(p) for p in early], f"seed Liquity troves at {opening // 10**18} USD")
-    _send(rpc, _price_txs(d, INITIAL_ANSWER, nonces), "return the ETH price")
-    _send(rpc, [Tx(f"liquidate {p.account}", d.liquidator, d.trove_manager,
+    mine_txs(rpc, [open_tx(whale), *_price_txs(d, OPENING_ANSWER, nonces)], "seed the Liquity whale")
+    mine_txs(rpc, [open_tx(p) for p in early], f"seed Liquity troves at {opening // 10**18} USD")
+    mine_txs(rpc, _price_txs(d, INITIAL_ANSWER, nonces), "return the ETH price")
+    mine_txs(rpc, [Tx(f"liquidate {p.account}", d.liquidator, d.trove_manager,
                    encode_call("liquidate(address)", p.account), CALL_GAS, nonces.take(d.liquidator), 0,
                    (d.trove_manager, LIQUIDATION)) for p in victims],
           "liquidate the Liquity victims (redistribution)")
@@ -419,7 +413,7 @@ def seed_troves(rpc_url: str, d: LiquityDeployment, count: int, *, seed: int = 0
                     encode_call("provideToSP(uint256,address)", STABILITY_POOL_DEPOSIT,
                                 "0x0000000000000000000000000000000000000000"),
                     CALL_GAS, nonces.take(whale.account), 0, (d.stability_pool, DEPOSIT_CHANGED)))
-    _send(rpc, later, "seed the fresh Liquity troves, adjustments and the Stability Pool")
+    mine_txs(rpc, later, "seed the fresh Liquity troves, adjustments and the Stability Pool")
     log.info("seeded Liquity v1 troves=%d victims=%d stability_pool_lusd=%d", len(planned) - len(victims),
              len(victims), STABILITY_POOL_DEPOSIT // 10**18)
     return [LiquitySeeded(p.account, p.kind, coll[p.account], p.lusd) for p in planned]

@@ -55,7 +55,7 @@ from indexer.devnet.compile import SETTINGS, CompiledContract, compile_dev_contr
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
-from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, send_and_mine
+from indexer.devnet.txbatch import NonceBook, Tx, mine_txs
 from indexer.protocols.maker import rules
 from indexer.protocols.maker.adapter import FROB_TOPIC, ilk_bytes
 
@@ -146,12 +146,6 @@ def wallet_address(seed: int, index: int) -> str:
 
 
 
-def _send(rpc: JsonRpcClient, txs: list[Tx], phase: str) -> int:
-    """Mines ``txs`` (automine off) and returns the last block they landed in."""
-    with automine_paused(rpc):
-        hashes = send_and_mine(rpc, txs, phase)
-    return int(rpc.call("eth_getTransactionReceipt", [hashes[-1]])["blockNumber"], 16)
-
 
 # --- deployment
 
@@ -220,7 +214,7 @@ def deploy_maker(rpc_url: str) -> dict[str, Any]:
                            "hole": spec.hole}
         contracts.update({f"{PREFIX}PIP_{spec.contract}": pip, f"{PREFIX}GEM_{spec.contract}": gem,
                           f"{PREFIX}JOIN_{spec.key}": join, f"{PREFIX}CLIP_{spec.key}": clip})
-    block = _send(rpc, plan.txs, "deploy Maker")
+    block = mine_txs(rpc, plan.txs, "deploy Maker")
     record = {"deployer": deployer, "chain_id": int(chain_id_hex, 16), "block_number": block, "keeper": KEEPER,
               "contracts": contracts, "ilks": ilks}
     for spec in ILKS:
@@ -311,7 +305,7 @@ def set_osm(rpc_url: str, record: dict[str, Any], ilk: str, current: int, follow
     if poke:
         calls.append((f"Spotter.poke {ilk}", _contract(record, "Spotter"),
                       encode_call("poke(bytes32)", ilk_bytes(ilk))))
-    return _send(rpc, _deployer_txs(rpc, record, calls), f"set the {ilk} OSM")
+    return mine_txs(rpc, _deployer_txs(rpc, record, calls), f"set the {ilk} OSM")
 
 
 def drip(rpc_url: str, record: dict[str, Any], *ilks: str) -> int:
@@ -319,14 +313,14 @@ def drip(rpc_url: str, record: dict[str, Any], *ilks: str) -> int:
     rpc = JsonRpcClient(rpc_url)
     names = ilks or tuple(record["ilks"])
     calls = [(f"Jug.drip {i}", _contract(record, "Jug"), encode_call("drip(bytes32)", ilk_bytes(i))) for i in names]
-    return _send(rpc, _deployer_txs(rpc, record, calls), "drip")
+    return mine_txs(rpc, _deployer_txs(rpc, record, calls), "drip")
 
 
 def file_vat(rpc_url: str, record: dict[str, Any], ilk: str, what: str, value: int) -> int:
     """``Vat.file(ilk, what, value)`` ("dust", "line", "spot"); returns the block."""
     rpc = JsonRpcClient(rpc_url)
     data = encode_call("file(bytes32,bytes32,uint256)", ilk_bytes(ilk), what.encode(), value)
-    return _send(rpc, _deployer_txs(rpc, record, [(f"Vat.file {what}", _contract(record, "Vat"), data)]),
+    return mine_txs(rpc, _deployer_txs(rpc, record, [(f"Vat.file {what}", _contract(record, "Vat"), data)]),
                  f"file {ilk} {what}")
 
 
@@ -335,7 +329,7 @@ def file_dog(rpc_url: str, record: dict[str, Any], what: str, value: int, *, ilk
     rpc = JsonRpcClient(rpc_url)
     data = (encode_call("file(bytes32,uint256)", what.encode(), value) if ilk is None
             else encode_call("file(bytes32,bytes32,uint256)", ilk_bytes(ilk), what.encode(), value))
-    return _send(rpc, _deployer_txs(rpc, record, [(f"Dog.file {what}", _contract(record, "Dog"), data)]),
+    return mine_txs(rpc, _deployer_txs(rpc, record, [(f"Dog.file {what}", _contract(record, "Dog"), data)]),
                  f"file the Dog's {what}")
 
 
@@ -343,7 +337,7 @@ def file_clipper(rpc_url: str, record: dict[str, Any], ilk: str, what: str, valu
     """``Clipper.file(what, value)`` of the ilk's Clipper (``stopped``: the breaker); returns the block."""
     rpc = JsonRpcClient(rpc_url)
     data = encode_call("file(bytes32,uint256)", what.encode(), value)
-    return _send(rpc, _deployer_txs(rpc, record, [(f"Clipper.file {what}", _ilk(record, ilk)["clip"], data)]),
+    return mine_txs(rpc, _deployer_txs(rpc, record, [(f"Clipper.file {what}", _ilk(record, ilk)["clip"], data)]),
                  f"file the {ilk} Clipper's {what}")
 
 
@@ -351,7 +345,7 @@ def osm_whitelist(rpc_url: str, record: dict[str, Any], ilk: str, reader: str, *
     """``OSM.kiss(reader)`` or ``OSM.diss(reader)`` (e.g. Multicall3: without it the indexer cannot read the OSM)."""
     rpc = JsonRpcClient(rpc_url)
     data = encode_call(f"{'kiss' if allowed else 'diss'}(address)", reader)
-    return _send(rpc, _deployer_txs(rpc, record, [("OSM whitelist", _ilk(record, ilk)["pip"], data)]),
+    return mine_txs(rpc, _deployer_txs(rpc, record, [("OSM whitelist", _ilk(record, ilk)["pip"], data)]),
                  f"whitelist {reader} on the {ilk} OSM")
 
 
@@ -474,7 +468,7 @@ def seed_urns(rpc_url: str, record: dict[str, Any], count: int, *, seed: int = 0
             built.add(p.wallet)
             first.append(tx(f"build a proxy for {p.wallet}", p.wallet, registry, encode_call("build()"),
                             (factory, CREATED)))
-    _send(rpc, first, "seed Maker collateral, proxies and Vat urns")
+    mine_txs(rpc, first, "seed Maker collateral, proxies and Vat urns")
 
     proxied = [w for w in wallets if w in built]
     managed = [p for p in planned if p.kind == "manager"]
@@ -513,7 +507,7 @@ def seed_urns(rpc_url: str, record: dict[str, Any], count: int, *, seed: int = 0
             second.append(tx(f"open a {p.ilk} cdp through the proxy of {p.wallet}", p.wallet, proxy,
                              encode_call("execute(address,bytes)", actions, bytes.fromhex(inner[2:])),
                              (vat, FROB_TOPIC)))
-    _send(rpc, second, "seed Maker cdps")
+    mine_txs(rpc, second, "seed Maker cdps")
     file_vat(rpc_url, record, "ETH-A", "dust", RAISED_DUST)
 
     # where each planned urn ended up: the wallet itself, its own cdp, or its proxy's cdps in opening order
@@ -571,7 +565,7 @@ def empty_urn(rpc_url: str, record: dict[str, Any], seeded: MakerSeeded) -> int:
     rpc.batch([("anvil_setBalance", [seeded.wallet, ETH_FUNDING]), ("anvil_impersonateAccount", [seeded.wallet])])
     tx = Tx(f"empty {seeded.urn}", seeded.wallet, to, data, CALL_GAS, NonceBook(rpc).take(seeded.wallet), 0,
             (_contract(record, "Vat"), FROB_TOPIC))
-    return _send(rpc, [tx], f"empty the urn {seeded.urn}")
+    return mine_txs(rpc, [tx], f"empty the urn {seeded.urn}")
 
 
 # -- what `indexer devnet up` and the demo call (indexer.protocols.base.DevnetModule) ---------------------------
