@@ -549,7 +549,8 @@ def _usd(answer: int) -> str:
 @click.option("--shock", default="30", show_default=True, help="Then drop WETH by this many percent and sync again.")
 @pass_ctx
 def demo(obj: Context, borrowers: int, shock: str) -> None:
-    """The whole loop on a local devnet: deploy Aave v3, seed borrowers, index them, print the positions."""
+    """The whole loop on a local devnet: deploy every protocol's market, seed borrowers, index them, print the
+    positions."""
     from indexer.devnet import set_price
     from indexer.sync import sync_once
 
@@ -562,7 +563,7 @@ def demo(obj: Context, borrowers: int, shock: str) -> None:
     started = time.perf_counter()
     node, deployment, accounts = _start_devnet(obj, borrowers, None)
     try:
-        click.echo(f"devnet: real Aave v3 market with {len(deployment.reserves)} reserves deployed, "
+        click.echo(f"devnet: {', '.join(deployment.protocols)} deployed, "
                    f"{len(accounts)} borrowers seeded ({time.perf_counter() - started:.1f}s)")
         for read in asyncio.run(sync_once(obj.settings, obj.engine())):
             click.echo(f"indexed {len(read.snapshots)} positions at block {read.block.number} "
