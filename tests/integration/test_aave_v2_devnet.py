@@ -209,6 +209,8 @@ async def test_liquidation_points_are_the_pools_boundary(chain, tmp_path):
             assert _figures(now) == tuple(pool[position.account])
             assert (pool[position.account][5] >= WAD) is healthy and now.health.liquidatable is not healthy
             checked += 1
+        # the price goes back at the same time too (a later block would make the next position's time go backwards)
+        JsonRpcClient(chain.url).call("evm_setNextBlockTimestamp", [read.block.timestamp])
         set_asset_price(chain.url, chain.record, collateral.symbol, chain.asset(collateral.symbol)["price"])
     assert checked == 6
 
