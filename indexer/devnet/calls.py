@@ -4,12 +4,14 @@ revert."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from indexer.devnet.abi import decode
+from indexer.devnet.jsonrpc import JsonRpcClient
 
 ERROR_STRING = "0x08c379a0"  # selector of Solidity's Error(string)
 
@@ -46,3 +48,8 @@ def revert_reason(data: object) -> str:
 def event_topic(signature: str) -> str:
     """topic0 of an event, from its canonical signature (``Transfer(address,address,uint256)``)."""
     return "0x" + keccak(text=signature).hex()
+
+
+def call_uints(rpc: JsonRpcClient, calls: Sequence[tuple[str, list[Any]]], width: int = 1) -> list[tuple[int, ...]]:
+    """``calls`` (``eth_call`` requests) in one JSON-RPC batch, each answer decoded as ``width`` uint256 words."""
+    return [tuple(int(v) for v in decode(["uint256"] * width, raw)) for raw in rpc.batch(calls)]

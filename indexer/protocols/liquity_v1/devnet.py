@@ -34,7 +34,7 @@ from eth_utils.address import to_checksum_address
 
 from indexer.devnet import toolchain
 from indexer.devnet.abi import decode, encode_call
-from indexer.devnet.calls import eth_call, event_topic, keyless_address, revert_reason
+from indexer.devnet.calls import call_uints, eth_call, event_topic, keyless_address, revert_reason
 from indexer.devnet.compile import SETTINGS, CompiledContract, compile_dev_contracts, compile_sources
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
@@ -151,9 +151,6 @@ def borrower_address(seed: int, index: int) -> str:
 
 
 
-def _uints(rpc: JsonRpcClient, calls: Sequence[tuple[str, list[Any]]], width: int = 1) -> list[tuple[int, ...]]:
-    return [tuple(int(v) for v in decode(["uint256"] * width, raw)) for raw in rpc.batch(calls)]
-
 
 # --- deployment
 
@@ -197,7 +194,7 @@ def deploy_liquity_v1(rpc_url: str) -> LiquityDeployment:
         trove_manager=tm, borrower_operations=bo, price_feed=pf, stability_pool=sp, active_pool=ap,
         default_pool=dp, lusd_token=lusd, feed=feed, fee_recipient=fee_recipient,
         liquidator=keyless_address("liquity-v1", "liquidator"))
-    (last_good,), (status,) = _uints(rpc, [eth_call(pf, encode_call("lastGoodPrice()")),
+    (last_good,), (status,) = call_uints(rpc, [eth_call(pf, encode_call("lastGoodPrice()")),
                                            eth_call(pf, encode_call("status()"))])
     if last_good != rules.scale_chainlink_price(INITIAL_ANSWER, FEED_DECIMALS) or status != 0:
         raise DevnetError(f"the PriceFeed starts at lastGoodPrice={last_good} status={status}")
@@ -220,7 +217,7 @@ class SystemState:
 
 def read_system(rpc_url: str, d: LiquityDeployment, *, block: int | str = "latest") -> SystemState:
     tm = d.trove_manager
-    got = _uints(JsonRpcClient(rpc_url), [
+    got = call_uints(JsonRpcClient(rpc_url), [
         eth_call(tm, encode_call("getEntireSystemColl()"), block),
         eth_call(tm, encode_call("getEntireSystemDebt()"), block),
         eth_call(d.stability_pool, encode_call("getTotalLUSDDeposits()"), block),
@@ -234,7 +231,7 @@ def read_system(rpc_url: str, d: LiquityDeployment, *, block: int | str = "lates
 def read_entire_debt_and_coll(rpc_url: str, d: LiquityDeployment, borrowers: Sequence[str], *,
                               block: int | str = "latest") -> list[rules.EntireTrove]:
     """``getEntireDebtAndColl`` of each borrower: (debt, coll, pending debt, pending coll)."""
-    got = _uints(JsonRpcClient(rpc_url), [
+    got = call_uints(JsonRpcClient(rpc_url), [
         eth_call(d.trove_manager, encode_call("getEntireDebtAndColl(address)", b), block) for b in borrowers], 4)
     return [rules.EntireTrove(*g) for g in got]
 
@@ -242,14 +239,14 @@ def read_entire_debt_and_coll(rpc_url: str, d: LiquityDeployment, borrowers: Seq
 def read_current_icr(rpc_url: str, d: LiquityDeployment, borrowers: Sequence[str], price: int, *,
                      block: int | str = "latest") -> list[int]:
     """``getCurrentICR(borrower, price)`` of each borrower."""
-    got = _uints(JsonRpcClient(rpc_url), [
+    got = call_uints(JsonRpcClient(rpc_url), [
         eth_call(d.trove_manager, encode_call("getCurrentICR(address,uint256)", b, price), block) for b in borrowers])
     return [v for (v,) in got]
 
 
 def read_trove_status(rpc_url: str, d: LiquityDeployment, borrowers: Sequence[str], *,
                       block: int | str = "latest") -> list[int]:
-    got = _uints(JsonRpcClient(rpc_url), [
+    got = call_uints(JsonRpcClient(rpc_url), [
         eth_call(d.trove_manager, encode_call("getTroveStatus(address)", b), block) for b in borrowers])
     return [v for (v,) in got]
 
