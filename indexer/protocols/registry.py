@@ -11,6 +11,7 @@ from indexer.protocols.compound_v3.adapter import CompoundV3Adapter
 from indexer.protocols.euler_v2.adapter import EulerV2Adapter
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.protocols.liquity_v1.adapter import LiquityV1Adapter
+from indexer.protocols.liquity_v2.adapter import LiquityV2Adapter
 from indexer.protocols.maker.adapter import MakerAdapter
 from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
 
@@ -26,6 +27,7 @@ SOURCES: dict[str, type[Source] | type[VenueSource]] = {
     LiquityV1Adapter.kind: LiquityV1Adapter,
     MakerAdapter.kind: MakerAdapter,
     EulerV2Adapter.kind: EulerV2Adapter,
+    LiquityV2Adapter.kind: LiquityV2Adapter,
 }
 
 
