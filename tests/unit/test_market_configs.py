@@ -1,7 +1,8 @@
 """The shipped live-market configs (config/markets/*.toml) load through the project's own settings loader, name
 checksummed addresses only, put every market on a configured chain with its real chain id, share no market
 key across files (so any two can be merged into one config), state the quote currency of every Compound v3
-market as its base feed prices it, and name the ilk of every Maker market, in its key too."""
+market as its base feed prices it, name the ilk of every Maker market, in its key too, and name the
+AddressesRegistry of every Liquity v2 market (a contract other than its TroveManager)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def test_loads_and_validates_through_settings(path: Path, monkeypatch: pytest.Mo
     for key, market in settings.markets.items():
         assert market.chain in settings.chains, key
         assert market.start_block > 0, key
-        assert market.protocol in {"aave_v3", "aave_v2", "compound_v3", "liquity_v1", "maker", "euler_v2"}, key
+        assert market.protocol in {"aave_v3", "aave_v2", "compound_v3", "liquity_v1", "liquity_v2", "maker",
+                                   "euler_v2"}, key
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -116,3 +118,14 @@ def test_every_maker_market_names_its_ilk() -> None:
         ilk = market.get("options", {}).get("ilk")
         assert isinstance(ilk, str) and ilk, f"{key}: no ilk"
         assert key == f"maker-{chain}-{ilk.lower()}", f"{key}: ilk {ilk!r}"
+
+
+def test_every_liquity_v2_market_names_its_addresses_registry() -> None:
+    branches = {key: market for path in FILES for key, market in _raw(path)["markets"].items()
+                if market["protocol"] == "liquity_v2"}
+    assert branches, "no liquity_v2 market ships"
+    for key, market in branches.items():
+        registry = market.get("options", {}).get("addresses_registry")
+        assert isinstance(registry, str) and ADDRESS.fullmatch(registry), f"{key}: addresses_registry {registry!r}"
+        assert to_checksum_address(registry) == registry, f"{key}: not checksummed: {registry}"
+        assert registry.lower() != market["address"].lower(), f"{key}: the registry is the TroveManager itself"
