@@ -2,8 +2,9 @@
 `GET /v1/positions?wallet=W` show them together, riskiest first, each with its nearest liquidation price.
 
 The wallet opens its positions itself (anvil impersonates it): an Aave v3 borrow against WETH, a Compound v3
-borrow of USDC against WETH on the devnet Comet, a Liquity v1 trove, a Morpho Blue borrow against wstETH, a Maker
-ETH-A vault held directly, and an Euler v2 borrow of USDC in its sub-account 1 against WETH.
+borrow of USDC against WETH on the devnet Comet, a Liquity v1 trove, a Liquity v2 trove on the WETH branch, a Morpho
+Blue borrow against wstETH, a Maker ETH-A vault held directly, and an Euler v2 borrow of USDC in its sub-account 1
+against WETH.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from indexer.sync import sync_once
 
 WALLET = "0x00000000000000000000000000000000C0FFEE01"
 MAX = 2**256 - 1
-PROTOCOLS = ["aave_v3", "morpho_blue", "compound_v3", "liquity_v1", "maker", "euler_v2"]
+PROTOCOLS = ["aave_v3", "morpho_blue", "compound_v3", "liquity_v1", "liquity_v2", "maker", "euler_v2"]
 
 
 def _send(rpc: JsonRpcClient, to: str, signature: str, *args: object, value: int = 0) -> None:
@@ -79,6 +80,13 @@ def _open_everywhere(url: str, deployment: Deployment) -> None:
     _send(rpc, morpho, f"supplyCollateral({market_params},uint256,address,bytes)", params, 10**18, WALLET, b"")
     _send(rpc, morpho, f"borrow({market_params},uint256,uint256,address,address)", params, 8 * 10**17, 0, WALLET,
           WALLET)
+    # Liquity v2: a trove of 4 WETH and 5,000 BOLD at 5 % a year on the WETH branch (owner index 0)
+    branch = deployment.protocols["liquity_v2"]["branches"]["WETH"]
+    _send(rpc, branch["coll_token"], "mint(address,uint256)", WALLET, 4 * 10**18)
+    _send(rpc, branch["coll_token"], "approve(address,uint256)", branch["borrower_operations"], MAX)
+    _send(rpc, branch["borrower_operations"],
+          "openTrove(address,uint256,uint256,uint256,uint256,uint256,uint256,uint256,address,address,address)",
+          WALLET, 0, 4 * 10**18, 5_000 * 10**18, 0, 0, 5 * 10**16, MAX, WALLET, WALLET, WALLET)
     # Maker: an ETH-A urn of the wallet's own, 10 ETH locked, 5,000 DAI of normalized debt drawn
     eth_a = deployment.protocols["maker"]["ilks"]["ETH-A"]
     vat = deployment.contracts["Maker.Vat"]
@@ -105,7 +113,7 @@ def _open_everywhere(url: str, deployment: Deployment) -> None:
 def everywhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with Anvil() as node:
         deployment = stack.deploy(node.url)  # every protocol the default config names
-        for kind in ("aave_v3", "morpho_blue", "liquity_v1", "euler_v2"):  # liquidity; Liquity needs other troves
+        for kind in ("aave_v3", "morpho_blue", "liquity_v1", "liquity_v2", "euler_v2"):  # liquidity; other troves
             stack.devnet_module(kind).seed_devnet(node.url, deployment, 4)
         _open_everywhere(node.url, deployment)
         folder = tmp_path_factory.mktemp("everywhere")
