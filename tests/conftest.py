@@ -37,3 +37,20 @@ def cli_env(devnet_config):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "INDEXER_CONFIG")}
     env["INDEXER_CONFIG"] = str(devnet_config)
     return env
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``@pytest.mark.one_database("postgres")``: a test whose subject is not the store (an RPC failing over, a
+    CLI's output) runs on that database only, not on both."""
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("one_database")
+        callspec = getattr(item, "callspec", None)
+        database = callspec.params.get("db_url") if callspec is not None else None
+        if marker is not None and database is not None and database != marker.args[0]:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -149,6 +149,7 @@ def test_reverted_call(synced, cli_env, db_url, tmp_path, devnet):
     assert row_counts(db_url) == synced
 
 
+@pytest.mark.one_database("sqlite")  # what the CLI accepts and prints; wallet storage on both databases is test_store's
 def test_labels_and_alert_levels_are_checked_and_shown_safely(devnet, chain_state, cli_env, db_url):
     account = devnet.accounts[0].address
     markup = "desk [/bold] [red]"

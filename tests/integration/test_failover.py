@@ -5,6 +5,7 @@ import asyncio
 import time
 
 import aiohttp
+import pytest
 import sqlalchemy as sa
 from aiohttp import web
 
@@ -35,6 +36,7 @@ class FlakyProxy:
             return web.Response(status=r.status, body=await r.read(), content_type="application/json")
 
 
+@pytest.mark.one_database("postgres")  # the subject is RPC failover; the store under it is the production one
 async def test_failing_endpoint_is_left_behind_without_missing_a_block(devnet, chain_state, write_devnet_config,
                                                                         engine, unused_tcp_port, caplog):
     proxy = FlakyProxy(devnet.url)

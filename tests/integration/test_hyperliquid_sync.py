@@ -210,6 +210,7 @@ def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=120)
 
 
+@pytest.mark.one_database("sqlite")  # the CLI's output and exit codes; the venue store's are the tests above
 async def test_cli_sync_positions_json_and_a_venue_that_fails(venue, tmp_path, db_url, engine):
     config = write_config(tmp_path, venue.url, db_url)
     for i in range(3):

@@ -6,6 +6,8 @@ import logging
 import subprocess
 import sys
 
+import pytest
+
 from indexer.devnet import (
     advance_time,
     deploy_price_feed,
@@ -143,6 +145,7 @@ async def test_feeds_cost_no_extra_round_trip(devnet, chain_state, write_devnet_
     assert len(read.feeds) == len(devnet.deployment.reserves)
 
 
+@pytest.mark.one_database("sqlite")  # the CLI's output; the feed store's on both databases are the tests above
 def test_oracles_cli(devnet, chain_state, cli_env, devnet_config):
     def run(*args):
         return subprocess.run([sys.executable, "-m", "indexer", *args], env=cli_env, capture_output=True,
