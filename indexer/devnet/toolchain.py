@@ -35,8 +35,10 @@ def node_modules_dir() -> Path:
 
 
 def build_dir() -> Path:
-    """Scratch output (compiled contracts); git-ignored."""
-    return repo_root() / ".build"
+    """Scratch output (compiled contracts, the fetched wheel), every file named by the hash of what made it:
+    ``<repo>/.build`` (git-ignored), or ``INDEXER_BUILD_DIR`` (CI points it at a cache kept between clean clones)."""
+    override = os.environ.get("INDEXER_BUILD_DIR")
+    return Path(override).expanduser().resolve() if override else repo_root() / ".build"
 
 
 def _missing(what: str) -> ToolchainMissingError:
