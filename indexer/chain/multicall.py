@@ -204,6 +204,22 @@ Plan = Generator[list[Call], list[Any], T]
 """An adapter's read: yields rounds of calls, receives their results, returns its value."""
 
 
+class KeyedRound:
+    """The calls of one plan round, each under a key, so a plan reads its results back by name rather than by
+    position (for rounds whose calls depend on what earlier rounds found)."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.keys: list[tuple[Any, ...]] = []
+
+    def add(self, key: tuple[Any, ...], call: Call) -> None:
+        self.keys.append(key)
+        self.calls.append(call)
+
+    def results(self, got: Sequence[Any]) -> dict[tuple[Any, ...], Any]:
+        return dict(zip(self.keys, got, strict=True))
+
+
 async def run_plans(reader: MulticallReader, plans: Sequence[Plan[Any]]) -> list[Any]:
     """Drive several plans together: each round merges every plan's pending calls into one read. The plans may
     return different things (a market's positions, the chain's feeds); results come back in plan order."""

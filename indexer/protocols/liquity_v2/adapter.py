@@ -71,7 +71,7 @@ from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.chain.abi import load
-from indexer.chain.multicall import Call, Failed, Plan
+from indexer.chain.multicall import Failed, KeyedRound, Plan
 from indexer.errors import MarketMismatchError
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
@@ -188,19 +188,6 @@ class _Prices(NamedTuple):
     oracles: dict[str, rules.OracleRead]
 
 
-class _Round:
-    """One Multicall3 round, its calls keyed so that results are read back by name."""
-
-    def __init__(self) -> None:
-        self.calls: list[Call] = []
-        self.keys: list[tuple[Any, ...]] = []
-
-    def add(self, key: tuple[Any, ...], call: Call) -> None:
-        self.keys.append(key)
-        self.calls.append(call)
-
-    def results(self, got: Sequence[Any]) -> dict[tuple[Any, ...], Any]:
-        return dict(zip(self.keys, got, strict=True))
 
 
 def _addr(value: Any) -> Address:
@@ -240,13 +227,13 @@ class LiquityV2Adapter:
                                    f"{self.registry} ({what})")
 
     # -- the calls of each part ------------------------------------------------------------------
-    def _registry_calls(self, r: _Round) -> None:
+    def _registry_calls(self, r: KeyedRound) -> None:
         if self.registry is None:
             raise self._mismatch("options.addresses_registry is not set")
         for name in (*_ENTRY, *_RATIOS):
             r.add(("reg", name), _REGISTRY.function(name).call(self.registry, allow_failure=True))
 
-    def _branch_calls(self, r: _Round, entry: Mapping[str, Address], owners: Sequence[Address]) -> None:
+    def _branch_calls(self, r: KeyedRound, entry: Mapping[str, Address], owners: Sequence[Address]) -> None:
         manager, price_feed = self.market.address, entry["priceFeed"]
         for name in _BRANCH:
             r.add(("tm", name), _TROVE_MANAGER.function(name).call(manager))
@@ -265,14 +252,14 @@ class LiquityV2Adapter:
             r.add(("bal", owner), _TROVE_NFT.function("balanceOf").call(entry["troveNFT"], owner, allow_failure=True))
 
     @staticmethod
-    def _price_calls(r: _Round, layout: Layout, feeds: ChainlinkFeeds) -> None:
+    def _price_calls(r: KeyedRound, layout: Layout, feeds: ChainlinkFeeds) -> None:
         for oracle in layout.oracles:
             for i, call in enumerate(feeds.calls(oracle.aggregator)):
                 r.add(("feed", oracle.role, i), call)
         if layout.rate_provider is not None and layout.kind in _RATE_CALL:
             r.add(("rate",), _LST.function(_RATE_CALL[layout.kind]).call(layout.rate_provider, allow_failure=True))
 
-    def _trove_calls(self, r: _Round, trove_nft: Address, ids: Iterable[int], *, with_owner: bool = True) -> None:
+    def _trove_calls(self, r: KeyedRound, trove_nft: Address, ids: Iterable[int], *, with_owner: bool = True) -> None:
         manager = self.market.address
         for trove_id in ids:
             if with_owner:
@@ -290,7 +277,7 @@ class LiquityV2Adapter:
         checked_owners = asked if self.market.verify_onchain else {_addr(c) for c in check} & asked
         speculated = [tid for tid, owner in hinted.troves if owner in asked] if hinted else []
 
-        first = _Round()
+        first = KeyedRound()
         self._registry_calls(first)
         if hinted is not None:
             self._branch_calls(first, _entry_of(hinted.layout, self.market.address), owners)
@@ -310,7 +297,7 @@ class LiquityV2Adapter:
                 log.info("liquity_v2 branch layout changed market=%s block=%d; reading it afresh", self.market.key,
                          block.number)
             got = {k: v for k, v in got.items() if k[0] == "reg"}
-            second = _Round()
+            second = KeyedRound()
             self._branch_calls(second, entry, owners)
             got.update(second.results((yield second.calls)))
             if failed := _required(got, owners):
@@ -330,7 +317,7 @@ class LiquityV2Adapter:
         balances = {owner: int(got[("bal", owner)][0]) for owner in owners}
         held = _held(index, speculated, asked)
         stale = [o for o in owners if balances[o] != len(held.get(o, ()))]
-        nxt = _Round()
+        nxt = KeyedRound()
         if hinted is None:  # else the feeds were read with the hinted layout, which held
             self._price_calls(nxt, layout, feeds)
         if stale:
@@ -343,7 +330,7 @@ class LiquityV2Adapter:
             got.update(nxt.results((yield nxt.calls)))
         if stale:
             ids = [int(got[("idx", i)][0]) for i in range(branch.trove_count)]
-            owners_round = _Round()
+            owners_round = KeyedRound()
             for trove_id in ids:
                 owners_round.add(("owner", trove_id),
                                  _TROVE_NFT.function("ownerOf").call(layout.trove_nft, trove_id, allow_failure=True))
@@ -359,7 +346,7 @@ class LiquityV2Adapter:
         wanted = [tid for owner in owners for tid in held.get(owner, ())]
         missing = [tid for tid in wanted if ("troves", tid) not in got]
         if missing:
-            more = _Round()
+            more = KeyedRound()
             self._trove_calls(more, layout.trove_nft, missing, with_owner=False)
             got.update(more.results((yield more.calls)))
 
@@ -374,7 +361,7 @@ class LiquityV2Adapter:
         compared, mismatched = 0, []
         looked = [s for s in snapshots if s.owner in checked_owners]
         if looked:
-            check_round = _Round()
+            check_round = KeyedRound()
             check_round.add(("fetchPrice",), _PRICE_FEED.function("fetchPrice").call(layout.price_feed,
                                                                                     allow_failure=True))
             for s in looked:

@@ -86,7 +86,7 @@ from eth_utils import keccak, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.chain.abi import load
-from indexer.chain.multicall import Call, Failed, Plan
+from indexer.chain.multicall import Failed, KeyedRound, Plan
 from indexer.errors import MarketMismatchError
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
@@ -235,19 +235,6 @@ def revert_reason(result: Failed) -> str:
     return text
 
 
-class _Round:
-    """One Multicall3 round, its calls keyed so the results are read back by name."""
-
-    def __init__(self) -> None:
-        self.calls: list[Call] = []
-        self.keys: list[tuple[Any, ...]] = []
-
-    def add(self, key: tuple[Any, ...], call: Call) -> None:
-        self.keys.append(key)
-        self.calls.append(call)
-
-    def results(self, got: Sequence[Any]) -> dict[tuple[Any, ...], Any]:
-        return dict(zip(self.keys, got, strict=True))
 
 
 class MakerAdapter:
@@ -279,7 +266,7 @@ class MakerAdapter:
         return MarketMismatchError(f"market {self.market.key!r}: {what} (Vat {self.market.address} on chain "
                                    f"{self.market.chain!r}, ilk {self.ilk!r})")
 
-    def _osm_calls(self, rnd: _Round, pip: Address) -> None:
+    def _osm_calls(self, rnd: KeyedRound, pip: Address) -> None:
         for name in ("peek", "peep", "zzz", "hop"):
             rnd.add(("osm", name), _OSM.function(name).call(pip, allow_failure=True))
 
@@ -306,7 +293,7 @@ class MakerAdapter:
              hint: object | None = None, check: Collection[Address] = ()) -> Plan[MarketRead]:
         vat, ilk = self.market.address, self.ilk_raw
         hinted = hint if isinstance(hint, Layout) else None
-        first = _Round()
+        first = KeyedRound()
         first.add(("ilk",), _VAT.function("ilks").call(vat, ilk, allow_failure=True))
         first.add(("vat_live",), _VAT.function("live").call(vat, allow_failure=True))
         first.add(("spot_ilk",), _SPOTTER.function("ilks").call(self.spotter, ilk, allow_failure=True))
@@ -344,7 +331,7 @@ class MakerAdapter:
 
         # the second round: the pip (unless the hint held), the proxies' owners and first cdps, the wallets' own
         # first cdps
-        second = _Round()
+        second = KeyedRound()
         layout_ok = (hinted is not None and (hinted.pip, hinted.gem, hinted.dec, hinted.clip) == (pip, gem, dec, clip))
         if not layout_ok:
             if hinted is not None:
@@ -417,7 +404,7 @@ class MakerAdapter:
                                 self.market.key, block.number, holder, MAX_CDPS_PER_OWNER)
             if not asking:
                 break
-            walk = _Round()
+            walk = KeyedRound()
             for holder, (cdp, _, _) in asking.items():
                 self._cdp_calls(walk, holder, cdp)
             results = walk.results((yield walk.calls))
@@ -435,7 +422,7 @@ class MakerAdapter:
             if ink or art:
                 urns[proxy] = _Urn(proxy, owners[proxy], "ds_proxy", None, proxy)
                 amounts[proxy] = (int(ink), int(art))
-        last = _Round()
+        last = KeyedRound()
         for cdp, urn, owner, via_proxy in found:
             urns[urn] = _Urn(urn, owner, "ds_proxy" if via_proxy else "cdp_manager", cdp, via_proxy)
             last.add(("urn", urn), _VAT.function("urns").call(vat, ilk, urn))
@@ -481,7 +468,7 @@ class MakerAdapter:
                   block.number, len(accounts), len(snapshots), compared)
         return MarketRead(snapshots, [reading], unpriced, hint=layout, checked=compared, mismatched=mismatched)
 
-    def _cdp_calls(self, rnd: _Round, holder: Address, cdp: int) -> None:
+    def _cdp_calls(self, rnd: KeyedRound, holder: Address, cdp: int) -> None:
         assert self.manager is not None
         for name in ("urns", "ilks", "owns", "list"):
             rnd.add((name, holder, cdp), _MANAGER.function(name).call(self.manager, cdp))
