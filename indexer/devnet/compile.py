@@ -15,7 +15,7 @@ import logging
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,3 +160,22 @@ def compile_sources(
             result[name] = result[qualified_names[0]]
     _compiled_sources[cache_file] = result
     return result
+
+
+EIP170_LIMIT = 24_576  # bytes of runtime code a chain (and anvil, by default) accepts in one contract
+
+
+def compile_stand_in(contracts_dir: Path, *, cache_name: str, deployed: Sequence[str]) -> dict[str, CompiledContract]:
+    """A protocol's devnet stand-in: every ``*.sol`` in ``contracts_dir``, compiled with the repository's solcjs and
+    the devnet's settings and cached like any source set. Returns the ``deployed`` contracts by name, each checked
+    to have code within the EIP-170 size limit, beside the devnet's shared contracts (DevPriceFeed, DevToken, …)."""
+    sources = {f"{cache_name}/{p.name}": p.read_text() for p in sorted(contracts_dir.glob("*.sol"))}
+    contracts = compile_sources(sources, solc_dir=toolchain.solc_package_dir(), settings=SETTINGS,
+                                cache_name=cache_name)
+    for name in deployed:
+        runtime = (len(contracts[name].deployed_bytecode) - 2) // 2
+        if runtime == 0:
+            raise DevnetError(f"solc produced no bytecode for {name}")
+        if runtime > EIP170_LIMIT:
+            raise DevnetError(f"{name} is {runtime} bytes, over the {EIP170_LIMIT}-byte contract size limit")
+    return {**compile_dev_contracts(), **{name: contracts[name] for name in deployed}}

@@ -56,10 +56,9 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
-from indexer.devnet import toolchain
 from indexer.devnet.abi import decode, encode_call, selector
 from indexer.devnet.calls import eth_call, event_topic, keyless_address
-from indexer.devnet.compile import CompiledContract, compile_dev_contracts, compile_sources
+from indexer.devnet.compile import CompiledContract, compile_dev_contracts, compile_stand_in
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
@@ -71,15 +70,6 @@ KIND = "compound_v3"
 PREFIX = "CompoundV3."  # contract names in the devnet file: "devnet:CompoundV3.cUSDCv3"
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 
-_ARTIFACTS = ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]
-SETTINGS: dict[str, Any] = {
-    "optimizer": {"enabled": True, "runs": 200},
-    "evmVersion": "shanghai",
-    "outputSelection": {
-        "devnet/DevComet.sol": {"DevComet": _ARTIFACTS},
-    },
-}
-EIP170_LIMIT = 24_576  # bytes of runtime code anvil accepts by default
 
 # Comet's constants (contracts/CometCore.sol)
 PRICE_DECIMALS = 8
@@ -240,22 +230,10 @@ _MARKET = {m.name: m for m in MARKETS}
 # --- compiling
 
 
-def _sources() -> dict[str, str]:
-    return {f"devnet/{p.name}": p.read_text() for p in sorted(CONTRACTS_DIR.glob("*.sol"))}
-
-
 @functools.cache
 def compile_compound_v3() -> dict[str, CompiledContract]:
-    """DevComet (by name); compiled once per set of inputs, then read from ``.build/``."""
-    contracts = compile_sources(_sources(), solc_dir=toolchain.solc_package_dir(), settings=SETTINGS,
-                                cache_name="compound-v3")  # fmt: skip
-    for name in ("DevComet",):
-        runtime = (len(contracts[name].deployed_bytecode) - 2) // 2
-        if runtime == 0:
-            raise DevnetError(f"solc produced no bytecode for {name}")
-        if runtime > EIP170_LIMIT:
-            raise DevnetError(f"{name} is {runtime} bytes, over the {EIP170_LIMIT}-byte contract size limit")
-    return contracts
+    """DevComet and the devnet's shared contracts, by name; compiled once per set of inputs."""
+    return compile_stand_in(CONTRACTS_DIR, cache_name="compound-v3", deployed=("DevComet",))
 
 
 # --- addresses, calls and reads

@@ -60,10 +60,9 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from indexer.devnet import toolchain
 from indexer.devnet.abi import decode, encode_call, selector
 from indexer.devnet.calls import eth_call, event_topic, keyless_address
-from indexer.devnet.compile import SETTINGS, CompiledContract, compile_dev_contracts, compile_sources
+from indexer.devnet.compile import CompiledContract, compile_dev_contracts, compile_stand_in
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
@@ -77,7 +76,6 @@ PREFIX = "EulerV2."
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 _DEPLOYED = ("DevEVC", "DevEVault", "DevEulerRouter", "DevChainlinkOracle", "DevPythOracle",
              "DevYieldVault")
-EIP170_LIMIT = 24_576
 DEPLOY_GAS = 12_000_000
 CALL_GAS = 2_000_000
 ETH_FUNDING = hex(10**24)
@@ -186,24 +184,10 @@ ORACLES: dict[tuple[str, str], tuple[str, str]] = {
 # --- compiling
 
 
-def _sources() -> dict[str, str]:
-    return {f"euler_v2/{p.name}": p.read_text() for p in sorted(CONTRACTS_DIR.glob("*.sol"))}
-
-
 @functools.cache
 def compile_euler_v2() -> dict[str, CompiledContract]:
-    """The stand-in's contracts by name, and the devnet's DevPriceFeed and DevPyth; compiled once per set of
-    inputs, then read from ``.build/``."""
-    contracts = compile_sources(_sources(), solc_dir=toolchain.solc_package_dir(), settings=SETTINGS,
-                                cache_name="euler-v2")
-    for name in _DEPLOYED:
-        runtime = (len(contracts[name].deployed_bytecode) - 2) // 2
-        if runtime == 0:
-            raise DevnetError(f"solc produced no bytecode for {name}")
-        if runtime > EIP170_LIMIT:
-            raise DevnetError(f"{name} is {runtime} bytes, over the {EIP170_LIMIT}-byte contract size limit")
-    dev = compile_dev_contracts()
-    return {**{n: contracts[n] for n in _DEPLOYED}, "DevPriceFeed": dev["DevPriceFeed"], "DevPyth": dev["DevPyth"]}
+    """The stand-in's contracts and the devnet's shared ones (DevPriceFeed, DevPyth, DevToken), by name."""
+    return compile_stand_in(CONTRACTS_DIR, cache_name="euler-v2", deployed=_DEPLOYED)
 
 
 # --- addresses, calls, reads

@@ -32,10 +32,9 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
-from indexer.devnet import toolchain
 from indexer.devnet.abi import decode, encode_call
 from indexer.devnet.calls import call_uints, eth_call, event_topic, keyless_address, revert_reason
-from indexer.devnet.compile import SETTINGS, CompiledContract, compile_dev_contracts, compile_sources
+from indexer.devnet.compile import CompiledContract, compile_stand_in
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
@@ -125,19 +124,10 @@ class LiquitySeeded:
 # --- compiling
 
 
-def _sources() -> dict[str, str]:
-    return {f"liquity_v1/{p.name}": p.read_text() for p in sorted(CONTRACTS_DIR.glob("*.sol"))}
-
-
 @functools.cache
 def compile_liquity_v1() -> dict[str, CompiledContract]:
-    """The stand-in's contracts by name (and the devnet's DevPriceFeed); compiled once per set of inputs."""
-    contracts = compile_sources(_sources(), solc_dir=toolchain.solc_package_dir(), settings=SETTINGS,
-                                cache_name="liquity-v1")
-    for name in _DEPLOYED:
-        if len(contracts[name].bytecode) <= 2:
-            raise DevnetError(f"solc produced no bytecode for {name}")
-    return {**{name: contracts[name] for name in _DEPLOYED}, "DevPriceFeed": compile_dev_contracts()["DevPriceFeed"]}
+    """The stand-in's contracts and the devnet's shared ones (DevPriceFeed), by name; compiled once per input."""
+    return compile_stand_in(CONTRACTS_DIR, cache_name="liquity-v1", deployed=_DEPLOYED)
 
 
 # --- addresses and calls

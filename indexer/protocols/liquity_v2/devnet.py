@@ -38,10 +38,9 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from indexer.devnet import toolchain
 from indexer.devnet.abi import create_address, decode, encode_args, encode_call, selector
 from indexer.devnet.calls import call_uints, eth_call, event_topic, keyless_address
-from indexer.devnet.compile import SETTINGS, CompiledContract, compile_dev_contracts, compile_sources
+from indexer.devnet.compile import CompiledContract, compile_stand_in
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
@@ -189,21 +188,10 @@ class SeededTrove:
 # --- compiling
 
 
-def _sources() -> dict[str, str]:
-    return {f"liquity_v2/{p.name}": p.read_text() for p in sorted(CONTRACTS_DIR.glob("*.sol"))}
-
-
 @functools.cache
 def compile_liquity_v2() -> dict[str, CompiledContract]:
-    """The stand-in's contracts by name and the devnet's DevPriceFeed and DevToken; compiled once per input."""
-    contracts = compile_sources(_sources(), solc_dir=toolchain.solc_package_dir(), settings=SETTINGS,
-                                cache_name=NAMESPACE)
-    for name in _DEPLOYED:
-        if len(contracts[name].bytecode) <= 2:
-            raise DevnetError(f"solc produced no bytecode for {name}")
-    dev = compile_dev_contracts()
-    return {**{name: contracts[name] for name in _DEPLOYED}, "DevPriceFeed": dev["DevPriceFeed"],
-            "DevToken": dev["DevToken"]}
+    """The stand-in's contracts and the devnet's shared ones (DevPriceFeed, DevToken), by name."""
+    return compile_stand_in(CONTRACTS_DIR, cache_name="liquity-v2", deployed=_DEPLOYED)
 
 
 # --- addresses and ids

@@ -47,11 +47,10 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
-from indexer.devnet import toolchain
 from indexer.devnet.abi import decode, encode_call
 from indexer.devnet.calls import block_tag, eth_call, event_topic, keyless_address, revert_reason
 from indexer.devnet.chain import CANONICAL_MULTICALL3
-from indexer.devnet.compile import SETTINGS, CompiledContract, compile_dev_contracts, compile_sources
+from indexer.devnet.compile import CompiledContract, compile_dev_contracts, compile_stand_in
 from indexer.devnet.deployment import Deployment, DeployPlan
 from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
@@ -120,19 +119,10 @@ RAISED_DUST = 6_000 * RAD  # ETH-A's dust after seeding: the "dust" urns (opened
 # --- compiling
 
 
-def _sources() -> dict[str, str]:
-    return {f"maker/{p.name}": p.read_text() for p in sorted(CONTRACTS_DIR.glob("*.sol"))}
-
-
 @functools.cache
 def compile_maker() -> dict[str, CompiledContract]:
-    """The stand-in's contracts by name; compiled once per set of inputs, then read from ``.build/maker/``."""
-    contracts = compile_sources(_sources(), solc_dir=toolchain.solc_package_dir(), settings=SETTINGS,
-                                cache_name="maker")
-    for name in _DEPLOYED:
-        if len(contracts[name].bytecode) <= 2:
-            raise DevnetError(f"solc produced no bytecode for {name}")
-    return {name: contracts[name] for name in _DEPLOYED}
+    """The stand-in's contracts and the devnet's shared ones (DevToken), by name; compiled once per input."""
+    return compile_stand_in(CONTRACTS_DIR, cache_name="maker", deployed=_DEPLOYED)
 
 
 # --- addresses and calls
