@@ -134,10 +134,13 @@ async def test_within_one_unit_of_the_boundary_both_directions(chain, tmp_path, 
     read the points come from and the reads that check them (and the stored and the accrued index are equal)."""
     settings = load_settings(_config(tmp_path, chain, db_url))
     accounts = [account for account, _ in chain.seeded]
-    for market in MARKETS:
+    rpc = JsonRpcClient(chain.url)
+    now = int(rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16) + 1
+    for market in MARKETS:  # both accruals at one time, so both markets' stored index is the one at the read
+        rpc.call("evm_setNextBlockTimestamp", [now])
         comet_devnet.accrue(chain.url, chain.record, market)
     read = await read_chain(settings, "devnet", accounts)
-    rpc = JsonRpcClient(chain.url)
+    assert read.block.timestamp == now
     checked = 0
     for market in MARKETS:
         source = source_for(settings, market)
