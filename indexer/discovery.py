@@ -34,10 +34,10 @@ from indexer.protocols.registry import source_for
 from indexer.settings import Settings
 from indexer.store.chain_store import checkpoint, discovered_accounts, discovery_checkpoint_name, record_discovered
 from indexer.store.wallet_store import wallet_addresses
+from indexer.types import ZERO_ADDRESS
 
 log = logging.getLogger(__name__)
 
-ZERO_ADDRESS = "0x" + "0" * 40
 _LOG_EVERY_SECONDS = 5.0
 
 

@@ -20,6 +20,7 @@ Address = str  # checksummed 0x-prefixed hex
 PriceKey = str  # what a price depends on: an asset or oracle address, a venue's market name
 
 UINT256_MAX = 2**256 - 1
+ZERO_ADDRESS = "0x" + "0" * 40  # what a contract answers for an unset address
 
 
 class Role(StrEnum):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from pydantic import BaseModel
 
 from indexer.chain.multicall import Plan
+from indexer.errors import MarketMismatchError
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.types import Address, BlockRef, Health, LiquidationPoint, PositionSnapshot, PriceKey
@@ -62,6 +63,11 @@ class MarketRef:
     address: Address
     verify_onchain: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    def mismatch(self, what: str) -> MarketMismatchError:
+        """The one-line error for a configured address that is not what the protocol expects; ``what`` goes after
+        the market, address and chain (e.g. ``is not a Compound v3 Comet (baseToken() is empty)``)."""
+        return MarketMismatchError(f"market {self.key!r}: {self.address} on chain {self.chain!r} {what}")
 
 
 @dataclass(slots=True)

@@ -45,6 +45,7 @@ from indexer.protocols.aave_math import (
 )
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.types import (
+    ZERO_ADDRESS,
     Address,
     BlockRef,
     Health,
@@ -58,7 +59,6 @@ from indexer.types import (
 log = logging.getLogger(__name__)
 
 
-ZERO = "0x0000000000000000000000000000000000000000"
 HF_DECIMALS = 18
 # LendingPoolCollateralManager.LIQUIDATION_CLOSE_FACTOR_PERCENT: a liquidation repays at most half of one
 # reserve's debt, whatever the health factor (no 95 % step as in v3.0-3.2)
@@ -154,9 +154,7 @@ class AaveV2Adapter:
 
     # -- reading -------------------------------------------------------------------------------
     def _mismatch(self, what: str) -> MarketMismatchError:
-        return MarketMismatchError(
-            f"market {self.market.key!r}: {self.market.address} on chain {self.market.chain!r} "
-            f"is not an Aave v2 LendingPoolAddressesProvider ({what})")
+        return self.market.mismatch(f"is not an Aave v2 LendingPoolAddressesProvider ({what})")
 
     def _provider_calls(self) -> list[Call]:
         provider = self.market.address
@@ -164,7 +162,7 @@ class AaveV2Adapter:
                 _PROVIDER.function("getPriceOracle").call(provider, allow_failure=True)]
 
     def _provider_answer(self, got: list[Any]) -> tuple[Address, Address]:
-        if any(isinstance(r, Failed) for r in got) or ZERO in (got[0][0], got[1][0]):
+        if any(isinstance(r, Failed) for r in got) or ZERO_ADDRESS in (got[0][0], got[1][0]):
             raise self._mismatch("getLendingPool()/getPriceOracle() did not answer with addresses")
         return _addr(got[0][0]), _addr(got[1][0])
 
@@ -177,7 +175,7 @@ class AaveV2Adapter:
     def _pool_answer(self, pool: Address, oracle: Address, got: list[Any]) -> Layout:
         if isinstance(got[0], Failed) or isinstance(got[1], Failed):
             raise self._mismatch("its pool does not answer LENDINGPOOL_REVISION()/getReservesList()")
-        weth = None if isinstance(got[2], Failed) or got[2][0] == ZERO else _addr(got[2][0])
+        weth = None if isinstance(got[2], Failed) or got[2][0] == ZERO_ADDRESS else _addr(got[2][0])
         return Layout(pool, oracle, got[0][0], weth, tuple(_addr(a) for a in got[1][0]))
 
     def _entry_points(self) -> Plan[Layout]:
@@ -241,7 +239,7 @@ class AaveV2Adapter:
             # interestRateStrategyAddress, id
             config = data[0]
             fixed = asset == layout.weth  # AaveOracle.getAssetPrice: `if (asset == WETH) return 1 ether;`
-            feed = None if fixed or isinstance(source, Failed) or source[0] == ZERO else _addr(source[0])
+            feed = None if fixed or isinstance(source, Failed) or source[0] == ZERO_ADDRESS else _addr(source[0])
             reserves[data[11]] = Reserve(
                 asset=asset, id=data[11], symbol=symbol[0] if not isinstance(symbol, Failed) else asset[:8],
                 decimals=_bits(config, 48, 8), ltv=_bits(config, 0, 16), liquidation_threshold=_bits(config, 16, 16),

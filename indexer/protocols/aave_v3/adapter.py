@@ -57,6 +57,7 @@ from indexer.protocols.aave_v3.revisions import (
 )
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef, price_dependencies
 from indexer.types import (
+    ZERO_ADDRESS,
     Address,
     BlockRef,
     Health,
@@ -69,7 +70,6 @@ from indexer.types import (
 
 log = logging.getLogger(__name__)
 
-ZERO = "0x0000000000000000000000000000000000000000"
 HF_DECIMALS = 18
 QUOTE = "USD"  # AaveOracle's base currency on every Aave v3 market (BASE_CURRENCY_UNIT = 1e8)
 _PROVIDER = load("aave_v3", "PoolAddressesProvider")
@@ -187,9 +187,7 @@ class AaveV3Adapter:
 
     # -- reading -------------------------------------------------------------------------------
     def _mismatch(self, what: str) -> MarketMismatchError:
-        return MarketMismatchError(
-            f"market {self.market.key!r}: {self.market.address} on chain {self.market.chain!r} "
-            f"is not an Aave v3 PoolAddressesProvider ({what})")
+        return self.market.mismatch(f"is not an Aave v3 PoolAddressesProvider ({what})")
 
     def _provider_calls(self) -> list[Call]:
         provider = self.market.address
@@ -198,9 +196,9 @@ class AaveV3Adapter:
                 _PROVIDER.function("getPriceOracleSentinel").call(provider, allow_failure=True)]
 
     def _provider_answer(self, got: list[Any]) -> tuple[Address, Address, Address | None]:
-        if any(isinstance(r, Failed) for r in got[:2]) or ZERO in (got[0][0], got[1][0]):
+        if any(isinstance(r, Failed) for r in got[:2]) or ZERO_ADDRESS in (got[0][0], got[1][0]):
             raise self._mismatch("getPool()/getPriceOracle() did not answer with addresses")
-        sentinel = None if isinstance(got[2], Failed) or got[2][0] == ZERO else _addr(got[2][0])
+        sentinel = None if isinstance(got[2], Failed) or got[2][0] == ZERO_ADDRESS else _addr(got[2][0])
         return _addr(got[0][0]), _addr(got[1][0]), sentinel
 
     @staticmethod
@@ -300,7 +298,7 @@ class AaveV3Adapter:
                 a_token=_addr(data[8]), stable_debt_token=_addr(data[9]), variable_debt_token=_addr(data[10]),
                 normalized_income=income, normalized_debt=debt,
                 price=None if isinstance(price, Failed) else price[0],
-                source=None if source == ZERO else _addr(source),
+                source=None if source == ZERO_ADDRESS else _addr(source),
                 grace_until=grace[0][0] if grace and not isinstance(grace[0], Failed) else 0,
                 liquidation_bonus=config_field(config, 32, 16),
                 virtual_accounting=bool(config_field(config, 252, 1)))
@@ -357,7 +355,7 @@ class AaveV3Adapter:
                     wanted.append((rid, "variable"))
                     balance_calls.append(_SCALED.call(reserve.variable_debt_token, account))
                     # v3.2+ left stable debt out of the account figures, stable debt token or not
-                    if rules.stable_debt and reserve.stable_debt_token != ZERO:
+                    if rules.stable_debt and reserve.stable_debt_token != ZERO_ADDRESS:
                         wanted.append((rid, "stable"))
                         balance_calls.append(_BALANCE.call(reserve.stable_debt_token, account))
             wanted_by_user.append(wanted)
@@ -396,12 +394,12 @@ class AaveV3Adapter:
                 (ltv, lt, bonus), (bitmap,), *more = tail[per_category * n: per_category * (n + 1)]
                 ltvzero = more.pop(0)[0] if rules.ltvzero else 0
                 isolated = bool(more.pop(0)[0]) if rules.isolated_emode else False
-                emodes[c] = EModeCategory(ltv, lt, ZERO, bitmap, ltvzero, isolated, liquidation_bonus=bonus)
+                emodes[c] = EModeCategory(ltv, lt, ZERO_ADDRESS, bitmap, ltvzero, isolated, liquidation_bonus=bonus)
             else:
                 ltv, lt, bonus, source, _ = tail[n][0]
                 emodes[c] = EModeCategory(ltv, lt, _addr(source), liquidation_bonus=bonus)
         source_prices: dict[Address, int | None] = {}
-        price_sources = sorted({e.price_source for e in emodes.values() if e.price_source != ZERO})
+        price_sources = sorted({e.price_source for e in emodes.values() if e.price_source != ZERO_ADDRESS})
         if price_sources:
             got = yield [_ORACLE.function("getAssetPrice").call(oracle, s, allow_failure=True)
                          for s in price_sources]
@@ -455,7 +453,7 @@ class AaveV3Adapter:
             reserve, got = reserves[rid], amounts[rid]
             in_emode = category is not None and category.holds(reserve, emode)
             price, key = reserve.price, reserve.asset
-            if category and category.price_source != ZERO and in_emode:
+            if category and category.price_source != ZERO_ADDRESS and in_emode:
                 price, key = source_prices[category.price_source], category.price_source
             if price is None:
                 return None

@@ -48,6 +48,7 @@ from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.protocols.compound_v3 import rules
 from indexer.types import (
     UINT256_MAX,
+    ZERO_ADDRESS,
     Address,
     BlockRef,
     Health,
@@ -61,7 +62,6 @@ from indexer.types import (
 
 log = logging.getLogger(__name__)
 
-ZERO = "0x0000000000000000000000000000000000000000"
 HEALTH_DECIMALS = 18
 PRICE_DECIMALS = 8  # Comet's PRICE_FEED_DECIMALS: every feed it accepts answers with 8 decimals
 _COMET = load("compound_v3", "Comet")
@@ -142,8 +142,7 @@ class CompoundV3Adapter:
 
     # -- reading -------------------------------------------------------------------------------
     def _mismatch(self, what: str) -> MarketMismatchError:
-        return MarketMismatchError(f"market {self.market.key!r}: {self.market.address} on chain "
-                                   f"{self.market.chain!r} is not a Compound v3 Comet ({what})")
+        return self.market.mismatch(f"is not a Compound v3 Comet ({what})")
 
     def _market_calls(self) -> list[Call]:
         comet = self.market.address
@@ -199,7 +198,7 @@ class CompoundV3Adapter:
                                  "did not answer")
         (base,), (base_feed,), (base_scale,), (count,), totals, (utilization,) = market
         base, base_feed = to_checksum_address(base), to_checksum_address(base_feed)
-        if base == ZERO or base_scale <= 0:
+        if base == ZERO_ADDRESS or base_scale <= 0:
             raise self._mismatch("baseToken() is empty")
 
         layout: Layout | None = None

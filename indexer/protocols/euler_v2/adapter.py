@@ -84,6 +84,7 @@ from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.protocols.euler_v2 import rules
 from indexer.types import (
     UINT256_MAX,
+    ZERO_ADDRESS,
     Address,
     BlockRef,
     Health,
@@ -97,7 +98,6 @@ from indexer.types import (
 
 log = logging.getLogger(__name__)
 
-ZERO = "0x0000000000000000000000000000000000000000"
 HEALTH_DECIMALS = 18
 _VAULT = load("euler_v2", "EVault")
 _EVC = load("euler_v2", "EVC")
@@ -150,7 +150,7 @@ class Layout(NamedTuple):
 
 class Resolution(NamedTuple):
     """``resolveOracle(amount, base, unitOfAccount)``: the amount after the ERC-4626 hops, the final pair, the adapter
-    (ZERO when the base resolved to the unit of account itself)."""
+    (ZERO_ADDRESS when the base resolved to the unit of account itself)."""
 
     amount: int
     base: Address
@@ -164,7 +164,7 @@ class _Account:
     owed_exact: int
     controllers: list[Address] = field(default_factory=list)
     collaterals: list[Address] = field(default_factory=list)
-    owner: Address = ZERO
+    owner: Address = ZERO_ADDRESS
     last_check: int = 0
     protocol: tuple[int, int] | None = None  # accountLiquidity(account, true)
     protocol_debt: int | None = None  # debtOf(account)
@@ -225,8 +225,7 @@ class EulerV2Adapter:
                              emitter_getter="EVC()")
 
     def _mismatch(self, what: str) -> MarketMismatchError:
-        return MarketMismatchError(f"market {self.market.key!r}: {self.market.address} on chain "
-                                   f"{self.market.chain!r} is not an Euler v2 vault ({what})")
+        return self.market.mismatch(f"is not an Euler v2 vault ({what})")
 
     # -- reading -------------------------------------------------------------------------------
     def _sweep(self, accounts: Sequence[Address], hinted: Layout | None) -> Plan[list[Address]]:
@@ -279,7 +278,7 @@ class EulerV2Adapter:
         accumulator = head[4][0]
         cool_off = 0 if isinstance(head[5], Failed) else head[5][0]
         max_discount = 0 if isinstance(head[6], Failed) else head[6][0]
-        if evc == ZERO or asset == ZERO:
+        if evc == ZERO_ADDRESS or asset == ZERO_ADDRESS:
             raise self._mismatch("EVC() or asset() is empty")
         state: dict[Address, _Account] = {}
         for a in accounts:
@@ -359,7 +358,7 @@ class EulerV2Adapter:
         used: dict[Address, Resolution] = {}
         for s in positions:
             for _, r in [*s.quotes.values(), *([s.debt_quote] if s.debt_quote is not None else [])]:
-                if r is not None and r.adapter != ZERO:
+                if r is not None and r.adapter != ZERO_ADDRESS:
                     used.setdefault(r.adapter, r)
         fresh = [a for a in used if a not in adapters]
         new_tokens = [t for t in dict.fromkeys(r.base for r in used.values()) if t not in tokens]
@@ -421,7 +420,7 @@ class EulerV2Adapter:
             s = state[a]
             s.controllers = [_addr(c) for c in controllers[0]]
             s.collaterals = [_addr(c) for c in collaterals[0]]
-            s.owner = ZERO if isinstance(owner, Failed) else _addr(owner[0])
+            s.owner = ZERO_ADDRESS if isinstance(owner, Failed) else _addr(owner[0])
             s.last_check = 0 if isinstance(last, Failed) else last[0]
 
     @staticmethod
@@ -548,10 +547,10 @@ class EulerV2Adapter:
                     return None
                 legs.append(leg)
         uoa = layout.tokens.get(layout.unit_of_account, Token(layout.unit_of_account[:8], rules.DEFAULT_DECIMALS))
-        sub_id = rules.sub_account_id(s.owner, s.account) if s.owner != ZERO else None
+        sub_id = rules.sub_account_id(s.owner, s.account) if s.owner != ZERO_ADDRESS else None
         detail: dict[str, Any] = {
             "vault": self.market.address, "evc": layout.evc, "oracle": layout.oracle,
-            "unit_of_account": layout.unit_of_account, "owner_registered": s.owner != ZERO,
+            "unit_of_account": layout.unit_of_account, "owner_registered": s.owner != ZERO_ADDRESS,
             "sub_account_id": sub_id, "collaterals": listed,
             "debt": {"owed_exact": _big(s.owed_exact), "owed_assets": _big(owed),
                      "interest_accumulator": _big(ctx.accumulator)},
@@ -568,7 +567,7 @@ class EulerV2Adapter:
             account=s.account, block=block, legs=legs,
             health=Health(raw=UINT256_MAX, decimals=HEALTH_DECIMALS, health=None, equity=0, requirement=0,
                           collateral=0, debt=0, quote=uoa.symbol, quote_unit=10**uoa.decimals),
-            detail=detail, owner=s.owner if s.owner != ZERO else s.account)
+            detail=detail, owner=s.owner if s.owner != ZERO_ADDRESS else s.account)
         if stale:
             snapshot.price_status = "STALE"
         return _recompute(snapshot)
@@ -582,7 +581,7 @@ class EulerV2Adapter:
             return None
         base = Leg(asset=asset, symbol=token.symbol, decimals=token.decimals, role=role, amount=amount, price=1,
                    price_decimals=0, price_key=ctx.layout.unit_of_account, value=0)
-        if resolution.adapter == ZERO:  # resolved to the unit of account itself: the amount is the value
+        if resolution.adapter == ZERO_ADDRESS:  # resolved to the unit of account itself: the amount is the value
             value = resolution.amount if isinstance(quote, Failed) else quote[0]
             return dataclasses.replace(base, value=value,
                                        terms={**terms, **_terms(resolution.amount, rules.Scale(0, 0), False,

@@ -40,6 +40,7 @@ from indexer.devnet.errors import DevnetError, DevnetRpcError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, mine_txs, send_and_mine
 from indexer.protocols.liquity_v1 import rules
+from indexer.types import ZERO_ADDRESS
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def deploy_liquity_v1(rpc_url: str) -> LiquityDeployment:
     plan.call("StabilityPool.setAddresses", sp, "setAddresses(address,address,address)", tm, ap, lusd)
     plan.call("LUSDToken.setAddresses", lusd, "setAddresses(address,address,address)", tm, sp, bo)
     plan.call("PriceFeed.setAddresses", pf, "setAddresses(address,address)", feed,
-              "0x0000000000000000000000000000000000000000")
+              ZERO_ADDRESS)
     plan.call("TroveManager.setAddresses", tm, "setAddresses(address,address,address,address,address,address)",
               bo, ap, dp, sp, pf, lusd)
     plan.call("BorrowerOperations.setAddresses", bo,
@@ -398,7 +399,7 @@ def seed_troves(rpc_url: str, d: LiquityDeployment, count: int, *, seed: int = 0
                  coll[p.account] // 20, (d.borrower_operations, TROVE_UPDATED)) for p in early if p.kind == "adjusted"]
     later.append(Tx("provideToSP by the whale", whale.account, d.stability_pool,
                     encode_call("provideToSP(uint256,address)", STABILITY_POOL_DEPOSIT,
-                                "0x0000000000000000000000000000000000000000"),
+                                ZERO_ADDRESS),
                     CALL_GAS, nonces.take(whale.account), 0, (d.stability_pool, DEPOSIT_CHANGED)))
     mine_txs(rpc, later, "seed the fresh Liquity troves, adjustments and the Stability Pool")
     log.info("seeded Liquity v1 troves=%d victims=%d stability_pool_lusd=%d", len(planned) - len(victims),

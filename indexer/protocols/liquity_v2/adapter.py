@@ -78,6 +78,7 @@ from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.protocols.liquity_v2 import rules
 from indexer.types import (
+    ZERO_ADDRESS,
     Address,
     BlockRef,
     Health,
@@ -93,7 +94,6 @@ from indexer.types import (
 log = logging.getLogger(__name__)
 
 ETH = "0xEeeeeEeeeEeEeEeEeEeeEEEeeeeEeeeeeeeEEeE"  # native ether, as the ETH-USD reading's asset
-ZERO = "0x0000000000000000000000000000000000000000"
 QUOTE = "USD"
 QUOTE_UNIT = 10**18
 HEALTH_DECIMALS = 18
@@ -222,9 +222,7 @@ class LiquityV2Adapter:
         return self._DISCOVERY
 
     def _mismatch(self, what: str) -> MarketMismatchError:
-        return MarketMismatchError(f"market {self.market.key!r}: {self.market.address} on chain "
-                                   f"{self.market.chain!r} is not a Liquity v2 branch of AddressesRegistry "
-                                   f"{self.registry} ({what})")
+        return self.market.mismatch(f"is not a Liquity v2 branch of AddressesRegistry {self.registry} ({what})")
 
     # -- the calls of each part ------------------------------------------------------------------
     def _registry_calls(self, r: KeyedRound) -> None:
@@ -473,7 +471,7 @@ class LiquityV2Adapter:
             return None
         view = rules.EntireTrove(debt=latest[0], coll=latest[1], redist_debt=latest[2], redist_coll=latest[3],
                                  accrued_interest=latest[4], batch_fee=latest[8])
-        batched = _addr(batch_manager) != ZERO
+        batched = _addr(batch_manager) != ZERO_ADDRESS
         if batched:  # a batch's shares are internal to the TroveManager: its view's figures are the only ones
             entire = view
         else:

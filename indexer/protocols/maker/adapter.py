@@ -94,6 +94,7 @@ from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.protocols.maker import rules
 from indexer.types import (
     UINT256_MAX,
+    ZERO_ADDRESS,
     Address,
     BlockRef,
     Health,
@@ -109,7 +110,6 @@ from indexer.types import (
 
 log = logging.getLogger(__name__)
 
-ZERO = "0x0000000000000000000000000000000000000000"
 KEEPER = "0x000000000000000000000000000000000000dEaD"  # the self-check's bark names this as keeper (kpr)
 QUOTE = "DAI"
 QUOTE_UNIT = rules.RAD
@@ -327,7 +327,7 @@ class MakerAdapter:
         clip: Address | None = None
         dog_ilk = got.get(("dog_ilk",))
         if self.dog and dog_ilk is not None and not isinstance(dog_ilk, Failed):
-            clip = _addr(dog_ilk[0]) if _addr(dog_ilk[0]) != ZERO else None
+            clip = _addr(dog_ilk[0]) if _addr(dog_ilk[0]) != ZERO_ADDRESS else None
 
         # the second round: the pip (unless the hint held), the proxies' owners and first cdps, the wallets' own
         # first cdps
@@ -345,7 +345,7 @@ class MakerAdapter:
         if self.registry:
             for account in accounts:
                 proxy = _addr(got[("proxy", account)][0])
-                if proxy != ZERO:
+                if proxy != ZERO_ADDRESS:
                     proxies[account] = proxy
                     second.add(("proxy_owner", proxy), _PROXY.function("owner").call(proxy, allow_failure=True))
                     second.add(("urn", proxy), _VAT.function("urns").call(vat, ilk, proxy))  # its own, if any
@@ -513,8 +513,8 @@ class MakerAdapter:
         if any(isinstance(p, Failed) for p in parts):
             return None
         (_, chop, hole, dirt), (hole_all,), (dirt_all,), (live,) = parts
-        return rules.DogIlk(clip=clip or ZERO, chop=int(chop), hole=int(hole), dirt=int(dirt), hole_all=int(hole_all),
-                            dirt_all=int(dirt_all), live=int(live), clip_stopped=clip_stopped)
+        return rules.DogIlk(clip=clip or ZERO_ADDRESS, chop=int(chop), hole=int(hole), dirt=int(dirt),
+                            hole_all=int(hole_all), dirt_all=int(dirt_all), live=int(live), clip_stopped=clip_stopped)
 
     def _reading(self, osm: _Osm, layout: Layout, ilk_state: tuple[int, ...], par: int, mat: int,
                  block: BlockRef) -> FeedReading:

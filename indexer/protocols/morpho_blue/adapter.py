@@ -32,6 +32,7 @@ from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.protocols.morpho_blue import rules
 from indexer.types import (
     UINT256_MAX,
+    ZERO_ADDRESS,
     Address,
     BlockRef,
     Health,
@@ -45,7 +46,6 @@ from indexer.types import (
 
 log = logging.getLogger(__name__)
 
-ZERO = "0x0000000000000000000000000000000000000000"
 HEALTH_DECIMALS = 18
 _MORPHO = load("morpho_blue", "Morpho")
 _IRM = load("morpho_blue", "Irm")
@@ -109,12 +109,11 @@ class MorphoBlueAdapter:
 
     # -- reading -------------------------------------------------------------------------------
     def _mismatch(self, what: str) -> MarketMismatchError:
-        return MarketMismatchError(f"market {self.market.key!r}: {self.market.address} on chain "
-                                   f"{self.market.chain!r} has no Morpho Blue market {self.market_id} ({what})")
+        return self.market.mismatch(f"has no Morpho Blue market {self.market_id} ({what})")
 
     def _layout(self, params: Any, tokens: list[Any]) -> Layout:
         loan, collateral, oracle, irm, lltv = params
-        if loan == ZERO:
+        if loan == ZERO_ADDRESS:
             raise self._mismatch("idToMarketParams is empty")
         made = []
         for address, (symbol, decimals) in zip((loan, collateral), (tokens[:2], tokens[2:]), strict=True):
@@ -145,7 +144,7 @@ class MorphoBlueAdapter:
         else:
             params = (layout.loan.address, layout.collateral.address, layout.oracle, layout.irm, layout.lltv)
             calls = []
-        accrue = params[3] != ZERO and stored[4] != block.timestamp and stored[2] > 0
+        accrue = params[3] != ZERO_ADDRESS and stored[4] != block.timestamp and stored[2] > 0
         if accrue:
             calls.append(_IRM.function("borrowRateView").call(params[3], tuple(params), tuple(stored)))
         more = (yield calls) if calls else []

@@ -33,11 +33,11 @@ from indexer.devnet.errors import DevnetError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import automine_paused, send_and_mine
 from indexer.protocols.aave_v2.devnet import market
+from indexer.types import ZERO_ADDRESS
 
 log = logging.getLogger(__name__)
 
 PACKAGE = "@aave/protocol-v2"
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 PREFIX = "AaveV2."  # contract names in the devnet file (beside Aave v3's: "devnet:AaveV2.LendingPool")
 
 DEPLOY_GAS = 12_000_000

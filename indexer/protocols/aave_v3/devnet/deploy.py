@@ -20,10 +20,10 @@ from indexer.devnet.errors import DevnetError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import automine_paused, send_and_mine
 from indexer.protocols.aave_v3.devnet import market
+from indexer.types import ZERO_ADDRESS
 
 log = logging.getLogger(__name__)
 
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 DEPLOY_GAS = 15_000_000
 INIT_RESERVE_GAS = 6_000_000

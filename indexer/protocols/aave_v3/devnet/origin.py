@@ -47,10 +47,10 @@ from indexer.devnet.errors import DevnetError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.oracles import PRICE_DECIMALS
 from indexer.devnet.txbatch import automine_paused, send_and_mine, transact
+from indexer.types import ZERO_ADDRESS
 
 log = logging.getLogger(__name__)
 
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 MARKET_ID = "Aave v3.2 Devnet Market"
 EXPECTED_POOL_REVISION = 5
 BASE_CURRENCY_UNIT = 10**PRICE_DECIMALS  # AaveOracle base currency: USD with 8 decimals
