@@ -117,9 +117,26 @@ def mark_positions(snapshots: Sequence[PositionSnapshot], statuses: Mapping[str,
                    dependencies: Callable[[PositionSnapshot], set[str]] | None = None) -> None:
     """Set each position's ``price_status``: the worst of the feeds that priced it and the chain's sequencer.
     ``dependencies``: the price keys a position's health rests on (its source's ``price_dependencies``); a
-    leg priced by anything else (a loan token that is the quote currency itself) is not judged."""
+    leg priced by anything else (a loan token that is the quote currency itself) is not judged.
+
+    A leg with no feed behind it is UNKNOWN, unless the protocol itself vouched for its price at the block:
+    ``detail["price_verdict"]`` (a ``PriceStatus`` name) is the protocol's own freshness verdict on the prices it
+    read without a feed (Synthetix v3's views refuse a Pyth price older than the market's tolerance with
+    ERC-7412 ``OracleDataRequired``: success is FRESH, that refusal STALE)."""
     for snapshot in snapshots:
         keys = dependencies(snapshot) if dependencies is not None else None
+        own = _own_verdict(snapshot)
         feed_statuses = [statuses[a.feed].verdict.status if a.feed is not None and a.feed in statuses
-                         else PriceStatus.UNKNOWN for a in snapshot.legs if keys is None or a.price_key in keys]
+                         else own for a in snapshot.legs if keys is None or a.price_key in keys]
         snapshot.price_status = worst([*feed_statuses, chain_status])
+
+
+def _own_verdict(snapshot: PositionSnapshot) -> PriceStatus:
+    """The protocol's own verdict on the prices of its legs without a feed (UNKNOWN when it gives none)."""
+    verdict = snapshot.detail.get("price_verdict")
+    try:
+        return PriceStatus(verdict) if verdict is not None else PriceStatus.UNKNOWN
+    except ValueError:
+        log.warning("unknown price verdict chain=%s market=%s wallet=%s verdict=%r", snapshot.chain,
+                    snapshot.market, snapshot.account, verdict)
+        return PriceStatus.UNKNOWN

@@ -101,3 +101,44 @@ def test_a_position_is_judged_on_the_prices_its_health_rests_on():
     mark_positions([judged], statuses, PriceStatus.FRESH, lambda s: {oracle})
     mark_positions([unscoped], statuses, PriceStatus.FRESH)
     assert (judged.price_status, unscoped.price_status) == (PriceStatus.FRESH, PriceStatus.UNKNOWN)
+
+
+def test_a_protocols_own_price_verdict_judges_the_legs_no_feed_prices():
+    """A perp whose price the protocol read itself (no feed behind the leg): its ``detail.price_verdict`` judges that
+    leg (FRESH, or STALE when the protocol refused its price), while a feed-backed leg keeps its feed's verdict, the
+    worst of both winning; without a verdict the leg stays UNKNOWN."""
+    from indexer.oracles.monitor import mark_positions
+    from indexer.oracles.reading import FeedReading
+    from indexer.oracles.status import FeedStatus, PriceStatus, Verdict
+    from indexer.types import BlockRef, Health, Leg, PositionSnapshot, Role
+
+    feed = "0x" + "fe" * 20
+    perp = Leg(asset="ETH", symbol="ETH", decimals=18, role=Role.LONG, amount=1, price=1, price_decimals=18,
+               price_key="perps:ETH", value=1)
+    collateral = Leg(asset="0x" + "c0" * 20, symbol="WETH", decimals=18, role=Role.COLLATERAL, amount=1, price=1,
+                     price_decimals=8, price_key="0x" + "c0" * 20, value=1, feed=feed)
+    health = Health(raw=1, decimals=18, health=None, equity=1, requirement=1, collateral=1, debt=1, quote="USD",
+                    quote_unit=10**18)
+
+    def position(legs, verdict=None):
+        return PositionSnapshot(chain="c", protocol="p", market="m", market_address=feed, account="a",
+                                block=BlockRef(1, "0x", 1), legs=legs, health=health,
+                                detail={} if verdict is None else {"price_verdict": verdict})
+
+    def statuses(status):
+        return {feed: FeedStatus(FeedReading(address=feed, kind="chainlink"), Verdict(status, "-"), 3600, "table",
+                                 None, False)}
+
+    cases = [(position([perp], "FRESH"), statuses(PriceStatus.FRESH), PriceStatus.FRESH),
+             (position([perp], "STALE"), statuses(PriceStatus.FRESH), PriceStatus.STALE),
+             (position([perp]), statuses(PriceStatus.FRESH), PriceStatus.UNKNOWN),
+             (position([perp], "bogus"), statuses(PriceStatus.FRESH), PriceStatus.UNKNOWN),
+             (position([perp, collateral], "FRESH"), statuses(PriceStatus.STALE), PriceStatus.STALE),
+             (position([perp, collateral], "STALE"), statuses(PriceStatus.FRESH), PriceStatus.STALE),
+             (position([perp, collateral], "FRESH"), statuses(PriceStatus.FRESH), PriceStatus.FRESH)]
+    for snapshot, judged, expected in cases:
+        mark_positions([snapshot], judged, PriceStatus.FRESH)
+        assert snapshot.price_status == expected, (snapshot.legs, snapshot.detail)
+    down = position([perp], "FRESH")
+    mark_positions([down], statuses(PriceStatus.FRESH), PriceStatus.SEQUENCER_DOWN)
+    assert down.price_status == PriceStatus.SEQUENCER_DOWN  # the chain's sequencer still overrides
