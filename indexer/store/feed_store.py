@@ -110,6 +110,19 @@ def write_feeds(connection: Connection, *, chain: str, block: BlockRef, feeds: S
                        readings)
 
 
+def mark_stale_before(engine: Engine, *, chain: str, before: float) -> int:
+    """Positions of ``chain`` (a venue) whose stored snapshot is older than ``before`` (unix seconds) and still
+    marked as trusted: their prices are STALE now (the venue could not be read since). Returns how many."""
+    p = _positions.c
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(_positions)
+            .where(p.chain == chain, p.block_timestamp < before, p.price_status != "STALE",
+                   p.price_status != "INVALID")
+            .values(price_status="STALE", updated_at=utc_now()))
+    return int(result.rowcount or 0)
+
+
 def mark_unpriced(connection: Connection, *, chain: str, block: BlockRef,
                   unpriced: Sequence[tuple[str, str]], status: str) -> None:
     """Positions the protocol could not value at ``block``: keep their last figures, but flag their prices."""

@@ -6,6 +6,11 @@ number = the last stored one + 1, timestamp = the venue's time of the newest sta
 ``clearinghouseState``), hash = ``venue:<time in ms>``. A position whose venue time is older than the venue's
 ``max_age`` is marked STALE (its health was computed on an old mark), otherwise FRESH. Alerts, the outbox
 and the positions are written in one transaction per poll, as for a chain block; there are no reorgs.
+
+A poll that fails (the venue down, hanging past its timeout, busy past its retries, answering garbage) stores
+nothing; the error is one line (the run loop logs it and backs off), and every stored position whose venue time
+has grown older than ``max_age`` is marked STALE — the last snapshot stays, with its time. A wallet holding a coin
+the venue's meta does not list is left out of that poll alone, its stored accounts kept and marked STALE.
 """
 
 from __future__ import annotations
@@ -17,17 +22,20 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from indexer.alerts.channels.base import Channel
 from indexer.alerts.engine import AlertEngine
 from indexer.alerts.registry import build_channels, routes
 from indexer.chain.rpc import RpcStats
+from indexer.errors import IndexerError
 from indexer.oracles.status import PriceStatus
 from indexer.pipeline.chain_read import ChainRead
 from indexer.pipeline.memory import ChainMemory
 from indexer.protocols.base import MarketRead, VenueSource
 from indexer.protocols.registry import venue_source_for
 from indexer.settings import Settings
+from indexer.store.feed_store import mark_stale_before
 from indexer.store.wallet_store import wallet_alert_settings
 from indexer.store.writer import write_block
 from indexer.types import BlockRef, closing
@@ -67,6 +75,20 @@ class VenuePipeline:
                                                   discovering=[])
         return self.memory
 
+    async def _age_out(self) -> None:
+        """After a failed poll: the stored positions whose venue state is now older than ``max_age`` are marked
+        STALE (their figures stay, with their venue time: the age is plain to see), so nothing looks fresh while
+        the venue cannot be read."""
+        before = time.time() - self.config.max_age  # stored times are whole seconds: older by under one, never newer
+        try:
+            aged = await asyncio.to_thread(mark_stale_before, self.engine, chain=self.chain, before=before)
+        except SQLAlchemyError as exc:
+            log.error("could not mark positions stale venue=%s error=%s", self.chain, exc)
+            return
+        if aged:
+            log.warning("venue positions stale venue=%s positions=%d older_than=%ds", self.chain, aged,
+                        self.config.max_age)
+
     async def step(self) -> int:
         """One poll, stored; returns 1 (one venue snapshot)."""
         async with self.lock:
@@ -87,10 +109,19 @@ class VenuePipeline:
         accounts = list(wallets)
         before = self.session.stats.copy()
         keys = list(self.sources)
-        reads: list[MarketRead] = await run_venue_plans(
-            self.session, [self.sources[key].fetch(accounts, self.hints.get(key)) for key in keys])
+        try:
+            reads: list[MarketRead] = await run_venue_plans(
+                self.session, [self.sources[key].fetch(accounts, self.hints.get(key)) for key in keys])
+        except IndexerError:
+            await self._age_out()
+            raise
         self.hints.update({key: r.hint for key, r in zip(keys, reads, strict=True)})
         snapshots = [s for r in reads for s in r.snapshots]
+        # wallets a market could not value now (a coin missing from the venue's meta): every stored account they
+        # hold there keeps its last figures, marked STALE, and is not taken for closed
+        unpriced = [(key, account) for key, r in zip(keys, reads, strict=True) if r.unpriced
+                    for market, account in memory.healths
+                    if market == key and account.partition(":")[0] in set(r.unpriced)]
         now = time.time()
         times = [int(s.detail["venue_time_ms"]) for s in snapshots if "venue_time_ms" in s.detail]
         venue_ms = max(times) if times else int(now * 1000)
@@ -106,7 +137,8 @@ class VenuePipeline:
                           market_address=self.sources[key].market.address, account=account, block=block)
                   for key in keys
                   for account in memory.closings(market=key, requested=accounts,
-                                                 found=(s.account for s in snapshots if s.market == key))]
+                                                 found=(s.account for s in snapshots if s.market == key),
+                                                 unpriced=(a for k, a in unpriced if k == key))]
         everything = [*snapshots, *closed]
         requests = self.session.stats.requests - before.requests
         read = ChainRead(self.chain, block, snapshots, RpcStats(requests, requests, {}), None, closed=closed)
@@ -115,14 +147,14 @@ class VenuePipeline:
                                            previous_health=memory.healths, wallets=wallets, now=now)
         written = time.perf_counter()
         await asyncio.to_thread(write_block, self.engine, chain=self.chain, block=block, snapshots=everything,
-                                alerts=read.alerts)
+                                unpriced=unpriced, unpriced_status=PriceStatus.STALE, alerts=read.alerts)
         read.timings["write"] = time.perf_counter() - written
         memory.committed(block=number, snapshots=everything, feeds=[], alerts=read.alerts, discovered={})
         memory.hashes[number] = block.hash
         self.last_stored = number
         if self.on_block is not None:
             self.on_block(self.chain, number, time.perf_counter() - started)
-        stale = sum(1 for s in snapshots if s.price_status == PriceStatus.STALE)
+        stale = sum(1 for s in snapshots if s.price_status == PriceStatus.STALE) + len(unpriced)
         log.info("venue polled venue=%s snapshot=%d positions=%d stale=%d requests=%d weight=%d seconds=%.3f",
                  self.chain, number, len(snapshots), stale, requests, self.session.stats.weight - before.weight,
                  time.perf_counter() - started)

@@ -3,7 +3,8 @@
 Venues publish a budget of request weight per minute (Hyperliquid: 1200 per IP, each info request weighing 2
 to 60); the session keeps a token bucket of that size and waits before a request that would overdraw it, so
 a large account set is spread over time instead of being refused. A 429 or a 5xx answer is retried after a
-pause (up to ``retries`` times); a refused connection or a timeout is ``RpcUnavailableError`` (the pipeline
+pause (up to ``retries`` times; a 429 waits at least its ``Retry-After`` and empties the bucket, so the poll goes
+on at the budget's steady rate); a refused connection or a timeout is ``RpcUnavailableError`` (the pipeline
 retries later); an answer that is not JSON is ``RpcResponseError``.
 """
 
@@ -34,9 +35,10 @@ class VenueStats:
     weight: int = 0
     waited: float = 0.0  # seconds spent waiting for the weight budget
     by_type: dict[str, int] = field(default_factory=dict)
+    throttled: int = 0  # 429 answers: each drains the budget, so the requests after it go slower
 
     def copy(self) -> VenueStats:
-        return VenueStats(self.requests, self.weight, self.waited, dict(self.by_type))
+        return VenueStats(self.requests, self.weight, self.waited, dict(self.by_type), self.throttled)
 
 
 class WeightBudget:
@@ -62,6 +64,19 @@ class WeightBudget:
                 pause = (weight - self.tokens) / self.rate
                 waited += pause
                 await asyncio.sleep(pause)
+
+    def drain(self) -> None:
+        """Spend what is left: the venue said we are over its limit, so the next requests wait for the refill
+        (they go out at the budget's steady rate instead of in a burst)."""
+        self.tokens, self.stamp = 0.0, time.monotonic()
+
+
+def _retry_after(header: str | None) -> float:
+    """Seconds from a ``Retry-After`` header (delta-seconds; a date or junk counts as none), at most a minute."""
+    try:
+        return min(max(float(header or 0), 0.0), 60.0)
+    except ValueError:
+        return 0.0
 
 
 class VenueSession:
@@ -95,19 +110,26 @@ class VenueSession:
                 try:
                     async with self._session.post(f"{self.url}/info", json=dict(request.body)) as response:
                         status, text = response.status, await response.text()
+                        retry_after = response.headers.get("Retry-After")
                 except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                    said = " ".join(str(exc).split())  # one line: aiohttp's parse errors span several
                     raise RpcUnavailableError(f"venue {self.name!r} at {redact_url(self.url)} did not answer "
-                                              f"{kind}: {type(exc).__name__}: {exc}") from None
+                                              f"{kind}: {type(exc).__name__}: {said}") from None
             if status == 429 or status >= 500:
                 if attempt < self.retries:
                     pause = min(2.0**attempt, 10.0)
+                    if status == 429:  # over the venue's limit: wait as told, and spend the budget's reserve too
+                        pause = max(pause, _retry_after(retry_after))
+                        self.budget.drain()
+                        self.stats.throttled += 1
                     log.warning("venue busy venue=%s type=%s status=%d retry_in=%.1fs", self.name, kind, status, pause)
                     await asyncio.sleep(pause)
                     continue
                 raise RpcUnavailableError(f"venue {self.name!r} answered {kind} with HTTP {status} "
                                           f"{self.retries + 1} times")
             if status != 200:
-                raise RpcResponseError(f"venue {self.name!r} refused {kind}: HTTP {status}: {text[:200]}")
+                raise RpcResponseError(f"venue {self.name!r} refused {kind}: HTTP {status}: "
+                                       f"{' '.join(text[:200].split())}")
             try:
                 return json.loads(text)
             except ValueError:

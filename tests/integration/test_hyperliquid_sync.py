@@ -296,3 +296,100 @@ async def test_every_perp_dex_builder_deployed_ones_included(venue, tmp_path, db
     asked = [body for _, body in venue.requests]
     assert sum(1 for b in asked if b["type"] == "perpDexs") == 1
     assert {b.get("dex") for b in asked if b["type"] == "clearinghouseState"} == {"", "xyz"}
+
+
+async def test_bad_venue_answers_are_one_line_each_and_the_last_snapshot_ages_stale(venue, tmp_path, db_url, engine,
+                                                                                     caplog):
+    """Malformed JSON, JSON of the wrong shape, a 5xx, a hang past the timeout, an unknown dex: each poll fails with
+    one readable line and stores nothing; the last snapshot stays (its venue time with it) and turns STALE once it is
+    older than ``max_age``. A wallet holding a coin missing from ``meta`` is left out of that poll alone: its
+    accounts keep their last figures, marked STALE, and nobody else's are held back."""
+    from indexer.errors import IndexerError
+
+    config = write_config(tmp_path, venue.url, db_url, max_age=1)
+    config.write_text(config.read_text().replace("poll_interval = 0.2\n", "poll_interval = 0.2\ntimeout = 1\n"))
+    settings = load_settings(config)
+    wallets = [address(i) for i in range(6)]
+    for wallet in wallets:
+        add_wallet(engine, address=wallet, label=None)
+    pipeline = VenuePipeline(settings, engine, "hyperliquid", channels={})
+    pipeline.session.retries = 0  # a 5xx is retried by the session (tests/unit/test_venue_session.py); here it fails
+    try:
+        await pipeline.step()
+        first = {p.account: p for p in list_positions(engine)}
+        assert {p.price_status for p in first.values()} == {"FRESH"}
+        time.sleep(1.2)  # what is stored is now older than max_age
+        failures = [("garbage", True, False, "not JSON"), ("lie", True, False, "no assetPositions"),
+                    ("status", 500, None, "HTTP 500"), ("hang", 1.5, 0.0, "did not answer meta: TimeoutError")]
+        pipeline.hints.clear()  # ask the meta again each time, so every failure mode meets the first request
+        stale_lines = []
+        for attribute, value, normal, says in failures:
+            setattr(venue, attribute, value)
+            caplog.clear()
+            with pytest.raises(IndexerError) as failed:
+                await pipeline.step()
+            setattr(venue, attribute, normal)
+            assert says in str(failed.value) and "\n" not in str(failed.value), (attribute, str(failed.value))
+            stored = {p.account: p for p in list_positions(engine)}
+            assert {a: (p.block_number, p.block_timestamp, p.health_raw) for a, p in stored.items()} == \
+                   {a: (p.block_number, p.block_timestamp, p.health_raw) for a, p in first.items()}  # nothing written
+            assert {p.price_status for p in stored.values()} == {"STALE"}, attribute
+            stale_lines += [r.getMessage() for r in caplog.records if "venue positions stale" in r.getMessage()]
+        # one line, at the first failure: the later ones find nothing fresh left to age
+        assert stale_lines == [f"venue positions stale venue=hyperliquid positions={len(first)} older_than=1s"]
+
+        held = {coin for w in wallets for coin in (h.coin for h in venue.accounts[w.lower()].positions)}
+        coin = next(c for c in sorted(held) if not all(c in {h.coin for h in venue.accounts[w.lower()].positions}
+                                                            for w in wallets))
+        holders = {w for w in wallets if coin in {h.coin for h in venue.accounts[w.lower()].positions}}
+        venue.hidden = {coin}
+        caplog.clear()
+        await pipeline.step()
+        missing = [r.getMessage() for r in caplog.records if "coin missing from meta" in r.getMessage()]
+        assert len(missing) == len(holders) and all(coin in line for line in missing)
+        stored = {p.account: p for p in list_positions(engine)}
+        assert set(stored) == set(first)  # nobody taken for closed
+        for account, p in stored.items():
+            if p.owner in holders:
+                assert (p.block_number, p.price_status) == (first[account].block_number, "STALE"), account
+            else:
+                assert (p.block_number, p.price_status) == (pipeline.last_stored, "FRESH"), account
+    finally:
+        await pipeline.close()
+
+    nowhere = write_config(tmp_path, venue.url, db_url)
+    nowhere.write_text(nowhere.read_text() + 'options = { dex = "nope" }\n')
+    lost = VenuePipeline(load_settings(nowhere), engine, "hyperliquid", channels={})
+    try:
+        with pytest.raises(IndexerError, match=r"refused meta: HTTP 422: .*unknown dex nope") as failed:
+            await lost.step()
+        assert "\n" not in str(failed.value)
+    finally:
+        await lost.close()
+
+
+async def test_a_429_slows_the_poller_down_and_loses_no_account(venue, tmp_path, db_url, engine):
+    settings = load_settings(write_config(tmp_path, venue.url, db_url))
+    for i in range(ACCOUNTS):
+        add_wallet(engine, address=address(i), label=None)
+    pipeline = VenuePipeline(settings, engine, "hyperliquid", channels={})
+    try:
+        await pipeline.step()
+        calm = pipeline.session.stats.copy()
+        venue.busy, venue.busy_after = 2, 1  # over the limit: two refusals, each asking for a second's pause
+        venue.requests.clear()
+        await pipeline.step()
+        busy = pipeline.session.stats
+    finally:
+        await pipeline.close()
+    assert busy.throttled - calm.throttled == 2
+    asked: dict[str, list[float]] = {}
+    for at, body in venue.requests:
+        asked.setdefault(body.get("user", ""), []).append(at)
+    retried = {user: times for user, times in asked.items() if len(times) > 1}
+    assert len(retried) == 2  # each refused request went again, after at least its Retry-After
+    assert all(later - first >= 1.0 for first, later in retried.values())
+    cross = {p.account: p for p in list_positions(engine) if p.margin_mode == "cross"}
+    assert len(cross) == ACCOUNTS and {p.block_number for p in cross.values()} == {2}
+    for i in range(ACCOUNTS):
+        assert cross[address(i)].health_raw == venue_raw_health(venue, address(i).lower())

@@ -53,6 +53,15 @@ async def test_the_budget_waits_only_when_a_request_would_overdraw_it():
     assert waited >= 0.45 and time.monotonic() - started >= 0.45  # 50 more at 100/s: half a second
 
 
+async def test_a_drained_budget_paces_what_follows():
+    """After a 429 the session empties its bucket: a request that a full bucket would pay at once waits its weight's
+    worth of refill instead."""
+    budget = WeightBudget(6_000)  # 100 weight per second
+    assert await budget.take(20) == 0.0
+    budget.drain()
+    assert await budget.take(20) >= 0.15  # 20 at 100/s: a fifth of a second
+
+
 async def test_plans_run_round_by_round_and_get_their_own_answers(venue):
     session = VenueSession("test", venue.url)
 

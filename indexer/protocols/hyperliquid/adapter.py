@@ -151,18 +151,25 @@ class HyperliquidAdapter:
             stale = sorted(unknown)
             metas = yield [VenueRequest({"type": "meta", "dex": d}, WEIGHT_META) for d in stale]
             known.assets.update({d: universe(m) for d, m in zip(stale, metas, strict=True)})
-        snapshots = []
+        snapshots: list[PositionSnapshot] = []
+        unpriced: list[Address] = []
         for (dex, account), state in zip(pairs, states, strict=True):
             if not state:
                 continue
+            held = {str(p["position"]["coin"]) for p in state.get("assetPositions") or []}
+            if missing := sorted(held - set(known.assets[dex])):
+                # even the meta asked again lists no such coin: this wallet cannot be valued now; its stored
+                # accounts keep their last figures (marked stale by the pipeline), the other wallets go on
+                log.warning("hyperliquid coin missing from meta market=%s dex=%r wallet=%s coins=%s", self.market.key,
+                            dex, account, ",".join(missing))
+                unpriced.append(account)
+                continue
             try:
                 snapshots += self.snapshots(account, state, known.assets[dex], dex=dex)
-            except KeyError as exc:
-                raise VenueDataError(f"dex {dex!r}: {exc} is held but not in its meta") from None
-            except (TypeError, ValueError, AttributeError) as exc:
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise VenueDataError(f"dex {dex!r}: the clearinghouseState of {account} does not fit the "
                                      f"documented shape ({type(exc).__name__}: {exc})") from None
-        return MarketRead(snapshots, hint=known)
+        return MarketRead(snapshots, unpriced=unpriced, hint=known)
 
     def snapshots(self, owner: Address, state: Mapping[str, Any], assets: Mapping[str, Asset], *,
                   dex: str = "") -> list[PositionSnapshot]:  # fmt: skip
