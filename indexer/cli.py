@@ -202,26 +202,38 @@ def sync(obj: Context, block: int | None, chains: tuple[str, ...]) -> None:
 @click.option("--max-health", type=str, default=None, callback=_parse_health, help="Only health ≤ H.")
 @click.option("--price-status", type=click.Choice([s.value for s in PriceStatus], case_sensitive=False),
               default=None, help="Only positions whose prices have this status.")
+@click.option("--chain", default=None, help="Only this chain or venue (config name).")
+@click.option("--protocol", default=None, help="Only this protocol (e.g. aave_v3, hyperliquid).")
+@click.option("--market", default=None, help="Only this market (config key).")
+@click.option("--margin-mode", type=click.Choice(["cross", "isolated"]), default=None,
+              help="Only this margin mode.")
+@click.option("--side", type=click.Choice(["long", "short"]), default=None,
+              help="Only positions holding a perp of this side.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per position (exact figures as strings).")
 @pass_ctx
 def positions(obj: Context, wallet: str | None, max_health: Decimal | None, price_status: str | None,
-              limit: int | None, as_json: bool) -> None:
-    """Latest stored positions, riskiest first."""
+              chain: str | None, protocol: str | None, market: str | None, margin_mode: str | None,
+              side: str | None, limit: int | None, as_json: bool) -> None:
+    """Latest stored positions, riskiest first; perps also one line each (side, size, entry, mark, PnL, leverage,
+    margin mode, liquidation price)."""
     from indexer.store.position_store import list_positions
 
-    account = parse_address(wallet) if wallet else None
+    filters: dict[str, Any] = {
+        "wallet": parse_address(wallet) if wallet else None, "max_health": max_health,
+        "price_status": price_status and price_status.upper(), "chain": chain, "protocol": protocol,
+        "market": market, "margin_mode": margin_mode, "side": side, "limit": limit}
     if as_json:
-        rows = list_positions(obj.engine(), wallet=account, max_health=max_health, limit=limit,
-                              price_status=price_status and price_status.upper())
+        rows = list_positions(obj.engine(), **filters)
         from indexer.api.shapes import position
         from indexer.health.nearest import stored_liquidations
+        from indexer.health.perps import stored_perp_lines
 
         points = stored_liquidations(obj.engine(), settings=obj.settings, views=rows)
-        click.echo(json.dumps([position(p, points[p.snapshot_id]) for p in rows], indent=2))
+        perps = stored_perp_lines(obj.engine(), settings=obj.settings, views=rows)
+        click.echo(json.dumps([position(p, points[p.snapshot_id], perps[p.snapshot_id]) for p in rows], indent=2))
         return
-    _print_positions(obj, wallet=account, max_health=max_health, limit=limit,
-                     price_status=price_status and price_status.upper())
+    _print_positions(obj, **filters)
 
 
 def _marks(p: PositionView) -> str:
@@ -238,14 +250,19 @@ def _liquidation_text(point: NearestLiquidation | None) -> str:
             f"({distance_text(point.distance)})")
 
 
-def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Decimal | None = None,
-                     limit: int | None = None, price_status: str | None = None) -> None:
+def _print_positions(obj: Context, *, max_health: Decimal | None = None, **filters: Any) -> None:
     from indexer.store.position_store import list_positions
 
-    rows = list_positions(obj.engine(), wallet=wallet, max_health=max_health, limit=limit, price_status=price_status)
+    rows = list_positions(obj.engine(), max_health=max_health, **filters)
     if not rows:
-        click.echo("no positions stored" + (f" with health ≤ {max_health}" if max_health is not None else "")
-                   + ": track wallets (`indexer wallets add`) and run `indexer sync`", err=True)
+        chosen = [f"{name.replace('_', ' ')} {value}" for name, value in filters.items()
+                  if value is not None and name != "limit"]
+        if max_health is not None:
+            chosen.append(f"health ≤ {max_health}")
+        if chosen:
+            click.echo(f"no stored position matches: {', '.join(chosen)}", err=True)
+        else:
+            click.echo("no positions stored: track wallets (`indexer wallets add`) and run `indexer sync`", err=True)
         return
     from indexer.health.nearest import stored_liquidations
 
@@ -269,9 +286,34 @@ def _print_positions(obj: Context, *, wallet: str | None = None, max_health: Dec
                       str(p.block_number), style=style)
     console = Console(width=max(Console().width, 130))
     console.print(table)
+    _print_perps(obj, rows, console)
     remarks = sorted({note for p in rows for note in p.notes})
     for note in remarks:  # what "held" and "unverified" mean for the rows shown
         console.print(f"  {note}", markup=False, highlight=False)
+
+
+def _print_perps(obj: Context, rows: list[PositionView], console: Console) -> None:
+    """The perp positions of the rows shown, one line each, in the rows' order."""
+    from indexer.health.perps import stored_perp_lines
+
+    perps = stored_perp_lines(obj.engine(), settings=obj.settings, views=rows)
+    if not any(perps.values()):
+        return
+    table = Table(title="Perp positions", title_justify="left")
+    for name in ("account", "market", "side", "size", "entry", "mark", "PnL", "lev", "mode", "liquidation"):
+        table.add_column(name, justify="left" if name in ("account", "market", "side", "mode") else "right",
+                         no_wrap=True, max_width={"account": 30, "market": 24}.get(name))
+    for p in rows:
+        for line in perps[p.snapshot_id]:
+            liquidation = "-" if line.liquidation is None else (
+                f"{'<' if line.falling else '>'} {price_text(line.liquidation)}")
+            size = f"{plain_text(format(line.size.normalize(), 'f'))} {plain_text(line.symbol)}"
+            table.add_row(short_address(p.account), p.market, line.side, size,
+                          "-" if line.entry is None else price_text(line.entry),
+                          price_text(line.mark), "-" if line.pnl is None else money_text(line.pnl, p.quote),
+                          "-" if line.leverage is None else f"{line.leverage.normalize():f}×", line.margin_mode,
+                          liquidation)
+    console.print(table)
 
 
 @cli.command("run")

@@ -20,6 +20,7 @@ Address = str  # checksummed 0x-prefixed hex
 PriceKey = str  # what a price depends on: an asset or oracle address, a venue's market name
 
 UINT256_MAX = 2**256 - 1
+LEVERAGE_SCALE = 10_000  # a perp leg's ``terms["leverage"]``: 25_000 is 2.5×
 ZERO_ADDRESS = "0x" + "0" * 40  # what a contract answers for an unset address
 
 
@@ -57,6 +58,11 @@ class Leg:
     in quote units as the protocol itself computes it (truncated its way; 0 when the protocol does not
     count the leg). ``terms`` are the protocol's per-leg risk parameters (Aave: effective LT and LTV in
     basis points), what a local recompute needs besides the price.
+
+    A perp position is a LONG or SHORT leg: ``amount`` its size (absolute), ``price`` the mark it was valued at,
+    and these ``terms`` where the protocol has them, the same on every venue: ``entry_px`` (in the leg's price
+    units), ``unrealized_pnl`` (signed, in the position's quote units), ``leverage`` (in ``LEVERAGE_SCALE``
+    units) and ``liquidation_px`` (the venue's own printed figure in price units; 0 when it gives none).
     """
 
     asset: Address

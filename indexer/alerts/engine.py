@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from indexer.alerts.message import AlertMessage, LiquidationPrice
+from indexer.alerts.message import AlertMessage, LiquidationPrice, PerpSummary
 from indexer.alerts.rules import (
     FAMILIES,
     Band,
@@ -24,6 +24,7 @@ from indexer.alerts.rules import (
     evaluate_health,
     evaluate_oracle,
 )
+from indexer.health.perps import perp_lines
 from indexer.protocols.base import PositionRules
 from indexer.settings import AlertSettings
 from indexer.store.views import base_to_decimal
@@ -161,7 +162,8 @@ class AlertEngine:
             collateral_value=format(base_to_decimal(h.collateral, h.quote_unit), "f"),
             debt_value=format(base_to_decimal(h.debt, h.quote_unit), "f"), quote=h.quote,
             liquidation_price=self._liquidation(snapshot), block_number=block.number,
-            price_status=snapshot.price_status, detail=detail, notes=tuple(position_notes(snapshot.detail)))
+            price_status=snapshot.price_status, detail=detail, notes=tuple(position_notes(snapshot.detail)),
+            perp=_perp(snapshot))
 
     def _liquidation(self, snapshot: PositionSnapshot) -> LiquidationPrice | None:
         """The liquidation point of the position's largest holding (by the value the protocol counts): collateral
@@ -176,3 +178,17 @@ class AlertEngine:
         return LiquidationPrice(largest.symbol, format(scaled(point.price, largest.price_decimals), "f"),
                                 format(scaled(largest.price, largest.price_decimals), "f"), point.falling)
 
+
+def _perp(snapshot: PositionSnapshot) -> PerpSummary | None:
+    """The account's largest perp position, as the message names it (None for a lending position)."""
+    lines = perp_lines(None, snapshot)  # the liquidation price is the message's own (``_liquidation``)
+    if not lines:
+        return None
+    top = lines[0]
+
+    def text(value: Decimal | None) -> str | None:
+        return None if value is None else format(value, "f")
+
+    return PerpSummary(symbol=top.symbol, side=top.side, size=format(top.size.normalize(), "f"),
+                       mark=format(top.mark, "f"), entry=text(top.entry), leverage=text(top.leverage),
+                       margin_mode=top.margin_mode, others=len(lines) - 1)

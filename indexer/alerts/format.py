@@ -30,6 +30,8 @@ class Rendered:
 
 def render(message: AlertMessage) -> Rendered:
     lines = [_health_line(message), _money_line(message)]
+    if message.perp is not None:
+        lines.append(_perp_line(message))
     if (lp := message.liquidation_price) is not None:
         # the nearer side of the truth: up for what liquidates as it falls, down for what liquidates as it rises
         toward = ROUND_CEILING if lp.falling else ROUND_DOWN
@@ -97,8 +99,22 @@ def _health_line(message: AlertMessage) -> str:
 
 
 def _money_line(message: AlertMessage) -> str:
-    return (f"collateral {_money(_usd(message.collateral_value, ROUND_DOWN), message.quote)} · "
-            f"debt {_money(_usd(message.debt_value, ROUND_CEILING), message.quote)}")
+    held, owed = ("equity", "notional") if message.perp is not None else ("collateral", "debt")
+    return (f"{held} {_money(_usd(message.collateral_value, ROUND_DOWN), message.quote)} · "
+            f"{owed} {_money(_usd(message.debt_value, ROUND_CEILING), message.quote)}")
+
+
+def _perp_line(message: AlertMessage) -> str:
+    """``long 2.5 ETH · mark $3,000.50 · entry $2,950.00 · 10× cross (+1 more position)``."""
+    perp = message.perp
+    assert perp is not None
+    parts = [f"{perp.side} {perp.size} {perp.symbol}",
+             f"mark {_money(_price(perp.mark, ROUND_HALF_EVEN), message.quote)}"]
+    if perp.entry is not None:
+        parts.append(f"entry {_money(_price(perp.entry, ROUND_HALF_EVEN), message.quote)}")
+    mode = f"{perp.leverage}× {perp.margin_mode}" if perp.leverage is not None else perp.margin_mode
+    more = f" (+{perp.others} more position{'s' if perp.others > 1 else ''})" if perp.others else ""
+    return " · ".join([*parts, mode]) + more
 
 
 def _money(amount: str, quote: str) -> str:

@@ -18,6 +18,21 @@ class LiquidationPrice:
 
 
 @dataclass(frozen=True, slots=True)
+class PerpSummary:
+    """The largest perp position of the account the alert is about: ``side`` long | short, exact decimal strings
+    (``entry`` and ``leverage`` None when the venue gives none), ``margin_mode`` cross | isolated."""
+
+    symbol: str
+    side: str
+    size: str
+    mark: str
+    entry: str | None = None
+    leverage: str | None = None
+    margin_mode: str = "cross"
+    others: int = 0  # further perp positions of the same account
+
+
+@dataclass(frozen=True, slots=True)
 class AlertMessage:
     """One alert event. ``event_id`` is the idempotency key: the same event always carries the same id.
 
@@ -49,6 +64,7 @@ class AlertMessage:
     quote: str = "USD"  # the currency of every figure (a market's base currency, or its loan token)
     test: bool = False
     notes: tuple[str, ...] = ()  # the position's cross-protocol remarks (``indexer.types.position_notes``)
+    perp: PerpSummary | None = None  # a perp account: its largest position (collateral = equity, debt = notional)
 
     @property
     def price_trusted(self) -> bool:
@@ -64,7 +80,9 @@ class AlertMessage:
         liquidation = data.get("liquidation_price")
         if liquidation:
             liquidation = LiquidationPrice(**{_RENAMED.get(k, k): v for k, v in liquidation.items()})
-        return cls(**{**data, "liquidation_price": liquidation or None, "notes": tuple(data.get("notes", ()))})
+        perp = data.get("perp")
+        return cls(**{**data, "liquidation_price": liquidation or None, "notes": tuple(data.get("notes", ())),
+                      "perp": PerpSummary(**perp) if perp else None})
 
 
 _RENAMED = {"collateral_usd": "collateral_value", "debt_usd": "debt_value", "price_usd": "price",

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import Engine
@@ -18,12 +18,17 @@ from indexer.api import params
 from indexer.api.keys import CONFIG, SETTINGS
 from indexer.api.shapes import self_check_status
 from indexer.api.store import run_with_engine
-from indexer.display import health_text, short_address
+from indexer.display import distance_text, health_text, price_text, short_address
+from indexer.health.nearest import NearestLiquidation, stored_liquidations
+from indexer.health.perps import PerpLine, stored_perp_lines
 from indexer.store.alert_store import list_alerts
 from indexer.store.feed_store import list_oracles
 from indexer.store.position_store import list_markets, list_positions
 from indexer.store.summary import BUCKET_LABELS, StoreMetrics, store_metrics
 from indexer.store.views import OracleView, PositionView
+
+if TYPE_CHECKING:
+    from indexer.settings import Settings
 
 AT_RISK = Decimal("1.5")  # positions at or below this health are listed (the chart's top bucket starts here)
 AT_RISK_ROWS = 25
@@ -70,11 +75,17 @@ class DashboardData:
     oracles: list[OracleView]
     alerts: list[dict[str, Any]]
     unverified: list[str] = field(default_factory=list)  # markets whose self-check found a disagreement
+    liquidations: dict[int, NearestLiquidation | None] = field(default_factory=dict)  # by snapshot id
+    perps: dict[int, list[PerpLine]] = field(default_factory=dict)  # by snapshot id
 
 
-def read_dashboard(engine: Engine, chains: list[str]) -> DashboardData:
+def read_dashboard(engine: Engine, chains: list[str], settings: Settings | None = None) -> DashboardData:
+    """What the page shows; with ``settings``, each at-risk position's nearest liquidation price and perps too."""
+    positions = list_positions(engine, max_health=AT_RISK, limit=AT_RISK_ROWS)
     return DashboardData(
-        positions=list_positions(engine, max_health=AT_RISK, limit=AT_RISK_ROWS),
+        positions=positions,
+        liquidations={} if settings is None else stored_liquidations(engine, settings=settings, views=positions),
+        perps={} if settings is None else stored_perp_lines(engine, settings=settings, views=positions),
         metrics=store_metrics(engine, chains=chains),
         oracles=list_oracles(engine, not_fresh=True),
         alerts=list_alerts(engine, limit=RECENT_ALERTS),
@@ -165,11 +176,29 @@ def health_chart(counts: dict[str, int]) -> str:
             + "".join(bars) + "</svg>")
 
 
-def _positions_table(rows: list[PositionView]) -> str:
+def _liquidation_cell(point: NearestLiquidation | None) -> str:
+    if point is None:
+        return "-"
+    return escape(f"{point.symbol} {'<' if point.falling else '>'} {price_text(point.price)} "
+                  f"({distance_text(point.distance)})")
+
+
+def _perp_cell(lines: list[PerpLine]) -> str:
+    """The largest perp of a perp account (``long 3000 BTC @ 42,000``), its others as a count; empty for lending."""
+    if not lines:
+        return ""
+    top = lines[0]
+    more = f" +{len(lines) - 1}" if len(lines) > 1 else ""
+    return (f'<br><span class="muted">{escape(top.side)} {escape(format(top.size.normalize(), "f"))} '
+            f'{escape(top.symbol)} @ {escape(price_text(top.mark))}{more}</span>')
+
+
+def _positions_table(rows: list[PositionView], liquidations: dict[int, NearestLiquidation | None] | None = None,
+                     perps: dict[int, list[PerpLine]] | None = None) -> str:
     if not rows:
         return f'<p class="muted">No position has health at or below {AT_RISK}.</p>'
     head = ('<tr><th class="num">health</th><th>account</th><th class="wide">market</th>'
-            '<th class="num">collateral $</th><th class="num">debt $</th><th>prices</th>'
+            '<th class="num">collateral $</th><th class="num">debt $</th><th>liquidation</th><th>prices</th>'
             '<th class="num wide">block</th></tr>')
     body = []
     for p in rows:
@@ -180,9 +209,12 @@ def _positions_table(rows: list[PositionView]) -> str:
                         for note in p.notes)
         body.append(
             f'<tr class="{_health_class(p.health)}"><td class="num h">{escape(health_text(p.health))}{marks}</td>'
-            f'<td><a href="{link}" title="{escape(p.account)}">{escape(short_address(p.account))}</a>{label}</td>'
+            f'<td><a href="{link}" title="{escape(p.account)}">{escape(short_address(p.account))}</a>{label}'
+            f'{_perp_cell((perps or {}).get(p.snapshot_id, []))}</td>'
             f'<td class="wide">{escape(p.market)}</td><td class="num">{escape(_money(p.collateral, p.quote))}</td>'
-            f'<td class="num">{escape(_money(p.debt, p.quote))}</td><td>{_status_tag(p.price_status)}</td>'
+            f'<td class="num">{escape(_money(p.debt, p.quote))}</td>'
+            f'<td>{_liquidation_cell((liquidations or {}).get(p.snapshot_id))}</td>'
+            f'<td>{_status_tag(p.price_status)}</td>'
             f'<td class="num wide">{p.block_number}</td></tr>')
     return f'<div class="scroll"><table>{head}{"".join(body)}</table></div>'
 
@@ -228,7 +260,7 @@ def render(data: DashboardData, *, now: float, refresh: int, max_lag: int) -> st
 {_chains(data, now, max_lag)}
 {_cards(data, counts)}
 <h2>At-risk positions <span class="muted">(health ≤ {AT_RISK}, riskiest first)</span></h2>
-{_positions_table(data.positions)}
+{_positions_table(data.positions, data.liquidations, data.perps)}
 <h2>Health distribution</h2>
 {health_chart(counts)}
 <h2>Oracles not fresh</h2>
@@ -244,8 +276,8 @@ def render(data: DashboardData, *, now: float, refresh: int, max_lag: int) -> st
 async def dashboard_handler(request: web.Request) -> web.Response:
     params.reject_unknown(request.query, ())
     config = request.app[CONFIG]
-    chains = request.app[SETTINGS].all_chains
-    data = await run_with_engine(request.app, lambda engine: read_dashboard(engine, chains))
+    settings = request.app[SETTINGS]
+    data = await run_with_engine(request.app, lambda engine: read_dashboard(engine, settings.all_chains, settings))
     page = render(data, now=time.time(), refresh=config.dashboard_refresh_seconds, max_lag=config.max_lag_seconds)
     return web.Response(text=page, content_type="text/html",
                         headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})

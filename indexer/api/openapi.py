@@ -93,6 +93,18 @@ SCHEMAS: dict[str, Any] = {
                                        "when nothing is owed or no single price liquidates it"},
         "notes": {"type": "array", "items": STR, "description": "cross-protocol remarks: why a position under 1 "
                   "is not liquidatable yet; why its local math is unverified"},
+        "perps": {"type": "array", "description": "its perp positions, largest first (empty for lending)",
+                  "items": _object({
+                      "symbol": STR, "side": {"type": "string", "enum": ["long", "short"]},
+                      "size": DECIMAL, "mark": {**DECIMAL, "description": "the price it was valued at"},
+                      "entry": _nullable(DECIMAL),
+                      "unrealized_pnl": {**_nullable(DECIMAL), "description": "in the position's quote"},
+                      "leverage": _nullable(DECIMAL),
+                      "margin_mode": {"type": "string", "enum": ["cross", "isolated"]},
+                      "liquidation_price": {**_nullable(DECIMAL), "description": "the last mark of this perp at "
+                                            "which the account is not liquidatable, the others held fixed"},
+                      "liquidates": {"type": "string", "enum": ["below", "above"],
+                                     "description": "a long liquidates below its price, a short above"}})},
         "updated_at": STR}),
     "Leg": _object({
         "asset": {"type": "string", "description": "the token's address, or a venue's asset name"},
@@ -186,6 +198,10 @@ PATHS: dict[str, Any] = {
             _query("chain", NAME, "only this chain (config name)", "devnet"),
             _query("protocol", NAME, "only this protocol", "aave_v3"),
             _query("market", NAME, "only this market (config key)", "devnet-aave-v3"),
+            _query("margin_mode", {"type": "string", "enum": ["cross", "isolated"]}, "only this margin mode",
+                   "cross"),
+            _query("side", {"type": "string", "enum": ["long", "short"]}, "only positions holding a perp of this side",
+                   "short"),
             _query("max_health", AMOUNT_IN, "health at most this (positions without debt never match)", "1.1"),
             _query("min_debt", AMOUNT_IN, "debt at least this much, in the position's quote currency", "100"),
             _query("price_status", {"type": "string", "enum": STATUSES}, "only positions priced with this status",

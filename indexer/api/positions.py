@@ -13,6 +13,7 @@ from indexer.api.errors import ApiError
 from indexer.api.keys import SETTINGS
 from indexer.api.store import run_query, run_with_engine
 from indexer.health.nearest import nearest_liquidation, stored_liquidations
+from indexer.health.perps import perp_lines, stored_perp_lines
 from indexer.protocols.registry import rules_for
 from indexer.store.position_store import PositionSort, list_positions, position_history, position_legs, positions_page
 from indexer.store.views import PositionView
@@ -23,8 +24,8 @@ MAX_LIMIT = 500
 DEFAULT_POINTS = 500
 MAX_POINTS = 5000
 MAX_BLOCK = 2**63 - 1  # block numbers are BIGINT columns
-LIST_PARAMETERS = ("wallet", "chain", "protocol", "market", "max_health", "min_debt", "price_status", "sort",
-                   "cursor", "limit")
+LIST_PARAMETERS = ("wallet", "chain", "protocol", "market", "margin_mode", "side", "max_health", "min_debt",
+                   "price_status", "sort", "cursor", "limit")
 HISTORY_PARAMETERS = ("since", "until", "points")
 
 
@@ -45,6 +46,8 @@ async def list_handler(request: web.Request) -> web.Response:
         chain=params.text(q, "chain"),
         protocol=params.text(q, "protocol"),
         market=params.text(q, "market"),
+        margin_mode=params.choice(q, "margin_mode", ("cross", "isolated")),
+        side=params.choice(q, "side", ("long", "short")),
         max_health=params.decimal(q.get("max_health"), "max_health"),
         min_debt=params.decimal(q.get("min_debt"), "min_debt"),
         price_status=params.price_status(q),
@@ -53,7 +56,9 @@ async def list_handler(request: web.Request) -> web.Response:
     next_cursor = encode_cursor(page[-1][0], sort) if len(rows) > limit else None
     views = [view for _, view in page]
     points = await run_query(request.app, stored_liquidations, settings=request.app[SETTINGS], views=views)
-    return web.json_response({"items": [shapes.position(view, points[view.snapshot_id]) for view in views],
+    perps = await run_query(request.app, stored_perp_lines, settings=request.app[SETTINGS], views=views)
+    return web.json_response({"items": [shapes.position(view, points[view.snapshot_id], perps[view.snapshot_id])
+                                        for view in views],
                               "sort": sort, "limit": limit, "next_cursor": next_cursor})
 
 
@@ -84,8 +89,9 @@ async def detail_handler(request: web.Request) -> web.Response:
         raise _not_found(chain, market, account)
     view, legs = result
     rules = rules_for(request.app[SETTINGS], view.market)
-    point = None if rules is None else nearest_liquidation(rules, view.snapshot(legs))
-    body: dict[str, Any] = shapes.position(view, point)
+    snapshot = view.snapshot(legs)
+    point = None if rules is None else nearest_liquidation(rules, snapshot)
+    body: dict[str, Any] = shapes.position(view, point, perp_lines(rules, snapshot))
     body["legs"] = [shapes.leg(g, view.quote_unit) for g in legs]
     return web.json_response(body)
 

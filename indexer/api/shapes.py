@@ -13,7 +13,10 @@ from indexer.store.views import OracleView, PositionView, base_to_decimal
 from indexer.types import Leg, scaled
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from indexer.health.nearest import NearestLiquidation
+    from indexer.health.perps import PerpLine
 
 
 def dec(value: Decimal | None) -> str | None:
@@ -32,7 +35,8 @@ def liquidation(point: NearestLiquidation | None) -> dict[str, Any] | None:
             "direction": "falling" if point.falling else "rising", "distance": dec(point.distance)}
 
 
-def position(p: PositionView, point: NearestLiquidation | None = None) -> dict[str, Any]:
+def position(p: PositionView, point: NearestLiquidation | None = None,
+             perps: Sequence[PerpLine] = ()) -> dict[str, Any]:
     return {
         "chain": p.chain,
         "protocol": p.protocol,
@@ -58,6 +62,7 @@ def position(p: PositionView, point: NearestLiquidation | None = None) -> dict[s
         "liquidatable": p.liquidatable,
         "liquidation": liquidation(point),
         "notes": p.notes,
+        "perps": [line.to_json() for line in perps],
         "updated_at": p.updated_at.isoformat(),
     }
 

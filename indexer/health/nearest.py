@@ -7,7 +7,7 @@ so it costs no chain read: the CLI and the API ask it of stored positions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -60,17 +60,21 @@ def nearest_liquidation(rules: PositionRules, snapshot: PositionSnapshot) -> Nea
     return nearest
 
 
+def stored_snapshots(engine: Engine, *, settings: Settings, views: Sequence[PositionView]
+                     ) -> Iterator[tuple[PositionView, PositionRules | None, PositionSnapshot]]:
+    """Each stored position as its source produced it (its legs read in one query), with its market's rules (None
+    for a market no longer configured): what the questions asked of stored positions start from."""
+    legs = legs_of(engine, [v.snapshot_id for v in views])
+    rules: dict[str, PositionRules | None] = {}
+    for view in views:
+        if view.market not in rules:
+            rules[view.market] = rules_for(settings, view.market)
+        yield view, rules[view.market], view.snapshot(legs[view.snapshot_id])
+
+
 def stored_liquidations(engine: Engine, *, settings: Settings,
                         views: Sequence[PositionView]) -> dict[int, NearestLiquidation | None]:
     """The nearest liquidation of each stored position (by ``snapshot_id``), from its stored legs and its
     market's rules; None for a position of a market no longer configured, or with no reachable point."""
-    legs = legs_of(engine, [v.snapshot_id for v in views])
-    rules: dict[str, PositionRules | None] = {}
-    found: dict[int, NearestLiquidation | None] = {}
-    for view in views:
-        if view.market not in rules:
-            rules[view.market] = rules_for(settings, view.market)
-        market_rules = rules[view.market]
-        found[view.snapshot_id] = None if market_rules is None else nearest_liquidation(
-            market_rules, view.snapshot(legs[view.snapshot_id]))
-    return found
+    return {view.snapshot_id: None if rules is None else nearest_liquidation(rules, snapshot)
+            for view, rules, snapshot in stored_snapshots(engine, settings=settings, views=views)}

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    exists,
     false,
     func,
     or_,
@@ -51,6 +52,9 @@ def list_positions(
     account: str | None = None,
     chain: str | None = None,
     market: str | None = None,
+    protocol: str | None = None,
+    margin_mode: str | None = None,
+    side: str | None = None,
     max_health: Decimal | None = None,
     price_status: str | None = None,
     limit: int | None = None,
@@ -58,6 +62,7 @@ def list_positions(
     """Latest positions, riskiest first: lowest health, then positions without debt, larger debt first.
 
     ``wallet``: the positions a wallet owns (every account id it holds); ``account``: one account id.
+    ``side``: ``long`` or ``short``, the positions holding a perp of that side (``margin_mode``: cross, isolated).
 
     ``max_health`` keeps positions whose health is at most that value (exactly, not via the float);
     positions without debt never match it. ``market`` is the market's config key.
@@ -101,6 +106,11 @@ def list_positions(
         query = query.where(p.chain == chain)
     if market is not None:
         query = query.where(_markets.c.key == market)
+    for column, value in ((p.protocol, protocol), (p.margin_mode, margin_mode)):
+        if value is not None:
+            query = query.where(column == value)
+    if side is not None:
+        query = query.where(_holds_side(side))
     if price_status is not None:
         query = query.where(p.price_status == price_status)
     if max_health is not None:
@@ -111,6 +121,12 @@ def list_positions(
         query = query.limit(limit)
     with engine.connect() as connection:
         return [PositionView(**row) for row in connection.execute(query).mappings()]
+
+
+def _holds_side(side: str) -> ColumnElement[bool]:
+    """The position's latest snapshot has a perp leg of ``side`` (long | short)."""
+    g = _legs.c
+    return exists().where(g.snapshot_id == _positions.c.snapshot_id, g.role == side)
 
 
 def position_legs(engine: Engine, *, snapshot_id: int) -> list[Leg]:
@@ -225,6 +241,8 @@ def positions_page(
     chain: str | None = None,
     protocol: str | None = None,
     market: str | None = None,
+    margin_mode: str | None = None,
+    side: str | None = None,
     max_health: Decimal | None = None,
     min_debt: Decimal | None = None,
     price_status: str | None = None,
@@ -245,9 +263,11 @@ def positions_page(
     order = riskiest_first(_positions, dialect) if sort == "health" else largest_debt_first(_positions, dialect)
     with engine.connect() as connection:
         for column, value in ((p.owner, wallet), (p.chain, chain), (p.protocol, protocol),
-                              (_markets.c.key, market), (p.price_status, price_status)):
+                              (_markets.c.key, market), (p.margin_mode, margin_mode), (p.price_status, price_status)):
             if value is not None:
                 query = query.where(column == value)
+        if side is not None:
+            query = query.where(_holds_side(side))
         if max_health is not None:
             query = query.where(p.health <= max_health)
         if min_debt is not None:

@@ -20,7 +20,8 @@ from aiohttp import web
 from indexer.api.app import make_app
 from indexer.api.config import ApiConfig
 from indexer.devnet import advance_time, set_price
-from indexer.display import health_text, short_address
+from indexer.display import health_text, price_text, short_address
+from indexer.health.nearest import stored_liquidations
 from indexer.settings import load_settings
 from indexer.store.alert_store import list_alerts
 from indexer.store.feed_store import list_oracles
@@ -120,6 +121,9 @@ async def test_dashboard_lists_the_riskiest_position_first(devnet, chain_state, 
     first = rows[0]  # the at-risk table comes first on the page, riskiest first
     assert f'title="{riskiest.account}"' in first and short_address(riskiest.account) in first
     assert health_text(riskiest.health) in first
+    point = stored_liquidations(engine, settings=settings, views=[riskiest])[riskiest.snapshot_id]
+    assert point is not None  # its nearest liquidation price, as the CLI and the API give it
+    assert f"{point.symbol} {'&lt;' if point.falling else '&gt;'} {price_text(point.price)}" in first, first
     assert "<svg" in dom and "positions per health bucket" in dom
     oracles = dom.split("Oracles not fresh", 1)[1].split("Recent alerts", 1)[0]
     assert "DAI" in oracles and "STALE" in oracles

@@ -189,7 +189,7 @@ async def test_the_venue_pipeline_stores_one_snapshot_per_poll_and_raises_alerts
         assert await pipeline.step() == 1
         btc = venue.assets["BTC"]
         btc.mark = btc.mark * Decimal("0.7")  # a crash: longs in BTC go under
-        assert await pipeline.step() == 1
+        crash = await pipeline.poll()
         assert pipeline.last_stored == 2
         assert pipeline.session.stats.by_type["meta"] == 1  # the dex's meta is kept between polls
     finally:
@@ -201,6 +201,16 @@ async def test_the_venue_pipeline_stores_one_snapshot_per_poll_and_raises_alerts
     under = {address(i) for i in range(ACCOUNTS) if venue.liquidatable(address(i).lower())}
     alerted = {a["account"] for a in list_alerts(engine, open_only=True) if a["severity"] == "LIQUIDATABLE"}
     assert under and under <= alerted
+    # the message names the largest perp (side, size, mark) and the mark at which it liquidates
+    from indexer.alerts.format import text
+
+    whale = next(m for m in crash.alerts.messages if m.account == address(0) and m.severity == "LIQUIDATABLE")
+    said = text(whale)
+    assert whale.perp is not None and (whale.perp.side, whale.perp.size, whale.perp.symbol) == ("long", "3000", "BTC")
+    assert "long 3000 BTC · mark 42,000.00 USDC" in said and "equity" in said, said
+    assert whale.liquidation_price is not None and not Decimal(whale.liquidation_price.price) < btc.mark
+    shown = Decimal(whale.liquidation_price.price).quantize(Decimal("0.01"), rounding="ROUND_CEILING")
+    assert f"BTC liquidates below {shown:,} USDC" in said
 
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -226,6 +236,21 @@ async def test_cli_sync_positions_json_and_a_venue_that_fails(venue, tmp_path, d
     assert rows[address(0)]["health_raw"] == str(venue_raw_health(venue, address(0).lower()))
     isolated = rows[f"{address(1)}:ETH"]
     assert (isolated["owner"], isolated["margin_mode"], isolated["label"]) == (address(1), "isolated", "hl-1")
+    (line,) = isolated["perps"]
+    assert (line["side"], line["size"], line["symbol"], line["margin_mode"], line["liquidates"]) == \
+           ("long", "0.0335", "ETH", "isolated", "below")
+    venue_px = venue.clearinghouse(address(1).lower())["assetPositions"][-1]["position"]["liquidationPx"]
+    # the recomputed liquidation price and the venue's printed one name the same tick
+    assert abs(Decimal(line["liquidation_price"]) - Decimal(venue_px)) < Decimal("0.1"), (line, venue_px)
+    shorts = await _async_cli(config, "positions", "--side", "short", "--json")
+    short_rows = json.loads(shorts.stdout)
+    assert short_rows and all(any(p["side"] == "short" for p in row["perps"]) for row in short_rows)
+    assert {row["account"] for row in short_rows} == {
+        a for a, row in rows.items() if any(p["side"] == "short" for p in row["perps"])}
+    table = await _async_cli(config, "positions")
+    assert "Perp positions" in table.stdout and "isolated" in table.stdout, table.stdout
+    none = await _async_cli(config, "positions", "--margin-mode", "isolated", "--side", "short")
+    assert none.returncode == 0 and "no stored position matches: margin mode isolated, side short" in none.stderr
 
     before = len(list_positions(engine))
     venue.garbage = True

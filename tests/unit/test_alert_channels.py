@@ -14,7 +14,7 @@ from indexer.alerts.channels.base import HttpChannel, HttpRequest, Secret
 from indexer.alerts.channels.log import LogChannel
 from indexer.alerts.channels.pagerduty import pd_dedup_key
 from indexer.alerts.format import render, summary, text, title
-from indexer.alerts.message import AlertMessage, LiquidationPrice
+from indexer.alerts.message import AlertMessage, LiquidationPrice, PerpSummary
 from indexer.alerts.registry import CHANNELS, build_channels, channel_settings, routes
 from indexer.errors import ConfigError
 
@@ -122,6 +122,23 @@ def test_no_debt_small_prices_and_oracle_titles():
     oracle = message(family="oracle", severity="SEQUENCER_DOWN", price_status="SEQUENCER_DOWN")
     assert title(oracle).startswith("⛔ SEQUENCER DOWN · Aave v3 devnet")
     assert "⚠ computed on a SEQUENCER_DOWN price" in summary(oracle)
+
+
+def test_a_perp_alert_names_side_size_mark_and_the_liquidation_price_and_survives_the_outbox():
+    short = message(protocol="hyperliquid", chain="hyperliquid", market="hl-main", quote="USDC",
+                    severity="LIQUIDATABLE", health="0.9712", collateral_value="1520.5", debt_value="30010.25",
+                    liquidation_price=LiquidationPrice("ETH", "3010.5", "3001.2", falling=False),
+                    perp=PerpSummary(symbol="ETH", side="short", size="10", mark="3001.2", entry="2950.5",
+                                     leverage="10", margin_mode="cross", others=1))
+    assert text(short).splitlines()[1:5] == [
+        "health 0.9712 (was 1.1200)",
+        "equity 1,520.50 USDC · notional 30,010.25 USDC",
+        "short 10 ETH · mark 3,001.20 USDC · entry 2,950.50 USDC · 10× cross (+1 more position)",
+        "ETH liquidates above 3,010.50 USDC (now 3,001.20 USDC)",
+    ]
+    assert all(len(line) <= 110 for line in text(short).splitlines())
+    assert AlertMessage.from_json(json.loads(json.dumps(short.to_json()))) == short  # as the outbox stores it
+    assert "collateral $12,345.67 · debt $9,876.55" in text(OPENED)  # lending keeps its words
 
 
 # --- each channel's request -----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from indexer.protocols.base import MarketRead, MarketRef, VenuePlan, VenueReques
 from indexer.protocols.hyperliquid import rules
 from indexer.protocols.hyperliquid.rules import PerpPosition, Tier, VenueDataError
 from indexer.types import (
+    LEVERAGE_SCALE,
     UINT256_MAX,
     Address,
     BlockRef,
@@ -204,7 +205,7 @@ class HyperliquidAdapter:
                 value=value_abs, price_time=time_ms // 1000,
                 terms={
                     "entry_px": rules.units(p.get("entryPx") or "0", position.price_decimals, what=f"{coin} entryPx"),
-                    "leverage": int(leverage.get("value", 0)),
+                    "leverage": int(leverage.get("value", 0)) * LEVERAGE_SCALE,
                     "unrealized_pnl": rules.units(p.get("unrealizedPnl") or "0", rules.USD_DECIMALS,
                                                   what=f"{coin} unrealizedPnl"),
                     "funding_since_open": rules.units((p.get("cumFunding") or {}).get("sinceOpen", "0"),

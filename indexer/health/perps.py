@@ -1,0 +1,81 @@
+"""Perp positions as people read them: one line per long or short leg — side, size, entry, mark, unrealized PnL,
+leverage, margin mode and that leg's own liquidation price (its protocol's ``liquidation_points``, exact, the
+account's other positions held fixed) — for the CLI, the API, the dashboard and alert messages alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from indexer.protocols.base import PositionRules
+from indexer.store.views import PositionView, base_to_decimal
+from indexer.types import LEVERAGE_SCALE, PositionSnapshot, Role, scaled
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from indexer.settings import Settings
+
+PERP_ROLES = (Role.LONG, Role.SHORT)
+
+
+@dataclass(frozen=True, slots=True)
+class PerpLine:
+    """One perp position. Prices are per whole unit of ``symbol`` in the position's quote (``entry`` None when the
+    venue gives none); ``pnl`` in the quote; ``leverage`` ×1 units (None: not given); ``liquidation`` the last
+    mark at which the account is not liquidatable (None: no mark of this leg alone liquidates it), ``falling``
+    for a long (it liquidates below), rising for a short."""
+
+    symbol: str
+    side: str  # long | short
+    size: Decimal
+    mark: Decimal
+    entry: Decimal | None
+    pnl: Decimal | None
+    leverage: Decimal | None
+    margin_mode: str
+    liquidation: Decimal | None
+    falling: bool
+
+    def to_json(self) -> dict[str, Any]:
+        def text(value: Decimal | None) -> str | None:
+            return None if value is None else format(value, "f")
+
+        return {"symbol": self.symbol, "side": self.side, "size": text(self.size), "mark": text(self.mark),
+                "entry": text(self.entry), "unrealized_pnl": text(self.pnl), "leverage": text(self.leverage),
+                "margin_mode": self.margin_mode, "liquidation_price": text(self.liquidation),
+                "liquidates": "below" if self.falling else "above"}
+
+
+def perp_lines(rules: PositionRules | None, snapshot: PositionSnapshot) -> list[PerpLine]:
+    """The position's perp legs, largest first (by the value the protocol counts)."""
+    legs = sorted((g for g in snapshot.legs if g.role in PERP_ROLES), key=lambda g: g.value, reverse=True)
+    if not legs:
+        return []
+    points = rules.liquidation_points(snapshot, [g.price_key for g in legs]) if rules is not None else {}
+    unit = snapshot.health.quote_unit
+    lines = []
+    for g in legs:
+        point = points.get(g.price_key)
+        venue = g.terms.get("liquidation_px") or None
+        liquidation = point.price if point is not None else venue
+        lines.append(PerpLine(
+            symbol=g.symbol, side=g.role.value, size=scaled(g.amount, g.decimals),
+            mark=scaled(g.price, g.price_decimals),
+            entry=scaled(g.terms["entry_px"], g.price_decimals) if g.terms.get("entry_px") else None,
+            pnl=base_to_decimal(g.terms["unrealized_pnl"], unit) if "unrealized_pnl" in g.terms else None,
+            leverage=Decimal(g.terms["leverage"]) / LEVERAGE_SCALE if g.terms.get("leverage") else None,
+            margin_mode=snapshot.margin_mode.value, falling=g.role == Role.LONG,
+            liquidation=None if liquidation is None else scaled(liquidation, g.price_decimals)))
+    return lines
+
+
+def stored_perp_lines(engine: Engine, *, settings: Settings,
+                      views: Sequence[PositionView]) -> dict[int, list[PerpLine]]:
+    """The perp lines of each stored position (by ``snapshot_id``; empty for a lending position)."""
+    from indexer.health.nearest import stored_snapshots  # the registry, every protocol: only when asked
+
+    return {view.snapshot_id: perp_lines(rules, snapshot)
+            for view, rules, snapshot in stored_snapshots(engine, settings=settings, views=views)}
