@@ -140,7 +140,8 @@ class ChainReader:
             snapshots += moved_positions(self.sources, fast, self.readings, now, header)
         read = ChainRead(self.chain, header, snapshots, self.rpc.stats.since(stats_before),
                          self.oracles, readings=readings,
-                         unpriced=[(key, a) for key, r in market_reads.items() for a in r.unpriced])
+                         unpriced=[(key, a) for key, r in market_reads.items() for a in r.unpriced],
+                         stale=[(key, a) for key, r in market_reads.items() for a in r.stale])
         read.checks = {key: (r.checked, len(r.mismatched)) for key, r in market_reads.items() if r.checked}
         read.timings["read"] = time.perf_counter() - started
         return read
@@ -332,7 +333,7 @@ class ChainPipeline:
             source = self.reads.sources[key]
             for account in memory.closings(market=key, requested=requested,
                                            found=(s.account for s in read.snapshots if s.market == key),
-                                           unpriced=(a for k, a in read.unpriced if k == key)):
+                                           unpriced=(a for k, a in [*read.unpriced, *read.stale] if k == key)):
                 out.append(closing(chain=self.chain, protocol=source.kind, market=key,
                                    market_address=source.market.address, account=account, block=read.block))
         if out:
@@ -353,7 +354,8 @@ class ChainPipeline:
                                            previous_health=memory.healths, wallets=wallets, now=time.time())
         started = time.perf_counter()
         write_block(self.engine, chain=self.chain, block=read.block, snapshots=written,
-                    feeds=list(read.feeds.values()), unpriced=read.unpriced, alerts=read.alerts, discovered=found,
+                    feeds=list(read.feeds.values()), unpriced=read.unpriced, stale=read.stale, alerts=read.alerts,
+                    discovered=found,
                     checks=read.checks)
         read.timings["write"] = time.perf_counter() - started
         read.closed = list(closed)

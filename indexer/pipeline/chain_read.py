@@ -22,6 +22,7 @@ class ChainRead:
     oracles: ChainOracles | None  # None: an HTTP venue (no feeds; its positions are marked by venue time)
     readings: list[FeedReading] = field(default_factory=list)
     unpriced: list[tuple[str, Address]] = field(default_factory=list)  # (market key, account)
+    stale: list[tuple[str, Address]] = field(default_factory=list)  # (market key, account): refused on a stale price
     feeds: dict[str, FeedStatus] = field(default_factory=dict)  # set by ``assess``
     alerts: AlertWrites | None = None  # set when the block is judged
     closed: list[PositionSnapshot] = field(default_factory=list)  # closings written with the block

@@ -78,6 +78,9 @@ class MarketRead:
     snapshots: list[PositionSnapshot]
     feeds: list[FeedReading] = field(default_factory=list)
     unpriced: list[Address] = field(default_factory=list)
+    # accounts the protocol refused to value at this block because a price it needs is stale (a pull oracle's
+    # update is due, e.g. ERC-7412 OracleDataRequired): their stored figures stay, marked STALE, and are not closed
+    stale: list[Address] = field(default_factory=list)
     hint: object | None = None  # handed to the market's next ``read`` (see ``Source.read``)
     checked: int = 0  # accounts whose figures were also read through the protocol's own view (self-check)
     mismatched: list[Address] = field(default_factory=list)  # ... and disagreed: the protocol's figures were kept

@@ -36,7 +36,7 @@ _checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
 
 def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[PositionSnapshot],
                 feeds: Sequence[FeedStatus] = (), unpriced: Sequence[tuple[str, str]] = (),
-                unpriced_status: str = "INVALID", alerts: Any = None,
+                stale: Sequence[tuple[str, str]] = (), alerts: Any = None,
                 discovered: Mapping[str, Mapping[str, tuple[int, int]]] | None = None,
                 checks: Mapping[str, tuple[int, int]] | None = None) -> int:
     """Store one block's snapshots in a single transaction; return how many snapshots were written.
@@ -45,8 +45,9 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
     moves ``positions`` forward (a stored position from a later block is kept), and sets the
     ``(chain, "sync")`` checkpoint to ``block``. ``feeds`` are the block's oracle readings with their
     verdicts; ``unpriced`` lists (market key, account) pairs the protocol could not value at this block:
-    their stored figures stay and their ``price_status`` becomes ``unpriced_status`` (INVALID: the protocol could
-    not price them; a venue that could not value a wallet now says STALE: its figures are older). ``alerts`` (an
+    their stored figures stay and their ``price_status`` becomes INVALID; ``stale`` the same for pairs it refused to
+    value because a price it needs is stale (a pull oracle's update is due; a venue that cannot value a wallet now):
+    their figures stay, marked STALE. ``alerts`` (an
     ``AlertWrites``) are the block's rule states, alert transitions and outbox rows. ``discovered``: per market
     key, the accounts found in this block's logs (account → first and last block); the market's discovery
     checkpoint moves to this block with them. Raises ``StoreError`` when the
@@ -66,7 +67,8 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
             _drop_history(connection, replaced)
             _mark_checks(connection, market_ids, block.number, checks or {})
             write_feeds(connection, chain=chain, block=block, feeds=feeds)
-            mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status=unpriced_status)
+            mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
+            mark_unpriced(connection, chain=chain, block=block, unpriced=stale, status="STALE")
             write_alerts(connection, alerts)
             for market, seen in (discovered or {}).items():
                 add_discovered(connection, chain=chain, market=market, seen=seen, scanned_to=block.number)

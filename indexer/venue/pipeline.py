@@ -147,7 +147,7 @@ class VenuePipeline:
                                            previous_health=memory.healths, wallets=wallets, now=now)
         written = time.perf_counter()
         await asyncio.to_thread(write_block, self.engine, chain=self.chain, block=block, snapshots=everything,
-                                unpriced=unpriced, unpriced_status=PriceStatus.STALE, alerts=read.alerts)
+                                stale=unpriced, alerts=read.alerts)
         read.timings["write"] = time.perf_counter() - written
         memory.committed(block=number, snapshots=everything, feeds=[], alerts=read.alerts, discovered={})
         memory.hashes[number] = block.hash
