@@ -14,6 +14,7 @@ from indexer.protocols.liquity_v1.adapter import LiquityV1Adapter
 from indexer.protocols.liquity_v2.adapter import LiquityV2Adapter
 from indexer.protocols.maker.adapter import MakerAdapter
 from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
+from indexer.protocols.synthetix_v3.adapter import SynthetixV3Adapter
 
 if TYPE_CHECKING:
     from indexer.settings import Settings
@@ -28,6 +29,7 @@ SOURCES: dict[str, type[Source] | type[VenueSource]] = {
     MakerAdapter.kind: MakerAdapter,
     EulerV2Adapter.kind: EulerV2Adapter,
     LiquityV2Adapter.kind: LiquityV2Adapter,
+    SynthetixV3Adapter.kind: SynthetixV3Adapter,
 }
 
 
