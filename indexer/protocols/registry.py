@@ -9,6 +9,7 @@ from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef, PositionRules, Source, VenueSource
 from indexer.protocols.compound_v3.adapter import CompoundV3Adapter
 from indexer.protocols.euler_v2.adapter import EulerV2Adapter
+from indexer.protocols.gmx_v2.adapter import GmxV2Adapter
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.protocols.liquity_v1.adapter import LiquityV1Adapter
 from indexer.protocols.liquity_v2.adapter import LiquityV2Adapter
@@ -30,6 +31,7 @@ SOURCES: dict[str, type[Source] | type[VenueSource]] = {
     EulerV2Adapter.kind: EulerV2Adapter,
     LiquityV2Adapter.kind: LiquityV2Adapter,
     SynthetixV3Adapter.kind: SynthetixV3Adapter,
+    GmxV2Adapter.kind: GmxV2Adapter,
 }
 
 
