@@ -202,6 +202,8 @@ def test_devnet_up_deploys_morpho_beside_aave_and_sync_indexes_both(tmp_path):
     assert protocols["maker"] >= 8, protocols  # and its two Maker ilks (urns of the tracked wallets and proxies)
     assert protocols["euler_v2"] >= 8, protocols  # and its two Euler vaults (every sub-account of the owners)
     assert protocols["liquity_v2"] >= 8, protocols  # and its two Liquity v2 branches (the owners' troves)
+    assert protocols["gmx_v2"] >= 8, protocols  # and its GMX v2 Reader (isolated longs and shorts)
+    assert protocols["synthetix_v3"] >= 8, protocols  # and its Synthetix v3 perps accounts
     morpho = [r for r in rows if r["protocol"] == "morpho_blue"]
     assert {r["market"] for r in morpho} <= {"devnet-morpho-weth-usdc", "devnet-morpho-wbtc-dai",
                                              "devnet-morpho-wsteth-weth", "devnet-morpho-usdc-weth"}
