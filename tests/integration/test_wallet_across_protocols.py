@@ -4,7 +4,8 @@
 The wallet opens its positions itself (anvil impersonates it): an Aave v3 borrow against WETH, a Compound v3
 borrow of USDC against WETH on the devnet Comet, a Liquity v1 trove, a Liquity v2 trove on the WETH branch, a Morpho
 Blue borrow against wstETH, a Maker ETH-A vault held directly, and an Euler v2 borrow of USDC in its sub-account 1
-against WETH.
+against WETH. A second test adds a GMX v2 short and a Hyperliquid cross account (a loopback venue) to the same wallet:
+lending and perps on one health scale.
 """
 
 from __future__ import annotations
@@ -166,3 +167,78 @@ async def test_one_wallet_on_every_protocol_riskiest_first_with_liquidation_pric
         items = (await response.json())["items"]
     assert [(i["market"], i["health"], i["liquidation"]) for i in items] == [
         (r["market"], r["health"], r["liquidation"]) for r in rows]
+
+
+async def test_one_wallet_on_aave_a_hyperliquid_cross_account_and_a_gmx_short(everywhere, db_url, engine):
+    """The lending positions above, a GMX v2 short (10× on ETH, USDC collateral) and a Hyperliquid cross account (a BTC
+    long) on a loopback venue, for one wallet: `indexer positions --wallet W` shows them on one health scale, riskiest
+    first, the perps each with side, size and a direction-aware liquidation price; `--side short` finds the GMX short
+    alone; the API's `side` and `margin_mode` filters agree."""
+    from indexer.devnet.deployment import Deployment as Loaded
+    from indexer.protocols.gmx_v2 import devnet as gmx
+    from tests.fixtures.hyperliquid_venue import Account, Asset, Held, HyperliquidVenue
+
+    deployment = Loaded.from_json(everywhere / "devnet.json")
+    rpc = JsonRpcClient(deployment.rpc_url)
+    snapshot = rpc.call("evm_snapshot", [])
+    venue = await HyperliquidVenue().start()
+    try:
+        record = gmx.gmx_record(deployment)
+        eth, usdc = record["markets"]["ETH-USD"], record["tokens"]["USDC"]["address"]
+        size = 20_000 * gmx.USD
+        _send(rpc, record["contracts"][gmx.PREFIX + "DataStore"],
+              "openPosition(address,address,address,bool,uint256,uint256,uint256)", WALLET, eth["market_token"], usdc,
+              False, size, gmx.token_price(record, "WETH"), 2_000 * 10**6)  # a 10× short at today's price
+        venue.assets = {"BTC": Asset("BTC", 5, Decimal("60000"), 40)}
+        venue.accounts = {WALLET.lower(): Account(Decimal("-50000"), [Held("BTC", Decimal("1"), Decimal("58000"), 10)])}
+        config = _config(everywhere, db_url)
+        config.write_text(config.read_text() + f'\n[venues.hyperliquid]\nurl = "{venue.url}"\n\n'
+                          '[markets.hl-main]\nchain = "hyperliquid"\nprotocol = "hyperliquid"\n')
+        settings = load_settings(config)
+        add_wallet(engine, address=WALLET, label="everywhere")
+        await sync_once(settings, engine)
+
+        env = {**os.environ, "INDEXER_CONFIG": str(config), "DATABASE_URL": db_url}
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            done = subprocess.run([sys.executable, "-m", "indexer", "positions", "--wallet", WALLET, *args], env=env,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            return done
+
+        rows = json.loads(cli("--json").stdout)
+        by_protocol = {r["protocol"]: r for r in rows}
+        assert {"aave_v3", "gmx_v2", "hyperliquid"} <= set(by_protocol), sorted(by_protocol)
+        healths = [Decimal(r["health"]) for r in rows]
+        assert healths == sorted(healths), "riskiest first, one scale for lending and perps"
+        (short,) = by_protocol["gmx_v2"]["perps"]
+        assert (short["side"], short["symbol"], short["margin_mode"], short["liquidates"]) == \
+               ("short", "ETH", "isolated", "above")
+        assert Decimal(short["liquidation_price"]) > Decimal(short["mark"])  # a short liquidates as the price rises
+        (long,) = by_protocol["hyperliquid"]["perps"]
+        assert (long["side"], long["size"], long["margin_mode"], long["liquidates"]) == \
+               ("long", "1.00000", "cross", "below")
+        assert Decimal(long["liquidation_price"]) < Decimal(long["mark"])
+        # the venue's own verdict at the recomputed price: not liquidatable there, liquidatable one tick below
+        venue.assets["BTC"].mark = Decimal(long["liquidation_price"])
+        assert not venue.liquidatable(WALLET.lower())
+        venue.assets["BTC"].mark -= Decimal(1)
+        assert venue.liquidatable(WALLET.lower())
+
+        table = cli().stdout
+        assert "Perp positions" in table and "short" in table and "long" in table, table
+        shorts = json.loads(cli("--side", "short", "--json").stdout)
+        assert [r["protocol"] for r in shorts] == ["gmx_v2"]
+
+        async with TestClient(TestServer(make_app(settings))) as client:
+            response = await client.get("/v1/positions", params={"wallet": WALLET, "margin_mode": "isolated"})
+            assert response.status == 200
+            isolated = (await response.json())["items"]
+            bad = await client.get("/v1/positions", params={"side": "sideways"})
+            assert bad.status == 400
+        # a trove or an urn carries its own collateral too: isolated; the Hyperliquid account and Aave's are cross
+        assert "gmx_v2" in {i["protocol"] for i in isolated} and all(i["margin_mode"] == "isolated" for i in isolated)
+        assert not {"aave_v3", "hyperliquid"} & {i["protocol"] for i in isolated}
+    finally:
+        await venue.stop()
+        rpc.call("evm_revert", [snapshot])
