@@ -418,3 +418,39 @@ async def test_a_429_slows_the_poller_down_and_loses_no_account(venue, tmp_path,
     assert len(cross) == ACCOUNTS and {p.block_number for p in cross.values()} == {2}
     for i in range(ACCOUNTS):
         assert cross[address(i)].health_raw == venue_raw_health(venue, address(i).lower())
+
+
+async def test_a_position_flipping_side_flips_its_leg_and_its_liquidation_direction(venue, tmp_path, db_url, engine):
+    """A cross account's ETH long becomes a short between two polls: the stored leg turns short, the health equals the
+    venue's figures again, and its liquidation price now lies above the mark (a short liquidates as the price rises),
+    where the venue's own verdict flips."""
+    from indexer.health.perps import stored_perp_lines
+
+    settings = load_settings(write_config(tmp_path, venue.url, db_url))
+    wallet = address(7)
+    eth = venue.assets["ETH"]
+    venue.accounts[wallet.lower()] = Account(Decimal("-25000"), [Held("ETH", Decimal("10"), eth.mark, 10)])
+    add_wallet(engine, address=wallet, label=None)
+    pipeline = VenuePipeline(settings, engine, "hyperliquid", channels={})
+    try:
+        await pipeline.step()
+        (before,) = [p for p in list_positions(engine) if p.account == wallet]
+        (line,) = stored_perp_lines(engine, settings=settings, views=[before])[before.snapshot_id]
+        assert (line.side, line.falling) == ("long", True)
+        assert line.liquidation is not None and line.liquidation < eth.mark
+        venue.accounts[wallet.lower()] = Account(Decimal("36000"), [Held("ETH", Decimal("-8"), eth.mark, 10)])
+        await pipeline.step()
+    finally:
+        await pipeline.close()
+    (after,) = [p for p in list_positions(engine) if p.account == wallet]
+    assert after.block_number == before.block_number + 1
+    assert after.health_raw == venue_raw_health(venue, wallet.lower())
+    (leg,) = position_legs(engine, snapshot_id=after.snapshot_id)
+    assert (leg.role, leg.amount) == (Role.SHORT, 8 * 10**4)  # szDecimals 4
+    (line,) = stored_perp_lines(engine, settings=settings, views=[after])[after.snapshot_id]
+    assert (line.side, line.falling) == ("short", False)
+    assert line.liquidation is not None and line.liquidation > eth.mark
+    eth.mark = line.liquidation
+    assert not venue.liquidatable(wallet.lower())
+    eth.mark += Decimal("0.01")  # one tick up (ETH's marks have 6 - 4 = 2 places)
+    assert venue.liquidatable(wallet.lower())
