@@ -15,7 +15,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_utils.address import to_checksum_address
+
 from indexer.devnet.abi import create_address, encode_args, encode_call
+from indexer.devnet.errors import DevnetError
+from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import Tx
 
 DEPLOY_GAS = 15_000_000
@@ -73,6 +77,16 @@ class DeployPlan:
         self.deploy_gas = deploy_gas
         self.call_gas = call_gas
         self.txs: list[Tx] = []
+
+    @classmethod
+    def from_node(cls, rpc: JsonRpcClient, *, deploy_gas: int = DEPLOY_GAS, call_gas: int = CALL_GAS) -> DeployPlan:
+        """A plan for the node's first unlocked dev account, from its pending nonce (none: DevnetError)."""
+        accounts = rpc.call("eth_accounts")
+        if not accounts:
+            raise DevnetError(f"the node at {rpc.url} has no unlocked dev account to deploy from")
+        deployer = to_checksum_address(accounts[0])
+        return cls(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
+                   deploy_gas=deploy_gas, call_gas=call_gas)
 
     def _add(self, step: str, to: str | None, data: str, gas: int) -> None:
         self.txs.append(Tx(step, self.deployer, to, data, gas, self.nonce))

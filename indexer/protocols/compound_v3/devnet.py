@@ -445,13 +445,9 @@ def deploy_compound_v3(rpc_url: str) -> dict[str, Any]:
     rpc = JsonRpcClient(rpc_url)
     code = compile_compound_v3()
     feed_code = compile_dev_contracts()["DevPriceFeed"].bytecode
-    accounts = rpc.call("eth_accounts")
-    if not accounts:
-        raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
-    deployer = to_checksum_address(accounts[0])
+    plan = DeployPlan.from_node(rpc, deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    deployer = plan.deployer
     lender = keyless_address("compound-v3", "lender")
-    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
-                      deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)  # fmt: skip
 
     tokens = {
         t.symbol: plan.create(f"DevToken {t.symbol}", compile_dev_contracts()["DevToken"].bytecode,

@@ -346,12 +346,8 @@ def deploy_euler_v2(rpc_url: str) -> dict[str, Any]:
     controller's liquidity and sets up its liquidator; returns the record."""
     rpc = JsonRpcClient(rpc_url)
     code = compile_euler_v2()
-    accounts = rpc.call("eth_accounts")
-    if not accounts:
-        raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
-    deployer = to_checksum_address(accounts[0])
-    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
-                      deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    plan = DeployPlan.from_node(rpc, deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    deployer = plan.deployer
     tokens = {t.symbol: plan.create(f"DevToken {t.symbol}", compile_dev_contracts()["DevToken"].bytecode,
                                     ("string", "string", "uint8"), (f"{t.symbol} (Euler v2 devnet)", t.symbol,
                                                                     t.decimals))

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-
 from indexer.devnet.abi import decode, encode_call
 from indexer.devnet.calls import eth_call, keyless_address
 from indexer.devnet.compile import CompiledContract, compile_dev_contracts, compile_stand_in
@@ -96,12 +94,8 @@ def deploy_devnet(rpc_url: str) -> dict[str, Any]:
     rpc = JsonRpcClient(rpc_url)
     code = compile_gmx_v2()
     shared = compile_dev_contracts()
-    accounts = rpc.call("eth_accounts")
-    if not accounts:
-        raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
-    deployer = to_checksum_address(accounts[0])
-    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
-                      deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    plan = DeployPlan.from_node(rpc, deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    deployer = plan.deployer
     tokens: dict[str, dict[str, Any]] = {}
     for t in TOKENS:
         address = plan.create(f"DevToken {t.symbol}", shared["DevToken"].bytecode, ("string", "string", "uint8"),

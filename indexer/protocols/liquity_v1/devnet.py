@@ -30,8 +30,6 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-
 from indexer.devnet.abi import decode, encode_call
 from indexer.devnet.calls import call_uints, eth_call, event_topic, keyless_address, revert_reason
 from indexer.devnet.compile import CompiledContract, compile_stand_in
@@ -153,12 +151,9 @@ def deploy_liquity_v1(rpc_url: str) -> LiquityDeployment:
     round."""
     rpc = JsonRpcClient(rpc_url)
     code = compile_liquity_v1()
-    chain_id_hex, accounts = rpc.batch([("eth_chainId", []), ("eth_accounts", [])])
-    if not accounts:
-        raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
-    deployer = to_checksum_address(accounts[0])
-    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
-                      deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    chain_id_hex = rpc.call("eth_chainId")
+    plan = DeployPlan.from_node(rpc, deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    deployer = plan.deployer
     feed = plan.create("DevPriceFeed ETH / USD", code["DevPriceFeed"].bytecode, ("uint8", "string", "int256"),
                        (FEED_DECIMALS, "ETH / USD", INITIAL_ANSWER))
     plan.call("ETH / USD second round", feed, "setAnswer(int256)", INITIAL_ANSWER)

@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from indexer.devnet.abi import create_address, decode, encode_args, encode_call, selector
@@ -216,12 +215,9 @@ def deploy_liquity_v2(rpc_url: str) -> LiquityV2Deployment:
     """Deploys the feeds, tokens and both branches from the node's first dev account in one batch."""
     rpc = JsonRpcClient(rpc_url)
     code = compile_liquity_v2()
-    chain_id_hex, accounts = rpc.batch([("eth_chainId", []), ("eth_accounts", [])])
-    if not accounts:
-        raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
-    deployer = to_checksum_address(accounts[0])
-    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
-                      deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    chain_id_hex = rpc.call("eth_chainId")
+    plan = DeployPlan.from_node(rpc, deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    deployer = plan.deployer
     feed_types = ("uint8", "string", "int256")
     eth_usd = plan.create("DevPriceFeed ETH / USD", code["DevPriceFeed"].bytecode, feed_types,
                           (FEED_DECIMALS, "ETH / USD", ETH_USD))

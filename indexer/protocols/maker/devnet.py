@@ -145,12 +145,9 @@ def deploy_maker(rpc_url: str) -> dict[str, Any]:
     of :data:`ILKS` from the node's first dev account, wired as dss wires them; returns the record."""
     rpc = JsonRpcClient(rpc_url)
     code = compile_maker()
-    chain_id_hex, accounts = rpc.batch([("eth_chainId", []), ("eth_accounts", [])])
-    if not accounts:
-        raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
-    deployer = to_checksum_address(accounts[0])
-    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
-                      deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    chain_id_hex = rpc.call("eth_chainId")
+    plan = DeployPlan.from_node(rpc, deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    deployer = plan.deployer
     vat = plan.create("Vat", code["Vat"].bytecode)
     spotter = plan.create("Spotter", code["Spotter"].bytecode, ("address",), (vat,))
     jug = plan.create("Jug", code["Jug"].bytecode, ("address",), (vat,))

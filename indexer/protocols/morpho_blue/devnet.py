@@ -307,14 +307,11 @@ def deploy_morpho_blue(rpc_url: str) -> MorphoDeployment:
     """
     rpc = JsonRpcClient(rpc_url)
     code = compile_morpho_blue()
-    chain_id_hex, accounts = rpc.batch([("eth_chainId", []), ("eth_accounts", [])])
-    if not accounts:
-        raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
-    deployer = to_checksum_address(accounts[0])
+    chain_id_hex = rpc.call("eth_chainId")
+    plan = DeployPlan.from_node(rpc, deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    deployer = plan.deployer
     fee_recipient, lender, liquidator = (keyless_address("morpho-blue", label)
                                          for label in ("fee-recipient", "lender", "liquidator"))
-    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
-                      deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)  # fmt: skip
 
     morpho = plan.create("Morpho", code["Morpho"].bytecode, ("address",), (deployer,))
     irm = plan.create("IrmMock", code["IrmMock"].bytecode)

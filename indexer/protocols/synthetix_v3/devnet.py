@@ -28,7 +28,6 @@ from indexer.devnet.abi import decode, encode_call
 from indexer.devnet.calls import eth_call, keyless_address
 from indexer.devnet.compile import CompiledContract, compile_stand_in
 from indexer.devnet.deployment import Deployment, DeployPlan
-from indexer.devnet.errors import DevnetError
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import NonceBook, Tx, automine_paused, send_and_mine, transact
 
@@ -78,12 +77,8 @@ def wallet_address(index: int) -> str:
 def deploy_synthetix_v3(rpc_url: str) -> dict[str, Any]:
     rpc = JsonRpcClient(rpc_url)
     code = compile_synthetix_v3()["DevPerpsMarket"].bytecode
-    accounts = rpc.call("eth_accounts")
-    if not accounts:
-        raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
-    deployer = to_checksum_address(accounts[0])
-    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
-                      deploy_gas=8_000_000, call_gas=CALL_GAS)
+    plan = DeployPlan.from_node(rpc, deploy_gas=8_000_000, call_gas=CALL_GAS)
+    deployer = plan.deployer
     proxy = plan.create("DevPerpsMarket", code)
     for (mid, name, symbol, price, skew, imr, min_imr, mms, flag, min_margin, maker, taker, locked) in MARKETS:
         plan.call(f"createMarket {symbol}", proxy, "createMarket(uint128,string,string)", mid, name, symbol)

@@ -49,12 +49,8 @@ def deploy_aave_v3(rpc_url: str) -> dict[str, Any]:
     the record is JSON)."""
     rpc = JsonRpcClient(rpc_url)
     dev = compile_dev_contracts()
-    accounts = rpc.call("eth_accounts")
-    if not accounts:
-        raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
-    deployer = to_checksum_address(accounts[0])
-    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
-                      deploy_gas=DEPLOY_GAS)  # fmt: skip
+    plan = DeployPlan.from_node(rpc, deploy_gas=DEPLOY_GAS)
+    deployer = plan.deployer
     c: dict[str, str] = {}
 
     # --- addresses provider and access control

@@ -181,13 +181,10 @@ def deploy_aave_v32(rpc_url: str, *, l2: bool = True, grace_period: int = 3600) 
     started = time.perf_counter()
     rpc = JsonRpcClient(rpc_url)
     dev = compile_dev_contracts()
-    accounts, head = rpc.batch([("eth_accounts", []), ("eth_getBlockByNumber", ["latest", False])])
-    if not accounts:
-        raise DevnetError(f"the node at {rpc_url} has no unlocked dev account to deploy from")
-    deployer = to_checksum_address(accounts[0])
+    head = rpc.call("eth_getBlockByNumber", ["latest", False])
+    plan = DeployPlan.from_node(rpc, deploy_gas=DEPLOY_GAS)
+    deployer = plan.deployer
     up_since = min(int(head["timestamp"], 16), int(time.time())) - SEQUENCER_UP_SINCE
-    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
-                      deploy_gas=DEPLOY_GAS)  # fmt: skip
     c: dict[str, str] = {}
 
     # --- addresses provider (owned by the deployer, who plays market owner, pool admin and ACL admin)
