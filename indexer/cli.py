@@ -316,6 +316,73 @@ def _print_perps(obj: Context, rows: list[PositionView], console: Console) -> No
     console.print(table)
 
 
+@cli.command()
+@click.argument("moves", nargs=-1, required=True)
+@click.option("--wallet", "-w", default=None, help="Only this wallet's positions.")
+@click.option("--chain", default=None, help="Only this chain or venue (config name).")
+@click.option("--market", default=None, help="Only this market (config key).")
+@click.option("--limit", type=click.IntRange(min=1), default=15, show_default=True,
+              help="At most N liquidatable positions listed.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (exact figures as strings).")
+@pass_ctx
+def shock(obj: Context, moves: tuple[str, ...], wallet: str | None, chain: str | None, market: str | None,
+          limit: int, as_json: bool) -> None:
+    """What-if: move prices (ETH=-25% BTC=-20% …; a group such as ETH moves WETH, wstETH … with it, a symbol takes
+    its own move on top) and recompute every stored position exactly; what crosses 1, per market and wallet."""
+    from indexer.risk.moves import parse_moves
+    from indexer.risk.shock import liquidatable_after, shock_json, shock_stored
+    from indexer.store.views import base_to_decimal
+
+    parsed = parse_moves(moves, obj.settings.risk.groups)
+    result = shock_stored(obj.engine(), settings=obj.settings, moves=parsed,
+                          wallet=parse_address(wallet) if wallet else None, chain=chain, market=market)
+    if as_json:
+        click.echo(json.dumps(shock_json(result, limit=limit), indent=2))
+        return
+    for name in result.unused:
+        click.echo(f"note: {name} moves no price a stored position rests on", err=True)
+    if not result.positions:
+        click.echo("no stored position to shock" + (" for these filters" if wallet or chain or market else
+                                                    ": track wallets (`indexer wallets add`) and run `indexer sync`"),
+                   err=True)
+        return
+    from rich import box
+
+    console = Console()
+    table = Table(title=f"Shock {parsed.describe()} over {len(result.positions)} positions: per market, those under "
+                  "1 before → after, and the collateral and debt of those crossing the line", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    width = max(len(key) for key in result.markets)
+    for name in ("market", "n", "under 1", "collateral", "debt"):
+        table.add_column(name, justify="left" if name == "market" else "right", no_wrap=True,
+                         min_width=width if name == "market" else len(name))
+    for key, totals in sorted(result.markets.items()):
+        table.add_row(key, str(totals.positions), f"{totals.liquidatable_before} → {totals.liquidatable_after}",
+                      money_text(totals.collateral_crossing, totals.quote),
+                      money_text(totals.debt_crossing, totals.quote), style="bold red" if totals.crossing else None)
+    console.print(table)
+    under = liquidatable_after(result)
+    if not under:
+        console.print("no position is under 1 after these moves")
+        return
+    listing = Table(title=f"Under 1 after the shock, riskiest first ({min(limit, len(under))} of {len(under)}; "
+                    "red: crossed the line)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("health → after", "account", "market", "debt after"):
+        listing.add_column(name, justify="left" if name in ("account", "market") else "right", no_wrap=True)
+    for p in under[:limit]:
+        listing.add_row(f"{health_text(p.before.health, 3)} → {health_text(p.after.health, 3)}",
+                        _short_account(p.view.account), p.view.market,
+                        money_text(base_to_decimal(p.after.debt, p.after.quote_unit), p.after.quote),
+                        style="bold red" if p.crossing else None)
+    console.print(listing)
+
+
+def _short_account(account: str) -> str:
+    """``0xc4e2…161a``, an account suffix shortened too when it is a long id (a GMX position key)."""
+    owner, sep, suffix = account.partition(":")
+    return short_address(owner) + (sep + (suffix if len(suffix) <= 12 else f"{suffix[:8]}…") if sep else "")
+
+
 @cli.command("run")
 @click.option("--no-wait", is_flag=True, help="Refuse (instead of standing by) when another `indexer run` "
               "holds a chain.")

@@ -170,6 +170,57 @@ class ApiSettings(_Strict):
     worker_threads: int = Field(default=8, ge=1, le=64)
 
 
+# Symbols that move together in a what-if: "ETH = -25%" moves every symbol of the ETH group (liquid staking and
+# restaking tokens with it); a symbol may still take its own move on top (a depeg). Matched case-insensitively.
+DEFAULT_GROUPS: dict[str, list[str]] = {
+    "ETH": ["ETH", "WETH", "stETH", "wstETH", "weETH", "eETH", "cbETH", "rETH", "ezETH", "rsETH", "osETH", "ETHx"],
+    "BTC": ["BTC", "WBTC", "cbBTC", "tBTC", "LBTC"],
+    "USD": ["USD", "USDC", "USDC.e", "USDT", "DAI", "USDS", "sDAI", "LUSD", "BOLD", "GHO", "FRAX", "PYUSD", "USDe",
+            "crvUSD", "snxUSD", "sUSD", "USDbC"],
+}
+
+
+class CurveSettings(_Strict):
+    """Liquidation curves: the price steps (relative moves of one asset's group, 0 down to ``lowest``) and, for the
+    cascade, each asset's market depth: how much of it (in USD) can be sold for a 1 % fall of its price."""
+
+    lowest: Decimal = Field(default=Decimal("-0.60"), gt=-1, lt=0)
+    step: Decimal = Field(default=Decimal("0.05"), gt=0, le=Decimal("0.5"))
+    depth: dict[str, Decimal] = Field(default_factory=dict)  # symbol or group → USD per 1 % of price move
+
+
+class VarSettings(_Strict):
+    """Value at risk and expected shortfall from the stored oracle readings."""
+
+    levels: list[Decimal] = Field(default_factory=lambda: [Decimal("0.95"), Decimal("0.99")])
+    ewma_lambda: Decimal = Field(default=Decimal("0.94"), gt=0, lt=1)  # RiskMetrics' daily decay
+    min_scenarios: int = Field(default=30, ge=2)  # fewer returns than this: the figure is not given
+
+
+class RiskSettings(_Strict):
+    target_health: Decimal = Field(default=Decimal("1.5"), gt=1)  # "what it takes to be safe" aims here
+    groups: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_GROUPS.items()})
+    curve: CurveSettings = CurveSettings()
+    var: VarSettings = VarSettings()
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _over_defaults(cls, groups: Any) -> Any:
+        """A configured group adds to the defaults, or replaces the default of the same name."""
+        return {**DEFAULT_GROUPS, **groups} if isinstance(groups, dict) else groups
+
+    @field_validator("groups")
+    @classmethod
+    def _one_group_per_symbol(cls, groups: dict[str, list[str]]) -> dict[str, list[str]]:
+        seen: dict[str, str] = {}
+        for name, symbols in groups.items():
+            for symbol in [name, *symbols]:
+                other = seen.setdefault(symbol.lower(), name)
+                if other != name:
+                    raise ValueError(f"risk group {name!r}: {symbol!r} is already in group {other!r}")
+        return groups
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettings = ApiSettings()
@@ -177,6 +228,7 @@ class Settings(_Strict):
     retention: RetentionSettings = RetentionSettings()
     oracles: OracleSettings = OracleSettings()
     alerts: AlertSettings = AlertSettings()
+    risk: RiskSettings = RiskSettings()
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)  # checked by indexer.alerts.registry
     chains: dict[str, ChainSettings] = Field(default_factory=dict)
     venues: dict[str, VenueSettings] = Field(default_factory=dict)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from indexer.api import dashboard, health, metrics, openapi, positions, reads, wallets
+from indexer.api import dashboard, health, metrics, openapi, positions, reads, risk, wallets
 from indexer.api.config import ApiConfig, api_config
 from indexer.api.cors import cors_middleware
 from indexer.api.errors import Handler, error_middleware
@@ -76,6 +76,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/alerts", reads.alerts_handler)
     app.router.add_get("/v1/oracles", reads.oracles_handler)
     app.router.add_get("/v1/markets", reads.markets_handler)
+    app.router.add_get("/v1/shock", risk.shock_handler)
 
 
 def make_app(settings: Settings, *, config: ApiConfig | None = None) -> web.Application:

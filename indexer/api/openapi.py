@@ -9,6 +9,7 @@ from aiohttp import web
 from indexer import __version__ as VERSION
 from indexer.api.positions import DEFAULT_LIMIT, DEFAULT_POINTS, MAX_LIMIT, MAX_POINTS
 from indexer.api.reads import DEFAULT_ALERTS, MAX_ALERTS
+from indexer.api.risk import DEFAULT_SHOCKED, MAX_SHOCKED
 from indexer.oracles.status import PriceStatus
 
 DECIMAL = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "exact decimal"}
@@ -57,6 +58,8 @@ STR = {"type": "string"}
 NAME = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
         "description": "a chain, market or protocol name (no control characters)"}
 BOOL = {"type": "boolean"}
+# NAME=PERCENT, a fall of less than 100 %
+_MOVE = r"[A-Za-z0-9_.\-]+[=:](-[0-9]{1,2}(\.[0-9]+)?|\+?[0-9]+(\.[0-9]+)?)%?"
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {
@@ -155,6 +158,32 @@ SCHEMAS: dict[str, Any] = {
                                                      "local figures within the last 600 checked blocks"},
                        "mismatch_block": _nullable(INT)}),
     "MarketList": _list_of("Market"),
+    "ShockTotals": _object({
+        "quote": {**STR, "description": "the currency of every value of the group"},
+        "positions": INT, "moved": {**INT, "description": "positions with at least one moved price"},
+        "liquidatable_before": INT, "liquidatable_after": INT,
+        "crossing": {**INT, "description": "positions the moves take under 1"},
+        "collateral_crossing": {**DECIMAL, "description": "gross collateral of the crossing positions, after"},
+        "debt_crossing": {**DECIMAL, "description": "gross debt of the crossing positions, after"},
+        "collateral_liquidatable": {**DECIMAL, "description": "of every position under 1 after the moves"},
+        "debt_liquidatable": DECIMAL}),
+    "ShockedPosition": _object({
+        "chain": STR, "protocol": STR, "market": STR, "account": ACCOUNT, "wallet": ADDRESS, "quote": STR,
+        "health_before": _nullable(DECIMAL), "health_after": _nullable(DECIMAL), "health_raw_after": UINT,
+        "crossing": BOOL, "collateral_after": DECIMAL, "debt_after": DECIMAL,
+        "prices": {"type": "array", "items": _object({"symbol": STR, "key": STR, "before": DECIMAL,
+                                                      "after": DECIMAL})}}),
+    "Shock": _object({
+        "moves": {"type": "object", "additionalProperties": STR, "description": "each move as understood"},
+        "unused_moves": {"type": "array", "items": STR,
+                         "description": "moves no stored position's price rests on"},
+        "positions_considered": INT,
+        "unconfigured_positions": {**INT, "description": "stored positions of markets no longer configured"},
+        "markets": {"type": "array", "items": {"allOf": [_object({"market": STR}), _ref("ShockTotals")]}},
+        "wallets": {"type": "array", "items": {"allOf": [_object({"wallet": ADDRESS}), _ref("ShockTotals")]}},
+        "liquidatable_after": INT,
+        "positions": {"type": "array", "items": _ref("ShockedPosition"),
+                      "description": "positions under 1 after the moves, riskiest first (at most `limit`)"}}),
     "ChainStatus": _object({"chain": STR, "block_number": _nullable(INT), "block_hash": _nullable(BLOCK_HASH),
                             "block_timestamp": _nullable(INT), "seconds_since_block": _nullable(INT),
                             "behind": BOOL, "checkpoint": _nullable(INT)}),
@@ -265,6 +294,22 @@ PATHS: dict[str, Any] = {
     "/v1/markets": {"get": {
         "operationId": "listMarkets", "summary": "Stored markets with position counts",
         "responses": {"200": _json("markets", "MarketList"), "400": BAD, "500": FAILED}}},
+    "/v1/shock": {"get": {
+        "operationId": "shock",
+        "summary": "What-if: move prices and recompute every stored position with its protocol's own math",
+        "parameters": [
+            {**_query("moves", {"type": "string", "minLength": 1, "maxLength": 2000,
+                                "pattern": f"^{_MOVE}(,{_MOVE})*$"},
+                      "NAME=PERCENT pairs, comma-separated: a group of `[risk.groups]` (ETH moves WETH, wstETH … "
+                      "with it) or a symbol, whose move composes with its group's", "ETH=-25,BTC=-20"),
+             "required": True},
+            _query("wallet", ADDRESS_IN, "only this wallet's positions", EXAMPLE_ACCOUNT),
+            _query("chain", NAME, "only this chain (config name)", "devnet"),
+            _query("market", NAME, "only this market (config key)", "devnet-aave-v3"),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": DEFAULT_SHOCKED},
+                   f"at most this many positions listed (capped to {MAX_SHOCKED})", 20),
+        ],
+        "responses": {"200": _json("the shocked book", "Shock"), "400": BAD, "500": FAILED}}},
     "/healthz": {"get": {
         "operationId": "health", "summary": "Liveness, and how old each chain's latest stored block is",
         "responses": {"200": _json("the process and the store answer", "Health"), "400": BAD,

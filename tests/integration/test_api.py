@@ -34,6 +34,8 @@ from indexer.api.app import make_app
 from indexer.api.config import ApiConfig
 from indexer.devnet import advance_time, mine, revert, set_price, snapshot
 from indexer.health.nearest import stored_liquidations
+from indexer.risk.moves import parse_moves
+from indexer.risk.shock import shock_json, shock_stored
 from indexer.settings import Settings, load_settings
 from indexer.store.alert_store import list_alerts, list_deliveries
 from indexer.store.chain_store import latest_block
@@ -383,6 +385,26 @@ async def test_oracles_and_markets(filled, api):
     assert market["liquidatable"] == sum(p.liquidatable for p in views) > 0
     assert Decimal(market["min_health"]) == views[0].health
     assert market["block_number"] == max(p.block_number for p in views)
+
+
+async def test_shock_answers_what_the_risk_module_computes(filled, api):
+    moves = parse_moves(["ETH=-50", "USDC=-2"], filled.settings.risk.groups)
+    expected = shock_json(shock_stored(filled.engine, settings=filled.settings, moves=moves), limit=3)
+    body = await get_json(api, "/v1/shock", moves="ETH=-50,USDC:-2%", limit=3)
+    assert body == expected
+    assert body["moves"] == {"ETH": "-50%", "USDC": "-2%"} and body["liquidatable_after"] > len(body["positions"]) == 3
+    (market,) = body["markets"]
+    assert market["liquidatable_after"] == body["liquidatable_after"] and market["crossing"] > 0
+    healths = [Decimal(p["health_after"]) for p in body["positions"]]
+    assert healths == sorted(healths) and all(h < 1 for h in healths)
+    wallet = body["positions"][0]["wallet"]
+    mine = await get_json(api, "/v1/shock", moves="ETH=-50,USDC:-2%", wallet=wallet.lower())
+    assert [w["wallet"] for w in mine["wallets"]] == [wallet]
+    for query, parameter in [({"moves": "ETH=-100"}, "moves"), ({}, "moves"), ({"moves": "ETH"}, "moves"),
+                             ({"moves": "ETH=-5", "wallet": "0x12"}, "wallet"),
+                             ({"moves": "ETH=-5", "move": "x"}, "move")]:
+        error = await get_json(api, "/v1/shock", expect=400, **query)
+        assert error["parameter"] == parameter
 
 
 async def test_healthz_reports_each_chain(filled, api):
