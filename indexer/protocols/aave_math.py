@@ -38,6 +38,10 @@ def ray_mul(a: int, b: int) -> int:
     return (a * b + RAY // 2) // RAY
 
 
+def ray_div(a: int, b: int) -> int:
+    return (a * RAY + b // 2) // b
+
+
 def wad_div(a: int, b: int) -> int:
     return (a * WAD + b // 2) // b
 

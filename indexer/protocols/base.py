@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -29,7 +29,7 @@ from indexer.chain.multicall import Plan
 from indexer.errors import MarketMismatchError
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
-from indexer.types import Address, BlockRef, Health, LiquidationPoint, PositionSnapshot, PriceKey
+from indexer.types import Address, BlockRef, Health, Leg, LiquidationPoint, PositionSnapshot, PriceKey
 
 if TYPE_CHECKING:  # only the devnet tooling calls a DevnetModule
     from indexer.devnet.deployment import Deployment
@@ -118,6 +118,20 @@ class PositionRules(Protocol):
     def price_from_feed(self, reading: FeedReading) -> tuple[PriceKey, int] | None:
         """The price (and its key) the protocol would use given a feed's new reading, for the fast path;
         None when that cannot be known without a full read."""
+        ...
+
+
+@runtime_checkable
+class BalanceRounding(Protocol):
+    """Optional, beside ``PositionRules``: how the protocol's own token accounting rounds a balance that changes.
+    Without it a repayment of ``x`` leaves ``amount - x`` and a deposit of ``x`` makes ``amount + x``; a protocol
+    that keeps scaled balances (Aave's aTokens and debt tokens) may land a unit away, which decides the smallest
+    amount that reaches a health target."""
+
+    def amount_after(self, snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
+        """``leg``'s amount once the account adds ``change`` (> 0, to what it holds) or repays ``-change`` (< 0, of
+        what it owes), as the protocol would book it at the snapshot's block; None when that cannot be known
+        exactly from the snapshot."""
         ...
 
 

@@ -43,6 +43,8 @@ from indexer.protocols.aave_math import (
     keep_protocol_figures,
     leg_rows,
     liquidation_points,
+    ray_div,
+    ray_mul,
 )
 from indexer.protocols.aave_v3.revisions import (
     BY_NAME,
@@ -484,17 +486,22 @@ class AaveV3Adapter:
                     terms={"liquidation_threshold": lt, "ltv": ltv, "counted": int(in_total),
                            # LiquidationLogic: the category's bonus for collateral in the user's category
                            "liquidation_bonus": category.liquidation_bonus if in_emode and category
-                           else reserve.liquidation_bonus, **grace}))
+                           else reserve.liquidation_bonus,
+                           # the aToken's scaled balance and the income index: what a supply's rounding starts from
+                           "scaled": got["collateral"], "index": reserve.normalized_income, **grace}))
             if bits >> (2 * rid) & 1:
                 # v3.5+ `getVTokenBalance`: rayMulCeil, valued rounding up; v3.0–v3.1 add the stable debt
                 variable = got.get("variable", 0)
                 if "variable_balance" in got:
                     debt = got["variable_balance"]
                     value = debt * price // unit
+                    terms = priced.terms
                 else:
                     debt = debt_balance(rules, variable, reserve.normalized_debt, got.get("stable", 0))
                     value = debt_value(rules, debt, price, unit)
-                legs.append(dataclasses.replace(priced, amount=debt, value=value))
+                    # the variable debt token's scaled balance and index: what a repayment's rounding starts from
+                    terms = {**priced.terms, "scaled": variable, "index": reserve.normalized_debt}
+                legs.append(dataclasses.replace(priced, amount=debt, value=value, terms=terms))
         detail: dict[str, Any] = {"emode_category": emode, "user_configuration": str(bits),
                                   "pool_revision": layout.revision, "rules": rules.name}
         if not layout.applied.verified:
@@ -617,6 +624,24 @@ class AaveV3Adapter:
             return {}
         return liquidation_points(snapshot.legs, self.price_dependencies(snapshot) if keys is None else keys,
                                   precise=self._precise(snapshot))
+
+    @staticmethod
+    def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
+        """A supply mints ``amount.rayDiv(index)`` scaled aTokens and a variable repayment burns as many debt tokens
+        (ScaledBalanceTokenBase._mintScaled / _burnScaled, aave-v3-core 1.x and aave-v3-origin to v3.4); the
+        balance is the new scaled balance times the index, at the snapshot's index (a transaction in a block of
+        the same timestamp). v3.5+ rounds scaled amounts its own way (TokenMath): not modelled, None."""
+        rules = BY_NAME[snapshot.detail.get("rules", "v3.0")]
+        scaled, index = leg.terms.get("scaled"), leg.terms.get("index")
+        if scaled is None or not index or rules.precise:
+            return None
+        if leg.role is Role.COLLATERAL and change >= 0:
+            return collateral_balance(rules, scaled + ray_div(change, index), index)
+        if leg.role is Role.DEBT and change <= 0:
+            stable = leg.amount - debt_balance(rules, scaled, index)  # v3.0–v3.1: a variable repayment leaves it
+            left = max(scaled - ray_div(-change, index), 0)
+            return (ray_mul(left, index) if left else 0) + stable
+        return None
 
     @staticmethod
     def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:

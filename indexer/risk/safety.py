@@ -1,0 +1,134 @@
+"""What it takes to be safe: the smallest amount of each debt to repay, or of each collateral to add, that brings a
+position's health to a target (``[risk] target_health``, 1.5 by default, or the wallet's WARN leave level).
+
+Each amount is found by bisection on integer token units with the protocol's own math: the leg's amount after the
+change (``BalanceRounding.amount_after`` where the protocol rounds scaled balances, else ``amount ± x``) and the
+health the protocol would compute from it (``health_at``, the same integers and rounding as a read). So the amount
+reaches the target and one unit less does not — at the position's block, its prices and its index.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from indexer.protocols.base import BalanceRounding, PositionRules
+from indexer.types import Leg, PositionSnapshot, Role, scaled
+
+_MAX_ADD = 2**200  # an amount past any token's supply: no deposit of this size reaches the target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SafetyStep:
+    """Repay ``amount`` of a debt (``action = "repay"``) or add it to a collateral (``"add"``), in the token's
+    units (``decimals`` places), to reach the target on its own; ``health_after`` is the health it gives.
+    ``amount`` None: no amount of this leg alone reaches the target (repaying all of it falls short; a
+    collateral the protocol does not count). ``exact``: the protocol's balance rounding was applied."""
+
+    action: str
+    asset: str
+    symbol: str
+    decimals: int
+    amount: int | None
+    health_after: Decimal | None
+    exact: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"action": self.action, "asset": self.asset, "symbol": self.symbol,
+                "amount": None if self.amount is None else str(scaled(self.amount, self.decimals)),
+                "amount_raw": None if self.amount is None else str(self.amount),
+                "health_after": None if self.health_after is None else str(self.health_after),
+                "exact": self.exact}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SafetyPlan:
+    """The ways to bring one position to ``target``: ``steps`` (each on its own, none needed when the position
+    is there already); ``unmodelled``: legs whose amount the protocol's local math does not take (its health is
+    read whole from the protocol), so no amount is offered for them."""
+
+    target: Decimal
+    steps: list[SafetyStep]
+    unmodelled: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"target": str(self.target), "steps": [s.as_json() for s in self.steps],
+                "unmodelled": self.unmodelled}
+
+
+def to_be_safe(rules: PositionRules, snapshot: PositionSnapshot, target: Decimal) -> SafetyPlan:
+    """Per debt leg the smallest repayment, per collateral leg the smallest deposit, that alone brings health to at
+    least ``target`` (no step when it is there already, or owes nothing)."""
+    health = snapshot.health.health
+    plan = SafetyPlan(target=target, steps=[], unmodelled=[])
+    if health is None or health >= target:
+        return plan
+    for index, leg in enumerate(snapshot.legs):
+        if leg.role is Role.DEBT and leg.amount > 0:
+            step = _smallest(rules, snapshot, index, target, repay=True)
+        elif leg.role is Role.COLLATERAL:
+            step = _smallest(rules, snapshot, index, target, repay=False)
+        else:
+            continue
+        if step is None:
+            plan.unmodelled.append(leg.symbol)
+        elif step.amount is not None or step.action == "repay":  # a deposit that cannot help is no way out
+            plan.steps.append(step)
+    return plan
+
+
+def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, target: Decimal, *,
+              repay: bool) -> SafetyStep | None:
+    """The step for one leg; None when the leg's amount does not enter the protocol's local math."""
+    leg = snapshot.legs[index]
+    rounding = rules if isinstance(rules, BalanceRounding) else None
+    exact = rounding is not None and rounding.amount_after(snapshot, leg, -1 if repay else 1) is not None
+
+    def amount_after(x: int) -> int:
+        if exact and rounding is not None:
+            booked = rounding.amount_after(snapshot, leg, -x if repay else x)
+            if booked is not None:
+                return booked
+        return max(leg.amount - x, 0) if repay else leg.amount + x
+
+    def health_with(x: int) -> Decimal | None:
+        legs = list(snapshot.legs)
+        legs[index] = dataclasses.replace(leg, amount=amount_after(x))
+        return rules.health_at(dataclasses.replace(snapshot, legs=legs), {}).health
+
+    def safe(x: int) -> bool:
+        h = health_with(x)
+        return h is None or h >= target
+
+    now = health_with(0)
+    high = leg.amount if repay else max(leg.amount, 1)
+    if repay and health_with(high) == now:
+        return None  # repaying all of it changes nothing the local math sees: the protocol keeps that figure
+    if not repay:
+        if health_with(high) == now:
+            return _step(leg, repay, None, now, exact)  # not counted (LT 0), or not in the local math
+        while not safe(high) and high < _MAX_ADD:
+            high *= 2
+    if not safe(high):
+        return _step(leg, repay, None, health_with(high), exact)
+    amount = _first_true(safe, 1, high)
+    return _step(leg, repay, amount, health_with(amount), exact)
+
+
+def _first_true(test: Callable[[int], bool], low: int, high: int) -> int:
+    """The smallest ``x`` in ``[low, high]`` with ``test(x)``, given ``test(high)`` and ``test`` monotone."""
+    while low < high:
+        mid = (low + high) // 2
+        if test(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def _step(leg: Leg, repay: bool, amount: int | None, health: Decimal | None, exact: bool) -> SafetyStep:
+    return SafetyStep(action="repay" if repay else "add", asset=leg.asset, symbol=leg.symbol, decimals=leg.decimals,
+                      amount=amount, health_after=health, exact=exact)
