@@ -3,7 +3,8 @@ states the next block is judged against, and the feeds as people list them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
+from typing import NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -138,3 +139,55 @@ def mark_unpriced(connection: Connection, *, chain: str, block: BlockRef,
         .where(_positions.c.chain == chain,
                or_(*[and_(_positions.c.market_id == m, _positions.c.account == a) for m, a in pairs]))
         .values(price_status=status, updated_at=utc_now()))
+
+
+# A reading that says nothing about the price: no answer (the read failed) or judged INVALID (not positive,
+# an incomplete round, a round id going backwards, outside the configured bounds). STALE readings are kept:
+# their answer is still the price every protocol reading the feed used.
+_UNUSABLE_STATUS = "INVALID"
+
+
+class FeedSpan(NamedTuple):
+    """One price feed of the given symbols and its usable readings: how many, first and last block time."""
+
+    feed_id: int
+    chain: str
+    key: str
+    symbol: str
+    description: str | None
+    readings: int
+    first: int
+    last: int
+
+
+def reading_spans(engine: Engine, *, symbols: Collection[str]) -> list[FeedSpan]:
+    """Every feed whose symbol is one of ``symbols`` (case-insensitively) with at least one usable reading
+    (an answer, status not INVALID), ordered by chain and key."""
+    wanted = sorted({s.lower() for s in symbols})
+    if not wanted:
+        return []
+    f, r = _feeds.c, _readings.c
+    query = (
+        select(f.id, f.chain, f.key, f.symbol, f.description, func.count(r.id), func.min(r.block_timestamp),
+               func.max(r.block_timestamp))
+        .join(_readings, r.feed_id == f.id)
+        .where(func.lower(f.symbol).in_(wanted), r.answer.is_not(None), r.status != _UNUSABLE_STATUS)
+        .group_by(f.id, f.chain, f.key, f.symbol, f.description)
+        .order_by(f.chain, f.key)
+    )
+    with engine.connect() as connection:
+        return [FeedSpan(int(feed_id), chain, key, symbol, description, int(count), int(first), int(last))
+                for feed_id, chain, key, symbol, description, count, first, last in connection.execute(query)]
+
+
+def feed_answers(engine: Engine, *, feed_id: int) -> Iterator[tuple[int, int]]:
+    """The usable readings of one feed (an answer, status not INVALID) as ``(block_timestamp, answer)``, oldest
+    first, ties by block number; streamed, since a feed read every block has many. A non-positive answer is judged
+    INVALID by the monitor; the answer itself is not compared here (it is text on SQLite)."""
+    r = _readings.c
+    query = (select(r.block_timestamp, r.answer)
+             .where(r.feed_id == feed_id, r.answer.is_not(None), r.status != _UNUSABLE_STATUS)
+             .order_by(r.block_timestamp, r.block_number))
+    with engine.connect() as connection:
+        for timestamp, answer in connection.execution_options(yield_per=5_000).execute(query):
+            yield int(timestamp), int(answer)
