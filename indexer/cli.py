@@ -377,6 +377,138 @@ def shock(obj: Context, moves: tuple[str, ...], wallet: str | None, chain: str |
     console.print(listing)
 
 
+@cli.command()
+@click.argument("market")
+@click.option("--symbol", default=None, help="Only this collateral asset.")
+@click.option("--cascade", "cascade_from", default=None,
+              help="Also run the cascade from this move (e.g. -10%): liquidations sold into [risk.curve.depth].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (exact figures as strings).")
+@pass_ctx
+def curve(obj: Context, market: str, symbol: str | None, cascade_from: str | None, as_json: bool) -> None:
+    """Liquidation curve of MARKET: per collateral asset, what its positions have seized and repaid at each price step
+    (0 to [risk.curve] lowest); with --cascade, the price a cascade of liquidations ends at."""
+    from indexer.risk.curve import market_curve, parse_move
+
+    result = market_curve(obj.engine(), settings=obj.settings, market=market, symbol=symbol,
+                          cascade_from=None if cascade_from is None else parse_move(cascade_from))
+    body = result.as_json()
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    if not body["curves"]:
+        click.echo(f"no stored position of {market} holds " + (symbol or "any collateral"), err=True)
+        return
+    from rich import box
+
+    console = Console()
+    for c in body["curves"]:
+        table = Table(title=f"{market} · {c['symbol']} ({c['holders']} positions hold it; {c['model_note']})",
+                      title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for name in ("move", "price", "liquidated", "seized", "seized value", "repaid"):
+            table.add_column(name, justify="right", no_wrap=True)
+        for point in c["points"]:
+            total = point["cumulative"]
+            table.add_row(distance_text(Decimal(point["move"])), price_text(Decimal(point["price"])),
+                          str(total["positions"]), price_text(Decimal(total["seized"])),
+                          money_text(Decimal(total["seized_value"]), c["quote"]),
+                          money_text(Decimal(total["repaid_value"]), c["quote"]))
+        console.print(table)
+        if cascade := c.get("cascade"):
+            end_price = price_text(Decimal(cascade["end_price"]))
+            console.print(f"  cascade from {distance_text(Decimal(cascade['start']))}: ends at "
+                          f"{distance_text(Decimal(cascade['end']))} (price {end_price})"
+                          f" after {len(cascade['rounds'])} rounds; {money_text(Decimal(cascade['volume_added']))}"
+                          " more liquidated than at the start", highlight=False)
+        elif refused := c.get("cascade_refused"):
+            console.print(f"  no cascade: {refused}", highlight=False, markup=False)
+
+
+@cli.command()
+@click.option("--wallet", "-w", default=None, help="A wallet's whole book.")
+@click.option("--market", default=None, help="A market's positions (config key).")
+@click.option("--horizon", default="1d", show_default=True, help="15m, 1h, 1d, 1w …")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def var(obj: Context, wallet: str | None, market: str | None, horizon: str, as_json: bool) -> None:
+    """Value at risk and expected shortfall of a wallet's or a market's positions over HORIZON, from the stored
+    oracle readings (historical simulation and EWMA); says so when the history is too short."""
+    from indexer.risk.var import market_var, wallet_var
+
+    if (wallet is None) == (market is None):
+        raise click.UsageError("give exactly one of --wallet and --market")
+    result = (wallet_var(obj.engine(), settings=obj.settings, wallet=parse_address(wallet), horizon=horizon)
+              if wallet else market_var(obj.engine(), settings=obj.settings, market=str(market), horizon=horizon))
+    body = result.as_json()
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    _print_var(body)
+
+
+def _print_var(body: dict[str, Any]) -> None:
+    head = f"VaR over {body['horizon']}: {body['scenarios']} scenarios"
+    if window := body.get("window"):
+        head += f" from {window['first_utc']} to {window['last_utc']}"
+    click.echo(head)
+    if body["insufficient"]:
+        click.echo(f"  no figure: {body['insufficient']}")
+        return
+    for quote in body["quotes"]:
+        for h in quote.get("historical") or []:
+            loss = money_text(Decimal(h["var"]), quote["quote"])
+            click.echo(f"  {quote['quote']} historical {h['level']}: VaR {loss}"
+                       f", ES {money_text(Decimal(h['es']), quote['quote'])}, health then "
+                       f"{health_text(None if h['health'] is None else Decimal(h['health']))}")
+        for p in (quote.get("parametric") or {}).get("levels", []):
+            click.echo(f"  {quote['quote']} EWMA {p['level']}: VaR {money_text(Decimal(p['var']), quote['quote'])}, "
+                       f"ES {money_text(Decimal(p['es']), quote['quote'])}")
+
+
+@cli.command("wallet")
+@click.argument("address")
+@click.option("--horizon", default="1d", show_default=True, help="VaR horizon.")
+@click.option("--target", type=str, default=None, callback=_parse_level,
+              help="Health to reach in `to be safe` (default [risk] target_health).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def wallet_command(obj: Context, address: str, horizon: str, target: Decimal | None, as_json: bool) -> None:
+    """A wallet's whole book: every position across protocols and chains, its lowest health, the first price move
+    that liquidates anything, what it takes to make each position safe, and its VaR."""
+    from indexer.api.risk import wallet_risk_json
+    from indexer.risk.wallet import wallet_risk
+
+    risk = wallet_risk(obj.engine(), settings=obj.settings, wallet=parse_address(address), horizon=horizon,
+                       target=target)
+    if as_json:
+        click.echo(json.dumps(wallet_risk_json(risk), indent=2))
+        return
+    if not risk.positions:
+        click.echo(f"no stored position of {risk.wallet}", err=True)
+        return
+    click.echo(f"{risk.wallet}: {len(risk.positions)} positions, lowest health {health_text(risk.min_health)}, "
+               f"{risk.liquidatable} liquidatable")
+    for book in risk.books.values():
+        click.echo(f"  in {book.quote}: collateral {money_text(book.collateral, book.quote)}, debt "
+                   f"{money_text(book.debt, book.quote)}, net {money_text(book.net, book.quote)}")
+    if (first := risk.first_liquidation) and first.nearest:
+        click.echo(f"  first to go: {first.view.market} {_short_account(first.view.account)} when "
+                   f"{_liquidation_text(first.nearest)}")
+    click.echo(f"\nTo reach health {risk.target} (each step on its own):")
+    for p in risk.positions:
+        plan = p.safety
+        steps = [] if plan is None else plan.steps
+        what = "; ".join(
+            f"{s.action} {price_text(scaled(s.amount, s.decimals))} {plain_text(s.symbol)}" if s.amount is not None
+            else f"repaying all {plain_text(s.symbol)} is not enough" for s in steps)
+        if plan is not None and plan.unmodelled and not steps:
+            what = "not modelled for this protocol"
+        click.echo(f"  {health_text(p.view.health)}  {p.view.market} {_short_account(p.view.account)}: "
+                   f"{what or 'already there'}")
+    if risk.var is not None:
+        click.echo("")
+        _print_var(risk.var.as_json())
+
+
 def _short_account(account: str) -> str:
     """``0xc4e2…161a``, an account suffix shortened too when it is a long id (a GMX position key)."""
     owner, sep, suffix = account.partition(":")

@@ -77,6 +77,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/oracles", reads.oracles_handler)
     app.router.add_get("/v1/markets", reads.markets_handler)
     app.router.add_get("/v1/shock", risk.shock_handler)
+    app.router.add_get("/v1/markets/{market}/liquidation-curve", risk.curve_handler)
+    app.router.add_get("/v1/markets/{market}/var", risk.market_var_handler)
+    app.router.add_get("/v1/wallets/{address}/risk", risk.wallet_risk_handler)
 
 
 def make_app(settings: Settings, *, config: ApiConfig | None = None) -> web.Application:

@@ -184,6 +184,41 @@ SCHEMAS: dict[str, Any] = {
         "liquidatable_after": INT,
         "positions": {"type": "array", "items": _ref("ShockedPosition"),
                       "description": "positions under 1 after the moves, riskiest first (at most `limit`)"}}),
+    "SafetyPlan": _object({
+        "target": DECIMAL,
+        "steps": {"type": "array", "description": "each on its own brings health to at least `target`; the amount "
+                  "is the smallest in token units (one unit less does not)", "items": _object({
+                      "action": {"type": "string", "enum": ["repay", "add"]}, "asset": STR, "symbol": STR,
+                      "amount": _nullable(DECIMAL), "amount_raw": _nullable(UINT),
+                      "health_after": _nullable(DECIMAL),
+                      "exact": {**BOOL, "description": "the protocol's own balance rounding was applied"}})},
+        "unmodelled": {"type": "array", "items": STR,
+                       "description": "legs whose amount the local math does not take: no amount offered"}}),
+    "Var": {"type": "object", "required": ["scope", "horizon", "scenarios", "insufficient", "quotes"],
+            "description": "value at risk and expected shortfall per quote currency: historical simulation over the "
+                           "stored oracle readings and a parametric EWMA variant (see the README)",
+            "properties": {"scope": {"type": "object", "additionalProperties": STR}, "horizon": STR,
+                           "horizon_seconds": INT, "levels": {"type": "array", "items": DECIMAL},
+                           "scenarios": INT, "min_scenarios": INT,
+                           "insufficient": {**_nullable(STR), "description": "why no figure is given"},
+                           "quotes": {"type": "array", "items": {"type": "object"}}}},
+    "LiquidationCurve": _object({
+        "market": STR, "protocol": STR, "positions": INT,
+        "curves": {"type": "array", "description": "per collateral asset: at each price step, what is liquidated "
+                   "(cumulative and incremental); `cascade` with the impact model when asked",
+                   "items": {"type": "object", "required": ["symbol", "points"], "properties": {
+                       "symbol": STR, "points": {"type": "array", "items": {"type": "object"}},
+                       "cascade": _nullable({"type": "object"}), "cascade_refused": _nullable(STR)}}}}),
+    "WalletRisk": _object({
+        "wallet": ADDRESS, "target": DECIMAL, "positions": INT, "liquidatable": INT,
+        "min_health": _nullable(DECIMAL),
+        "books": {"type": "array", "items": _object({"quote": STR, "positions": INT, "collateral": DECIMAL,
+                                                     "debt": DECIMAL, "net": DECIMAL})},
+        "first_liquidation": {**_nullable({"type": "object"}),
+                              "description": "the position whose nearest liquidation price is the smallest move"},
+        "items": {"type": "array", "items": {"allOf": [_ref("Position"), _object({
+            "to_be_safe": _nullable(_ref("SafetyPlan"))})]}},
+        "var": _nullable(_ref("Var"))}),
     "ChainStatus": _object({"chain": STR, "block_number": _nullable(INT), "block_hash": _nullable(BLOCK_HASH),
                             "block_timestamp": _nullable(INT), "seconds_since_block": _nullable(INT),
                             "behind": BOOL, "checkpoint": _nullable(INT)}),
@@ -211,6 +246,8 @@ def _path(name: str, schema: dict[str, Any], example: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema, "example": example}
 
 
+HORIZON = _query("horizon", {"type": "string", "pattern": r"^[1-9][0-9]{0,5}[smhdwSMHDW]?$", "default": "1d"},
+                 "the VaR horizon: a number with a unit s, m, h, d or w", "1d")
 BAD = _error("a parameter cannot be used (`parameter` names it)")
 FAILED = _error("internal error (details are in the server log, never in the response)")
 POSITION_PATH = [_path("chain", NAME, "devnet"), _path("market", NAME, "devnet-aave-v3"),
@@ -310,6 +347,32 @@ PATHS: dict[str, Any] = {
                    f"at most this many positions listed (capped to {MAX_SHOCKED})", 20),
         ],
         "responses": {"200": _json("the shocked book", "Shock"), "400": BAD, "500": FAILED}}},
+    "/v1/markets/{market}/liquidation-curve": {"get": {
+        "operationId": "liquidationCurve",
+        "summary": "Per collateral asset, what is seized and repaid at each price step, optionally with a cascade",
+        "parameters": [
+            _path("market", NAME, "devnet-aave-v3"),
+            _query("symbol", NAME, "only this collateral asset", "WETH"),
+            _query("cascade", {"type": "string", "pattern": r"^-[0-9]{1,2}(\.[0-9]{1,6})?%?$"},
+                   "run the cascade from this move (percent): liquidations sold into `[risk.curve.depth]`", "-10"),
+        ],
+        "responses": {"200": _json("the curves", "LiquidationCurve"), "400": BAD,
+                      "404": _error("no such market in the configuration"), "500": FAILED}}},
+    "/v1/markets/{market}/var": {"get": {
+        "operationId": "marketVar", "summary": "Value at risk and expected shortfall of a market's positions",
+        "parameters": [_path("market", NAME, "devnet-aave-v3"), HORIZON],
+        "responses": {"200": _json("the figures, or why there are none", "Var"), "400": BAD,
+                      "404": _error("no such market in the configuration"), "500": FAILED}}},
+    "/v1/wallets/{address}/risk": {"get": {
+        "operationId": "walletRisk",
+        "summary": "A wallet's positions in one view: lowest health, books, the first liquidation, what it takes to "
+                   "be safe, VaR/ES",
+        "parameters": [
+            _path("address", ADDRESS_IN, EXAMPLE_ACCOUNT), HORIZON,
+            _query("target", {"type": "string", "pattern": r"^[0-9]{1,3}(\.[0-9]{1,18})?$"},
+                   "the health to reach (default `[risk] target_health`)", "1.5"),
+        ],
+        "responses": {"200": _json("the wallet's risk", "WalletRisk"), "400": BAD, "500": FAILED}}},
     "/healthz": {"get": {
         "operationId": "health", "summary": "Liveness, and how old each chain's latest stored block is",
         "responses": {"200": _json("the process and the store answer", "Health"), "400": BAD,

@@ -32,10 +32,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from indexer.api import shapes
 from indexer.api.app import make_app
 from indexer.api.config import ApiConfig
+from indexer.api.risk import wallet_risk_json
 from indexer.devnet import advance_time, mine, revert, set_price, snapshot
 from indexer.health.nearest import stored_liquidations
+from indexer.risk.curve import market_curve
 from indexer.risk.moves import parse_moves
 from indexer.risk.shock import shock_json, shock_stored
+from indexer.risk.wallet import wallet_risk
 from indexer.settings import Settings, load_settings
 from indexer.store.alert_store import list_alerts, list_deliveries
 from indexer.store.chain_store import latest_block
@@ -405,6 +408,41 @@ async def test_shock_answers_what_the_risk_module_computes(filled, api):
                              ({"moves": "ETH=-5", "move": "x"}, "move")]:
         error = await get_json(api, "/v1/shock", expect=400, **query)
         assert error["parameter"] == parameter
+
+
+async def test_curve_var_and_wallet_risk_answer_what_the_risk_modules_compute(filled, api):
+    curve = await get_json(api, f"/v1/markets/{MARKET}/liquidation-curve")
+    assert curve == market_curve(filled.engine, settings=filled.settings, market=MARKET).as_json()
+    assert {c["symbol"] for c in curve["curves"]} >= {"WETH", "USDC"}
+    weth = (await get_json(api, f"/v1/markets/{MARKET}/liquidation-curve", symbol="weth", cascade="-10"))["curves"]
+    assert [c["symbol"] for c in weth] == ["WETH"] and weth[0]["cascade"] is None
+    assert "no market depth for WETH" in weth[0]["cascade_refused"]
+    counts = [p["cumulative"]["positions"] for p in weth[0]["points"]]
+    assert counts == sorted(counts) and counts[-1] > counts[0]
+
+    var = await get_json(api, f"/v1/markets/{MARKET}/var", horizon="1h")
+    assert var["scope"] == {"market": MARKET} and var["horizon"] == "1h"
+    assert var["insufficient"].startswith(f"insufficient history: {var['scenarios']} scenarios of 1h")
+
+    view = next(v for v in list_positions(filled.engine) if v.health is not None and 1 < v.health < Decimal("1.5"))
+    risk = await get_json(api, f"/v1/wallets/{view.owner.lower()}/risk", target="1.5", horizon="1h")
+    expected = wallet_risk_json(wallet_risk(filled.engine, settings=filled.settings, wallet=view.owner,
+                                            horizon="1h", target=Decimal("1.5")))
+    assert risk == expected
+    assert risk["wallet"] == view.owner and risk["min_health"] == str(view.health)
+    (item,) = [i for i in risk["items"] if i["account"] == view.account]
+    steps = item["to_be_safe"]["steps"]
+    assert steps and all(Decimal(s["health_after"]) >= Decimal("1.5") for s in steps if s["amount"] is not None)
+    assert risk["first_liquidation"]["account"] == view.account or len(risk["items"]) > 1
+
+    for path, query, status in [(f"/v1/markets/{MARKET}/var", {"horizon": "0d"}, 400),
+                                (f"/v1/markets/{MARKET}/var", {"horizon": "soon"}, 400),
+                                ("/v1/markets/nowhere/var", {}, 404),
+                                ("/v1/markets/nowhere/liquidation-curve", {}, 404),
+                                (f"/v1/markets/{MARKET}/liquidation-curve", {"cascade": "+5"}, 400),
+                                (f"/v1/wallets/{view.owner}/risk", {"target": "lots"}, 400),
+                                ("/v1/wallets/0x12/risk", {}, 400)]:
+        await get_json(api, path, expect=status, **query)
 
 
 async def test_healthz_reports_each_chain(filled, api):

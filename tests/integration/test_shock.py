@@ -106,3 +106,40 @@ async def test_shock_command_prints_the_same_figures_and_refuses_bad_moves(devne
         done = indexer("shock", bad)
         assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+async def test_wallet_curve_and_var_commands_print_what_the_api_answers(devnet, chain_state, devnet_config, engine,
+                                                                       cli_env):
+    from decimal import Decimal
+
+    from indexer.api.risk import wallet_risk_json
+    from indexer.risk.curve import market_curve
+    from indexer.risk.wallet import wallet_risk
+
+    await _track_and_sync(devnet, devnet_config, engine)
+    settings = load_settings(devnet_config)
+
+    def indexer(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "indexer", *args], env=cli_env, capture_output=True, text=True,
+                              timeout=120)
+
+    view = next(v for v in list_positions(engine) if v.health is not None and 1 < v.health < Decimal("1.5"))
+    done = indexer("wallet", view.owner.lower(), "--json", "--horizon", "1h")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == wallet_risk_json(wallet_risk(engine, settings=settings, wallet=view.owner,
+                                                                   horizon="1h"))
+    text = indexer("wallet", view.owner)
+    assert text.returncode == 0 and "To reach health 1.5" in text.stdout and "repay" in text.stdout
+    assert "insufficient history" in text.stdout  # one sync is no price history: said, not guessed
+
+    done = indexer("curve", "devnet-aave-v3", "--json")
+    assert json.loads(done.stdout) == market_curve(engine, settings=settings, market="devnet-aave-v3").as_json()
+    assert "WETH" in indexer("curve", "devnet-aave-v3", "--symbol", "WETH").stdout
+
+    for args, code, message in [(("var",), 2, "exactly one of --wallet and --market"),
+                                (("var", "--market", "devnet-aave-v3", "--horizon", "soon"), 1, "horizon 'soon'"),
+                                (("curve", "nowhere"), 1, "market 'nowhere' is not configured"),
+                                (("curve", "devnet-aave-v3", "--symbol", "WETH", "--cascade", "-10%"), 1,
+                                 "no market depth for WETH")]:
+        done = indexer(*args)
+        assert done.returncode == code and message in done.stderr and "Traceback" not in done.stderr, done.stderr
