@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from indexer.alerts.message import AlertMessage, LiquidationPrice, PerpSummary
+from indexer.alerts.message import AlertMessage, LiquidationPrice, PerpSummary, SafeStep
 from indexer.alerts.rules import (
     FAMILIES,
     Band,
@@ -26,6 +26,7 @@ from indexer.alerts.rules import (
 )
 from indexer.health.perps import perp_lines
 from indexer.protocols.base import PositionRules
+from indexer.risk.safety import to_be_safe
 from indexer.settings import AlertSettings
 from indexer.store.views import base_to_decimal
 from indexer.types import BlockRef, PositionSnapshot, Role, position_notes, scaled
@@ -75,10 +76,11 @@ class AlertEngine:
     """``sources``: the chain's source of each market key (the pipeline's), asked for liquidation points."""
 
     def __init__(self, settings: AlertSettings, route: Callable[[AlertMessage], list[str]],
-                 sources: Mapping[str, PositionRules]) -> None:
+                 sources: Mapping[str, PositionRules], *, target: Decimal = Decimal("1.5")) -> None:
         self.settings = settings
         self.route = route
         self.sources = sources
+        self.target = target  # the health "what it takes to be safe" aims at ([risk] target_health)
 
     def evaluate(self, *, block: BlockRef, snapshots: Sequence[PositionSnapshot],
                  states: Mapping[str, StoredState], previous_health: Mapping[tuple[str, str], Decimal | None],
@@ -163,7 +165,15 @@ class AlertEngine:
             debt_value=format(base_to_decimal(h.debt, h.quote_unit), "f"), quote=h.quote,
             liquidation_price=self._liquidation(snapshot), block_number=block.number,
             price_status=snapshot.price_status, detail=detail, notes=tuple(position_notes(snapshot.detail)),
-            perp=_perp(snapshot))
+            perp=_perp(snapshot),
+            to_be_safe=self._safe_steps(snapshot) if family == "health" and kind != "resolved" else ())
+
+    def _safe_steps(self, snapshot: PositionSnapshot) -> tuple[SafeStep, ...]:
+        """The smallest repayment of each debt and deposit of each collateral that brings the position back to the
+        target, each on its own (none when it is there, or the protocol's local math does not take amounts)."""
+        plan = to_be_safe(self.sources[snapshot.market], snapshot, self.target)
+        return tuple(SafeStep(step.action, step.symbol, format(scaled(step.amount, step.decimals), "f"),
+                              str(self.target)) for step in plan.steps if step.amount is not None)
 
     def _liquidation(self, snapshot: PositionSnapshot) -> LiquidationPrice | None:
         """The liquidation point of the position's largest holding (by the value the protocol counts): collateral

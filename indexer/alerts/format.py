@@ -38,6 +38,9 @@ def render(message: AlertMessage) -> Rendered:
         side = "below" if lp.falling else "above"
         lines.append(f"{lp.symbol} liquidates {side} {_money(_price(lp.price, toward), message.quote)} "
                      f"(now {_money(_price(lp.current, ROUND_HALF_EVEN), message.quote)})")
+    if message.to_be_safe:
+        ways = " or ".join(f"{step.action} {_amount_up(step.amount)} {step.symbol}" for step in message.to_be_safe)
+        lines.append(f"to be back at health {message.to_be_safe[0].target}: {ways}")
     if (warning := price_warning(message)) is not None:
         lines.append(warning)
     lines += [f"ⓘ {note}" for note in message.notes]
@@ -119,6 +122,15 @@ def _perp_line(message: AlertMessage) -> str:
 
 def _money(amount: str, quote: str) -> str:
     return f"${amount}" if quote == "USD" else f"{amount} {quote}"
+
+
+def _amount_up(value: str) -> str:
+    """A token amount to six significant digits, rounded up: paying what is shown is always enough."""
+    number = _decimal(value)
+    if number is None or number == 0:
+        return value
+    places = max(5 - number.adjusted(), 0)
+    return f"{number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_CEILING).normalize():,f}"
 
 
 def _decimal(value: str) -> Decimal | None:

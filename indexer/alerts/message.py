@@ -33,6 +33,17 @@ class PerpSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class SafeStep:
+    """One way back to the safe level: ``action`` repay | add, ``amount`` of ``symbol`` (exact decimal string, the
+    smallest that reaches ``target`` on its own; see ``indexer.risk.safety``)."""
+
+    action: str
+    symbol: str
+    amount: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlertMessage:
     """One alert event. ``event_id`` is the idempotency key: the same event always carries the same id.
 
@@ -65,13 +76,14 @@ class AlertMessage:
     test: bool = False
     notes: tuple[str, ...] = ()  # the position's cross-protocol remarks (``indexer.types.position_notes``)
     perp: PerpSummary | None = None  # a perp account: its largest position (collateral = equity, debt = notional)
+    to_be_safe: tuple[SafeStep, ...] = ()  # each on its own brings health back to the target
 
     @property
     def price_trusted(self) -> bool:
         return self.price_status == "FRESH"
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "notes": list(self.notes)}
+        return {**asdict(self), "notes": list(self.notes), "to_be_safe": [asdict(step) for step in self.to_be_safe]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AlertMessage:
@@ -82,7 +94,8 @@ class AlertMessage:
             liquidation = LiquidationPrice(**{_RENAMED.get(k, k): v for k, v in liquidation.items()})
         perp = data.get("perp")
         return cls(**{**data, "liquidation_price": liquidation or None, "notes": tuple(data.get("notes", ())),
-                      "perp": PerpSummary(**perp) if perp else None})
+                      "perp": PerpSummary(**perp) if perp else None,
+                      "to_be_safe": tuple(SafeStep(**step) for step in data.get("to_be_safe", ()))})
 
 
 _RENAMED = {"collateral_usd": "collateral_value", "debt_usd": "debt_value", "price_usd": "price",

@@ -116,7 +116,10 @@ SCHEMAS: dict[str, Any] = {
         "amount": DECIMAL, "amount_raw": UINT, "price": DECIMAL, "price_raw": UINT, "price_decimals": INT,
         "price_key": STR, "value": DECIMAL, "value_raw": UINT, "feed": _nullable(STR), "round_id": _nullable(UINT),
         "price_time": _nullable(INT), "terms": {"type": "object", "additionalProperties": INT}}),
-    "PositionDetail": {"allOf": [_ref("Position"), _object({"legs": {"type": "array", "items": _ref("Leg")}})]},
+    "PositionDetail": {"allOf": [_ref("Position"), _object({
+        "legs": {"type": "array", "items": _ref("Leg")},
+        "to_be_safe": {**_nullable(_ref("SafetyPlan")), "description": "the smallest repayment or deposit that "
+                       "brings health to `[risk] target_health`; null for a market no longer configured"}})]},
     "PositionPage": _list_of("Position", sort={"type": "string", "enum": ["health", "debt"]}, limit=INT,
                              next_cursor=_nullable(STR)),
     "HistoryRow": _object({

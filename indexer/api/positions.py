@@ -15,6 +15,7 @@ from indexer.api.store import run_query, run_with_engine
 from indexer.health.nearest import nearest_liquidation, stored_liquidations
 from indexer.health.perps import perp_lines, stored_perp_lines
 from indexer.protocols.registry import rules_for
+from indexer.risk.safety import to_be_safe
 from indexer.store.position_store import PositionSort, list_positions, position_history, position_legs, positions_page
 from indexer.store.views import PositionView
 from indexer.types import Leg
@@ -93,6 +94,8 @@ async def detail_handler(request: web.Request) -> web.Response:
     point = None if rules is None else nearest_liquidation(rules, snapshot)
     body: dict[str, Any] = shapes.position(view, point, perp_lines(rules, snapshot))
     body["legs"] = [shapes.leg(g, view.quote_unit) for g in legs]
+    body["to_be_safe"] = None if rules is None else \
+        to_be_safe(rules, snapshot, request.app[SETTINGS].risk.target_health).as_json()
     return web.json_response(body)
 
 

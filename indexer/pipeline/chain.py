@@ -178,7 +178,8 @@ class ChainPipeline:
             if settings.markets[key].discover and (spec := source.discovery()) is not None}
         self.every = {key: settings.markets[key].snapshot_every for key in self.reads.sources}
         chosen = build_channels(settings.channels) if channels is None else channels
-        self.alerts = AlertEngine(settings.alerts, lambda message: routes(message, chosen), self.reads.sources)
+        self.alerts = AlertEngine(settings.alerts, lambda message: routes(message, chosen), self.reads.sources,
+                                  target=settings.risk.target_health)
         self.on_block = on_block
         self.last_head: int | None = None  # the head the last step saw
         self.memory: ChainMemory | None = None

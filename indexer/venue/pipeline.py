@@ -58,7 +58,8 @@ class VenuePipeline:
                                                 for key, m in settings.markets.items() if m.chain == venue}
         self.hints: dict[str, object] = {}
         chosen = build_channels(settings.channels) if channels is None else channels
-        self.alerts = AlertEngine(settings.alerts, lambda message: routes(message, chosen), self.sources)
+        self.alerts = AlertEngine(settings.alerts, lambda message: routes(message, chosen), self.sources,
+                                  target=settings.risk.target_health)
         self.on_block = on_block
         self.lock = asyncio.Lock()
         self.stopping = False

@@ -3,6 +3,8 @@ events, outbox rows and the snapshot that caused them committed together."""
 
 import sqlalchemy as sa
 
+from indexer.alerts.format import text
+from indexer.alerts.message import AlertMessage
 from indexer.devnet import advance_time, set_price, set_round
 from indexer.settings import load_settings
 from indexer.store.models import Alert, AlertEvent, Delivery
@@ -65,6 +67,14 @@ async def test_price_walk_one_event_per_transition(devnet, chain_state, write_de
             assert m.block_number == read.block.number and m.price_status == "FRESH"
             assert m.previous_health is not None and m.health is not None
             assert m.liquidation_price is not None and m.liquidation_price.symbol == "WETH"
+            # under the target (1.5): the smallest WETH deposit and debt repayment that get it back, in the text too
+            ways = {(s.action, s.symbol) for s in m.to_be_safe}
+            if m.kind == "resolved":
+                assert ways == set()
+            else:
+                assert ("add", "WETH") in ways and any(action == "repay" for action, _ in ways), ways
+                assert "to be back at health 1.5: " in text(m)
+                assert AlertMessage.from_json(m.to_json()) == m
 
     key = f"devnet/devnet-aave-v3/{target.account}/health"
     alert = next(a for a in rows(engine, Alert, dedup_key=key) if a["opened_block"] > start_block)

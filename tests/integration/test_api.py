@@ -243,7 +243,9 @@ async def test_position_detail_carries_every_leg(filled, api):
         body = await get_json(api, f"/v1/positions/{CHAIN}/{MARKET}/{view.account}")
         legs = position_legs(filled.engine, snapshot_id=view.snapshot_id)
         point = stored_liquidations(filled.engine, settings=filled.settings, views=[view])[view.snapshot_id]
-        assert {k: v for k, v in body.items() if k != "legs"} == shapes.position(view, point)
+        assert {k: v for k, v in body.items() if k not in ("legs", "to_be_safe")} == shapes.position(view, point)
+        plan = body["to_be_safe"]
+        assert plan["target"] == "1.5" and (plan["steps"] != []) == (view.health is not None and view.health < 1.5)
         assert body["health_raw"] == str(view.health_raw) and body["quote"] == "USD"
         assert body["detail"]["emode_category"] == str(view.detail["emode_category"])
         assert Decimal(body["equity"]) * view.quote_unit == view.equity
