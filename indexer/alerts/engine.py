@@ -6,6 +6,7 @@ block's transaction, so an event and its deliveries exist exactly when the snaps
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -18,14 +19,17 @@ from indexer.alerts.message import AlertMessage, LiquidationPrice, PerpSummary, 
 from indexer.alerts.rules import (
     FAMILIES,
     Band,
+    HealthLevel,
     RuleState,
     Thresholds,
     Transition,
     evaluate_health,
     evaluate_oracle,
+    health_level,
 )
 from indexer.health.perps import perp_lines
 from indexer.protocols.base import PositionRules
+from indexer.risk.margin import MarginChange
 from indexer.risk.safety import to_be_safe
 from indexer.settings import AlertSettings
 from indexer.store.views import base_to_decimal
@@ -52,6 +56,7 @@ class AlertWrites:
     events: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     messages: list[AlertMessage] = field(default_factory=list)
+    margin_changes: list[dict[str, Any]] = field(default_factory=list)  # ``margin_changes`` rows
 
 
 def dedup_key(chain: str, market: str, account: str, family: str) -> str:
@@ -106,6 +111,50 @@ class AlertEngine:
                                        "pending": after.pending, "pending_since": after.pending_since,
                                        "alert_id": alert_id, "updated_block": block.number})
         return out
+
+    def margin(self, out: AlertWrites, *, block: BlockRef, changes: Sequence[MarginChange],
+               snapshots: Mapping[tuple[str, str], PositionSnapshot],
+               wallets: Mapping[str, tuple[str | None, Decimal | None, Decimal | None]], now: float) -> None:
+        """The protocol changed margin parameters under positions: per position one ``margin`` alert, opened and
+        closed in the block (an event, not a condition), naming each parameter with its old and new value and the
+        health before and after; its severity is the level the new health calls for (``INFO`` above WARN). Every
+        change is also a ``margin_changes`` row, in the same transaction."""
+        by_position: dict[tuple[str, str], list[MarginChange]] = {}
+        for change in changes:
+            by_position.setdefault((change.market, change.account), []).append(change)
+        for (market, account), moved in sorted(by_position.items()):
+            snapshot = snapshots[(market, account)]
+            label, warn, critical = wallets.get(snapshot.owner, (None, None, None))
+            level = health_level(moved[0].health_after, HealthLevel.OK, thresholds(self.settings, market,
+                                                                                    (warn, critical)))
+            severity = level.name if level is not HealthLevel.OK else "INFO"
+            key = dedup_key(snapshot.chain, market, account, "margin")
+            alert_id = uuid.uuid4().hex
+            out.new_alerts.append({"id": alert_id, "dedup_key": key, "chain": snapshot.chain, "market": market,
+                                   "account": account, "family": "margin", "severity": severity,
+                                   "status": "resolved", "opened_block": block.number,
+                                   "resolved_block": block.number, "updated_block": block.number,
+                                   "price_status": snapshot.price_status, "health": snapshot.health.health})
+            previous = moved[0].health_before
+            message = dataclasses.replace(
+                self._message(snapshot, "margin", key, "changed", severity, None, label, previous, block),
+                detail="; ".join(f"{c.symbol} {c.parameter} {c.old} → {c.new}" for c in moved))
+            out.events.append({"id": message.event_id, "alert_id": alert_id, "chain": snapshot.chain,
+                               "kind": "changed", "severity": severity, "previous_severity": None,
+                               "block_number": block.number, "block_hash": block.hash,
+                               "price_status": snapshot.price_status, "message": json.dumps(message.to_json())})
+            for channel in self.route(message):
+                out.deliveries.append({"event_id": message.event_id, "channel": channel, "status": "pending",
+                                       "attempts": 0, "created_at": now, "next_attempt_at": now})
+            out.messages.append(message)
+            out.margin_changes += [{
+                "chain": snapshot.chain, "market": market, "account": account, "block_number": block.number,
+                "block_hash": block.hash, "parameter": c.parameter, "asset": c.asset, "symbol": c.symbol,
+                "old_value": c.old, "new_value": c.new, "health_before": c.health_before,
+                "health_after": c.health_after, "alert_id": alert_id} for c in moved]
+            log.warning("margin parameters changed chain=%s block=%d market=%s wallet=%s changes=%s health=%s→%s",
+                        snapshot.chain, block.number, market, account, message.detail, previous,
+                        moved[0].health_after)
 
     @staticmethod
     def _step(family: str, state: RuleState, snapshot: PositionSnapshot, limits: Thresholds,
@@ -166,7 +215,7 @@ class AlertEngine:
             liquidation_price=self._liquidation(snapshot), block_number=block.number,
             price_status=snapshot.price_status, detail=detail, notes=tuple(position_notes(snapshot.detail)),
             perp=_perp(snapshot),
-            to_be_safe=self._safe_steps(snapshot) if family == "health" and kind != "resolved" else ())
+            to_be_safe=self._safe_steps(snapshot) if family in ("health", "margin") and kind != "resolved" else ())
 
     def _safe_steps(self, snapshot: PositionSnapshot) -> tuple[SafeStep, ...]:
         """The smallest repayment of each debt and deposit of each collateral that brings the position back to the

@@ -30,6 +30,8 @@ class Rendered:
 
 def render(message: AlertMessage) -> Rendered:
     lines = [_health_line(message), _money_line(message)]
+    if message.family == "margin":  # the protocol changed its parameters under the position: which, from what
+        lines.insert(0, f"the protocol changed {message.detail}")
     if message.perp is not None:
         lines.append(_perp_line(message))
     if (lp := message.liquidation_price) is not None:
@@ -57,7 +59,9 @@ def title(message: AlertMessage) -> str:
     where = f"{protocol_name(message.protocol)} {message.chain}"
     who = short_address(message.account) + (f" ({message.wallet_label})" if message.wallet_label else "")
     label = _label(message.severity)
-    if message.kind == "resolved":
+    if message.family == "margin":
+        head = f"⚙ MARGIN RULES CHANGED · {label}"
+    elif message.kind == "resolved":
         head = "✅ RECOVERED" + (f" from {_label(message.previous_severity)}" if message.previous_severity else "")
     elif message.kind in ("escalated", "deescalated") and message.previous_severity:
         head = f"{EMOJI.get(message.severity, '•')} {_label(message.previous_severity)} → {label}"
@@ -80,7 +84,7 @@ def summary(message: AlertMessage, limit: int = 1024) -> str:
 def price_warning(message: AlertMessage) -> str | None:
     if message.price_trusted:
         return None
-    detail = f": {message.detail}" if message.detail else ""
+    detail = f": {message.detail}" if message.detail and message.family != "margin" else ""
     return f"⚠ computed on a {message.price_status} price{detail}"
 
 

@@ -41,8 +41,9 @@ from indexer.oracles.status import PriceStatus
 from indexer.pipeline.chain_read import ChainRead
 from indexer.pipeline.heads import HeadTracker, Reorg
 from indexer.pipeline.memory import ChainMemory
-from indexer.protocols.base import DiscoverySpec, MarketRead, Source
+from indexer.protocols.base import DiscoverySpec, MarginTerms, MarketRead, Source
 from indexer.protocols.registry import source_for
+from indexer.risk.margin import MarginChange, Parameters, margin_changes, margin_parameters
 from indexer.settings import Settings
 from indexer.store.chain_store import rewind_discovery
 from indexer.store.reorg import rollback
@@ -193,9 +194,11 @@ class ChainPipeline:
     # -- state ----------------------------------------------------------------------------------
     async def _memory(self) -> ChainMemory:
         if self.memory is None:
+            terms = {key: source.margin_terms() for key, source in self.reads.sources.items()
+                     if isinstance(source, MarginTerms)}
             self.memory = await asyncio.to_thread(
                 ChainMemory.load, self.engine, chain=self.chain, finality_depth=self.config.finality_depth,
-                discovering=sorted(self.discovery))
+                discovering=sorted(self.discovery), margin_terms=terms)
             self.reads.feeds.known.update({a: FeedMeta(d, desc) for a, (d, desc) in self.memory.feed_meta.items()})
             self.heads = HeadTracker(self.rpc, chain=self.chain, finality_depth=self.config.finality_depth,
                                      known=self.memory.hashes)
@@ -353,6 +356,10 @@ class ChainPipeline:
         written = [*read.snapshots, *closed]
         read.alerts = self.alerts.evaluate(block=read.block, snapshots=written, states=memory.alert_states,
                                            previous_health=memory.healths, wallets=wallets, now=time.time())
+        margins, changes = self._margins(read.snapshots, memory)
+        if changes:
+            self.alerts.margin(read.alerts, block=read.block, changes=changes, wallets=wallets, now=time.time(),
+                               snapshots={(s.market, s.account): s for s in read.snapshots})
         started = time.perf_counter()
         write_block(self.engine, chain=self.chain, block=read.block, snapshots=written,
                     feeds=list(read.feeds.values()), unpriced=read.unpriced, stale=read.stale, alerts=read.alerts,
@@ -361,11 +368,28 @@ class ChainPipeline:
         read.timings["write"] = time.perf_counter() - started
         read.closed = list(closed)
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(),
-                         alerts=read.alerts, discovered=found)
+                         alerts=read.alerts, discovered=found, margins=margins)
         not_fresh = sum(1 for f in read.feeds.values() if f.verdict.status != PriceStatus.FRESH)
         log.debug("stored chain=%s block=%d positions=%d feeds=%d not_fresh=%d alert_events=%d seconds=%.3f",
                   read.chain, read.block.number, len(read.snapshots), len(read.feeds), not_fresh,
                   len(read.alerts.events), read.timings["write"])
+
+    def _margins(self, snapshots: Sequence[PositionSnapshot], memory: ChainMemory
+                 ) -> tuple[dict[tuple[str, str], Parameters], list[MarginChange]]:
+        """Each read position's margin parameters, and what changed since it was last stored (a position read for
+        the first time has nothing to compare with)."""
+        margins: dict[tuple[str, str], Parameters] = {}
+        changes: list[MarginChange] = []
+        for snapshot in snapshots:
+            rules = self.reads.sources[snapshot.market]
+            now = margin_parameters(rules, snapshot)
+            if not now:
+                continue
+            key = (snapshot.market, snapshot.account)
+            if (previous := memory.margins.get(key)) is not None:
+                changes += margin_changes(rules, snapshot, previous)
+            margins[key] = now
+        return margins, changes
 
     # -- one pass -----------------------------------------------------------------------------
     async def sync(self, *, block: int | None = None) -> ChainRead:

@@ -7,7 +7,7 @@ Wallets are the exception: people add them from other processes (CLI, API), so t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -16,10 +16,11 @@ from sqlalchemy import Engine
 
 from indexer.alerts.engine import AlertWrites, StoredState, dedup_key
 from indexer.oracles.status import FeedStatus
+from indexer.risk.margin import Parameters, parameters_of
 from indexer.store.alert_store import alert_states
 from indexer.store.chain_store import checkpoint, discovered_accounts, discovery_checkpoint_name
 from indexer.store.feed_store import feed_metadata, feed_states
-from indexer.store.position_store import position_healths
+from indexer.store.position_store import position_healths, position_terms
 from indexer.store.reorg import stored_hashes
 from indexer.store.types import quantize_health
 from indexer.types import PositionSnapshot
@@ -36,10 +37,19 @@ class ChainMemory:
     healths: dict[tuple[str, str], Decimal | None]  # (market key, account) → stored health
     discovered: dict[str, list[str]] = field(default_factory=dict)  # market key → accounts, in first-seen order
     discovery_progress: dict[str, int | None] = field(default_factory=dict)  # market key → last block scanned
+    # (market key, account) → its margin parameters as last stored (``indexer.risk.margin``), where its protocol
+    # declares some
+    margins: dict[tuple[str, str], Parameters] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, engine: Engine, *, chain: str, finality_depth: int, discovering: Sequence[str]) -> ChainMemory:
+    def load(cls, engine: Engine, *, chain: str, finality_depth: int, discovering: Sequence[str],
+             margin_terms: Mapping[str, Collection[str]] | None = None) -> ChainMemory:
+        """``margin_terms``: per market key, the leg terms its protocol declares as margin parameters."""
         last = checkpoint(engine, chain=chain)
+        terms = {key: found for key, found in (margin_terms or {}).items() if found}
+        margins = {} if not terms else {
+            (market, account): parameters_of(legs, terms[market])
+            for (market, account), legs in position_terms(engine, chain=chain).items() if market in terms}
         return cls(
             chain=chain, checkpoint=last,
             hashes=stored_hashes(engine, chain=chain, since=max((last or 0) - finality_depth, 0)),
@@ -49,11 +59,14 @@ class ChainMemory:
             healths=position_healths(engine, chain=chain),
             discovered={key: discovered_accounts(engine, chain=chain, market=key) for key in discovering},
             discovery_progress={key: checkpoint(engine, chain=chain, name=discovery_checkpoint_name(key))
-                                for key in discovering})
+                                for key in discovering},
+            margins=margins)
 
     def committed(self, *, block: int, snapshots: Iterable[PositionSnapshot], feeds: Iterable[FeedStatus],
-                  alerts: AlertWrites | None, discovered: Mapping[str, Mapping[str, Any]]) -> None:
-        """Follow what one block's transaction wrote (``indexer.store.writer.write_block``)."""
+                  alerts: AlertWrites | None, discovered: Mapping[str, Mapping[str, Any]],
+                  margins: Mapping[tuple[str, str], Parameters] | None = None) -> None:
+        """Follow what one block's transaction wrote (``indexer.store.writer.write_block``); ``margins``: the
+        written positions' margin parameters."""
         self.checkpoint = block
         for status in feeds:
             reading = status.reading
@@ -61,9 +74,11 @@ class ChainMemory:
         for snapshot in snapshots:
             if snapshot.closed:
                 self.healths.pop((snapshot.market, snapshot.account), None)
+                self.margins.pop((snapshot.market, snapshot.account), None)
                 continue
             self.healths[(snapshot.market, snapshot.account)] = (
                 None if snapshot.health.health is None else quantize_health(snapshot.health.health))
+        self.margins.update(margins or {})
         for row in alerts.states if alerts else ():
             key = dedup_key(self.chain, row["market"], row["account"], row["family"])
             state = StoredState(row["level"], row["pending"], row["pending_since"], row["alert_id"])

@@ -135,6 +135,17 @@ class BalanceRounding(Protocol):
         ...
 
 
+@runtime_checkable
+class MarginTerms(Protocol):
+    """Optional, beside ``PositionRules``: which of a position's leg ``terms`` are the protocol's own margin
+    parameters (Aave: a collateral's liquidation threshold), which its governance can change under a position. A change
+    of one between two reads of a position is stored and alerted on (``indexer.risk.margin``)."""
+
+    def margin_terms(self) -> Collection[str]:
+        """The ``Leg.terms`` keys that enter a position's health and that the protocol can change."""
+        ...
+
+
 class _Configured(Protocol):
     kind: ClassVar[str]
     # "chain": reads contracts through Multicall3 (``Source``); "venue": an HTTP venue (``VenueSource``)

@@ -19,6 +19,7 @@ from indexer.store.models import (
     AlertEvent,
     AlertState,
     Delivery,
+    MarginChange,
 )
 from indexer.store.upsert import upsert_insert
 
@@ -26,6 +27,7 @@ _alerts: Table = Alert.__table__  # type: ignore[attr-defined]
 _deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
 _states: Table = AlertState.__table__  # type: ignore[attr-defined]
 _events: Table = AlertEvent.__table__  # type: ignore[attr-defined]
+_margin_changes: Table = MarginChange.__table__  # type: ignore[attr-defined]
 
 
 def alert_states(engine: Engine, *, chain: str) -> dict[tuple[str, str, str], tuple[int, int | None, int | None,
@@ -108,6 +110,8 @@ def write_alerts(connection: Connection, writes: Any) -> None:
         connection.execute(_events.insert(), writes.events)
     if writes.deliveries:
         connection.execute(_deliveries.insert(), writes.deliveries)
+    if getattr(writes, "margin_changes", None):
+        connection.execute(_margin_changes.insert(), writes.margin_changes)
     if writes.states:
         statement = upsert_insert(connection, _states)
         fields = ("level", "pending", "pending_since", "alert_id", "updated_block")

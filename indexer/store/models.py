@@ -304,6 +304,30 @@ class Delivery(SQLModel, table=True):
     finished_at: float | None = Field(default=None, sa_type=Double)
 
 
+class MarginChange(SQLModel, table=True):
+    """A margin parameter the protocol changed under a position (``indexer.risk.margin``), found at ``block_number``:
+    its old and new value in the protocol's units, and the position's health with the old and with the new one."""
+
+    __tablename__ = "margin_changes"
+    __table_args__ = (Index("ix_margin_changes_chain_block", "chain", "block_number"),
+                      Index("ix_margin_changes_market_account", "market", "account"))
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    chain: str
+    market: str
+    account: str
+    block_number: int = Field(sa_type=BigInteger)
+    block_hash: str
+    parameter: str
+    asset: str
+    symbol: str
+    old_value: int = Field(sa_type=Uint256)
+    new_value: int = Field(sa_type=Uint256)
+    health_before: Decimal | None = Field(default=None, sa_type=HealthDecimal)
+    health_after: Decimal | None = Field(default=None, sa_type=HealthDecimal)
+    alert_id: str | None = None  # the alert event that told of it
+
+
 class MarketAccount(SQLModel, table=True):
     """An account seen in a market's events by borrower discovery, with the first and last block it was
     seen in. ``market`` is the market's config key."""

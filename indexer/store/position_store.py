@@ -164,6 +164,20 @@ def position_healths(engine: Engine, *, chain: str) -> dict[tuple[str, str], Dec
         return {(m, a): h for m, a, h in connection.execute(query)}
 
 
+def position_terms(engine: Engine, *, chain: str) -> dict[tuple[str, str], list[tuple[str, str, dict[str, int]]]]:
+    """The legs' terms (the protocol's per-leg risk parameters) of every latest position of ``chain``, by (market
+    key, account): ``(asset, symbol, terms)`` per leg, in written order."""
+    p, g = _positions.c, _legs.c
+    query = (select(_markets.c.key, p.account, g.asset, g.symbol, g.terms)
+             .join(_markets, _markets.c.id == p.market_id).join(_legs, g.snapshot_id == p.snapshot_id)
+             .where(p.chain == chain).order_by(g.id))
+    found: dict[tuple[str, str], list[tuple[str, str, dict[str, int]]]] = {}
+    with engine.connect() as connection:
+        for market, account, asset, symbol, terms in connection.execute(query):
+            found.setdefault((market, account), []).append((asset, symbol, dict(terms or {})))
+    return found
+
+
 PositionSort = Literal["health", "debt"]
 
 

@@ -21,6 +21,7 @@ from indexer.store.models import (
     AlertState,
     Block,
     Delivery,
+    MarginChange,
     Market,
     OracleFeed,
     OracleReading,
@@ -42,8 +43,11 @@ def rollback(engine: Engine, *, chain: str, ancestor: int, level_of: Callable[[s
     """Undo everything ``chain`` stored above block ``ancestor``; returns counts of what went. ``level_of(family,
     severity)`` is the alert rules' level of a severity (the rule states go back to their open alert's)."""
     with engine.begin() as conn:
+        margins = _t(MarginChange)
         counts = {"history": _positions(conn, chain, ancestor),
-                  "readings": _oracles(conn, chain, ancestor)}
+                  "readings": _oracles(conn, chain, ancestor),
+                  "margin_changes": conn.execute(delete(margins).where(
+                      margins.c.chain == chain, margins.c.block_number > ancestor)).rowcount}
         counts.update(_alerts(conn, chain, ancestor, level_of))
         counts["blocks"] = conn.execute(
             delete(_t(Block)).where(_t(Block).c.chain == chain, _t(Block).c.number > ancestor)).rowcount

@@ -46,13 +46,14 @@ HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 class ChannelSettings(BaseModel):
     """Settings every channel has. ``severities``: which severities it takes (default: all);
-    ``families``: which alert families (health, oracle); ``timeout``: seconds per delivery attempt."""
+    ``families``: which alert families (health, oracle, margin: a protocol changed a margin parameter);
+    ``timeout``: seconds per delivery attempt."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: str
     severities: tuple[str, ...] | None = None
-    families: tuple[Literal["health", "oracle"], ...] = ("health", "oracle")
+    families: tuple[Literal["health", "oracle", "margin"], ...] = ("health", "oracle", "margin")
     timeout: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("severities")

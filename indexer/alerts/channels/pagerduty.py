@@ -26,6 +26,8 @@ class PagerDutySettings(ChannelSettings):
     base_url: HttpUrl = "https://events.pagerduty.com"
     routing_key_env: EnvName  # environment variable holding the integration (routing) key
     source: str | None = None  # default: "<chain>/<market>"
+    # margin changes are events with nothing to resolve: an incident for one would stay open, so they are opt-in
+    families: tuple[Literal["health", "oracle", "margin"], ...] = ("health", "oracle")
 
 
 def pd_dedup_key(key: str) -> str:

@@ -381,6 +381,12 @@ class AaveV2Adapter:
         return snapshot
 
     # -- questions about a position ------------------------------------------------------------
+    @staticmethod
+    def margin_terms() -> tuple[str, ...]:
+        """A collateral's liquidation threshold: governance moves it (LendingPoolConfigurator
+        .configureReserveAsCollateral)."""
+        return ("liquidation_threshold",)
+
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         """Every leg's asset but the one AaveOracle prices at a constant 1 ether (the quote currency itself)."""
         fixed = snapshot.detail.get("fixed_price_asset")

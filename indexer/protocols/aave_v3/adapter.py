@@ -626,6 +626,12 @@ class AaveV3Adapter:
                                   precise=self._precise(snapshot))
 
     @staticmethod
+    def margin_terms() -> tuple[str, ...]:
+        """A collateral's liquidation threshold (the eMode category's in the category): risk stewards and governance
+        move it (PoolConfigurator.configureReserveAsCollateral, setEModeCategory)."""
+        return ("liquidation_threshold",)
+
+    @staticmethod
     def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
         """A supply mints ``amount.rayDiv(index)`` scaled aTokens and a variable repayment burns as many debt tokens
         (ScaledBalanceTokenBase._mintScaled / _burnScaled, aave-v3-core 1.x and aave-v3-origin to v3.4); the

@@ -367,6 +367,12 @@ class CompoundV3Adapter:
         return _recompute(snapshot)
 
     # -- questions about a position ------------------------------------------------------------
+    @staticmethod
+    def margin_terms() -> tuple[str, ...]:
+        """Each collateral's liquidateCollateralFactor: governance changes it with a new Comet implementation
+        (Configurator.updateAssetLiquidateCollateralFactor)."""
+        return ("liquidate_collateral_factor",)
+
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         """Every feed its legs were priced by: collateral feeds, and the base feed (a rising base price
         liquidates a borrower)."""

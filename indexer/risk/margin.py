@@ -1,0 +1,79 @@
+"""Dynamic margin: a protocol changing the rules under a position. Between two reads of the same position, a change of
+one of its margin parameters (``MarginTerms.margin_terms``: Aave's liquidation thresholds, Comet's liquidate
+collateral factors) is found, and its effect isolated: the health with the old parameters and today's prices beside
+the health with the new ones, both with the protocol's own math (``health_at``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from indexer.protocols.base import MarginTerms, PositionRules
+from indexer.types import PositionSnapshot
+
+Parameters = dict[str, tuple[str, int]]  # "term:asset" → (symbol, value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarginChange:
+    """``parameter`` (a leg term, e.g. liquidation_threshold) of ``symbol`` moved from ``old`` to ``new`` (the
+    protocol's own units: basis points, WAD …) under one position; ``health_before`` is its health with every old
+    parameter and the new read's prices and amounts, ``health_after`` with the new ones (None: nothing owed)."""
+
+    market: str
+    account: str
+    parameter: str
+    asset: str
+    symbol: str
+    old: int
+    new: int
+    health_before: Decimal | None
+    health_after: Decimal | None
+
+
+def parameter_key(term: str, asset: str) -> str:
+    return f"{term}:{asset}"
+
+
+def margin_parameters(rules: PositionRules, snapshot: PositionSnapshot) -> Parameters:
+    """The position's margin parameters (empty when its protocol declares none)."""
+    if not isinstance(rules, MarginTerms):
+        return {}
+    return parameters_of(((leg.asset, leg.symbol, leg.terms) for leg in snapshot.legs), rules.margin_terms())
+
+
+def parameters_of(legs: Iterable[tuple[str, str, Mapping[str, int]]], terms: Iterable[str]) -> Parameters:
+    """From stored legs (asset, symbol, terms): each of ``terms`` a leg carries."""
+    wanted = tuple(terms)
+    return {parameter_key(term, asset): (symbol, int(values[term]))
+            for asset, symbol, values in legs for term in wanted if term in values}
+
+
+def margin_changes(rules: PositionRules, snapshot: PositionSnapshot, previous: Mapping[str, tuple[str, int]]
+                   ) -> list[MarginChange]:
+    """What changed since ``previous`` (the position's parameters at its last read): one change per parameter whose
+    value moved; a parameter new to the position (a collateral just added) is not a change, nor is any change under
+    a position that owes nothing (no health to move)."""
+    now = margin_parameters(rules, snapshot)
+    moved = {key: (previous[key][1], value) for key, (_, value) in now.items()
+             if key in previous and previous[key][1] != value}
+    if not moved:
+        return []
+    legs = []
+    for leg in snapshot.legs:
+        old_terms = {term: moved[parameter_key(term, leg.asset)][0] for term in leg.terms
+                     if parameter_key(term, leg.asset) in moved}
+        legs.append(dataclasses.replace(leg, terms={**leg.terms, **old_terms}) if old_terms else leg)
+    before = rules.health_at(dataclasses.replace(snapshot, legs=legs), {}).health
+    after = snapshot.health.health
+    if before is None and after is None:
+        return []  # it owes nothing: no health for the change to move
+    changes = []
+    for key, (old, new) in sorted(moved.items()):
+        term, _, asset = key.partition(":")
+        changes.append(MarginChange(market=snapshot.market, account=snapshot.account, parameter=term, asset=asset,
+                                    symbol=now[key][0], old=old, new=new, health_before=before,
+                                    health_after=after))
+    return changes
