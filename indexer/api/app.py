@@ -19,6 +19,9 @@ from indexer.api.config import ApiConfig, api_config
 from indexer.api.cors import cors_middleware
 from indexer.api.errors import Handler, error_middleware
 from indexer.api.keys import CONFIG, ENGINE, EXECUTOR, REGISTRY, SETTINGS
+from indexer.api.pages import market as market_page
+from indexer.api.pages import position as position_page
+from indexer.api.pages import wallet as wallet_page
 from indexer.settings import Settings
 from indexer.store.db import ensure_schema, make_engine
 
@@ -64,6 +67,9 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
 def add_routes(app: web.Application) -> None:
     """Every route; ``openapi.PATHS`` documents exactly these (checked by a test)."""
     app.router.add_get("/", dashboard.dashboard_handler)
+    app.router.add_get("/positions/{chain}/{market}/{account}", position_page.position_page_handler)
+    app.router.add_get("/wallets/{address}", wallet_page.wallet_page_handler)
+    app.router.add_get("/markets/{market}", market_page.market_page_handler)
     app.router.add_get("/healthz", health.healthz_handler)
     app.router.add_get("/metrics", metrics.metrics_handler)
     app.router.add_get("/openapi.json", openapi.openapi_handler)

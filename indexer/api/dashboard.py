@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from indexer.api import params
 from indexer.api.keys import CONFIG, SETTINGS
+from indexer.api.pages.links import market_href, position_href, wallet_href
 from indexer.api.shapes import self_check_status
 from indexer.api.store import run_with_engine
 from indexer.display import distance_text, health_text, price_text, short_address
@@ -64,6 +65,12 @@ td.h{font-weight:700}
 a{color:inherit}
 svg{width:100%;height:auto;max-width:560px;display:block}
 svg text{fill:currentColor;font-size:15px}
+svg.chart .tick{font-size:11px}svg.chart .axis-title{font-size:12px}svg.chart .rule-label{font-size:11px}
+svg.chart .grid{stroke:var(--line)}svg.chart .axis{stroke:var(--muted)}
+svg.chart .rule{stroke-width:1.5;stroke-dasharray:5 3}svg.chart .bar:hover,svg.chart .marker:hover{opacity:.7}
+.big{font-size:1.6em;font-weight:700}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:.4em 0}
+dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
 @media(max-width:640px){.wide{display:none}body{font-size:14px}th,td{padding:5px 4px}main{padding:8px}}
 """
 
@@ -104,12 +111,12 @@ def _age(seconds: int | float | None) -> str:
     return f"{s}s"
 
 
-def _money(amount: Decimal, quote: str) -> str:
+def money(amount: Decimal, quote: str) -> str:
     """Whole units, rounded down, for the tables (the API has the exact figures); dollars without a name."""
     return f"{int(amount):,}" if quote == "USD" else f"{int(amount):,} {quote}"
 
 
-def _health_class(health: Decimal | None) -> str:
+def health_class(health: Decimal | None) -> str:
     if health is None:
         return ""
     if health < 1:
@@ -119,7 +126,7 @@ def _health_class(health: Decimal | None) -> str:
     return "warn" if health < Decimal("1.1") else ""
 
 
-def _status_tag(status: str) -> str:
+def status_tag(status: str) -> str:
     kind = "" if status == "FRESH" else ("warn" if status in ("STALE", "SEQUENCER_GRACE", "UNKNOWN") else "bad")
     return f'<span class="tag {kind}">{escape(status)}</span>'
 
@@ -176,7 +183,7 @@ def health_chart(counts: dict[str, int]) -> str:
             + "".join(bars) + "</svg>")
 
 
-def _liquidation_cell(point: NearestLiquidation | None) -> str:
+def liquidation_cell(point: NearestLiquidation | None) -> str:
     if point is None:
         return "-"
     return escape(f"{point.symbol} {'<' if point.falling else '>'} {price_text(point.price)} "
@@ -202,19 +209,22 @@ def _positions_table(rows: list[PositionView], liquidations: dict[int, NearestLi
             '<th class="num wide">block</th></tr>')
     body = []
     for p in rows:
-        link = escape(f"/v1/positions/{p.chain}/{p.market}/{p.account}")
-        label = f' <span class="muted wide">{escape(p.wallet_label)}</span>' if p.wallet_label else ""
+        link = escape(position_href(p.chain, p.market, p.account))
+        owner = escape(p.wallet_label or ("wallet" if p.owner == p.account else short_address(p.owner)))
+        label = (f' <a class="muted wide" href="{escape(wallet_href(p.owner))}" title="{escape(p.owner)}">'
+                 f"{owner}</a>")
         # the position's cross-protocol remarks (held from liquidation, unverified math) as tags with the reason
         marks = "".join(f' <span class="tag warn" title="{escape(note)}">{escape(note.split(":", 1)[0])}</span>'
                         for note in p.notes)
         body.append(
-            f'<tr class="{_health_class(p.health)}"><td class="num h">{escape(health_text(p.health))}{marks}</td>'
+            f'<tr class="{health_class(p.health)}"><td class="num h">{escape(health_text(p.health))}{marks}</td>'
             f'<td><a href="{link}" title="{escape(p.account)}">{escape(short_address(p.account))}</a>{label}'
             f'{_perp_cell((perps or {}).get(p.snapshot_id, []))}</td>'
-            f'<td class="wide">{escape(p.market)}</td><td class="num">{escape(_money(p.collateral, p.quote))}</td>'
-            f'<td class="num">{escape(_money(p.debt, p.quote))}</td>'
-            f'<td>{_liquidation_cell((liquidations or {}).get(p.snapshot_id))}</td>'
-            f'<td>{_status_tag(p.price_status)}</td>'
+            f'<td class="wide"><a href="{escape(market_href(p.market))}">{escape(p.market)}</a></td>'
+            f'<td class="num">{escape(money(p.collateral, p.quote))}</td>'
+            f'<td class="num">{escape(money(p.debt, p.quote))}</td>'
+            f'<td>{liquidation_cell((liquidations or {}).get(p.snapshot_id))}</td>'
+            f'<td>{status_tag(p.price_status)}</td>'
             f'<td class="num wide">{p.block_number}</td></tr>')
     return f'<div class="scroll"><table>{head}{"".join(body)}</table></div>'
 
@@ -224,7 +234,7 @@ def _oracles_table(rows: list[OracleView]) -> str:
         return '<p class="muted">Every feed is FRESH.</p>'
     head = ('<tr><th>status</th><th>asset</th><th class="num">age</th><th class="num">heartbeat</th>'
             '<th class="wide">why</th></tr>')
-    body = [f"<tr><td>{_status_tag(o.status)}</td><td>{escape(o.symbol or o.kind)} "
+    body = [f"<tr><td>{status_tag(o.status)}</td><td>{escape(o.symbol or o.kind)} "
             f'<span class="muted wide">{escape(o.chain)}</span></td><td class="num">{_age(o.age)}</td>'
             f'<td class="num">{_age(o.heartbeat)}</td><td class="wide">{escape(o.reason)}</td></tr>' for o in rows]
     return f'<div class="scroll"><table>{head}{"".join(body)}</table></div>'

@@ -9,7 +9,7 @@ from aiohttp import web
 from indexer import __version__ as VERSION
 from indexer.api.positions import DEFAULT_LIMIT, DEFAULT_POINTS, MAX_LIMIT, MAX_POINTS
 from indexer.api.reads import DEFAULT_ALERTS, MAX_ALERTS
-from indexer.api.risk import DEFAULT_SHOCKED, MAX_SHOCKED
+from indexer.api.risk import CASCADE, DEFAULT_SHOCKED, MAX_SHOCKED
 from indexer.oracles.status import PriceStatus
 
 DECIMAL = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "exact decimal"}
@@ -32,6 +32,7 @@ LEVEL_IN = {"oneOf": [
      "description": "positive decimal below 1,000,000 with at most 18 places"},
     {"type": "number", "minimum": 0.000001, "maximum": 1000000}]}
 BLOCK_IN = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+CASCADE_IN = {"type": "string", "pattern": CASCADE.pattern}  # exactly what the handlers accept
 STATUSES = [s.value for s in PriceStatus]
 EXAMPLE_ACCOUNT = "0x000000000000000000000000000000000000dEaD"
 
@@ -58,6 +59,11 @@ STR = {"type": "string"}
 NAME = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
         "description": "a chain, market or protocol name (no control characters)"}
 BOOL = {"type": "boolean"}
+# A NAME as one path segment of a page's URL: "." and ".." are dot segments a client removes before sending, so
+# they never reach a handler (the API's routes answer that with the router's JSON 404, the pages' would not be HTML)
+_NAME_CHAR, _NAME_NOT_DOT = "[^\\u0000-\\u001f\\u007f]", "[^\\u0000-\\u001f\\u007f.]"
+SEGMENT_NAME = {**NAME, "pattern": f"^({_NAME_NOT_DOT}|\\.{_NAME_NOT_DOT}|\\.\\.{_NAME_CHAR}){_NAME_CHAR}*$",
+                "description": "a chain or market name (no control characters; not . or ..)"}
 # NAME=PERCENT, a fall of less than 100 %
 _MOVE = r"[A-Za-z0-9_.\-]+[=:](-[0-9]{1,2}(\.[0-9]+)?|\+?[0-9]+(\.[0-9]+)?)%?"
 
@@ -238,6 +244,10 @@ def _json(description: str, schema: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": STR}}}
+
+
 def _query(name: str, schema: dict[str, Any], description: str, example: Any = None) -> dict[str, Any]:
     parameter = {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
     if example is not None:
@@ -356,7 +366,7 @@ PATHS: dict[str, Any] = {
         "parameters": [
             _path("market", NAME, "devnet-aave-v3"),
             _query("symbol", NAME, "only this collateral asset", "WETH"),
-            _query("cascade", {"type": "string", "pattern": r"^-[0-9]{1,2}(\.[0-9]{1,6})?%?$"},
+            _query("cascade", CASCADE_IN,
                    "run the cascade from this move (percent): liquidations sold into `[risk.curve.depth]`", "-10"),
         ],
         "responses": {"200": _json("the curves", "LiquidationCurve"), "400": BAD,
@@ -390,8 +400,29 @@ PATHS: dict[str, Any] = {
             "schema": {"type": "object"}}}}}}},
     "/": {"get": {
         "operationId": "dashboard", "summary": "The dashboard (HTML)",
-        "responses": {"200": {"description": "HTML page", "content": {"text/html": {"schema": STR}}},
-                      "500": FAILED}}},
+        "responses": {"200": _html("HTML page"), "500": FAILED}}},
+    "/positions/{chain}/{market}/{account}": {"get": {
+        "operationId": "positionPage",
+        "summary": "One position (HTML): health history chart, legs, liquidation prices, what it takes to be safe",
+        "parameters": [_path("chain", SEGMENT_NAME, "devnet"), _path("market", SEGMENT_NAME, "devnet-aave-v3"),
+                       _path("account", ACCOUNT_IN, EXAMPLE_ACCOUNT)],
+        "responses": {"200": _html("HTML page"), "400": _html("a path segment cannot be used (HTML page)"),
+                      "404": _html("no such position (HTML page)"), "500": FAILED}}},
+    "/wallets/{address}": {"get": {
+        "operationId": "walletPage",
+        "summary": "One wallet (HTML): its positions riskiest first, books, first liquidation, what it takes to be "
+                   "safe, VaR/ES over 1d",
+        "parameters": [_path("address", ADDRESS_IN, EXAMPLE_ACCOUNT)],
+        "responses": {"200": _html("HTML page"), "400": _html("not an address (HTML page)"), "500": FAILED}}},
+    "/markets/{market}": {"get": {
+        "operationId": "marketPage",
+        "summary": "One market (HTML): the liquidation curve of each collateral asset, optionally with a cascade",
+        "parameters": [
+            _path("market", SEGMENT_NAME, "devnet-aave-v3"),
+            _query("cascade", CASCADE_IN, "run the cascade from this move (percent) and mark its rounds", "-10"),
+        ],
+        "responses": {"200": _html("HTML page"), "400": _html("a parameter cannot be used (HTML page)"),
+                      "404": _html("no such market in the configuration (HTML page)"), "500": FAILED}}},
 }
 
 

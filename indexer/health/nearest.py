@@ -43,21 +43,26 @@ class NearestLiquidation:
 def nearest_liquidation(rules: PositionRules, snapshot: PositionSnapshot) -> NearestLiquidation | None:
     """The liquidation point closest to the position's current prices; None when no single price liquidates it
     (nothing owed, or every point unreachable)."""
+    points = liquidation_prices(rules, snapshot)
+    return points[0] if points else None
+
+
+def liquidation_prices(rules: PositionRules, snapshot: PositionSnapshot) -> list[NearestLiquidation]:
+    """Every price dependency's liquidation point (each price alone, the others held fixed), nearest first (the
+    protocol's order among equals); empty when nothing is owed."""
     if snapshot.health.health is None:
-        return None
-    nearest: NearestLiquidation | None = None
+        return []
+    points = []
     for key, point in rules.liquidation_points(snapshot).items():
         legs = snapshot.legs_priced_by(key)
         if not legs or legs[0].price <= 0:
             continue
         leg = max(legs, key=lambda g: g.value)
         move = Decimal(leg.price - point.price if point.falling else point.price - leg.price)
-        candidate = NearestLiquidation(key=key, symbol=leg.symbol, price=scaled(point.price, leg.price_decimals),
-                                       current=scaled(leg.price, leg.price_decimals), falling=point.falling,
-                                       distance=move / Decimal(leg.price))
-        if nearest is None or candidate.distance < nearest.distance:
-            nearest = candidate
-    return nearest
+        points.append(NearestLiquidation(key=key, symbol=leg.symbol, price=scaled(point.price, leg.price_decimals),
+                                         current=scaled(leg.price, leg.price_decimals), falling=point.falling,
+                                         distance=move / Decimal(leg.price)))
+    return sorted(points, key=lambda p: p.distance)
 
 
 def stored_snapshots(engine: Engine, *, settings: Settings, views: Sequence[PositionView]
