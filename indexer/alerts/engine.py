@@ -139,14 +139,7 @@ class AlertEngine:
             message = dataclasses.replace(
                 self._message(snapshot, "margin", key, "changed", severity, None, label, previous, block),
                 detail="; ".join(f"{c.symbol} {c.parameter} {c.old} → {c.new}" for c in moved))
-            out.events.append({"id": message.event_id, "alert_id": alert_id, "chain": snapshot.chain,
-                               "kind": "changed", "severity": severity, "previous_severity": None,
-                               "block_number": block.number, "block_hash": block.hash,
-                               "price_status": snapshot.price_status, "message": json.dumps(message.to_json())})
-            for channel in self.route(message):
-                out.deliveries.append({"event_id": message.event_id, "channel": channel, "status": "pending",
-                                       "attempts": 0, "created_at": now, "next_attempt_at": now})
-            out.messages.append(message)
+            self._emit(out, message, alert_id, snapshot, block, now)
             out.margin_changes += [{
                 "chain": snapshot.chain, "market": market, "account": account, "block_number": block.number,
                 "block_hash": block.hash, "parameter": c.parameter, "asset": c.asset, "symbol": c.symbol,
@@ -184,18 +177,24 @@ class AlertEngine:
                 "price_status": snapshot.price_status, "health": snapshot.health.health})
         message = self._message(snapshot, family, key, t.kind, severity,
                                 None if t.kind == "opened" else previous_severity, label, previous, block)
-        out.events.append({"id": message.event_id, "alert_id": alert_id, "chain": snapshot.chain, "kind": t.kind,
-                           "severity": severity, "previous_severity": message.previous_severity,
-                           "block_number": block.number, "block_hash": block.hash,
-                           "price_status": snapshot.price_status, "message": json.dumps(message.to_json())})
-        for channel in self.route(message):
-            out.deliveries.append({"event_id": message.event_id, "channel": channel, "status": "pending",
-                                   "attempts": 0, "created_at": now, "next_attempt_at": now})
-        out.messages.append(message)
+        self._emit(out, message, alert_id, snapshot, block, now)
         log.info("alert chain=%s block=%d market=%s wallet=%s family=%s kind=%s severity=%s price_status=%s",
                  snapshot.chain, block.number, snapshot.market, snapshot.account, family, t.kind, severity,
                  snapshot.price_status)
         return None if t.kind == "resolved" else alert_id
+
+    def _emit(self, out: AlertWrites, message: AlertMessage, alert_id: str, snapshot: PositionSnapshot,
+              block: BlockRef, now: float) -> None:
+        """The event row of ``message`` and its outbox rows, one per channel its route takes."""
+        out.events.append({"id": message.event_id, "alert_id": alert_id, "chain": snapshot.chain,
+                           "kind": message.kind, "severity": message.severity,
+                           "previous_severity": message.previous_severity, "block_number": block.number,
+                           "block_hash": block.hash, "price_status": snapshot.price_status,
+                           "message": json.dumps(message.to_json())})
+        for channel in self.route(message):
+            out.deliveries.append({"event_id": message.event_id, "channel": channel, "status": "pending",
+                                   "attempts": 0, "created_at": now, "next_attempt_at": now})
+        out.messages.append(message)
 
     def _message(self, snapshot: PositionSnapshot, family: str, key: str, kind: str, severity: str,
                  previous_severity: str | None, label: str | None, previous: Decimal | None,
