@@ -54,7 +54,7 @@ from indexer.errors import PermanentError
 from indexer.health.nearest import stored_snapshots
 from indexer.protocols.base import PositionRules
 from indexer.protocols.registry import rules_for
-from indexer.risk.moves import Moves, moved_prices
+from indexer.risk.moves import Moves, group_index, moved_prices
 from indexer.store.position_store import list_positions
 from indexer.types import Leg, PositionSnapshot, Role, scaled
 
@@ -286,13 +286,7 @@ class Groups:
 
     @classmethod
     def of(cls, groups: Mapping[str, Iterable[str]]) -> Groups:
-        group_of: dict[str, str] = {}
-        labels: dict[str, str] = {}
-        for group, symbols in groups.items():
-            labels[group.lower()] = group
-            for symbol in [group, *symbols]:
-                group_of[symbol.lower()] = group.lower()
-        return cls(group_of, labels)
+        return cls(group_index(groups), {group.lower(): group for group in groups})
 
     def group(self, symbol: str) -> str | None:
         """The group's name as written, or None."""

@@ -32,6 +32,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from indexer.errors import PermanentError
+from indexer.risk.moves import group_index
 from indexer.store.feed_store import FeedSpan, feed_answers, reading_spans
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def assign_series(symbols: Iterable[str], available: Mapping[str, str],
     """Each symbol's series. ``available``: lower-cased names of the symbols with a series → as displayed. The
     numeraire (USD) is left out: it is the unit of every series."""
     members = {group.lower(): [group.lower(), *(s.lower() for s in listed)] for group, listed in groups.items()}
-    group_of = {symbol: group for group, listed in members.items() for symbol in listed}
+    group_of = group_index(groups)
     labels = dict(available)
     series_of: dict[str, str] = {}
     proxied: dict[str, str] = {}

@@ -56,13 +56,16 @@ class Moves:
         return {self.labels[name]: _percent(move) for name, move in self.by_name.items()}
 
 
+def group_index(groups: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """Lower-cased symbol → lower-cased group, a group's own name in it too (``[risk.groups]``: ETH → eth, wstETH →
+    eth)."""
+    return {symbol.lower(): group.lower() for group, symbols in groups.items() for symbol in [group, *symbols]}
+
+
 def parse_moves(specs: Iterable[str], groups: Mapping[str, Iterable[str]]) -> Moves:
     """``["ETH=-25%", "wstETH:-5"]`` (percent; the ``%`` is optional) against the config's groups. A name given twice
     takes both moves, one after the other."""
-    group_of: dict[str, str] = {}
-    for group, symbols in groups.items():
-        for symbol in [group, *symbols]:
-            group_of[symbol.lower()] = group.lower()
+    group_of = group_index(groups)
     by_name: dict[str, Fraction] = {}
     labels: dict[str, str] = {}
     for spec in specs:
