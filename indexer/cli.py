@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from indexer import __version__
 from indexer.address import parse_address
 from indexer.display import distance_text, health_text, money_text, plain_text, price_text, printable, short_address
 from indexer.errors import IndexerError
@@ -62,8 +63,10 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="indexer", message="%(prog)s %(version)s")
 @click.option("--config", "-c", type=click.Path(dir_okay=False), default=None,
-              help="TOML config (default: $INDEXER_CONFIG or config/default.toml).")
+              help="TOML config (default: $INDEXER_CONFIG, else the shipped config/default.toml); any key can "
+                   "be set from the environment too: INDEXER__SECTION__KEY=value.")
 @click.option("--verbose", "-v", count=True, help="-v for warnings and info logs, -vv for debug.")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
@@ -71,6 +74,39 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
     level = (logging.ERROR, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
     ctx.obj = Context(config)
+
+
+# -- config ------------------------------------------------------------------------------------------
+@cli.group("config")
+def config_group() -> None:
+    """The configuration: file, environment overrides, and where the indexer keeps its data."""
+
+
+@config_group.command("check")
+@click.option("--online", is_flag=True, help="Also reach each RPC endpoint and venue once and read each market once.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (the exit status says it all).")
+@pass_ctx
+def config_check(obj: Context, online: bool, quiet: bool) -> None:
+    """Validate the configuration and print it as the indexer will use it (JSON, secrets masked); exit 1 on the
+    first problem, or with --online on any endpoint or market that fails."""
+    from indexer.config_check import check_online, effective_config
+    from indexer.paths import data_home
+
+    settings = obj.settings
+    if not quiet:
+        click.echo(json.dumps(effective_config(settings), indent=2, ensure_ascii=False))
+        click.echo(f"config ok: {settings.source} ({len(settings.chains)} chains, {len(settings.venues)} venues, "
+                   f"{len(settings.markets)} markets, {len(settings.channels)} alert channels); data directory "
+                   f"{data_home()}", err=True)
+    if not online:
+        return
+    probes = asyncio.run(check_online(settings))
+    for probe in probes:
+        if not quiet or not probe.ok:
+            click.echo(f"{'ok  ' if probe.ok else 'FAIL'} {probe.what}: {probe.detail}", err=True)
+    failed = [p for p in probes if not p.ok]
+    if failed:
+        raise IndexerError(f"{len(failed)} of {len(probes)} online checks failed (first: {failed[0].what})")
 
 
 # -- db ----------------------------------------------------------------------------------------------
@@ -694,10 +730,10 @@ def serve(obj: Context, host: str, port: int) -> None:
 
 
 # -- devnet ------------------------------------------------------------------------------------------
-def _devnet_chain(settings: Settings) -> tuple[str, str]:
+def _devnet_chain(settings: Settings) -> tuple[str, Path]:
     for name, chain in settings.chains.items():
         if chain.devnet:
-            return name, chain.devnet
+            return name, settings.devnet_file(name)
     raise IndexerError(f"{settings.source} configures no devnet chain (a chain with `devnet = \"FILE\"`)")
 
 
@@ -713,7 +749,7 @@ def _start_devnet(obj: Context, borrowers: int, port: int | None) -> tuple[Any, 
     try:
         deployment = stack.deploy(node.url)
         accounts = stack.seed(node.url, deployment, borrowers) if borrowers else []
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         deployment.to_json(path)
         engine = obj.engine(upgrade=True)
         forget_chain(engine, chain=chain)  # a fresh devnet is a new chain: old rows would shadow it
@@ -755,6 +791,16 @@ def devnet_up(obj: Context, borrowers: int, port: int | None) -> None:
         click.echo("stopping the devnet", err=True)
     finally:
         node.stop()
+
+
+@devnet.command("install")
+def devnet_install() -> None:
+    """Install the devnet's pinned npm packages (anvil, solc, the protocols' artifacts) where the devnet looks for
+    them: node_modules in the source checkout, or in the data directory for an installed package."""
+    from indexer.devnet.toolchain import install_npm_packages
+
+    where = install_npm_packages(echo=lambda text: click.echo(text, err=True))
+    click.echo(f"devnet toolchain installed in {where}")
 
 
 @devnet.command("price")

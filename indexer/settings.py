@@ -1,15 +1,19 @@
 """One validated settings object, loaded from TOML; fails fast on anything it does not understand.
 
 Secrets and RPC URLs come from the environment: any string may contain ``${VAR}``, and
-``DATABASE_URL`` overrides ``[database].url``. Relative paths are relative to the working directory.
+``DATABASE_URL`` overrides ``[database].url``. Relative paths (a SQLite file, a devnet deployment file, feed tables)
+are relative to the data directory (``indexer.paths``), never to the working directory.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -17,10 +21,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from indexer.address import parse_address
+from indexer.environ import environ
 from indexer.errors import ConfigError, InvalidAddressError
+from indexer.paths import data_path, shipped
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = Path("config/default.toml")
+log = logging.getLogger(__name__)
+ENV_PREFIX = "INDEXER__"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEVNET_REF = "devnet:"
 
@@ -54,7 +60,7 @@ class FeedSettings(_Strict):
 
 
 class OracleSettings(_Strict):
-    feed_tables: str = "config/feeds"  # heartbeat/deviation tables, one TOML per chain
+    feed_tables: str | None = None  # heartbeat/deviation tables, one TOML per chain (default: the shipped ones)
     default_heartbeat: int = Field(default=86_400, gt=0)  # for feeds in no table; logged once per feed
     grace: int = Field(default=0, ge=0)  # seconds past the heartbeat before a price counts as STALE
 
@@ -301,7 +307,7 @@ class Settings(_Strict):
 
     @property
     def database_url(self) -> str:
-        return os.environ.get("DATABASE_URL") or self.database.url
+        return resolve_sqlite_url(environ().get("DATABASE_URL") or self.database.url)
 
     def rpc_urls(self, chain: str) -> list[str]:
         settings = self.chains[chain]
@@ -310,9 +316,7 @@ class Settings(_Strict):
         return [str(self.devnet_deployment(chain)["rpc_url"])]
 
     def devnet_deployment(self, chain: str) -> dict[str, Any]:
-        path = self.chains[chain].devnet
-        if path is None:
-            raise ConfigError(f"chain {chain!r} has no devnet deployment file configured")
+        path = self.devnet_file(chain)
         try:
             return json.loads(Path(path).read_text())
         except FileNotFoundError:
@@ -320,6 +324,13 @@ class Settings(_Strict):
                 f"devnet deployment {path} not found: start one with `indexer devnet up`") from None
         except (OSError, ValueError) as exc:
             raise ConfigError(f"devnet deployment {path} is unreadable: {exc}") from None
+
+    def devnet_file(self, chain: str) -> Path:
+        """The chain's devnet deployment file (a relative path is under the data directory)."""
+        path = self.chains[chain].devnet
+        if path is None:
+            raise ConfigError(f"chain {chain!r} has no devnet deployment file configured")
+        return data_path(path)
 
     def market_address(self, key: str) -> str:
         market = self.markets[key]
@@ -339,23 +350,94 @@ class Settings(_Strict):
         return str(contracts[name])
 
     def feed_tables_dir(self) -> Path:
-        path = Path(self.oracles.feed_tables)
-        return path if path.is_absolute() or path.exists() else REPO_ROOT / path
+        if self.oracles.feed_tables is None:
+            return shipped("config") / "feeds"
+        return data_path(self.oracles.feed_tables)
 
 
-def _expand_env(value: Any, where: str) -> Any:
+def resolve_sqlite_url(url: str) -> str:
+    """A SQLite URL (or bare path) with a relative file made absolute under the data directory, logged once; any
+    other URL as it is."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix):
+        path, sep, query = url[len(prefix):].partition("?")
+    elif "://" not in url and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", url):
+        path, sep, query, prefix = url, "", "", ""
+    else:
+        return url
+    if not path or path == ":memory:" or path.startswith("file:") or Path(path).expanduser().is_absolute():
+        return url
+    resolved = data_path(path)
+    _log_resolved(path, str(resolved))
+    return f"sqlite:///{resolved}{sep}{query}"
+
+
+@functools.cache
+def _log_resolved(given: str, resolved: str) -> None:
+    log.info("database=sqlite relative_path=%s resolved=%s (relative paths are under the data directory: "
+             "INDEXER_HOME)", given, resolved)
+
+
+def _expand_env(value: Any, where: str, env: Mapping[str, str]) -> Any:
     if isinstance(value, str):
         def sub(match: re.Match[str]) -> str:
             name = match.group(1)
-            if name not in os.environ:
-                raise ConfigError(f"{where}: environment variable {name} is not set")
-            return os.environ[name]
+            if name not in env:
+                raise ConfigError(f"{where}: environment variable {name} is not set (nor {name}_FILE)")
+            return env[name]
         return _ENV_REF.sub(sub, value)
     if isinstance(value, list):
-        return [_expand_env(v, where) for v in value]
+        return [_expand_env(v, where, env) for v in value]
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}") for k, v in value.items()}
+        return {k: _expand_env(v, f"{where}.{k}", env) for k, v in value.items()}
     return value
+
+
+def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """``INDEXER__CHAINS__ETHEREUM__RPC_URLS='["https://…"]'`` → ``{"chains": {"ethereum": {"rpc_urls": [...]}}}``.
+
+    Sections and keys are matched case-insensitively against the file's; a value starting with ``[`` or ``{`` is
+    JSON, any other value a string that the settings model converts (``"1000"``, ``"true"``, ``"1.10"``). Any of
+    them may come from a file: ``INDEXER__…_FILE=/run/secrets/x``."""
+    tree: dict[str, Any] = {}
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name.endswith("_FILE"):
+            continue
+        path = name[len(ENV_PREFIX):].split("__")
+        if any(not part for part in path):
+            raise ConfigError(f"environment variable {name}: an empty key between '__' separators")
+        raw = env[name]
+        value: Any = raw
+        if raw.lstrip().startswith(("[", "{")):
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                raise ConfigError(f"environment variable {name}: not valid JSON (a value starting with [ or {{ "
+                                  "is read as JSON)") from None
+        node = tree
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"environment variable {name}: {part} is set both as a value and as a section")
+            node = child
+        node[path[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any], where: str) -> dict[str, Any]:
+    """``overrides`` laid over ``base``; keys match case-insensitively (environment names are upper case)."""
+    merged = dict(base)
+    by_lower = {key.lower(): key for key in base}
+    for key, value in overrides.items():
+        target = by_lower.get(key.lower(), key.lower())
+        current = merged.get(target)
+        if isinstance(value, dict) and (current is None or isinstance(current, dict)):
+            merged[target] = _merge(current or {}, value, f"{where}.{target}")
+        elif isinstance(value, dict) and current is not None:
+            raise ConfigError(f"{where}.{target} is a value in the config file, not a section")
+        else:
+            merged[target] = value
+    return merged
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -371,9 +453,7 @@ def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
         return Path(path)
     if env := os.environ.get("INDEXER_CONFIG"):
         return Path(env)
-    if DEFAULT_CONFIG.exists():
-        return DEFAULT_CONFIG
-    return REPO_ROOT / DEFAULT_CONFIG
+    return shipped("config") / "default.toml"
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -389,8 +469,22 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(f"config file {config_path} cannot be read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
-    raw = _expand_env(raw, str(config_path))
+    env = environ()
+    raw = _expand_env(raw, str(config_path), env)
+    overrides = env_overrides(env)
+    raw = _merge(raw, overrides, ENV_PREFIX.rstrip("_").lower())
     try:
         return Settings(**raw, source=str(config_path))
     except ValidationError as exc:
-        raise ConfigError(f"config file {config_path}: {_first_error(exc)}") from None
+        loc = [str(part).lower() for part in exc.errors()[0]["loc"]]
+        from_env = [name for name in _leaf_names(overrides) if loc[:len(name)] == name]
+        where = f"{ENV_PREFIX}{'__'.join(from_env[0]).upper()}" if from_env else f"config file {config_path}"
+        raise ConfigError(f"{where}: {_first_error(exc)}") from None
+
+
+def _leaf_names(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[list[str]]:
+    names: list[list[str]] = []
+    for key, value in tree.items():
+        path = (*prefix, key.lower())
+        names.extend(_leaf_names(value, path) if isinstance(value, dict) else [list(path)])
+    return names

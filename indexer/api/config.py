@@ -3,10 +3,10 @@ disabled, no origins means CORS is off."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from indexer.environ import environ as with_files
 from indexer.settings import Settings
 
 DEFAULT_TOKEN_ENV = "INDEXER_API_TOKEN"
@@ -24,7 +24,7 @@ class ApiConfig:
 
 def api_config(settings: Settings, environ: Mapping[str, str] | None = None) -> ApiConfig:
     """Build the config from ``settings.api`` and the token from the environment variable it names."""
-    env = os.environ if environ is None else environ
+    env = with_files(environ)
     section = settings.api
     return ApiConfig(
         token=env.get(section.token_env) or None,

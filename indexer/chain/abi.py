@@ -13,15 +13,14 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
 
 from indexer.chain.multicall import Call
 from indexer.errors import ConfigError
+from indexer.paths import shipped
 
-ABI_DIR = Path(__file__).resolve().parents[2] / "abis"
 _DYNAMIC = ("string", "bytes")
 
 
@@ -88,7 +87,7 @@ class Interface:
 
 @functools.cache
 def load(protocol: str, contract: str) -> Interface:
-    path = ABI_DIR / protocol / f"{contract}.json"
+    path = shipped("abis") / protocol / f"{contract}.json"
     try:
         entries = json.loads(path.read_text())
     except (OSError, ValueError) as exc:

@@ -1,8 +1,8 @@
 """Where the devnet finds its npm-installed tools: anvil, solcjs and the Aave v3 core artifacts.
 
-``INDEXER_NODE_MODULES`` points at a node_modules folder; by default it is ``<repo root>/node_modules``
-(the repo root being the folder that holds the ``indexer`` package). Everything is installed by running
-``npm ci`` in the repo root.
+``INDEXER_NODE_MODULES`` points at a node_modules folder; by default it is ``node_modules`` in the source checkout
+(installed by ``npm ci`` there, which ``./dev`` does), or, for an installed wheel, in the data directory (installed by
+``indexer devnet install`` from the package.json the wheel ships).
 """
 
 from __future__ import annotations
@@ -13,37 +13,61 @@ import os
 import platform
 import re
 import shutil
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from indexer.devnet.errors import ToolchainMissingError
+from indexer.paths import cache_home, data_home, package_data, source_checkout
 
-INSTALL_HINT = "run `npm ci` in the repository root ({root}) to install the devnet toolchain"
+INSTALL_HINT_CHECKOUT = "run `npm ci` in {root} to install the devnet toolchain"
+INSTALL_HINT_WHEEL = "run `indexer devnet install` to install the devnet toolchain"
 
 AAVE_PACKAGE = "@aave/core-v3"
 
 
-def repo_root() -> Path:
-    """The folder holding the ``indexer`` package (and package.json)."""
-    return Path(__file__).resolve().parent.parent.parent
+def npm_root() -> Path:
+    """The folder whose package.json pins the devnet's npm packages: the source checkout, or the data directory."""
+    return source_checkout() or data_home()
 
 
 def node_modules_dir() -> Path:
     override = os.environ.get("INDEXER_NODE_MODULES")
-    return Path(override).expanduser().resolve() if override else repo_root() / "node_modules"
+    return Path(override).expanduser().resolve() if override else npm_root() / "node_modules"
 
 
 def build_dir() -> Path:
     """Scratch output (compiled contracts, the fetched wheel), every file named by the hash of what made it:
-    ``<repo>/.build`` (git-ignored), or ``INDEXER_BUILD_DIR`` (CI points it at a cache kept between clean clones)."""
+    ``<checkout>/.build`` (git-ignored) or the user's cache directory, or ``INDEXER_BUILD_DIR`` (CI points it at a
+    cache kept between clean clones)."""
     override = os.environ.get("INDEXER_BUILD_DIR")
-    return Path(override).expanduser().resolve() if override else repo_root() / ".build"
+    return Path(override).expanduser().resolve() if override else cache_home()
 
 
 def _missing(what: str) -> ToolchainMissingError:
-    hint = INSTALL_HINT.format(root=repo_root())
+    checkout = source_checkout()
+    hint = INSTALL_HINT_CHECKOUT.format(root=checkout) if checkout else INSTALL_HINT_WHEEL
     return ToolchainMissingError(f"{what} not found under {node_modules_dir()}: {hint}")
+
+
+def install_npm_packages(*, echo: Callable[[str], None]) -> Path:
+    """``npm ci`` of the pinned devnet packages into the data directory (for an installed wheel; a checkout has its
+    own package.json). Returns the node_modules folder."""
+    root = npm_root()
+    if source_checkout() is None:
+        root.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(package_data("npm") / name, root / name)
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ToolchainMissingError("npm not found: install Node.js 18 or newer (with npm) first")
+    echo(f"installing the devnet's npm packages into {root / 'node_modules'} …")
+    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=root, check=False)
+    if done.returncode != 0:
+        raise ToolchainMissingError(f"`npm ci` in {root} failed (exit {done.returncode})")
+    return root / "node_modules"
 
 
 def _anvil_package_dir() -> str:

@@ -20,10 +20,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from indexer.errors import ConfigError, StoreError
+from indexer.paths import shipped
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -108,10 +108,11 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
     With ``connection``, migrations run on it (inside its transaction).
     """
-    if not MIGRATIONS_DIR.is_dir():
-        raise StoreError(f"migrations not found at {MIGRATIONS_DIR}; run the indexer from a source checkout")
+    migrations = shipped("migrations")
+    if not migrations.is_dir():
+        raise StoreError(f"migrations not found at {migrations}: the package is incomplete (reinstall it)")
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations))
     if connection is not None:
         config.attributes["connection"] = connection
     return config
@@ -120,7 +121,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
-        raise StoreError(f"no migrations found in {MIGRATIONS_DIR}")
+        raise StoreError(f"no migrations found in {shipped('migrations')}")
     return head
 
 

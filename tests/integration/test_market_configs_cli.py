@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.settings import REPO_ROOT
+from indexer.paths import shipped
 
-FILES = sorted((REPO_ROOT / "config" / "markets").glob("*.toml"))
+FILES = sorted((shipped("config") / "markets").glob("*.toml"))
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from eth_utils import to_checksum_address
 
-from indexer.settings import REPO_ROOT, Settings, load_settings
+from indexer.paths import shipped
+from indexer.settings import Settings, load_settings
 
-MARKETS_DIR = REPO_ROOT / "config" / "markets"
+MARKETS_DIR = shipped("config") / "markets"
 CHAIN_IDS = {"ethereum": 1, "arbitrum": 42161, "optimism": 10, "base": 8453, "polygon": 137, "avalanche": 43114,
              "gnosis": 100}
 L2_WITH_SEQUENCER = {"arbitrum", "optimism", "base"}

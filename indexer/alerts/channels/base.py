@@ -8,7 +8,6 @@ is read when the channel is built, so a missing secret fails start-up rather tha
 from __future__ import annotations
 
 import json
-import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -200,4 +199,7 @@ class LocalChannel(Channel[S]):
 
 
 def environment(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if environ is None else environ
+    """The environment secrets are read from; ``NAME_FILE`` gives ``NAME`` from a file (``indexer.environ``)."""
+    from indexer.environ import environ as with_files
+
+    return with_files(environ)
