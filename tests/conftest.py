@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.devnet", "tests.fixtures.receiver", "tests.fixtures.aave_v32"]
+pytest_plugins = ["tests.fixtures.db", "tests.fixtures.devnet", "tests.fixtures.receiver", "tests.fixtures.aave_v32",
+                  "tests.fixtures.alertmanager"]
 
 
 @pytest.fixture
