@@ -6,6 +6,7 @@ import asyncio
 import decimal
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -33,11 +34,48 @@ log = logging.getLogger(__name__)
 EXIT_ERROR = 1
 
 
+LONG_RUNNING = frozenset({"run", "serve", "dispatch"})  # commands that log at INFO by default
+
+
 class Context:
     def __init__(self, config: str | None) -> None:
         self.config_path = config
         self._settings: Settings | None = None
         self._engine: Any = None
+        self.verbose = 0
+        self.quiet = False
+        self.log_format = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+        self.long_running = False
+
+    def set_option(self, name: str, value: Any) -> None:
+        """A global option, given before or after the subcommand."""
+        if name == "config":
+            if self._settings is not None and value != self.config_path:
+                raise click.UsageError("--config was given twice with different files")
+            self.config_path = value
+            return
+        setattr(self, name, value)
+        self.configure_logging()
+
+    def configure_logging(self) -> None:
+        """The indexer's loggers at INFO for long-running commands (ERROR for the others, whose output says what
+        happened), third-party ones at WARNING; LOG_LEVEL, -v (INFO), -vv (DEBUG) and -q (WARNING, or ERROR)."""
+        from indexer import logs
+
+        if self.log_format not in logs.FORMATS:
+            raise click.BadParameter(f"{self.log_format!r} is not one of {', '.join(logs.FORMATS)}",
+                                     param_hint="--log-format / LOG_FORMAT")
+        if self.verbose:
+            level = logging.DEBUG if self.verbose >= 2 else logging.INFO
+        elif self.quiet:
+            level = logging.WARNING if self.long_running else logging.ERROR
+        elif env := os.environ.get("LOG_LEVEL", "").strip().upper():
+            if env not in logs.LEVELS:
+                raise click.BadParameter(f"{env!r} is not one of {', '.join(logs.LEVELS)}", param_hint="LOG_LEVEL")
+            level = int(getattr(logging, env))
+        else:
+            level = logging.INFO if self.long_running else logging.ERROR
+        logs.setup(level, self.log_format, verbose=self.verbose)
 
     @property
     def settings(self) -> Settings:
@@ -67,13 +105,23 @@ pass_ctx = click.make_pass_decorator(Context)
 @click.option("--config", "-c", type=click.Path(dir_okay=False), default=None,
               help="TOML config (default: $INDEXER_CONFIG, else the shipped config/default.toml); any key can "
                    "be set from the environment too: INDEXER__SECTION__KEY=value.")
-@click.option("--verbose", "-v", count=True, help="-v for warnings and info logs, -vv for debug.")
+@click.option("--verbose", "-v", count=True, help="-v for info logs, -vv for debug (also $LOG_LEVEL).")
+@click.option("--quiet", "-q", is_flag=True, help="Warnings and errors only.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+              help="Log lines as text or one JSON object per line (default: $LOG_FORMAT, else text).")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
-    """On-chain DeFi position health indexer."""
-    level = (logging.ERROR, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
-    ctx.obj = Context(config)
+def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, log_format: str | None) -> None:
+    """On-chain DeFi position health indexer.
+
+    The options above may also follow the subcommand (`indexer positions -v`). Long-running commands (run, serve,
+    dispatch) log at INFO by default; the others print their results and log errors only.
+    """
+    obj = Context(config)
+    obj.verbose, obj.quiet = verbose, quiet
+    obj.log_format = log_format or obj.log_format
+    obj.long_running = ctx.invoked_subcommand in LONG_RUNNING
+    obj.configure_logging()
+    ctx.obj = obj
 
 
 # -- config ------------------------------------------------------------------------------------------
@@ -84,7 +132,7 @@ def config_group() -> None:
 
 @config_group.command("check")
 @click.option("--online", is_flag=True, help="Also reach each RPC endpoint and venue once and read each market once.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (the exit status says it all).")
+@click.option("--brief", "quiet", is_flag=True, help="Print nothing but failures (the exit status says it all).")
 @pass_ctx
 def config_check(obj: Context, online: bool, quiet: bool) -> None:
     """Validate the configuration and print it as the indexer will use it (JSON, secrets masked); exit 1 on the
@@ -873,7 +921,36 @@ def demo(obj: Context, borrowers: int, shock: str) -> None:
                "(`indexer devnet up` keeps one running)")
 
 
+def _global_options() -> list[click.Option]:
+    """The group's options, accepted after any subcommand too (hidden there: the top-level help lists them)."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value in (None, 0, False):
+            return
+        obj = ctx.find_object(Context)
+        if obj is not None and param.name is not None:
+            obj.set_option(param.name, value)
+
+    return [
+        click.Option(["--config", "-c"], type=click.Path(dir_okay=False), default=None, expose_value=False,
+                     callback=keep, hidden=True, is_eager=True),
+        click.Option(["--verbose", "-v"], count=True, expose_value=False, callback=keep, hidden=True),
+        click.Option(["--quiet", "-q"], is_flag=True, expose_value=False, callback=keep, hidden=True),
+        click.Option(["--log-format"], type=click.Choice(["text", "json"]), default=None, expose_value=False,
+                     callback=keep, hidden=True),
+    ]
+
+
+def _accept_global_options(group: click.Group) -> None:
+    for command in group.commands.values():
+        taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        command.params.extend(option for option in _global_options() if not taken & set(option.opts))
+        if isinstance(command, click.Group):
+            _accept_global_options(command)
+
+
 def main() -> None:
+    _accept_global_options(cli)
     try:
         cli.main(standalone_mode=False, prog_name="indexer")
     except click.exceptions.Abort:

@@ -166,6 +166,7 @@ class RunSettings(_Strict):
     listen: str = Field(default="127.0.0.1:9465", pattern=r"^[^:\s]+:\d{1,5}$")  # host:port; port 0 picks one
     ready_lag_blocks: int = Field(default=2, ge=0)  # /readyz is 503 while a chain is further behind its head
     lease_poll: float = Field(default=2.0, gt=0)  # a standby tries for a chain's lease this often (seconds)
+    progress_seconds: float = Field(default=10.0, ge=0)  # a chain's block line at INFO at most this often
 
 
 class ApiSettings(_Strict):

@@ -34,6 +34,7 @@ from indexer.chain.rpc import RpcClient
 from indexer.discovery import accounts_in, discover, emitters, logs_query
 from indexer.errors import BelowCheckpointError, ConfigError, RpcUnavailableError
 from indexer.fastpath import feed_plan, moved_positions
+from indexer.logs import Every
 from indexer.oracles.chainlink import ChainlinkFeeds, FeedMeta
 from indexer.oracles.monitor import ChainOracles
 from indexer.oracles.reading import FeedReading
@@ -187,6 +188,7 @@ class ChainPipeline:
         self.heads: HeadTracker | None = None
         self.emitters: dict[str, Address] = {}
         self.last_full: dict[str, int] = {}  # per market, the block of its last full read
+        self.progress = Every(settings.run.progress_seconds)  # block lines at INFO at most this often
 
     async def close(self) -> None:
         await self.reads.close()
@@ -306,9 +308,12 @@ class ChainPipeline:
         if self.on_block is not None:
             self.on_block(self.chain, number, time.perf_counter() - started)
         kind = "full" if len(full) == len(self.reads.sources) else "fast" if not full else "mixed"
-        log.info("block processed chain=%s block=%d read=%s positions=%d alert_events=%d seconds=%.3f",
-                 self.chain, number, kind, len(read.snapshots), len(read.alerts.events) if read.alerts else 0,
-                 time.perf_counter() - started)
+        events = len(read.alerts.events) if read.alerts else 0
+        level = logging.INFO if self.progress.due() or events else logging.DEBUG
+        since = self.progress.take_skipped() if level == logging.INFO else 0
+        log.log(level, "block processed chain=%s block=%d read=%s positions=%d alert_events=%d seconds=%.3f%s",
+                self.chain, number, kind, len(read.snapshots), events, time.perf_counter() - started,
+                f" blocks_since_last_line={since}" if since else "")
         return number
 
     async def _scanning(self, memory: ChainMemory, number: int) -> dict[str, Address]:
