@@ -175,6 +175,7 @@ class ApiSettings(_Strict):
     max_lag_seconds: int = Field(default=300, ge=0)  # /healthz says `behind` past this
     dashboard_refresh_seconds: int = Field(default=30, ge=1)
     worker_threads: int = Field(default=8, ge=1, le=64)
+    position_series: int = Field(default=0, ge=0, le=10_000)  # /metrics: health of up to N tracked positions
 
 
 # Symbols that move together in a what-if: "ETH = -25%" moves every symbol of the ETH group (liquid staking and

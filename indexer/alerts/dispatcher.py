@@ -21,6 +21,7 @@ import aiohttp
 from indexer.alerts.channels.base import USER_AGENT, Channel, HttpChannel, LocalChannel
 from indexer.alerts.message import AlertMessage
 from indexer.alerts.sender import Outcome, RetryPolicy, Verdict, send
+from indexer.metrics import DELIVERIES
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,9 @@ class Dispatcher:
             raise ValueError("concurrency must be at least 1")
         self.outbox = outbox
         self.channels = channels
+        for name in channels:  # every series from zero, so rate() and increase() see the first attempt
+            for verdict in Verdict:
+                DELIVERIES.labels(name, verdict.value)
         self.policy = policy or RetryPolicy()
         self.clock = clock
         self.batch = batch or 4 * concurrency
@@ -161,6 +165,7 @@ class Dispatcher:
     async def _record(self, row: PendingDelivery, outcome: Outcome) -> None:
         now, attempt = self.clock(), row.attempts + 1
         context = f"channel={row.channel} event_id={row.event_id} attempt={attempt} status={outcome.status}"
+        DELIVERIES.labels(row.channel, outcome.verdict.value).inc()
         if outcome.verdict is Verdict.DELIVERED:
             await asyncio.to_thread(self.outbox.delivered, row.id, status=outcome.status or 0, now=now)
             log.info("alert delivered %s%s", context, " duplicate=true" if outcome.duplicate else "")

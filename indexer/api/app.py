@@ -94,7 +94,8 @@ def make_app(settings: Settings, *, config: ApiConfig | None = None) -> web.Appl
                           client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[CONFIG] = config or api_config(settings)
-    app[REGISTRY] = metrics.make_registry(lambda: app[ENGINE], settings.all_chains, sorted(settings.channels))
+    app[REGISTRY] = metrics.make_registry(lambda: app[ENGINE], settings.all_chains, sorted(settings.channels),
+                                          position_series=settings.api.position_series)
     app.cleanup_ctx.append(_executor_ctx)
     app.cleanup_ctx.append(_engine_ctx)
     add_routes(app)

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from indexer.api import params
 from indexer.api.keys import EXECUTOR, REGISTRY
+from indexer.metrics import REGISTRY as PROCESS_REGISTRY
 from indexer.oracles.status import PriceStatus
-from indexer.store.summary import BUCKET_LABELS, StoreMetrics, store_metrics
+from indexer.store.summary import BUCKET_LABELS, HISTOGRAM_BOUNDS, StoreMetrics, store_metrics
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,9 @@ ALWAYS_REPORTED_DELIVERIES = ("pending", "failed")  # reported as 0 for every co
 
 class StoreCollector(Collector):
     def __init__(self, engine: Callable[[], Engine], chains: Sequence[str], channels: Sequence[str] = (),
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, position_series: int = 0) -> None:
         self._engine = engine
+        self._position_series = position_series
         self._chains = tuple(chains)
         self._channels = tuple(channels)
         self._clock = clock
@@ -38,7 +41,7 @@ class StoreCollector(Collector):
         started = time.perf_counter()
         up = GaugeMetricFamily("indexer_store_up", "1 when the store answered this scrape, else 0")
         try:
-            snapshot = store_metrics(self._engine(), chains=self._chains)
+            snapshot = store_metrics(self._engine(), chains=self._chains, tracked_limit=self._position_series)
         except SQLAlchemyError:
             log.exception("metrics: the store did not answer")
             up.add_metric([], 0)
@@ -83,6 +86,21 @@ class StoreCollector(Collector):
                 positions.add_metric([chain, market, bucket], by_bucket[bucket])
         yield positions
 
+        health = HistogramMetricFamily("indexer_position_health", "Latest positions by health (le: at most; "
+                                       "positions without debt only in +Inf, and count 0 in the sum)",
+                                       labels=["chain", "market"])
+        for chain, market, at_most, count, total in sorted(m.health_histogram):
+            buckets = [(_le(bound), n) for bound, n in zip(HISTOGRAM_BOUNDS, at_most, strict=True)]
+            health.add_metric([chain, market], [*buckets, ("+Inf", count)], total)
+        yield health
+        if self._position_series:
+            tracked = GaugeMetricFamily("indexer_tracked_position_health", "Health of tracked wallets' positions, "
+                                        "riskiest first, at most api.position_series of them (no debt: +Inf)",
+                                        labels=["chain", "market", "wallet"])
+            for chain, market, wallet, value in m.tracked_health:
+                tracked.add_metric([chain, market, wallet], math.inf if value is None else value)
+            yield tracked
+
         feeds = GaugeMetricFamily("indexer_oracle_feeds", "Oracle feeds by the status of their latest reading",
                                   labels=["chain", "status"])
         unhealthy = GaugeMetricFamily("indexer_oracle_feeds_stale_or_invalid",
@@ -117,15 +135,25 @@ class StoreCollector(Collector):
         yield oldest
 
 
-def make_registry(engine: Callable[[], Engine], chains: Sequence[str], channels: Sequence[str]) -> CollectorRegistry:
+def _le(bound: float) -> str:
+    return f"{bound:g}" if bound != int(bound) else f"{bound:.1f}"
+
+
+def make_registry(engine: Callable[[], Engine], chains: Sequence[str], channels: Sequence[str], *,
+                  position_series: int = 0) -> CollectorRegistry:
     """A registry of this app's own (not the process-global one), so several apps never collide."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(engine, chains, channels))
+    registry.register(StoreCollector(engine, chains, channels, position_series=position_series))
     return registry
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The app's registry and the process's own counters (``indexer.metrics``), in one text exposition."""
+    return generate_latest(registry) + generate_latest(PROCESS_REGISTRY)
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
     params.reject_unknown(request.query, ())
     loop = asyncio.get_running_loop()
-    body = await loop.run_in_executor(request.app[EXECUTOR], generate_latest, request.app[REGISTRY])
+    body = await loop.run_in_executor(request.app[EXECUTOR], exposition, request.app[REGISTRY])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -20,6 +20,7 @@ import aiohttp
 
 from indexer.chain.redact import redact_url
 from indexer.errors import CallRevertedError, RpcResponseError, RpcUnavailableError
+from indexer.metrics import RPC_REQUESTS, RPC_SECONDS
 from indexer.types import BlockRef
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,11 @@ class Endpoint:
         return redact_url(self.url)
 
 
+def _count(endpoint: str, payload: list[dict[str, Any]], outcome: str) -> None:
+    for item in payload:
+        RPC_REQUESTS.labels(endpoint, item["method"], outcome).inc()
+
+
 class RpcClient:
     """One chain's JSON-RPC endpoint(s).
 
@@ -145,6 +151,24 @@ class RpcClient:
 
     async def _post(self, url: str, payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.stats.count(payload)
+        endpoint = redact_url(url)
+        started = time.perf_counter()
+        try:
+            items = await self._exchange(url, payload)
+        except RpcUnavailableError:
+            _count(endpoint, payload, "unavailable")
+            raise
+        except RpcResponseError:
+            _count(endpoint, payload, "bad_response")
+            raise
+        finally:
+            RPC_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+        failed = {item.get("id") for item in items if item.get("error") is not None}
+        for item in payload:
+            RPC_REQUESTS.labels(endpoint, item["method"], "error" if item["id"] in failed else "ok").inc()
+        return items
+
+    async def _exchange(self, url: str, payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
         body = json.dumps(payload if len(payload) > 1 else payload[0], separators=(",", ":")).encode()
         try:
             # A file-like body is streamed; aiohttp warns that big raw-bytes bodies can block the loop.

@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from indexer.alerts.dispatcher import Dispatcher, pending_delivery
 from indexer.alerts.registry import build_channels
 from indexer.errors import ConfigError, PermanentError, RetryableError
+from indexer.metrics import REGISTRY as PROCESS_REGISTRY
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import Settings
 from indexer.store.lease import OUTBOX_LEASE, ChainLease, LeaseHeldError
@@ -262,7 +263,8 @@ class Runtime:
                                  status=200 if ready else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": _CONTENT_TYPE})
+        return web.Response(body=generate_latest(self.registry) + generate_latest(PROCESS_REGISTRY),
+                            headers={"Content-Type": _CONTENT_TYPE})
 
 
 class _RunCollector(Collector):

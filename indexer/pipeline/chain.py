@@ -35,6 +35,7 @@ from indexer.discovery import accounts_in, discover, emitters, logs_query
 from indexer.errors import BelowCheckpointError, ConfigError, RpcUnavailableError
 from indexer.fastpath import feed_plan, moved_positions
 from indexer.logs import Every
+from indexer.metrics import BLOCK_PHASE_SECONDS, REORG_DEPTH, REORGS
 from indexer.oracles.chainlink import ChainlinkFeeds, FeedMeta
 from indexer.oracles.monitor import ChainOracles
 from indexer.oracles.reading import FeedReading
@@ -146,6 +147,7 @@ class ChainReader:
                          stale=[(key, a) for key, r in market_reads.items() for a in r.stale])
         read.checks = {key: (r.checked, len(r.mismatched)) for key, r in market_reads.items() if r.checked}
         read.timings["read"] = time.perf_counter() - started
+        BLOCK_PHASE_SECONDS.labels(self.chain, "read").observe(read.timings["read"])
         return read
 
 
@@ -189,6 +191,8 @@ class ChainPipeline:
         self.emitters: dict[str, Address] = {}
         self.last_full: dict[str, int] = {}  # per market, the block of its last full read
         self.progress = Every(settings.run.progress_seconds)  # block lines at INFO at most this often
+        REORGS.labels(chain)  # exported from zero
+        REORG_DEPTH.labels(chain)
 
     async def close(self) -> None:
         await self.reads.close()
@@ -371,6 +375,7 @@ class ChainPipeline:
                     discovered=found,
                     checks=read.checks)
         read.timings["write"] = time.perf_counter() - started
+        BLOCK_PHASE_SECONDS.labels(self.chain, "write").observe(read.timings["write"])
         read.closed = list(closed)
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(),
                          alerts=read.alerts, discovered=found, margins=margins)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from indexer.chain.rpc import RpcClient
 from indexer.errors import PermanentError
+from indexer.metrics import REORG_DEPTH, REORGS
 from indexer.types import BlockRef
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,7 @@ class HeadTracker:
         ancestor = await self._ancestor(header.number - 1)
         log.warning("reorg detected chain=%s block=%d remembered_parent=%s new_parent=%s ancestor=%d", self.chain,
                     header.number, parent, header.parent_hash, ancestor)
-        for number in [n for n in self.hashes if n > ancestor]:
-            del self.hashes[number]
-        return Reorg(ancestor, header.number)
+        return self._rolled_back(ancestor, header.number)
 
     async def verify(self, header: BlockRef, *, processed_up_to: int) -> Reorg | None:
         """``header`` of a block already processed (the tip, or the node's head when it is below the tip),
@@ -67,9 +66,15 @@ class HeadTracker:
             ancestor = await self._ancestor(header.number - 1)
         log.warning("reorg detected at the tip chain=%s block=%d remembered=%s now=%s ancestor=%d", self.chain,
                     header.number, remembered, header.hash, ancestor)
-        for number in [n for n in self.hashes if n > ancestor]:
-            del self.hashes[number]
-        return Reorg(ancestor, header.number)
+        return self._rolled_back(ancestor, header.number)
+
+    def _rolled_back(self, ancestor: int, number: int) -> Reorg:
+        gone = [n for n in self.hashes if n > ancestor]
+        for n in gone:
+            del self.hashes[n]
+        REORGS.labels(self.chain).inc()
+        REORG_DEPTH.labels(self.chain).observe(len(gone))
+        return Reorg(ancestor, number)
 
     def accept(self, header: BlockRef) -> None:
         """``header`` was processed and committed; headers past the finality depth are forgotten."""

@@ -486,6 +486,17 @@ async def test_metrics_carry_the_store(filled, api):
     assert buckets == {b: expected.get(b, 0) for b in ("<1", "1-1.05", "1.05-1.1", "1.1-1.5", ">=1.5", "no_debt")}
     assert expected["<1"] > 0 and expected["no_debt"] > 0
 
+    # the same positions as a Prometheus histogram: cumulative, le = at most (so histogram_quantile can use it)
+    stored = list_positions(filled.engine)
+    health = {dict(k)["le"]: v for k, v in samples("indexer_position_health").items() if "le" in dict(k)}
+    for le, count in health.items():
+        bound = float("inf") if le == "+Inf" else float(le)
+        assert count == sum(1 for p in stored if p.health is None and bound == float("inf")
+                            or p.health is not None and float(p.health) <= bound), le
+    assert health["+Inf"] == len(stored) and health["1.0"] == sum(1 for p in stored if p.health is not None
+                                                                    and p.health <= 1)
+    assert "indexer_build_info" in families and "indexer_rpc_requests" in families
+
     feeds = Counter(o.status for o in list_oracles(filled.engine))
     assert {dict(k)["status"]: v for k, v in samples("indexer_oracle_feeds").items() if v} == feeds
     assert samples("indexer_oracle_feeds_stale_or_invalid") == {(("chain", CHAIN),): 1}

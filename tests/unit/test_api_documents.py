@@ -80,7 +80,7 @@ def _scrape(collector) -> dict[str, dict[tuple, float]]:
 
 
 def test_collector_reports_the_snapshot_with_zeros_filled_in(monkeypatch):
-    monkeypatch.setattr(metrics, "store_metrics", lambda engine, chains: _snapshot())
+    monkeypatch.setattr(metrics, "store_metrics", lambda engine, chains, **_: _snapshot())
     got = _scrape(metrics.StoreCollector(lambda: None, ["base", "eth"], ["hook", "pager"], clock=lambda: NOW))
     assert got["indexer_store_up"] == {(): 1}
     assert got["indexer_chain_block"] == {(("chain", "eth"),): 100}
@@ -100,7 +100,7 @@ def test_collector_reports_the_snapshot_with_zeros_filled_in(monkeypatch):
 
 
 def test_collector_says_so_when_the_store_is_down(monkeypatch):
-    def down(engine, chains):
+    def down(engine, chains, **_):
         raise OperationalError("select 1", {}, Exception("connection refused"))
 
     monkeypatch.setattr(metrics, "store_metrics", down)
