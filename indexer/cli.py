@@ -7,12 +7,13 @@ import decimal
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import click
 from rich.console import Console
@@ -261,6 +262,70 @@ def wallets_list(obj: Context, as_json: bool) -> None:
         click.echo("no wallets tracked: add one with `indexer wallets add ADDRESS`", err=True)
 
 
+@wallets.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@pass_ctx
+def wallets_import(obj: Context, file: Any) -> None:
+    """Track every wallet of FILE ('-' for stdin): CSV with a header naming address and any of label, warn,
+    critical (or no header: address, label), or JSON (a list of addresses or of such objects). Every row is checked
+    first; one bad row imports nothing. Wallets already tracked get the label and levels given."""
+    from indexer.store.wallet_store import add_wallets
+    from indexer.wallet_files import parse_wallets
+
+    wallets = parse_wallets(file.read(), name=file.name)
+    before = {w.address for w in _tracked(obj)}
+    add_wallets(obj.engine(), wallets)
+    new = sum(1 for w in wallets if w.address not in before)
+    click.echo(f"imported {len(wallets)} wallets ({new} new, {len(wallets) - new} updated)")
+
+
+@wallets.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@pass_ctx
+def wallets_export(obj: Context, fmt: str) -> None:
+    """Print every tracked wallet with its label and levels, in the form `wallets import` reads."""
+    from indexer.wallet_files import format_wallets
+
+    click.echo(format_wallets(_tracked(obj), fmt), nl=False)
+
+
+def _tracked(obj: Context) -> list[Any]:
+    from indexer.store.wallet_store import list_wallets
+
+    return list_wallets(obj.engine())
+
+
+_WALLET_PART = re.compile(r"(0x[0-9a-fA-F]{1,39})(?:(?:…|\.\.\.)([0-9a-fA-F]{1,39}))?")
+
+
+@overload
+def _resolve_wallet(obj: Context, text: str) -> str: ...
+@overload
+def _resolve_wallet(obj: Context, text: None) -> None: ...
+def _resolve_wallet(obj: Context, text: str | None) -> str | None:
+    """A full address (checked), or the start of one — ``0xc4e2``, or ``0xc4e2…161a`` as the tables print it —
+    matched against the stored and tracked wallets; it must match exactly one."""
+    if text is None:
+        return None
+    value = text.strip()
+    if re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+        return parse_address(value)
+    match = _WALLET_PART.fullmatch(value)
+    if match is None:
+        raise IndexerError(f"{text!r} is not an address or the start of one (0xc4e2… and 0xc4e2…161a work too)")
+    from indexer.store.position_store import position_owners
+
+    prefix, suffix = match.group(1).lower(), (match.group(2) or "").lower()
+    known = sorted({*position_owners(obj.engine()), *(w.address for w in _tracked(obj))})
+    found = [a for a in known if a.lower().startswith(prefix) and a.lower().endswith(suffix)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise IndexerError(f"no stored or tracked wallet matches {value}")
+    raise IndexerError(f"{value} matches {len(found)} wallets ({', '.join(found[:3])}"
+                       f"{', …' if len(found) > 3 else ''}): give more of the address")
+
+
 # -- sync and positions ------------------------------------------------------------------------------
 @cli.command()
 @click.option("--block", type=int, default=None, help="Pin to this block instead of the head.")
@@ -293,22 +358,26 @@ def sync(obj: Context, block: int | None, chains: tuple[str, ...]) -> None:
               help="Only this margin mode.")
 @click.option("--side", type=click.Choice(["long", "short"]), default=None,
               help="Only positions holding a perp of this side.")
+@click.option("--min-debt", type=str, default=None, callback=_parse_health,
+              help="Only positions owing at least this much (in their quote currency).")
+@click.option("--sort", type=click.Choice(["health", "debt"]), default="health", show_default=True,
+              help="Riskiest first, or largest debt first.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per position (exact figures as strings).")
 @pass_ctx
 def positions(obj: Context, wallet: str | None, max_health: Decimal | None, price_status: str | None,
               chain: str | None, protocol: str | None, market: str | None, margin_mode: str | None,
-              side: str | None, limit: int | None, as_json: bool) -> None:
+              side: str | None, min_debt: Decimal | None, sort: str, limit: int | None, as_json: bool) -> None:
     """Latest stored positions, riskiest first; perps also one line each (side, size, entry, mark, PnL, leverage,
     margin mode, liquidation price)."""
-    from indexer.store.position_store import list_positions
 
     filters: dict[str, Any] = {
-        "wallet": parse_address(wallet) if wallet else None, "max_health": max_health,
+        "wallet": _resolve_wallet(obj, wallet), "max_health": max_health,
         "price_status": price_status and price_status.upper(), "chain": chain, "protocol": protocol,
-        "market": market, "margin_mode": margin_mode, "side": side, "limit": limit}
+        "market": market, "margin_mode": margin_mode, "side": side, "limit": limit, "min_debt": min_debt,
+        "sort": sort}
     if as_json:
-        rows = list_positions(obj.engine(), **filters)
+        rows = _query_positions(obj, **filters)
         from indexer.api.shapes import position
         from indexer.health.nearest import stored_liquidations
         from indexer.health.perps import stored_perp_lines
@@ -334,42 +403,51 @@ def _liquidation_text(point: NearestLiquidation | None) -> str:
             f"({distance_text(point.distance)})")
 
 
-def _print_positions(obj: Context, *, max_health: Decimal | None = None, **filters: Any) -> None:
-    from indexer.store.position_store import list_positions
+def _query_positions(obj: Context, *, sort: str = "health", min_debt: Decimal | None = None,
+                     limit: int | None = None, **filters: Any) -> list[PositionView]:
+    from indexer.store.position_store import list_positions, positions_page
 
-    rows = list_positions(obj.engine(), max_health=max_health, **filters)
+    if sort == "health" and min_debt is None:
+        return list_positions(obj.engine(), limit=limit, **filters)
+    page = positions_page(obj.engine(), sort="debt" if sort == "debt" else "health", min_debt=min_debt,
+                          limit=limit or 2**31 - 1, **filters)
+    return [view for _, view in page]
+
+
+def _print_positions(obj: Context, *, max_health: Decimal | None = None, **filters: Any) -> None:
+    from indexer.store.position_store import count_positions
+
+    rows = _query_positions(obj, max_health=max_health, **filters)
     if not rows:
         chosen = [f"{name.replace('_', ' ')} {value}" for name, value in filters.items()
-                  if value is not None and name != "limit"]
+                  if value is not None and name not in ("limit", "sort")]
         if max_health is not None:
             chosen.append(f"health ≤ {max_health}")
-        if chosen:
-            click.echo(f"no stored position matches: {', '.join(chosen)}", err=True)
+        stored = count_positions(obj.engine())
+        if chosen and stored:
+            click.echo(f"no match for these filters ({', '.join(chosen)}; {stored} positions stored)", err=True)
         else:
-            click.echo("no positions stored: track wallets (`indexer wallets add`) and run `indexer sync`", err=True)
+            click.echo("nothing stored yet: track wallets (`indexer wallets add`) and run `indexer sync`", err=True)
         return
     from indexer.health.nearest import stored_liquidations
 
     points = stored_liquidations(obj.engine(), settings=obj.settings, views=rows)
-    title = "Positions, riskiest first" + (f" (health ≤ {max_health})" if max_health is not None else "")
-    table = Table(title=title, title_justify="left")
-    healths = [health_text(p.health) + _marks(p) for p in rows]
-    for name, justify in [("health", "right"), ("account", "left"), ("market", "left"),
-                          ("collateral", "right"), ("debt", "right"), ("liquidation", "left"),
-                          ("prices", "left"), ("block", "right")]:
-        # the health figure is never cut short; the other columns give way on a narrow terminal
-        width = max(len(h) for h in [name, *healths]) if name == "health" else None
-        table.add_column(name, justify=justify, no_wrap=True, min_width=width,  # type: ignore[arg-type]
-                         max_width={"account": 30, "market": 24}.get(name))
-    for p, health in zip(rows, healths, strict=True):
-        style = "bold red" if p.health is not None and p.health < 1 else (
-            "yellow" if p.health is not None and p.health < Decimal("1.1") else None)
+    from indexer.tables import Column, print_table
+
+    order = "largest debt first" if filters.get("sort") == "debt" else "riskiest first"
+    title = f"Positions, {order}" + (f" (health ≤ {max_health})" if max_health is not None else "")
+    columns = [Column("health", 0, "right"), Column("account", 0), Column("market", 5),
+               Column("collateral", 3, "right"), Column("debt", 4, "right"), Column("liquidation", 6),
+               Column("prices", 2), Column("block", 1, "right")]
+    cells, styles = [], []
+    for p in rows:
+        styles.append("bold red" if p.health is not None and p.health < 1 else (
+            "yellow" if p.health is not None and p.health < Decimal("1.1") else None))
         who = short_address(p.account) + (f" {plain_text(p.wallet_label)}" if p.wallet_label else "")
-        table.add_row(health, who, p.market, money_text(p.collateral, p.quote),
+        cells.append([health_text(p.health) + _marks(p), who, p.market, money_text(p.collateral, p.quote),
                       money_text(p.debt, p.quote), _liquidation_text(points[p.snapshot_id]), p.price_status,
-                      str(p.block_number), style=style)
-    console = Console(width=max(Console().width, 130))
-    console.print(table)
+                      str(p.block_number)])
+    console = print_table(title, columns, cells, styles)
     _print_perps(obj, rows, console)
     remarks = sorted({note for p in rows for note in p.notes})
     for note in remarks:  # what "held" and "unverified" mean for the rows shown
@@ -383,21 +461,24 @@ def _print_perps(obj: Context, rows: list[PositionView], console: Console) -> No
     perps = stored_perp_lines(obj.engine(), settings=obj.settings, views=rows)
     if not any(perps.values()):
         return
-    table = Table(title="Perp positions", title_justify="left")
-    for name in ("account", "market", "side", "size", "entry", "mark", "PnL", "lev", "mode", "liquidation"):
-        table.add_column(name, justify="left" if name in ("account", "market", "side", "mode") else "right",
-                         no_wrap=True, max_width={"account": 30, "market": 24}.get(name))
+    from indexer.tables import Column, print_table
+
+    priority = {"account": 0, "market": 3, "side": 0, "size": 6, "entry": 2, "mark": 5, "PnL": 4, "lev": 1,
+                "mode": 1, "liquidation": 7}
+    columns = [Column(name, priority[name], "left" if name in ("account", "market", "side", "mode") else "right")
+               for name in priority]
+    cells: list[list[str]] = []
     for p in rows:
         for line in perps[p.snapshot_id]:
             liquidation = "-" if line.liquidation is None else (
                 f"{'<' if line.falling else '>'} {price_text(line.liquidation)}")
             size = f"{plain_text(format(line.size.normalize(), 'f'))} {plain_text(line.symbol)}"
-            table.add_row(short_address(p.account), p.market, line.side, size,
+            cells.append([short_address(p.account), p.market, line.side, size,
                           "-" if line.entry is None else price_text(line.entry),
                           price_text(line.mark), "-" if line.pnl is None else money_text(line.pnl, p.quote),
                           "-" if line.leverage is None else f"{line.leverage.normalize():f}×", line.margin_mode,
-                          liquidation)
-    console.print(table)
+                          liquidation])
+    print_table("Perp positions", columns, cells, console=console, width=console.width)
 
 
 @cli.command()
@@ -419,7 +500,7 @@ def shock(obj: Context, moves: tuple[str, ...], wallet: str | None, chain: str |
 
     parsed = parse_moves(moves, obj.settings.risk.groups)
     result = shock_stored(obj.engine(), settings=obj.settings, moves=parsed,
-                          wallet=parse_address(wallet) if wallet else None, chain=chain, market=market)
+                          wallet=_resolve_wallet(obj, wallet), chain=chain, market=market)
     if as_json:
         click.echo(json.dumps(shock_json(result, limit=limit), indent=2))
         return
@@ -520,7 +601,7 @@ def var(obj: Context, wallet: str | None, market: str | None, horizon: str, as_j
 
     if (wallet is None) == (market is None):
         raise click.UsageError("give exactly one of --wallet and --market")
-    result = (wallet_var(obj.engine(), settings=obj.settings, wallet=parse_address(wallet), horizon=horizon)
+    result = (wallet_var(obj.engine(), settings=obj.settings, wallet=_resolve_wallet(obj, wallet), horizon=horizon)
               if wallet else market_var(obj.engine(), settings=obj.settings, market=str(market), horizon=horizon))
     body = result.as_json()
     if as_json:
@@ -664,18 +745,21 @@ def oracles(obj: Context, not_fresh: bool, chain: str | None, as_json: bool) -> 
         click.echo("no feeds stored" + (" that are not FRESH" if not_fresh else "") +
                    ("" if not_fresh else ": run `indexer sync` first"), err=True)
         return
-    table = Table(title="Oracle feeds at the latest stored block", title_justify="left")
-    for name, justify in [("status", "left"), ("asset", "left"), ("feed", "left"), ("answer", "right"),
-                          ("age", "right"), ("heartbeat", "right"), ("block", "right"), ("why", "left")]:
-        table.add_column(name, justify=justify, no_wrap=name != "why")  # type: ignore[arg-type]
+    from indexer.tables import Column, print_table
+
+    columns = [Column("status", 0), Column("asset", 0), Column("feed", 3), Column("answer", 5, "right"),
+               Column("age", 6, "right"), Column("heartbeat", 4, "right"), Column("block", 1, "right"),
+               Column("why", 2)]
+    cells, styles = [], []
     for o in rows:
-        style = None if o.status == "FRESH" else ("yellow" if o.status in ("STALE", "SEQUENCER_GRACE") else "bold red")
+        styles.append(None if o.status == "FRESH" else (
+            "yellow" if o.status in ("STALE", "SEQUENCER_GRACE") else "bold red"))
         heartbeat = "-" if o.heartbeat is None else f"{_age_text(o.heartbeat)} ({o.heartbeat_source})"
         answer = o.answer_scaled
-        table.add_row(o.status, o.symbol or o.kind, o.description or short_address(o.key),
+        cells.append([o.status, o.symbol or o.kind, o.description or short_address(o.key),
                       "-" if answer is None else f"{answer:,f}", _age_text(o.age), heartbeat, str(o.block_number),
-                      o.reason, style=style)
-    Console(width=max(Console().width, 130)).print(table)
+                      o.reason])
+    print_table("Oracle feeds at the latest stored block", columns, cells, styles)
 
 
 # -- alerts ------------------------------------------------------------------------------------------
@@ -697,19 +781,20 @@ def alerts(ctx: click.Context, open_only: bool, limit: int, as_json: bool) -> No
     if not rows:
         click.echo("no alerts" + (" open" if open_only else ""), err=True)
         return
-    table = Table(title="Alerts, most recent first", title_justify="left")
-    for name in ("status", "severity", "account", "market", "family", "health", "prices", "events", "deliveries"):
-        table.add_column(name, no_wrap=True)
+    from indexer.tables import Column, print_table
+
+    priority = {"status": 0, "severity": 0, "account": 0, "market": 5, "family": 2, "health": 6, "prices": 1,
+                "events": 3, "deliveries": 4}
+    cells, styles = [], []
     for a in rows:
         deliveries = [d for e in a["events"] for d in e["deliveries"]]
         summary = ", ".join(f"{n} {s}" for s, n in sorted(
             {(d["status"], sum(x["status"] == d["status"] for x in deliveries)) for d in deliveries}))
-        table.add_row(a["status"], a["severity"], short_address(a["account"]), a["market"], a["family"],
+        cells.append([a["status"], a["severity"], short_address(a["account"]), a["market"], a["family"],
                       health_text(a["health"]), a["price_status"],
-                      " → ".join(f"{e['kind']}@{e['block_number']}" for e in a["events"]), summary or "-",
-                      style="bold red" if a["status"] == "open" and a["severity"] in ("LIQUIDATABLE", "INVALID")
-                      else None)
-    Console(width=max(Console().width, 150)).print(table)
+                      " → ".join(f"{e['kind']}@{e['block_number']}" for e in a["events"]), summary or "-"])
+        styles.append("bold red" if a["status"] == "open" and a["severity"] in ("LIQUIDATABLE", "INVALID") else None)
+    print_table("Alerts, most recent first", [Column(n, p) for n, p in priority.items()], cells, styles)
 
 
 @alerts.command("deliveries")
@@ -727,14 +812,14 @@ def alerts_deliveries(obj: Context, failed_only: bool, as_json: bool) -> None:
     if not rows:
         click.echo("no deliveries" + (" failed" if failed_only else ""), err=True)
         return
-    table = Table(title="Deliveries, newest first", title_justify="left")
-    for name in ("id", "status", "channel", "event", "severity", "block", "attempts", "last error"):
-        table.add_column(name, no_wrap=name != "last error")
-    for d in rows:
-        table.add_row(str(d["id"]), d["status"], d["channel"], d["kind"], d["severity"], str(d["block_number"]),
-                      str(d["attempts"]), d["last_error"] or "",
-                      style="bold red" if d["status"] == "failed" else None)
-    Console(width=max(Console().width, 150)).print(table)
+    from indexer.tables import Column, print_table
+
+    columns = [Column("id", 0), Column("status", 0), Column("channel", 0), Column("event", 3), Column("severity", 4),
+               Column("block", 2), Column("attempts", 1), Column("last error", 5, wrap=True)]
+    cells = [[str(d["id"]), d["status"], d["channel"], d["kind"], d["severity"], str(d["block_number"]),
+              str(d["attempts"]), d["last_error"] or ""] for d in rows]
+    print_table("Deliveries, newest first", columns, cells,
+                ["bold red" if d["status"] == "failed" else None for d in rows])
 
 
 @alerts.command("test")
@@ -869,10 +954,25 @@ def devnet_price(obj: Context, symbol: str, usd: str) -> None:
     _, path = _devnet_chain(obj.settings)
     deployment = Deployment.from_json(path)
     symbols = [r["symbol"] for r in deployment.reserves]
-    if symbol not in symbols:
+    matched = [s for s in symbols if s == symbol] or [s for s in symbols if s.lower() == symbol.lower()]
+    if not matched:
         raise IndexerError(f"no devnet reserve {symbol!r} (reserves: {', '.join(symbols)})")
-    set_price(deployment.rpc_url, deployment, symbol, answer)
-    click.echo(f"{symbol} feed now answers {_usd(answer)} USD")
+    set_price(deployment.rpc_url, deployment, matched[0], answer)
+    click.echo(f"{matched[0]} feed now answers {_usd(answer)} USD")
+
+
+@devnet.command("warp")
+@click.argument("seconds", type=click.IntRange(min=1))
+@pass_ctx
+def devnet_warp(obj: Context, seconds: int) -> None:
+    """Move the running devnet's clock SECONDS forward and mine a block: every feed ages by that much (past its
+    heartbeat it reads STALE on the next sync) and interest accrues."""
+    from indexer.devnet import Deployment, advance_time
+
+    _, path = _devnet_chain(obj.settings)
+    deployment = Deployment.from_json(path)
+    stamp = advance_time(deployment.rpc_url, seconds)
+    click.echo(f"devnet clock moved {seconds} s forward; the new block's timestamp is {stamp}")
 
 
 def _usd(answer: int) -> str:

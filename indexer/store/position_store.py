@@ -155,6 +155,17 @@ def legs_of(engine: Engine, snapshot_ids: Sequence[int]) -> dict[int, list[Leg]]
     return found
 
 
+def count_positions(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(_positions)).scalar_one())
+
+
+def position_owners(engine: Engine) -> list[str]:
+    """Every wallet that holds a stored position."""
+    with engine.connect() as connection:
+        return [row[0] for row in connection.execute(select(_positions.c.owner).distinct())]
+
+
 def position_healths(engine: Engine, *, chain: str) -> dict[tuple[str, str], Decimal | None]:
     """The stored (previous) health of every position of ``chain``, by (market key, account)."""
     p = _positions.c

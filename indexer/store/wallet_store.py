@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from sqlalchemy import (
+    Connection,
     Engine,
     Table,
     delete,
@@ -14,6 +16,7 @@ from sqlalchemy import (
 
 from indexer.store.models import (
     Wallet,
+    WalletBase,
     WalletPublic,
 )
 from indexer.store.types import utc_now
@@ -33,20 +36,33 @@ def add_wallet(engine: Engine, *, address: str, label: str | None = None, warn_h
     ``warn_health``/``critical_health`` are this wallet's own alert enter levels.
     """
     with engine.begin() as connection:
-        statement = upsert_insert(connection, _wallets).values(
-            address=address, label=label, created_at=utc_now(), warn_health=warn_health,
-            critical_health=critical_health)
-        excluded = statement.excluded
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["address"],
-                set_={"label": func.coalesce(excluded.label, _wallets.c.label),
-                      "warn_health": func.coalesce(excluded.warn_health, _wallets.c.warn_health),
-                      "critical_health": func.coalesce(excluded.critical_health, _wallets.c.critical_health)},
-            )
-        )
+        _upsert(connection, WalletBase(address=address, label=label, warn_health=warn_health,
+                                       critical_health=critical_health))
         row = connection.execute(select(_wallets).where(_wallets.c.address == address)).mappings().one()
     return WalletPublic.model_validate(dict(row))
+
+
+def add_wallets(engine: Engine, wallets: Sequence[WalletBase]) -> int:
+    """Track every one of ``wallets`` (as ``add_wallet`` does each) in one transaction: all or none."""
+    with engine.begin() as connection:
+        for wallet in wallets:
+            _upsert(connection, wallet)
+    return len(wallets)
+
+
+def _upsert(connection: Connection, wallet: WalletBase) -> None:
+    statement = upsert_insert(connection, _wallets).values(
+        address=wallet.address, label=wallet.label, created_at=utc_now(), warn_health=wallet.warn_health,
+        critical_health=wallet.critical_health)
+    excluded = statement.excluded
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["address"],
+            set_={"label": func.coalesce(excluded.label, _wallets.c.label),
+                  "warn_health": func.coalesce(excluded.warn_health, _wallets.c.warn_health),
+                  "critical_health": func.coalesce(excluded.critical_health, _wallets.c.critical_health)},
+        )
+    )
 
 
 def remove_wallet(engine: Engine, *, address: str) -> bool:

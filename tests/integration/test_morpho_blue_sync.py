@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -173,7 +172,7 @@ def test_devnet_up_deploys_morpho_beside_aave_and_sync_indexes_both(tmp_path):
     """As a new user runs it: `indexer devnet up` with the shipped default config (its Morpho markets named by
     devnet:…), then `indexer sync` and `indexer positions --json` from another shell."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "INDEXER_CONFIG")}
-    shutil.copytree(Path(__file__).resolve().parents[2] / "config", tmp_path / "config")
+    env["INDEXER_HOME"] = str(tmp_path)  # the shipped default config: its relative paths land in the data directory
     up = subprocess.Popen([sys.executable, "-m", "indexer", "devnet", "up", "--borrowers", "12"], cwd=tmp_path,
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
