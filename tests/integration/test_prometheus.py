@@ -95,7 +95,8 @@ def test_prometheus_scrapes_run_and_serve(devnet, chain_state, write_devnet_conf
         exported = set(re.findall(r"^(indexer_\w+)", bodies["run"] + bodies["serve"], re.M))
         suffixes = {"counter": ("", "_total"), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
         for name, kind in re.findall(r"^# TYPE (indexer_\w+) (\w+)", bodies["run"] + bodies["serve"], re.M):
-            exported |= {name.removesuffix("_total") + suffix for suffix in suffixes.get(kind, ("",))}  # declared, if not yet observed
+            # declared, if not observed yet
+            exported |= {name.removesuffix("_total") + suffix for suffix in suffixes.get(kind, ("",))}
         dashboard = json.loads((DEPLOY / "grafana" / "position-health-indexer.json").read_text())
         queried = {name for panel in dashboard["panels"] for target in panel["targets"]
                    for name in re.findall(r"indexer_\w+", target["expr"])}
