@@ -1017,8 +1017,19 @@ def demo(obj: Context, borrowers: int, shock: str) -> None:
             _print_positions(obj, limit=15, max_health=Decimal(1))
     finally:
         node.stop()
-    click.echo(f"\nstored in {obj.settings.database_url}; the devnet has been stopped "
-               "(`indexer devnet up` keeps one running)")
+    from collections import Counter as Tally
+
+    from indexer.store.alert_store import list_alerts
+
+    opened = list_alerts(obj.engine(), open_only=True)
+    kinds = Tally(f"{a['family']} {a['severity']}" for a in opened)
+    told = f" ({', '.join(f'{n} {kind}' for kind, n in sorted(kinds.items()))})" if opened else ""
+    nowhere = "" if obj.settings.channels else "; no alert channel is configured, so they are in the store only"
+    click.echo(f"\n{len(opened)} alerts are open{told}{nowhere}")
+    click.echo(f"stored in {obj.settings.database_url}; the devnet has been stopped (`indexer devnet up` keeps one "
+               "running)")
+    click.echo("next: `indexer alerts --open`, `indexer positions --max-health 1.1`, `indexer shock ETH=-20`, "
+               "`indexer serve` (the dashboard at http://127.0.0.1:8080/), or `indexer devnet up` and `indexer run`")
 
 
 def _global_options() -> list[click.Option]:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from indexer.api import dashboard, health, metrics, openapi, positions, reads, risk, wallets
+from indexer.api import dashboard, docs, health, metrics, openapi, positions, reads, risk, wallets
 from indexer.api.config import ApiConfig, api_config
 from indexer.api.cors import cors_middleware
 from indexer.api.errors import Handler, error_middleware
@@ -73,6 +73,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", health.healthz_handler)
     app.router.add_get("/metrics", metrics.metrics_handler)
     app.router.add_get("/openapi.json", openapi.openapi_handler)
+    app.router.add_get("/docs", docs.docs_handler)
+    app.router.add_get("/docs/ui/{name}", docs.ui_handler)
+    app.router.add_get("/docs/static/{name}", docs.static_handler)
     app.router.add_get("/v1/positions", positions.list_handler)
     app.router.add_get("/v1/positions/{chain}/{market}/{account}", positions.detail_handler)
     app.router.add_get("/v1/positions/{chain}/{market}/{account}/history", positions.history_handler)

@@ -333,3 +333,23 @@ async def test_pages_answer_404_for_the_unknown_and_400_for_what_they_cannot_use
         assert status == 200 and "No stored position of this wallet." in text
         status, _, _, text = await get(url, market_href(MARKET))
         assert status == 200 and "No stored position holds collateral." in text
+
+
+@pytest.mark.one_database("sqlite")
+async def test_api_docs_render_in_the_browser_from_the_package(write_devnet_config, engine, chromium, tmp_path):
+    """/docs: Swagger UI, its files served by this app (never a CDN), renders every route of /openapi.json."""
+    settings = load_settings(write_devnet_config())
+    async with served(make_app(settings, config=ApiConfig())) as url:
+        status, kind, csp, _ = await get(url, "/docs")
+        assert status == 200 and kind == "text/html" and "script-src 'self'" in csp
+        assert (await get(url, "/docs/ui/swagger-ui-bundle.js"))[:2] == (200, "text/javascript")
+        assert (await get(url, "/docs/ui/index.html"))[0] == 404  # only the files the page uses are served
+        assert (await get(url, "/docs/static/..%2Fdocs.py"))[0] == 404
+        dom = await browse(chromium, tmp_path, url, "/docs")
+        if 'class="opblock-summary-path"' not in dom:  # rendered after /openapi.json arrived: give it time
+            dom = await run_chromium(chromium, tmp_path / "profile", "--virtual-time-budget=20000", "--dump-dom",
+                                     f"{url}/docs")
+        async with ClientSession() as session, session.get(f"{url}/openapi.json") as response:
+            document = await response.json()
+    shown = set(re.findall(r'data-path="([^"]+)"', dom))
+    assert shown == set(document["paths"]), sorted(set(document["paths"]) ^ shown)
