@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 EXIT_ERROR = 1
 
 
-LONG_RUNNING = frozenset({"run", "serve", "dispatch"})  # commands that log at INFO by default
+LONG_RUNNING = frozenset({"run", "serve"})  # commands that log at INFO by default (and `alerts dispatch`)
 
 
 class Context:
@@ -783,18 +783,117 @@ def alerts(ctx: click.Context, open_only: bool, limit: int, as_json: bool) -> No
         return
     from indexer.tables import Column, print_table
 
-    priority = {"status": 0, "severity": 0, "account": 0, "market": 5, "family": 2, "health": 6, "prices": 1,
-                "events": 3, "deliveries": 4}
+    priority = {"id": 0, "status": 0, "severity": 0, "account": 0, "market": 5, "family": 2, "health": 6,
+                "prices": 1, "events": 3, "deliveries": 4}
     cells, styles = [], []
     for a in rows:
         deliveries = [d for e in a["events"] for d in e["deliveries"]]
         summary = ", ".join(f"{n} {s}" for s, n in sorted(
             {(d["status"], sum(x["status"] == d["status"] for x in deliveries)) for d in deliveries}))
-        cells.append([a["status"], a["severity"], short_address(a["account"]), a["market"], a["family"],
+        status = a["status"] + (" (acked)" if a.get("acknowledged_at") is not None and a["status"] == "open" else "")
+        cells.append([a["id"][:ALERT_ID_SHOWN], status, a["severity"], short_address(a["account"]), a["market"],
+                      a["family"],
                       health_text(a["health"]), a["price_status"],
                       " → ".join(f"{e['kind']}@{e['block_number']}" for e in a["events"]), summary or "-"])
         styles.append("bold red" if a["status"] == "open" and a["severity"] in ("LIQUIDATABLE", "INVALID") else None)
     print_table("Alerts, most recent first", [Column(n, p) for n, p in priority.items()], cells, styles)
+
+
+ALERT_ID_SHOWN = 10  # characters of an alert id in the table; `alerts ack` takes any unique start of one
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def _parse_duration(_: click.Context, __: click.Parameter, value: str) -> float:
+    match = _DURATION.match(value.strip().lower())
+    if match is None or float(match.group(1)) <= 0:
+        raise click.BadParameter(f"{value!r} is not a duration (e.g. 90s, 30m, 2h, 1d)")
+    return float(match.group(1)) * _UNIT[match.group(2) or "s"]
+
+
+@alerts.command("ack")
+@click.argument("alert_id")
+@click.option("--by", default=None, help="Who acknowledges it (shown with the alert).")
+@pass_ctx
+def alerts_ack(obj: Context, alert_id: str, by: str | None) -> None:
+    """Acknowledge an open alert (ALERT_ID, or any unique start of it as `indexer alerts` shows it): its later
+    de-escalations are stored but not delivered; an escalation and its resolution still are."""
+    from indexer.store.alert_store import acknowledge_alert, list_alerts
+
+    wanted = alert_id.strip().lower()
+    matches = [a["id"] for a in list_alerts(obj.engine()) if a["id"].startswith(wanted)] if wanted else []
+    if len(matches) != 1:
+        raise IndexerError(f"no alert id starts with {alert_id!r}" if not matches else
+                           f"{alert_id!r} starts {len(matches)} alert ids: give more of it")
+    row = acknowledge_alert(obj.engine(), alert_id=matches[0], by=by, now=time.time())
+    assert row is not None
+    if row["status"] != "open":
+        raise IndexerError(f"alert {matches[0]} is {row['status']}: only an open alert can be acknowledged")
+    click.echo(f"alert {row['id']} acknowledged" + (f" by {printable(row['acknowledged_by'])}"
+                                                   if row["acknowledged_by"] else ""))
+
+
+@alerts.command("silence")
+@click.option("--wallet", "-w", default=None, help="Events of this wallet (or the start of its address).")
+@click.option("--market", default=None, help="Events of this market (config key).")
+@click.option("--chain", default=None, help="Events of this chain or venue.")
+@click.option("--all", "everything", is_flag=True, help="Every event (a maintenance window).")
+@click.option("--for", "duration", required=True, callback=_parse_duration, help="How long: 90s, 30m, 2h, 1d.")
+@click.option("--reason", default=None, help="Why (shown with the silence and on every delivery it holds back).")
+@click.option("--by", default=None, help="Who sets it.")
+@pass_ctx
+def alerts_silence(obj: Context, wallet: str | None, market: str | None, chain: str | None, everything: bool,
+                   duration: float, reason: str | None, by: str | None) -> None:
+    """Hold back the deliveries of matching events for a while: they are stored, with status `silenced`."""
+    from indexer.store.alert_store import add_silence
+
+    if not (wallet or market or chain or everything):
+        raise click.UsageError("say what to silence: --wallet, --market, --chain (any together), or --all")
+    if market is not None and market not in obj.settings.markets:
+        raise IndexerError(f"market {market!r} is not configured (markets: {', '.join(sorted(obj.settings.markets))})")
+    now = time.time()
+    row = add_silence(obj.engine(), chain=chain, market=market, wallet=_resolve_wallet(obj, wallet),
+                      starts_at=now, ends_at=now + duration, reason=reason, created_by=by)
+    click.echo(f"{row.describe()} until {_when(row.ends_at)}")
+
+
+@alerts.command("silences")
+@click.option("--all", "include_ended", is_flag=True, help="Also the silences that have ended.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def alerts_silences(obj: Context, include_ended: bool, as_json: bool) -> None:
+    """The silences in force (or all of them)."""
+    from indexer.store.alert_store import list_silences
+
+    rows = list_silences(obj.engine(), now=time.time(), active_only=not include_ended)
+    if as_json:
+        click.echo(json.dumps([{"id": r.id, "chain": r.chain, "market": r.market, "wallet": r.wallet,
+                                "starts_at": r.starts_at, "ends_at": r.ends_at, "reason": r.reason,
+                                "created_by": r.created_by} for r in rows], indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r.describe()} from {_when(r.starts_at)} until {_when(r.ends_at)}"
+                   + (f" (set by {printable(r.created_by)})" if r.created_by else ""))
+    if not rows:
+        click.echo("no silence in force" if not include_ended else "no silences", err=True)
+
+
+@alerts.command("unsilence")
+@click.argument("silence_id", type=click.IntRange(min=1))
+@pass_ctx
+def alerts_unsilence(obj: Context, silence_id: int) -> None:
+    """End a silence now (it is removed)."""
+    from indexer.store.alert_store import remove_silence
+
+    if not remove_silence(obj.engine(), silence_id=silence_id):
+        raise IndexerError(f"no silence #{silence_id}")
+    click.echo(f"silence #{silence_id} removed")
+
+
+def _when(seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @alerts.command("deliveries")
@@ -846,6 +945,8 @@ def alerts_dispatch(obj: Context, once: bool, poll: float, lease: float) -> None
     """Deliver pending alert deliveries (retries, backoff, Retry-After); SIGINT/SIGTERM stop it cleanly."""
     from indexer.alerts.dispatch_cli import dispatch
 
+    obj.long_running = True
+    obj.configure_logging()
     delivered = asyncio.run(dispatch(obj.settings, obj.engine(), once=once, poll=poll, lease=lease))
     click.echo(f"processed {delivered} deliveries", err=True)
 

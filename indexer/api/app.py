@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from indexer.api import dashboard, docs, health, metrics, openapi, positions, reads, risk, wallets
+from indexer.api import dashboard, docs, health, metrics, openapi, positions, reads, risk, silences, wallets
 from indexer.api.config import ApiConfig, api_config
 from indexer.api.cors import cors_middleware
 from indexer.api.errors import Handler, error_middleware
@@ -83,6 +83,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/wallets", wallets.add_handler)
     app.router.add_delete("/v1/wallets/{address}", wallets.remove_handler)
     app.router.add_get("/v1/alerts", reads.alerts_handler)
+    app.router.add_post("/v1/alerts/{alert_id}/ack", silences.ack_handler)
+    app.router.add_get("/v1/silences", silences.list_handler)
+    app.router.add_post("/v1/silences", silences.add_handler)
+    app.router.add_delete("/v1/silences/{silence_id}", silences.remove_handler)
     app.router.add_get("/v1/oracles", reads.oracles_handler)
     app.router.add_get("/v1/markets", reads.markets_handler)
     app.router.add_get("/v1/shock", risk.shock_handler)

@@ -14,7 +14,7 @@ def require_token(request: web.Request) -> None:
     """Raise 403 when no token is configured (the routes are disabled), 401 when it is missing or wrong."""
     config = request.app[CONFIG]
     if config.token is None:
-        raise ApiError(403, f"changing wallets over the API is disabled: set {config.token_env} in the "
+        raise ApiError(403, f"changes over the API are disabled: set {config.token_env} in the "
                             "server's environment to enable it")
     scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
     # compare_digest runs in time independent of where the strings differ; bytes, so any text is accepted.

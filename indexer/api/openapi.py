@@ -59,6 +59,7 @@ STR = {"type": "string"}
 NAME = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
         "description": "a chain, market or protocol name (no control characters)"}
 BOOL = {"type": "boolean"}
+SHORT_TEXT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f]+$"}
 # A NAME as one path segment of a page's URL: "." and ".." are dot segments a client removes before sending, so
 # they never reach a handler (the API's routes answer that with the router's JSON 404, the pages' would not be HTML)
 _NAME_CHAR, _NAME_NOT_DOT = "[^\\u0000-\\u001f\\u007f]", "[^\\u0000-\\u001f\\u007f.]"
@@ -148,7 +149,19 @@ SCHEMAS: dict[str, Any] = {
                       "severity": STR, "status": {"type": "string", "enum": ["open", "resolved"]},
                       "opened_block": INT, "resolved_block": _nullable(INT), "updated_block": INT,
                       "price_status": STR, "health": _nullable(DECIMAL),
+                      "acknowledged_at": _nullable({"type": "number"}), "acknowledged_by": _nullable(STR),
                       "events": {"type": "array", "items": _ref("AlertEvent")}}),
+    "Silence": _object({"id": INT, "chain": _nullable(STR), "market": _nullable(STR), "wallet": _nullable(ADDRESS),
+                        "starts_at": {"type": "number"}, "ends_at": {"type": "number"}, "reason": _nullable(STR),
+                        "created_by": _nullable(STR)}),
+    "SilenceList": _list_of("Silence"),
+    "SilenceCreate": {"type": "object", "additionalProperties": False, "properties": {
+        "chain": SHORT_TEXT, "market": SHORT_TEXT, "wallet": ADDRESS_IN, "all": BOOL,
+        "seconds": {"type": "integer", "minimum": 1, "maximum": 366 * 86_400}, "reason": SHORT_TEXT,
+        "by": SHORT_TEXT}, "required": ["seconds"],
+        "anyOf": [{"required": ["chain"]}, {"required": ["market"]}, {"required": ["wallet"]},
+                  {"required": ["all"], "properties": {"all": {"const": True}}}]},
+    "AckRequest": {"type": "object", "additionalProperties": False, "properties": {"by": SHORT_TEXT}},
     "AlertList": _list_of("Alert", status={"type": "string", "enum": ["open", "all"]}, limit=INT),
     "Oracle": _object({
         "chain": STR, "feed": STR, "kind": STR, "asset": _nullable(STR), "symbol": _nullable(STR),
@@ -248,6 +261,10 @@ def _html(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {"schema": STR}}}
 
 
+def _asset() -> dict[str, Any]:
+    return {"description": "the file", "content": {"text/css": {"schema": STR}, "text/javascript": {"schema": STR}}}
+
+
 def _query(name: str, schema: dict[str, Any], description: str, example: Any = None) -> dict[str, Any]:
     parameter = {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
     if example is not None:
@@ -267,7 +284,7 @@ POSITION_PATH = [_path("chain", NAME, "devnet"), _path("market", NAME, "devnet-a
                  _path("account", ACCOUNT_IN, EXAMPLE_ACCOUNT)]
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 UNAUTHORIZED = _error("missing or wrong bearer token")
-DISABLED = _error("no token is configured on the server: wallet changes are disabled")
+DISABLED = _error("no token is configured on the server: changes over the API are disabled")
 
 PATHS: dict[str, Any] = {
     "/v1/positions": {"get": {
@@ -336,6 +353,35 @@ PATHS: dict[str, Any] = {
                    f"at most this many (capped to {MAX_ALERTS})", 10),
         ],
         "responses": {"200": _json("alerts", "AlertList"), "400": BAD, "500": FAILED}}},
+    "/v1/alerts/{alert_id}/ack": {"post": {
+        "operationId": "acknowledgeAlert",
+        "summary": "Acknowledge an open alert: its later de-escalations are not delivered (escalations and its "
+                   "resolution are)", "security": BEARER,
+        "parameters": [_path("alert_id", {"type": "string", "minLength": 1, "maxLength": 64}, "0123abcd")],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("AckRequest"),
+                                                                             "example": {"by": "ops"}}}},
+        "responses": {"200": _json("acknowledged (or already)", "Alert"), "400": BAD, "401": UNAUTHORIZED,
+                      "403": DISABLED, "404": _error("no such alert"), "409": _error("the alert is not open"),
+                      "500": FAILED}}},
+    "/v1/silences": {
+        "get": {"operationId": "listSilences", "summary": "Silences in force (all: also the ended ones)",
+                "parameters": [_query("all", BOOL, "also the silences that have ended", "true")],
+                "responses": {"200": _json("silences", "SilenceList"), "400": BAD, "500": FAILED}},
+        "post": {"operationId": "addSilence",
+                 "summary": "Hold back the deliveries of matching events (chain, market, wallet: every one given "
+                            "must match) for `seconds`; they are stored with status `silenced`", "security": BEARER,
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": _ref("SilenceCreate"),
+                     "example": {"market": "devnet-aave-v3", "seconds": 3600, "reason": "maintenance"}}}},
+                 "responses": {"201": _json("the silence", "Silence"), "400": BAD, "401": UNAUTHORIZED,
+                               "403": DISABLED, "404": _error("no such market in the configuration"),
+                               "500": FAILED}},
+    },
+    "/v1/silences/{silence_id}": {"delete": {
+        "operationId": "removeSilence", "summary": "End a silence now", "security": BEARER,
+        "parameters": [_path("silence_id", {"type": "string", "pattern": "^[0-9]{1,18}$"}, "1")],
+        "responses": {"204": {"description": "removed"}, "400": BAD, "401": UNAUTHORIZED, "403": DISABLED,
+                      "404": _error("no such silence"), "500": FAILED}}},
     "/v1/oracles": {"get": {
         "operationId": "listOracles", "summary": "Price feeds with the verdict on their latest reading",
         "parameters": [_query("chain", NAME, "only this chain", "devnet"),
@@ -398,6 +444,18 @@ PATHS: dict[str, Any] = {
         "operationId": "openapi", "summary": "This document",
         "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {
             "schema": {"type": "object"}}}}}}},
+    "/docs": {"get": {
+        "operationId": "docs", "summary": "This document as a browsable reference (Swagger UI, HTML)",
+        "responses": {"200": _html("HTML page"), "500": FAILED}}},
+    "/docs/ui/{name}": {"get": {
+        "operationId": "docsUi", "summary": "Swagger UI's files the reference page uses (from swagger-ui-py)",
+        "parameters": [_path("name", {"type": "string", "enum": ["swagger-ui.css", "swagger-ui-bundle.js"]},
+                             "swagger-ui.css")],
+        "responses": {"200": _asset(), "404": _error("not a file the page uses"), "500": FAILED}}},
+    "/docs/static/{name}": {"get": {
+        "operationId": "docsStatic", "summary": "The reference page's start-up script",
+        "parameters": [_path("name", {"type": "string", "enum": ["docs.js"]}, "docs.js")],
+        "responses": {"200": _asset(), "404": _error("not a file the page uses"), "500": FAILED}}},
     "/": {"get": {
         "operationId": "dashboard", "summary": "The dashboard (HTML)",
         "responses": {"200": _html("HTML page"), "500": FAILED}}},

@@ -160,7 +160,7 @@ def market(m: MarketSummary) -> dict[str, Any]:
 
 
 _ALERT_FIELDS = ("id", "dedup_key", "chain", "market", "account", "family", "severity", "status", "opened_block",
-                 "resolved_block", "updated_block", "price_status")
+                 "resolved_block", "updated_block", "price_status", "acknowledged_at", "acknowledged_by")
 _EVENT_FIELDS = ("id", "kind", "severity", "previous_severity", "block_number", "price_status")
 _DELIVERY_FIELDS = ("channel", "status", "attempts", "last_error")
 

@@ -3,6 +3,7 @@ alerts as people list them. The outbox claim is ``indexer.store.outbox``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -10,6 +11,8 @@ from sqlalchemy import (
     Engine,
     Table,
     bindparam,
+    delete,
+    insert,
     select,
     update,
 )
@@ -20,6 +23,7 @@ from indexer.store.models import (
     AlertState,
     Delivery,
     MarginChange,
+    Silence,
 )
 from indexer.store.upsert import upsert_insert
 
@@ -28,6 +32,8 @@ _deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
 _states: Table = AlertState.__table__  # type: ignore[attr-defined]
 _events: Table = AlertEvent.__table__  # type: ignore[attr-defined]
 _margin_changes: Table = MarginChange.__table__  # type: ignore[attr-defined]
+_silences: Table = Silence.__table__  # type: ignore[attr-defined]
+SILENCED = "silenced"  # a delivery status: written, never sent (a silence or an acknowledgement held it back)
 
 
 def alert_states(engine: Engine, *, chain: str) -> dict[tuple[str, str, str], tuple[int, int | None, int | None,
@@ -109,7 +115,7 @@ def write_alerts(connection: Connection, writes: Any) -> None:
     if writes.events:
         connection.execute(_events.insert(), writes.events)
     if writes.deliveries:
-        connection.execute(_deliveries.insert(), writes.deliveries)
+        connection.execute(_deliveries.insert(), _held_back(connection, writes))
     if getattr(writes, "margin_changes", None):
         connection.execute(_margin_changes.insert(), writes.margin_changes)
     if writes.states:
@@ -118,3 +124,95 @@ def write_alerts(connection: Connection, writes: Any) -> None:
         connection.execute(statement.on_conflict_do_update(
             index_elements=["chain", "market", "account", "family"],
             set_={f: statement.excluded[f] for f in fields}), writes.states)
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRow:
+    id: int
+    chain: str | None
+    market: str | None
+    wallet: str | None
+    starts_at: float
+    ends_at: float
+    reason: str | None
+    created_by: str | None
+
+    def matches(self, chain: str, market: str, wallet: str) -> bool:
+        return ((self.chain is None or self.chain == chain) and (self.market is None or self.market == market)
+                and (self.wallet is None or self.wallet.lower() == wallet.lower()))
+
+    def describe(self) -> str:
+        scope = " ".join(f"{k}={v}" for k, v in (("chain", self.chain), ("market", self.market),
+                                                  ("wallet", self.wallet)) if v) or "everything"
+        return f"silence #{self.id} ({scope}" + (f": {self.reason}" if self.reason else "") + ")"
+
+
+def _silence(row: Any) -> SilenceRow:
+    return SilenceRow(id=row.id, chain=row.chain, market=row.market, wallet=row.wallet, starts_at=row.starts_at,
+                      ends_at=row.ends_at, reason=row.reason, created_by=row.created_by)
+
+
+def _held_back(connection: Connection, writes: Any) -> list[dict[str, Any]]:
+    """The block's outbox rows, those of silenced events and of acknowledged alerts' de-escalations marked
+    ``silenced`` (written, so the record says why nothing was sent; never claimed by a dispatcher)."""
+    rows: list[dict[str, Any]] = writes.deliveries
+    now = max(row["created_at"] for row in rows)
+    silences = [_silence(r) for r in connection.execute(
+        select(_silences).where(_silences.c.starts_at <= now, _silences.c.ends_at > now).order_by(_silences.c.id))]
+    lowered = {e["id"]: e["alert_id"] for e in writes.events if e["kind"] == "deescalated"}
+    acknowledged: set[str] = set()
+    if lowered:
+        acknowledged = set(connection.execute(select(_alerts.c.id).where(
+            _alerts.c.id.in_(set(lowered.values())), _alerts.c.acknowledged_at.is_not(None))).scalars())
+    if not silences and not acknowledged:
+        return rows
+    why: dict[str, str] = {}
+    for message in writes.messages:
+        if message.test:
+            continue
+        wallet = message.account.split(":", 1)[0]
+        hit = next((x for x in silences if x.matches(message.chain, message.market, wallet)), None)
+        if hit is not None:
+            why[message.event_id] = f"held back by {hit.describe()}"
+        elif lowered.get(message.event_id) in acknowledged:
+            why[message.event_id] = "held back: the alert is acknowledged (a de-escalation)"
+    # every row with the same keys: an executemany insert takes its columns from the first row
+    return [{**row, "status": SILENCED, "last_error": why[row["event_id"]], "finished_at": row["created_at"]}
+            if row["event_id"] in why else {**row, "last_error": None, "finished_at": None} for row in rows]
+
+
+def acknowledge_alert(engine: Engine, *, alert_id: str, by: str | None, now: float) -> dict[str, Any] | None:
+    """Mark an open alert acknowledged (its later de-escalations are not delivered; escalations and its resolution
+    are). Returns the alert, or None when there is no such alert. Acknowledging twice keeps the first."""
+    with engine.begin() as connection:
+        row = connection.execute(select(_alerts).where(_alerts.c.id == alert_id)).mappings().first()
+        if row is None:
+            return None
+        if row["acknowledged_at"] is None and row["status"] == "open":
+            connection.execute(update(_alerts).where(_alerts.c.id == alert_id).values(
+                acknowledged_at=now, acknowledged_by=by))
+        return dict(connection.execute(select(_alerts).where(_alerts.c.id == alert_id)).mappings().one())
+
+
+def add_silence(engine: Engine, *, chain: str | None, market: str | None, wallet: str | None, starts_at: float,
+                ends_at: float, reason: str | None, created_by: str | None) -> SilenceRow:
+    if not starts_at < ends_at:
+        raise ValueError("a silence must end after it starts")
+    with engine.begin() as connection:
+        new_id = connection.execute(insert(_silences).values(
+            chain=chain, market=market, wallet=wallet, starts_at=starts_at, ends_at=ends_at, reason=reason,
+            created_by=created_by).returning(_silences.c.id)).scalar_one()
+        return _silence(connection.execute(select(_silences).where(_silences.c.id == new_id)).one())
+
+
+def list_silences(engine: Engine, *, now: float, active_only: bool = True) -> list[SilenceRow]:
+    query = select(_silences).order_by(_silences.c.ends_at, _silences.c.id)
+    if active_only:
+        query = query.where(_silences.c.ends_at > now)
+    with engine.connect() as connection:
+        return [_silence(r) for r in connection.execute(query)]
+
+
+def remove_silence(engine: Engine, *, silence_id: int) -> bool:
+    with engine.begin() as connection:
+        return connection.execute(delete(_silences).where(_silences.c.id == silence_id)).rowcount > 0

@@ -261,6 +261,25 @@ class Alert(SQLModel, table=True):
     updated_block: int = Field(sa_type=BigInteger)
     price_status: str
     health: Decimal | None = Field(default=None, sa_type=HealthDecimal)
+    acknowledged_at: float | None = Field(default=None, sa_type=Double)  # unix seconds; None: not acknowledged
+    acknowledged_by: str | None = None
+
+
+class Silence(SQLModel, table=True):
+    """Deliveries of events matching every field given (chain, market, wallet) are not sent between ``starts_at``
+    and ``ends_at`` (unix seconds): their outbox rows are written as ``silenced``."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silences_ends_at", "ends_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    chain: str | None = None
+    market: str | None = None
+    wallet: str | None = None
+    starts_at: float = Field(sa_type=Double)
+    ends_at: float = Field(sa_type=Double)
+    reason: str | None = None
+    created_by: str | None = None
 
 
 class AlertEvent(SQLModel, table=True):

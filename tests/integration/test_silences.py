@@ -1,0 +1,139 @@
+"""Silences and acknowledgements on real devnet alerts: a silenced wallet's events are stored with their outbox rows
+marked `silenced` (never claimed), everyone else's go out as usual; an acknowledged alert's de-escalation is held
+back, its escalation and its resolution are not. Through the CLI and the API as people use them."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from aiohttp import ClientSession, web
+
+from indexer.api.app import make_app
+from indexer.api.config import ApiConfig
+from indexer.devnet import set_price
+from indexer.settings import load_settings
+from indexer.store.alert_store import SILENCED, acknowledge_alert, add_silence, list_alerts
+from indexer.store.models import AlertEvent, Delivery
+from indexer.store.wallet_store import add_wallet
+from indexer.sync import sync_once
+from tests.integration.test_alerts_devnet import rows, weth_only_borrower
+
+HOOK = '[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:9/hook"\nsecret_env = "HOOK_SECRET"\n'
+
+
+def deliveries_of(engine, account: str, kind: str) -> list[dict]:
+    events = {e["id"]: e for e in rows(engine, AlertEvent)}
+    out = []
+    for d in rows(engine, Delivery):
+        event = events[d["event_id"]]
+        message = json.loads(event["message"])
+        if message["account"] == account and event["kind"] == kind:
+            out.append(d)
+    return out
+
+
+async def test_a_silenced_wallet_is_stored_not_sent_and_an_ack_holds_back_only_deescalations(
+        devnet, chain_state, write_devnet_config, engine, monkeypatch):
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
+    config = load_settings(write_devnet_config(tail=HOOK))
+    for account in devnet.accounts:
+        add_wallet(engine, address=account.address, label=account.kind)
+    await sync_once(config, engine)
+    target = weth_only_borrower(devnet, engine)
+    start_price, start_health = devnet.deployment.reserve("WETH")["price"], target.health
+
+    def move_to(health):  # health is linear in the WETH price for this position
+        set_price(devnet.url, devnet.deployment, "WETH", int(start_price * type(start_health)(health) / start_health))
+
+    move_to("1.5")
+    await sync_once(config, engine)
+    now = time.time()
+    silence = add_silence(engine, chain=None, market="devnet-aave-v3", wallet=target.account, starts_at=now - 1,
+                          ends_at=now + 3600, reason="maintenance", created_by="test")
+    move_to("1.08")  # WARN for the target, and for whoever else the move takes below 1.1
+    (read,) = await sync_once(config, engine)
+    opened = [m for m in read.alerts.messages if m.kind == "opened" and m.family == "health"]
+    assert any(m.account == target.account for m in opened)
+    for message in opened:
+        mine = [d for d in deliveries_of(engine, message.account, "opened") if d["event_id"] == message.event_id]
+        assert len(mine) == 1
+        if message.account == target.account:
+            assert mine[0]["status"] == SILENCED and mine[0]["finished_at"] is not None
+            assert mine[0]["last_error"] == f"held back by silence #{silence.id} (market=devnet-aave-v3 " \
+                                            f"wallet={target.account}: maintenance)"
+        else:
+            assert mine[0]["status"] == "pending"
+
+    # the silence ends: the acknowledged alert's de-escalation is held back, its escalation and resolution are not
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE silences SET ends_at = starts_at + 0.5")
+    alert = next(a for a in list_alerts(engine, open_only=True) if a["account"] == target.account)
+    assert acknowledge_alert(engine, alert_id=alert["id"], by="ops", now=time.time())["acknowledged_by"] == "ops"
+    expected = {"1.02": ("escalated", "pending"), "1.08": ("deescalated", SILENCED),
+                "1.6": ("resolved", "pending")}
+    for health, (kind, status) in expected.items():
+        move_to(health)
+        (read,) = await sync_once(config, engine)
+        (event,) = [m for m in read.alerts.messages if m.account == target.account and m.family == "health"]
+        assert event.kind == kind
+        (delivery,) = [d for d in deliveries_of(engine, target.account, kind) if d["event_id"] == event.event_id]
+        assert delivery["status"] == status, (health, delivery)
+
+
+def run(env, *args):
+    return subprocess.run([sys.executable, "-m", "indexer", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.one_database("sqlite")
+def test_silences_and_acks_from_the_cli(devnet, chain_state, cli_env):
+    wallet = devnet.accounts[0].address
+    assert run(cli_env, "wallets", "add", wallet).returncode == 0
+    refused = run(cli_env, "alerts", "silence", "--for", "1h")
+    assert refused.returncode != 0 and "say what to silence" in refused.stderr
+    bad = run(cli_env, "alerts", "silence", "--wallet", wallet, "--for", "soon")
+    assert bad.returncode != 0 and "is not a duration" in bad.stderr
+    added = run(cli_env, "alerts", "silence", "--wallet", wallet[:8], "--for", "2h", "--reason", "rebalancing")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith(f"silence #1 (wallet={wallet}: rebalancing) until ")
+    listed = json.loads(run(cli_env, "alerts", "silences", "--json").stdout)
+    assert len(listed) == 1 and listed[0]["wallet"] == wallet
+    assert 7190 < listed[0]["ends_at"] - listed[0]["starts_at"] <= 7200
+    assert run(cli_env, "alerts", "unsilence", "1").returncode == 0
+    assert json.loads(run(cli_env, "alerts", "silences", "--json").stdout) == []
+    missing = run(cli_env, "alerts", "ack", "ffff")
+    assert missing.returncode == 1 and "no alert id starts with 'ffff'" in missing.stderr
+
+
+@pytest.mark.one_database("sqlite")
+async def test_silences_and_acks_over_the_api(write_devnet_config, engine):
+    settings = load_settings(write_devnet_config())
+    runner = web.AppRunner(make_app(settings, config=ApiConfig(token="t0ken")), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    auth = {"Authorization": "Bearer t0ken"}
+    try:
+        async with ClientSession() as http:
+            async with http.post(f"{base}/v1/silences", json={"market": "devnet-aave-v3", "seconds": 60}) as r:
+                assert r.status == 401
+            async with http.post(f"{base}/v1/silences", json={"market": "nope", "seconds": 60}, headers=auth) as r:
+                assert r.status == 404 and (await r.json())["market"] == "nope"
+            async with http.post(f"{base}/v1/silences", json={"market": "devnet-aave-v3", "seconds": 60,
+                                                              "reason": "window"}, headers=auth) as r:
+                assert r.status == 201
+                created = await r.json()
+            assert created["market"] == "devnet-aave-v3" and created["ends_at"] - created["starts_at"] == 60
+            async with http.get(f"{base}/v1/silences") as r:
+                assert [s["id"] for s in (await r.json())["items"]] == [created["id"]]
+            async with http.post(f"{base}/v1/alerts/nope/ack", headers=auth) as r:
+                assert r.status == 404
+            async with http.delete(f"{base}/v1/silences/{created['id']}", headers=auth) as r:
+                assert r.status == 204
+            async with http.delete(f"{base}/v1/silences/{created['id']}", headers=auth) as r:
+                assert r.status == 404
+    finally:
+        await runner.cleanup()
