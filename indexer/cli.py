@@ -16,23 +16,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from indexer import __version__
-from indexer.address import parse_address
 from indexer.display import distance_text, health_text, money_text, plain_text, price_text, printable, short_address
 from indexer.errors import IndexerError
 from indexer.oracles.status import PriceStatus
 from indexer.settings import Settings, load_settings
 from indexer.types import scaled
 
-if TYPE_CHECKING:  # the store is imported lazily: the CLI starts fast
+if TYPE_CHECKING:  # the store and rich are imported lazily: the CLI starts fast
+    from rich.console import Console
+
     from indexer.health.nearest import NearestLiquidation
     from indexer.store.views import PositionView
 
 log = logging.getLogger(__name__)
 EXIT_ERROR = 1
+
+
+def parse_address(text: str) -> str:
+    """``indexer.address.parse_address``, imported on first use (it loads eth-utils: a fifth of a second)."""
+    from indexer.address import parse_address as parse
+
+    return parse(text)
 
 
 LONG_RUNNING = frozenset({"run", "serve"})  # commands that log at INFO by default (and `alerts dispatch`)
@@ -512,6 +518,8 @@ def shock(obj: Context, moves: tuple[str, ...], wallet: str | None, chain: str |
                    err=True)
         return
     from rich import box
+    from rich.console import Console
+    from rich.table import Table
 
     console = Console()
     table = Table(title=f"Shock {parsed.describe()} over {len(result.positions)} positions: per market, those under "
@@ -564,6 +572,8 @@ def curve(obj: Context, market: str, symbol: str | None, cascade_from: str | Non
         click.echo(f"no stored position of {market} holds " + (symbol or "any collateral"), err=True)
         return
     from rich import box
+    from rich.console import Console
+    from rich.table import Table
 
     console = Console()
     for c in body["curves"]:

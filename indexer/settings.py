@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from indexer.address import parse_address
 from indexer.environ import environ
 from indexer.errors import ConfigError, InvalidAddressError
 from indexer.paths import data_path, shipped
@@ -294,6 +293,8 @@ class Settings(_Strict):
                 raise ValueError(f"market {key!r}: protocol {market.protocol!r} needs the contract `address`")
             if not market.address.startswith(DEVNET_REF):
                 try:
+                    from indexer.address import parse_address  # eth-utils: only when there is an address
+
                     parse_address(market.address)
                 except InvalidAddressError as exc:
                     raise ValueError(f"market {key!r}: address: {exc}") from None

@@ -14,14 +14,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from indexer.chain.redact import redact_url
 from indexer.errors import CallRevertedError, RpcResponseError, RpcUnavailableError
 from indexer.metrics import RPC_REQUESTS, RPC_SECONDS
 from indexer.types import BlockRef
+
+if TYPE_CHECKING:  # aiohttp is imported with the first request, not by every command that loads a protocol
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,12 @@ class Endpoint:
         return redact_url(self.url)
 
 
+def _client_error() -> type[Exception]:
+    import aiohttp
+
+    return aiohttp.ClientError
+
+
 def _count(endpoint: str, payload: list[dict[str, Any]], outcome: str) -> None:
     for item in payload:
         RPC_REQUESTS.labels(endpoint, item["method"], outcome).inc()
@@ -127,7 +134,7 @@ class RpcClient:
         self.urls = list(urls)
         self.endpoints = [Endpoint(u) for u in urls]
         self.stats = RpcStats()
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout_seconds = timeout
         self._attempts = attempts
         self._backoff = backoff
         self._ids = itertools.count(1)
@@ -145,8 +152,10 @@ class RpcClient:
             self._session = None
 
     def _http(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_seconds))
         return self._session
 
     async def _post(self, url: str, payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -181,7 +190,7 @@ class RpcClient:
                 if response.status != 200:
                     raise RpcResponseError(f"HTTP {response.status} from {redact_url(url)}")
                 data = await response.json(content_type=None)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (TimeoutError, _client_error(), OSError) as exc:
             raise RpcUnavailableError(
                 f"cannot reach RPC {redact_url(url)}: {type(exc).__name__} {exc}".strip()) from None
         except ValueError:

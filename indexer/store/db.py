@@ -9,20 +9,23 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from indexer.errors import ConfigError, StoreError
 from indexer.paths import shipped
 
+if TYPE_CHECKING:  # Alembic is imported when migrations run, not on every start-up (`indexer positions`)
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
+
+# The newest migration's revision: what ``ensure_schema`` checks a database against without loading Alembic and
+# every migration script (tests/unit/test_store_schema_head.py fails when a migration is added and this is not).
+SCHEMA_HEAD = "0009"
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -108,6 +111,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
     With ``connection``, migrations run on it (inside its transaction).
     """
+    from alembic.config import Config
+
     migrations = shipped("migrations")
     if not migrations.is_dir():
         raise StoreError(f"migrations not found at {migrations}: the package is incomplete (reinstall it)")
@@ -119,6 +124,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
+    """The head of the migration scripts, as Alembic reads them (``SCHEMA_HEAD`` must equal it)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
         raise StoreError(f"no migrations found in {shipped('migrations')}")
@@ -128,7 +136,12 @@ def head_revision() -> str:
 def current_revision(engine: Engine) -> str | None:
     """The database's Alembic revision, or ``None`` for a database never migrated."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        revisions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(revisions) > 1:
+        raise StoreError(f"database has several migration heads ({', '.join(sorted(revisions))})")
+    return revisions[0] if revisions else None
 
 
 def upgrade(url_or_engine: str | Path | URL | Engine, revision: str = "head") -> None:
@@ -143,6 +156,8 @@ def upgrade(url_or_engine: str | Path | URL | Engine, revision: str = "head") ->
             if raw is not None:
                 raw.execute("PRAGMA foreign_keys = OFF")
             try:
+                from alembic import command
+
                 with connection.begin():
                     command.upgrade(alembic_config(connection), revision)
                     if raw is not None and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").all()):
@@ -164,7 +179,7 @@ def ensure_schema(engine: Engine) -> None:
     ``StoreError``: an older revision (run ``indexer db upgrade``), an unknown one (a newer indexer
     wrote it), or tables without any migration history.
     """
-    head = head_revision()
+    head = SCHEMA_HEAD
     current = current_revision(engine)
     if current == head:
         return
@@ -178,6 +193,8 @@ def ensure_schema(engine: Engine) -> None:
         log.info("empty database: creating schema")
         upgrade(engine)
         return
+    from alembic.script import ScriptDirectory
+
     known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
     if current in known:
         raise StoreError(

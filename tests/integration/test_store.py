@@ -349,7 +349,7 @@ def test_ensure_schema_upgrades_an_empty_database(empty_db_url: str) -> None:
 
 def test_ensure_schema_refuses_an_older_or_unknown_revision(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     current = current_revision(engine)
-    monkeypatch.setattr(store_db, "head_revision", lambda: "9999")
+    monkeypatch.setattr(store_db, "SCHEMA_HEAD", "9999")
     with pytest.raises(StoreError, match="run `indexer db upgrade`"):
         ensure_schema(engine)
     monkeypatch.undo()
