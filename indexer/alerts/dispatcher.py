@@ -148,7 +148,10 @@ class Dispatcher:
             return Outcome(Verdict.FAILED, error=f"no alert channel named {row.channel!r} is configured")
         if isinstance(channel, LocalChannel):
             try:
-                channel.deliver_locally(row.message)
+                if channel.blocking:
+                    await asyncio.to_thread(channel.deliver_locally, row.message)
+                else:
+                    channel.deliver_locally(row.message)
             except Exception as exc:
                 return Outcome(Verdict.RETRY, error=f"{type(exc).__name__}: {exc}")
             return Outcome(Verdict.DELIVERED, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from string import Template
 
 from indexer.alerts.message import AlertMessage
 from indexer.display import health_text, short_address
@@ -163,3 +164,31 @@ def _price(value: str, rounding: str) -> str:
     if number == 0 or abs(number) >= 1:
         return _usd(value, rounding)
     return format(number.quantize(Decimal(1).scaleb(number.adjusted() - 3), rounding=rounding), "f")
+
+
+# What a channel's ``template`` may use, as ``$name`` or ``${name}`` (string.Template: no attribute access, no code).
+TEMPLATE_FIELDS = ("event_id", "dedup_key", "kind", "family", "severity", "previous_severity", "chain", "protocol",
+                   "market", "account", "wallet_label", "health", "previous_health", "collateral_value", "debt_value",
+                   "block_number", "price_status", "quote", "title", "summary", "text", "liquidation")
+
+
+def check_template(template: str) -> str:
+    """``template`` if every ``$name`` in it is a field of ``TEMPLATE_FIELDS``; else ValueError naming the first."""
+    parsed = Template(template)
+    if not parsed.is_valid():
+        raise ValueError("is not a valid template: a lone $ must be written $$")
+    unknown = [name for name in parsed.get_identifiers() if name not in TEMPLATE_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown field ${unknown[0]} (fields: {', '.join(TEMPLATE_FIELDS)})")
+    return template
+
+
+def fill(template: str, message: AlertMessage) -> str:
+    """The template with the message's fields; a missing value (no debt, no label) reads as "-"."""
+    point = message.liquidation_price
+    values: dict[str, object] = {
+        **{name: getattr(message, name) for name in TEMPLATE_FIELDS if hasattr(message, name)},
+        "title": title(message), "summary": summary(message), "text": text(message),
+        "liquidation": "-" if point is None else f"{point.symbol} {'<' if point.falling else '>'} {point.price}",
+    }
+    return Template(template).substitute({k: "-" if v is None else str(v) for k, v in values.items()})

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from indexer.alerts.channels.alertmanager import AlertmanagerChannel
+from indexer.alerts.channels.apprise import AppriseChannel
 from indexer.alerts.channels.base import Channel, ChannelSettings
 from indexer.alerts.channels.discord import DiscordChannel
 from indexer.alerts.channels.log import LogChannel
@@ -28,6 +29,7 @@ CHANNELS: dict[str, type[Channel[Any]]] = {cls.kind: cls for cls in (
     TelegramChannel,
     PagerDutyChannel,
     AlertmanagerChannel,
+    AppriseChannel,
     LogChannel,
 )}
 

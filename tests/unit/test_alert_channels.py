@@ -301,12 +301,12 @@ def test_redact_scrubs_token_and_url():
 # --- configuration ----------------------------------------------------------------------------------------
 
 def test_registry_lists_every_kind_once():
-    assert sorted(CHANNELS) == ["alertmanager", "discord", "log", "pagerduty", "slack", "telegram", "webhook"]
+    assert sorted(CHANNELS) == ["alertmanager", "apprise", "discord", "log", "pagerduty", "slack", "telegram", "webhook"]
     assert all(kind == cls.kind for kind, cls in CHANNELS.items())
 
 
 @pytest.mark.parametrize(("raw", "error"), [
-    ({"kind": "sms"}, "alert channel 'x': unknown kind 'sms' (known: alertmanager, discord, log, pagerduty"),
+    ({"kind": "sms"}, "alert channel 'x': unknown kind 'sms' (known: alertmanager, apprise, discord, log, pagerduty"),
     ({}, "alert channel 'x': has no kind"),
     ({"kind": "telegram", "token_env": "TG_TOKEN", "chat_id": 1, "tokn": "x"}, "unknown key 'tokn'"),
     ({"kind": "telegram", "token_env": "TG_TOKEN"}, "missing key 'chat_id'"),

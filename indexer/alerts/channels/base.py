@@ -54,6 +54,14 @@ class ChannelSettings(BaseModel):
     severities: tuple[str, ...] | None = None
     families: tuple[Literal["health", "oracle", "margin"], ...] = ("health", "oracle", "margin")
     timeout: float = Field(default=10.0, gt=0, le=300)
+    template: str | None = Field(default=None, min_length=1, max_length=4000)  # the message text, $field-style
+
+    @field_validator("template")
+    @classmethod
+    def _known_fields(cls, value: str | None) -> str | None:
+        from indexer.alerts.format import check_template
+
+        return None if value is None else check_template(value)
 
     @field_validator("severities")
     @classmethod
@@ -167,6 +175,12 @@ class Channel(ABC, Generic[S]):
             return message.severity in wanted or message.previous_severity in wanted
         return message.severity in wanted
 
+    def text(self, message: AlertMessage) -> str:
+        """The message's text for this channel: its ``template`` filled in, else the standard text."""
+        from indexer.alerts.format import fill, text
+
+        return text(message) if self.settings.template is None else fill(self.settings.template, message)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
@@ -192,7 +206,10 @@ class HttpChannel(Channel[S]):
 
 
 class LocalChannel(Channel[S]):
-    """A channel that delivers in process (no network): ``deliver_locally`` either returns or raises."""
+    """A channel that delivers in process: ``deliver_locally`` either returns or raises. ``blocking``: it does
+    blocking I/O (a library's own network client), so the dispatcher runs it in a thread."""
+
+    blocking: ClassVar[bool] = False
 
     @abstractmethod
     def deliver_locally(self, message: AlertMessage) -> None: ...

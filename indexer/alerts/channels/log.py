@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import ClassVar, Literal
 
 from indexer.alerts.channels.base import ChannelSettings, LocalChannel
-from indexer.alerts.format import text
 from indexer.alerts.message import AlertMessage
 
 
@@ -27,7 +26,7 @@ class LogChannel(LocalChannel[LogSettings]):
         self._log = logging.getLogger(settings.logger)
 
     def deliver_locally(self, message: AlertMessage) -> None:
-        body = text(message)
+        body = self.text(message)
         level = logging.INFO if message.test or message.kind == "resolved" else logging.WARNING
         self._log.log(level, "%s", body)
         if self.settings.stdout:

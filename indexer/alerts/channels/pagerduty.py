@@ -13,7 +13,7 @@ from indexer.alerts.channels.base import (
     HttpUrl,
     json_body,
 )
-from indexer.alerts.format import summary, text
+from indexer.alerts.format import summary
 from indexer.alerts.message import AlertMessage
 
 SEVERITY = {"WARN": "warning", "CRITICAL": "error", "LIQUIDATABLE": "critical",
@@ -63,8 +63,7 @@ class PagerDutyChannel(HttpChannel[PagerDutySettings]):
         url = f"{self.settings.base_url.rstrip('/')}/v2/enqueue"
         return HttpRequest("POST", url, self.headers(message), json_body(event), secrets=(key,))
 
-    @staticmethod
-    def _details(message: AlertMessage) -> dict[str, Any]:
+    def _details(self, message: AlertMessage) -> dict[str, Any]:
         details = message.to_json()
-        details["text"] = text(message)
+        details["text"] = self.text(message)
         return details

@@ -48,6 +48,8 @@ class TelegramChannel(HttpChannel[TelegramSettings]):
         return HttpRequest("POST", url, self.headers(message), json_body(payload), secrets=(token,))
 
     def _text(self, message: AlertMessage) -> str:
+        if self.settings.template is not None:  # the template is sent as written (markup per parse_mode)
+            return self.text(message)
         rendered = render(message)
         if self.settings.parse_mode == "HTML":
             lines = [html.escape(line, quote=False) for line in rendered.lines]

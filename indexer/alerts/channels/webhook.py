@@ -14,7 +14,6 @@ from indexer.alerts.channels.base import (
     HttpUrl,
     json_body,
 )
-from indexer.alerts.format import text
 from indexer.alerts.message import AlertMessage
 
 
@@ -35,7 +34,7 @@ class WebhookChannel(HttpChannel[WebhookSettings]):
     settings_model: ClassVar[type[ChannelSettings]] = WebhookSettings
 
     def request(self, message: AlertMessage) -> HttpRequest:
-        body = json_body({**message.to_json(), "text": text(message)})
+        body = json_body({**message.to_json(), "text": self.text(message)})
         secret = self.secret.reveal()
         headers = self.headers(message)
         headers["X-Signature"] = signature(secret.encode(), body)
