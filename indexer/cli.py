@@ -1124,7 +1124,7 @@ def demo(obj: Context, borrowers: int, shock: str) -> None:
             from indexer.store.position_store import list_positions
 
             under = [p for p in list_positions(obj.engine()) if p.liquidatable]
-            click.echo(f"{len(under)} positions are now below 1.0 (liquidatable)")
+            click.echo(f"{len(under)} position{' is' if len(under) == 1 else 's are'} now below 1.0 (liquidatable)")
             _print_positions(obj, limit=15, max_health=Decimal(1))
     finally:
         node.stop()
@@ -1136,7 +1136,7 @@ def demo(obj: Context, borrowers: int, shock: str) -> None:
     kinds = Tally(f"{a['family']} {a['severity']}" for a in opened)
     told = f" ({', '.join(f'{n} {kind}' for kind, n in sorted(kinds.items()))})" if opened else ""
     nowhere = "" if obj.settings.channels else "; no alert channel is configured, so they are in the store only"
-    click.echo(f"\n{len(opened)} alerts are open{told}{nowhere}")
+    click.echo(f"\n{len(opened)} alert{' is' if len(opened) == 1 else 's are'} open{told}{nowhere}")
     click.echo(f"stored in {obj.settings.database_url}; the devnet has been stopped (`indexer devnet up` keeps one "
                "running)")
     click.echo("next: `indexer alerts --open`, `indexer positions --max-health 1.1`, `indexer shock ETH=-20`, "

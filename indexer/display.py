@@ -19,8 +19,11 @@ def money_text(amount: Decimal, quote: str = "USD") -> str:
 
 
 def short_address(address: str) -> str:
-    """``0xc4e2…161a``; an account id keeps its suffix (``0xc4e2…161a:ETH``)."""
+    """``0xc4e2…161a``; an account id keeps its suffix (``0xc4e2…161a:ETH``), a long one cut the same way (a Liquity
+    v2 trove id, a GMX position key: ``0x48cF…4Af5:4749…8109``)."""
     owner, sep, suffix = address.partition(":")
+    if len(suffix) > 14:
+        suffix = f"{suffix[:4]}…{suffix[-4:]}"
     return f"{owner[:6]}…{owner[-4:]}{sep}{suffix}"
 
 

@@ -33,3 +33,13 @@ def test_progress_lines_at_most_every_n_seconds():
         seen.append(every.due())
     assert [i for i, due in enumerate(seen) if due] == [0, 10, 20]
     assert every.take_skipped() == 22 and every.take_skipped() == 0
+
+
+def test_account_ids_are_shortened_for_tables():
+    from indexer.display import short_address
+
+    owner = "0x48cF2f8Bb2fC39D10f0e5Eb7c1A2F3c4D5e64Af5"
+    assert short_address(owner) == "0x48cF…4Af5"
+    assert short_address(f"{owner}:ETH") == "0x48cF…4Af5:ETH"
+    assert short_address(f"{owner}:47498070760518044787594252064208936473310956191177884965783673482055280888109") \
+        == "0x48cF…4Af5:4749…8109"
