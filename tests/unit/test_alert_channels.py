@@ -301,7 +301,8 @@ def test_redact_scrubs_token_and_url():
 # --- configuration ----------------------------------------------------------------------------------------
 
 def test_registry_lists_every_kind_once():
-    assert sorted(CHANNELS) == ["alertmanager", "apprise", "discord", "log", "pagerduty", "slack", "telegram", "webhook"]
+    assert sorted(CHANNELS) == ["alertmanager", "apprise", "discord", "log", "pagerduty", "slack", "telegram",
+                                "webhook"]
     assert all(kind == cls.kind for kind, cls in CHANNELS.items())
 
 
