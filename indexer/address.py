@@ -2,9 +2,8 @@
 
 import re
 
-from eth_utils import to_checksum_address
-
 from indexer.errors import InvalidAddressError
+from indexer.hexutil import to_checksum_address
 
 _HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SUFFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
@@ -29,6 +28,7 @@ from sqlalchemy import Engine
 from indexer.chain.logs import LogChunk, SpanPolicy, iter_logs
 from indexer.chain.rpc import RpcClient
 from indexer.errors import CallRevertedError, ConfigError, MarketMismatchError, RetryableError
+from indexer.hexutil import keccak, to_checksum_address
 from indexer.protocols.base import DiscoverySpec
 from indexer.protocols.registry import source_for
 from indexer.settings import Settings

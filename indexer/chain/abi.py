@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import keccak
-
 from indexer.chain.multicall import Call
 from indexer.errors import ConfigError
+from indexer.hexutil import keccak
 from indexer.paths import shipped
 
 _DYNAMIC = ("string", "bytes")

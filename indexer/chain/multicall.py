@@ -12,11 +12,9 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from eth_abi import decode, encode
-from eth_utils import keccak
-
 from indexer.chain.rpc import RpcClient
 from indexer.errors import CallRevertedError, RpcResponseError
+from indexer.hexutil import keccak
 from indexer.plans import drive
 
 log = logging.getLogger(__name__)
@@ -90,6 +88,8 @@ class Call:
         elif len(arg_types) == 1 and arg_types[0] == "address":  # the common case, encoded directly
             data = selector(signature) + _ZERO12 + bytes.fromhex(args[0][2:])
         else:
+            from eth_abi import encode  # imported on first use: eth-abi is a quarter second of start-up
+
             data = selector(signature) + encode(list(arg_types), list(args))
         return cls(target, data, tuple(output), allow_failure)
 
@@ -129,6 +129,8 @@ def decode_output(call: Call, data: bytes) -> tuple[Any, ...]:
             else:
                 out.append(word)
         return tuple(out)
+    from eth_abi import decode
+
     return decode(list(call.output), data)
 
 

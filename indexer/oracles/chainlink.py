@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed
+from indexer.hexutil import to_checksum_address
 from indexer.oracles.reading import FeedKind, FeedReading
 from indexer.types import Address
 

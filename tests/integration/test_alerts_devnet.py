@@ -38,19 +38,26 @@ def weth_only_borrower(devnet, engine):
     raise AssertionError("the seeding has no WETH-only borrower")
 
 
-async def test_price_walk_one_event_per_transition(devnet, chain_state, write_devnet_config, engine, monkeypatch):
-    monkeypatch.setenv("HOOK_SECRET", "s3cret")
-    monkeypatch.setenv("PD_KEY", "routing-key")
-    config = load_settings(write_devnet_config(tail=WEBHOOK))
+async def health_walker(devnet, engine, config):
+    """Every seeded account tracked and synced; a WETH-only borrower, and a function that moves the WETH feed so
+    that its health becomes the given figure (its health is linear in the WETH price)."""
     for account in devnet.accounts:
         add_wallet(engine, address=account.address, label=account.kind)
     await sync_once(config, engine)
     target = weth_only_borrower(devnet, engine)
     start_price, start_health = devnet.deployment.reserve("WETH")["price"], target.health
 
-    def move_to(health):  # health is linear in the WETH price for this position
+    def move_to(health):
         set_price(devnet.url, devnet.deployment, "WETH", int(start_price * type(start_health)(health) / start_health))
 
+    return target, move_to
+
+
+async def test_price_walk_one_event_per_transition(devnet, chain_state, write_devnet_config, engine, monkeypatch):
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
+    monkeypatch.setenv("PD_KEY", "routing-key")
+    config = load_settings(write_devnet_config(tail=WEBHOOK))
+    target, move_to = await health_walker(devnet, engine, config)
     move_to("1.5")
     (baseline,) = await sync_once(config, engine)  # the baseline: OK, whatever the seeding left it at
     start_block = baseline.block.number

@@ -12,13 +12,11 @@ from aiohttp import ClientSession, web
 
 from indexer.api.app import make_app
 from indexer.api.config import ApiConfig
-from indexer.devnet import set_price
 from indexer.settings import load_settings
 from indexer.store.alert_store import SILENCED, acknowledge_alert, add_silence, list_alerts
 from indexer.store.models import AlertEvent, Delivery
-from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
-from tests.integration.test_alerts_devnet import rows, weth_only_borrower
+from tests.integration.test_alerts_devnet import health_walker, rows
 
 HOOK = '[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:9/hook"\nsecret_env = "HOOK_SECRET"\n'
 
@@ -38,15 +36,7 @@ async def test_a_silenced_wallet_is_stored_not_sent_and_an_ack_holds_back_only_d
         devnet, chain_state, write_devnet_config, engine, monkeypatch):
     monkeypatch.setenv("HOOK_SECRET", "s3cret")
     config = load_settings(write_devnet_config(tail=HOOK))
-    for account in devnet.accounts:
-        add_wallet(engine, address=account.address, label=account.kind)
-    await sync_once(config, engine)
-    target = weth_only_borrower(devnet, engine)
-    start_price, start_health = devnet.deployment.reserve("WETH")["price"], target.health
-
-    def move_to(health):  # health is linear in the WETH price for this position
-        set_price(devnet.url, devnet.deployment, "WETH", int(start_price * type(start_health)(health) / start_health))
-
+    target, move_to = await health_walker(devnet, engine, config)
     move_to("1.5")
     await sync_once(config, engine)
     now = time.time()

@@ -69,14 +69,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, ClassVar, NamedTuple
 
-from eth_utils import to_checksum_address
-from eth_utils.crypto import keccak
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, Plan
 from indexer.errors import MarketMismatchError
 from indexer.health.liquidation import crossing_price
+from indexer.hexutil import keccak, to_checksum_address
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.pyth import pyth_calls, pyth_decode
 from indexer.oracles.reading import FeedKind, FeedReading

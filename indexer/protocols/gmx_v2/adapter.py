@@ -50,13 +50,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, ClassVar, NamedTuple
 
-from eth_utils import keccak, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, KeyedRound, Plan
 from indexer.errors import MarketMismatchError
 from indexer.health.liquidation import crossing_price
+from indexer.hexutil import keccak, to_checksum_address
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from eth_abi import encode
-from eth_utils import keccak
+from indexer.hexutil import keccak
 
 FLOAT_PRECISION = 10**30  # Precision.FLOAT_PRECISION: USD amounts and factors
 WAD = 10**18
@@ -62,15 +61,20 @@ def price_multiplier(feed_decimals: int, token_decimals: int) -> int:
 
 def key_name(name: str) -> bytes:
     """A Keys.sol constant: ``keccak256(abi.encode("NAME"))``."""
+    from eth_abi import encode  # imported on first use (start-up)
+
     return keccak(encode(["string"], [name]))
 
 
 def keyed(name: str, address: str) -> bytes:
     """A per-token / per-market key: ``keccak256(abi.encode(NAME_CONSTANT, address))``."""
+    from eth_abi import encode
+
     return keccak(encode(["bytes32", "address"], [key_name(name), address]))
 
 
-MIN_COLLATERAL_USD_KEY = key_name("MIN_COLLATERAL_USD")
+# key_name("MIN_COLLATERAL_USD"), written out so that importing the adapter does not load eth-abi (a unit test checks)
+MIN_COLLATERAL_USD_KEY = bytes.fromhex("6497f0f2c47edc68f06ede1c06d3475f939eb1a8341362460277bcd8ee7419f4")
 
 
 def price_feed_key(token: str) -> bytes:
@@ -99,6 +103,8 @@ def max_position_impact_factor_for_liquidations_key(market: str) -> bytes:
 
 def position_key(account: str, market: str, collateral_token: str, is_long: bool) -> bytes:
     """PositionUtils.getPositionKey: ``keccak256(abi.encode(account, market, collateralToken, isLong))``."""
+    from eth_abi import encode
+
     return keccak(encode(["address", "address", "address", "bool"], [account, market, collateral_token, is_long]))
 
 

@@ -67,12 +67,12 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
-from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Failed, KeyedRound, Plan
 from indexer.errors import MarketMismatchError
+from indexer.hexutil import to_checksum_address
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef

@@ -81,13 +81,12 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Failed, KeyedRound, Plan
 from indexer.errors import MarketMismatchError
+from indexer.hexutil import keccak, to_checksum_address
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
@@ -228,6 +227,8 @@ def revert_reason(result: Failed) -> str:
     text = result.reason
     if text.startswith("reverted 0x08c379a0"):
         try:
+            from eth_abi import decode as abi_decode
+
             (reason,) = abi_decode(["string"], bytes.fromhex(text[len("reverted 0x08c379a0"):]))
             return str(reason)
         except Exception:  # noqa: BLE001 - a malformed payload keeps the raw text

@@ -43,13 +43,12 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, ClassVar
 
-from eth_utils import to_checksum_address
-from eth_utils.crypto import keccak
 from pydantic import BaseModel
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Failed, KeyedRound, Plan
 from indexer.health.liquidation import crossing_price
+from indexer.hexutil import keccak, to_checksum_address
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
