@@ -27,6 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
+from indexer.alerts.channels.alertmanager import AlertmanagerChannel
 from indexer.alerts.dispatcher import Dispatcher, pending_delivery
 from indexer.alerts.registry import build_channels
 from indexer.errors import ConfigError, PermanentError, RetryableError
@@ -149,6 +150,10 @@ class Runtime:
                                                             self.dispatcher is None):
             self.scheduler.add_job(self._standby, "interval", seconds=self.settings.run.lease_poll, id="standby",
                                    max_instances=1, coalesce=True)
+        for name, channel in self.channels.items():
+            if isinstance(channel, AlertmanagerChannel) and channel.settings.resend_every and self.dispatch:
+                self.scheduler.add_job(self._reassert, "interval", args=[name], seconds=channel.settings.resend_every,
+                                       id=f"reassert:{name}", max_instances=1, coalesce=True)
         if self.settings.retention.history_blocks:
             self.scheduler.add_job(self._prune, "interval", seconds=self.settings.retention.interval, id="prune",
                                    max_instances=1, coalesce=True)
@@ -172,6 +177,27 @@ class Runtime:
         if not any(s.standby for s in self.states.values()) and (self.dispatcher is not None or not self.channels
                                                                  or not self.dispatch):
             self.scheduler.remove_job("standby")
+
+    async def _reassert(self, name: str) -> None:
+        """Post the open alerts to an Alertmanager channel again (only the process that holds the outbox does)."""
+        if self.dispatcher is None:
+            return
+        import aiohttp
+
+        from indexer.alerts.sender import Verdict, send
+        from indexer.store.alert_store import open_alert_messages
+
+        channel = self.channels[name]
+        messages = await asyncio.to_thread(open_alert_messages, self.engine)
+        request = channel.reassert(messages, now=time.time())
+        if request is None:
+            return
+        async with aiohttp.ClientSession() as session:
+            outcome = await send(session, request, timeout=channel.settings.timeout)
+        if outcome.verdict is Verdict.DELIVERED:
+            log.debug("open alerts re-asserted channel=%s alerts=%d", name, len(messages))
+        else:
+            log.warning("open alerts not re-asserted channel=%s error=%s", name, outcome.error)
 
     def _poll_interval(self, chain: str) -> float:
         if self.settings.is_venue(chain):

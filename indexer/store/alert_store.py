@@ -216,3 +216,19 @@ def list_silences(engine: Engine, *, now: float, active_only: bool = True) -> li
 def remove_silence(engine: Engine, *, silence_id: int) -> bool:
     with engine.begin() as connection:
         return connection.execute(delete(_silences).where(_silences.c.id == silence_id)).rowcount > 0
+
+
+def open_alert_messages(engine: Engine) -> list[Any]:
+    """The latest event's message of every open alert (``AlertMessage``), for channels that re-assert them."""
+    import json
+
+    from indexer.alerts.message import AlertMessage
+
+    query = (select(_events.c.alert_id, _events.c.message)
+             .join(_alerts, _alerts.c.id == _events.c.alert_id).where(_alerts.c.status == "open")
+             .order_by(_events.c.alert_id, _events.c.block_number, _events.c.created_at))
+    latest: dict[str, str] = {}
+    with engine.connect() as connection:
+        for alert_id, message in connection.execute(query):
+            latest[alert_id] = message
+    return [AlertMessage.from_json(json.loads(message)) for message in latest.values()]

@@ -10,7 +10,8 @@ Prometheus re-sends a firing alert on every evaluation, and Alertmanager resolve
 after its ``resolve_timeout`` (5 minutes by default). We send an event once, when it happens, so an open alert
 carries an ``endsAt`` ``ends_after`` seconds ahead (default 7 days) and stays firing until our resolution ends it.
 A one-off event (a margin change, a test message) fires for ``event_ends_after`` seconds and ends by itself.
-Alertmanager keeps alerts in memory only: one restarted loses the open alerts until their next event.
+Alertmanager keeps alerts in memory only: `indexer run` re-asserts the open alerts every ``resend_every`` seconds
+(``reassert``), so one restarted learns them again.
 
 API facts from prometheus/alertmanager ``api/v2/openapi.yaml``: ``POST /api/v2/alerts`` takes an array of
 ``postableAlert`` (``labels`` required; ``annotations`` string to string; ``startsAt``, ``endsAt`` date-time;
@@ -29,7 +30,15 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from indexer.alerts.channels.base import Channel, ChannelSettings, HttpChannel, HttpRequest, HttpUrl, json_body
+from indexer.alerts.channels.base import (
+    USER_AGENT,
+    Channel,
+    ChannelSettings,
+    HttpChannel,
+    HttpRequest,
+    HttpUrl,
+    json_body,
+)
 from indexer.alerts.format import summary, text
 from indexer.alerts.message import AlertMessage
 
@@ -48,6 +57,7 @@ class AlertmanagerSettings(ChannelSettings):
     generator_url: HttpUrl | None = None  # every alert's generatorURL (the link back), e.g. the dashboard
     ends_after: float = Field(default=7 * DAY, ge=60, le=365 * DAY)  # an open alert's endsAt, from when it is sent
     event_ends_after: float = Field(default=3600.0, ge=60, le=7 * DAY)  # the same for one-off events
+    resend_every: float = Field(default=300.0, ge=0, le=DAY)  # re-assert the open alerts this often (0: never)
 
     @field_validator("url")
     @classmethod
@@ -133,6 +143,17 @@ class AlertmanagerChannel(HttpChannel[AlertmanagerSettings]):
         if previous and previous != message.severity and self._takes(previous):
             alerts.append(self._alert(message, previous, notes, ends=now))
         return alerts
+
+    def reassert(self, messages: list[AlertMessage], *, now: float) -> HttpRequest | None:
+        """The open alerts it takes, each at its current level, in one request: an Alertmanager restarted since
+        (it keeps alerts in memory only) learns them again; one that has them only sees their endsAt move on."""
+        alerts = [self._alert(message, message.severity, alert_annotations(message),
+                              ends=now + self.settings.ends_after, starts=now)
+                  for message in messages if self.accepts(message) and self._takes(message.severity)]
+        if not alerts:
+            return None
+        return HttpRequest("POST", self.settings.url.rstrip("/") + API_PATH,
+                           {"Content-Type": "application/json", "User-Agent": USER_AGENT}, json_body(alerts))
 
     def labels(self, message: AlertMessage, severity: str) -> dict[str, str]:
         """The alert's identity: the same for its opening, its updates and its resolution."""
