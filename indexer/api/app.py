@@ -71,6 +71,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/wallets/{address}", wallet_page.wallet_page_handler)
     app.router.add_get("/markets/{market}", market_page.market_page_handler)
     app.router.add_get("/healthz", health.healthz_handler)
+    app.router.add_get("/readyz", health.readyz_handler)
     app.router.add_get("/metrics", metrics.metrics_handler)
     app.router.add_get("/openapi.json", openapi.openapi_handler)
     app.router.add_get("/docs", docs.docs_handler)

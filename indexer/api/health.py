@@ -32,15 +32,28 @@ def chain_status(head: ChainHead, now: float, max_lag: int) -> dict[str, Any]:
     }
 
 
-async def healthz_handler(request: web.Request) -> web.Response:
+async def _report(request: web.Request, *, ready: bool) -> web.Response:
     params.reject_unknown(request.query, ())
     max_lag = request.app[CONFIG].max_lag_seconds
     try:
         heads = await run_query(request.app, chain_heads, chains=request.app[SETTINGS].all_chains)
     except SQLAlchemyError:
-        log.exception("healthz: the store did not answer")
+        log.exception("%s: the store did not answer", "readyz" if ready else "healthz")
         return web.json_response({"status": "unavailable", "error": "the database did not answer"}, status=503)
     now = time.time()
     chains = [chain_status(h, now, max_lag) for h in heads]
-    return web.json_response({"status": "behind" if any(c["behind"] for c in chains) else "ok", "time": int(now),
-                              "max_lag_seconds": max_lag, "chains": chains})
+    behind = any(c["behind"] for c in chains)
+    return web.json_response({"status": "behind" if behind else "ok", "time": int(now), "max_lag_seconds": max_lag,
+                              "chains": chains}, status=503 if ready and behind else 200)
+
+
+async def healthz_handler(request: web.Request) -> web.Response:
+    """Liveness: 200 while the process and the store answer, whatever the data's age (a liveness probe that
+    failed on old data would restart a server that is not at fault); ``status`` says ``behind``."""
+    return await _report(request, ready=False)
+
+
+async def readyz_handler(request: web.Request) -> web.Response:
+    """Readiness: the same report, 503 while any chain's latest stored block is older than ``max_lag_seconds``
+    (a load balancer then stops sending traffic to figures that are stale)."""
+    return await _report(request, ready=True)

@@ -436,6 +436,13 @@ PATHS: dict[str, Any] = {
         "operationId": "health", "summary": "Liveness, and how old each chain's latest stored block is",
         "responses": {"200": _json("the process and the store answer", "Health"), "400": BAD,
                       "503": _error("the store does not answer")}}},
+    "/readyz": {"get": {
+        "operationId": "ready", "summary": "Readiness: the /healthz report, 503 while a chain's data is older than "
+                                          "`[api] max_lag_seconds`",
+        "responses": {"200": _json("every chain is current", "Health"), "400": BAD,
+                      "503": {"description": "a chain is behind (the report) or the store does not answer",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "500": FAILED}}},
     "/metrics": {"get": {
         "operationId": "metrics", "summary": "Prometheus metrics read from the store at scrape time",
         "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": STR}}},

@@ -454,6 +454,22 @@ async def test_healthz_reports_each_chain(filled, api):
     assert chain["chain"] == CHAIN and chain["block_number"] == head.number and chain["block_hash"] == head.hash
     assert chain["block_timestamp"] == head.timestamp and chain["checkpoint"] == head.number
     assert chain["seconds_since_block"] >= 0 and chain["behind"] is False and body["status"] == "ok"
+    ready = await get_json(api, "/readyz")  # 200: every chain is current
+    assert ready["status"] == "ok" and ready["chains"][0]["block_number"] == head.number
+
+
+async def test_behind_is_live_but_not_ready(filled):
+    """A configured chain with nothing stored yet is behind: /healthz stays 200 (liveness: the server is not at
+    fault), /readyz is 503 until it has data."""
+    from indexer.settings import ChainSettings
+
+    chains = {**filled.settings.chains, "quiet": ChainSettings(chain_id=5, rpc_urls=["http://127.0.0.1:9"])}
+    app = make_app(filled.settings.model_copy(update={"chains": chains}), config=ApiConfig(token=TOKEN))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as api:
+        live = await get_json(api, "/healthz")
+        ready = await get_json(api, "/readyz", expect=503)
+    assert live["status"] == ready["status"] == "behind"
+    assert {c["chain"]: c["behind"] for c in ready["chains"]} == {CHAIN: False, "quiet": True}
 
 
 # -- metrics ---------------------------------------------------------------------------------------------------
