@@ -184,11 +184,12 @@ class Runtime:
             return
         import aiohttp
 
+        from indexer.alerts.message import AlertMessage
         from indexer.alerts.sender import Verdict, send
         from indexer.store.alert_store import open_alert_messages
 
         channel = self.channels[name]
-        messages = await asyncio.to_thread(open_alert_messages, self.engine)
+        messages = [AlertMessage.from_json(m) for m in await asyncio.to_thread(open_alert_messages, self.engine)]
         request = channel.reassert(messages, now=time.time())
         if request is None:
             return

@@ -218,11 +218,10 @@ def remove_silence(engine: Engine, *, silence_id: int) -> bool:
         return connection.execute(delete(_silences).where(_silences.c.id == silence_id)).rowcount > 0
 
 
-def open_alert_messages(engine: Engine) -> list[Any]:
-    """The latest event's message of every open alert (``AlertMessage``), for channels that re-assert them."""
+def open_alert_messages(engine: Engine) -> list[dict[str, Any]]:
+    """The latest event's message (as stored: ``AlertMessage.to_json``) of every open alert, for channels that
+    re-assert them."""
     import json
-
-    from indexer.alerts.message import AlertMessage
 
     query = (select(_events.c.alert_id, _events.c.message)
              .join(_alerts, _alerts.c.id == _events.c.alert_id).where(_alerts.c.status == "open")
@@ -231,4 +230,4 @@ def open_alert_messages(engine: Engine) -> list[Any]:
     with engine.connect() as connection:
         for alert_id, message in connection.execute(query):
             latest[alert_id] = message
-    return [AlertMessage.from_json(json.loads(message)) for message in latest.values()]
+    return [json.loads(message) for message in latest.values()]
