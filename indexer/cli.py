@@ -72,16 +72,10 @@ class Context:
         if self.log_format not in logs.FORMATS:
             raise click.BadParameter(f"{self.log_format!r} is not one of {', '.join(logs.FORMATS)}",
                                      param_hint="--log-format / LOG_FORMAT")
-        if self.verbose:
-            level = logging.DEBUG if self.verbose >= 2 else logging.INFO
-        elif self.quiet:
-            level = logging.WARNING if self.long_running else logging.ERROR
-        elif env := os.environ.get("LOG_LEVEL", "").strip().upper():
-            if env not in logs.LEVELS:
-                raise click.BadParameter(f"{env!r} is not one of {', '.join(logs.LEVELS)}", param_hint="LOG_LEVEL")
-            level = int(getattr(logging, env))
-        else:
-            level = logging.INFO if self.long_running else logging.ERROR
+        try:
+            level = logs.level_for(verbose=self.verbose, quiet=self.quiet, long_running=self.long_running)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="LOG_LEVEL") from None
         logs.setup(level, self.log_format, verbose=self.verbose)
 
     @property

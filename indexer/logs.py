@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -43,17 +44,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def level_from(verbose: int, quiet: bool, environ: dict[str, str] | os._Environ[str] | None = None) -> int:
-    """The indexer's level: ``-q`` WARNING, ``-v`` DEBUG, else ``LOG_LEVEL``, else INFO."""
-    if quiet:
-        return logging.WARNING
+def level_for(*, verbose: int, quiet: bool, long_running: bool, environ: Mapping[str, str] | None = None) -> int:
+    """The indexer's level: ``-v`` INFO, ``-vv`` DEBUG, ``-q`` WARNING (ERROR for a one-shot command), else
+    ``LOG_LEVEL``, else INFO for a long-running command and ERROR for the others (their output says what happened).
+    ValueError for a ``LOG_LEVEL`` that is not a level."""
     if verbose:
-        return logging.DEBUG
+        return logging.DEBUG if verbose >= 2 else logging.INFO
+    if quiet:
+        return logging.WARNING if long_running else logging.ERROR
     env = os.environ if environ is None else environ
-    name = env.get("LOG_LEVEL", "INFO").strip().upper()
-    if name not in LEVELS:
-        raise ValueError(f"LOG_LEVEL={name!r} is not one of {', '.join(LEVELS)}")
-    return int(getattr(logging, name))
+    if name := env.get("LOG_LEVEL", "").strip().upper():
+        if name not in LEVELS:
+            raise ValueError(f"{name!r} is not one of {', '.join(LEVELS)}")
+        return int(getattr(logging, name))
+    return logging.INFO if long_running else logging.ERROR
 
 
 def setup(level: int, fmt: str, *, verbose: int = 0, stream: TextIO | None = None) -> None:

@@ -43,3 +43,18 @@ def test_account_ids_are_shortened_for_tables():
     assert short_address(f"{owner}:ETH") == "0x48cF…4Af5:ETH"
     assert short_address(f"{owner}:47498070760518044787594252064208936473310956191177884965783673482055280888109") \
         == "0x48cF…4Af5:4749…8109"
+
+
+def test_levels_per_command_kind_and_environment():
+    from indexer.logs import level_for
+
+    assert level_for(verbose=0, quiet=False, long_running=True, environ={}) == logging.INFO
+    assert level_for(verbose=0, quiet=False, long_running=False, environ={}) == logging.ERROR
+    assert level_for(verbose=1, quiet=False, long_running=False, environ={"LOG_LEVEL": "ERROR"}) == logging.INFO
+    assert level_for(verbose=2, quiet=False, long_running=True, environ={}) == logging.DEBUG
+    assert level_for(verbose=0, quiet=True, long_running=True, environ={}) == logging.WARNING
+    assert level_for(verbose=0, quiet=False, long_running=False, environ={"LOG_LEVEL": "debug"}) == logging.DEBUG
+    import pytest
+
+    with pytest.raises(ValueError, match="'LOUD' is not one of"):
+        level_for(verbose=0, quiet=False, long_running=True, environ={"LOG_LEVEL": "loud"})
