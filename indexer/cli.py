@@ -190,21 +190,21 @@ def _parse_health(_: click.Context, __: click.Parameter, value: str | None) -> D
 def _parse_level(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
     """An alert level: above 0, below 1,000,000, at most 18 decimal places (what the store keeps exactly; the
     API's rule too), so ``1e-999999`` is refused rather than stored as 0."""
+    from indexer.store.wallet_store import level_problem
+
     parsed = _parse_health(ctx, param, value)
     if parsed is None:
         return None
-    if not 0 < parsed < 1_000_000 or parsed != parsed.quantize(Decimal("1e-18")):
-        raise click.BadParameter(f"{value!r} must be above 0 and below 1,000,000 with at most 18 decimal places")
+    if (problem := level_problem(parsed)) is not None:
+        raise click.BadParameter(f"{value!r} {problem}")
     return parsed
 
 
 def _parse_label(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
-    from indexer.store.wallet_store import MAX_LABEL
+    from indexer.store.wallet_store import label_problem
 
-    if value is None:
-        return None
-    if not 1 <= len(value) <= MAX_LABEL or any(not ch.isprintable() for ch in value):
-        raise click.BadParameter(f"a label is 1 to {MAX_LABEL} printable characters")
+    if value is not None and (problem := label_problem(value)) is not None:
+        raise click.BadParameter(problem)
     return value
 
 

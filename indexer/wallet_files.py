@@ -14,7 +14,7 @@ from typing import Any
 from indexer.address import parse_address
 from indexer.errors import IndexerError, InvalidAddressError
 from indexer.store.models import WalletBase, WalletPublic
-from indexer.store.wallet_store import MAX_LABEL
+from indexer.store.wallet_store import label_problem, level_problem
 
 FIELDS = ("address", "label", "warn", "critical")
 
@@ -30,8 +30,8 @@ def _level(value: Any, where: str, name: str) -> Decimal | None:
         level = Decimal(str(value))
     except InvalidOperation:
         raise WalletFileError(f"{where}: {name} {value!r} is not a number") from None
-    if not level.is_finite() or not 0 < level < 1_000_000 or level != level.quantize(Decimal("1e-18")):
-        raise WalletFileError(f"{where}: {name} must be above 0 and below 1,000,000 with at most 18 decimal places")
+    if (problem := level_problem(level)) is not None:
+        raise WalletFileError(f"{where}: {name} {problem}")
     return level
 
 
@@ -44,9 +44,8 @@ def _wallet(row: dict[str, Any], where: str) -> WalletBase:
     except InvalidAddressError as exc:
         raise WalletFileError(f"{where}: {exc}") from None
     label = row.get("label") or None
-    if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL
-                              or any(not ch.isprintable() for ch in label)):
-        raise WalletFileError(f"{where}: a label is 1 to {MAX_LABEL} printable characters")
+    if label is not None and (problem := label_problem(label)) is not None:
+        raise WalletFileError(f"{where}: {problem}")
     warn, critical = _level(row.get("warn"), where, "warn"), _level(row.get("critical"), where, "critical")
     if warn is not None and critical is not None and critical > warn:
         raise WalletFileError(f"{where}: critical must not be above warn")

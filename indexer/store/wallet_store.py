@@ -26,6 +26,22 @@ _wallets: Table = Wallet.__table__  # type: ignore[attr-defined]
 
 
 MAX_LABEL = 100  # characters of a wallet label (CLI and API)
+LEVEL_RULE = "above 0 and below 1,000,000 with at most 18 decimal places"
+
+
+def level_problem(level: Decimal) -> str | None:
+    """Why ``level`` cannot be a wallet's alert level, or None: levels are stored with 18 places, so anything finer
+    (``1e-999999``) would be stored as something else."""
+    if not level.is_finite() or not 0 < level < 1_000_000 or level != level.quantize(Decimal("1e-18")):
+        return f"must be {LEVEL_RULE}"
+    return None
+
+
+def label_problem(label: object) -> str | None:
+    """Why ``label`` cannot be a wallet's label, or None (the CLI and wallet files; terminals print it)."""
+    if not isinstance(label, str) or not 1 <= len(label) <= MAX_LABEL or any(not c.isprintable() for c in label):
+        return f"a label is 1 to {MAX_LABEL} printable characters"
+    return None
 
 
 def add_wallet(engine: Engine, *, address: str, label: str | None = None, warn_health: Decimal | None = None,
