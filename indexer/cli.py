@@ -822,13 +822,12 @@ def _parse_duration(_: click.Context, __: click.Parameter, value: str) -> float:
 def alerts_ack(obj: Context, alert_id: str, by: str | None) -> None:
     """Acknowledge an open alert (ALERT_ID, or any unique start of it as `indexer alerts` shows it): its later
     de-escalations are stored but not delivered; an escalation and its resolution still are."""
-    from indexer.store.alert_store import acknowledge_alert, list_alerts
+    from indexer.store.alert_store import acknowledge_alert, alert_ids_starting
 
-    wanted = alert_id.strip().lower()
-    matches = [a["id"] for a in list_alerts(obj.engine()) if a["id"].startswith(wanted)] if wanted else []
+    matches = alert_ids_starting(obj.engine(), alert_id.strip().lower(), limit=2)
     if len(matches) != 1:
         raise IndexerError(f"no alert id starts with {alert_id!r}" if not matches else
-                           f"{alert_id!r} starts {len(matches)} alert ids: give more of it")
+                           f"{alert_id!r} starts several alert ids: give more of it")
     row = acknowledge_alert(obj.engine(), alert_id=matches[0], by=by, now=time.time())
     assert row is not None
     if row["status"] != "open":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from aiohttp import web
 from multidict import MultiMapping
 
 from indexer.address import parse_account_id, parse_address
@@ -124,3 +126,15 @@ def boolean(query: Mapping[str, str], name: str, *, default: bool = False) -> bo
     if raw.lower() in ("0", "false", "no"):
         return False
     raise BadParameter(name, f"{name} must be true or false")
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object (decimals kept exact); else 400 naming ``body``."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw, parse_float=Decimal)
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
+        raise BadParameter("body", "the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadParameter("body", "the body must be a JSON object")
+    return body

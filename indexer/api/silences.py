@@ -14,7 +14,6 @@ from indexer.api.auth import require_token
 from indexer.api.errors import ApiError, BadParameter
 from indexer.api.keys import SETTINGS
 from indexer.api.store import run_query
-from indexer.api.wallets import _json_object
 from indexer.store.alert_store import (
     SilenceRow,
     acknowledge_alert,
@@ -47,7 +46,7 @@ def _short_text(body: dict[str, Any], name: str) -> str | None:
 async def ack_handler(request: web.Request) -> web.Response:
     require_token(request)
     params.reject_unknown(request.query, ())
-    body = await _json_object(request) if request.can_read_body else {}
+    body = await params.json_object(request) if request.can_read_body else {}
     for name in body:
         if name != "by":
             raise BadParameter(name, f"unknown field {name!r} (allowed: by)")
@@ -59,8 +58,8 @@ async def ack_handler(request: web.Request) -> web.Response:
     if row["status"] != "open":
         raise ApiError(409, f"the alert is {row['status']}: only an open alert can be acknowledged",
                        alert_id=alert_id)
-    full = [a for a in await run_query(request.app, list_alerts, open_only=True) if a["id"] == alert_id]
-    return web.json_response(shapes.alert(full[0]) if full else shapes.alert({**row, "events": []}))
+    (full,) = await run_query(request.app, list_alerts, alert_id=alert_id)
+    return web.json_response(shapes.alert(full))
 
 
 async def list_handler(request: web.Request) -> web.Response:
@@ -73,7 +72,7 @@ async def list_handler(request: web.Request) -> web.Response:
 async def add_handler(request: web.Request) -> web.Response:
     require_token(request)
     params.reject_unknown(request.query, ())
-    body = await _json_object(request)
+    body = await params.json_object(request)
     for name in body:
         if name not in SILENCE_FIELDS:
             raise BadParameter(name, f"unknown field {name!r} (allowed: {', '.join(SILENCE_FIELDS)})")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from typing import Any
 
 from aiohttp import web
 
@@ -25,21 +23,10 @@ async def list_handler(request: web.Request) -> web.Response:
     return web.json_response({"items": [shapes.wallet(w) for w in rows]})
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        body = json.loads(raw, parse_float=Decimal)
-    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
-        raise BadParameter("body", "the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadParameter("body", "the body must be a JSON object")
-    return body
-
-
 async def add_handler(request: web.Request) -> web.Response:
     require_token(request)
     params.reject_unknown(request.query, ())
-    body = await _json_object(request)
+    body = await params.json_object(request)
     for name in body:
         if name not in BODY_FIELDS:
             raise BadParameter(name, f"unknown field {name!r} (allowed: {', '.join(BODY_FIELDS)})")

@@ -50,8 +50,9 @@ def alert_states(engine: Engine, *, chain: str) -> dict[tuple[str, str, str], tu
                 for m, a, f, level, pending, since, alert_id in connection.execute(query)}
 
 
-def list_alerts(engine: Engine, *, open_only: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
-    """Alerts (newest first) with their events, oldest first, and each event's deliveries."""
+def list_alerts(engine: Engine, *, open_only: bool = False, limit: int | None = None,
+                alert_id: str | None = None) -> list[dict[str, Any]]:
+    """Alerts (newest first) with their events, oldest first, and each event's deliveries; ``alert_id``: that one."""
     from indexer.store.models import Alert, AlertEvent, Delivery
 
     a = Alert.__table__.c  # type: ignore[attr-defined]
@@ -60,6 +61,8 @@ def list_alerts(engine: Engine, *, open_only: bool = False, limit: int | None = 
     query = select(Alert.__table__).order_by(a.updated_block.desc(), a.id)  # type: ignore[attr-defined]
     if open_only:
         query = query.where(a.status == "open")
+    if alert_id is not None:
+        query = query.where(a.id == alert_id)
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as connection:
@@ -179,6 +182,15 @@ def _held_back(connection: Connection, writes: Any) -> list[dict[str, Any]]:
     # every row with the same keys: an executemany insert takes its columns from the first row
     return [{**row, "status": SILENCED, "last_error": why[row["event_id"]], "finished_at": row["created_at"]}
             if row["event_id"] in why else {**row, "last_error": None, "finished_at": None} for row in rows]
+
+
+def alert_ids_starting(engine: Engine, prefix: str, *, limit: int = 10) -> list[str]:
+    """Alert ids that start with ``prefix`` (a hex id as the table shows it), at most ``limit`` of them."""
+    if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+        return []
+    with engine.connect() as connection:
+        return list(connection.execute(select(_alerts.c.id).where(_alerts.c.id.startswith(prefix))
+                                       .order_by(_alerts.c.id).limit(limit)).scalars())
 
 
 def acknowledge_alert(engine: Engine, *, alert_id: str, by: str | None, now: float) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from aiohttp import ClientSession, web
 from indexer.api.app import make_app
 from indexer.api.config import ApiConfig
 from indexer.settings import load_settings
-from indexer.store.alert_store import SILENCED, acknowledge_alert, add_silence, list_alerts
+from indexer.store.alert_store import SILENCED, acknowledge_alert, add_silence, alert_ids_starting, list_alerts
 from indexer.store.models import AlertEvent, Delivery
 from indexer.sync import sync_once
 from tests.integration.test_alerts_devnet import health_walker, rows
@@ -60,6 +60,8 @@ async def test_a_silenced_wallet_is_stored_not_sent_and_an_ack_holds_back_only_d
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE silences SET ends_at = starts_at + 0.5")
     alert = next(a for a in list_alerts(engine, open_only=True) if a["account"] == target.account)
+    assert alert_ids_starting(engine, alert["id"][:10]) == [alert["id"]]  # as `alerts ack` finds it
+    assert alert_ids_starting(engine, "not-hex") == []
     assert acknowledge_alert(engine, alert_id=alert["id"], by="ops", now=time.time())["acknowledged_by"] == "ops"
     expected = {"1.02": ("escalated", "pending"), "1.08": ("deescalated", SILENCED),
                 "1.6": ("resolved", "pending")}
