@@ -202,6 +202,7 @@ class VarSettings(_Strict):
     levels: list[Decimal] = Field(default_factory=lambda: [Decimal("0.95"), Decimal("0.99")])
     ewma_lambda: Decimal = Field(default=Decimal("0.94"), gt=0, lt=1)  # RiskMetrics' daily decay
     min_scenarios: int = Field(default=30, ge=2)  # fewer returns than this: the figure is not given
+    max_scenarios: int = Field(default=2_000, ge=2, le=1_000_000)  # the most recent this many are used
 
 
 class RiskSettings(_Strict):

@@ -14,14 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from indexer.api import dashboard, docs, health, metrics, openapi, positions, reads, risk, silences, wallets
+from indexer.api import metrics
 from indexer.api.config import ApiConfig, api_config
 from indexer.api.cors import cors_middleware
 from indexer.api.errors import Handler, error_middleware
 from indexer.api.keys import CONFIG, ENGINE, EXECUTOR, REGISTRY, SETTINGS
-from indexer.api.pages import market as market_page
-from indexer.api.pages import position as position_page
-from indexer.api.pages import wallet as wallet_page
+from indexer.api.routes import add_routes
 from indexer.settings import Settings
 from indexer.store.db import ensure_schema, make_engine
 
@@ -62,38 +60,6 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     return response
-
-
-def add_routes(app: web.Application) -> None:
-    """Every route; ``openapi.PATHS`` documents exactly these (checked by a test)."""
-    app.router.add_get("/", dashboard.dashboard_handler)
-    app.router.add_get("/positions/{chain}/{market}/{account}", position_page.position_page_handler)
-    app.router.add_get("/wallets/{address}", wallet_page.wallet_page_handler)
-    app.router.add_get("/markets/{market}", market_page.market_page_handler)
-    app.router.add_get("/healthz", health.healthz_handler)
-    app.router.add_get("/readyz", health.readyz_handler)
-    app.router.add_get("/metrics", metrics.metrics_handler)
-    app.router.add_get("/openapi.json", openapi.openapi_handler)
-    app.router.add_get("/docs", docs.docs_handler)
-    app.router.add_get("/docs/ui/{name}", docs.ui_handler)
-    app.router.add_get("/docs/static/{name}", docs.static_handler)
-    app.router.add_get("/v1/positions", positions.list_handler)
-    app.router.add_get("/v1/positions/{chain}/{market}/{account}", positions.detail_handler)
-    app.router.add_get("/v1/positions/{chain}/{market}/{account}/history", positions.history_handler)
-    app.router.add_get("/v1/wallets", wallets.list_handler)
-    app.router.add_post("/v1/wallets", wallets.add_handler)
-    app.router.add_delete("/v1/wallets/{address}", wallets.remove_handler)
-    app.router.add_get("/v1/alerts", reads.alerts_handler)
-    app.router.add_post("/v1/alerts/{alert_id}/ack", silences.ack_handler)
-    app.router.add_get("/v1/silences", silences.list_handler)
-    app.router.add_post("/v1/silences", silences.add_handler)
-    app.router.add_delete("/v1/silences/{silence_id}", silences.remove_handler)
-    app.router.add_get("/v1/oracles", reads.oracles_handler)
-    app.router.add_get("/v1/markets", reads.markets_handler)
-    app.router.add_get("/v1/shock", risk.shock_handler)
-    app.router.add_get("/v1/markets/{market}/liquidation-curve", risk.curve_handler)
-    app.router.add_get("/v1/markets/{market}/var", risk.market_var_handler)
-    app.router.add_get("/v1/wallets/{address}/risk", risk.wallet_risk_handler)
 
 
 def make_app(settings: Settings, *, config: ApiConfig | None = None) -> web.Application:

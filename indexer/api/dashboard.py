@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from indexer.api import params
 from indexer.api.keys import CONFIG, SETTINGS
+from indexer.api.models import NoQuery
 from indexer.api.pages.links import market_href, position_href, wallet_href
 from indexer.api.shapes import self_check_status
 from indexer.api.store import run_with_engine
@@ -284,7 +285,7 @@ def render(data: DashboardData, *, now: float, refresh: int, max_lag: int) -> st
 
 
 async def dashboard_handler(request: web.Request) -> web.Response:
-    params.reject_unknown(request.query, ())
+    params.query(request, NoQuery)
     config = request.app[CONFIG]
     settings = request.app[SETTINGS]
     data = await run_with_engine(request.app, lambda engine: read_dashboard(engine, settings.all_chains, settings))

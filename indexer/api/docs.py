@@ -11,6 +11,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from indexer.api import params
+from indexer.api.models import NoQuery
+
 STATIC = Path(__file__).parent / "static"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -42,6 +45,7 @@ def swagger_ui_dir() -> Path:
 
 
 async def docs_handler(request: web.Request) -> web.Response:
+    params.query(request, NoQuery)
     return web.Response(text=PAGE, content_type="text/html",
                         headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from indexer.api import params
 from indexer.api.keys import CONFIG, SETTINGS
+from indexer.api.models import NoQuery
 from indexer.api.store import run_query
 from indexer.store.chain_store import ChainHead, chain_heads
 from indexer.store.models import SYNC_CHECKPOINT
@@ -33,7 +34,7 @@ def chain_status(head: ChainHead, now: float, max_lag: int) -> dict[str, Any]:
 
 
 async def _report(request: web.Request, *, ready: bool) -> web.Response:
-    params.reject_unknown(request.query, ())
+    params.query(request, NoQuery)
     max_lag = request.app[CONFIG].max_lag_seconds
     try:
         heads = await run_query(request.app, chain_heads, chains=request.app[SETTINGS].all_chains)

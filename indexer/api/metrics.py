@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from indexer.api import params
 from indexer.api.keys import EXECUTOR, REGISTRY
+from indexer.api.models import NoQuery
 from indexer.metrics import REGISTRY as PROCESS_REGISTRY
 from indexer.oracles.status import PriceStatus
 from indexer.store.summary import BUCKET_LABELS, HISTOGRAM_BOUNDS, StoreMetrics, store_metrics
@@ -153,7 +154,7 @@ def exposition(registry: CollectorRegistry) -> bytes:
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    params.reject_unknown(request.query, ())
+    params.query(request, NoQuery)
     loop = asyncio.get_running_loop()
     body = await loop.run_in_executor(request.app[EXECUTOR], exposition, request.app[REGISTRY])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

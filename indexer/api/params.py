@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Mapping
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from aiohttp import web
 from multidict import MultiMapping
+from pydantic import BaseModel, ValidationError
 
-from indexer.address import parse_account_id, parse_address
 from indexer.api.errors import BadParameter
-from indexer.errors import InvalidAddressError
-from indexer.oracles.status import PriceStatus
-
-MAX_TEXT = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def reject_unknown(query: MultiMapping[str], allowed: Collection[str]) -> None:
@@ -30,104 +24,6 @@ def reject_unknown(query: MultiMapping[str], allowed: Collection[str]) -> None:
             raise BadParameter(name, f"parameter {name!r} is given more than once")
 
 
-def text(query: Mapping[str, str], name: str) -> str | None:
-    value = query.get(name)
-    return None if value is None else name_value(value, name)
-
-
-def name_value(value: str, name: str) -> str:
-    """A name (chain, market, protocol): 1 to 200 characters, none of them a control character."""
-    if not 1 <= len(value) <= MAX_TEXT:
-        raise BadParameter(name, f"{name} must be 1 to {MAX_TEXT} characters")
-    if _CONTROL.search(value):
-        raise BadParameter(name, f"{name} must not contain control characters")
-    return value
-
-
-def account_id(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    try:
-        return parse_account_id(value)
-    except InvalidAddressError as exc:
-        raise BadParameter(name, str(exc)) from None
-
-
-def address(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    try:
-        return parse_address(value)
-    except InvalidAddressError as exc:
-        raise BadParameter(name, str(exc)) from None
-
-
-def decimal(value: Any, name: str, *, minimum: Decimal | None = Decimal(0),
-            maximum: Decimal | None = None) -> Decimal | None:
-    """An exact decimal from text (or a JSON number read as Decimal/int); never goes through float."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise BadParameter(name, f"{name} must be a decimal number")
-    try:
-        parsed = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        raise BadParameter(name, f"{name} must be a decimal number, got {str(value)[:40]!r}") from None
-    if not parsed.is_finite():
-        raise BadParameter(name, f"{name} must be finite")
-    if minimum is not None and parsed < minimum:
-        raise BadParameter(name, f"{name} must be at least {minimum}")
-    if maximum is not None and parsed > maximum:
-        raise BadParameter(name, f"{name} must be at most {maximum}")
-    if parsed.adjusted() > 40:
-        raise BadParameter(name, f"{name} is out of range")
-    return parsed
-
-
-def integer(query: Mapping[str, str], name: str, *, default: int | None = None, minimum: int = 0,
-            maximum: int | None = None, clamp: bool = False) -> int | None:
-    """A base-10 integer; above ``maximum`` it is clamped when ``clamp``, else refused."""
-    raw = query.get(name)
-    if raw is None:
-        return default
-    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 30:
-        raise BadParameter(name, f"{name} must be an integer, got {raw[:40]!r}")
-    value = int(raw)
-    if value < minimum:
-        raise BadParameter(name, f"{name} must be at least {minimum}")
-    if maximum is not None and value > maximum:
-        if clamp:
-            return maximum
-        raise BadParameter(name, f"{name} must be at most {maximum}")
-    return value
-
-
-def choice(query: Mapping[str, str], name: str, options: Collection[str], *, default: str | None = None,
-           fold: bool = False) -> str | None:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    value = raw.upper() if fold else raw
-    if value not in options:
-        raise BadParameter(name, f"{name} must be one of {', '.join(options)}")
-    return value
-
-
-def price_status(query: Mapping[str, str], name: str = "price_status") -> str | None:
-    return choice(query, name, [s.value for s in PriceStatus], fold=True)
-
-
-def boolean(query: Mapping[str, str], name: str, *, default: bool = False) -> bool:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    if raw.lower() in ("1", "true", "yes"):
-        return True
-    if raw.lower() in ("0", "false", "no"):
-        return False
-    raise BadParameter(name, f"{name} must be true or false")
-
-
 async def json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object (decimals kept exact); else 400 naming ``body``."""
     raw = await request.read()
@@ -138,3 +34,61 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadParameter("body", "the body must be a JSON object")
     return body
+
+
+# -- the routes' models (``indexer.api.models``): one call per input, checked against the route's declaration --------
+M = TypeVar("M", bound=BaseModel)
+
+
+def _declared(request: web.Request, kind: str, model: type[BaseModel]) -> None:
+    from indexer.api.routes import declared  # the route table imports every handler module
+
+    route = declared(request)
+    if getattr(route, kind) is not model:
+        raise RuntimeError(f"{route.method} {route.path} declares {kind}={getattr(route, kind)!r}, the handler "
+                           f"reads {model.__name__}")
+
+
+def _bad(exc: ValidationError, model: type[BaseModel], where: str) -> BadParameter:
+    """The first error of a model's validation as a 400 naming its field (``where`` for the whole)."""
+    error = exc.errors(include_url=False)[0]
+    name = str(error["loc"][0]) if error["loc"] else where
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(model.model_fields) or "none"
+        return BadParameter(name, f"unknown field {name!r} (allowed: {allowed})")
+    if kind == "missing":
+        return BadParameter(name, f"{name} is required")
+    if kind == "value_error":
+        reason = str(error.get("ctx", {}).get("error", error["msg"]))
+        return BadParameter(name, reason if reason.startswith(name) or not error["loc"] else f"{name} {reason}")
+    return BadParameter(name, f"{name}: {error['msg']}")
+
+
+def validate(model: type[M], data: Mapping[str, Any], where: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _bad(exc, model, where) from None
+
+
+def query(request: web.Request, model: type[M]) -> M:
+    """The query string as ``model``: unknown or repeated parameters are refused, then each is validated."""
+    _declared(request, "query", model)
+    reject_unknown(request.query, model.model_fields)
+    return validate(model, dict(request.query), "query")
+
+
+def path(request: web.Request, model: type[M]) -> M:
+    _declared(request, "params", model)
+    return validate(model, dict(request.match_info), "path")
+
+
+async def body(request: web.Request, model: type[M]) -> M:
+    """The JSON body as ``model``; an absent body is an empty object where the route does not require one."""
+    _declared(request, "body", model)
+    from indexer.api.routes import declared
+
+    if not request.can_read_body and not declared(request).body_required:
+        return validate(model, {}, "body")
+    return validate(model, await json_object(request), "body")

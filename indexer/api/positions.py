@@ -11,6 +11,7 @@ from indexer.api import params, shapes
 from indexer.api.cursor import decode_cursor, encode_cursor
 from indexer.api.errors import ApiError
 from indexer.api.keys import SETTINGS
+from indexer.api.models import MAX_LIMIT, HistoryQuery, NoQuery, PositionPath, PositionsQuery
 from indexer.api.store import run_query, run_with_engine
 from indexer.health.nearest import nearest_liquidation, stored_liquidations
 from indexer.health.perps import perp_lines, stored_perp_lines
@@ -20,38 +21,18 @@ from indexer.store.position_store import PositionSort, list_positions, position_
 from indexer.store.views import PositionView
 from indexer.types import Leg
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
-DEFAULT_POINTS = 500
-MAX_POINTS = 5000
-MAX_BLOCK = 2**63 - 1  # block numbers are BIGINT columns
-LIST_PARAMETERS = ("wallet", "chain", "protocol", "market", "margin_mode", "side", "max_health", "min_debt",
-                   "price_status", "sort", "cursor", "limit")
-HISTORY_PARAMETERS = ("since", "until", "points")
-
 
 async def list_handler(request: web.Request) -> web.Response:
-    q = request.query
-    params.reject_unknown(q, LIST_PARAMETERS)
-    sort: PositionSort = "debt" if params.choice(q, "sort", ("health", "debt"), default="health") == "debt" \
-        else "health"
-    limit = params.integer(q, "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT, clamp=True)
-    assert limit is not None
-    cursor = q.get("cursor")
+    q = params.query(request, PositionsQuery)
+    sort: PositionSort = q.sort
+    limit = min(q.limit, MAX_LIMIT)
     rows = await run_query(
         request.app, positions_page,
         sort=sort,
-        after=None if cursor is None else decode_cursor(cursor, sort),
+        after=None if q.cursor is None else decode_cursor(q.cursor, sort),
         limit=limit + 1,
-        wallet=params.address(q.get("wallet"), "wallet"),
-        chain=params.text(q, "chain"),
-        protocol=params.text(q, "protocol"),
-        market=params.text(q, "market"),
-        margin_mode=params.choice(q, "margin_mode", ("cross", "isolated")),
-        side=params.choice(q, "side", ("long", "short")),
-        max_health=params.decimal(q.get("max_health"), "max_health"),
-        min_debt=params.decimal(q.get("min_debt"), "min_debt"),
-        price_status=params.price_status(q),
+        wallet=q.wallet, chain=q.chain, protocol=q.protocol, market=q.market, margin_mode=q.margin_mode,
+        side=q.side, max_health=q.max_health, min_debt=q.min_debt, price_status=q.price_status,
     )
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1][0], sort) if len(rows) > limit else None
@@ -64,10 +45,8 @@ async def list_handler(request: web.Request) -> web.Response:
 
 
 def _position_key(request: web.Request) -> tuple[str, str, str]:
-    info = request.match_info
-    account = params.account_id(info["account"], "account")
-    assert account is not None
-    return params.name_value(info["chain"], "chain"), params.name_value(info["market"], "market"), account
+    key = params.path(request, PositionPath)
+    return key.chain, key.market, key.account
 
 
 def _not_found(chain: str, market: str, account: str) -> ApiError:
@@ -76,7 +55,7 @@ def _not_found(chain: str, market: str, account: str) -> ApiError:
 
 
 async def detail_handler(request: web.Request) -> web.Response:
-    params.reject_unknown(request.query, ())
+    params.query(request, NoQuery)
     chain, market, account = _position_key(request)
 
     def read(engine: Engine) -> tuple[PositionView, list[Leg]] | None:
@@ -100,13 +79,9 @@ async def detail_handler(request: web.Request) -> web.Response:
 
 
 async def history_handler(request: web.Request) -> web.Response:
-    q = request.query
-    params.reject_unknown(q, HISTORY_PARAMETERS)
+    q = params.query(request, HistoryQuery)
     chain, market, account = _position_key(request)
-    since = params.integer(q, "since", maximum=MAX_BLOCK)
-    until = params.integer(q, "until", maximum=MAX_BLOCK)
-    points = params.integer(q, "points", default=DEFAULT_POINTS, minimum=1, maximum=MAX_POINTS)
-    assert points is not None
+    since, until, points = q.since, q.until, q.points
 
     def read(engine: Engine) -> Any:
         if not list_positions(engine, account=account, chain=chain, market=market):

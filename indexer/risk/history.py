@@ -9,7 +9,9 @@ then the one with the longest span of readings. A feed whose description names a
 
 Scenarios are sampled on a grid of non-overlapping windows of the horizon ``h``, anchored at the end of the
 common window (the last time every series has a reading): the times ``end − k·h`` for ``k = 0 … n``, as far back
-as every series has a reading, ``n = ⌊(end − start) / h⌋`` with ``start`` the latest first reading. At each
+as every series has a reading, ``n = ⌊(end − start) / h⌋`` with ``start`` the latest first reading, and at
+most ``max_scenarios`` (``[risk.var] max_scenarios``: a horizon of seconds over months of readings would be
+millions; the most recent are kept, and the window reported is the one used). At each
 time a series answers with its last reading at or before it (as-of), and scenario ``j`` is, for every series at
 once, ``r(t_j) = P(t_j) / P(t_j − h) − 1``, an exact fraction: the assets move together as they did, so their
 correlation is kept. Non-overlapping windows give ``n`` scenarios that do not share price moves; overlapping ones
@@ -188,7 +190,11 @@ class Scenarios:
         return {name: values[index] for name, values in self.returns.items()}
 
 
-def sample_scenarios(series: Mapping[str, Series], horizon: int) -> Scenarios:
+DEFAULT_MAX_SCENARIOS = 2_000  # eight years of daily returns, twelve weeks of hourly
+
+
+def sample_scenarios(series: Mapping[str, Series], horizon: int,
+                     max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> Scenarios:
     """The non-overlapping as-of grid over the series' common window (see the module's docstring)."""
     if not series:
         return Scenarios(horizon=horizon, times=(), returns={}, first=None, last=None)
@@ -196,7 +202,7 @@ def sample_scenarios(series: Mapping[str, Series], horizon: int) -> Scenarios:
     end = min(s.last for s in series.values())
     if end < start:
         return Scenarios(horizon=horizon, times=(), returns={name: () for name in series}, first=None, last=None)
-    count = (end - start) // horizon
+    count = min((end - start) // horizon, max_scenarios)
     samples = [end - k * horizon for k in range(count, -1, -1)]  # oldest first
     returns = {name: _returns(one, samples) for name, one in series.items()}
     if not count:
@@ -226,17 +232,18 @@ class History:
 
 
 def build_history(series: Iterable[Series], *, symbols: Iterable[str], groups: Mapping[str, Sequence[str]],
-                  horizon: int) -> History:
+                  horizon: int, max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> History:
     """The history of ``symbols`` from the given series (one per symbol): the series they need (their own or
     their group's), sampled together."""
     by_name = {s.symbol.lower(): s for s in series}
     coverage = assign_series(symbols, {name: s.symbol for name, s in by_name.items()}, groups)
     used = {name: by_name[name] for name in sorted(set(coverage.series_of.values()))}
-    return History(series=used, coverage=coverage, scenarios=sample_scenarios(used, horizon))
+    return History(series=used, coverage=coverage, scenarios=sample_scenarios(used, horizon, max_scenarios))
 
 
 def load_history(engine: Engine, *, symbols: Collection[str], groups: Mapping[str, Sequence[str]], horizon: int,
-                 preferred: Collection[tuple[str, str]] = ()) -> History:
+                 preferred: Collection[tuple[str, str]] = (),
+                 max_scenarios: int = DEFAULT_MAX_SCENARIOS) -> History:
     """The history of ``symbols`` from the stored readings. ``preferred``: ``(chain, feed key)`` of the feeds the
     positions were priced by, chosen first among a symbol's feeds."""
     wanted = {s.lower() for s in symbols}
@@ -251,7 +258,7 @@ def load_history(engine: Engine, *, symbols: Collection[str], groups: Mapping[st
                                    feed=span.key)
         if one is not None:
             series.append(one)
-    history = build_history(series, symbols=symbols, groups=groups, horizon=horizon)
+    history = build_history(series, symbols=symbols, groups=groups, horizon=horizon, max_scenarios=max_scenarios)
     log.debug("var history symbols=%d series=%d proxied=%d fixed=%d scenarios=%d", len(wanted), len(history.series),
               len(history.coverage.proxied), len(history.coverage.fixed), history.scenarios.count)
     return history

@@ -492,7 +492,8 @@ def _stored_var(engine: Engine, *, settings: Settings, views: Sequence[PositionV
             positions.append(RiskPosition(snapshot=snapshot, rules=rules))
     symbols = {s for p in positions for s in p.moved_symbols() if s.lower() != NUMERAIRE}
     preferred = {feed for p in positions for feed in p.feeds()}
-    history = load_history(engine, symbols=symbols, groups=settings.risk.groups, horizon=seconds, preferred=preferred)
+    history = load_history(engine, symbols=symbols, groups=settings.risk.groups, horizon=seconds, preferred=preferred,
+                           max_scenarios=settings.risk.var.max_scenarios)
     var = settings.risk.var
     return value_at_risk(positions, history, levels=var.levels, ewma_lambda=var.ewma_lambda,
                          min_scenarios=var.min_scenarios, scope=scope, unconfigured=unconfigured)

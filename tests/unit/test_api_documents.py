@@ -12,10 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 
 from indexer.api import dashboard, metrics
-from indexer.api.app import add_routes
 from indexer.api.config import api_config
 from indexer.api.health import chain_status
 from indexer.api.openapi import document
+from indexer.api.routes import add_routes
 from indexer.store.chain_store import ChainHead
 from indexer.store.summary import StoreMetrics
 from indexer.store.views import OracleView, PositionView

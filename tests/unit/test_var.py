@@ -206,6 +206,20 @@ def test_too_short_a_history_gives_no_figure():
     assert result.insufficient == "insufficient history: 0 scenarios of 1d over no stored readings in common, need 30"
 
 
+def test_scenarios_are_capped_to_the_most_recent():
+    # five daily scenarios (T0 … T0+5d); capped at 2, the last two are kept and the window reported is theirs
+    weth = series_from_readings("WETH", WETH_READINGS, chain="eth", feed=WETH_FEED)
+    assert weth is not None
+    full = build_history([weth], symbols={"WETH"}, groups=DEFAULT_GROUPS, horizon=DAY).scenarios
+    capped = build_history([weth], symbols={"WETH"}, groups=DEFAULT_GROUPS, horizon=DAY, max_scenarios=2).scenarios
+    assert full.count == 5 and capped.count == 2
+    assert capped.times == full.times[-2:] and capped.returns["weth"] == full.returns["weth"][-2:]
+    assert (capped.first, capped.last) == (T0 + 3 * DAY, T0 + 5 * DAY)
+    # a one-second horizon over the same five days would be 432,000 scenarios: it stays at the cap
+    assert build_history([weth], symbols={"WETH"}, groups=DEFAULT_GROUPS, horizon=1,
+                         max_scenarios=1_000).scenarios.count == 1_000
+
+
 def test_one_return_per_symbol_never_compounded():
     # wstETH has a series of its own: it takes its own return only, not ETH's on top; weETH has none: it takes the
     # ETH group's (WETH's, the first of the group with a series); PEPE has no series and no group: held fixed

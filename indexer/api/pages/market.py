@@ -6,7 +6,6 @@ rounds and where it stops, marked on the chart) or why none was run. The figures
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from decimal import ROUND_DOWN, Decimal
 from html import escape
 from typing import Any
@@ -16,10 +15,10 @@ from aiohttp import web
 from indexer.api import params
 from indexer.api.charts import Axis, Point, Rule, bar_chart, plain_number
 from indexer.api.dashboard import money
-from indexer.api.errors import ApiError, BadParameter
+from indexer.api.errors import ApiError
 from indexer.api.keys import SETTINGS
+from indexer.api.models import MarketPagePath, MarketPageQuery
 from indexer.api.pages.layout import facts, html_errors, page_response, section, table
-from indexer.api.risk import CASCADE
 from indexer.api.store import run_query
 from indexer.display import money_text, price_text
 from indexer.risk.curve import market_curve, parse_move
@@ -114,22 +113,13 @@ def render_market(body: dict[str, Any], asked: bool) -> str:
     return head + "".join(curve_section(curve, asked) for curve in body["curves"])
 
 
-def _cascade(query: Mapping[str, str]) -> str | None:
-    """The ``cascade`` parameter as the API takes it: a fall in percent (``-10``, ``-2.5%``)."""
-    value = query.get("cascade")
-    if value is not None and not CASCADE.match(value):
-        raise BadParameter("cascade", f"cascade {value!r} is not understood (a fall in percent, e.g. -10)")
-    return value
-
-
 @html_errors
 async def market_page_handler(request: web.Request) -> web.Response:
-    params.reject_unknown(request.query, ("cascade",))
+    cascade = params.query(request, MarketPageQuery).cascade
     settings = request.app[SETTINGS]
-    market = params.name_value(request.match_info["market"], "market")
+    market = params.path(request, MarketPagePath).market
     if market not in settings.markets:
         raise ApiError(404, f"No market {market!r} in the configuration.")
-    cascade = _cascade(request.query)
     result = await run_query(request.app, market_curve, settings=settings, market=market,
                              cascade_from=None if cascade is None else parse_move(cascade))
     return page_response(f"Market {market}", render_market(result.as_json(), cascade is not None))

@@ -18,6 +18,7 @@ from indexer.api.charts import Axis, Point, Rule, line_chart
 from indexer.api.dashboard import money, status_tag
 from indexer.api.errors import ApiError
 from indexer.api.keys import SETTINGS
+from indexer.api.models import DEFAULT_POINTS, NoQuery, PositionPagePath
 from indexer.api.pages.layout import (
     exact,
     facts,
@@ -29,7 +30,6 @@ from indexer.api.pages.layout import (
     section,
     table,
 )
-from indexer.api.positions import DEFAULT_POINTS
 from indexer.api.store import run_with_engine
 from indexer.display import distance_text, health_text, price_text, short_address
 from indexer.health.nearest import NearestLiquidation, liquidation_prices
@@ -176,15 +176,13 @@ def render_position(page: PositionPage) -> str:
 
 
 def _key(request: web.Request) -> tuple[str, str, str]:
-    info = request.match_info
-    account = params.account_id(info["account"], "account")
-    assert account is not None
-    return params.name_value(info["chain"], "chain"), params.name_value(info["market"], "market"), account
+    key = params.path(request, PositionPagePath)
+    return key.chain, key.market, key.account
 
 
 @html_errors
 async def position_page_handler(request: web.Request) -> web.Response:
-    params.reject_unknown(request.query, ())
+    params.query(request, NoQuery)
     chain, market, account = _key(request)
     settings = request.app[SETTINGS]
     page = await run_with_engine(request.app, lambda engine: read_position(

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from indexer.api import params
 from indexer.api.dashboard import money
 from indexer.api.keys import SETTINGS
+from indexer.api.models import AddressPath, NoQuery
 from indexer.api.pages.layout import (
     POSITION_HEAD,
     account_link,
@@ -140,9 +141,8 @@ def render_wallet(risk: WalletRisk, label: str | None) -> str:
 
 @html_errors
 async def wallet_page_handler(request: web.Request) -> web.Response:
-    params.reject_unknown(request.query, ())
-    wallet = params.address(request.match_info["address"], "address")
-    assert wallet is not None
+    params.query(request, NoQuery)
+    wallet = params.path(request, AddressPath).address
     settings = request.app[SETTINGS]
     risk, label = await run_with_engine(request.app, lambda engine: read_wallet(engine, settings=settings,
                                                                                  wallet=wallet))
