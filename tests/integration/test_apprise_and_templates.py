@@ -51,20 +51,34 @@ def test_apprise_refuses_a_url_it_does_not_know():
 
 async def test_templates_shape_the_text_on_the_wire(receiver):
     template = "$severity on $market: $account at health $health (was $previous_health); nearest $liquidation"
+    filled = (f"LIQUIDATABLE on devnet-aave-v3: {ACCOUNT} at health 0.98439 (was 1.0421); nearest WETH < 1712.4")
+    short = "[$price_status] $title"
     channels = build_channels({
         "hook": {"kind": "webhook", "base_url": f"{receiver.url}/hook", "secret_env": "HOOK_SECRET",
                  "template": template},
-        "many": {"kind": "apprise", "url_env": "APPRISE_URL", "template": "[$price_status] $title"},
+        "many": {"kind": "apprise", "url_env": "APPRISE_URL", "template": short},
+        "slack": {"kind": "slack", "url_env": "SLACK_URL", "base_url": receiver.url, "template": template},
+        "discord": {"kind": "discord", "url_env": "DISCORD_URL", "base_url": receiver.url, "template": short},
+        "am": {"kind": "alertmanager", "url": f"{receiver.url}/am", "template": template},
     }, environ={**ENV, "HOOK_SECRET": SECRET, "APPRISE_URL": apprise_url(receiver.url, "/apprise")})
     outbox = MemoryOutbox()
-    for name in ("hook", "many"):
+    for name in channels:
         outbox.add(STALE, name, now=time.time())
     async with Dispatcher(outbox, channels) as dispatcher:
-        assert await dispatcher.run_once() == 2
+        assert await dispatcher.run_once() == len(channels)
     got = {r.path: r.json() for r in receiver.requests}
-    assert got["/hook"]["text"] == (f"LIQUIDATABLE on devnet-aave-v3: {ACCOUNT} at health 0.98439 (was 1.0421); "
-                                    "nearest WETH < 1712.4")
+    assert got["/hook"]["text"] == filled
     assert got["/apprise"]["message"] == f"[STALE] {title(STALE)}"
+    # Slack: the notification text and the section are the template's; the header keeps the title
+    slack = got["/services/T1/B2/slacksecret"]
+    assert slack["text"] == filled.replace("<", "&lt;") and slack["blocks"][1]["text"]["text"] == slack["text"]
+    assert slack["blocks"][0]["text"]["text"] == title(STALE)
+    # Discord: the embed's description
+    assert got["/api/webhooks/42/discordsecret"]["embeds"][0]["description"] == f"[STALE] {title(STALE)}"
+    # Alertmanager: the description annotation; the summary and the labels are its own
+    alerts = got["/am/api/v2/alerts"]  # the new level starts, the one it left ends
+    assert alerts and all(a["annotations"]["description"] == filled and a["annotations"]["summary"] != filled
+                          for a in alerts)
 
 
 def test_a_template_naming_an_unknown_field_is_refused():

@@ -39,7 +39,7 @@ from indexer.alerts.channels.base import (
     HttpUrl,
     json_body,
 )
-from indexer.alerts.format import summary, text
+from indexer.alerts.format import summary
 from indexer.alerts.message import AlertMessage
 
 ALERTNAME = {"health": "PositionHealth", "oracle": "PositionPriceOracle", "margin": "PositionMarginChanged"}
@@ -90,10 +90,11 @@ def position_key(message: AlertMessage) -> str:
     return f"{message.chain}/{message.market}/{message.account}"
 
 
-def alert_annotations(message: AlertMessage) -> dict[str, str]:
+def alert_annotations(message: AlertMessage, description: str) -> dict[str, str]:
+    """One alert's annotations; ``description``: the channel's text (its template filled in, or the standard one)."""
     notes = {
         "summary": summary(message),
-        "description": text(message),
+        "description": description,
         "health": "no debt" if message.health is None else message.health,
         "previous_health": message.previous_health or "",
         "collateral_value": message.collateral_value,
@@ -125,7 +126,7 @@ class AlertmanagerChannel(HttpChannel[AlertmanagerSettings]):
 
     def alerts(self, message: AlertMessage, *, now: float) -> list[dict[str, Any]]:
         """The ``postableAlert`` list for one event, sent at ``now`` (unix time)."""
-        notes = alert_annotations(message)
+        notes = alert_annotations(message, self.text(message))
         levels = LEVELS.get(message.family)
         if message.test or levels is None:
             return [self._alert(message, message.severity, notes, ends=now + self.settings.event_ends_after,
@@ -147,7 +148,7 @@ class AlertmanagerChannel(HttpChannel[AlertmanagerSettings]):
     def reassert(self, messages: list[AlertMessage], *, now: float) -> HttpRequest | None:
         """The open alerts it takes, each at its current level, in one request: an Alertmanager restarted since
         (it keeps alerts in memory only) learns them again; one that has them only sees their endsAt move on."""
-        alerts = [self._alert(message, message.severity, alert_annotations(message),
+        alerts = [self._alert(message, message.severity, alert_annotations(message, self.text(message)),
                               ends=now + self.settings.ends_after, starts=now)
                   for message in messages if self.accepts(message) and self._takes(message.severity)]
         if not alerts:

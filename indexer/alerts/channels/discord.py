@@ -44,7 +44,8 @@ class DiscordChannel(HttpChannel[DiscordSettings]):
     def request(self, message: AlertMessage) -> HttpRequest:
         rendered = render(message)
         colour = TEST if message.test else RESOLVED if message.kind == "resolved" else COLOURS.get(message.severity)
-        embed = {"description": truncate(escape("\n".join(rendered.lines)), 4096), "color": colour,
+        lines = "\n".join(rendered.lines) if self.settings.template is None else self.text(message)
+        embed = {"description": truncate(escape(lines), 4096), "color": colour,
                  "footer": {"text": f"event {message.event_id}"}}
         payload = {"content": truncate(escape(rendered.title), 2000), "embeds": [embed],
                    "allowed_mentions": {"parse": []}}

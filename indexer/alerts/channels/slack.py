@@ -36,11 +36,14 @@ class SlackChannel(HttpChannel[SlackSettings]):
 
     def request(self, message: AlertMessage) -> HttpRequest:
         rendered = render(message)
+        # with a template, it is the notification's text and the section's (the header keeps the title)
+        text = rendered.text if self.settings.template is None else self.text(message)
+        lines = "\n".join(rendered.lines) if self.settings.template is None else text
         blocks = [
             {"type": "header", "text": {"type": "plain_text", "text": truncate(rendered.title, 150), "emoji": True}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": truncate(escape("\n".join(rendered.lines)), 3000)}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": truncate(escape(lines), 3000)}},
         ]
-        body = json_body({"text": escape(rendered.text), "blocks": blocks, "unfurl_links": False})
+        body = json_body({"text": escape(text), "blocks": blocks, "unfurl_links": False})
         url = self.secret.reveal()
         return HttpRequest("POST", rebase(url, self.settings.base_url), self.headers(message), body,
                            secrets=(url,))
