@@ -24,15 +24,23 @@ import pytest
 
 from indexer.chain.rpc import RpcClient
 from indexer.devnet import Anvil, Deployment, advance_time, stack
+from indexer.devnet.abi import encode_call
+from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.discovery import discover
+from indexer.protocols.morpho_blue import rules
 from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
 from indexer.protocols.morpho_blue.devnet import (
+    MARKET_PARAMS,
     MorphoDeployment,
     liquidation_succeeds,
     read_debts,
+    read_market,
+    read_position,
+    read_prices,
     set_oracle_price,
 )
 from indexer.protocols.registry import source_for
+from indexer.risk.safety import to_be_safe
 from indexer.settings import load_settings
 from indexer.store.chain_store import discovered_accounts
 from indexer.store.position_store import list_positions, position_legs
@@ -151,6 +159,78 @@ async def test_within_one_unit_of_the_boundary(chain, tmp_path, db_url):
                 checked += 1
             set_oracle_price(chain.url, chain.morpho, market.id, market.initial_price, mine=False)
     assert checked == 4 * len(chain.morpho.markets)
+
+
+def _mine_at(url: str, timestamp: int, txs: list[dict[str, str]]) -> None:
+    """The transactions in one block stamped ``timestamp`` (the block the figures were read at: Morpho accrues
+    interest inside each call for exactly the time the read accrued); each must succeed."""
+    rpc = JsonRpcClient(url)
+    rpc.call("evm_setAutomine", [False])
+    try:
+        hashes = [rpc.call("eth_sendTransaction", [{**tx, "gas": hex(3_000_000), "gasPrice": "0x0"}]) for tx in txs]
+        rpc.call("evm_setNextBlockTimestamp", [timestamp])
+        rpc.call("evm_mine", [])
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    for tx_hash in hashes:
+        receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
+        assert receipt and int(receipt["status"], 16) == 1, receipt
+
+
+def _health_on_chain(chain: MorphoChain, market_id: str, account: str) -> int:
+    """Morpho's own state after the transaction, put through ``_isHealthy``'s integers: maxBorrow / borrowed in
+    WAD, floored (what the indexer stores as a Morpho position's health)."""
+    market = chain.morpho.market(market_id)
+    position = read_position(chain.url, chain.morpho, market_id, account)
+    state = read_market(chain.url, chain.morpho, market_id)
+    (price,) = read_prices(chain.url, chain.morpho, [market_id])
+    borrowed = rules.to_assets_up(position.borrow_shares, state.total_borrow_assets, state.total_borrow_shares)
+    max_borrow = rules.w_mul_down(rules.mul_div_down(position.collateral, price, rules.ORACLE_PRICE_SCALE),
+                                  market.lltv)
+    return 2**256 - 1 if not borrowed else rules.w_div_down(max_borrow, borrowed)
+
+
+async def test_what_it_takes_to_be_safe_is_what_morpho_books(chain, tmp_path, db_url):
+    """Repaying (or adding collateral of) the reported amount on Morpho itself brings the position to the target,
+    and one unit less does not. A repayment is booked as Morpho books it (``toSharesDown`` shares burnt at the
+    totals accrued over five days, the debt the shares left are worth); with a million virtual shares per asset
+    that lands on the same unit as ``debt − x`` on these markets, which the chain confirms either way."""
+    settings = load_settings(_config(tmp_path, chain, db_url))
+    read = await read_chain(settings, "devnet", [account for account, _ in chain.seeded])
+    target = Decimal("1.5")
+    below = sorted((s for s in read.snapshots if s.health.health is not None and Decimal("0.9") < s.health.health
+                    < target), key=lambda s: (s.market, s.health.debt))
+    picked = [s for n, s in enumerate(below) if n % max(1, len(below) // 6) == 0][:6]
+    assert len(picked) >= 4, len(below)
+    checked = {"repay": 0, "add": 0}
+    for snapshot in picked:
+        market = chain.morpho.market(str(snapshot.detail["market_id"]))
+        plan = to_be_safe(source_for(settings, snapshot.market), snapshot, target)
+        assert plan.unmodelled == [] and {s.action for s in plan.steps} == {"repay", "add"}
+        for step in plan.steps:
+            assert step.exact and step.amount and step.health_after is not None and step.health_after >= target
+            for amount, reaches in ((step.amount, True), (step.amount - 1, False)):
+                if amount == 0:
+                    continue
+                call = (encode_call(f"repay({MARKET_PARAMS},uint256,uint256,address,bytes)", market.params, amount,
+                                    0, snapshot.account, b"") if step.action == "repay"
+                        else encode_call(f"supplyCollateral({MARKET_PARAMS},uint256,address,bytes)", market.params,
+                                         amount, snapshot.account, b""))
+                with reverting(chain.url):
+                    _mine_at(chain.url, read.block.timestamp, [
+                        {"from": snapshot.account, "to": step.asset,
+                         "data": encode_call("mint(address,uint256)", snapshot.account, amount)},
+                        {"from": snapshot.account, "to": step.asset,
+                         "data": encode_call("approve(address,uint256)", chain.morpho.morpho, 2**256 - 1)},
+                        {"from": snapshot.account, "to": chain.morpho.morpho, "data": call},
+                        # supplyCollateral does not accrue interest (repay does): accrue it in the same block, as
+                        # the health check of Morpho's next borrow, withdrawal or liquidation would
+                        {"from": snapshot.account, "to": chain.morpho.morpho,
+                         "data": encode_call(f"accrueInterest({MARKET_PARAMS})", market.params)}])
+                    health = _health_on_chain(chain, market.id, snapshot.account)
+                assert (health >= target * 10**18) is reaches, (snapshot.account, step.action, amount, health)
+            checked[step.action] += 1
+    assert checked["repay"] >= 4 and checked["add"] >= 4, checked
 
 
 async def test_discovery_finds_each_markets_accounts_by_market_id(chain, tmp_path, db_url, engine):

@@ -163,7 +163,8 @@ class MorphoBlueAdapter:
                 unpriced.append(account)
                 continue
             borrowed = rules.to_assets_up(borrow_shares, total_borrow_assets, total_borrow_shares)
-            snapshots.append(self._snapshot(account, block, layout, price[0], collateral, borrowed, borrow_shares))
+            snapshots.append(self._snapshot(account, block, layout, price[0], collateral, borrowed, borrow_shares,
+                                            (total_borrow_assets, total_borrow_shares)))
         if unpriced:
             log.warning("morpho_blue oracle reverted market=%s block=%d accounts=%d", self.market.key, block.number,
                         len(unpriced))
@@ -185,7 +186,7 @@ class MorphoBlueAdapter:
 
     # -- assembling ----------------------------------------------------------------------------
     def _snapshot(self, account: Address, block: BlockRef, layout: Layout, price: int, collateral: int,
-                  borrowed: int, borrow_shares: int) -> PositionSnapshot:
+                  borrowed: int, borrow_shares: int, totals: tuple[int, int]) -> PositionSnapshot:
         loan, coll = layout.loan, layout.collateral
         legs = [Leg(asset=coll.address, symbol=coll.symbol, decimals=coll.decimals, role=Role.COLLATERAL,
                     amount=collateral, price=price, price_decimals=36 + loan.decimals - coll.decimals,
@@ -193,8 +194,10 @@ class MorphoBlueAdapter:
                     terms={"lltv": layout.lltv})]
         if borrow_shares:
             # the loan token is the quote: one unit is worth exactly one, whatever any oracle says
+            # the shares and the market's borrow totals (accrued to the block): what a repayment is booked against
             legs.append(Leg(asset=loan.address, symbol=loan.symbol, decimals=loan.decimals, role=Role.DEBT,
-                            amount=borrowed, price=1, price_decimals=0, price_key=loan.address, value=borrowed))
+                            amount=borrowed, price=1, price_decimals=0, price_key=loan.address, value=borrowed,
+                            terms={"shares": borrow_shares, "total_assets": totals[0], "total_shares": totals[1]}))
         snapshot = PositionSnapshot(
             chain=self.market.chain, protocol=self.kind, market=self.market.key,
             market_address=self.market.address, account=account, block=block, legs=legs,
@@ -234,6 +237,23 @@ class MorphoBlueAdapter:
         price = rules.liquidation_price(collateral, borrowed, lltv)
         wanted = self.price_dependencies(snapshot) if keys is None else self.price_dependencies(snapshot) & set(keys)
         return {} if price is None else {key: LiquidationPoint(price, falling=True) for key in wanted}
+
+    @staticmethod
+    def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
+        """Collateral is held as is (``supplyCollateral`` adds the assets). A repayment of ``x`` assets burns
+        ``x.toSharesDown(totalBorrowAssets, totalBorrowShares)`` shares and takes ``x`` off the total assets and the
+        shares off the total shares (``Morpho.repay``, morpho-blue 1.0.0 src/Morpho.sol); the debt is then the shares
+        left ``toAssetsUp`` at the new totals (``SharesMathLib``). Burning more shares than held reverts on chain:
+        it books as nothing owed."""
+        if leg.role is Role.COLLATERAL and change >= 0:
+            return leg.amount + change
+        shares, total_assets, total_shares = (leg.terms.get(k) for k in ("shares", "total_assets", "total_shares"))
+        if leg.role is not Role.DEBT or change > 0 or shares is None or total_assets is None or total_shares is None:
+            return None
+        burnt = rules.to_shares_down(-change, total_assets, total_shares)
+        if burnt >= shares:
+            return 0
+        return rules.to_assets_up(shares - burnt, max(total_assets + change, 0), total_shares - burnt)
 
     @staticmethod
     def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:
