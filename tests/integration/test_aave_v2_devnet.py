@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 
 from indexer.chain.rpc import RpcClient
 from indexer.devnet import Anvil, Deployment, advance_time, stack
+from indexer.devnet.abi import encode_call
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.discovery import discover
 from indexer.fastpath import moved_positions
@@ -28,6 +30,7 @@ from indexer.pipeline.chain import ChainReader
 from indexer.protocols.aave_v2.adapter import AaveV2Adapter, Layout
 from indexer.protocols.aave_v2.devnet import SeededV2, aave_v2_record, seed_positions, set_asset_price
 from indexer.protocols.registry import source_for
+from indexer.risk.safety import to_be_safe
 from indexer.settings import load_settings
 from indexer.store.chain_store import discovered_accounts
 from indexer.store.position_store import list_positions, position_legs
@@ -156,6 +159,65 @@ async def test_parity_after_days_of_interest_and_a_price_move(chain, tmp_path):
     assert any(g.asset == link and g.price == int(chain.asset("LINK")["price"] * 0.88)
                for s in moved.values() for g in s.legs)
     assert any(s.health.liquidatable for s in moved.values()), "the price move takes someone under 1"
+
+
+def _mine_at(url: str, timestamp: int, txs: list[dict[str, str]]) -> None:
+    """The transactions in one block stamped ``timestamp`` (the read block's: the reserves' indexes are the ones
+    the figures were computed at); each must succeed."""
+    rpc = JsonRpcClient(url)
+    rpc.call("evm_setAutomine", [False])
+    try:
+        hashes = [rpc.call("eth_sendTransaction", [{**tx, "gas": hex(3_000_000), "gasPrice": "0x0"}]) for tx in txs]
+        rpc.call("evm_setNextBlockTimestamp", [timestamp])
+        rpc.call("evm_mine", [])
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    for tx_hash in hashes:
+        receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
+        assert receipt and int(receipt["status"], 16) == 1, receipt
+
+
+async def test_what_it_takes_to_be_safe_is_what_the_pool_books(chain, tmp_path):
+    """Nine days of interest later, repaying variable debt (or depositing collateral) of the reported amount on the
+    real LendingPool brings ``getUserAccountData``'s health factor to the target, and one unit less does not: a
+    deposit mints ``rayDiv(amount, index)`` scaled aTokens and a repayment burns as many debt tokens, each rounded
+    half up, and the balance is their ``rayMul`` (the generic ``amount ± x`` lands a unit off at some indexes)."""
+    advance_time(chain.url, DAYS)
+    settings = load_settings(_config(tmp_path, chain))
+    read = await read_chain(settings, "devnet", chain.accounts)
+    source = source_for(settings, "devnet-aave-v2")
+    target = Decimal("1.5")
+    below = sorted((s for s in read.snapshots if s.health.health is not None and 1 <= s.health.health < target
+                    and any(g.role is Role.DEBT and g.terms.get("scaled") for g in s.legs)),
+                   key=lambda s: s.health.raw)
+    picked = below[:: max(1, len(below) // 6)][:6]
+    assert len(picked) >= 4, len(below)
+    pool, checked = chain.record["pool"], {"repay": 0, "add": 0}
+    for snapshot in picked:
+        plan = to_be_safe(source, snapshot, target)
+        variable = {g.asset for g in snapshot.legs if g.role is Role.DEBT and g.terms.get("scaled")}
+        for step in plan.steps:
+            if step.action == "repay" and step.asset not in variable:
+                continue  # a stable-only debt: a variable repayment would revert
+            assert step.exact and step.amount and step.health_after is not None and step.health_after >= target
+            for amount, reaches in ((step.amount, True), (step.amount - 1, False)):
+                if amount == 0:
+                    continue
+                call = (encode_call("repay(address,uint256,uint256,address)", step.asset, amount, 2,
+                                    snapshot.account) if step.action == "repay"
+                        else encode_call("deposit(address,uint256,address,uint16)", step.asset, amount,
+                                         snapshot.account, 0))
+                with reverting(chain.url):
+                    _mine_at(chain.url, read.block.timestamp, [
+                        {"from": snapshot.account, "to": step.asset, "data": encode_call("mint(uint256)", amount)},
+                        {"from": snapshot.account, "to": step.asset,
+                         "data": encode_call("approve(address,uint256)", pool, UINT256_MAX)},
+                        {"from": snapshot.account, "to": pool, "data": call}])
+                    block = int(JsonRpcClient(chain.url).call("eth_blockNumber", []), 16)
+                    hf = (await user_account_data(chain.url, pool, [snapshot.account], block))[snapshot.account][5]
+                assert (hf >= target * WAD) is reaches, (snapshot.account, step.action, step.symbol, amount, hf)
+            checked[step.action] += 1
+    assert checked["repay"] >= 3 and checked["add"] >= 3, checked
 
 
 async def test_the_pools_own_view_agrees_in_the_self_check(chain, tmp_path):

@@ -41,6 +41,7 @@ from indexer.protocols.aave_math import (
     keep_protocol_figures,
     leg_rows,
     liquidation_points,
+    ray_div,
     ray_mul,
 )
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
@@ -350,13 +351,16 @@ class AaveV2Adapter:
                 lt = reserve.liquidation_threshold
                 legs.append(dataclasses.replace(
                     base, role=Role.COLLATERAL, amount=held, value=reserve.price * held // unit if lt else 0,
-                    terms={"liquidation_threshold": lt, "ltv": reserve.ltv}))
+                    terms={"liquidation_threshold": lt, "ltv": reserve.ltv, "scaled": got["collateral"],
+                           "index": reserve.normalized_income}))
             if "variable" in got:
                 # VariableDebtToken.balanceOf = rayMul(scaledBalance, getReserveNormalizedVariableDebt(asset));
                 # StableDebtToken.balanceOf is the user's principal compounded at their own rate, read as is
                 variable = ray_mul(got["variable"], reserve.normalized_debt)
                 owed = variable + got["stable"]
-                legs.append(dataclasses.replace(base, amount=owed, value=reserve.price * owed // unit))
+                legs.append(dataclasses.replace(base, amount=owed, value=reserve.price * owed // unit,
+                                                terms={"scaled": got["variable"], "index": reserve.normalized_debt,
+                                                       "stable": got["stable"]}))
                 split[reserve.asset] = {"stable": str(got["stable"]), "variable": str(variable)}
         detail: dict[str, Any] = {"user_configuration": str(bits), "pool_revision": layout.revision,
                                   "close_factor": CLOSE_FACTOR, "debt_by_rate_mode": split}
@@ -386,6 +390,26 @@ class AaveV2Adapter:
         """A collateral's liquidation threshold: governance moves it (LendingPoolConfigurator
         .configureReserveAsCollateral)."""
         return ("liquidation_threshold",)
+
+    @staticmethod
+    def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
+        """A deposit mints ``amount.rayDiv(liquidityIndex)`` scaled aTokens (``LendingPool.deposit`` →
+        ``AToken.mint``); a variable repayment of ``x`` pays back at most the variable debt and burns
+        ``payback.rayDiv(variableBorrowIndex)`` (``LendingPool.repay`` → ``VariableDebtToken.burn``), leaving the
+        stable debt as it is (@aave/protocol-v2 1.0.1 contracts/protocol). Balances are ``rayMul`` half-up of the
+        scaled balance at the index of the snapshot's block, which a transaction at the same timestamp uses."""
+        scaled, index = leg.terms.get("scaled"), leg.terms.get("index")
+        if scaled is None or not index:
+            return None
+        if leg.role is Role.COLLATERAL and change >= 0:
+            return ray_mul(scaled + ray_div(change, index), index)
+        if leg.role is Role.DEBT and change <= 0:
+            stable = leg.terms.get("stable", 0)
+            variable = ray_mul(scaled, index)
+            payback = min(-change, variable)
+            left = max(scaled - ray_div(payback, index), 0)
+            return (ray_mul(left, index) if left else 0) + stable
+        return None
 
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         """Every leg's asset but the one AaveOracle prices at a constant 1 ether (the quote currency itself)."""
