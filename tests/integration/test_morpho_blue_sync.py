@@ -40,7 +40,9 @@ from indexer.protocols.morpho_blue.devnet import (
     set_oracle_price,
 )
 from indexer.protocols.registry import source_for
+from indexer.risk.moves import parse_moves
 from indexer.risk.safety import to_be_safe
+from indexer.risk.shock import shock_stored
 from indexer.settings import load_settings
 from indexer.store.chain_store import discovered_accounts
 from indexer.store.position_store import list_positions, position_legs
@@ -231,6 +233,40 @@ async def test_what_it_takes_to_be_safe_is_what_morpho_books(chain, tmp_path, db
                 assert (health >= target * 10**18) is reaches, (snapshot.account, step.action, amount, health)
             checked[step.action] += 1
     assert checked["repay"] >= 4 and checked["add"] >= 4, checked
+
+
+async def test_a_shock_equals_moving_the_oracles_and_reading(chain, tmp_path, db_url, engine):
+    """`indexer shock` over the stored Morpho positions equals setting each market's oracle to the shocked price
+    and reading again at the same block (no interest in between), position by position, to the unit. A Morpho
+    oracle prices the collateral in loan tokens, so a move of both (wstETH/WETH under ETH −25 %) cancels and a
+    move of the loan token alone (USDC −3 %) moves the price the other way."""
+    settings = load_settings(_config(tmp_path, chain, db_url))
+    for account, kind in chain.seeded:
+        add_wallet(engine, address=account, label=kind)
+    (first,) = await sync_once(settings, engine)
+    moves = parse_moves(["ETH=-25%", "BTC=-20%", "USDC=-3%"], settings.risk.groups)
+    result = shock_stored(engine, settings=settings, moves=moves)
+    assert len(result.positions) == len(first.snapshots) >= 100
+    after_price: dict[str, set[int]] = {}
+    for shocked in result.positions:
+        for moved in shocked.prices:
+            after_price.setdefault(moved.key, set()).add(moved.after)
+    assert all(len(prices) == 1 for prices in after_price.values())
+    by_oracle = {m.oracle: m for m in chain.morpho.markets}
+    moved = {key for key, (price,) in after_price.items() if price != by_oracle[key].initial_price}
+    assert len(moved) == 3, "WETH/USDC, WBTC/DAI and USDC/WETH move; wstETH/WETH moves with its loan token"
+    for key, (price,) in after_price.items():
+        set_oracle_price(chain.url, chain.morpho, by_oracle[key].id, price, mine=False)
+    again = await read_chain(settings, "devnet", [account for account, _ in chain.seeded])
+    assert again.block.number == first.block.number
+    read = {(s.market, s.account): s.health for s in again.snapshots}
+    crossing = 0
+    for shocked in result.positions:
+        health = read[(shocked.view.market, shocked.view.account)]
+        assert (shocked.after.raw, shocked.after.collateral, shocked.after.debt, shocked.after.liquidatable) == (
+            health.raw, health.collateral, health.debt, health.liquidatable), shocked.view.account
+        crossing += shocked.crossing
+    assert crossing >= 3, "the moves must take some positions under 1 for the comparison to mean anything"
 
 
 async def test_discovery_finds_each_markets_accounts_by_market_id(chain, tmp_path, db_url, engine):
