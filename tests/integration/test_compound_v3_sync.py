@@ -9,8 +9,9 @@ borrowBalanceOf use) differ. Each test runs inside an evm snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,19 @@ import pytest
 
 from indexer.chain.rpc import RpcClient
 from indexer.devnet import Anvil, Deployment, advance_time, stack
+from indexer.devnet.abi import encode_call
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.discovery import discover
 from indexer.protocols.compound_v3 import devnet as comet_devnet
 from indexer.protocols.compound_v3.adapter import CompoundV3Adapter
 from indexer.protocols.registry import source_for
+from indexer.risk.safety import to_be_safe
 from indexer.settings import load_settings
 from indexer.store.chain_store import discovered_accounts
 from indexer.store.position_store import list_positions, position_legs
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
-from indexer.types import PositionSnapshot, Role
+from indexer.types import Health, PositionSnapshot, PriceKey, Role
 from tests.fixtures.devnet import reverting
 
 SEEDED = 70
@@ -168,6 +171,140 @@ async def test_within_one_unit_of_the_boundary_both_directions(chain, tmp_path, 
                 rpc.call("evm_setNextBlockTimestamp", [read.block.timestamp])
                 comet_devnet.set_feed_price(chain.url, chain.record, market, symbols[feed], original)
     assert checked >= 2 * 2 * 2 * len(MARKETS)  # two positions, at least two feeds each, two prices
+
+
+def _mine_at(url: str, timestamp: int, txs: list[dict[str, str]]) -> int:
+    """The transactions in one block stamped ``timestamp`` (the block the figures were read at: the Comet's
+    ``_accrue`` then accrues exactly the interest the read accrued); each must succeed. The block's number."""
+    rpc = JsonRpcClient(url)
+    rpc.call("evm_setAutomine", [False])
+    try:
+        hashes = [rpc.call("eth_sendTransaction", [{**tx, "gas": hex(3_000_000), "gasPrice": "0x0"}]) for tx in txs]
+        rpc.call("evm_setNextBlockTimestamp", [timestamp])
+        rpc.call("evm_mine", [])
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    for tx_hash in hashes:
+        receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
+        assert receipt and int(receipt["status"], 16) == 1, receipt
+    block = rpc.call("eth_getBlockByNumber", ["latest", False])
+    assert int(block["timestamp"], 16) == timestamp
+    return int(block["number"], 16)
+
+
+def _health_on_chain(chain: CometChain, market: str, account: str, block: int) -> tuple[int, int]:
+    """The Comet's own state after the transaction, put through its liquidity loop's integers: Σ
+    mulFactor(mulPrice(collateralBalanceOf, getPrice(feed), scale), liquidateCollateralFactor) over getAssetInfo's
+    assets against mulPrice(borrowBalanceOf, getPrice(baseTokenPriceFeed), baseScale) (the magnitude of
+    signedMulPrice of the negative present value), as a ratio in 1e18, floored: what the indexer stores as a
+    Comet position's health, below 1e18 exactly when the loop's liquidity is negative. With the debt it rests on."""
+    comet, info = chain.comet(market), chain.record["markets"][market]
+    debt = comet_devnet.borrow_balance(chain.url, comet, account, block)
+    owed = debt * comet_devnet.get_price(chain.url, comet, info["base"]["feed"], block) // info["base_scale"]
+    weighted = 0
+    for offset in range(len(info["assets"])):
+        _, asset, feed, scale, _, liquidate_cf, _, _ = comet_devnet.read_asset_info(chain.url, comet, offset, block)
+        balance = comet_devnet.collateral_balance(chain.url, comet, account, asset, block)
+        if balance:
+            value = balance * comet_devnet.get_price(chain.url, comet, feed, block) // scale
+            weighted += value * liquidate_cf // 10**18
+    return (2**256 - 1 if not owed else weighted * 10**18 // owed), debt
+
+
+class _Generic:
+    """The same health, without the Comet's booking of a repayment: what it takes to be safe falls back on
+    ``debt − x``."""
+
+    def __init__(self, source: CompoundV3Adapter) -> None:
+        self.source = source
+
+    def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
+        return self.source.health_at(snapshot, prices)
+
+
+def _supply(chain: CometChain, snapshot: PositionSnapshot, timestamp: int, asset: str, amount: int) -> int:
+    """``supply(asset, amount)`` from the position's account (a base supply repays its debt: ``_supplyBase``), the
+    tokens minted and approved first, all in one block at ``timestamp``; that block's number."""
+    comet = chain.comet(snapshot.market)
+    return _mine_at(chain.url, timestamp, [
+        {"from": snapshot.account, "to": asset, "data": encode_call("mint(address,uint256)", snapshot.account, amount)},
+        {"from": snapshot.account, "to": asset, "data": encode_call("approve(address,uint256)", comet, 2**256 - 1)},
+        {"from": snapshot.account, "to": comet, "data": encode_call("supply(address,uint256)", asset, amount)}])
+
+
+async def test_what_it_takes_to_be_safe_is_what_comet_books(chain, tmp_path, db_url):
+    """Supplying the reported amount of base (a repayment) or of a collateral, on the devnet's Comet itself, in a
+    block at the read's time, brings the position to the target (health from the Comet's own balances, prices and
+    factors after the block), and one unit less does not; after a repayment ``borrowBalanceOf`` is the debt
+    ``amount_after`` booked (``_supplyBase``: present value plus the amount, back to a principal rounded up, its
+    present value floored, at the index accrued to the read's time), after a deposit the balance is the leg's plus
+    the amount.
+
+    Three days of interest leave the borrow indexes only about 3e-4 (cUSDCv3) and 1.6e-4 (cWETHv3) above 1e15, so
+    that round trip lands one unit above ``debt − x`` for about one repayment amount in 4,000 (160 of the 640,000
+    amounts 1–20,000 over the 32 borrowers under the target; the seeding gives the same indexes every run): the test
+    repays one such amount per market on the Comet and ``borrowBalanceOf`` shows that unit. At the smallest
+    repayment that reaches 1.5 it never does here: the generic ``debt − x`` gives the same amount as the Comet's
+    booking for all 32 borrowers under the target (0 differ). It could differ only by one unit (the booking's amount
+    the larger), with a chance of about ``index / 1e15 − 1`` per position; the test checks that bound."""
+    settings = load_settings(_config(tmp_path, chain, db_url))
+    read = await read_chain(settings, "devnet", [account for account, _ in chain.seeded])
+    target = Decimal("1.5")
+    under = [s for s in _borrowers(read.snapshots) if s.health.health is not None and s.health.health < target]
+    below = sorted((s for s in under if Decimal("0.9") < s.health.health < target),
+                   key=lambda s: (s.market, s.health.debt))
+    picked = [s for n, s in enumerate(below) if n % max(1, len(below) // 6) == 0][:6]
+    assert len(picked) >= 4 and {s.market for s in picked} == set(MARKETS), [s.market for s in below]
+    checked = {"repay": 0, "add": 0}
+    for snapshot in picked:
+        source = source_for(settings, snapshot.market)
+        assert isinstance(source, CompoundV3Adapter)
+        debt_leg = next(g for g in snapshot.legs if g.role is Role.DEBT)
+        assert debt_leg.terms["borrow_index"] > 10**15 and debt_leg.terms["principal"] < 0
+        plan = to_be_safe(source, snapshot, target)
+        assert plan.unmodelled == [] and {s.action for s in plan.steps} == {"repay", "add"}
+        for step in plan.steps:
+            assert step.exact and step.amount and step.health_after is not None and step.health_after >= target
+            leg = next(g for g in snapshot.legs if g.asset == step.asset)
+            for amount, reaches in ((step.amount, True), (step.amount - 1, False)):
+                if amount == 0:
+                    continue
+                with reverting(chain.url):
+                    block = _supply(chain, snapshot, read.block.timestamp, step.asset, amount)
+                    health, debt = _health_on_chain(chain, snapshot.market, snapshot.account, block)
+                    if step.action == "repay":
+                        assert debt == source.amount_after(snapshot, leg, -amount), (snapshot.account, amount)
+                    else:
+                        balance = comet_devnet.collateral_balance(chain.url, chain.comet(snapshot.market),
+                                                                  snapshot.account, step.asset, block)
+                        assert (balance, debt) == (leg.amount + amount, debt_leg.amount)
+                assert (health >= target * 10**18) is reaches, (snapshot.account, step.action, amount, health)
+            checked[step.action] += 1
+    assert checked["repay"] >= 4 and checked["add"] >= 4, checked
+
+    # where the booking leaves a unit more than `debt − x`, the Comet leaves it too: one such repayment per market
+    for market in MARKETS:
+        snapshot = next(s for s in picked if s.market == market)
+        source = source_for(settings, market)
+        assert isinstance(source, CompoundV3Adapter)
+        leg = next(g for g in snapshot.legs if g.role is Role.DEBT)
+        x = next(x for x in range(1, 10**6) if source.amount_after(snapshot, leg, -x) != leg.amount - x)
+        assert source.amount_after(snapshot, leg, -x) == leg.amount - x + 1
+        with reverting(chain.url):
+            block = _supply(chain, snapshot, read.block.timestamp, leg.asset, x)
+            assert comet_devnet.borrow_balance(chain.url, chain.comet(market), snapshot.account,
+                                               block) == leg.amount - x + 1
+
+    # the smallest repayment by the generic `debt − x` against the Comet's booking, for every borrower under the
+    # target: the same, or the booking's one unit more
+    for snapshot in under:
+        source = source_for(settings, snapshot.market)
+        assert isinstance(source, CompoundV3Adapter)
+        exact = [s.amount for s in to_be_safe(source, snapshot, target).steps if s.action == "repay"]
+        generic = [s.amount for s in to_be_safe(_Generic(source), snapshot, target).steps if s.action == "repay"]
+        assert len(exact) == len(generic) == 1 and exact[0] is not None and generic[0] is not None
+        assert exact[0] - generic[0] in (0, 1), (snapshot.account, exact, generic)
+    assert len(under) >= 20, len(under)
 
 
 async def test_a_feed_answering_zero_costs_only_its_positions(chain, tmp_path, db_url):

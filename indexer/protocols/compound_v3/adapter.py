@@ -341,7 +341,10 @@ class CompoundV3Adapter:
         if principal < 0:
             owed = rules.present_value_borrow(indices.accrued, -principal)
             value = rules.mul_price(owed, base_price, layout.base_scale)
-            legs.append(dataclasses.replace(base, amount=owed, value=value))
+            # the signed principal and the borrow index accrued to the block: what a repayment is booked against
+            legs.append(dataclasses.replace(base, amount=owed, value=value,
+                                            terms={"base": 1, "principal": principal,
+                                                   "borrow_index": indices.accrued}))
         elif principal > 0:
             # a base supply earns interest and counts for nothing against a borrow (there is none: one signed
             # principal); shown at the stored supply index, weight 0
@@ -379,7 +382,10 @@ class CompoundV3Adapter:
         return {leg.price_key for leg in snapshot.legs}
 
     def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
-        legs = [_at(leg, prices[leg.price_key]) if leg.price_key in prices else leg for leg in snapshot.legs]
+        """Every leg valued again from its amount (``mulPrice(amount, price, scale)``, as a read values it) at the
+        price given for its feed, else its own: a leg whose amount was changed (what it takes to be safe) counts
+        with its new amount."""
+        legs = [_at(leg, prices.get(leg.price_key, leg.price)) for leg in snapshot.legs]
         return _recompute(dataclasses.replace(snapshot, legs=legs, detail=_copy(snapshot.detail)))
 
     def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
@@ -430,6 +436,30 @@ class CompoundV3Adapter:
             if price is not None:
                 points[key] = LiquidationPoint(price, falling=falling)
         return points
+
+    @staticmethod
+    def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
+        """As DevComet books it (indexer/protocols/compound_v3/contracts/DevComet.sol, Comet's rules). A repayment of
+        ``x`` is ``supply(base, x)`` (``_supplyBase``): the signed principal's present value (``_presentValue``: a
+        borrow is ``-_presentValueBorrow(index, -principal)``, ``principal * index / BASE_INDEX_SCALE`` floored) plus
+        ``x`` is turned back into a principal (``_principalValue``: ``_principalValueBorrow``, ``(presentValue *
+        BASE_INDEX_SCALE + index - 1) / index`` rounded up, while still negative; ``_principalValueSupply``, floored,
+        once it is not, which owes nothing); the debt shown is the new principal's ``_presentValueBorrow`` (as
+        ``borrowBalanceOf``). The index is the one accrued to the snapshot's block: ``_supplyBase`` accrues first,
+        and a transaction at the block's own time accrues exactly what the read did. A collateral deposit
+        (``_supplyCollateral``) adds ``x`` to the balance. Anything else, a base supply leg, or a debt leg without its
+        ``principal`` and ``borrow_index`` terms: None."""
+        if "base" not in leg.terms and leg.role is Role.COLLATERAL and change >= 0:
+            return leg.amount + change
+        principal, index = leg.terms.get("principal"), leg.terms.get("borrow_index")
+        if leg.role is not Role.DEBT or change > 0 or principal is None or index is None:
+            return None
+        if principal >= 0 or index <= 0 or (owed := rules.present_value_borrow(index, -principal)) != leg.amount:
+            return None  # terms that are not this debt's (as ``_snapshot`` reads it): nothing exact to say
+        present = -owed - change  # the signed present value plus the repayment (change < 0)
+        if present >= 0:
+            return 0
+        return rules.present_value_borrow(index, rules.principal_value_borrow(index, -present))
 
     @staticmethod
     def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:
