@@ -26,6 +26,8 @@ BLOCK_PHASE_SECONDS = Histogram(
     "indexer_block_phase_seconds", "Time of one block's phases: read (chain reads and local math) and write "
     "(judging and the commit)", ["chain", "phase"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
     registry=REGISTRY)
+NEW_HEADS = Counter("indexer_new_heads", "newHeads notifications received over a WebSocket subscription", ["chain"],
+                    registry=REGISTRY)
 REORGS = Counter("indexer_reorgs", "Reorgs detected and rolled back", ["chain"], registry=REGISTRY)
 REORG_DEPTH = Histogram("indexer_reorg_depth_blocks", "Blocks rolled back by each reorg", ["chain"],
                         buckets=(1, 2, 3, 5, 8, 13, 21, 34, 64, 128), registry=REGISTRY)

@@ -105,6 +105,10 @@ class ChainSettings(_Strict):
     batch_size: int = Field(default=1000, ge=1, le=10_000)
     rpc_timeout: float = Field(default=30.0, gt=0)
     poll_interval: float = Field(default=2.0, gt=0)  # seconds between head checks in `indexer run`
+    # newHeads over WebSocket wakes `indexer run` the moment a block exists (polling stays underneath): these
+    # endpoints, or for a devnet its node's own; `subscribe_heads = false` polls only
+    ws_urls: list[str] = Field(default_factory=list)
+    subscribe_heads: bool = True
     finality_depth: int = Field(default=64, ge=1)  # a reorg deeper than this stops the chain, loudly
     max_lag_blocks: int = Field(default=5, ge=0)  # an endpoint whose head lags the best by more is demoted
     sequencer_uptime_feed: str | None = None  # L2 sequencer-uptime feed; "devnet:NAME" allowed
@@ -117,6 +121,13 @@ class ChainSettings(_Strict):
         from indexer.chain.redact import check_url
 
         return [check_url(url) for url in urls]
+
+    @field_validator("ws_urls")
+    @classmethod
+    def _usable_ws_urls(cls, urls: list[str]) -> list[str]:
+        from indexer.chain.redact import check_url
+
+        return [check_url(url, schemes=("ws", "wss")) for url in urls]
 
     @model_validator(mode="after")
     def _has_endpoint(self) -> ChainSettings:
@@ -318,6 +329,18 @@ class Settings(_Strict):
         if settings.rpc_urls:
             return settings.rpc_urls
         return [str(self.devnet_deployment(chain)["rpc_url"])]
+
+    def ws_urls(self, chain: str) -> list[str]:
+        """Where `indexer run` subscribes to new heads: the configured WebSocket endpoints, or a devnet node's own
+        (anvil serves WebSockets on its HTTP port); none when ``subscribe_heads`` is off."""
+        settings = self.chains[chain]
+        if not settings.subscribe_heads:
+            return []
+        if settings.ws_urls or settings.rpc_urls:
+            return settings.ws_urls
+        from indexer.chain.newheads import ws_url_for
+
+        return [ws_url_for(url) for url in self.rpc_urls(chain)]
 
     def devnet_deployment(self, chain: str) -> dict[str, Any]:
         path = self.devnet_file(chain)

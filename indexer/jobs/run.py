@@ -80,6 +80,8 @@ class Runtime:
                                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
         self.registry.register(_RunCollector(self))
         self.address = ""  # the status server's, once it listens
+        self.subscriptions: dict[str, Any] = {}  # chain -> HeadSubscription (indexer.chain.newheads)
+        self._rerun: set[str] = set()  # chains a new head reached while their step was running
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -113,6 +115,35 @@ class Runtime:
         kind = VenuePipeline if self.settings.is_venue(chain) else ChainPipeline
         self.pipelines[chain] = kind(self.settings, self.engine, chain, channels=self.channels,
                                      on_block=self._committed)
+        urls = [] if self.settings.is_venue(chain) else self.settings.ws_urls(chain)
+        if urls and self._stack is not None and self._stop is not None:
+            from indexer.chain.newheads import HeadSubscription
+
+            subscription = HeadSubscription(urls, chain=chain, on_head=lambda number: self._wake(chain, number),
+                                            timeout=self.settings.chains[chain].rpc_timeout)
+            self.subscriptions[chain] = subscription
+            task = asyncio.create_task(subscription.run(self._stop), name=f"newheads:{chain}")
+
+            async def ended() -> None:  # the subscription ends with the stop event; then wait for it
+                await asyncio.wait({task}, timeout=5)
+                task.cancel()
+
+            self._stack.push_async_callback(ended)
+
+    def _wake(self, chain: str, number: int) -> None:
+        """A new head exists: follow the chain now rather than at the next poll. A step already running takes it
+        on when it ends; a chain backing off after failures keeps its back-off."""
+        pipeline, state = self.pipelines.get(chain), self.states[chain]
+        if pipeline is None or state.failures or pipeline.stopping:
+            return
+        if pipeline.last_stored is not None and number <= pipeline.last_stored:
+            return  # a head the chain already stored (a re-announced or reorged head is found by the step itself)
+        if pipeline.lock.locked():
+            self._rerun.add(chain)
+            return
+        job = self.scheduler.get_job(f"follow:{chain}")
+        if job is not None:
+            job.modify(next_run_time=datetime.now())
 
     async def _start_dispatcher(self) -> None:
         assert self._stack is not None and self._stop is not None
@@ -234,6 +265,11 @@ class Runtime:
         state.failures, state.error, state.failing = 0, None, False
         if processed:
             log.debug("follow chain=%s processed=%d", chain, processed)
+        if chain in self._rerun:  # a head arrived during the step: look again now
+            self._rerun.discard(chain)
+            job = self.scheduler.get_job(f"follow:{chain}")
+            if job is not None:
+                job.modify(next_run_time=datetime.now())
 
     async def _prune(self) -> None:
         for chain in self.chains:
@@ -254,7 +290,8 @@ class Runtime:
                 "stored": pipeline.last_stored if pipeline else None, "behind_blocks": behind,
                 "ready": not state.failing and behind is not None and behind <= self.settings.run.ready_lag_blocks,
                 "failures": state.failures, "error": state.error, "failing": state.failing,
-                "role": "standby" if state.standby else "active"}
+                "role": "standby" if state.standby else "active",
+                "new_heads": subscription.subscribed if (subscription := self.subscriptions.get(chain)) else None}
 
     async def _serve_status(self, stack: AsyncExitStack) -> None:
         host, port = self.settings.run.listen.rsplit(":", 1)
