@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import statistics
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -53,6 +55,16 @@ class AlertLatency:
     percent: int
     fast: list[AlertRun]
     full: list[AlertRun]  # the baseline
+
+
+def _events_by_block(engine: sa.Engine, since: int) -> list[tuple[Any, ...]]:
+    """(block, kind, severity, price status, count) of the alert events from ``since`` on: what a failed series
+    shows to explain itself."""
+    t = AlertEvent.__table__  # type: ignore[attr-defined]
+    columns = (t.c.block_number, t.c.kind, t.c.severity, t.c.price_status)
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(*columns, sa.func.count()).where(t.c.block_number >= since)
+                                               .group_by(*columns).order_by(t.c.block_number))]
 
 
 def _events_at(engine: sa.Engine, block: int) -> int:
@@ -103,6 +115,89 @@ async def measure(dev: BenchDevnet, symbol: str, percent: int, repeat: int) -> A
     return AlertLatency(symbol, percent, fast, full)
 
 
+# -- detection included: from the block existing on the node, woken by newHeads or found by polling ------------------
+POLL = 2.0  # seconds: `[chains.X] poll_interval`'s default
+
+
+@dataclass(frozen=True)
+class Detected:
+    label: str
+    seconds: list[float]  # per repeat: from the feed update's block existing to its alert rows committed
+
+
+async def _detected_series(dev: BenchDevnet, symbol: str, moved: int, restored: int, repeat: int, *,
+                           subscribe: bool, seed: int = 7) -> list[float]:
+    """A follower as `indexer run` has it (the fast path; a step when woken, else every ``POLL`` seconds), woken by
+    a newHeads subscription or not. Per repeat, after a random wait (so the update lands anywhere in the poll
+    cycle), the feed update is mined; timed from the moment the node has mined it to its alert rows committed."""
+    import random
+
+    from indexer.chain.newheads import HeadSubscription, ws_url_for
+
+    market = dev.settings.markets[MARKET]
+    settings = dev.settings.model_copy(update={"markets": {MARKET: MarketSettings(
+        **{**market.model_dump(), "snapshot_every": 10**9})}})
+    follower = ChainPipeline(settings, dev.engine, "devnet")
+    stop, wake = asyncio.Event(), asyncio.Event()
+
+    async def follow() -> None:
+        while not stop.is_set():
+            await follower.step()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), POLL)
+            wake.clear()
+
+    subscription = HeadSubscription([ws_url_for(dev.url)], chain="devnet", on_head=lambda _: wake.set())
+    tasks = [asyncio.create_task(follow())]
+    if subscribe:
+        tasks.append(asyncio.create_task(subscription.run(stop)))
+    rng, times = random.Random(seed), []
+    try:
+        mine(dev.url)
+        while subscribe and subscription.subscribed is None:
+            await asyncio.sleep(0.01)
+        for _ in range(repeat):
+            await asyncio.sleep(rng.uniform(0, POLL))
+            # timed from just before the update is sent: the block exists a few ms later (anvil mines on
+            # receipt), so the figure is an upper bound by that much; after the receipt would be too late, the
+            # woken follower may have stored the block before the sender hears back
+            sent = time.perf_counter()
+            await asyncio.to_thread(set_price, dev.url, dev.deployment, symbol, moved)
+            block = int(await follower.rpc.call("eth_blockNumber", []), 16)
+            while (follower.last_stored or -1) < block:
+                await asyncio.sleep(0.001)
+            times.append(time.perf_counter() - sent)
+            if not _events_at(dev.engine, block):
+                raise RuntimeError(f"no alert events committed with the feed update's block {block}: "
+                                   f"{_events_by_block(dev.engine, block - 3)}")
+            await asyncio.to_thread(set_price, dev.url, dev.deployment, symbol, restored)
+    finally:
+        stop.set()
+        wake.set()
+        await asyncio.gather(*tasks)
+        await follower.close()
+    return times
+
+
+async def measure_detection(dev: BenchDevnet, symbol: str, percent: int, repeat: int) -> list[Detected]:
+    price = dev.deployment.reserve(symbol)["price"]
+    moved = price * (100 + percent) // 100
+    polled = await _detected_series(dev, symbol, moved, price, repeat, subscribe=False)
+    woken = await _detected_series(dev, symbol, moved, price, repeat, subscribe=True)
+    return [Detected(f"polled every {POLL:g} s", polled), Detected("woken by newHeads (WebSocket)", woken)]
+
+
+def detection_table(rows: list[Detected]) -> list[str]:
+    base = statistics.median(rows[0].seconds)
+    lines = ["| head detection | block exists → alert rows committed (median) | spread | vs polling |",
+             "| --- | --- | --- | --- |"]
+    for row in rows:
+        median = statistics.median(row.seconds)
+        lines.append(f"| {row.label} | {median * 1000:.0f} ms | {min(row.seconds) * 1000:.0f} – "
+                     f"{max(row.seconds) * 1000:.0f} ms | {base / median:.1f}× |")
+    return lines
+
+
 def table(result: AlertLatency) -> list[str]:
     base = statistics.median(r.seconds for r in result.full)
     lines = ["| path | block → alert rows committed | spread | alert events in that block | JSON-RPC requests | "
@@ -115,12 +210,17 @@ def table(result: AlertLatency) -> list[str]:
     return lines
 
 
-async def main(accounts: int, repeat: int, symbol: str, percent: int) -> None:
+async def main(accounts: int, repeat: int, symbol: str, percent: int, detection: bool) -> None:
     with tempfile.TemporaryDirectory() as scratch, bench_devnet(accounts, Path(scratch)) as dev:
         result = await measure(dev, symbol, percent, repeat)
+        detected = await measure_detection(dev, symbol, percent, repeat) if detection else None
     move = f"{symbol} {'+' if percent > 0 else '−'}{abs(percent)} %"
     print(f"N = {accounts:,} watched positions, {move}, {repeat} repeats (median, min – max):\n")
     print("\n".join(table(result)))
+    if detected is not None:
+        print(f"\nDetection included (the fast path; the update lands at a random point of the {POLL:g} s poll "
+              "cycle):\n")
+        print("\n".join(detection_table(detected)))
 
 
 if __name__ == "__main__":
@@ -130,6 +230,8 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--symbol", default="WETH", help="the asset whose feed is updated (default: WETH)")
     parser.add_argument("--drop", type=int, default=20, help="the price drop in percent (default: 20)")
+    parser.add_argument("--detection", action="store_true",
+                        help="also time from the block existing, head detection included: polling against newHeads")
     args = parser.parse_args()
     logging.getLogger("indexer.oracles.monitor").setLevel(logging.ERROR)  # devnet feeds have no heartbeat table
-    asyncio.run(main(args.accounts, args.repeat, args.symbol, -args.drop))
+    asyncio.run(main(args.accounts, args.repeat, args.symbol, -args.drop, args.detection))

@@ -24,6 +24,7 @@ from bench.alert_latency import AlertLatency
 from bench.devnet import CHAIN, MARKET, BenchDevnet, bench_devnet
 from bench.floor import FloorRun, replay
 from bench.naive import NaiveRun, naive_refresh
+from bench.peer import PeerRun, peer_refresh
 from bench.persist import PersistRun, persist, postgres_engine, postgres_server, postgres_version, sqlite_engine
 from bench.profiling import profile_await, profile_call
 from bench.recompute import ChainCheck, check_on_chain, figures, pick_sample, recompute_rate, shocked_prices
@@ -58,9 +59,11 @@ class SizeResult:
     deploy_seconds: float
     seed_seconds: float
     naive: list[NaiveRun]
+    peer: list[PeerRun]  # Multicall3 + eth-abi, nothing stored: the best simple alternative
     refresh: list[RefreshRun]
     floor: list[FloorRun]
     parity: int  # accounts whose indexed figures equal the naive loop's getUserAccountData
+    peer_parity: int  # accounts whose peer figures equal the naive loop's
     recompute: list[float]  # positions per second, recomputed under the shock
     below_one: int  # positions with health < 1 after the shock (local figures)
     check: ChainCheck
@@ -99,23 +102,28 @@ async def _measure_size(n: int, config: BenchConfig, pg_url: str | None, scratch
         first_requests = first.requests
         _slim(first)
         naive: list[NaiveRun] = []
+        peer: list[PeerRun] = []
         refresh: list[RefreshRun] = []
         floor: list[FloorRun] = []
         for r in range(config.repeat):
             block = mine(dev.url)
             naive.append(naive_refresh(dev.url, pool, addresses, block))
+            peer.append(await peer_refresh(dev.url, pool, addresses, block, batch_size=config.batch_size or 1000))
             refresh.append(await indexer_refresh(dev.settings, dev.engine, block, hints))
             floor.append(await replay(dev.url, refresh[-1].payloads))
-            log.info("N=%d repeat %d: naive %.3fs, indexer %.3fs, floor %.3fs", n, r + 1, naive[-1].wall,
-                     refresh[-1].wall, floor[-1].wall)
+            log.info("N=%d repeat %d: naive %.3fs, peer %.3fs, indexer %.3fs, floor %.3fs", n, r + 1,
+                     naive[-1].wall, peer[-1].wall, refresh[-1].wall, floor[-1].wall)
             if r < config.repeat - 1:
                 _slim(refresh[-1])
                 naive[-1].figures = {}
+                peer[-1].figures = {}
         last = refresh[-1]
         assert last.read is not None
         snapshots = last.read.snapshots
         parity = _parity(snapshots, naive[-1])
+        peer_parity = sum(1 for a, f in peer[-1].figures.items() if naive[-1].figures.get(a) == tuple(f))
         naive[-1].figures = {}
+        peer[-1].figures = {}
 
         recompute, below_one, check = await _recompute(dev, snapshots, last.read.block, config)
         with sqlite_engine(scratch) as engine:
@@ -134,8 +142,9 @@ async def _measure_size(n: int, config: BenchConfig, pg_url: str | None, scratch
         alerts = await alert_latency.measure(dev, config.shock_symbol, config.shock_percent, config.repeat)
         log.info("N=%d price update -> alert stored: fast path %s, full read %s", n,
                  [round(r.seconds, 3) for r in alerts.fast], [round(r.seconds, 3) for r in alerts.full])
-        return SizeResult(n, positions, dev.deploy_seconds, dev.seed_seconds, naive, refresh, floor, parity,
-                          recompute, below_one, check, sqlite, postgres, alerts, first_requests, profiles)
+        return SizeResult(n, positions, dev.deploy_seconds, dev.seed_seconds, naive, peer, refresh, floor, parity,
+                          peer_parity, recompute, below_one, check, sqlite, postgres, alerts, first_requests,
+                          profiles)
 
 
 def _parity(snapshots: Sequence[PositionSnapshot], naive: NaiveRun) -> int:

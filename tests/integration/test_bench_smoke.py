@@ -9,7 +9,7 @@ from bench.runner import BenchConfig, run_benchmark
 
 pytestmark = pytest.mark.postgres
 
-ROWS = ("1. Refresh, naive", "2. Refresh, the indexer", "3. The node's own limit", "4. Local recompute",
+ROWS = ("1. Refresh, naive", "1b. Refresh, peer", "2. Refresh, the indexer", "3. The node's own limit", "4. Local recompute",
         "5a. Persist, SQLite", "5b. Persist, Postgres", "6. Price update → alert stored")
 
 
@@ -30,6 +30,9 @@ async def test_benchmark_at_toy_size_prints_every_row_with_sane_figures(pg_serve
     (naive,), (refresh,), (floor,) = size.naive, size.refresh, size.floor
     assert size.positions == 50
     assert size.parity == 50, "the indexer's figures must equal getUserAccountData for every account"
+    assert size.peer_parity == 50, "the Multicall3 peer's figures must equal the naive loop's"
+    (peer,) = size.peer
+    assert (peer.requests, peer.http_posts) == (1, 1)  # 50 accounts: one aggregate3 batch
     assert naive.by_method.get("eth_call") == 50
     assert 0 < f.indexer_requests < f.naive_eth_calls
     # the repeats reuse the market's layout from the first read: its two entry-point round trips are gone
