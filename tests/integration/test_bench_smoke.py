@@ -9,8 +9,8 @@ from bench.runner import BenchConfig, run_benchmark
 
 pytestmark = pytest.mark.postgres
 
-ROWS = ("1. Refresh, naive", "1b. Refresh, peer", "2. Refresh, the indexer", "3. The node's own limit", "4. Local recompute",
-        "5a. Persist, SQLite", "5b. Persist, Postgres", "6. Price update → alert stored")
+ROWS = ("1. Refresh, naive", "1b. Refresh, peer", "2. Refresh, the indexer", "3. The node's own limit",
+        "4. Local recompute", "5a. Persist, SQLite", "5b. Persist, Postgres", "6. Price update → alert stored")
 
 
 async def test_benchmark_at_toy_size_prints_every_row_with_sane_figures(pg_server_url):
