@@ -20,6 +20,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -161,12 +162,33 @@ class ChainReader:
         self.cached, self.readings = {}, []
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A block read and ready to be judged: what its judgement and its write need."""
+
+    read: ChainRead
+    wallets: Wallets
+    found: dict[str, dict[str, tuple[int, int]]]  # accounts its logs named, per discovering market
+    full: list[str]  # the markets read in full (the others by the fast path)
+    accounts: dict[str, list[Address]]  # the accounts each fully read market was asked for
+    started: float  # perf_counter when its processing began
+
+
+@dataclass(frozen=True, slots=True)
+class Landing:
+    """A block judged, its write running in a thread."""
+
+    prepared: Prepared
+    task: asyncio.Task[None]
+
+
 class ChainPipeline:
     def __init__(self, settings: Settings, engine: Engine, chain: str, *, max_blocks_per_step: int = 100,
                  rpc: RpcClient | None = None, channels: Mapping[str, Channel[Any]] | None = None,
-                 on_block: Callable[[str, int, float], None] | None = None) -> None:
+                 on_block: Callable[[str, int, float], None] | None = None, overlap: bool = True) -> None:
         """``channels``: the alert channels built once by the caller (default: built here from the config);
-        ``on_block(chain, block, seconds)`` is called after each block's commit."""
+        ``on_block(chain, block, seconds)`` is called after each block's commit; ``overlap``: block B's write runs
+        while block B+1 is read (commit order and crash safety as without: B commits before B+1 is written)."""
         self.settings = settings
         self.engine = engine
         self.chain = chain
@@ -191,6 +213,7 @@ class ChainPipeline:
         self.emitters: dict[str, Address] = {}
         self.last_full: dict[str, int] = {}  # per market, the block of its last full read
         self.progress = Every(settings.run.progress_seconds)  # block lines at INFO at most this often
+        self.overlap = overlap  # write block B in a thread while block B+1 is read
         REORGS.labels(chain)  # exported from zero
         REORG_DEPTH.labels(chain)
 
@@ -242,9 +265,26 @@ class ChainPipeline:
             await self._backfill(memory, head)
             number = head if memory.checkpoint is None else memory.checkpoint + 1
             done = 0
-            while number <= head and done < self.max_blocks and not self.stopping:
-                number = await self.process(number) + 1
-                done += 1
+            writing: Landing | None = None  # the previous block's write, in its thread
+            try:
+                while number <= head and done < self.max_blocks and not self.stopping:
+                    prepared = await self._prepare(number)  # while the previous block is being written
+                    if writing is not None:
+                        await self._landed(writing)
+                        writing = None
+                    if isinstance(prepared, Reorg):
+                        await self._rollback(prepared)
+                        number = prepared.ancestor + 1
+                    else:
+                        writing = self._launch(prepared)
+                        if not self.overlap:
+                            await self._landed(writing)
+                            writing = None
+                        number += 1
+                    done += 1
+            finally:
+                if writing is not None:  # a read failed (or the loop ends): the write in flight lands first
+                    await self._landed(writing)
             return done
 
     async def _tip_replaced(self, memory: ChainMemory, head: int) -> bool:
@@ -279,9 +319,11 @@ class ChainPipeline:
         for key in behind:  # nothing new below the head: the next block follows on from here
             refreshed.discovery_progress[key] = max(refreshed.discovery_progress.get(key) or 0, head)
 
-    async def process(self, number: int) -> int:
-        """Process block ``number``; returns the block the pipeline should continue after (on a reorg, the
-        common ancestor)."""
+    async def _prepare(self, number: int) -> Prepared | Reorg:
+        """Block ``number`` read (its header checked against the remembered chain first, its logs scanned for the
+        discovering markets, every market read in full or by the fast path); or the reorg its header reveals.
+        Reads only: the store is not touched but for the tracked wallets, so it runs while the previous block's
+        write is in flight."""
         started = time.perf_counter()
         memory = await self._memory()
         assert self.heads is not None
@@ -294,8 +336,7 @@ class ChainPipeline:
         header = header_of(header_raw)
         event = await self.heads.check(header)
         if isinstance(event, Reorg):
-            await self._rollback(event)
-            return event.ancestor
+            return event
         found = {key: accounts_in(entries, self.discovery[key]) for key, entries in zip(scanning, logs, strict=True)}
         wallets = await asyncio.to_thread(wallet_alert_settings, self.engine)
         full = [key for key in self.reads.sources
@@ -303,22 +344,47 @@ class ChainPipeline:
         tracked = list(wallets)
         accounts = {key: self._accounts(key, tracked, memory, found) for key in full}
         read = await self.reads.read(header, accounts)
-        self._judge_and_write(read, wallets, memory, found, self._closings(read, accounts, memory))
-        self.heads.accept(header)
-        for key in full:
-            self.last_full[key] = number
-        self.reads.remember(read, full)
+        return Prepared(read, wallets, found, full, accounts, started)
+
+    def _launch(self, prepared: Prepared) -> Landing:
+        """Judge the block against memory and start its write in a thread. Memory (and the fast path's cache, the
+        remembered headers) move on at once, as if the write had committed, so the next block can be read while
+        this one is written; should the write fail, ``_landed`` drops them all and the next step reloads from
+        the store, which did not move."""
+        read, memory = prepared.read, self.memory
+        assert memory is not None and self.heads is not None
+        closed = self._closings(read, prepared.accounts, memory)
+        written, margins = self._judge(read, prepared.wallets, memory, closed)
+        task = asyncio.create_task(asyncio.to_thread(self._write, read, written, prepared.found))
+        memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
+                         discovered=prepared.found, margins=margins)
+        self.heads.accept(read.block)
+        for key in prepared.full:
+            self.last_full[key] = read.block.number
+        self.reads.remember(read, prepared.full)
+        return Landing(prepared, task)
+
+    async def _landed(self, landing: Landing) -> None:
+        """Wait for a block's write; then it is stored (the checkpoint moved with it). A failed write drops what
+        memory assumed and raises."""
+        try:
+            await landing.task
+        except BaseException:
+            self._forget()
+            raise
+        prepared = landing.prepared
+        read, number = prepared.read, prepared.read.block.number
         self.last_stored = number
+        seconds = time.perf_counter() - prepared.started
         if self.on_block is not None:
-            self.on_block(self.chain, number, time.perf_counter() - started)
-        kind = "full" if len(full) == len(self.reads.sources) else "fast" if not full else "mixed"
+            self.on_block(self.chain, number, seconds)
+        kind = "full" if len(prepared.full) == len(self.reads.sources) else "fast" if not prepared.full else "mixed"
         events = len(read.alerts.events) if read.alerts else 0
         level = logging.INFO if self.progress.due() or events else logging.DEBUG
         since = self.progress.take_skipped() if level == logging.INFO else 0
         log.log(level, "block processed chain=%s block=%d read=%s positions=%d alert_events=%d seconds=%.3f%s",
-                self.chain, number, kind, len(read.snapshots), events, time.perf_counter() - started,
+                self.chain, number, kind, len(read.snapshots), events, seconds,
                 f" blocks_since_last_line={since}" if since else "")
-        return number
 
     async def _scanning(self, memory: ChainMemory, number: int) -> dict[str, Address]:
         """Discovering markets whose scan reaches the block before ``number``, with their event emitters."""
@@ -356,10 +422,17 @@ class ChainPipeline:
     def _judge_and_write(self, read: ChainRead, wallets: Wallets, memory: ChainMemory,
                          found: Mapping[str, Mapping[str, tuple[int, int]]],
                          closed: Sequence[PositionSnapshot] = ()) -> None:
-        """Judge the feeds and run the alert rules against memory, then write the block with everything it
-        caused (positions and closings, feeds, alert events and their outbox rows, discovered accounts and
-        progress) in one transaction, and remember what was written. A closing is not priced: its alerts
-        resolve."""
+        """Judge the block and write it with everything it caused in one transaction, then remember what was
+        written (``indexer sync``: one block, nothing to overlap with)."""
+        written, margins = self._judge(read, wallets, memory, closed)
+        self._write(read, written, found)
+        memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
+                         discovered=found, margins=margins)
+
+    def _judge(self, read: ChainRead, wallets: Wallets, memory: ChainMemory, closed: Sequence[PositionSnapshot] = ()
+               ) -> tuple[list[PositionSnapshot], dict[tuple[str, str], Parameters]]:
+        """Judge the feeds and run the alert rules against memory (a closing is not priced: its alerts resolve);
+        the positions the block writes, closings included, and their margin parameters."""
         sources = self.reads.sources
         read.assess(memory.feed_states, lambda s: sources[s.market].price_dependencies(s))
         written = [*read.snapshots, *closed]
@@ -369,20 +442,23 @@ class ChainPipeline:
         if changes:
             self.alerts.margin(read.alerts, block=read.block, changes=changes, wallets=wallets, now=time.time(),
                                snapshots={(s.market, s.account): s for s in read.snapshots})
+        read.closed = list(closed)
+        return written, margins
+
+    def _write(self, read: ChainRead, written: Sequence[PositionSnapshot],
+               found: Mapping[str, Mapping[str, tuple[int, int]]]) -> None:
+        """The block's one transaction: positions and closings, feeds, alert events and their outbox rows,
+        discovered accounts and progress (thread-safe: it touches the store only)."""
         started = time.perf_counter()
-        write_block(self.engine, chain=self.chain, block=read.block, snapshots=written,
+        write_block(self.engine, chain=self.chain, block=read.block, snapshots=list(written),
                     feeds=list(read.feeds.values()), unpriced=read.unpriced, stale=read.stale, alerts=read.alerts,
-                    discovered=found,
-                    checks=read.checks)
+                    discovered=found, checks=read.checks)
         read.timings["write"] = time.perf_counter() - started
         BLOCK_PHASE_SECONDS.labels(self.chain, "write").observe(read.timings["write"])
-        read.closed = list(closed)
-        memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(),
-                         alerts=read.alerts, discovered=found, margins=margins)
         not_fresh = sum(1 for f in read.feeds.values() if f.verdict.status != PriceStatus.FRESH)
         log.debug("stored chain=%s block=%d positions=%d feeds=%d not_fresh=%d alert_events=%d seconds=%.3f",
                   read.chain, read.block.number, len(read.snapshots), len(read.feeds), not_fresh,
-                  len(read.alerts.events), read.timings["write"])
+                  len(read.alerts.events) if read.alerts else 0, read.timings["write"])
 
     def _margins(self, snapshots: Sequence[PositionSnapshot], memory: ChainMemory
                  ) -> tuple[dict[tuple[str, str], Parameters], list[MarginChange]]:

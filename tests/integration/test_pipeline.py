@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from indexer.devnet import mine, revert, snapshot
+from indexer.devnet import mine, revert, set_price, snapshot
+from indexer.errors import RetryableError
 from indexer.pipeline import chain as pipeline_module
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import load_settings
@@ -54,6 +55,57 @@ async def test_one_block_costs_at_most_two_db_round_trips_before_its_commit(devn
             assert len(asked) == blocks and all(n <= 2 for n in asked), (asked, statements)
     finally:
         await pipeline.close()
+
+
+async def test_a_write_that_fails_while_the_next_block_is_read_loses_nothing(devnet, chain_state, write_devnet_config,
+                                                                             engine, monkeypatch):
+    """Block B's write runs while B+1 is read. When it fails (the database went away: a retryable error), the step
+    raises it, nothing of B or B+1 is stored, what memory had assumed is dropped, and the next step stores B and
+    B+1 with the same figures and alert events as a pipeline that never failed (replayed on an evm snapshot)."""
+    settings = load_settings(write_devnet_config(chain="poll_interval = 0.1\n"))
+    for account in devnet.accounts[:12]:
+        add_wallet(engine, address=account.address, label=account.kind)
+    pipeline = ChainPipeline(settings, engine, "devnet")
+    write_block = pipeline_module.write_block
+    failing = {"at": None}
+
+    def flaky(*args, **kwargs):
+        if kwargs["block"].number == failing["at"]:
+            raise RetryableError(f"writing block {failing['at']} on devnet: database is locked")
+        return write_block(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "write_block", flaky)
+    try:
+        await pipeline.step()
+        start = checkpoint(engine, chain="devnet")
+        set_price(devnet.url, devnet.deployment, "WETH", devnet.deployment.reserve("WETH")["price"] * 75 // 100)
+        mine(devnet.url, 2)  # B (the price drop), B+1, B+2
+        failing["at"] = start + 1
+        with pytest.raises(RetryableError, match="database is locked"):
+            await pipeline.step()
+        assert checkpoint(engine, chain="devnet") == start and pipeline.memory is None
+        assert not table_rows(engine, start)
+        failing["at"] = None
+        assert await pipeline.step() == 3
+        assert checkpoint(engine, chain="devnet") == head(devnet) == start + 3
+        events = table_rows(engine, start)
+        positions = {(p.account, p.block_number, p.health_raw) for p in list_positions(engine)}
+    finally:
+        await pipeline.close()
+    assert events, "the price drop must raise alert events in its block"
+    assert {block for block, _ in events} == {start + 1}
+    assert {block for _, block, _ in positions} == {start + 3}
+
+
+def table_rows(engine, after: int) -> list[tuple[int, str]]:
+    """(block, kind) of the alert events stored above ``after``."""
+    from sqlalchemy import select
+
+    from indexer.store.models import AlertEvent
+
+    t = AlertEvent.__table__
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(t.c.block_number, t.c.kind).where(t.c.block_number > after))]
 
 
 class BatchLimitProxy(JsonRpcProxy):
