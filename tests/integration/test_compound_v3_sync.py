@@ -9,6 +9,7 @@ borrowBalanceOf use) differ. Each test runs inside an evm snapshot.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from eth_utils.crypto import keccak
+from sqlalchemy.engine import Engine
 
+from indexer.alerts.format import text
+from indexer.alerts.message import AlertMessage
+from indexer.alerts.rules import severity_level
 from indexer.chain.rpc import RpcClient
 from indexer.devnet import Anvil, Deployment, advance_time, stack
 from indexer.devnet.abi import encode_call
@@ -28,7 +35,9 @@ from indexer.protocols.registry import source_for
 from indexer.risk.safety import to_be_safe
 from indexer.settings import load_settings
 from indexer.store.chain_store import discovered_accounts
+from indexer.store.models import Alert, AlertEvent, Delivery, MarginChange
 from indexer.store.position_store import list_positions, position_legs
+from indexer.store.reorg import rollback
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
 from indexer.types import Health, PositionSnapshot, PriceKey, Role
@@ -69,7 +78,7 @@ def chain(comet_chain: CometChain) -> Iterator[CometChain]:
 
 
 def _config(tmp_path: Path, chain: CometChain, db_url: str, *, discover: bool = False,
-            verify: bool = False) -> Path:
+            verify: bool = False, tail: str = "") -> Path:
     markets = "".join(
         f'\n[markets.{name}]\nchain = "devnet"\nprotocol = "compound_v3"\naddress = "devnet:CompoundV3.{name}"\n'
         f'discover = {str(discover).lower()}\nstart_block = {chain.deployment.block_number}\n'
@@ -77,7 +86,7 @@ def _config(tmp_path: Path, chain: CometChain, db_url: str, *, discover: bool = 
         for name, quote in MARKETS.items())
     config = tmp_path / "comet.toml"
     config.write_text(f'[database]\nurl = "{db_url}"\n\n[chains.devnet]\nchain_id = 31337\n'
-                      f'devnet = "{chain.file}"\n{markets}')
+                      f'devnet = "{chain.file}"\n{markets}{tail}')
     return config
 
 
@@ -344,3 +353,147 @@ async def test_discovery_finds_each_comets_accounts(chain, tmp_path, db_url, eng
     for market in MARKETS:
         holders = {s.account for s in read.snapshots if s.market == market}
         assert holders and holders <= set(discovered_accounts(engine, chain="devnet", market=market))
+
+
+HOOK = '\n[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:9/hook"\nsecret_env = "HOOK_SECRET"\n'
+LOWER_BY = 300  # of liquidateCollateralFactor's four stored decimals (FACTOR_DESCALE units): 0.85 → 0.82
+
+
+def _rows(engine: Engine, model: Any, **where: Any) -> list[dict[str, Any]]:
+    table = model.__table__
+    query = sa.select(table)
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def _asset_word_a(chain: CometChain, market: str, offset: int) -> tuple[int, int]:
+    """The storage slot of ``assetWordA[offset]`` in the market's DevComet and the word in it. The word is rebuilt
+    from ``getAssetInfo(offset)`` (``_packAsset``: asset | borrowCF << 160 | liquidateCF << 176 | liquidationFactor
+    << 192, each factor in FACTOR_DESCALE units); a dynamic array's element ``i`` lives at ``keccak256(p) + i`` for
+    its base slot ``p``, so every ``p`` in 0..63 is tried and exactly one must hold that word (``assetWordB``'s
+    elements hold the price feed in the low bits, not the asset)."""
+    comet = chain.comet(market)
+    _, asset, _, _, borrow_cf, liquidate_cf, liquidation_factor, _ = comet_devnet.read_asset_info(
+        chain.url, comet, offset)
+    descale = comet_devnet.FACTOR_PRECISION
+    word = (int(asset, 16) | (borrow_cf // descale) << 160 | (liquidate_cf // descale) << 176
+            | (liquidation_factor // descale) << 192)
+    slots = [int.from_bytes(keccak(p.to_bytes(32, "big")), "big") + offset for p in range(64)]
+    stored = JsonRpcClient(chain.url).batch(("eth_getStorageAt", [comet, hex(slot), "latest"]) for slot in slots)
+    found = [slot for slot, value in zip(slots, stored, strict=True) if int(value, 16) == word]
+    assert len(found) == 1, found
+    return found[0], word
+
+
+async def test_a_lowered_liquidate_collateral_factor_is_stored_and_alerted_per_position(chain, tmp_path, db_url,
+                                                                                      engine, monkeypatch):
+    """Dynamic margin against the devnet's Comet: cUSDCv3's liquidateCollateralFactor of wstETH is lowered by 0.03
+    under its borrowers; the next sync stores the change for every position on that Comet that holds wstETH and
+    owes something, with the old and new factor and the health before and after, and raises one `margin` alert per
+    position, delivered through the outbox; positions without it (cWETHv3's wstETH holders among them: another
+    Comet) and positions owing nothing get nothing, and a sync without a change adds nothing; a reorg back to the
+    first read takes it all away.
+
+    Real Comet changes a factor through governance: Configurator.updateAssetLiquidateCollateralFactor, then a new
+    implementation deployed and the proxy upgraded to it. DevComet has no proxy or configurator; rewriting the
+    asset's packed word in its ``assetWordA`` storage with ``anvil_setStorageAt`` stands in for that upgrade (the
+    word is found by its slot, see ``_asset_word_a``). The block after it is mined at the first sync's timestamp,
+    so no interest accrues: the health before the change is then exactly the health stored at the first sync. The
+    syncs share their hints, as `indexer run` does: the second read starts from the first read's asset list (the
+    old factor) and must see that the Comet's answers no longer match it."""
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
+    settings = load_settings(_config(tmp_path, chain, db_url, tail=HOOK))
+    for account, kind in chain.seeded:
+        add_wallet(engine, address=account, label=kind)
+    hints: dict[str, dict[str, object]] = {}
+    (first,) = await sync_once(settings, engine, hints=hints)
+    assert set(hints["devnet"]) == set(MARKETS)
+    before = {p.account: p for p in list_positions(engine)}
+    assert len(before) == len(first.snapshots)  # each seeded account is on one market only
+
+    market = "cUSDCv3"
+    wsteth = next(a for a in chain.record["markets"][market]["assets"] if a["symbol"] == "wstETH")
+    old_cf = wsteth["liquidate_collateral_factor"]
+    new_cf = old_cf - LOWER_BY * comet_devnet.FACTOR_PRECISION
+    assert new_cf > wsteth["borrow_collateral_factor"]  # what _packAsset requires of a configuration
+
+    def holding(p: Any, wanted: int) -> bool:
+        return any(g.asset == wsteth["address"] and g.role is Role.COLLATERAL and g.amount > 0
+                   and g.terms.get("liquidate_collateral_factor") == wanted
+                   for g in position_legs(engine, snapshot_id=p.snapshot_id))
+
+    holders = {account for account, p in before.items()
+               if p.market == market and p.health is not None and holding(p, old_cf)}
+    assert len(holders) >= 5, len(holders)
+    # wstETH positions that must see nothing: owing nothing on this Comet, or on the other Comet (its own factor)
+    idle = {account for account, p in before.items() if p.market == market and p.health is None
+            and holding(p, old_cf)}
+    elsewhere = {account for account, p in before.items() if p.market == "cWETHv3" and p.health is not None
+                 and any(g.symbol == "wstETH" for g in position_legs(engine, snapshot_id=p.snapshot_id))}
+    assert elsewhere, "no cWETHv3 borrower holds wstETH"
+
+    # the governance upgrade's effect: the same asset word with the lower factor, no time passing
+    slot, word = _asset_word_a(chain, market, wsteth["offset"])
+    lowered = word & ~(0xFFFF << 176) | (new_cf // comet_devnet.FACTOR_PRECISION) << 176
+    rpc = JsonRpcClient(chain.url)
+    rpc.call("anvil_setStorageAt", [chain.comet(market), hex(slot), f"0x{lowered:064x}"])
+    rpc.call("evm_setNextBlockTimestamp", [first.block.timestamp])
+    rpc.call("evm_mine", [])
+    info = comet_devnet.read_asset_info(chain.url, chain.comet(market), wsteth["offset"])
+    assert info[5] == new_cf and info[4] == wsteth["borrow_collateral_factor"] and info[6] == \
+        wsteth["liquidation_factor"]  # only the liquidate collateral factor moved
+
+    (second,) = await sync_once(settings, engine, hints=hints)
+    assert second.block.number > first.block.number and second.block.timestamp == first.block.timestamp
+
+    changes = _rows(engine, MarginChange, block_number=second.block.number)
+    assert {c["account"] for c in changes} == holders and len(changes) == len(holders)
+    after = {p.account: p for p in list_positions(engine)}
+    for change in changes:
+        account = change["account"]
+        assert (change["market"], change["parameter"], change["symbol"], change["asset"]) == \
+            (market, "liquidate_collateral_factor", "wstETH", wsteth["address"])
+        assert (int(change["old_value"]), int(change["new_value"])) == (old_cf, new_cf)
+        assert change["health_before"] == before[account].health  # old factor, same prices and amounts
+        assert change["health_after"] == after[account].health < change["health_before"]
+        # the Comet's own figure from its state after the change (getAssetInfo answers the new factor)
+        health, _ = _health_on_chain(chain, market, account, second.block.number)
+        assert after[account].health_raw == health, account
+        assert holding(after[account], new_cf)
+    _verdicts(chain, [s for s in second.snapshots if s.account in holders], second.block.number)
+    # everyone else: the same health as before (nothing else moved), no change row
+    for account in set(after) - holders:
+        assert after[account].health == before[account].health, account
+    assert not (idle | elsewhere) & {c["account"] for c in changes}
+
+    alerts = {a["id"]: a for a in _rows(engine, Alert, family="margin")}
+    assert {a["account"] for a in alerts.values()} == holders and len(alerts) == len(holders)
+    assert all(a["status"] == "resolved" and a["opened_block"] == second.block.number and a["market"] == market
+               for a in alerts.values())
+    assert {c["alert_id"] for c in changes} == set(alerts)
+    events = [e for e in _rows(engine, AlertEvent, block_number=second.block.number) if e["alert_id"] in alerts]
+    assert len(events) == len(holders) and {e["kind"] for e in events} == {"changed"}
+    assert {d["event_id"] for d in _rows(engine, Delivery, channel="hook")} >= {e["id"] for e in events}
+    message = AlertMessage.from_json(json.loads(events[0]["message"]))
+    account = message.account
+    assert message.family == "margin" and message.detail == \
+        f"wstETH liquidate_collateral_factor {old_cf} → {new_cf}"
+    assert message.previous_health == format(before[account].health, "f")
+    assert message.health == format(after[account].health, "f")
+    rendered = text(message)
+    assert rendered.startswith("⚙ MARGIN RULES CHANGED")
+    assert "the protocol changed wstETH liquidate_collateral_factor" in rendered
+
+    rpc.call("evm_mine", [])
+    (third,) = await sync_once(settings, engine, hints=hints)  # nothing changed since: nothing new
+    assert third.block.number > second.block.number
+    assert len(_rows(engine, MarginChange)) == len(holders)
+    assert len(_rows(engine, Alert, family="margin")) == len(holders)
+
+    # a reorg back to the first block takes the changes, their alerts, events and outbox rows with it
+    counts = rollback(engine, chain="devnet", ancestor=first.block.number, level_of=severity_level)
+    assert counts["margin_changes"] == len(holders)
+    assert _rows(engine, MarginChange) == [] and _rows(engine, Alert, family="margin") == []
+    assert not {e["id"] for e in events} & {d["event_id"] for d in _rows(engine, Delivery)}
