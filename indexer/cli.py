@@ -828,12 +828,19 @@ def alerts_ack(obj: Context, alert_id: str, by: str | None) -> None:
     if len(matches) != 1:
         raise IndexerError(f"no alert id starts with {alert_id!r}" if not matches else
                            f"{alert_id!r} starts several alert ids: give more of it")
-    row = acknowledge_alert(obj.engine(), alert_id=matches[0], by=by, now=time.time())
+    now = time.time()
+    row = acknowledge_alert(obj.engine(), alert_id=matches[0], by=by, now=now)
     assert row is not None
     if row["status"] != "open":
         raise IndexerError(f"alert {matches[0]} is {row['status']}: only an open alert can be acknowledged")
+    forwarded: list[str] = []
+    if row["acknowledged_at"] == now:  # newly acknowledged: tell the services that paged (PagerDuty, webhooks)
+        from indexer.alerts.acks import forward_acknowledgement
+
+        forwarded = forward_acknowledgement(obj.engine(), obj.settings, alert_id=row["id"], by=by, now=now)
     click.echo(f"alert {row['id']} acknowledged" + (f" by {printable(row['acknowledged_by'])}"
-                                                   if row["acknowledged_by"] else ""))
+                                                   if row["acknowledged_by"] else "")
+               + (f"; forwarded to {', '.join(forwarded)} (sent by the dispatcher)" if forwarded else ""))
 
 
 @alerts.command("silence")

@@ -62,6 +62,8 @@ def title(message: AlertMessage) -> str:
     label = _label(message.severity)
     if message.family == "margin":
         head = f"⚙ MARGIN RULES CHANGED · {label}"
+    elif message.kind == "acknowledged":
+        head = f"☑ ACKNOWLEDGED · {label}"
     elif message.kind == "resolved":
         head = "✅ RECOVERED" + (f" from {_label(message.previous_severity)}" if message.previous_severity else "")
     elif message.kind in ("escalated", "deescalated") and message.previous_severity:

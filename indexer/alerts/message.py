@@ -47,7 +47,8 @@ class SafeStep:
 class AlertMessage:
     """One alert event. ``event_id`` is the idempotency key: the same event always carries the same id.
 
-    ``kind``: opened | escalated | deescalated | resolved | test. ``severity``: for the health family
+    ``kind``: opened | escalated | deescalated | resolved | acknowledged (``indexer.alerts.acks``) | test.
+    ``severity``: for the health family
     OK (resolved), WARN, CRITICAL, LIQUIDATABLE; for the oracle family STALE, INVALID, SEQUENCER_DOWN.
     Figures are exact decimal strings; ``price_status`` is the freshness of the prices the figure was
     computed on (FRESH, STALE, INVALID, SEQUENCER_DOWN, SEQUENCER_GRACE, UNKNOWN).

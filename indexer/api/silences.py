@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from indexer.alerts.acks import forward_acknowledgement
 from indexer.api import params, shapes
 from indexer.api.auth import require_token
 from indexer.api.errors import ApiError
@@ -34,12 +35,16 @@ async def ack_handler(request: web.Request) -> web.Response:
     params.query(request, NoQuery)
     alert_id = params.path(request, AlertPath).alert_id
     body = await params.body(request, AckRequest)
-    row = await run_query(request.app, acknowledge_alert, alert_id=alert_id, by=body.by, now=time.time())
+    now = time.time()
+    row = await run_query(request.app, acknowledge_alert, alert_id=alert_id, by=body.by, now=now)
     if row is None:
         raise ApiError(404, "no such alert", alert_id=alert_id)
     if row["status"] != "open":
         raise ApiError(409, f"the alert is {row['status']}: only an open alert can be acknowledged",
                        alert_id=alert_id)
+    if row["acknowledged_at"] == now:  # newly acknowledged: tell the services that paged (PagerDuty, webhooks)
+        await run_query(request.app, forward_acknowledgement, settings=request.app[SETTINGS], alert_id=alert_id,
+                        by=body.by, now=now)
     (full,) = await run_query(request.app, list_alerts, alert_id=alert_id)
     return web.json_response(shapes.alert(full))
 

@@ -206,6 +206,35 @@ def acknowledge_alert(engine: Engine, *, alert_id: str, by: str | None, now: flo
         return dict(connection.execute(select(_alerts).where(_alerts.c.id == alert_id)).mappings().one())
 
 
+def acknowledgement_source(engine: Engine, *, alert_id: str) -> tuple[dict[str, Any], list[str]] | None:
+    """What an acknowledgement is forwarded from: the alert's latest event (its stored message and where it was
+    read) and the channels that delivered any of the alert's events; None when the alert has no event."""
+    e, d = _events.c, _deliveries.c
+    with engine.connect() as connection:
+        event = connection.execute(select(_events).where(e.alert_id == alert_id)
+                                   .order_by(e.block_number.desc(), e.created_at.desc()).limit(1)).mappings().first()
+        if event is None:
+            return None
+        channels = connection.execute(
+            select(d.channel).distinct().join(_events, e.id == d.event_id)
+            .where(e.alert_id == alert_id, d.status == "delivered").order_by(d.channel)).scalars().all()
+    return dict(event), list(channels)
+
+
+def add_event_deliveries(engine: Engine, *, event: dict[str, Any], channels: list[str], now: float) -> bool:
+    """Store one event outside a block (an acknowledgement) with a pending outbox row per channel, in one
+    transaction; False when an event with its id is stored already (the same acknowledgement twice)."""
+    with engine.begin() as connection:
+        if connection.execute(select(_events.c.id).where(_events.c.id == event["id"])).first() is not None:
+            return False
+        connection.execute(_events.insert(), [event])
+        if channels:
+            connection.execute(_deliveries.insert(), [{"event_id": event["id"], "channel": channel,
+                                                       "status": "pending", "attempts": 0, "created_at": now,
+                                                       "next_attempt_at": now} for channel in channels])
+    return True
+
+
 def add_silence(engine: Engine, *, chain: str | None, market: str | None, wallet: str | None, starts_at: float,
                 ends_at: float, reason: str | None, created_by: str | None) -> SilenceRow:
     if not starts_at < ends_at:

@@ -3,6 +3,7 @@ marked `silenced` (never claimed), everyone else's go out as usual; an acknowled
 back, its escalation and its resolution are not. Through the CLI and the API as people use them."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -129,3 +130,68 @@ async def test_silences_and_acks_over_the_api(write_devnet_config, engine):
                 assert r.status == 404
     finally:
         await runner.cleanup()
+
+
+async def test_an_acknowledgement_is_forwarded_to_the_services_that_paged(devnet, chain_state, write_devnet_config,
+                                                                         engine, receiver, monkeypatch):
+    """An alert paged through PagerDuty and a webhook (a real loopback server plays both) is acknowledged with
+    `indexer alerts ack`: PagerDuty receives `acknowledge` for the incident's dedup key and the webhook the
+    `acknowledged` event, through the outbox; the log channel (it forwards nothing) and a channel that never took
+    the alert get nothing, and acknowledging again sends nothing more."""
+    from indexer.alerts.channels.pagerduty import pd_dedup_key
+    from indexer.alerts.dispatcher import Dispatcher, pending_delivery
+    from indexer.alerts.registry import build_channels
+    from indexer.store.outbox import DbOutbox
+
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
+    monkeypatch.setenv("PD_KEY", "routing-key-0000000000000000000000")
+    channels_toml = (f'[channels.hook]\nkind = "webhook"\nbase_url = "{receiver.url}/hook"\n'
+                     'secret_env = "HOOK_SECRET"\n'
+                     f'[channels.pd]\nkind = "pagerduty"\nbase_url = "{receiver.url}"\nrouting_key_env = "PD_KEY"\n'
+                     f'[channels.oracle-pd]\nkind = "pagerduty"\nbase_url = "{receiver.url}"\n'
+                     'routing_key_env = "PD_KEY"\nfamilies = ["oracle"]\n'
+                     '[channels.log]\nkind = "log"\n')
+    path = write_devnet_config(tail=channels_toml)
+    config = load_settings(path)
+    target, move_to = await health_walker(devnet, engine, config)
+    move_to("1.5")
+    await sync_once(config, engine)
+    move_to("1.08")  # WARN: the alert opens and pages
+    await sync_once(config, engine)
+    channels = build_channels(config.channels)
+
+    async def dispatch() -> None:
+        async with Dispatcher(DbOutbox(engine, pending_delivery), channels) as dispatcher:
+            while await dispatcher.run_once():
+                pass
+
+    await dispatch()
+    alert = next(a for a in list_alerts(engine, open_only=True) if a["account"] == target.account)
+    pages = [r.json() for r in receiver.requests if r.path == "/v2/enqueue"
+             and r.json()["dedup_key"] == pd_dedup_key(alert["dedup_key"])]
+    assert [p["event_action"] for p in pages] == ["trigger"]
+    before = len(receiver.requests)
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "INDEXER_CONFIG")}
+    env["INDEXER_CONFIG"] = str(path)
+    done = run(env, "alerts", "ack", alert["id"][:12], "--by", "ops")
+    assert done.returncode == 0, done.stderr
+    assert f"alert {alert['id']} acknowledged by ops; forwarded to hook, pd" in done.stdout
+    await dispatch()
+    sent = receiver.requests[before:]
+    ack_key = f"{alert['id']}:ack"
+    assert sorted(r.path for r in sent) == ["/hook", "/v2/enqueue"]
+    (pd,) = [r.json() for r in sent if r.path == "/v2/enqueue"]
+    assert pd == {"routing_key": "routing-key-0000000000000000000000", "dedup_key": pd_dedup_key(alert["dedup_key"]),
+                  "event_action": "acknowledge"}
+    (hook,) = [r for r in sent if r.path == "/hook"]
+    assert hook.key == ack_key and hook.json()["kind"] == "acknowledged" and hook.json()["detail"] == \
+        "acknowledged by ops"
+    assert hook.json()["text"].startswith("☑ ACKNOWLEDGED · ")
+    assert {d["channel"]: d["status"] for d in rows(engine, Delivery) if d["event_id"] == ack_key} == {
+        "hook": "delivered", "pd": "delivered"}
+
+    again = run(env, "alerts", "ack", alert["id"], "--by", "someone else")
+    assert again.returncode == 0 and "forwarded" not in again.stdout and "acknowledged by ops" in again.stdout
+    await dispatch()
+    assert len(receiver.requests) == before + 2

@@ -149,6 +149,7 @@ class Channel(ABC, Generic[S]):
     kind: ClassVar[str]
     settings_model: ClassVar[type[ChannelSettings]]
     resolves_any_alert: ClassVar[bool] = False  # takes every resolution of its families (see ``accepts``)
+    forwards_acks: ClassVar[bool] = False  # an acknowledgement is sent on to it (``indexer.alerts.acks``)
 
     def __init__(self, name: str, settings: S, *, environ: Mapping[str, str] | None = None) -> None:
         self.name = name

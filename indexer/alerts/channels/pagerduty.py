@@ -43,12 +43,15 @@ class PagerDutyChannel(HttpChannel[PagerDutySettings]):
     secret_setting: ClassVar[str] = "routing_key_env"
     settings_model: ClassVar[type[ChannelSettings]] = PagerDutySettings
     resolves_any_alert: ClassVar[bool] = True  # an incident must close; resolving an unknown key is a no-op
+    forwards_acks: ClassVar[bool] = True  # an acknowledgement here acknowledges the incident there
 
     def request(self, message: AlertMessage) -> HttpRequest:
         key = self.secret.reveal()
         event: dict[str, Any] = {"routing_key": key, "dedup_key": pd_dedup_key(message.dedup_key)}
         if message.kind == "resolved" and not message.test:
             event["event_action"] = "resolve"
+        elif message.kind == "acknowledged":
+            event["event_action"] = "acknowledge"  # Events API v2: the incident of this dedup key, acknowledged
         else:
             event["event_action"] = "trigger"
             event["payload"] = {

@@ -30,6 +30,7 @@ def signature(secret: bytes, body: bytes) -> str:
 
 class WebhookChannel(HttpChannel[WebhookSettings]):
     kind: ClassVar[str] = "webhook"
+    forwards_acks: ClassVar[bool] = True  # the receiver gets the acknowledged event as JSON
     secret_setting: ClassVar[str] = "secret_env"
     settings_model: ClassVar[type[ChannelSettings]] = WebhookSettings
 
