@@ -39,7 +39,8 @@ def _time(args: list[str], env: dict[str, str], cwd: Path, repeat: int) -> float
     return statistics.median(times)
 
 
-def measure(baseline: str, repeat: int) -> list[tuple[str, float | None, float | None]]:
+def measure(baseline: str, repeat: int, config: Path | None = None) -> list[tuple[str, float | None, float | None]]:
+    """``config``: a config file both sides use (default: each side's shipped default config)."""
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         scratch = Path(tmp)
@@ -50,6 +51,9 @@ def measure(baseline: str, repeat: int) -> list[tuple[str, float | None, float |
             # the baseline: its own code (PYTHONPATH), its config and ./data relative to its checkout
             old_env = {**_clean_env(), "PYTHONPATH": str(worktree)}
             new_env = {**_clean_env(), "INDEXER_HOME": str(scratch / "home"), "PYTHONPATH": str(ROOT)}
+            if config is not None:
+                for env in (old_env, new_env):
+                    env["INDEXER_CONFIG"] = str(config.resolve())
             for env, cwd in ((old_env, worktree), (new_env, scratch)):
                 subprocess.run([python, "-m", "indexer", "db", "upgrade"], env=env, cwd=cwd, check=True,
                                capture_output=True, timeout=300)
@@ -86,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__)
     parser.add_argument("--baseline", default="1cfd65b", help="the revision to compare with (default: 1cfd65b)")
     parser.add_argument("--repeat", type=int, default=7, help="runs per command (default: 7)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="a config file for both sides (default: the shipped default, every protocol in it)")
     args = parser.parse_args(argv)
-    print(render(measure(args.baseline, args.repeat), args.baseline, args.repeat))
+    print(render(measure(args.baseline, args.repeat, args.config), args.baseline, args.repeat))
     return 0
 
 

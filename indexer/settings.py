@@ -257,13 +257,13 @@ class Settings(_Strict):
     @field_validator("markets")
     @classmethod
     def _known_protocols(cls, markets: dict[str, MarketSettings]) -> dict[str, MarketSettings]:
-        from indexer.protocols.registry import SOURCES
+        from indexer.protocols.registry import known_kinds, source_class
 
         checked = {}
         for key, market in markets.items():
-            source = SOURCES.get(market.protocol)
+            source = source_class(market.protocol)  # imports that protocol alone
             if source is None:
-                known = ", ".join(sorted(SOURCES))
+                known = ", ".join(sorted(known_kinds()))
                 raise ValueError(f"market {key!r}: unknown protocol {market.protocol!r} (known: {known})")
             if source.options is None:
                 if market.options:
@@ -287,13 +287,15 @@ class Settings(_Strict):
 
     @model_validator(mode="after")
     def _markets_on_known_chains(self) -> Settings:
-        from indexer.protocols.registry import SOURCES
+        from indexer.protocols.registry import source_class
 
         both = sorted(set(self.chains) & set(self.venues))
         if both:
             raise ValueError(f"{both[0]!r} is configured both as a chain and as a venue")
         for key, market in self.markets.items():
-            transport = SOURCES[market.protocol].transport
+            source = source_class(market.protocol)
+            assert source is not None  # unknown protocols were refused by _known_protocols
+            transport = source.transport
             if transport == "venue":
                 if market.chain not in self.venues:
                     raise ValueError(f"market {key!r}: protocol {market.protocol!r} reads an HTTP venue, and "

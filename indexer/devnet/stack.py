@@ -13,13 +13,13 @@ from typing import cast
 from indexer.devnet import chain
 from indexer.devnet.deployment import Deployment
 from indexer.protocols.base import DevnetModule
-from indexer.protocols.registry import SOURCES
+from indexer.protocols.registry import all_sources, known_kinds, source_class
 
 
 def devnet_module(kind: str) -> DevnetModule:
-    source = SOURCES.get(kind)
+    source = source_class(kind)
     if source is None:
-        raise KeyError(f"unknown protocol {kind!r} (known: {', '.join(SOURCES)})")
+        raise KeyError(f"unknown protocol {kind!r} (known: {', '.join(known_kinds())})")
     if source.devnet is None:
         raise KeyError(f"protocol {kind!r} has no devnet deployment")
     return cast(DevnetModule, importlib.import_module(source.devnet))
@@ -27,7 +27,7 @@ def devnet_module(kind: str) -> DevnetModule:
 
 def devnet_kinds() -> list[str]:
     """Every protocol with a devnet deployment, in registry order."""
-    return [kind for kind, source in SOURCES.items() if source.devnet is not None]
+    return [kind for kind, source in all_sources().items() if source.devnet is not None]
 
 
 def deploy(rpc_url: str, protocols: Iterable[str] | None = None) -> Deployment:

@@ -2,40 +2,60 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, cast
 
-from indexer.protocols.aave_v2.adapter import AaveV2Adapter
-from indexer.protocols.aave_v3.adapter import AaveV3Adapter
-from indexer.protocols.base import MarketRef, PositionRules, Source, VenueSource
-from indexer.protocols.compound_v3.adapter import CompoundV3Adapter
-from indexer.protocols.euler_v2.adapter import EulerV2Adapter
-from indexer.protocols.gmx_v2.adapter import GmxV2Adapter
-from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
-from indexer.protocols.liquity_v1.adapter import LiquityV1Adapter
-from indexer.protocols.liquity_v2.adapter import LiquityV2Adapter
-from indexer.protocols.maker.adapter import MakerAdapter
-from indexer.protocols.morpho_blue.adapter import MorphoBlueAdapter
-from indexer.protocols.synthetix_v3.adapter import SynthetixV3Adapter
-
 if TYPE_CHECKING:
+    from indexer.protocols.base import MarketRef, PositionRules, Source, VenueSource
     from indexer.settings import Settings
 
-SOURCES: dict[str, type[Source] | type[VenueSource]] = {
-    AaveV3Adapter.kind: AaveV3Adapter,
-    MorphoBlueAdapter.kind: MorphoBlueAdapter,
-    AaveV2Adapter.kind: AaveV2Adapter,
-    HyperliquidAdapter.kind: HyperliquidAdapter,
-    CompoundV3Adapter.kind: CompoundV3Adapter,
-    LiquityV1Adapter.kind: LiquityV1Adapter,
-    MakerAdapter.kind: MakerAdapter,
-    EulerV2Adapter.kind: EulerV2Adapter,
-    LiquityV2Adapter.kind: LiquityV2Adapter,
-    SynthetixV3Adapter.kind: SynthetixV3Adapter,
-    GmxV2Adapter.kind: GmxV2Adapter,
+    SourceClass = type[Source] | type[VenueSource]
+
+# One line per protocol: its kind, and where its source class lives. A module is imported the first time its kind
+# is used, so a config with one protocol loads that protocol alone (each costs a CLI command its import time).
+MODULES: dict[str, str] = {
+    "aave_v3": "indexer.protocols.aave_v3.adapter:AaveV3Adapter",
+    "morpho_blue": "indexer.protocols.morpho_blue.adapter:MorphoBlueAdapter",
+    "aave_v2": "indexer.protocols.aave_v2.adapter:AaveV2Adapter",
+    "hyperliquid": "indexer.protocols.hyperliquid.adapter:HyperliquidAdapter",
+    "compound_v3": "indexer.protocols.compound_v3.adapter:CompoundV3Adapter",
+    "liquity_v1": "indexer.protocols.liquity_v1.adapter:LiquityV1Adapter",
+    "maker": "indexer.protocols.maker.adapter:MakerAdapter",
+    "euler_v2": "indexer.protocols.euler_v2.adapter:EulerV2Adapter",
+    "liquity_v2": "indexer.protocols.liquity_v2.adapter:LiquityV2Adapter",
+    "synthetix_v3": "indexer.protocols.synthetix_v3.adapter:SynthetixV3Adapter",
+    "gmx_v2": "indexer.protocols.gmx_v2.adapter:GmxV2Adapter",
 }
+SOURCES: dict[str, SourceClass] = {}  # the classes loaded so far (``source_class`` fills it)
+
+
+def source_class(kind: str) -> SourceClass | None:
+    """The source class of protocol ``kind``, imported on first use; None for a kind no line names."""
+    if kind not in SOURCES:
+        target = MODULES.get(kind)
+        if target is None:
+            return None
+        module, name = target.split(":")
+        loaded = getattr(importlib.import_module(module), name)
+        if loaded.kind != kind:
+            raise RuntimeError(f"the registry line {kind!r} names {target}, whose kind is {loaded.kind!r}")
+        SOURCES[kind] = loaded
+    return SOURCES[kind]
+
+
+def known_kinds() -> list[str]:
+    """Every protocol kind, in registry order, without importing any."""
+    return list(MODULES)
+
+
+def all_sources() -> dict[str, SourceClass]:
+    """Every protocol's source class (imports them all)."""
+    return {kind: cls for kind in MODULES if (cls := source_class(kind)) is not None}
 
 
 def market_ref(settings: Settings, key: str) -> MarketRef:
+    from indexer.protocols.base import MarketRef
+
     market = settings.markets[key]
     venue = settings.is_venue(market.chain)
     options = {name: settings.resolve_address(market.chain, value, f"market {key!r} option {name!r}")
@@ -46,18 +66,18 @@ def market_ref(settings: Settings, key: str) -> MarketRef:
 
 def source_for(settings: Settings, key: str) -> Source:
     """The contract-reading source of the configured market ``key`` (on a chain)."""
-    source = SOURCES[settings.markets[key].protocol](market_ref(settings, key))
+    source = _source(settings, key)
     if source.transport != "chain":
         raise TypeError(f"market {key!r} is read from an HTTP venue, not a chain")
-    return cast(Source, source)
+    return cast("Source", source)
 
 
 def venue_source_for(settings: Settings, key: str) -> VenueSource:
     """The HTTP venue source of the configured market ``key``."""
-    source = SOURCES[settings.markets[key].protocol](market_ref(settings, key))
+    source = _source(settings, key)
     if source.transport != "venue":
         raise TypeError(f"market {key!r} is read from a chain, not an HTTP venue")
-    return cast(VenueSource, source)
+    return cast("VenueSource", source)
 
 
 def rules_for(settings: Settings, key: str) -> PositionRules | None:
@@ -65,6 +85,12 @@ def rules_for(settings: Settings, key: str) -> PositionRules | None:
     points, what-ifs), whatever its transport; None when ``key`` is not configured (a stored market since
     removed from the config)."""
     market = settings.markets.get(key)
-    if market is None or market.protocol not in SOURCES:
-        return None
-    return SOURCES[market.protocol](market_ref(settings, key))
+    cls = None if market is None else source_class(market.protocol)
+    return None if cls is None else cls(market_ref(settings, key))
+
+
+def _source(settings: Settings, key: str) -> Source | VenueSource:
+    cls = source_class(settings.markets[key].protocol)
+    if cls is None:
+        raise KeyError(f"market {key!r}: unknown protocol {settings.markets[key].protocol!r}")
+    return cls(market_ref(settings, key))

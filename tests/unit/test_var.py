@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from indexer.protocols.base import MarketRef
-from indexer.protocols.registry import SOURCES
+from indexer.protocols.registry import source_class
 from indexer.risk.history import (
     Series,
     VarError,
@@ -47,7 +47,15 @@ T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
 USD8 = 10**8  # Aave v3's base currency unit
 POOL, OWNER = "0x" + "aa" * 20, "0x" + "0e" * 20
 WETH, USDC, WETH_FEED, USDC_FEED = "0x" + "e1" * 20, "0x" + "c1" * 20, "0x" + "f1" * 20, "0x" + "f2" * 20
-AAVE = SOURCES["aave_v3"](MarketRef(key="aave", chain="eth", address=POOL))
+
+
+def _rules(kind, market):
+    cls = source_class(kind)
+    assert cls is not None
+    return cls(market)
+
+
+AAVE = _rules("aave_v3", MarketRef(key="aave", chain="eth", address=POOL))
 BLANK_USD = Health(raw=0, decimals=18, health=None, equity=0, requirement=0, collateral=0, debt=0, quote="USD",
                    quote_unit=USD8)
 
@@ -237,7 +245,7 @@ def test_exposures_count_the_quote_currency_against_the_prices_in_it():
     # Morpho WETH/USDC: 5 WETH at 2,500 USDC (quote USDC). A rise of WETH adds 12,500 USDC per unit return; a rise of
     # USDC (against USD, the feeds' unit) lowers the WETH price in USDC by as much. The debt is at par: no exposure.
     market = MarketRef(key="m", chain="eth", address=POOL, options={"market_id": "0x" + "11" * 32})
-    morpho = SOURCES["morpho_blue"](market)
+    morpho = _rules("morpho_blue", market)
     oracle, lltv = "0x" + "0c" * 20, 86 * 10**16
     legs = [Leg(asset=WETH, symbol="WETH", decimals=18, role=Role.COLLATERAL, amount=5 * 10**18, price=2_500 * 10**24,
                 price_decimals=24, price_key=oracle, value=12_500 * 10**6, terms={"lltv": lltv}),
