@@ -1,8 +1,9 @@
 """``python -m bench.startup``: how long the ``indexer`` command takes to start and answer, now and at a baseline
 revision measured in the same run (checked out into a temporary git worktree and imported from there).
 
-Every command runs in a fresh interpreter, as a user runs it, against an empty SQLite store at its schema; the
-median of ``--repeat`` runs is reported with the ratio to the baseline.
+Every command runs in a fresh interpreter, as a user runs it, against an empty SQLite store at its schema, the
+baseline's and this revision's runs alternating; the median of ``--repeat`` runs is reported with the ratio to the
+baseline.
 """
 
 from __future__ import annotations
@@ -27,16 +28,24 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("INDEXER__")}
 
 
-def _time(args: list[str], env: dict[str, str], cwd: Path, repeat: int) -> float | None:
-    """Median wall seconds of ``args``; None when the command fails (it does not exist at that revision)."""
-    times = []
+def _once(args: list[str], env: dict[str, str], cwd: Path) -> float | None:
+    """Wall seconds of one run of ``args``; None when it fails (the command does not exist at that revision)."""
+    started = time.perf_counter()
+    done = subprocess.run(args, env=env, cwd=cwd, capture_output=True, timeout=120)
+    return time.perf_counter() - started if done.returncode == 0 else None
+
+
+def _pair(args: list[str], sides: tuple[tuple[dict[str, str], Path], tuple[dict[str, str], Path]],
+          repeat: int) -> tuple[float | None, float | None]:
+    """Median wall seconds of ``args`` on each side, the runs alternating (before, after, before, …) so the
+    machine's drift during the measurement hits both alike."""
+    runs: tuple[list[float | None], list[float | None]] = ([], [])
     for _ in range(repeat):
-        started = time.perf_counter()
-        done = subprocess.run(args, env=env, cwd=cwd, capture_output=True, timeout=120)
-        times.append(time.perf_counter() - started)
-        if done.returncode not in (0,):
-            return None
-    return statistics.median(times)
+        for side, (env, cwd) in enumerate(sides):
+            runs[side].append(_once(args, env, cwd))
+    medians = [None if any(t is None for t in times) else statistics.median(t for t in times if t is not None)
+               for times in runs]
+    return medians[0], medians[1]
 
 
 def measure(baseline: str, repeat: int, config: Path | None = None) -> list[tuple[str, float | None, float | None]]:
@@ -60,8 +69,7 @@ def measure(baseline: str, repeat: int, config: Path | None = None) -> list[tupl
             rows = []
             for command in COMMANDS:
                 args = [python, "-m", "indexer", *command]
-                before = _time(args, old_env, worktree, repeat)
-                after = _time(args, new_env, scratch, repeat)
+                before, after = _pair(args, ((old_env, worktree), (new_env, scratch)), repeat)
                 rows.append((" ".join(("indexer", *command)), before, after))
             return rows
         finally:
