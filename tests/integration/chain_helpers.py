@@ -2,6 +2,26 @@
 
 from indexer.chain.multicall import Call, MulticallReader
 from indexer.chain.rpc import RpcClient
+from indexer.devnet.jsonrpc import JsonRpcClient
+
+
+def mine_at(url: str, timestamp: int, txs: list[dict[str, str]]) -> int:
+    """The transactions in one block stamped ``timestamp`` (a read's own block time: no interest accrues between
+    the read and them); each must succeed. The block's number."""
+    rpc = JsonRpcClient(url)
+    rpc.call("evm_setAutomine", [False])
+    try:
+        hashes = [rpc.call("eth_sendTransaction", [{**tx, "gas": hex(3_000_000), "gasPrice": "0x0"}]) for tx in txs]
+        rpc.call("evm_setNextBlockTimestamp", [timestamp])
+        rpc.call("evm_mine", [])
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    for tx_hash in hashes:
+        receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
+        assert receipt and int(receipt["status"], 16) == 1, receipt
+    block = rpc.call("eth_getBlockByNumber", ["latest", False])
+    assert int(block["timestamp"], 16) == timestamp
+    return int(block["number"], 16)
 
 
 async def user_account_data(url: str, pool: str, accounts: list[str], block: int) -> dict[str, tuple[int, ...]]:

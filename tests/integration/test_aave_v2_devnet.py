@@ -38,7 +38,7 @@ from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
 from indexer.types import UINT256_MAX, PositionSnapshot, Role
 from tests.fixtures.devnet import reverting
-from tests.integration.chain_helpers import user_account_data
+from tests.integration.chain_helpers import mine_at, user_account_data
 
 SEEDED = 240
 DAYS = 9 * 86_400 + 123
@@ -161,21 +161,6 @@ async def test_parity_after_days_of_interest_and_a_price_move(chain, tmp_path):
     assert any(s.health.liquidatable for s in moved.values()), "the price move takes someone under 1"
 
 
-def _mine_at(url: str, timestamp: int, txs: list[dict[str, str]]) -> None:
-    """The transactions in one block stamped ``timestamp`` (the read block's: the reserves' indexes are the ones
-    the figures were computed at); each must succeed."""
-    rpc = JsonRpcClient(url)
-    rpc.call("evm_setAutomine", [False])
-    try:
-        hashes = [rpc.call("eth_sendTransaction", [{**tx, "gas": hex(3_000_000), "gasPrice": "0x0"}]) for tx in txs]
-        rpc.call("evm_setNextBlockTimestamp", [timestamp])
-        rpc.call("evm_mine", [])
-    finally:
-        rpc.call("evm_setAutomine", [True])
-    for tx_hash in hashes:
-        receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
-        assert receipt and int(receipt["status"], 16) == 1, receipt
-
 
 async def test_what_it_takes_to_be_safe_is_what_the_pool_books(chain, tmp_path):
     """Nine days of interest later, repaying variable debt (or depositing collateral) of the reported amount on the
@@ -208,7 +193,7 @@ async def test_what_it_takes_to_be_safe_is_what_the_pool_books(chain, tmp_path):
                         else encode_call("deposit(address,uint256,address,uint16)", step.asset, amount,
                                          snapshot.account, 0))
                 with reverting(chain.url):
-                    _mine_at(chain.url, read.block.timestamp, [
+                    mine_at(chain.url, read.block.timestamp, [
                         {"from": snapshot.account, "to": step.asset, "data": encode_call("mint(uint256)", amount)},
                         {"from": snapshot.account, "to": step.asset,
                          "data": encode_call("approve(address,uint256)", pool, UINT256_MAX)},

@@ -42,6 +42,7 @@ from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
 from indexer.types import Health, PositionSnapshot, PriceKey, Role
 from tests.fixtures.devnet import reverting
+from tests.integration.chain_helpers import mine_at
 
 SEEDED = 70
 ELAPSED = 3 * 86_400 + 11
@@ -182,24 +183,6 @@ async def test_within_one_unit_of_the_boundary_both_directions(chain, tmp_path, 
     assert checked >= 2 * 2 * 2 * len(MARKETS)  # two positions, at least two feeds each, two prices
 
 
-def _mine_at(url: str, timestamp: int, txs: list[dict[str, str]]) -> int:
-    """The transactions in one block stamped ``timestamp`` (the block the figures were read at: the Comet's
-    ``_accrue`` then accrues exactly the interest the read accrued); each must succeed. The block's number."""
-    rpc = JsonRpcClient(url)
-    rpc.call("evm_setAutomine", [False])
-    try:
-        hashes = [rpc.call("eth_sendTransaction", [{**tx, "gas": hex(3_000_000), "gasPrice": "0x0"}]) for tx in txs]
-        rpc.call("evm_setNextBlockTimestamp", [timestamp])
-        rpc.call("evm_mine", [])
-    finally:
-        rpc.call("evm_setAutomine", [True])
-    for tx_hash in hashes:
-        receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
-        assert receipt and int(receipt["status"], 16) == 1, receipt
-    block = rpc.call("eth_getBlockByNumber", ["latest", False])
-    assert int(block["timestamp"], 16) == timestamp
-    return int(block["number"], 16)
-
 
 def _health_on_chain(chain: CometChain, market: str, account: str, block: int) -> tuple[int, int]:
     """The Comet's own state after the transaction, put through its liquidity loop's integers: Σ
@@ -235,7 +218,7 @@ def _supply(chain: CometChain, snapshot: PositionSnapshot, timestamp: int, asset
     """``supply(asset, amount)`` from the position's account (a base supply repays its debt: ``_supplyBase``), the
     tokens minted and approved first, all in one block at ``timestamp``; that block's number."""
     comet = chain.comet(snapshot.market)
-    return _mine_at(chain.url, timestamp, [
+    return mine_at(chain.url, timestamp, [
         {"from": snapshot.account, "to": asset, "data": encode_call("mint(address,uint256)", snapshot.account, amount)},
         {"from": snapshot.account, "to": asset, "data": encode_call("approve(address,uint256)", comet, 2**256 - 1)},
         {"from": snapshot.account, "to": comet, "data": encode_call("supply(address,uint256)", asset, amount)}])

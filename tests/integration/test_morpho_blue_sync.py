@@ -50,6 +50,7 @@ from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
 from indexer.types import Role
 from tests.fixtures.devnet import reverting
+from tests.integration.chain_helpers import mine_at
 
 SEEDED = 150
 ELAPSED = 5 * 86_400 + 17
@@ -163,21 +164,6 @@ async def test_within_one_unit_of_the_boundary(chain, tmp_path, db_url):
     assert checked == 4 * len(chain.morpho.markets)
 
 
-def _mine_at(url: str, timestamp: int, txs: list[dict[str, str]]) -> None:
-    """The transactions in one block stamped ``timestamp`` (the block the figures were read at: Morpho accrues
-    interest inside each call for exactly the time the read accrued); each must succeed."""
-    rpc = JsonRpcClient(url)
-    rpc.call("evm_setAutomine", [False])
-    try:
-        hashes = [rpc.call("eth_sendTransaction", [{**tx, "gas": hex(3_000_000), "gasPrice": "0x0"}]) for tx in txs]
-        rpc.call("evm_setNextBlockTimestamp", [timestamp])
-        rpc.call("evm_mine", [])
-    finally:
-        rpc.call("evm_setAutomine", [True])
-    for tx_hash in hashes:
-        receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
-        assert receipt and int(receipt["status"], 16) == 1, receipt
-
 
 def _health_on_chain(chain: MorphoChain, market_id: str, account: str) -> int:
     """Morpho's own state after the transaction, put through ``_isHealthy``'s integers: maxBorrow / borrowed in
@@ -219,7 +205,7 @@ async def test_what_it_takes_to_be_safe_is_what_morpho_books(chain, tmp_path, db
                         else encode_call(f"supplyCollateral({MARKET_PARAMS},uint256,address,bytes)", market.params,
                                          amount, snapshot.account, b""))
                 with reverting(chain.url):
-                    _mine_at(chain.url, read.block.timestamp, [
+                    mine_at(chain.url, read.block.timestamp, [
                         {"from": snapshot.account, "to": step.asset,
                          "data": encode_call("mint(address,uint256)", snapshot.account, amount)},
                         {"from": snapshot.account, "to": step.asset,
@@ -329,7 +315,6 @@ async def test_a_position_liquidated_to_zero_closes(chain, tmp_path, db_url, eng
     """Morpho realizes bad debt when a liquidation seizes all the collateral: the position's borrow shares go to
     0 with it. The position then leaves the latest view (history keeps its closing) and its alert resolves."""
     from indexer.devnet.abi import encode_call
-    from indexer.devnet.jsonrpc import JsonRpcClient
     from indexer.devnet.txbatch import transact
     from indexer.pipeline.chain import ChainPipeline
     from indexer.protocols.morpho_blue.devnet import MARKET_PARAMS, read_position, read_prices, set_oracle_price

@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from indexer.devnet import advance_time
 from indexer.devnet.abi import encode_call
-from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.health.nearest import stored_snapshots
 from indexer.protocols.aave_math import UNITS
 from indexer.risk.safety import to_be_safe
@@ -23,24 +22,11 @@ from indexer.store.position_store import list_positions
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
 from tests.fixtures.devnet import reverting
-from tests.integration.chain_helpers import user_account_data
+from tests.integration.chain_helpers import mine_at, user_account_data
 
 TARGET = Decimal("1.5")
 MAX = 2**256 - 1
 
-
-def _mine_at(rpc: JsonRpcClient, timestamp: int, txs: list[dict[str, str]]) -> None:
-    """The transactions in one block stamped ``timestamp``; each must succeed."""
-    rpc.call("evm_setAutomine", [False])
-    try:
-        hashes = [rpc.call("eth_sendTransaction", [{**tx, "gas": hex(3_000_000), "gasPrice": "0x0"}]) for tx in txs]
-        rpc.call("evm_setNextBlockTimestamp", [timestamp])
-        rpc.call("evm_mine", [])
-    finally:
-        rpc.call("evm_setAutomine", [True])
-    for tx_hash in hashes:
-        receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
-        assert receipt and int(receipt["status"], 16) == 1, receipt
 
 
 async def test_the_reported_amount_reaches_the_target_and_one_unit_less_does_not(devnet, chain_state,
@@ -74,7 +60,7 @@ async def test_the_reported_amount_reaches_the_target_and_one_unit_less_does_not
                     txs = [{"from": view.account, "to": step.asset, "data": encode_call("mint(uint256)", amount)},
                            {"from": view.account, "to": step.asset,
                             "data": encode_call("approve(address,uint256)", pool, MAX)}]
-                    _mine_at(rpc, read.block.timestamp, [*txs, {"from": view.account, "to": pool, "data": call}])
+                    mine_at(devnet.url, read.block.timestamp, [*txs, {"from": view.account, "to": pool, "data": call}])
                     block = int(rpc.call("eth_blockNumber", []), 16)
                     (hf,) = [f[5] for f in (await user_account_data(devnet.url, pool, [view.account],
                                                                    block)).values()]
