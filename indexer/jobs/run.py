@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from indexer.alerts.channels.alertmanager import AlertmanagerChannel
 from indexer.alerts.dispatcher import Dispatcher, pending_delivery
 from indexer.alerts.registry import build_channels
+from indexer.chain.newheads import HeadSubscription
 from indexer.errors import ConfigError, PermanentError, RetryableError
 from indexer.metrics import REGISTRY as PROCESS_REGISTRY
 from indexer.pipeline.chain import ChainPipeline
@@ -80,7 +81,7 @@ class Runtime:
                                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
         self.registry.register(_RunCollector(self))
         self.address = ""  # the status server's, once it listens
-        self.subscriptions: dict[str, Any] = {}  # chain -> HeadSubscription (indexer.chain.newheads)
+        self.subscriptions: dict[str, HeadSubscription] = {}  # per chain with a WebSocket endpoint
         self._rerun: set[str] = set()  # chains a new head reached while their step was running
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -117,8 +118,6 @@ class Runtime:
                                      on_block=self._committed)
         urls = [] if self.settings.is_venue(chain) else self.settings.ws_urls(chain)
         if urls and self._stack is not None and self._stop is not None:
-            from indexer.chain.newheads import HeadSubscription
-
             subscription = HeadSubscription(urls, chain=chain, on_head=lambda number: self._wake(chain, number),
                                             timeout=self.settings.chains[chain].rpc_timeout)
             self.subscriptions[chain] = subscription
@@ -141,6 +140,9 @@ class Runtime:
         if pipeline.lock.locked():
             self._rerun.add(chain)
             return
+        self._follow_now(chain)
+
+    def _follow_now(self, chain: str) -> None:
         job = self.scheduler.get_job(f"follow:{chain}")
         if job is not None:
             job.modify(next_run_time=datetime.now())
@@ -267,9 +269,7 @@ class Runtime:
             log.debug("follow chain=%s processed=%d", chain, processed)
         if chain in self._rerun:  # a head arrived during the step: look again now
             self._rerun.discard(chain)
-            job = self.scheduler.get_job(f"follow:{chain}")
-            if job is not None:
-                job.modify(next_run_time=datetime.now())
+            self._follow_now(chain)
 
     async def _prune(self) -> None:
         for chain in self.chains:
