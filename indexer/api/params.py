@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 from multidict import MultiMapping
 from pydantic import BaseModel, ValidationError
 
 from indexer.api.errors import BadParameter
+
+if TYPE_CHECKING:
+    from indexer.api.routes import Route
 
 
 def reject_unknown(query: MultiMapping[str], allowed: Collection[str]) -> None:
@@ -40,13 +43,15 @@ async def json_object(request: web.Request) -> dict[str, Any]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _declared(request: web.Request, kind: str, model: type[BaseModel]) -> None:
+def _declared(request: web.Request, kind: str, model: type[BaseModel]) -> Route:
+    """The request's route, after checking it declares ``model`` as its ``kind`` (query, params or body)."""
     from indexer.api.routes import declared  # the route table imports every handler module
 
     route = declared(request)
     if getattr(route, kind) is not model:
         raise RuntimeError(f"{route.method} {route.path} declares {kind}={getattr(route, kind)!r}, the handler "
                            f"reads {model.__name__}")
+    return route
 
 
 def _bad(exc: ValidationError, model: type[BaseModel], where: str) -> BadParameter:
@@ -86,9 +91,7 @@ def path(request: web.Request, model: type[M]) -> M:
 
 async def body(request: web.Request, model: type[M]) -> M:
     """The JSON body as ``model``; an absent body is an empty object where the route does not require one."""
-    _declared(request, "body", model)
-    from indexer.api.routes import declared
-
-    if not request.can_read_body and not declared(request).body_required:
+    route = _declared(request, "body", model)
+    if not request.can_read_body and not route.body_required:
         return validate(model, {}, "body")
     return validate(model, await json_object(request), "body")

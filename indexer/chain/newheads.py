@@ -56,7 +56,6 @@ class HeadSubscription:
         self.on_head = on_head
         self.timeout = timeout
         self.subscribed: str | None = None  # the endpoint (redacted) while a subscription is live
-        self.heads = 0  # notifications received, over every connection
 
     async def run(self, stop: asyncio.Event) -> None:
         failures = 0
@@ -97,7 +96,6 @@ class HeadSubscription:
                         return
                     number = _head_number(receiving.result(), subscription)
                     if number is not None:
-                        self.heads += 1
                         NEW_HEADS.labels(self.chain).inc()
                         self.on_head(number)
             finally:
