@@ -179,13 +179,13 @@ class Landing:
     """A block judged, its write running in a thread."""
 
     prepared: Prepared
-    task: asyncio.Task[None]
+    task: asyncio.Task[None] | None  # None: written already, in the event loop (``overlap`` off)
 
 
 class ChainPipeline:
     def __init__(self, settings: Settings, engine: Engine, chain: str, *, max_blocks_per_step: int = 100,
                  rpc: RpcClient | None = None, channels: Mapping[str, Channel[Any]] | None = None,
-                 on_block: Callable[[str, int, float], None] | None = None, overlap: bool = True) -> None:
+                 on_block: Callable[[str, int, float], None] | None = None, overlap: bool = False) -> None:
         """``channels``: the alert channels built once by the caller (default: built here from the config);
         ``on_block(chain, block, seconds)`` is called after each block's commit; ``overlap``: block B's write runs
         while block B+1 is read (commit order and crash safety as without: B commits before B+1 is written)."""
@@ -355,7 +355,15 @@ class ChainPipeline:
         assert memory is not None and self.heads is not None
         closed = self._closings(read, prepared.accounts, memory)
         written, margins = self._judge(read, prepared.wallets, memory, closed)
-        task = asyncio.create_task(asyncio.to_thread(self._write, read, written, prepared.found))
+        task = None
+        if self.overlap:
+            task = asyncio.create_task(asyncio.to_thread(self._write, read, written, prepared.found))
+        else:
+            try:
+                self._write(read, written, prepared.found)
+            except BaseException:
+                self._forget()
+                raise
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
                          discovered=prepared.found, margins=margins)
         self.heads.accept(read.block)
@@ -368,7 +376,8 @@ class ChainPipeline:
         """Wait for a block's write; then it is stored (the checkpoint moved with it). A failed write drops what
         memory assumed and raises."""
         try:
-            await landing.task
+            if landing.task is not None:
+                await landing.task
         except BaseException:
             self._forget()
             raise

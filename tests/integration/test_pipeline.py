@@ -65,7 +65,7 @@ async def test_a_write_that_fails_while_the_next_block_is_read_loses_nothing(dev
     settings = load_settings(write_devnet_config(chain="poll_interval = 0.1\n"))
     for account in devnet.accounts[:12]:
         add_wallet(engine, address=account.address, label=account.kind)
-    pipeline = ChainPipeline(settings, engine, "devnet")
+    pipeline = ChainPipeline(settings, engine, "devnet", overlap=True)
     write_block = pipeline_module.write_block
     failing = {"at": None}
 
