@@ -9,13 +9,17 @@ uses. Each test runs inside an evm snapshot. The verdict compared against is the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from indexer.alerts.message import AlertMessage
+from indexer.alerts.rules import severity_level
 from indexer.devnet import Anvil, Deployment, stack
 from indexer.devnet.abi import decode, encode_call
 from indexer.devnet.calls import eth_call
@@ -24,7 +28,11 @@ from indexer.protocols.gmx_v2 import devnet as gd
 from indexer.protocols.gmx_v2.adapter import GmxV2Adapter
 from indexer.protocols.registry import source_for
 from indexer.settings import load_settings
-from indexer.sync import read_chain
+from indexer.store.models import Alert, AlertEvent, Delivery, MarginChange
+from indexer.store.position_store import list_positions
+from indexer.store.reorg import rollback
+from indexer.store.wallet_store import add_wallet
+from indexer.sync import read_chain, sync_once
 from indexer.types import PositionSnapshot
 from tests.fixtures.devnet import reverting
 
@@ -57,13 +65,14 @@ def chain(gmx_chain: GmxChain) -> Iterator[GmxChain]:
         yield gmx_chain
 
 
-def _settings(tmp_path: Path, chain: GmxChain) -> Any:
+def _settings(tmp_path: Path, chain: GmxChain, db_url: str | None = None, tail: str = "") -> Any:
     config = tmp_path / "gmx.toml"
     config.write_text(
-        f'[database]\nurl = "sqlite:///{tmp_path}/gmx.db"\n\n[chains.devnet]\nchain_id = 31337\n'
+        f'[database]\nurl = "{db_url or f"sqlite:///{tmp_path}/gmx.db"}"\n\n[chains.devnet]\nchain_id = 31337\n'
         f'devnet = "{chain.file}"\n\n[markets.gmx]\nchain = "devnet"\nprotocol = "gmx_v2"\n'
         f'address = "devnet:GmxV2.Reader"\nstart_block = {chain.deployment.block_number}\n'
-        'options = { data_store = "devnet:GmxV2.DataStore", referral_storage = "devnet:GmxV2.ReferralStorage" }\n')
+        'options = { data_store = "devnet:GmxV2.DataStore", referral_storage = "devnet:GmxV2.ReferralStorage" }\n'
+        + tail)
     return load_settings(config)
 
 
@@ -159,3 +168,82 @@ async def test_a_stale_reference_feed_marks_its_positions_stale(chain, tmp_path)
     assert any(r.address == wbtc["feed"] and r.asset == wbtc["address"] for r in read.readings)
 
 
+
+
+HOOK = '[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:9/hook"\nsecret_env = "HOOK_SECRET"\n'
+
+
+def _rows(engine: Any, model: Any, **where: Any) -> list[dict[str, Any]]:
+    table = model.__table__
+    query = sa.select(table)
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]
+
+
+async def test_a_raised_factor_for_liquidation_is_stored_and_alerted_per_position(chain, tmp_path, db_url, engine,
+                                                                                 monkeypatch):
+    """Dynamic margin on GMX: the ETH/USD market's ``MIN_COLLATERAL_FACTOR_FOR_LIQUIDATION`` is raised fiftyfold in
+    the DataStore (GMX's controllers do it with ``Config.setUint``; the stand-in DataStore's ``setUint`` is that
+    write). The next sync stores one change per ETH/USD position with the old and new factor and the health before
+    (the old factor, the same prices and fees: the block is mined at the first read's timestamp) and after, which
+    is the stand-in Reader's own ``isPositionLiquidatable`` figure; one `margin` alert each goes through the
+    outbox; BTC/USD positions see nothing; a sync without a change adds nothing; a reorg takes it all back."""
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
+    settings = _settings(tmp_path, chain, db_url, tail=HOOK)
+    for wallet in _wallets(chain):
+        add_wallet(engine, address=wallet)
+    (first,) = await sync_once(settings, engine)
+    before = {p.account: p for p in list_positions(engine)}
+    assert len(before) == SEEDED
+    eth = {f"{p.wallet}:{p.key}": p for p in chain.positions if p.market == "ETH-USD"}
+    btc = {f"{p.wallet}:{p.key}": p for p in chain.positions if p.market == "BTC-USD"}
+    assert eth and btc and all(before[a].health is not None for a in eth)
+
+    old = chain.record["markets"]["ETH-USD"]["min_collateral_factor_for_liquidation"]
+    new = old * 50  # from 0.5 % of the size to 25 %: 20x leverage down to 4x
+    rpc = JsonRpcClient(chain.url)
+    rpc.call("evm_setNextBlockTimestamp", [first.block.timestamp])
+    gd.set_factor_for_liquidation(chain.url, chain.record, "ETH-USD", new)
+    (second,) = await sync_once(settings, engine)
+    assert second.block.number > first.block.number and second.block.timestamp == first.block.timestamp
+
+    changes = _rows(engine, MarginChange, block_number=second.block.number)
+    assert {c["account"] for c in changes} == set(eth) and len(changes) == len(eth)
+    after = {p.account: p for p in list_positions(engine)}
+    answers = _answers(chain.url, chain.record, second.block.number)
+    flipped = 0
+    for change in changes:
+        account = change["account"]
+        assert (change["parameter"], change["asset"]) == (
+            "min_collateral_factor_for_liquidation", chain.record["markets"]["ETH-USD"]["index"])
+        assert (int(change["old_value"]), int(change["new_value"])) == (old, new)
+        assert change["health_before"] == before[account].health  # the old factor, the same prices and fees
+        assert change["health_after"] == after[account].health < change["health_before"]
+        verdict, _, (remaining, min_usd, for_leverage) = gd.is_position_liquidatable(
+            chain.url, chain.record, eth[account], answers, second.block.number)
+        assert after[account].health_raw == max(remaining * 10**18 // max(min_usd, for_leverage), 0)
+        assert after[account].liquidatable is verdict
+        flipped += verdict and not before[account].liquidatable
+    assert flipped > 0  # the raise makes some positions liquidatable that were not
+    assert all(after[a].health == before[a].health for a in btc)
+
+    alerts = _rows(engine, Alert, family="margin")
+    assert {a["account"] for a in alerts} == set(eth)
+    events = [e for e in _rows(engine, AlertEvent, block_number=second.block.number)
+              if e["alert_id"] in {a["id"] for a in alerts}]
+    assert len(events) == len(eth) and {e["kind"] for e in events} == {"changed"}
+    assert {d["event_id"] for d in _rows(engine, Delivery, channel="hook")} >= {e["id"] for e in events}
+    message = AlertMessage.from_json(json.loads(events[0]["message"]))
+    assert message.family == "margin" and message.detail.endswith(
+        f"min_collateral_factor_for_liquidation {old} → {new}")
+
+    rpc.call("evm_mine", [])
+    (third,) = await sync_once(settings, engine)  # nothing changed since: nothing new
+    assert third.block.number > second.block.number
+    assert len(_rows(engine, MarginChange)) == len(eth)
+
+    counts = rollback(engine, chain="devnet", ancestor=first.block.number, level_of=severity_level)
+    assert counts["margin_changes"] == len(eth)
+    assert _rows(engine, MarginChange) == [] and _rows(engine, Alert, family="margin") == []

@@ -37,6 +37,9 @@ into collateral tokens at the new collateral price as PositionPricingUtils does;
 (funding fee, UI fee, less discounts) is held in tokens; the close's price impact is held in USD; the PnL is
 recomputed uncapped (the Reader's capped PnL is used at the prices it was read at).
 
+Dynamic margin: the position leg carries ``min_collateral_factor_for_liquidation`` and ``min_collateral_usd`` as
+terms (``margin_terms``), so a change of either between two reads is stored and alerted on (``indexer.risk.margin``).
+
 Discovery: EventEmitter ``EventLog1`` (topic1 = keccak256 of the event name, topic2 = the account,
 contracts/event/EventEmitter.sol; ``PositionIncrease`` is emitted with the account as its topic,
 contracts/position/PositionEventUtils.sol), when the option ``event_emitter`` is set.
@@ -267,7 +270,9 @@ class GmxV2Adapter:
             price_decimals=rules.USD_DECIMALS - index_price.decimals, price_key=market.index_token,
             value=int(size_tokens) * int(index_price.price or 0), feed=index_price.feed,
             round_id=index_price.reading.round_id if index_price.reading else None,
-            terms={"entry_px": size_usd // size_tokens if size_tokens else 0, "size_usd": int(size_usd)})
+            terms={"entry_px": size_usd // size_tokens if size_tokens else 0, "size_usd": int(size_usd),
+                   "min_collateral_factor_for_liquidation": int(factor_liq),
+                   "min_collateral_usd": int(min_collateral_usd)})
         collateral_leg = Leg(
             asset=collateral, symbol=collateral_price.symbol, decimals=collateral_price.decimals,
             role=Role.COLLATERAL, amount=int(collateral_amount), price=int(collateral_price.price or 0),
@@ -304,6 +309,13 @@ class GmxV2Adapter:
         return _recompute(snapshot)
 
     # -- questions about a position ------------------------------------------------------------
+    @staticmethod
+    def margin_terms() -> tuple[str, ...]:
+        """The position leg's ``minCollateralFactorForLiquidation`` (its market's, DataStore
+        ``MIN_COLLATERAL_FACTOR_FOR_LIQUIDATION``) and ``MIN_COLLATERAL_USD``: both enter the requirement, and the
+        DataStore's controllers change them (``Config.setUint``, contracts/config/Config.sol)."""
+        return ("min_collateral_factor_for_liquidation", "min_collateral_usd")
+
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         return {leg.price_key for leg in snapshot.legs}
 
@@ -371,16 +383,20 @@ def _liquidation_points(snapshot: PositionSnapshot, wanted: Iterable[PriceKey]) 
 
 
 def _position(snapshot: PositionSnapshot) -> tuple[rules.Position, Leg, Leg]:
+    """The position's figures; its margin parameters from the position leg's terms (where a margin change puts the
+    old ones to recompute the health before it), else from ``detail`` (snapshots stored before the legs had them)."""
     d = snapshot.detail
     index_leg = next(leg for leg in snapshot.legs if leg.role in (Role.LONG, Role.SHORT))
     collateral_leg = next(leg for leg in snapshot.legs if leg.role is Role.COLLATERAL)
+    factor = index_leg.terms.get("min_collateral_factor_for_liquidation",
+                                 int(d["min_collateral_factor_for_liquidation"]))
+    min_usd = index_leg.terms.get("min_collateral_usd", int(d["min_collateral_usd"]))
     position = rules.Position(
         is_long=bool(d["is_long"]), size_in_usd=int(d["size_in_usd"]), size_in_tokens=int(d["size_in_tokens"]),
         collateral_amount=int(d["collateral_amount"]), position_fee_usd=int(d["fees"]["position_fee_usd"]),
         borrowing_fee_usd=int(d["fees"]["borrowing_fee_usd"]), other_cost_amount=int(d["fees"]["other_cost_amount"]),
         price_impact_usd=int(d["price_impact_usd"]),
-        min_collateral_factor=int(d["min_collateral_factor_for_liquidation"]),
-        min_collateral_usd=int(d["min_collateral_usd"]))
+        min_collateral_factor=int(factor), min_collateral_usd=int(min_usd))
     return position, index_leg, collateral_leg
 
 

@@ -250,6 +250,19 @@ def set_answer(rpc_url: str, record: dict[str, Any], symbol: str, answer: int) -
     return mine_txs(rpc, plan.txs, f"move the {symbol} feed")
 
 
+def set_factor_for_liquidation(rpc_url: str, record: dict[str, Any], name: str, factor: int) -> int:
+    """Sets market ``name``'s ``MIN_COLLATERAL_FACTOR_FOR_LIQUIDATION`` in the DataStore (what GMX's controllers
+    do with ``Config.setUint``); returns the block it was mined in."""
+    rpc = JsonRpcClient(rpc_url)
+    deployer = record["deployer"]
+    plan = DeployPlan(deployer, int(rpc.call("eth_getTransactionCount", [deployer, "pending"]), 16),
+                      deploy_gas=DEPLOY_GAS, call_gas=CALL_GAS)
+    token = record["markets"][name]["market_token"]
+    plan.call(f"minCollateralFactorForLiquidation {name}", record["contracts"][PREFIX + "DataStore"],
+              "setUint(bytes32,uint256)", rules.min_collateral_factor_for_liquidation_key(token), factor)
+    return mine_txs(rpc, plan.txs, f"set {name}'s factor for liquidation")
+
+
 def market_prices(record: dict[str, Any], name: str, answers: dict[str, int]) -> tuple[Any, ...]:
     """``MarketUtils.MarketPrices`` (min = max) of market ``name`` at feed ``answers`` by symbol."""
     spec = _MARKET[name]
