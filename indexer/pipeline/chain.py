@@ -46,7 +46,7 @@ from indexer.pipeline.heads import HeadTracker, Reorg
 from indexer.pipeline.memory import ChainMemory
 from indexer.protocols.base import DiscoverySpec, MarginTerms, MarketRead, Source
 from indexer.protocols.registry import source_for
-from indexer.risk.margin import MarginChange, Parameters, margin_changes, margin_parameters
+from indexer.risk.margin import Parameters, margins_since
 from indexer.settings import Settings
 from indexer.store.chain_store import rewind_discovery
 from indexer.store.reorg import rollback
@@ -447,7 +447,7 @@ class ChainPipeline:
         written = [*read.snapshots, *closed]
         read.alerts = self.alerts.evaluate(block=read.block, snapshots=written, states=memory.alert_states,
                                            previous_health=memory.healths, wallets=wallets, now=time.time())
-        margins, changes = self._margins(read.snapshots, memory)
+        margins, changes = margins_since(read.snapshots, sources, memory.margins)
         if changes:
             self.alerts.margin(read.alerts, block=read.block, changes=changes, wallets=wallets, now=time.time(),
                                snapshots={(s.market, s.account): s for s in read.snapshots})
@@ -468,23 +468,6 @@ class ChainPipeline:
         log.debug("stored chain=%s block=%d positions=%d feeds=%d not_fresh=%d alert_events=%d seconds=%.3f",
                   read.chain, read.block.number, len(read.snapshots), len(read.feeds), not_fresh,
                   len(read.alerts.events) if read.alerts else 0, read.timings["write"])
-
-    def _margins(self, snapshots: Sequence[PositionSnapshot], memory: ChainMemory
-                 ) -> tuple[dict[tuple[str, str], Parameters], list[MarginChange]]:
-        """Each read position's margin parameters, and what changed since it was last stored (a position read for
-        the first time has nothing to compare with)."""
-        margins: dict[tuple[str, str], Parameters] = {}
-        changes: list[MarginChange] = []
-        for snapshot in snapshots:
-            rules = self.reads.sources[snapshot.market]
-            now = margin_parameters(rules, snapshot)
-            if not now:
-                continue
-            key = (snapshot.market, snapshot.account)
-            if (previous := memory.margins.get(key)) is not None:
-                changes += margin_changes(rules, snapshot, previous)
-            margins[key] = now
-        return margins, changes
 
     # -- one pass -----------------------------------------------------------------------------
     async def sync(self, *, block: int | None = None) -> ChainRead:

@@ -6,7 +6,7 @@ the health with the new ones, both with the protocol's own math (``health_at``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -77,3 +77,23 @@ def margin_changes(rules: PositionRules, snapshot: PositionSnapshot, previous: M
                                     symbol=now[key][0], old=old, new=new, health_before=before,
                                     health_after=after))
     return changes
+
+
+def margins_since(snapshots: Sequence[PositionSnapshot], sources: Mapping[str, PositionRules],
+                  previous: Mapping[tuple[str, str], Parameters]
+                  ) -> tuple[dict[tuple[str, str], Parameters], list[MarginChange]]:
+    """Each read position's margin parameters (by market key and account), and what changed since ``previous``
+    (the parameters last stored per position; a position read for the first time has nothing to compare with).
+    ``sources``: each market's rules, by market key."""
+    margins: dict[tuple[str, str], Parameters] = {}
+    changes: list[MarginChange] = []
+    for snapshot in snapshots:
+        rules = sources[snapshot.market]
+        now = margin_parameters(rules, snapshot)
+        if not now:
+            continue
+        key = (snapshot.market, snapshot.account)
+        if (last := previous.get(key)) is not None:
+            changes += margin_changes(rules, snapshot, last)
+        margins[key] = now
+    return margins, changes

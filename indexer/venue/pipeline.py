@@ -5,7 +5,8 @@ A venue has no blocks. Each poll reads every market of the venue for the tracked
 number = the last stored one + 1, timestamp = the venue's time of the newest state read (``time`` of a
 ``clearinghouseState``), hash = ``venue:<time in ms>``. A position whose venue time is older than the venue's
 ``max_age`` is marked STALE (its health was computed on an old mark), otherwise FRESH. Alerts, the outbox
-and the positions are written in one transaction per poll, as for a chain block; there are no reorgs.
+and the positions are written in one transaction per poll, as for a chain block; there are no reorgs. A margin
+parameter of a position that moved since the last poll (``MarginTerms``) is stored and alerted on as on a chain.
 
 A poll that fails (the venue down, hanging past its timeout, busy past its retries, answering garbage) stores
 nothing; the error is one line (the run loop logs it and backs off), and every stored position whose venue time
@@ -32,8 +33,9 @@ from indexer.errors import IndexerError
 from indexer.oracles.status import PriceStatus
 from indexer.pipeline.chain_read import ChainRead
 from indexer.pipeline.memory import ChainMemory
-from indexer.protocols.base import MarketRead, VenueSource
+from indexer.protocols.base import MarginTerms, MarketRead, VenueSource
 from indexer.protocols.registry import venue_source_for
+from indexer.risk.margin import margins_since
 from indexer.settings import Settings
 from indexer.store.feed_store import mark_stale_before
 from indexer.store.wallet_store import wallet_alert_settings
@@ -72,8 +74,10 @@ class VenuePipeline:
 
     async def _memory(self) -> ChainMemory:
         if self.memory is None:
+            terms = {key: source.margin_terms() for key, source in self.sources.items()
+                     if isinstance(source, MarginTerms)}
             self.memory = await asyncio.to_thread(ChainMemory.load, self.engine, chain=self.chain, finality_depth=1,
-                                                  discovering=[])
+                                                  discovering=[], margin_terms=terms)
         return self.memory
 
     async def _age_out(self) -> None:
@@ -146,11 +150,16 @@ class VenuePipeline:
         read.timings["read"] = time.perf_counter() - started
         read.alerts = self.alerts.evaluate(block=block, snapshots=everything, states=memory.alert_states,
                                            previous_health=memory.healths, wallets=wallets, now=now)
+        margins, changes = margins_since(snapshots, self.sources, memory.margins)
+        if changes:
+            self.alerts.margin(read.alerts, block=block, changes=changes, wallets=wallets, now=now,
+                               snapshots={(s.market, s.account): s for s in snapshots})
         written = time.perf_counter()
         await asyncio.to_thread(write_block, self.engine, chain=self.chain, block=block, snapshots=everything,
                                 stale=unpriced, alerts=read.alerts)
         read.timings["write"] = time.perf_counter() - written
-        memory.committed(block=number, snapshots=everything, feeds=[], alerts=read.alerts, discovered={})
+        memory.committed(block=number, snapshots=everything, feeds=[], alerts=read.alerts, discovered={},
+                         margins=margins)
         memory.hashes[number] = block.hash
         self.last_stored = number
         if self.on_block is not None:
