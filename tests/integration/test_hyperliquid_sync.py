@@ -23,6 +23,7 @@ from indexer.protocols.base import MarketRef
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.settings import load_settings
 from indexer.store.alert_store import list_alerts
+from indexer.store.models import Alert, MarginChange
 from indexer.store.position_store import list_positions, position_legs
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
@@ -454,3 +455,61 @@ async def test_a_position_flipping_side_flips_its_leg_and_its_liquidation_direct
     assert not venue.liquidatable(wallet.lower())
     eth.mark += Decimal("0.01")  # one tick up (ETH's marks have 6 - 4 = 2 places)
     assert venue.liquidatable(wallet.lower())
+
+
+async def test_a_lowered_max_leverage_is_stored_and_alerted_per_position(venue, tmp_path, db_url, engine,
+                                                                        monkeypatch):
+    """Dynamic margin on the venue, through the pipeline `indexer run` polls with: BTC's margin table has its first
+    tier's max leverage cut from 40x to 20x in the venue's ``meta`` (maintenance rate 1/80 → 1/40; the whale in the
+    second tier sees it through the tier's deduction). The next poll asks ``meta`` again (``META_SECONDS``, set to 0
+    here rather than waiting a minute) and stores one change per account holding BTC, with the old and new
+    leverage and the health before (the old tiers, the same marks) and after, which is the venue's own figure; one
+    `margin` alert each; accounts without BTC see nothing; a poll without a change adds nothing."""
+    from indexer.protocols.hyperliquid import adapter as hl
+
+    monkeypatch.setattr(hl, "META_SECONDS", 0.0)
+    settings = load_settings(write_config(tmp_path, venue.url, db_url))
+    for i in range(ACCOUNTS):
+        add_wallet(engine, address=address(i), label=None)
+    pipeline = VenuePipeline(settings, engine, "hyperliquid", channels={})
+    try:
+        first = await pipeline.poll()
+        before = {p.account: p for p in list_positions(engine)}
+        holders = {account for account, p in before.items()
+                   if any(g.symbol == "BTC" for g in position_legs(engine, snapshot_id=p.snapshot_id))}
+        assert address(0) in holders and len(holders) < len(before)
+        venue.tables[56] = [(Decimal(0), 20), (Decimal(LONG_TERM), 20)]
+        second = await pipeline.poll()
+        await pipeline.poll()  # nothing changed since: nothing new
+    finally:
+        await pipeline.close()
+    changes = _rows(engine, MarginChange)
+    assert {c["account"] for c in changes} == holders and len(changes) == len(holders)
+    assert {c["block_number"] for c in changes} == {second.block.number}
+    after = {p.account: p for p in list_positions(engine)}
+    source = HyperliquidAdapter(MarketRef(key="hl-main", chain="hyperliquid", address="", options={"dex": ""}))
+    recomputed = {s.account: source.health_at(s, {}).health for s in first.snapshots}
+    for change in changes:
+        account = change["account"]
+        assert (change["parameter"], change["asset"], int(change["old_value"]), int(change["new_value"])) == (
+            "max_leverage_0", "BTC", 40, 20)
+        # the old tiers, the same marks: the health the documented tiers give (the stored figure is the venue's
+        # printed accountValue / crossMaintenanceMarginUsed, a few 1e-10 away)
+        assert change["health_before"] == recomputed[account]
+        assert abs(change["health_before"] - before[account].health) < Decimal("1e-8")
+        assert change["health_after"] == after[account].health < change["health_before"]
+        assert after[account].health_raw == venue_raw_health(venue, account.lower())  # the venue's own figure
+    assert all(after[a].health == before[a].health for a in set(before) - holders)
+    alerts = _rows(engine, Alert, family="margin")
+    assert {a["account"] for a in alerts} == holders
+
+
+def _rows(engine, model, **where):
+    import sqlalchemy as sa
+
+    table = model.__table__
+    query = sa.select(table)
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]

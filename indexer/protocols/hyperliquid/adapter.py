@@ -2,7 +2,7 @@
 or a builder-deployed dex by name) and every tracked account's clearinghouse on it.
 
 One read is two rounds of ``POST /info``: ``meta`` for the dex (each asset's ``szDecimals`` and margin table;
-fixed between listings, so later reads take it from the hint and ask again only when an unknown coin shows
+later reads take it from the hint and ask again after ``META_SECONDS``, or at once when an unknown coin shows
 up), then ``clearinghouseState`` for every account. Weights are the venue's published ones (2 for
 ``clearinghouseState``, 20 for ``meta``); the venue session paces them.
 
@@ -15,6 +15,13 @@ the raw figure is that ratio in WAD, floored). Each **isolated** position is an 
 ``marginUsed``), requirement its maintenance recomputed from the margin tiers (the venue prints none for it).
 Liquidation points are recomputed from the documented margin rules (``rules``): per coin, the last mark at
 which equity still covers maintenance, others held fixed.
+
+Dynamic margin: each position leg carries, as terms, the margin tiers its maintenance rests on — tier 0's
+``max_leverage_0``, and for each higher tier its notional has reached ``max_leverage_<n>`` and ``tier_bound_<n>``
+(micro-USD), plus the bound of the first tier not reached (lowering it can pull the position in). A change of one
+between two polls is stored and alerted on (``margin_terms``, ``indexer.risk.margin``); the health before it is
+recomputed with the old tiers. Not seen: a tier added to or removed from a table (its terms are new, or gone,
+rather than changed).
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ WEIGHT_CLEARINGHOUSE = 2
 WEIGHT_META = 20
 NO_BLOCK = BlockRef(number=0, hash="", timestamp=0)  # the venue pipeline stamps the real one
 DEX_LIST_SECONDS = 600.0  # how long a `perpDexs` answer is used before it is asked again
+META_SECONDS = 60.0  # how long a dex's `meta` is used before it is asked again (margin tables can change)
 
 
 class HyperliquidOptions(BaseModel):
@@ -70,12 +78,19 @@ class HyperliquidOptions(BaseModel):
 
 @dataclass
 class VenueHint:
-    """What a read leaves for the next: each dex's assets (until an unknown coin shows up) and the dex list
-    (asked again after ``DEX_LIST_SECONDS``)."""
+    """What a read leaves for the next: each dex's assets (asked again after ``META_SECONDS``, or when an unknown
+    coin shows up) and the dex list (asked again after ``DEX_LIST_SECONDS``)."""
 
     assets: dict[str, dict[str, Asset]] = field(default_factory=dict)
+    assets_until: dict[str, float] = field(default_factory=dict)
     dexes: list[str] | None = None
     dexes_until: float = 0.0
+
+    def learned(self, dexes: Sequence[str], metas: Sequence[Any]) -> None:
+        until = time.monotonic() + META_SECONDS
+        for dex, meta in zip(dexes, metas, strict=True):
+            self.assets[dex] = universe(meta)
+            self.assets_until[dex] = until
 
 
 class Asset:
@@ -132,10 +147,11 @@ class HyperliquidAdapter:
             (listed,) = yield [VenueRequest({"type": "perpDexs"}, WEIGHT_META)]
             dexes = known.dexes = perp_dexes(listed)
             known.dexes_until = time.monotonic() + DEX_LIST_SECONDS
-        missing = [d for d in dexes if d not in known.assets]
+        now = time.monotonic()
+        missing = [d for d in dexes if d not in known.assets or now >= known.assets_until.get(d, 0.0)]
         if missing:
             metas = yield [VenueRequest({"type": "meta", "dex": d}, WEIGHT_META) for d in missing]
-            known.assets.update({d: universe(m) for d, m in zip(missing, metas, strict=True)})
+            known.learned(missing, metas)
         pairs = [(d, a) for d in dexes for a in accounts]
         states = yield [VenueRequest({"type": "clearinghouseState", "user": a, "dex": d}, WEIGHT_CLEARINGHOUSE)
                         for d, a in pairs]  # fmt: skip
@@ -151,7 +167,7 @@ class HyperliquidAdapter:
         if unknown:  # a new listing: that dex's meta again
             stale = sorted(unknown)
             metas = yield [VenueRequest({"type": "meta", "dex": d}, WEIGHT_META) for d in stale]
-            known.assets.update({d: universe(m) for d, m in zip(stale, metas, strict=True)})
+            known.learned(stale, metas)
         snapshots: list[PositionSnapshot] = []
         unpriced: list[Address] = []
         for (dex, account), state in zip(pairs, states, strict=True):
@@ -211,6 +227,7 @@ class HyperliquidAdapter:
                     "funding_since_open": rules.units((p.get("cumFunding") or {}).get("sinceOpen", "0"),
                                                       rules.USD_DECIMALS, what=f"{coin} cumFunding"),
                     "liquidation_px": _venue_liquidation(p, position.price_decimals),
+                    **_tier_terms(position),
                 },
             )  # fmt: skip
             if leverage.get("type") == "isolated":
@@ -249,13 +266,19 @@ class HyperliquidAdapter:
         )  # fmt: skip
 
     # -- what-ifs ---------------------------------------------------------------------------------
+    @staticmethod
+    def margin_terms() -> tuple[str, ...]:
+        """The margin tier parameters a leg carries (``_tier_terms``): the venue changes an asset's margin table
+        or max leverage in its ``meta``."""
+        return TIER_TERMS
+
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         return {leg.price_key for leg in snapshot.legs}
 
     def _positions(self, snapshot: PositionSnapshot) -> tuple[int, list[PerpPosition]]:
         tiers = snapshot.detail.get("tiers", {})
         positions = [PerpPosition(leg.asset, leg.amount if leg.role == Role.LONG else -leg.amount, leg.decimals,
-                                  leg.price, tuple(Tier(lb, lev) for lb, lev in tiers[leg.asset]))
+                                  leg.price, _leg_tiers(leg, tiers[leg.asset]))
                      for leg in snapshot.legs]  # fmt: skip
         return int(snapshot.detail.get("cash", 0)), positions
 
@@ -335,6 +358,37 @@ def _venue_liquidation(p: Mapping[str, Any], places: int) -> int:
 
 def _ceil(value: Fraction) -> int:
     return -(-value.numerator // value.denominator)
+
+
+MARGIN_TIERS = 8  # tiers per margin table whose parameters a leg can carry (the venue's tables have a few)
+TIER_TERMS = ("max_leverage_0", *(f"{name}_{n}" for n in range(1, MARGIN_TIERS)
+                                  for name in ("max_leverage", "tier_bound")))
+
+
+def _tier_terms(position: PerpPosition) -> dict[str, int]:
+    """The tiers ``rules.maintenance`` takes for this position's notional — tier 0 and every tier whose lower bound
+    it has reached (each sets the rate and adds to the deduction) — and the lower bound of the first tier it has
+    not reached."""
+    notional = abs(position.notional())
+    terms: dict[str, int] = {}
+    for n, tier in enumerate(position.tiers[:MARGIN_TIERS]):
+        if n:
+            terms[f"tier_bound_{n}"] = tier.lower_bound
+            if notional < tier.lower_bound:
+                break
+        terms[f"max_leverage_{n}"] = tier.max_leverage
+    return terms
+
+
+def _leg_tiers(leg: Leg, stored: Sequence[Sequence[int]]) -> tuple[Tier, ...]:
+    """The margin tiers of ``leg``'s asset as ``detail`` stored them, with any tier parameter the leg carries in its
+    terms taking precedence (the same values after a read; the old ones when a margin change recomputes the health
+    before it)."""
+    tiers = []
+    for n, (bound, leverage) in enumerate(stored):
+        tiers.append(Tier(leg.terms.get(f"tier_bound_{n}", bound) if n else bound,
+                          leg.terms.get(f"max_leverage_{n}", leverage)))
+    return tuple(tiers)
 
 
 def _tiers(legs: Sequence[Leg], assets: Mapping[str, Asset]) -> dict[str, list[list[int]]]:
