@@ -170,6 +170,15 @@ class RetentionSettings(_Strict):
     interval: float = Field(default=300.0, gt=0)  # seconds between pruning passes in `indexer run`
 
 
+class WritesSettings(_Strict):
+    """Which read positions a block writes (``indexer.pipeline.changes``): ``changed`` ones (exactly, or within a
+    relative ``epsilon``), each at least every ``heartbeat_blocks`` blocks (0: no such floor); or ``all``."""
+
+    mode: Literal["changed", "all"] = "changed"
+    epsilon: Decimal = Field(default=Decimal(0), ge=0, lt=1)
+    heartbeat_blocks: int = Field(default=0, ge=0)
+
+
 class RunSettings(_Strict):
     """`indexer run`'s own status endpoints (/healthz, /readyz, /metrics), on loopback by default."""
 
@@ -245,6 +254,7 @@ class Settings(_Strict):
     api: ApiSettings = ApiSettings()
     run: RunSettings = RunSettings()
     retention: RetentionSettings = RetentionSettings()
+    writes: WritesSettings = WritesSettings()
     oracles: OracleSettings = OracleSettings()
     alerts: AlertSettings = AlertSettings()
     risk: RiskSettings = RiskSettings()

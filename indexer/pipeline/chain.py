@@ -42,6 +42,7 @@ from indexer.oracles.monitor import ChainOracles
 from indexer.oracles.reading import FeedReading
 from indexer.oracles.status import PriceStatus
 from indexer.pipeline.chain_read import ChainRead
+from indexer.pipeline.changes import write_policy
 from indexer.pipeline.heads import HeadTracker, Reorg
 from indexer.pipeline.memory import ChainMemory
 from indexer.protocols.base import DiscoverySpec, MarginTerms, MarketRead, Source
@@ -213,6 +214,9 @@ class ChainPipeline:
         self.emitters: dict[str, Address] = {}
         self.last_full: dict[str, int] = {}  # per market, the block of its last full read
         self.progress = Every(settings.run.progress_seconds)  # block lines at INFO at most this often
+        self.writes = write_policy(settings)
+        self.exact_terms = {key: tuple(source.margin_terms()) for key, source in self.reads.sources.items()
+                            if isinstance(source, MarginTerms)}
         self.overlap = overlap  # write block B in a thread while block B+1 is read
         REORGS.labels(chain)  # exported from zero
         REORG_DEPTH.labels(chain)
@@ -223,11 +227,9 @@ class ChainPipeline:
     # -- state ----------------------------------------------------------------------------------
     async def _memory(self) -> ChainMemory:
         if self.memory is None:
-            terms = {key: source.margin_terms() for key, source in self.reads.sources.items()
-                     if isinstance(source, MarginTerms)}
             self.memory = await asyncio.to_thread(
                 ChainMemory.load, self.engine, chain=self.chain, finality_depth=self.config.finality_depth,
-                discovering=sorted(self.discovery), margin_terms=terms)
+                discovering=sorted(self.discovery), margin_terms=self.exact_terms)
             self.reads.feeds.known.update({a: FeedMeta(d, desc) for a, (d, desc) in self.memory.feed_meta.items()})
             self.heads = HeadTracker(self.rpc, chain=self.chain, finality_depth=self.config.finality_depth,
                                      known=self.memory.hashes)
@@ -355,17 +357,19 @@ class ChainPipeline:
         assert memory is not None and self.heads is not None
         closed = self._closings(read, prepared.accounts, memory)
         written, margins = self._judge(read, prepared.wallets, memory, closed)
+        stored = memory.to_write(written, self.writes, self.exact_terms)
         task = None
         if self.overlap:
-            task = asyncio.create_task(asyncio.to_thread(self._write, read, written, prepared.found))
+            task = asyncio.create_task(asyncio.to_thread(self._write, read, stored, prepared.found))
         else:
             try:
-                self._write(read, written, prepared.found)
+                self._write(read, stored, prepared.found)
             except BaseException:
                 self._forget()
                 raise
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
-                         discovered=prepared.found, margins=margins)
+                         discovered=prepared.found, margins=margins, written=stored,
+                         flagged=[*read.unpriced, *read.stale])
         self.heads.accept(read.block)
         for key in prepared.full:
             self.last_full[key] = read.block.number
@@ -434,9 +438,11 @@ class ChainPipeline:
         """Judge the block and write it with everything it caused in one transaction, then remember what was
         written (``indexer sync``: one block, nothing to overlap with)."""
         written, margins = self._judge(read, wallets, memory, closed)
-        self._write(read, written, found)
+        stored = memory.to_write(written, self.writes, self.exact_terms)
+        self._write(read, stored, found)
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
-                         discovered=found, margins=margins)
+                         discovered=found, margins=margins, written=stored,
+                         flagged=[*read.unpriced, *read.stale])
 
     def _judge(self, read: ChainRead, wallets: Wallets, memory: ChainMemory, closed: Sequence[PositionSnapshot] = ()
                ) -> tuple[list[PositionSnapshot], dict[tuple[str, str], Parameters]]:
@@ -456,8 +462,8 @@ class ChainPipeline:
 
     def _write(self, read: ChainRead, written: Sequence[PositionSnapshot],
                found: Mapping[str, Mapping[str, tuple[int, int]]]) -> None:
-        """The block's one transaction: positions and closings, feeds, alert events and their outbox rows,
-        discovered accounts and progress (thread-safe: it touches the store only)."""
+        """The block's one transaction: the positions to write (``[writes]``) and closings, feeds, alert events
+        and their outbox rows, discovered accounts and progress (thread-safe: it touches the store only)."""
         started = time.perf_counter()
         write_block(self.engine, chain=self.chain, block=read.block, snapshots=list(written),
                     feeds=list(read.feeds.values()), unpriced=read.unpriced, stale=read.stale, alerts=read.alerts,
@@ -465,8 +471,9 @@ class ChainPipeline:
         read.timings["write"] = time.perf_counter() - started
         BLOCK_PHASE_SECONDS.labels(self.chain, "write").observe(read.timings["write"])
         not_fresh = sum(1 for f in read.feeds.values() if f.verdict.status != PriceStatus.FRESH)
-        log.debug("stored chain=%s block=%d positions=%d feeds=%d not_fresh=%d alert_events=%d seconds=%.3f",
-                  read.chain, read.block.number, len(read.snapshots), len(read.feeds), not_fresh,
+        log.debug("stored chain=%s block=%d positions=%d written=%d feeds=%d not_fresh=%d alert_events=%d "
+                  "seconds=%.3f", read.chain, read.block.number, len(read.snapshots), len(written), len(read.feeds),
+                  not_fresh,
                   len(read.alerts.events) if read.alerts else 0, read.timings["write"])
 
     # -- one pass -----------------------------------------------------------------------------

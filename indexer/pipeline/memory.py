@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from indexer.alerts.engine import AlertWrites, StoredState, dedup_key
 from indexer.oracles.status import FeedStatus
+from indexer.pipeline.changes import WritePolicy
 from indexer.risk.margin import Parameters, parameters_of
 from indexer.store.alert_store import alert_states
 from indexer.store.chain_store import checkpoint, discovered_accounts, discovery_checkpoint_name
@@ -40,6 +41,8 @@ class ChainMemory:
     # (market key, account) → its margin parameters as last stored (``indexer.risk.margin``), where its protocol
     # declares some
     margins: dict[tuple[str, str], Parameters] = field(default_factory=dict)
+    # (market key, account) → the figures last written for it since the process started (``WritePolicy``)
+    written: dict[tuple[str, str], PositionSnapshot] = field(default_factory=dict)
 
     @classmethod
     def load(cls, engine: Engine, *, chain: str, finality_depth: int, discovering: Sequence[str],
@@ -62,12 +65,32 @@ class ChainMemory:
                                 for key in discovering},
             margins=margins)
 
+    def to_write(self, snapshots: Sequence[PositionSnapshot], policy: WritePolicy,
+                 exact_terms: Mapping[str, Collection[str]]) -> list[PositionSnapshot]:
+        """The snapshots of a block that ``policy`` writes, given what was last written for each position;
+        ``exact_terms``: per market key, its protocol's margin parameters."""
+        return [s for s in snapshots if policy.changed(self.written.get((s.market, s.account)), s,
+                                                       exact_terms.get(s.market, ()))]
+
     def committed(self, *, block: int, snapshots: Iterable[PositionSnapshot], feeds: Iterable[FeedStatus],
                   alerts: AlertWrites | None, discovered: Mapping[str, Mapping[str, Any]],
-                  margins: Mapping[tuple[str, str], Parameters] | None = None) -> None:
-        """Follow what one block's transaction wrote (``indexer.store.writer.write_block``); ``margins``: the
-        written positions' margin parameters."""
+                  margins: Mapping[tuple[str, str], Parameters] | None = None,
+                  written: Iterable[PositionSnapshot] | None = None,
+                  flagged: Iterable[tuple[str, str]] = ()) -> None:
+        """Follow what one block's transaction wrote (``indexer.store.writer.write_block``): ``snapshots`` are
+        the block's positions and closings, read and judged; ``written`` those of them it wrote (default: all);
+        ``margins``: the read positions' margin parameters; ``flagged``: (market key, account) of stored positions
+        whose price status the block set without their figures (unpriced, stale), written in full at their next
+        read."""
         self.checkpoint = block
+        snapshots = list(snapshots)
+        for snapshot in snapshots if written is None else written:
+            if snapshot.closed:
+                self.written.pop((snapshot.market, snapshot.account), None)
+            else:
+                self.written[(snapshot.market, snapshot.account)] = snapshot
+        for pair in flagged:
+            self.written.pop(pair, None)
         for status in feeds:
             reading = status.reading
             self.feed_states[reading.key] = (reading.round_id, reading.aggregator, status.verdict.status.value)

@@ -65,7 +65,7 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
             _append_legs(connection, snapshots, snapshot_ids)
             _upsert_positions(connection, snapshots, figures, snapshot_ids)
             _drop_history(connection, replaced)
-            _mark_checks(connection, market_ids, block.number, checks or {})
+            _mark_checks(connection, chain, block.number, checks or {})
             write_feeds(connection, chain=chain, block=block, feeds=feeds)
             mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
             mark_unpriced(connection, chain=chain, block=block, unpriced=stale, status="STALE")
@@ -190,15 +190,16 @@ def _same_block_rows(connection: Connection, chain: str, number: int, figures: l
     return [row_id for row_id, market_id, account in rows if (market_id, account) in wanted]
 
 
-def _mark_checks(connection: Connection, market_ids: Mapping[str, int], number: int,
-                 checks: Mapping[str, tuple[int, int]]) -> None:
-    """The self-check's marks: per market key, (positions checked, of which disagreed) at this block."""
+def _mark_checks(connection: Connection, chain: str, number: int, checks: Mapping[str, tuple[int, int]]) -> None:
+    """The self-check's marks: per market key, (positions checked, of which disagreed) at this block (on the
+    market's row, whether or not the block writes any of its positions)."""
     for key, (checked, mismatched) in checks.items():
-        if checked and key in market_ids:
+        if checked:
             values: dict[str, int] = {"checked_block": number}
             if mismatched:
                 values["mismatch_block"] = number
-            connection.execute(_markets.update().where(_markets.c.id == market_ids[key]).values(**values))
+            connection.execute(_markets.update().where(_markets.c.chain == chain, _markets.c.key == key)
+                               .values(**values))
 
 
 def _drop_history(connection: Connection, ids: list[int]) -> None:

@@ -32,6 +32,7 @@ from indexer.chain.rpc import RpcStats
 from indexer.errors import IndexerError
 from indexer.oracles.status import PriceStatus
 from indexer.pipeline.chain_read import ChainRead
+from indexer.pipeline.changes import write_policy
 from indexer.pipeline.memory import ChainMemory
 from indexer.protocols.base import MarginTerms, MarketRead, VenueSource
 from indexer.protocols.registry import venue_source_for
@@ -63,6 +64,9 @@ class VenuePipeline:
         self.alerts = AlertEngine(settings.alerts, lambda message: routes(message, chosen), self.sources,
                                   target=settings.risk.target_health)
         self.on_block = on_block
+        self.writes = write_policy(settings)
+        self.exact_terms = {key: tuple(source.margin_terms()) for key, source in self.sources.items()
+                            if isinstance(source, MarginTerms)}
         self.lock = asyncio.Lock()
         self.stopping = False
         self.memory: ChainMemory | None = None
@@ -74,10 +78,8 @@ class VenuePipeline:
 
     async def _memory(self) -> ChainMemory:
         if self.memory is None:
-            terms = {key: source.margin_terms() for key, source in self.sources.items()
-                     if isinstance(source, MarginTerms)}
             self.memory = await asyncio.to_thread(ChainMemory.load, self.engine, chain=self.chain, finality_depth=1,
-                                                  discovering=[], margin_terms=terms)
+                                                  discovering=[], margin_terms=self.exact_terms)
         return self.memory
 
     async def _age_out(self) -> None:
@@ -91,6 +93,8 @@ class VenuePipeline:
             log.error("could not mark positions stale venue=%s error=%s", self.chain, exc)
             return
         if aged:
+            if self.memory is not None:
+                self.memory.written.clear()  # their rows now say STALE: the next poll writes them in full
             log.warning("venue positions stale venue=%s positions=%d older_than=%ds", self.chain, aged,
                         self.config.max_age)
 
@@ -155,11 +159,12 @@ class VenuePipeline:
             self.alerts.margin(read.alerts, block=block, changes=changes, wallets=wallets, now=now,
                                snapshots={(s.market, s.account): s for s in snapshots})
         written = time.perf_counter()
-        await asyncio.to_thread(write_block, self.engine, chain=self.chain, block=block, snapshots=everything,
+        stored = memory.to_write(everything, self.writes, self.exact_terms)
+        await asyncio.to_thread(write_block, self.engine, chain=self.chain, block=block, snapshots=stored,
                                 stale=unpriced, alerts=read.alerts)
         read.timings["write"] = time.perf_counter() - written
         memory.committed(block=number, snapshots=everything, feeds=[], alerts=read.alerts, discovered={},
-                         margins=margins)
+                         margins=margins, written=stored, flagged=unpriced)
         memory.hashes[number] = block.hash
         self.last_stored = number
         if self.on_block is not None:

@@ -188,3 +188,91 @@ def stored_hash(engine, number: int) -> str | None:
     from indexer.store.reorg import stored_hashes
 
     return stored_hashes(engine, chain="devnet", since=number).get(number)
+
+
+def _history(engine) -> dict[tuple[str, str, int], tuple]:
+    """Every stored history row's figures and legs, by (market key, account, block)."""
+    import sqlalchemy as sa
+
+    from indexer.store.models import Market, PositionHistory, PositionLeg
+
+    h, m, g = PositionHistory.__table__, Market.__table__, PositionLeg.__table__
+    columns = [h.c.health_raw, h.c.health, h.c.equity, h.c.requirement, h.c.collateral_value, h.c.debt_value,
+               h.c.price_status, h.c.margin_mode, h.c.detail]
+    with engine.connect() as connection:
+        legs: dict[int, list[tuple]] = {}
+        for row in connection.execute(sa.select(g.c.snapshot_id, g.c.asset, g.c.role, g.c.amount, g.c.price, g.c.value,
+                                                g.c.round_id, g.c.price_time, g.c.terms).order_by(g.c.id)):
+            legs.setdefault(row[0], []).append(tuple(row[1:]))
+        rows = connection.execute(sa.select(m.c.key, h.c.account, h.c.block_number, h.c.id, *columns)
+                                  .join(m, m.c.id == h.c.market_id))
+        return {(key, account, block): (*figures, tuple(legs.get(row_id, ())))
+                for key, account, block, row_id, *figures in rows}
+
+
+def _as_of(history: dict[tuple[str, str, int], tuple], market: str, account: str, block: int) -> tuple | None:
+    """A position's figures as of ``block``: its last stored row at or before it."""
+    stored = [b for (m, a, b) in history if (m, a) == (market, account) and b <= block]
+    return history[(market, account, max(stored))] if stored else None
+
+
+async def test_change_only_writes_reconstruct_every_block_of_a_full_write(devnet, chain_state, write_devnet_config,
+                                                                          engine, tmp_path):
+    """Two pipelines follow the same blocks, one writing every position every block (``[writes] mode = "all"``),
+    one only the positions whose figures changed (the default): two blocks at the same timestamp (no interest
+    accrues, no price moves: nothing changes), a WETH price move (the positions valued in WETH change, the others
+    do not), a day passing (interest: every debt position changes). For every block and every position, the
+    change-only store's last row at or before that block holds exactly the full store's figures and legs, and
+    the unchanged blocks wrote no position at all."""
+    from indexer.devnet import set_price
+    from indexer.store.db import make_engine, upgrade
+
+    changed = load_settings(write_devnet_config())
+    everything = load_settings(write_devnet_config(top='[writes]\nmode = "all"\n', name="all"))
+    assert changed.writes.mode == "changed" and everything.writes.mode == "all"
+    full_url = f"sqlite:///{tmp_path / 'full.db'}"
+    upgrade(full_url)
+    full = make_engine(full_url)
+    for account in devnet.accounts[:16]:
+        add_wallet(engine, address=account.address, label=account.kind)
+        add_wallet(full, address=account.address, label=account.kind)
+    pipelines = [ChainPipeline(changed, engine, "devnet"), ChainPipeline(everything, full, "devnet")]
+    rpc = devnet.rpc
+
+    async def both() -> int:
+        steps = [await p.step() for p in pipelines]
+        assert steps[0] == steps[1]
+        return head(devnet)
+
+    try:
+        first = await both()
+        stamp = int(rpc.call("eth_getBlockByNumber", [hex(first), False])["timestamp"], 16)
+        for _ in range(2):  # same timestamp: nothing accrues
+            rpc.call("evm_setNextBlockTimestamp", [stamp])
+            rpc.call("evm_mine", [])
+        idle = await both()
+        rpc.call("evm_setNextBlockTimestamp", [stamp])
+        set_price(devnet.url, devnet.deployment, "WETH", 1_800 * 10**8)
+        moved = await both()
+        rpc.call("evm_setNextBlockTimestamp", [stamp + 86_400])
+        rpc.call("evm_mine", [])
+        later = await both()
+    finally:
+        for p in pipelines:
+            await p.close()
+    sparse, dense = _history(engine), _history(full)
+    blocks = sorted({b for (_, _, b) in dense})
+    assert blocks[0] == first and blocks[-1] == later and idle in blocks and moved in blocks
+    positions = {(m, a) for (m, a, _) in dense}
+    assert len(positions) >= 10
+    for block in blocks:
+        for market, account in positions:
+            assert _as_of(sparse, market, account, block) == dense.get((market, account, block)), (block, account)
+    written = {b: sum(1 for (_, _, x) in sparse if x == b) for b in blocks}
+    assert written[first] == len(positions)
+    assert all(written[b] == 0 for b in blocks if first < b <= idle)  # nothing changed
+    weth = {(m, a) for (m, a, b), row in dense.items() if b == moved and any(
+        leg[0] == devnet.deployment.reserve("WETH")["asset"] for leg in row[-1])}
+    assert 0 < written[moved] == len(weth) < len(positions)  # only the WETH positions moved
+    assert written[later] > written[moved]  # a day of interest moves every debt position
+    full.dispose()

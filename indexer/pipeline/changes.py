@@ -1,0 +1,103 @@
+"""Which read positions a block writes (``[writes]``): all of them, or only those whose figures changed since they
+were last written.
+
+What "changed" means, for a position compared with the figures last written for it (``changed``):
+
+* ``epsilon = 0`` (the default): anything the store would hold differs — the health (raw and normalized, equity,
+  requirement, collateral and debt values), any leg (amount, price, value, feed round, price time, terms), the
+  price status, the margin mode or the protocol's ``detail``. A position not written in a block therefore has
+  exactly the figures of its last written row: reading history "as of block B" (the last row at or before B)
+  gives B's figures exactly. Interest accrues with time, so on a chain whose every block moves the clock every
+  debt position changes every block; blocks sharing a timestamp (fast L2s), idle positions and markets whose
+  prices did not move are what this saves.
+* ``epsilon > 0``: a relative tolerance. Each of the numbers above (the health's raw figure, equity,
+  requirement, collateral and debt values; each leg's amount, price, value and the terms its protocol derives
+  from them, such as a perp's unrealized PnL) may move by at most ``epsilon`` of its last written value;
+  everything else must be equal — which legs (asset, role, feed, which terms), the protocol's margin parameters
+  (``MarginTerms``: exactly, since a restart compares the next read with the stored ones), whether it owes
+  anything, whether it is liquidatable, the price status and the margin mode. ``detail`` is
+  not compared (what it holds — fees, indices, venue times — moves with the numbers). History read as of a
+  block is then within ``epsilon`` of that block's figures, never across a liquidation line, a status change or
+  a change of the protocol's margin parameters.
+* ``heartbeat_blocks = N``: a position is written again once its last row is N blocks old, changed or not.
+* A position read for the first time since the process started is always written (memory knows no figures for
+  it), as is every closing.
+
+Alerts, margin changes and feeds are judged on every read, written or not: only the position rows are spared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from indexer.types import Health, Leg, PositionSnapshot
+
+if TYPE_CHECKING:
+    from indexer.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class WritePolicy:
+    """``mode``: ``changed`` (only changed positions) or ``all`` (every read position, every block)."""
+
+    mode: str = "changed"
+    epsilon: Decimal = Decimal(0)
+    heartbeat_blocks: int = 0
+
+    def changed(self, last: PositionSnapshot | None, now: PositionSnapshot, exact_terms: Collection[str] = ()
+                ) -> bool:
+        """Whether ``now`` must be written, ``last`` being the figures last written for the position (None:
+        none known); ``exact_terms``: the leg terms that are its protocol's margin parameters."""
+        if self.mode == "all" or last is None or now.closed:
+            return True
+        if self.heartbeat_blocks and now.block.number - last.block.number >= self.heartbeat_blocks:
+            return True
+        if not self.epsilon:
+            return not _same(last, now)
+        return not _close(last, now, Fraction(self.epsilon), exact_terms)
+
+
+def write_policy(settings: Settings) -> WritePolicy:
+    writes = settings.writes
+    return WritePolicy(mode=writes.mode, epsilon=writes.epsilon, heartbeat_blocks=writes.heartbeat_blocks)
+
+
+def _same(a: PositionSnapshot, b: PositionSnapshot) -> bool:
+    return (a.health == b.health and a.legs == b.legs and a.price_status == b.price_status
+            and a.margin_mode == b.margin_mode and a.detail == b.detail and a.owner == b.owner)
+
+
+def _near(old: int, new: int, epsilon: Fraction) -> bool:
+    """``new`` within ``epsilon`` of ``old``, relatively (exact integer arithmetic)."""
+    return abs(new - old) * epsilon.denominator <= epsilon.numerator * abs(old)
+
+
+def _close_health(a: Health, b: Health, epsilon: Fraction) -> bool:
+    if (a.health is None) != (b.health is None) or a.liquidatable != b.liquidatable:
+        return False
+    if (a.decimals, a.quote, a.quote_unit) != (b.decimals, b.quote, b.quote_unit):
+        return False
+    return all(_near(x, y, epsilon) for x, y in ((a.raw, b.raw), (a.equity, b.equity),
+                                                 (a.requirement, b.requirement), (a.collateral, b.collateral),
+                                                 (a.debt, b.debt)))
+
+
+def _close_leg(a: Leg, b: Leg, epsilon: Fraction, exact_terms: Collection[str]) -> bool:
+    if (a.asset, a.role, a.decimals, a.price_decimals, a.price_key, a.feed) != (
+            b.asset, b.role, b.decimals, b.price_decimals, b.price_key, b.feed) or a.terms.keys() != b.terms.keys():
+        return False
+    if any(a.terms[k] != b.terms[k] if k in exact_terms else not _near(a.terms[k], b.terms[k], epsilon)
+           for k in a.terms):
+        return False
+    return _near(a.amount, b.amount, epsilon) and _near(a.price, b.price, epsilon) and _near(a.value, b.value, epsilon)
+
+
+def _close(a: PositionSnapshot, b: PositionSnapshot, epsilon: Fraction, exact_terms: Collection[str]) -> bool:
+    if (a.price_status, a.margin_mode, a.owner, len(a.legs)) != (b.price_status, b.margin_mode, b.owner, len(b.legs)):
+        return False
+    return _close_health(a.health, b.health, epsilon) and all(
+        _close_leg(x, y, epsilon, exact_terms) for x, y in zip(a.legs, b.legs, strict=True))

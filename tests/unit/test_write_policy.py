@@ -1,0 +1,70 @@
+"""Which positions a block writes (``indexer.pipeline.changes``): exact change, a relative epsilon, a heartbeat."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+from indexer.pipeline.changes import WritePolicy
+from indexer.types import BlockRef, Health, Leg, PositionSnapshot, Role, closing
+
+ADDRESS = "0x" + "11" * 20
+
+
+def snapshot(block: int = 10, *, debt: int = 1_000_000, collateral_amount: int = 5 * 10**18, lt: int = 8_250,
+             status: str = "FRESH", health: str = "1.20", detail: dict | None = None) -> PositionSnapshot:
+    legs = [Leg(asset="0xc", symbol="WETH", decimals=18, role=Role.COLLATERAL, amount=collateral_amount,
+                price=2_000 * 10**8, price_decimals=8, price_key="0xc", value=collateral_amount * 2_000 // 10**18,
+                terms={"liquidation_threshold": lt, "counted": 1}),
+            Leg(asset="0xd", symbol="USDC", decimals=6, role=Role.DEBT, amount=debt, price=10**8, price_decimals=8,
+                price_key="0xd", value=debt)]
+    h = Decimal(health)
+    return PositionSnapshot(
+        chain="c", protocol="aave_v3", market="m", market_address=ADDRESS, account=ADDRESS,
+        block=BlockRef(number=block, hash=f"0x{block:064x}", timestamp=block * 12, parent_hash="0x"),
+        legs=legs, health=Health(raw=int(h * 10**18), decimals=18, health=h, equity=int(h * debt), requirement=debt,
+                                 collateral=legs[0].value, debt=debt, quote="USD", quote_unit=10**8),
+        price_status=status, detail=detail if detail is not None else {"emode": 0})
+
+
+def test_without_a_last_write_or_in_mode_all_everything_is_written():
+    now = snapshot()
+    assert WritePolicy().changed(None, now)
+    assert WritePolicy(mode="all").changed(snapshot(9), now)
+
+
+def test_exact_mode_writes_any_difference_and_only_a_difference():
+    policy = WritePolicy()
+    last = snapshot(9)
+    assert not policy.changed(last, snapshot(10))  # another block, the same figures
+    assert policy.changed(last, snapshot(10, debt=1_000_001))  # one unit of interest
+    assert policy.changed(last, snapshot(10, status="STALE"))
+    assert policy.changed(last, snapshot(10, detail={"emode": 1}))
+    assert policy.changed(last, snapshot(10, lt=8_249))
+    moved = snapshot(10)
+    moved.legs[0] = dataclasses.replace(moved.legs[0], round_id=7)  # a new feed round, same price
+    assert policy.changed(last, moved)
+
+
+def test_epsilon_tolerates_small_moves_of_numbers_but_not_of_anything_else():
+    policy = WritePolicy(epsilon=Decimal("0.001"))
+    last = snapshot(9)
+    assert not policy.changed(last, snapshot(10, debt=1_000_999))  # 0.0999 % of the debt (and of the equity)
+    assert not policy.changed(last, snapshot(10, health="1.2009"))  # 0.075 % of the health
+    assert policy.changed(last, snapshot(10, health="1.2013"))  # 0.108 %
+    assert policy.changed(last, snapshot(10, debt=1_001_001))  # 0.1001 %
+    assert not policy.changed(last, snapshot(10, detail={"emode": 1}))  # detail is not compared
+    assert policy.changed(last, snapshot(10, lt=8_249), ["liquidation_threshold"])  # a margin parameter: exactly
+    assert not policy.changed(last, snapshot(10, lt=8_249))  # a term that is not one: within epsilon
+    assert policy.changed(last, snapshot(10, status="STALE"))
+    assert policy.changed(snapshot(9, health="1.0005"), snapshot(10, health="0.9995"))  # across the line
+    assert policy.changed(last, snapshot(10, collateral_amount=0))
+
+
+def test_heartbeat_and_closings_are_always_written():
+    policy = WritePolicy(epsilon=Decimal("0.01"), heartbeat_blocks=100)
+    assert not policy.changed(snapshot(10), snapshot(109))
+    assert policy.changed(snapshot(10), snapshot(110))
+    gone = closing(chain="c", protocol="aave_v3", market="m", market_address=ADDRESS, account=ADDRESS,
+                   block=snapshot(11).block)
+    assert policy.changed(snapshot(10), gone)
