@@ -171,10 +171,11 @@ class RetentionSettings(_Strict):
 
 
 class WritesSettings(_Strict):
-    """Which read positions a block writes (``indexer.pipeline.changes``): ``changed`` ones (exactly, or within a
-    relative ``epsilon``), each at least every ``heartbeat_blocks`` blocks (0: no such floor); or ``all``."""
+    """Which read positions a block writes (``indexer.pipeline.changes``): ``all`` of them (the default), or the
+    ``changed`` ones (exactly, or within a relative ``epsilon``), each at least every ``heartbeat_blocks`` blocks (0:
+    no such floor)."""
 
-    mode: Literal["changed", "all"] = "changed"
+    mode: Literal["changed", "all"] = "all"
     epsilon: Decimal = Field(default=Decimal(0), ge=0, lt=1)
     heartbeat_blocks: int = Field(default=0, ge=0)
 

@@ -1,5 +1,7 @@
-"""Which read positions a block writes (``[writes]``): all of them, or only those whose figures changed since they
-were last written.
+"""Which read positions a block writes (``[writes]``): all of them (``mode = "all"``, the default), or only those
+whose figures changed since they were last written (``mode = "changed"``). With "changed", a position's latest row
+keeps the block its figures were last written at (it does not move with the chain's checkpoint while nothing
+changes), which is why it is not the default yet.
 
 What "changed" means, for a position compared with the figures last written for it (``changed``):
 
@@ -42,9 +44,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class WritePolicy:
-    """``mode``: ``changed`` (only changed positions) or ``all`` (every read position, every block)."""
+    """``mode``: ``all`` (every read position, every block) or ``changed`` (only changed positions)."""
 
-    mode: str = "changed"
+    mode: str = "all"
     epsilon: Decimal = Decimal(0)
     heartbeat_blocks: int = 0
 

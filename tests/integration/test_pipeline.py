@@ -218,17 +218,17 @@ def _as_of(history: dict[tuple[str, str, int], tuple], market: str, account: str
 
 async def test_change_only_writes_reconstruct_every_block_of_a_full_write(devnet, chain_state, write_devnet_config,
                                                                           engine, tmp_path):
-    """Two pipelines follow the same blocks, one writing every position every block (``[writes] mode = "all"``),
-    one only the positions whose figures changed (the default): two blocks at the same timestamp (no interest
-    accrues, no price moves: nothing changes), a WETH price move (the positions valued in WETH change, the others
-    do not), a day passing (interest: every debt position changes). For every block and every position, the
-    change-only store's last row at or before that block holds exactly the full store's figures and legs, and
+    """Two pipelines follow the same blocks, one writing every position every block (``[writes] mode = "all"``, the
+    default), one only the positions whose figures changed (``mode = "changed"``): two blocks at the same timestamp
+    (no interest accrues, no price moves: nothing changes), a WETH price move (the positions valued in WETH change,
+    the others do not), a day passing (interest: every debt position changes). For every block and every position,
+    the change-only store's last row at or before that block holds exactly the full store's figures and legs, and
     the unchanged blocks wrote no position at all."""
     from indexer.devnet import set_price
     from indexer.store.db import make_engine, upgrade
 
-    changed = load_settings(write_devnet_config())
-    everything = load_settings(write_devnet_config(top='[writes]\nmode = "all"\n', name="all"))
+    changed = load_settings(write_devnet_config(top='[writes]\nmode = "changed"\n'))
+    everything = load_settings(write_devnet_config(name="all"))
     assert changed.writes.mode == "changed" and everything.writes.mode == "all"
     full_url = f"sqlite:///{tmp_path / 'full.db'}"
     upgrade(full_url)

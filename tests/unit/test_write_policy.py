@@ -29,12 +29,13 @@ def snapshot(block: int = 10, *, debt: int = 1_000_000, collateral_amount: int =
 
 def test_without_a_last_write_or_in_mode_all_everything_is_written():
     now = snapshot()
-    assert WritePolicy().changed(None, now)
+    assert WritePolicy(mode="changed").changed(None, now)
+    assert WritePolicy().mode == "all"
     assert WritePolicy(mode="all").changed(snapshot(9), now)
 
 
 def test_exact_mode_writes_any_difference_and_only_a_difference():
-    policy = WritePolicy()
+    policy = WritePolicy(mode="changed")
     last = snapshot(9)
     assert not policy.changed(last, snapshot(10))  # another block, the same figures
     assert policy.changed(last, snapshot(10, debt=1_000_001))  # one unit of interest
@@ -47,7 +48,7 @@ def test_exact_mode_writes_any_difference_and_only_a_difference():
 
 
 def test_epsilon_tolerates_small_moves_of_numbers_but_not_of_anything_else():
-    policy = WritePolicy(epsilon=Decimal("0.001"))
+    policy = WritePolicy(mode="changed", epsilon=Decimal("0.001"))
     last = snapshot(9)
     assert not policy.changed(last, snapshot(10, debt=1_000_999))  # 0.0999 % of the debt (and of the equity)
     assert not policy.changed(last, snapshot(10, health="1.2009"))  # 0.075 % of the health
@@ -62,7 +63,7 @@ def test_epsilon_tolerates_small_moves_of_numbers_but_not_of_anything_else():
 
 
 def test_heartbeat_and_closings_are_always_written():
-    policy = WritePolicy(epsilon=Decimal("0.01"), heartbeat_blocks=100)
+    policy = WritePolicy(mode="changed", epsilon=Decimal("0.01"), heartbeat_blocks=100)
     assert not policy.changed(snapshot(10), snapshot(109))
     assert policy.changed(snapshot(10), snapshot(110))
     gone = closing(chain="c", protocol="aave_v3", market="m", market_address=ADDRESS, account=ADDRESS,
