@@ -52,7 +52,10 @@ caged) nothing is barked: an unsafe urn is held with that reason.
 Legs: the collateral (the join's gem, ``amount = ink`` in the Vat's wad whatever the token's decimals —
 ``detail.gem_decimals`` has the token's — priced at the OSM's current value [wad, 18 places], ``value = ink *
 rdiv(val * 1e9, par)`` [rad], keyed by the OSM's address) and the DAI debt (``amount`` = ``art * rate / 1e27``
-rounded up, what repaying all takes; ``value = art * rate`` [rad], price 1, depending on nothing).
+rounded up, what repaying all takes; ``value = art * rate`` [rad], price 1, depending on nothing). Terms: the
+collateral's ``mat`` and ``gem_decimals``, the debt's ``art``, ``rate`` and ``dust``: what ``amount_after`` needs to
+book a repayment or a deposit as the Vat would (what it takes to be safe), and what ``health_at`` reads a changed
+leg back into (``_urn``).
 
 Self-check: the Vat has no view that answers the verdict, and re-reading ``urns``/``ilks`` would compare the
 indexer's inputs with themselves, so that is not counted. With a Dog configured, checked urns are also sent
@@ -561,10 +564,11 @@ class MakerAdapter:
                 "clip_stopped": dog.clip_stopped},
         }
         legs = [Leg(asset=layout.gem, symbol=layout.symbol, decimals=18, role=Role.COLLATERAL, amount=ink, price=price,
-                    price_decimals=PRICE_DECIMALS, price_key=osm.pip, value=0, feed=osm.pip, terms={"mat": mat}),
+                    price_decimals=PRICE_DECIMALS, price_key=osm.pip, value=0, feed=osm.pip,
+                    terms={"mat": mat, "gem_decimals": layout.dec}),
                 Leg(asset=self.market.address, symbol="DAI", decimals=18, role=Role.DEBT,
                     amount=rules.debt_wad(art, rate), price=1, price_decimals=0, price_key=self.market.address,
-                    value=rules.tab(art, rate))]
+                    value=rules.tab(art, rate), terms={"art": art, "rate": rate, "dust": dust})]
         snapshot = PositionSnapshot(
             chain=self.market.chain, protocol=self.kind, market=self.market.key, market_address=self.market.address,
             account=held.urn, owner=held.owner, block=block, legs=legs,
@@ -610,11 +614,16 @@ class MakerAdapter:
 
     def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
         """The urn with the OSM at ``price`` [wad], current and next alike, and the Spotter poked with it (the
-        Vat's spot = ``rules.poke_spot(price, par, mat)``); ink, art and the stored rate as read."""
+        Vat's spot = ``rules.poke_spot(price, par, mat)``); the stored rate as read, ink and art as the legs hold
+        them (``_urn``: as read, unless a what-if changed a leg's amount)."""
         coll, _ = _legs(snapshot)
         copy = dataclasses.replace(snapshot, legs=list(snapshot.legs), detail=_copy(snapshot.detail))
+        ink, art = _urn(snapshot)
+        moved = (ink, art) != (int(copy.detail["ink"]), int(copy.detail["art"]))
+        if moved:
+            copy.detail.update(ink=str(ink), art=str(art))
         if coll.price_key not in prices:
-            return copy
+            return _recompute(copy) if moved else copy
         price = prices[coll.price_key]
         detail = copy.detail
         detail["spot"] = str(rules.poke_spot(price, int(detail["par"]), int(detail["mat"])))
@@ -630,7 +639,8 @@ class MakerAdapter:
         """``price → ink * poke_spot(price) >= art * rate`` (the stored rate): not liquidatable at that OSM value."""
         coll, _ = _legs(snapshot)
         d = snapshot.detail
-        ink, art, rate, par, mat = (int(d[k]) for k in ("ink", "art", "rate", "par", "mat"))
+        ink, art = _urn(snapshot)
+        rate, par, mat = (int(d[k]) for k in ("rate", "par", "mat"))
         if key != coll.price_key:
             fixed = snapshot.health.health is None or snapshot.health.health >= 1
             return lambda price: fixed
@@ -645,8 +655,51 @@ class MakerAdapter:
         if keys is not None and coll.price_key not in set(keys):
             return {}
         d = snapshot.detail
-        price = rules.liquidation_price(*(int(d[k]) for k in ("ink", "art", "rate", "par", "mat")))
+        price = rules.liquidation_price(*_urn(snapshot), *(int(d[k]) for k in ("rate", "par", "mat")))
         return {} if price is None else {coll.price_key: LiquidationPoint(price, falling=True)}
+
+    @staticmethod
+    def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
+        """The leg's amount once the urn's holder repays ``-change`` DAI [wad] or locks ``change`` more collateral
+        [wad], as the Vat books it at the snapshot's block: with the stored rate (repaying does not drip, only
+        DssProxyActions' ``draw`` does), from the ``art``, ``rate`` and ``dust`` the read put in the debt leg's terms.
+
+        A repayment takes the path of makerdao/dss-proxy-actions src/DssProxyActions.sol ``wipe``: the DAI joined
+        becomes ``wad * ONE`` rad and ``_getWipeDart`` frobs ``-(dai / rate)``, floored and capped at the urn's art
+        (the most a direct dss/src/vat.sol ``frob`` can take for that DAI, too). The debt shown is then
+        ``rules.debt_wad`` of the art left (``tab = rate * art``, what ``wipeAll`` would ask in wad), so repaying
+        ``x`` can leave a unit or two above ``debt - x``. vat.sol ``frob`` refuses a result under the ilk's dust
+        ("Vat/dust"): see ``rules.art_after_repay`` for how that is booked (the smallest repayment reaching a health
+        is then always one the Vat takes; for an urn already under the dust, only repaying everything).
+
+        A deposit is DssProxyActions ``lockGem``: GemJoin ``join`` of whole token units (``gem_decimals`` in the
+        collateral leg's terms) and a frob of ``dink = amt * 10**(18 - dec)`` (``rules.ink_after_lock``). The
+        same dust rule applies to every frob, so an urn under the dust can lock nothing, and in a caged Vat
+        (``Vat/not-live``) nothing is booked at all: the amount stays.
+
+        None: terms missing or not this urn's (``debt_wad(art, rate)`` is not the debt leg's amount), a rate below
+        RAY on a debt leg (the debt in wad then no longer names one art, which ``health_at`` reads back through
+        ``rules.art_for_debt``), or a change that is neither a repayment of the debt nor a deposit of
+        collateral."""
+        debt = next((g for g in snapshot.legs if g.role is Role.DEBT), None)
+        if debt is None:
+            return None
+        art, rate, dust = (debt.terms.get(k) for k in ("art", "rate", "dust"))
+        if art is None or rate is None or dust is None or rate <= 0 or rules.debt_wad(art, rate) != debt.amount:
+            return None
+        caged = snapshot.detail.get("vat_live") == 0
+        if leg.role is Role.COLLATERAL and change >= 0:
+            dec = leg.terms.get("gem_decimals")
+            if dec is None or not 0 <= dec <= 18:
+                return None
+            if caged or rules.below_dust(art, rate, dust):
+                return leg.amount
+            return rules.ink_after_lock(leg.amount, change, dec)
+        if leg.role is not Role.DEBT or change > 0 or rate < rules.RAY or leg.amount != debt.amount:
+            return None
+        if caged:
+            return leg.amount
+        return rules.debt_wad(rules.art_after_repay(art, rate, dust, -change), rate)
 
     @staticmethod
     def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:
@@ -662,6 +715,18 @@ def _legs(snapshot: PositionSnapshot) -> tuple[Leg, Leg]:
     coll = next(leg for leg in snapshot.legs if leg.role is Role.COLLATERAL)
     debt = next(leg for leg in snapshot.legs if leg.role is Role.DEBT)
     return coll, debt
+
+
+def _urn(snapshot: PositionSnapshot) -> tuple[int, int]:
+    """The urn's ink and art as the legs hold them: ink is the collateral leg's amount; art is ``detail``'s while
+    the debt leg's amount is still the one it gives (``rules.debt_wad``), else read back from that amount
+    (``rules.art_for_debt``: exact for an amount ``amount_after`` booked, the most art owing no more for any
+    other)."""
+    coll, debt = _legs(snapshot)
+    art, rate = int(snapshot.detail["art"]), int(snapshot.detail["rate"])
+    if debt.amount != rules.debt_wad(art, rate):
+        art = rules.art_for_debt(debt.amount, rate)
+    return coll.amount, art
 
 
 def _recompute(snapshot: PositionSnapshot) -> PositionSnapshot:
@@ -684,6 +749,9 @@ def _recompute(snapshot: PositionSnapshot) -> PositionSnapshot:
         candidates.append(("next", rules.health_raw(ink, art, spot_next, rate), spot_next))
     worst_kind, worst_raw, worst_spot = min(candidates, key=lambda c: (UINT256_MAX if c[1] is None else c[1]))
     value = rules.value_at_par(ink, coll.price, par)
+    if debt.value != owed or debt.terms.get("art", art) != art:  # a what-if moved the art: the leg follows it
+        debt = dataclasses.replace(debt, value=owed, terms={**debt.terms, "art": art} if "art" in debt.terms
+                                   else debt.terms)
     snapshot.legs = [dataclasses.replace(coll, value=value), debt]
     snapshot.health = Health(
         raw=UINT256_MAX if raw is None else raw, decimals=HEALTH_DECIMALS,

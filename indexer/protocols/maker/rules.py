@@ -113,6 +113,17 @@ def debt_wad(art: int, rate: int) -> int:
     return _ceil_div(art * rate, RAY)
 
 
+def art_for_debt(amount: int, rate: int) -> int:
+    """The normalized debt [wad] behind a DAI debt of ``amount`` [wad]: ``amount * RAY / rate`` floored, the largest
+    ``art`` with ``debt_wad(art, rate) <= amount``. With ``rate >= RAY`` one more art adds at least a whole wad of
+    DAI, so ``debt_wad`` takes each art to its own amount and this returns that art exactly
+    (``art_for_debt(debt_wad(art, rate), rate) == art``); an amount ``debt_wad`` never yields (a debt shortened by
+    hand) gets the most art that owes no more than it."""
+    if rate <= 0:
+        raise ValueError(f"an ilk's rate is positive once Vat.init ran, not {rate}")
+    return amount * RAY // rate
+
+
 def liquidation_price(ink: int, art: int, rate: int, par: int, mat: int) -> int | None:
     """The last OSM value [wad] at which the urn is safe once poked: the least ``val`` with ``ink *
     poke_spot(val) >= art * rate``; one unit lower it is unsafe. ``poke_spot`` is non-decreasing in ``val``,
@@ -123,6 +134,50 @@ def liquidation_price(ink: int, art: int, rate: int, par: int, mat: int) -> int 
     if owed == 0 or ink == 0:
         return None
     return least_val_for_spot(_ceil_div(owed, ink), par, mat)
+
+
+# --- dss-proxy-actions/src/DssProxyActions.sol, with vat.sol frob's dust rule
+
+
+def wipe_dart(wad: int, art: int, rate: int) -> int:
+    """How much normalized debt a repayment of ``wad`` DAI takes off an urn owing ``art`` (the magnitude of the
+    negative dart): DssProxyActions ``wipe`` joins ``wad`` DAI into the Vat (``wad * ONE`` rad) and
+    ``_getWipeDart`` turns it into ``dai / rate``, floored, capped at ``art``. Floor is also the most a direct
+    ``Vat.frob`` can take for that DAI: one more art would cost more rad than ``wad * RAY``."""
+    return min(wad * RAY // rate, art)
+
+
+def least_art_at_dust(rate: int, dust: int) -> int:
+    """The smallest art whose debt is not dusty: ``art * rate >= dust``, i.e. ``ceil(dust / rate)``."""
+    return _ceil_div(dust, rate)
+
+
+def art_after_repay(art: int, rate: int, dust: int, wad: int) -> int:
+    """The urn's art once its holder repays up to ``wad`` DAI in one frob the Vat accepts.
+
+    The wipe takes ``wipe_dart(wad, art, rate)`` off ``art``. vat.sol ``frob`` then requires ``urn.art == 0 ||
+    tab >= ilk.dust``, so a repayment that would leave a debt under the dust reverts ("Vat/dust"). Such a ``wad``
+    is booked as the largest repayment within it that the Vat does take: the one leaving exactly the least
+    non-dusty art, or nothing when the urn is already under the dust (no partial repayment of it goes through).
+    That keeps the result non-increasing in ``wad``, and the smallest ``wad`` reaching a given art is always one
+    the Vat would accept: a repayment that leaves at least the dust, or the whole debt."""
+    left = art - wipe_dart(wad, art, rate)
+    if left == 0 or left * rate >= dust:
+        return left
+    return min(art, least_art_at_dust(rate, dust))
+
+
+# --- dss/src/join.sol GemJoin, dss-gem-joins/src/join-5.sol (tokens of fewer than 18 decimals)
+
+
+def ink_after_lock(ink: int, wad: int, dec: int) -> int:
+    """The urn's ink once its holder locks up to ``wad`` [wad] more of a token of ``dec`` decimals: a GemJoin
+    takes whole token units and credits ``amt * 10**(18 - dec)`` (DssProxyActions ``lockGem`` frobs that
+    ``convertTo18`` figure), so only the whole units within ``wad`` are locked."""
+    if not 0 <= dec <= 18:
+        raise ValueError(f"a GemJoin takes tokens of at most 18 decimals, not {dec}")
+    unit = 10 ** (18 - dec)
+    return ink + wad // unit * unit
 
 
 # --- dss/src/jug.sol
