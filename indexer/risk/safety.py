@@ -4,7 +4,9 @@ position's health to a target (``[risk] target_health``, 1.5 by default, or the 
 Each amount is found by bisection on integer token units with the protocol's own math: the leg's amount after the
 change (``BalanceRounding.amount_after`` where the protocol rounds scaled balances, else ``amount ± x``) and the
 health the protocol would compute from it (``health_at``, the same integers and rounding as a read). So the amount
-reaches the target and one unit less does not — at the position's block, its prices and its index.
+reaches the target and one unit less does not — at the position's block, its prices and its index. Where the
+protocol refuses repayments above some amount (``amount_after`` None: Liquity's minimum debt), only the amounts it
+takes are searched; when none of them reaches the target, no amount is offered for that leg.
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
                 return booked
         return max(leg.amount - x, 0) if repay else leg.amount + x
 
+    def accepted(x: int) -> bool:
+        """Where the protocol books changes exactly, whether it books this one: a repayment it refuses (Liquity's
+        minimum debt) is None there, and is no way out, whatever the health it would give."""
+        return not exact or rounding is None or rounding.amount_after(snapshot, leg, -x if repay else x) is not None
+
     def health_with(x: int) -> Decimal | None:
         legs = list(snapshot.legs)
         legs[index] = dataclasses.replace(leg, amount=amount_after(x))
@@ -105,6 +112,10 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
 
     now = health_with(0)
     high = leg.amount if repay else max(leg.amount, 1)
+    if repay and not accepted(high):  # repayments above some amount are refused: the largest one taken is the most
+        if not accepted(1):
+            return _step(leg, repay, None, now, exact)
+        high = _last_true(accepted, 1, high)
     if repay and health_with(high) == now:
         return None  # repaying all of it changes nothing the local math sees: the protocol keeps that figure
     if not repay:
@@ -126,6 +137,17 @@ def _first_true(test: Callable[[int], bool], low: int, high: int) -> int:
             high = mid
         else:
             low = mid + 1
+    return low
+
+
+def _last_true(test: Callable[[int], bool], low: int, high: int) -> int:
+    """The largest ``x`` in ``[low, high]`` with ``test(x)``, given ``test(low)`` and ``test`` true up to a point."""
+    while low < high:
+        mid = (low + high + 1) // 2
+        if test(mid):
+            low = mid
+        else:
+            high = mid - 1
     return low
 
 

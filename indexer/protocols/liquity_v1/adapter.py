@@ -296,11 +296,13 @@ class LiquityV1Adapter:
     def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
         """The trove at another price of its feed (Liquity's 18-decimal price), everything else as read: ICR, the
         TCR (the system's coll and debt as read), the mode and the rule recomputed. When the PriceFeed does not
-        follow Chainlink (``rules.follows_chainlink``) the price stays ``lastGoodPrice`` whatever the feed says."""
+        follow Chainlink (``rules.follows_chainlink``) the price stays ``lastGoodPrice`` whatever the feed says.
+        Without a new price the figures are still recomputed from the legs' amounts at the price as read (the
+        what-if of a changed amount: ``indexer.risk.safety``)."""
         coll_leg, _ = _legs(snapshot)
         copy = dataclasses.replace(snapshot, legs=list(snapshot.legs), detail=dict(snapshot.detail))
         if coll_leg.price_key not in prices or not rules.follows_chainlink(int(snapshot.detail["price_feed_status"])):
-            return copy
+            return _priced(copy, coll_leg.price, str(snapshot.detail["price_source"]))
         return _priced(copy, prices[coll_leg.price_key], "chainlink")
 
     def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
@@ -326,6 +328,56 @@ class LiquityV1Adapter:
             return {}
         price = rules.liquidation_price(coll, debt, system)
         return {} if price is None else {coll_leg.price_key: LiquidationPoint(price, falling=True)}
+
+    @staticmethod
+    def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
+        """The trove's entire LUSD debt after ``repayLUSD(-change)``, or its entire ETH after ``addColl`` with
+        ``change`` wei, as BorrowerOperations books it (``BorrowerOperations._adjustTrove`` of liquity/dev v1.0,
+        packages/contracts/contracts/BorrowerOperations.sol; the devnet stand-in's contracts/BorrowerOperations.sol
+        does the same).
+
+        Exact, not an estimate: ``_adjustTrove`` calls ``TroveManager.applyPendingRewards`` before anything else,
+        which moves the pending redistribution rewards into the trove's recorded coll and debt with the very
+        floored ``stake * (L - snapshot) / 1e18`` that ``getEntireDebtAndColl`` (the legs' amounts) adds, and takes
+        a new reward snapshot; then ``decreaseTroveDebt`` / ``increaseTroveColl`` move the recorded figure by
+        exactly the amount (no fee on a repayment or a deposit, no rounding). So the debt leg becomes ``amount - x``
+        and the collateral leg ``amount + x``, and the other leg stays as read (``rules.debt_after_repayment``).
+
+        None where the book is not that or cannot be told from the read:
+
+        - a repayment that would leave less than 2,000 LUSD of entire debt: BorrowerOperations refuses it (net
+          debt under MIN_NET_DEBT). When the smallest repayment that reaches a target is such an amount, no
+          repayment alone gets the trove there (only closing it, or adding collateral);
+        - the trove's ETH snapshot already at ``L_ETH`` while its LUSD-debt snapshot is behind ``L_LUSDDebt``:
+          ``hasPendingRewards`` looks at ``L_ETH`` only, so the pending debt reward is left pending and
+          ``updateStakeAndTotalStakes`` re-stakes the trove at the totals of the last liquidation, which the read
+          does not hold: the debt after the adjustment is not known to the unit;
+        - in recovery mode, where the Stability Pool covers (or a repayment could make it cover) the trove's entire
+          debt: the amount is booked as above, but the trove's threshold is then the TCR, which the same adjustment
+          moves (a repayment lowers the system's debt, a deposit raises its coll); health computed from the changed
+          leg against the TCR as read would be off, so nothing exact is claimed. Where the pool cannot cover the
+          trove after the change (a deposit on a trove owing more than the pool holds; a repayment while the pool
+          holds less than the 2,000 LUSD a trove keeps at least) the threshold stays MCR and the amount is exact;
+        - a deposit on the debt leg (a borrowing: it pays a fee) or a repayment on the collateral leg.
+
+        A repayment or deposit that leaves the ICR under MCR in normal mode is refused on chain too; those are
+        still answered with the booked figure, as they leave the trove under any health target of 1 or more and
+        so never decide the smallest amount that reaches one."""
+        coll_leg, debt_leg = _legs(snapshot)
+        detail = snapshot.detail
+        if (detail.get("l_eth") is not None and detail["l_eth"] == detail.get("reward_snapshot_eth")
+                and detail.get("l_lusd_debt") != detail.get("reward_snapshot_lusd_debt")):
+            return None
+        recovery, pool = detail.get("mode") == "recovery", int(detail["stability_pool_lusd"])
+        if leg == debt_leg and change <= 0:
+            if recovery and pool >= rules.MIN_NET_DEBT + rules.LUSD_GAS_COMPENSATION:
+                return None
+            return leg.amount if change == 0 else rules.debt_after_repayment(leg.amount, -change)
+        if leg == coll_leg and change >= 0:
+            if recovery and pool >= debt_leg.amount:
+                return None
+            return leg.amount + change
+        return None
 
     @staticmethod
     def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:

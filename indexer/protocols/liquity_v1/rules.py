@@ -114,6 +114,29 @@ def entire_debt_and_coll(*, debt: int, coll: int, stake: int, status: int, l_eth
     return EntireTrove(debt + pending_debt, coll + pending_coll, pending_debt, pending_coll)
 
 
+# --- BorrowerOperations.sol: what an adjustment books
+
+
+def debt_after_repayment(entire_debt: int, repayment: int) -> int | None:
+    """A trove's entire debt after ``repayLUSD(repayment)`` (or ``adjustTrove`` with a debt decrease and nothing
+    else), None when BorrowerOperations refuses it for its size.
+
+    ``_adjustTrove`` first applies the pending redistribution rewards (``TroveManager.applyPendingRewards`` adds
+    ``getPendingLUSDDebtReward`` and ``getPendingETHReward``, the same floored figures ``getEntireDebtAndColl``
+    adds), so the recorded debt it then works on is ``entire_debt``; a repayment carries no fee, and
+    ``decreaseTroveDebt`` takes exactly ``repayment`` off it. Refused: a zero repayment with no collateral change
+    (``_requireNonZeroAdjustment``), and one that leaves less than ``MIN_NET_DEBT`` of net debt
+    (``_requireAtLeastMinNetDebt(_getNetDebt(debt).sub(repayment))``, the ``sub`` reverting first when the
+    repayment eats into the gas compensation), i.e. any entire debt under ``MIN_NET_DEBT + LUSD_GAS_COMPENSATION``
+    (2,000 LUSD)."""
+    if repayment <= 0:
+        return None
+    left = entire_debt - repayment
+    if left - LUSD_GAS_COMPENSATION < MIN_NET_DEBT:
+        return None
+    return left
+
+
 # --- Dependencies/LiquityBase.sol
 
 

@@ -507,7 +507,7 @@ class LiquityV2Adapter:
             "price_feed": layout.price_feed, "price_feed_kind": layout.kind,
             "price_source": used.source, "price_source_onchain": _source_name(prices.source_onchain),
             "last_good_price": _big(prices.last_good_price), "lst_rate": _big(prices.rate),
-            "oracle_failure": used.oracle_failure, "price_model": used.model.kind,
+            "oracle_failure": used.oracle_failure, "price_reverts": used.reverts, "price_model": used.model.kind,
             "oracles": {role: {"feed": prices.readings[role].address, "answer": _big(o.answer),
                                "updated_at": o.updated_at, "decimals": o.decimals, "staleness": o.staleness,
                                "round_id": _big(prices.readings[role].round_id),
@@ -560,6 +560,7 @@ class LiquityV2Adapter:
                                           round_id=None, terms={**coll_leg.terms, "rate": 0, "market_rate": 0,
                                                                 "cap": 0}), debt_leg]
             s.detail.update(price_model="direct", price_source="fetchPrice", oracle_failure=failure,
+                            price_reverts=False,
                             unverified="the local price rule differs from PriceFeed.fetchPrice(); its price is kept")
             if s.detail.get("liquidation_held") == _HELD_REVERTS:
                 del s.detail["liquidation_held"]
@@ -573,12 +574,12 @@ class LiquityV2Adapter:
 
     def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
         """The trove at another price of its key (that oracle's answer scaled to 18 decimals), turned into Liquity's
-        price as the position's price model says (rate, cap); amounts, MCR and the branch as read."""
+        price as the position's price model says (rate, cap); amounts, MCR and the branch as read. Without a new price
+        the figures are still recomputed from the legs' amounts at the key's price as read (the what-if of a changed
+        amount: ``indexer.risk.safety``)."""
         coll_leg, _ = _legs(snapshot)
         copy = dataclasses.replace(snapshot, legs=list(snapshot.legs), detail=dict(snapshot.detail))
-        if coll_leg.price_key not in prices:
-            return copy
-        return _priced(copy, prices[coll_leg.price_key])
+        return _priced(copy, prices.get(coll_leg.price_key, coll_leg.price))
 
     def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
         return self.reprice(snapshot, prices).health
@@ -604,6 +605,47 @@ class LiquityV2Adapter:
         price = rules.liquidation_key_price(coll_leg.amount, debt_leg.amount, int(snapshot.detail["mcr"]),
                                             _model(snapshot))
         return {} if price is None else {coll_leg.price_key: LiquidationPoint(price, falling=True)}
+
+    @staticmethod
+    def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
+        """The trove's entire BOLD debt after ``repayBold(troveId, -change)``, or its entire collateral after
+        ``addColl(troveId, change)``, sent in a block at the read's own time, as liquity/bold books them
+        (contracts/src/BorrowerOperations.sol ``_adjustTrove``, contracts/src/TroveManager.sol ``onAdjustTrove``).
+
+        Exact, not an estimate: ``_adjustTrove`` starts from ``getLatestTroveData`` at ``block.timestamp`` — the
+        recorded debt plus the interest accrued to that second at the trove's rate plus the redistribution gains,
+        i.e. the legs' amounts, which are read (and checked against that view) at the snapshot's block — and books
+        ``entireColl + collIncrease`` and ``entireDebt - debtDecrease`` with no fee (the upfront fee is charged on
+        debt increases and premature rate changes only) and no rounding; ``onAdjustTrove`` stores them with the
+        interest clock restarted and the gains applied, so in that block the entire figures are exactly those. A
+        repayment beyond ``entireDebt - MIN_DEBT`` is capped there (``rules.debt_after_repayment``): the debt books
+        MIN_DEBT and the excess is not taken, so any larger repayment reaches the same health.
+
+        None where the book is not that or the adjustment reverts whatever the amount:
+
+        - a batched trove: its debt is a share of its batch's (``_updateBatchShares`` rounds the shares, over batch
+          totals the read does not hold);
+        - a trove that is not active (a zombie: ``repayBold`` and ``addColl`` require an active trove), a branch
+          shut down (``_requireIsNotShutDown``), a price feed that would newly detect an oracle failure
+          (``_requireOraclesLive``) or revert at the block;
+        - a repayment on a trove whose debt is at or under MIN_DEBT (capped to nothing: ``ZeroAdjustment``);
+        - a deposit on the debt leg (a borrowing, with its upfront fee) or a repayment on the collateral leg.
+
+        An adjustment leaving the ICR under MCR reverts too (``_requireICRisAboveMCR``); those amounts are still
+        answered with the booked figure: they leave the trove under any health target of 1 or more, so they never
+        decide the smallest amount that reaches one. The payer's BOLD balance is the payer's business."""
+        coll_leg, debt_leg = _legs(snapshot)
+        detail = snapshot.detail
+        if (detail.get("interest_batch_manager") or detail.get("status") != rules.TroveStatus.active
+                or detail.get("shut_down") or int(detail.get("shutdown_time") or 0) != 0
+                or detail.get("oracle_failure")
+                or detail.get("price_reverts", detail.get("liquidation_held") == _HELD_REVERTS)):
+            return None
+        if leg == debt_leg and change <= 0:
+            return leg.amount if change == 0 else rules.debt_after_repayment(leg.amount, -change)
+        if leg == coll_leg and change >= 0:
+            return leg.amount + change
+        return None
 
     @staticmethod
     def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:

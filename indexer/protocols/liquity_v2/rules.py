@@ -142,6 +142,24 @@ def entire_trove(*, recorded_debt: int, recorded_coll: int, annual_rate: int, la
                        accrued)
 
 
+def debt_after_repayment(entire_debt: int, repayment: int) -> int | None:
+    """A trove's entire debt once ``repayBold(troveId, repayment)`` (or ``adjustTrove`` with only a debt decrease)
+    goes through at the block its ``entire_debt`` was read at; None when it reverts.
+
+    ``BorrowerOperations._adjustTrove`` takes the trove's ``getLatestTroveData`` at ``block.timestamp`` (recorded
+    debt + interest accrued to now + redistribution debt gain: ``entire_debt``) and caps the repayment at
+    ``entireDebt - MIN_DEBT`` (so a trove never falls under MIN_DEBT by repaying; the rest stays with the payer);
+    a repayment capped to nothing reverts (``_requireNonZeroAdjustment``). There is no fee on a repayment (the
+    upfront fee is charged on debt increases only), and ``TroveManager.onAdjustTrove`` records ``entireDebt - x``
+    as the new debt with the interest clock restarted: read in the same block, the entire debt is exactly that."""
+    if repayment <= 0:
+        return None
+    cap = entire_debt - MIN_DEBT if entire_debt > MIN_DEBT else 0
+    if cap == 0:
+        return None
+    return entire_debt - min(repayment, cap)
+
+
 def tcr(branch_coll: int, branch_debt: int, price: int) -> int:
     """LiquityBase._getTCR: _computeCR over the branch's entire coll and debt (getEntireBranchColl /
     getEntireBranchDebt: ActivePool + DefaultPool, the ActivePool's debt with its pending aggregate interest)."""

@@ -5,12 +5,13 @@ import "./LiquityV2DevBase.sol";
 
 /// A Liquity v2 branch's BorrowerOperations for the devnet (liquity/bold contracts/src/BorrowerOperations.sol),
 /// with its real `openTrove` signature and trove id (`keccak256(abi.encode(msg.sender, _owner, _ownerIndex))`),
-/// `addColl`, the public CCR / SCR / MCR / BCR, `hasBeenShutDown`, and both ways a branch shuts down: `shutdown()`
-/// by anyone while the TCR is under SCR, `shutdownFromOracleFailure()` by the branch's PriceFeed. Opening checks
+/// `addColl`, `repayBold`, the public CCR / SCR / MCR / BCR, `hasBeenShutDown`, and both ways a branch shuts down:
+/// `shutdown()` by anyone while the TCR is under SCR, `shutdownFromOracleFailure()` by the branch's PriceFeed. Opening checks
 /// what matters to the devnet: the branch live and its oracles answering, the rate within
 /// [MIN_ANNUAL_INTEREST_RATE, MAX_ANNUAL_INTEREST_RATE], debt >= MIN_DEBT, ICR >= MCR, and the TCR after the
 /// opening >= CCR. Left out: the upfront fee (the debt is what is drawn), the ETH gas compensation, hints, add /
-/// remove managers and interest delegates (only the owner adds collateral), batches, every other adjustment.
+/// remove managers and interest delegates (only the owner adds collateral or repays), batches, every other
+/// adjustment.
 contract BorrowerOperations {
     IDevERC20 internal immutable collToken;
     IDevERC20 internal immutable boldToken;
@@ -108,6 +109,26 @@ contract BorrowerOperations {
         troveManager.onAdjustTrove(_troveId, newColl, newDebt, trove.redistBoldDebtGain, trove.redistCollGain);
         require(collToken.transferFrom(msg.sender, address(activePool), _collAmount), "BorrowerOps: coll");
         activePool.accountForReceivedColl(_collAmount);
+    }
+
+    /// repayBold (BorrowerOperations.sol ``repayBold`` → ``_adjustTrove``): the trove's debt, its interest to this
+    /// second and its redistribution gains applied, falls by the BOLD repaid, capped so that MIN_DEBT remains
+    /// (``maxRepayment``); no fee. The devnet's BOLD has no burn: what is repaid is taken out of circulation into
+    /// this contract instead.
+    function repayBold(uint256 _troveId, uint256 _boldAmount) external {
+        if (hasBeenShutDown) revert IsShutDown();
+        _priceWhileLive();
+        if (troveManager.getTroveStatus(_troveId) != 1) revert TroveNotOpen();
+        if (troveNFT.ownerOf(_troveId) != msg.sender) revert NotOwner();
+        LatestTroveData memory trove = troveManager.getLatestTroveData(_troveId);
+        uint256 maxRepayment = trove.entireDebt > MIN_DEBT ? trove.entireDebt - MIN_DEBT : 0;
+        uint256 repaid = _boldAmount > maxRepayment ? maxRepayment : _boldAmount;
+        uint256 newDebt = trove.entireDebt - repaid;
+        activePool.mintAggInterestAndAccountForTroveChange(
+            0, repaid, trove.redistBoldDebtGain, newDebt * trove.annualInterestRate, trove.weightedRecordedDebt
+        );
+        troveManager.onAdjustTrove(_troveId, trove.entireColl, newDebt, trove.redistBoldDebtGain, trove.redistCollGain);
+        require(boldToken.transferFrom(msg.sender, address(this), repaid), "BorrowerOps: bold");
     }
 
     function shutdown() external {
