@@ -23,7 +23,8 @@ Design (how this package maps EVK onto the neutral position model):
   six on a first read): the vault's ``EVC``, ``asset``, ``oracle``, ``unitOfAccount``, ``interestAccumulator``,
   ``liquidationCoolOffTime``, ``maxLiquidationDiscount`` and each account's ``debtOfExact``, with the EVC's
   ``getControllers``/``getCollaterals``/``getAccountOwner``/``getLastAccountStatusCheckTimestamp``; then each
-  enabled collateral's ``balanceOf`` and this vault's ``LTVFull``; then, for every collateral that counts (a
+  enabled collateral's ``balanceOf``, this vault's ``LTVFull`` and each collateral vault's ``asset``,
+  ``totalAssets`` and ``totalSupply``; then, for every collateral that counts (a
   liquidation LTV and a balance above 0, as LiquidityUtils.getCollateralValue skips the others without asking the
   oracle) and for the debt, the router's ``getQuote(amount, base, unitOfAccount)`` — the very call EVK makes — and
   ``resolveOracle`` (the amount after ERC-4626 ``convertToAssets`` hops through ``resolvedVaults``, the final base
@@ -53,6 +54,10 @@ Design (how this package maps EVK onto the neutral position model):
   heartbeat when the block is stored (list the Pyth feed with ``heartbeat`` = the adapter's ``maxStaleness`` for the
   monitor to agree). Any other refusal (no oracle for a pair, a price <= 0, an unknown adapter that is stale) leaves
   the account unpriced, as Comet's are.
+* **What it takes to be safe** (``amount_after``): a debt leg is in the borrowed asset, a collateral leg in the
+  collateral vault's shares; a repayment is booked as ``decreaseBorrow`` books it, a deposit of assets as the
+  shares ``deposit`` mints. A leg whose amount is changed is revalued from its terms (``read_amount``, ``hops``,
+  the vault's totals): the new share balance at the totals after the change, then the leg's price.
 * **Self-check**: ``accountLiquidity(account, true)`` and ``debtOf`` for the checked accounts; on a disagreement the
   protocol's figures are kept and ``detail.unverified`` says so.
 * **Not modelled**: interest accrued after the block (reads are at the block; the vault's views accrue to it),
@@ -71,7 +76,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from indexer.chain.abi import load
+from indexer.chain.abi import Function, load
 from indexer.chain.multicall import Call, Failed, Plan
 from indexer.errors import MarketMismatchError
 from indexer.health.liquidation import crossing_price
@@ -107,6 +112,9 @@ _HEAD = ("EVC", "asset", "oracle", "unitOfAccount", "interestAccumulator", "liqu
          "maxLiquidationDiscount")
 _EVC_VIEWS = ("getControllers", "getCollaterals", "getAccountOwner", "getLastAccountStatusCheckTimestamp")
 _ADAPTER_VIEWS = ("name", "base", "quote", "maxStaleness", "feed", "pyth", "feedId", "maxConfWidth", "feedDecimals")
+# a collateral vault's ERC-4626 views, by signature (the shipped EVault ABI file lists only what the rest reads)
+_SHARE_VIEWS = (Function("asset()", (), ("address",)), Function("totalAssets()", (), ("uint256",)),
+                Function("totalSupply()", (), ("uint256",)))
 # euler-price-oracle src/lib/Errors.sol: what an adapter reverts with for a price too old
 TOO_STALE = "0x" + keccak(text="PriceOracle_TooStale(uint256,uint256)")[:4].hex()
 # the adapter kinds whose price this package reads from their feed (their `name()`)
@@ -145,6 +153,15 @@ class Layout(NamedTuple):
     unit_of_account: Address
     tokens: Mapping[Address, Token]
     adapters: Mapping[Address, Adapter]
+
+
+class Totals(NamedTuple):
+    """A collateral vault's ``asset()``, ``totalAssets()`` and ``totalSupply()`` at the block: what converts its
+    shares (``rules.to_assets_down``) and books a deposit into it (``rules.to_shares_down``)."""
+
+    asset: Address
+    total_assets: int
+    total_supply: int
 
 
 class Resolution(NamedTuple):
@@ -313,6 +330,7 @@ class EulerV2Adapter:
         for s in positions:
             calls += [_VAULT.function("balanceOf").call(c, s.account, allow_failure=True) for c in s.collaterals]
         calls += [_VAULT.function("LTVFull").call(vault, c, allow_failure=True) for c in collaterals]
+        calls += [view.call(c, allow_failure=True) for c in collaterals for view in _SHARE_VIEWS]
         calls += self._token_calls(unknown)
         got = (yield calls) if calls else []
         at = 0
@@ -325,6 +343,12 @@ class EulerV2Adapter:
             r = got[at]
             at += 1
             ltvs[c] = rules.LTVConfig(0, 0, 0, 0, 0) if isinstance(r, Failed) else rules.LTVConfig(*r)
+        vaults: dict[Address, Totals] = {}
+        for c in collaterals:
+            part = got[at: at + len(_SHARE_VIEWS)]
+            at += len(_SHARE_VIEWS)
+            if not any(isinstance(r, Failed) for r in part):  # not an ERC-4626 vault: no deposit is booked for it
+                vaults[c] = Totals(_addr(part[0][0]), part[1][0], part[2][0])
         tokens.update(self._take_tokens(unknown, got[at:]))
 
         # round: the router's quotes and resolutions, and the feeds of the adapters met before
@@ -379,7 +403,7 @@ class EulerV2Adapter:
         unpriced: list[Address] = []
         mismatched: list[Address] = []
         compared = 0
-        context = _Context(layout, adapters, prices, ltvs, block, cool_off, max_discount, accumulator)
+        context = _Context(layout, adapters, prices, ltvs, block, cool_off, max_discount, accumulator, vaults)
         for s in positions:
             snapshot = self._snapshot(s, context)
             if snapshot is None:
@@ -527,21 +551,26 @@ class EulerV2Adapter:
                 continue
             quote, resolution = s.quotes[c]
             assert balance is not None  # only collaterals with a balance were quoted
+            totals = (ctx.vaults or {}).get(c)
             leg = self._leg(c, token, Role.COLLATERAL, balance, quote, resolution, ctx, stale,
-                            {"ltv": ltv, "borrow_ltv": config.borrow})
+                            {"ltv": ltv, "borrow_ltv": config.borrow, **_share_terms(c, balance, resolution, totals)})
             if leg is None:
                 return None
             legs.append(leg)
         owed = s.owed
         if owed:
             asset = layout.tokens.get(layout.asset, Token(layout.asset[:8], rules.DEFAULT_DECIMALS))
+            owing = {"read_amount": owed, "owed_exact": s.owed_exact}
             if layout.asset == layout.unit_of_account:
                 legs.append(Leg(asset=layout.asset, symbol=asset.symbol, decimals=asset.decimals, role=Role.DEBT,
                                 amount=owed, price=1, price_decimals=0, price_key=layout.asset, value=owed,
-                                terms=_terms(owed, rules.Scale(0, 0), False, fixed=True)))
+                                terms={**_terms(owed, rules.Scale(0, 0), False, fixed=True), **owing, "hops": 0}))
             else:
                 quote, resolution = s.debt_quote
-                leg = self._leg(layout.asset, asset, Role.DEBT, owed, quote, resolution, ctx, stale, {})
+                hops = 0 if resolution is not None and (resolution.base, resolution.amount) == (layout.asset, owed) \
+                    else _NOT_REPRODUCED
+                leg = self._leg(layout.asset, asset, Role.DEBT, owed, quote, resolution, ctx, stale,
+                                {**owing, "hops": hops})
                 if leg is None:
                     return None
                 legs.append(leg)
@@ -648,8 +677,9 @@ class EulerV2Adapter:
         return {leg.price_key for leg in snapshot.legs if not leg.terms.get("fixed")}
 
     def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
-        legs = [_at(leg, prices[leg.price_key]) if leg.price_key in prices and not leg.terms.get("fixed") else leg
-                for leg in snapshot.legs]
+        """Legs at the given prices, and legs whose amount is not the one read revalued at theirs (``_resolved``)."""
+        legs = [_at(leg, prices[leg.price_key]) if leg.price_key in prices and not leg.terms.get("fixed")
+                else _at(leg, leg.price) if _changed(leg) else leg for leg in snapshot.legs]
         return _recompute(dataclasses.replace(snapshot, legs=legs, detail=_copy(snapshot.detail)))
 
     def health_at(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> Health:
@@ -659,7 +689,7 @@ class EulerV2Adapter:
         """``price → not liquidatable``: Liquidation.sol's ``collateral > liability`` (or nothing owed, or a liability
         worth 0), feed ``key`` at ``price``, the rest as in the snapshot."""
         moving = [leg for leg in snapshot.legs if leg.price_key == key and not leg.terms.get("fixed")]
-        fixed = [leg for leg in snapshot.legs if leg not in moving]
+        fixed = [_at(leg, leg.price) if _changed(leg) else leg for leg in snapshot.legs if leg not in moving]
         collateral_fixed = sum(_adjusted(leg) for leg in fixed)
         liability_fixed = sum(leg.value for leg in fixed if leg.role is Role.DEBT)
         owed = sum(leg.amount for leg in snapshot.legs if leg.role is Role.DEBT)
@@ -697,6 +727,46 @@ class EulerV2Adapter:
                 points[key] = LiquidationPoint(price, falling=falling)
         return points
 
+    @staticmethod
+    def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
+        """The leg's amount once the account repays ``-change`` of its debt or deposits ``change`` into a collateral
+        vault, as an EVault books it at the snapshot's block (a transaction at the block's own time: the vault's
+        views the read took already accrue interest to it, and nothing more accrues).
+
+        Units: a debt leg is in the borrowed asset (``debtOf``), a collateral leg in the collateral vault's shares
+        (``balanceOf``), and a collateral's ``change`` is the asset amount passed to ``deposit`` (the vault's shares
+        carry its asset's decimals).
+
+        * Repaying ``x`` (Borrowing.repay, BorrowUtils.decreaseBorrow): the current debt is rounded up to assets,
+          ``x`` taken off it and the rest stored as Owed (``rules.owed_after_repay``), so ``debtOf`` afterwards is
+          the leg's amount less ``x``, to the unit; more than the debt reverts (E_RepayTooMuch): None.
+        * Depositing ``x`` (Vault.deposit): ``x.toSharesDown`` shares are minted, floored over the vault's totals
+          and the virtual deposit (``rules.to_shares_down``): the balance grows by that, fewer shares than ``x``
+          once interest has raised the vault's assets above its shares. (EVK reverts E_ZeroShares when ``x`` mints
+          none; that booking leaves the balance as it was.) ``health_at`` then values the new balance at the
+          vault's totals after the deposit (``rules.assets_of_changed_balance``): exactly for the smallest deposit
+          minting those shares, which is the amount the bisection settles on (see ``_resolved``).
+
+        None for anything else: a leg whose amount is not the one read, a debt whose ``owed_exact`` does not round to
+        it, a collateral that is not an ERC-4626 vault answering ``totalAssets``/``totalSupply``, a resolution this
+        package does not reproduce (a vault nested in another: its inner conversion is not EVK math), an adapter
+        priced linearly from the router's quote, or a local quote that disagreed with the router's."""
+        terms = leg.terms
+        if change == 0:
+            return leg.amount
+        if terms.get("read_amount") != leg.amount or terms.get("hops") not in (0, 1) or terms.get("linear") \
+                or not terms.get("exact_model", 1):
+            return None
+        if leg.role is Role.DEBT and change < 0:
+            owed_exact = terms.get("owed_exact")
+            if owed_exact is None or rules.owed_to_assets_up(owed_exact) != leg.amount or -change > leg.amount:
+                return None
+            return rules.owed_to_assets_up(rules.owed_after_repay(owed_exact, -change))
+        total_assets, total_supply = terms.get("total_assets"), terms.get("total_supply")
+        if leg.role is Role.COLLATERAL and change > 0 and total_assets is not None and total_supply is not None:
+            return leg.amount + rules.to_shares_down(change, total_assets, total_supply)
+        return None
+
     def price_from_feed(self, reading: FeedReading) -> tuple[PriceKey, int] | None:
         """A ChainlinkOracle adapter's price is its feed's answer (refused when <= 0); the key is the feed. The
         adapter's ``maxStaleness`` is not judged here (a reading carries no block time): the next full read does."""
@@ -731,6 +801,7 @@ class _Context(NamedTuple):
     cool_off: int
     max_discount: int
     accumulator: int
+    vaults: Mapping[Address, Totals] | None = None  # collateral vault -> its totals (ERC-4626 views answered)
 
 
 def _decimals(tokens: Mapping[Address, Token], token: Address) -> int:
@@ -790,13 +861,57 @@ def _terms(resolved: int, scale: rules.Scale, inverse: bool, *, fixed: bool = Fa
     return terms
 
 
+_NOT_REPRODUCED = 2  # ``hops``: the router's resolution of the leg is not one this package reproduces
+
+
+def _share_terms(vault: Address, balance: int, resolution: Resolution | None, totals: Totals | None) -> dict[str, int]:
+    """A collateral leg's terms for a changed balance: the balance read (``read_amount``), the vault's totals, and
+    ``hops``: 0 when the router prices the shares as they are, 1 when it resolved them through this vault's own
+    ``convertToAssets`` alone (checked: ``rules.to_assets_down`` of the balance at the totals is the amount it
+    resolved), ``_NOT_REPRODUCED`` otherwise (a vault nested in another, or conversion math that is not EVK's)."""
+    terms = {"read_amount": balance, "hops": _NOT_REPRODUCED}
+    if totals is None:
+        return terms
+    terms |= {"total_assets": totals.total_assets, "total_supply": totals.total_supply}
+    if resolution is not None and (resolution.base, resolution.amount) == (vault, balance):
+        terms["hops"] = 0
+    elif resolution is not None and resolution.base == totals.asset and resolution.amount == rules.to_assets_down(
+            balance, totals.total_assets, totals.total_supply):
+        terms["hops"] = 1
+    return terms
+
+
+def _changed(leg: Leg) -> bool:
+    """The leg's amount is not the one read (a what-if: ``indexer.risk.safety`` moves amounts)."""
+    return leg.terms.get("read_amount", leg.amount) != leg.amount
+
+
+def _resolved(leg: Leg) -> int:
+    """The amount the router prices for the leg's amount (``resolveOracle``): as read when the amount is; for a
+    changed amount, the amount itself (``hops`` 0), the vault's ``convertToAssets`` at the totals the change leaves
+    (``hops`` 1, ``rules.assets_of_changed_balance``), else the read resolution scaled in proportion (an estimate:
+    ``amount_after`` answers None for such a leg, so no step built on it is called exact)."""
+    terms = leg.terms
+    resolved = terms.get("resolved_amount", leg.amount)
+    read = terms.get("read_amount")
+    if read is None or read == leg.amount:
+        return resolved
+    hops, total_assets, total_supply = terms.get("hops"), terms.get("total_assets"), terms.get("total_supply")
+    if hops == 0:
+        return leg.amount
+    if hops == 1 and total_assets is not None and total_supply is not None:
+        return rules.assets_of_changed_balance(leg.amount, read, total_assets, total_supply)
+    return resolved * leg.amount // read if read else leg.amount
+
+
 def _value_at(leg: Leg, price: int) -> int:
-    """A leg's value at another price, as the adapter converts (ScaleUtils.calcOutAmount of the resolved amount)."""
+    """A leg's value at another price (or of another amount), as the adapter converts (ScaleUtils.calcOutAmount of
+    the resolved amount)."""
     inverse = bool(leg.terms.get("inverse"))
     if price <= 0:
         return UINT256_MAX if inverse else 0  # no quote exists there; inverted it grows without bound
     scale = rules.Scale(leg.terms.get("price_exp", 0), leg.terms.get("feed_exp", 0))
-    return rules.out_amount(leg.terms.get("resolved_amount", leg.amount), price, scale, inverse)
+    return rules.out_amount(_resolved(leg), price, scale, inverse)
 
 
 def _at(leg: Leg, price: int) -> Leg:

@@ -79,6 +79,69 @@ def owed_to_assets_down(owed_exact: int) -> int:
     return owed_exact >> INTERNAL_DEBT_PRECISION_SHIFT
 
 
+def owed_after_repay(owed_exact: int, assets: int) -> int:
+    """The account's ``Owed`` once it repays ``assets``: Borrowing.repay returns at once for 0; otherwise
+    BorrowUtils.decreaseBorrow rounds the current debt up to assets first (Owed.toAssetsUp), refuses more than that
+    (E_RepayTooMuch, a ValueError here), and books what is left back in Owed units (Assets.toOwed, ``<< 31``). So the
+    debt ``debtOf`` shows afterwards is ``toAssetsUp(owed) - assets`` to the unit, and the fraction of an asset unit
+    the rounding added stays owed (the docstring of decreaseBorrow calls it an additional cost to the user)."""
+    if assets == 0:
+        return owed_exact
+    owed = owed_to_assets_up(owed_exact)
+    if assets > owed:
+        raise ValueError(f"repaying {assets} of a debt of {owed}: EVK reverts E_RepayTooMuch")
+    return (owed - assets) << INTERNAL_DEBT_PRECISION_SHIFT
+
+
+# --- vault shares (shared/lib/ConversionHelpers.sol, shared/types/Assets.sol, shared/types/Shares.sol,
+# modules/Vault.sol)
+
+
+def conversion_totals(total_assets: int, total_supply: int) -> tuple[int, int]:
+    """ConversionHelpers.conversionTotals: ``totalAssets()`` (cash plus total borrows rounded up) and
+    ``totalSupply()``, each plus the virtual deposit of 1e6 that every share conversion uses."""
+    return total_assets + VIRTUAL_DEPOSIT_AMOUNT, total_supply + VIRTUAL_DEPOSIT_AMOUNT
+
+
+def to_shares_down(assets: int, total_assets: int, total_supply: int) -> int:
+    """AssetsLib.toSharesDown: ``assets * totalShares / totalAssets`` over the conversion totals, floored; what
+    ``deposit(assets)`` mints (``convertToShares``, ``previewDeposit``)."""
+    virtual_assets, virtual_shares = conversion_totals(total_assets, total_supply)
+    return assets * virtual_shares // virtual_assets
+
+
+def to_assets_down(shares: int, total_assets: int, total_supply: int) -> int:
+    """SharesLib.toAssetsDown: ``shares * totalAssets / totalShares`` over the conversion totals, floored;
+    ``convertToAssets``, which the EulerRouter calls to resolve a vault's shares into its asset."""
+    virtual_assets, virtual_shares = conversion_totals(total_assets, total_supply)
+    return shares * virtual_assets // virtual_shares
+
+
+def to_assets_up(shares: int, total_assets: int, total_supply: int) -> int:
+    """SharesLib.toAssetsUp: the same quotient rounded up; what ``mint(shares)`` takes (``previewMint``), which is
+    also the smallest ``deposit`` that mints ``shares`` at these totals."""
+    virtual_assets, virtual_shares = conversion_totals(total_assets, total_supply)
+    return (shares * virtual_assets + virtual_shares - 1) // virtual_shares
+
+
+def assets_of_changed_balance(balance: int, held: int, total_assets: int, total_supply: int) -> int:
+    """``convertToAssets(balance)`` for an account whose balance went from ``held`` to ``balance`` shares, at the
+    totals that change leaves: shares added as ``mint`` adds them (``previewMint`` assets in, Vault.finalizeDeposit
+    raising cash and the supply), shares taken away as ``redeem`` takes them (``toAssetsDown`` assets out,
+    Vault.finalizeWithdraw). A ``deposit`` minting the added shares lands on the same totals when it is the smallest
+    deposit that mints them; a larger deposit minting no more shares leaves the vault a little richer (by less than
+    one share's worth), which a share balance alone cannot tell."""
+    if balance >= held:
+        minted = balance - held
+        total_assets += to_assets_up(minted, total_assets, total_supply)
+        total_supply += minted
+    else:
+        burnt = held - balance
+        total_assets -= to_assets_down(burnt, total_assets, total_supply)
+        total_supply -= burnt
+    return to_assets_down(balance, total_assets, total_supply)
+
+
 # --- LTVs (shared/types/LTVConfig.sol, modules/Governance.sol)
 
 
