@@ -171,11 +171,11 @@ class RetentionSettings(_Strict):
 
 
 class WritesSettings(_Strict):
-    """Which read positions a block writes (``indexer.pipeline.changes``): ``all`` of them (the default), or the
-    ``changed`` ones (exactly, or within a relative ``epsilon``), each at least every ``heartbeat_blocks`` blocks (0:
-    no such floor)."""
+    """Which read positions a block writes (``indexer.pipeline.changes``): the ``changed`` ones (the default;
+    exactly, or within a relative ``epsilon``), each at least every ``heartbeat_blocks`` blocks (0: no such floor),
+    or ``all`` of them."""
 
-    mode: Literal["changed", "all"] = "all"
+    mode: Literal["changed", "all"] = "changed"
     epsilon: Decimal = Field(default=Decimal(0), ge=0, lt=1)
     heartbeat_blocks: int = Field(default=0, ge=0)
 

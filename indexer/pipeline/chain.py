@@ -42,7 +42,7 @@ from indexer.oracles.monitor import ChainOracles
 from indexer.oracles.reading import FeedReading
 from indexer.oracles.status import PriceStatus
 from indexer.pipeline.chain_read import ChainRead
-from indexer.pipeline.changes import write_policy
+from indexer.pipeline.changes import unchanged, write_policy
 from indexer.pipeline.heads import HeadTracker, Reorg
 from indexer.pipeline.memory import ChainMemory
 from indexer.protocols.base import DiscoverySpec, MarginTerms, MarketRead, Source
@@ -358,12 +358,13 @@ class ChainPipeline:
         closed = self._closings(read, prepared.accounts, memory)
         written, margins = self._judge(read, prepared.wallets, memory, closed)
         stored = memory.to_write(written, self.writes, self.exact_terms)
+        same = unchanged(written, stored)
         task = None
         if self.overlap:
-            task = asyncio.create_task(asyncio.to_thread(self._write, read, stored, prepared.found))
+            task = asyncio.create_task(asyncio.to_thread(self._write, read, stored, prepared.found, same))
         else:
             try:
-                self._write(read, stored, prepared.found)
+                self._write(read, stored, prepared.found, same)
             except BaseException:
                 self._forget()
                 raise
@@ -439,7 +440,7 @@ class ChainPipeline:
         written (``indexer sync``: one block, nothing to overlap with)."""
         written, margins = self._judge(read, wallets, memory, closed)
         stored = memory.to_write(written, self.writes, self.exact_terms)
-        self._write(read, stored, found)
+        self._write(read, stored, found, unchanged(written, stored))
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
                          discovered=found, margins=margins, written=stored,
                          flagged=[*read.unpriced, *read.stale])
@@ -461,13 +462,14 @@ class ChainPipeline:
         return written, margins
 
     def _write(self, read: ChainRead, written: Sequence[PositionSnapshot],
-               found: Mapping[str, Mapping[str, tuple[int, int]]]) -> None:
-        """The block's one transaction: the positions to write (``[writes]``) and closings, feeds, alert events
-        and their outbox rows, discovered accounts and progress (thread-safe: it touches the store only)."""
+               found: Mapping[str, Mapping[str, tuple[int, int]]], same: Sequence[tuple[str, str]] = ()) -> None:
+        """The block's one transaction: the positions to write (``[writes]``) and closings, the unchanged ones
+        moved to the block, feeds, alert events and their outbox rows, discovered accounts and progress
+        (thread-safe: it touches the store only)."""
         started = time.perf_counter()
         write_block(self.engine, chain=self.chain, block=read.block, snapshots=list(written),
                     feeds=list(read.feeds.values()), unpriced=read.unpriced, stale=read.stale, alerts=read.alerts,
-                    discovered=found, checks=read.checks)
+                    discovered=found, checks=read.checks, unchanged=same)
         read.timings["write"] = time.perf_counter() - started
         BLOCK_PHASE_SECONDS.labels(self.chain, "write").observe(read.timings["write"])
         not_fresh = sum(1 for f in read.feeds.values() if f.verdict.status != PriceStatus.FRESH)

@@ -1,7 +1,7 @@
-"""Which read positions a block writes (``[writes]``): all of them (``mode = "all"``, the default), or only those
-whose figures changed since they were last written (``mode = "changed"``). With "changed", a position's latest row
-keeps the block its figures were last written at (it does not move with the chain's checkpoint while nothing
-changes), which is why it is not the default yet.
+"""Which read positions a block writes (``[writes]``): only those whose figures changed since they were last
+written (``mode = "changed"``, the default), or all of them (``mode = "all"``). A position read but not written
+keeps its figures and history; its latest row moves to the block (``write_block``'s ``unchanged``), so the latest
+rows always say the last block they were read at.
 
 What "changed" means, for a position compared with the figures last written for it (``changed``):
 
@@ -30,7 +30,7 @@ Alerts, margin changes and feeds are judged on every read, written or not: only 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -44,9 +44,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class WritePolicy:
-    """``mode``: ``all`` (every read position, every block) or ``changed`` (only changed positions)."""
+    """``mode``: ``changed`` (only changed positions) or ``all`` (every read position, every block)."""
 
-    mode: str = "all"
+    mode: str = "changed"
     epsilon: Decimal = Decimal(0)
     heartbeat_blocks: int = 0
 
@@ -61,6 +61,13 @@ class WritePolicy:
         if not self.epsilon:
             return not _same(last, now)
         return not _close(last, now, Fraction(self.epsilon), exact_terms)
+
+
+def unchanged(read: Sequence[PositionSnapshot], written: Sequence[PositionSnapshot]) -> list[tuple[str, str]]:
+    """(market key, account) of the read positions a block does not write: their latest rows only move to the
+    block (``write_block``'s ``unchanged``)."""
+    kept = {(s.market, s.account) for s in written}
+    return [(s.market, s.account) for s in read if (s.market, s.account) not in kept and not s.closed]
 
 
 def write_policy(settings: Settings) -> WritePolicy:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, select
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
 
 from indexer.errors import RetryableError, StoreError
@@ -38,7 +38,8 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
                 feeds: Sequence[FeedStatus] = (), unpriced: Sequence[tuple[str, str]] = (),
                 stale: Sequence[tuple[str, str]] = (), alerts: Any = None,
                 discovered: Mapping[str, Mapping[str, tuple[int, int]]] | None = None,
-                checks: Mapping[str, tuple[int, int]] | None = None) -> int:
+                checks: Mapping[str, tuple[int, int]] | None = None,
+                unchanged: Sequence[tuple[str, str]] = ()) -> int:
     """Store one block's snapshots in a single transaction; return how many snapshots were written.
 
     Upserts the markets and the ``blocks`` row, appends ``position_history`` and ``position_legs``,
@@ -50,7 +51,9 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
     their figures stay, marked STALE. ``alerts`` (an
     ``AlertWrites``) are the block's rule states, alert transitions and outbox rows. ``discovered``: per market
     key, the accounts found in this block's logs (account → first and last block); the market's discovery
-    checkpoint moves to this block with them. Raises ``StoreError`` when the
+    checkpoint moves to this block with them. ``unchanged``: (market key, account) of stored positions read at
+    this block whose figures did not change (``[writes] mode = "changed"``): their latest rows move to this block
+    (block number, hash, time), their figures and history rows stay. Raises ``StoreError`` when the
     data or the database rejects the write, ``RetryableError`` when the database is unreachable or
     locked; either way nothing of the block is written.
     """
@@ -65,6 +68,7 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
             _append_legs(connection, snapshots, snapshot_ids)
             _upsert_positions(connection, snapshots, figures, snapshot_ids)
             _drop_history(connection, replaced)
+            _move_unchanged(connection, chain, block, unchanged)
             _mark_checks(connection, chain, block.number, checks or {})
             write_feeds(connection, chain=chain, block=block, feeds=feeds)
             mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
@@ -188,6 +192,25 @@ def _same_block_rows(connection: Connection, chain: str, number: int, figures: l
     wanted = {(row["market_id"], row["account"]) for row in figures}
     rows = connection.execute(select(h.id, h.market_id, h.account).where(h.chain == chain, h.block_number == number))
     return [row_id for row_id, market_id, account in rows if (market_id, account) in wanted]
+
+
+def _move_unchanged(connection: Connection, chain: str, block: BlockRef, unchanged: Sequence[tuple[str, str]]
+                    ) -> None:
+    """The latest rows of positions read at ``block`` with the figures they hold: checked at this block."""
+    if not unchanged:
+        return
+    ids = {key: market_id for key, market_id in connection.execute(
+        select(_markets.c.key, _markets.c.id).where(_markets.c.chain == chain))}
+    p = _positions.c
+    statement = (update(_positions)
+                 .where(p.chain == chain, p.market_id == bindparam("m_id"), p.account == bindparam("acct"),
+                        p.block_number <= block.number)
+                 .values(block_number=block.number, block_hash=block.hash, block_timestamp=block.timestamp,
+                         updated_at=bindparam("now")))
+    now = utc_now()
+    rows = [{"m_id": ids[market], "acct": account, "now": now} for market, account in unchanged if market in ids]
+    for start in range(0, len(rows), 5_000):
+        connection.execute(statement, rows[start:start + 5_000])
 
 
 def _mark_checks(connection: Connection, chain: str, number: int, checks: Mapping[str, tuple[int, int]]) -> None:

@@ -32,7 +32,7 @@ from indexer.chain.rpc import RpcStats
 from indexer.errors import IndexerError
 from indexer.oracles.status import PriceStatus
 from indexer.pipeline.chain_read import ChainRead
-from indexer.pipeline.changes import write_policy
+from indexer.pipeline.changes import unchanged, write_policy
 from indexer.pipeline.memory import ChainMemory
 from indexer.protocols.base import MarginTerms, MarketRead, VenueSource
 from indexer.protocols.registry import venue_source_for
@@ -161,7 +161,7 @@ class VenuePipeline:
         written = time.perf_counter()
         stored = memory.to_write(everything, self.writes, self.exact_terms)
         await asyncio.to_thread(write_block, self.engine, chain=self.chain, block=block, snapshots=stored,
-                                stale=unpriced, alerts=read.alerts)
+                                stale=unpriced, alerts=read.alerts, unchanged=unchanged(everything, stored))
         read.timings["write"] = time.perf_counter() - written
         memory.committed(block=number, snapshots=everything, feeds=[], alerts=read.alerts, discovered={},
                          margins=margins, written=stored, flagged=unpriced)

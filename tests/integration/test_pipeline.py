@@ -218,8 +218,8 @@ def _as_of(history: dict[tuple[str, str, int], tuple], market: str, account: str
 
 async def test_change_only_writes_reconstruct_every_block_of_a_full_write(devnet, chain_state, write_devnet_config,
                                                                           engine, tmp_path):
-    """Two pipelines follow the same blocks, one writing every position every block (``[writes] mode = "all"``, the
-    default), one only the positions whose figures changed (``mode = "changed"``): two blocks at the same timestamp
+    """Two pipelines follow the same blocks, one writing every position every block (``[writes] mode = "all"``),
+    one only the positions whose figures changed (``mode = "changed"``, the default): two blocks at the same timestamp
     (no interest accrues, no price moves: nothing changes), a WETH price move (the positions valued in WETH change,
     the others do not), a day passing (interest: every debt position changes). For every block and every position,
     the change-only store's last row at or before that block holds exactly the full store's figures and legs, and
@@ -227,8 +227,8 @@ async def test_change_only_writes_reconstruct_every_block_of_a_full_write(devnet
     from indexer.devnet import set_price
     from indexer.store.db import make_engine, upgrade
 
-    changed = load_settings(write_devnet_config(top='[writes]\nmode = "changed"\n'))
-    everything = load_settings(write_devnet_config(name="all"))
+    changed = load_settings(write_devnet_config())
+    everything = load_settings(write_devnet_config(top='[writes]\nmode = "all"\n', name="all"))
     assert changed.writes.mode == "changed" and everything.writes.mode == "all"
     full_url = f"sqlite:///{tmp_path / 'full.db'}"
     upgrade(full_url)
@@ -275,4 +275,11 @@ async def test_change_only_writes_reconstruct_every_block_of_a_full_write(devnet
         leg[0] == devnet.deployment.reserve("WETH")["asset"] for leg in row[-1])}
     assert 0 < written[moved] == len(weth) < len(positions)  # only the WETH positions moved
     assert written[later] > written[moved]  # a day of interest moves every debt position
+    # the latest rows say the last block read, written or not; their figures are the full store's
+    latest = {(p.market, p.account): p for p in list_positions(engine)}
+    assert {p.block_number for p in latest.values()} == {later} and len(latest) == len(positions)
+    for p in list_positions(full):
+        mine = latest[(p.market, p.account)]
+        assert (mine.health_raw, mine.health, mine.debt_value, mine.block_hash) == (
+            p.health_raw, p.health, p.debt_value, p.block_hash)
     full.dispose()

@@ -22,6 +22,7 @@ from tests.fixtures.rpc_proxy import JsonRpcProxy
 from tests.integration.chain_helpers import user_account_data
 
 FAST = "poll_interval = 0.1\n"
+ALL_WRITES = '[writes]\nmode = "all"\n'  # every read position written every block (the default writes changes)
 
 
 def head(devnet):
@@ -116,7 +117,8 @@ def _start_process(env, config):
 
 async def test_sigterm_leaves_whole_blocks_and_restart_continues(devnet, chain_state, write_devnet_config,
                                                                  engine):
-    config = write_devnet_config(chain=FAST)
+    # every position written every block, so that a partial block would show as one with fewer rows
+    config = write_devnet_config(top=ALL_WRITES, chain=FAST)
     for account in devnet.accounts:
         add_wallet(engine, address=account.address, label=account.kind)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "INDEXER_CONFIG")}
@@ -208,7 +210,7 @@ async def test_fast_path_alerts_between_full_reads(devnet, chain_state, write_de
 async def test_retention_prunes_old_history_but_keeps_latest(devnet, chain_state, write_devnet_config, engine):
     from indexer.store.retention import prune
 
-    config = load_settings(write_devnet_config(chain=FAST))
+    config = load_settings(write_devnet_config(top=ALL_WRITES, chain=FAST))  # a history row per block to prune
     for account in devnet.accounts[:5]:
         add_wallet(engine, address=account.address)
     stop, task = await start(config, engine)

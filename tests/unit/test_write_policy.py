@@ -30,7 +30,7 @@ def snapshot(block: int = 10, *, debt: int = 1_000_000, collateral_amount: int =
 def test_without_a_last_write_or_in_mode_all_everything_is_written():
     now = snapshot()
     assert WritePolicy(mode="changed").changed(None, now)
-    assert WritePolicy().mode == "all"
+    assert WritePolicy().mode == "changed"
     assert WritePolicy(mode="all").changed(snapshot(9), now)
 
 
