@@ -55,7 +55,14 @@ rdiv(val * 1e9, par)`` [rad], keyed by the OSM's address) and the DAI debt (``am
 rounded up, what repaying all takes; ``value = art * rate`` [rad], price 1, depending on nothing). Terms: the
 collateral's ``mat`` and ``gem_decimals``, the debt's ``art``, ``rate`` and ``dust``: what ``amount_after`` needs to
 book a repayment or a deposit as the Vat would (what it takes to be safe), and what ``health_at`` reads a changed
-leg back into (``_urn``).
+leg back into (``_urn``, ``_mat``).
+
+Dynamic margin: ``mat`` is this protocol's margin parameter (``margin_terms``). A ``Spotter.file(ilk, "mat", …)``
+leaves the Vat's spot as the last poke filed it, but the spots a poke would file at the OSM's current and next
+values follow the new ratio at once, so the next read's health (the worst of them) moves with it; the Vat's own
+candidate follows after ``Spotter.poke``. The health before a change is the same figures with the old ratio in the
+collateral leg's terms. Where the OSM cannot be read (mainnet) only the Vat's spot is left, so a new ``mat`` moves
+the health only once the Spotter is poked.
 
 Self-check: the Vat has no view that answers the verdict, and re-reading ``urns``/``ilks`` would compare the
 indexer's inputs with themselves, so that is not counted. With a Dog configured, checked urns are also sent
@@ -608,6 +615,14 @@ class MakerAdapter:
         return compared, mismatched
 
     # -- questions about a position ------------------------------------------------------------
+    @staticmethod
+    def margin_terms() -> tuple[str, ...]:
+        """The collateral leg's ``mat``: the Spotter's liquidation ratio of the ilk, which governance sets with
+        ``Spotter.file(ilk, "mat", value)`` (dss src/spot.sol). The Vat's spot keeps the old ratio until someone
+        calls ``Spotter.poke(ilk)``, but the health here is the worst of the Vat's spot and the spots a poke would
+        file (``_recompute``), so a new ``mat`` moves it at the first read after the change."""
+        return ("mat",)
+
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         """The ilk's OSM: the DAI debt is the quote at face value."""
         return {leg.price_key for leg in snapshot.legs if leg.role is Role.COLLATERAL}
@@ -615,18 +630,21 @@ class MakerAdapter:
     def reprice(self, snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> PositionSnapshot:
         """The urn with the OSM at ``price`` [wad], current and next alike, and the Spotter poked with it (the
         Vat's spot = ``rules.poke_spot(price, par, mat)``); the stored rate as read, ink and art as the legs hold
-        them (``_urn``: as read, unless a what-if changed a leg's amount)."""
+        them (``_urn``: as read, unless a what-if changed a leg's amount), ``mat`` as the collateral leg's terms
+        hold it (``_mat``: as read, unless a margin change put the old ratio back). Without a price the Vat's spot
+        stays as read: only the spots a poke would file follow a different ``mat``."""
         coll, _ = _legs(snapshot)
         copy = dataclasses.replace(snapshot, legs=list(snapshot.legs), detail=_copy(snapshot.detail))
         ink, art = _urn(snapshot)
-        moved = (ink, art) != (int(copy.detail["ink"]), int(copy.detail["art"]))
+        mat = _mat(snapshot)
+        moved = (ink, art, mat) != (int(copy.detail["ink"]), int(copy.detail["art"]), int(copy.detail["mat"]))
         if moved:
-            copy.detail.update(ink=str(ink), art=str(art))
+            copy.detail.update(ink=str(ink), art=str(art), mat=str(mat))
         if coll.price_key not in prices:
             return _recompute(copy) if moved else copy
         price = prices[coll.price_key]
         detail = copy.detail
-        detail["spot"] = str(rules.poke_spot(price, int(detail["par"]), int(detail["mat"])))
+        detail["spot"] = str(rules.poke_spot(price, int(detail["par"]), mat))
         detail["osm"].update(current=str(price), current_valid=True, next=str(price), next_valid=True)
         detail["price_source"] = "what_if"
         copy.legs = [dataclasses.replace(coll, price=price), *copy.legs[1:]]
@@ -640,7 +658,7 @@ class MakerAdapter:
         coll, _ = _legs(snapshot)
         d = snapshot.detail
         ink, art = _urn(snapshot)
-        rate, par, mat = (int(d[k]) for k in ("rate", "par", "mat"))
+        rate, par, mat = int(d["rate"]), int(d["par"]), _mat(snapshot)
         if key != coll.price_key:
             fixed = snapshot.health.health is None or snapshot.health.health >= 1
             return lambda price: fixed
@@ -655,7 +673,7 @@ class MakerAdapter:
         if keys is not None and coll.price_key not in set(keys):
             return {}
         d = snapshot.detail
-        price = rules.liquidation_price(*_urn(snapshot), *(int(d[k]) for k in ("rate", "par", "mat")))
+        price = rules.liquidation_price(*_urn(snapshot), int(d["rate"]), int(d["par"]), _mat(snapshot))
         return {} if price is None else {coll.price_key: LiquidationPoint(price, falling=True)}
 
     @staticmethod
@@ -729,11 +747,22 @@ def _urn(snapshot: PositionSnapshot) -> tuple[int, int]:
     return coll.amount, art
 
 
+def _mat(snapshot: PositionSnapshot) -> int:
+    """The ilk's ``mat`` [ray] the figures are taken at: the collateral leg's terms (where ``indexer.risk.margin``
+    puts the old ratio back to recompute the health before a change), else ``detail`` (snapshots stored before the
+    leg carried it)."""
+    coll, _ = _legs(snapshot)
+    mat = coll.terms.get("mat")
+    return int(snapshot.detail["mat"]) if mat is None else int(mat)
+
+
 def _recompute(snapshot: PositionSnapshot) -> PositionSnapshot:
     """Health, legs' values, the spots and healths at the OSM's values, the dripped figure, the Dog's verdict and
-    ``liquidation_held``, from the legs and ``detail`` (in place; returned)."""
+    ``liquidation_held``, from the legs and ``detail`` (in place; returned). ``mat`` is the collateral leg's
+    (``_mat``): it moves the spots a poke would file and the liquidation price, never the Vat's stored spot."""
     d = snapshot.detail
-    ink, art, rate, spot, par, mat, dust = (int(d[k]) for k in ("ink", "art", "rate", "spot", "par", "mat", "dust"))
+    ink, art, rate, spot, par, dust = (int(d[k]) for k in ("ink", "art", "rate", "spot", "par", "dust"))
+    mat = _mat(snapshot)
     coll, debt = _legs(snapshot)
     owed = rules.tab(art, rate)
     osm = d["osm"]
