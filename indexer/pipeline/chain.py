@@ -454,7 +454,7 @@ class ChainPipeline:
         written = [*read.snapshots, *closed]
         read.alerts = self.alerts.evaluate(block=read.block, snapshots=written, states=memory.alert_states,
                                            previous_health=memory.healths, wallets=wallets, now=time.time())
-        margins, changes = margins_since(read.snapshots, sources, memory.margins)
+        margins, changes = margins_since(read.snapshots, sources, self.exact_terms, memory.margins)
         if changes:
             self.alerts.margin(read.alerts, block=read.block, changes=changes, wallets=wallets, now=time.time(),
                                snapshots={(s.market, s.account): s for s in read.snapshots})

@@ -51,12 +51,13 @@ def parameters_of(legs: Iterable[tuple[str, str, Mapping[str, int]]], terms: Ite
             for asset, symbol, values in legs for term in wanted if term in values}
 
 
-def margin_changes(rules: PositionRules, snapshot: PositionSnapshot, previous: Mapping[str, tuple[str, int]]
-                   ) -> list[MarginChange]:
+def margin_changes(rules: PositionRules, snapshot: PositionSnapshot, previous: Mapping[str, tuple[str, int]],
+                   now: Parameters | None = None) -> list[MarginChange]:
     """What changed since ``previous`` (the position's parameters at its last read): one change per parameter whose
     value moved; a parameter new to the position (a collateral just added) is not a change, nor is any change under
-    a position that owes nothing (no health to move)."""
-    now = margin_parameters(rules, snapshot)
+    a position that owes nothing (no health to move). ``now``: the position's parameters, when known already."""
+    if now is None:
+        now = margin_parameters(rules, snapshot)
     moved = {key: (previous[key][1], value) for key, (_, value) in now.items()
              if key in previous and previous[key][1] != value}
     if not moved:
@@ -80,20 +81,23 @@ def margin_changes(rules: PositionRules, snapshot: PositionSnapshot, previous: M
 
 
 def margins_since(snapshots: Sequence[PositionSnapshot], sources: Mapping[str, PositionRules],
-                  previous: Mapping[tuple[str, str], Parameters]
+                  terms: Mapping[str, Iterable[str]], previous: Mapping[tuple[str, str], Parameters]
                   ) -> tuple[dict[tuple[str, str], Parameters], list[MarginChange]]:
     """Each read position's margin parameters (by market key and account), and what changed since ``previous``
     (the parameters last stored per position; a position read for the first time has nothing to compare with).
-    ``sources``: each market's rules, by market key."""
+    ``sources``: each market's rules, by market key; ``terms``: the margin terms of those that declare some
+    (``MarginTerms.margin_terms``, asked once per market rather than per position)."""
     margins: dict[tuple[str, str], Parameters] = {}
     changes: list[MarginChange] = []
     for snapshot in snapshots:
-        rules = sources[snapshot.market]
-        now = margin_parameters(rules, snapshot)
+        wanted = terms.get(snapshot.market)
+        if not wanted:
+            continue
+        now = parameters_of(((leg.asset, leg.symbol, leg.terms) for leg in snapshot.legs), wanted)
         if not now:
             continue
         key = (snapshot.market, snapshot.account)
         if (last := previous.get(key)) is not None:
-            changes += margin_changes(rules, snapshot, last)
+            changes += margin_changes(sources[snapshot.market], snapshot, last, now)
         margins[key] = now
     return margins, changes

@@ -154,7 +154,7 @@ class VenuePipeline:
         read.timings["read"] = time.perf_counter() - started
         read.alerts = self.alerts.evaluate(block=block, snapshots=everything, states=memory.alert_states,
                                            previous_health=memory.healths, wallets=wallets, now=now)
-        margins, changes = margins_since(snapshots, self.sources, memory.margins)
+        margins, changes = margins_since(snapshots, self.sources, self.exact_terms, memory.margins)
         if changes:
             self.alerts.margin(read.alerts, block=block, changes=changes, wallets=wallets, now=now,
                                snapshots={(s.market, s.account): s for s in snapshots})
