@@ -34,7 +34,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from indexer.types import Health, Leg, PositionSnapshot
 
@@ -60,7 +60,8 @@ class WritePolicy:
             return True
         if not self.epsilon:
             return not _same(last, now)
-        return not _close(last, now, Fraction(self.epsilon), exact_terms)
+        ratio = Fraction(self.epsilon)
+        return not _close(last, now, _Tolerance(ratio.numerator, ratio.denominator), exact_terms)
 
 
 def unchanged(read: Sequence[PositionSnapshot], written: Sequence[PositionSnapshot]) -> list[tuple[str, str]]:
@@ -80,33 +81,39 @@ def _same(a: PositionSnapshot, b: PositionSnapshot) -> bool:
             and a.margin_mode == b.margin_mode and a.detail == b.detail and a.owner == b.owner)
 
 
-def _near(old: int, new: int, epsilon: Fraction) -> bool:
-    """``new`` within ``epsilon`` of ``old``, relatively (exact integer arithmetic)."""
-    return abs(new - old) * epsilon.denominator <= epsilon.numerator * abs(old)
+class _Tolerance(NamedTuple):
+    """A relative epsilon as an integer ratio: ``new`` is near ``old`` when ``|new - old| * den <= num * |old|``."""
+
+    num: int
+    den: int
 
 
-def _close_health(a: Health, b: Health, epsilon: Fraction) -> bool:
+def _near(old: int, new: int, t: _Tolerance) -> bool:
+    """``new`` within the tolerance of ``old``, relatively (exact integer arithmetic)."""
+    return old == new or abs(new - old) * t.den <= t.num * abs(old)
+
+
+def _close_health(a: Health, b: Health, t: _Tolerance) -> bool:
     if (a.health is None) != (b.health is None) or a.liquidatable != b.liquidatable:
         return False
     if (a.decimals, a.quote, a.quote_unit) != (b.decimals, b.quote, b.quote_unit):
         return False
-    return all(_near(x, y, epsilon) for x, y in ((a.raw, b.raw), (a.equity, b.equity),
-                                                 (a.requirement, b.requirement), (a.collateral, b.collateral),
-                                                 (a.debt, b.debt)))
+    return (_near(a.raw, b.raw, t) and _near(a.equity, b.equity, t) and _near(a.requirement, b.requirement, t)
+            and _near(a.collateral, b.collateral, t) and _near(a.debt, b.debt, t))
 
 
-def _close_leg(a: Leg, b: Leg, epsilon: Fraction, exact_terms: Collection[str]) -> bool:
+def _close_leg(a: Leg, b: Leg, t: _Tolerance, exact_terms: Collection[str]) -> bool:
     if (a.asset, a.role, a.decimals, a.price_decimals, a.price_key, a.feed) != (
             b.asset, b.role, b.decimals, b.price_decimals, b.price_key, b.feed) or a.terms.keys() != b.terms.keys():
         return False
-    if any(a.terms[k] != b.terms[k] if k in exact_terms else not _near(a.terms[k], b.terms[k], epsilon)
-           for k in a.terms):
+    if a.terms != b.terms and any(a.terms[k] != b.terms[k] if k in exact_terms else not _near(a.terms[k], b.terms[k], t)
+                                  for k in a.terms):
         return False
-    return _near(a.amount, b.amount, epsilon) and _near(a.price, b.price, epsilon) and _near(a.value, b.value, epsilon)
+    return _near(a.amount, b.amount, t) and _near(a.price, b.price, t) and _near(a.value, b.value, t)
 
 
-def _close(a: PositionSnapshot, b: PositionSnapshot, epsilon: Fraction, exact_terms: Collection[str]) -> bool:
+def _close(a: PositionSnapshot, b: PositionSnapshot, t: _Tolerance, exact_terms: Collection[str]) -> bool:
     if (a.price_status, a.margin_mode, a.owner, len(a.legs)) != (b.price_status, b.margin_mode, b.owner, len(b.legs)):
         return False
-    return _close_health(a.health, b.health, epsilon) and all(
-        _close_leg(x, y, epsilon, exact_terms) for x, y in zip(a.legs, b.legs, strict=True))
+    return _close_health(a.health, b.health, t) and all(
+        _close_leg(x, y, t, exact_terms) for x, y in zip(a.legs, b.legs, strict=True))
