@@ -5,8 +5,10 @@ Each amount is found by bisection on integer token units with the protocol's own
 change (``BalanceRounding.amount_after`` where the protocol rounds scaled balances, else ``amount ± x``) and the
 health the protocol would compute from it (``health_at``, the same integers and rounding as a read). So the amount
 reaches the target and one unit less does not — at the position's block, its prices and its index. Where the
-protocol refuses repayments above some amount (``amount_after`` None: Liquity's minimum debt), only the amounts it
-takes are searched; when none of them reaches the target, no amount is offered for that leg.
+protocol refuses some repayments (``amount_after`` None), only amounts it takes are offered: above some amount
+(Liquity's minimum debt) only the smaller ones are searched, and when none of them reaches the target no amount is
+offered for that leg; between smaller ones and repaying everything (a dust rule), the answer is the next amount it
+takes.
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
     if not safe(high):
         return _step(leg, repay, None, health_with(high), exact)
     amount = _first_true(safe, 1, high)
+    if not accepted(amount):  # refused amounts between smaller ones and repaying it all (a dust rule): the next taken
+        amount = _first_true(accepted, amount, high)
     return _step(leg, repay, amount, health_with(amount), exact)
 
 
