@@ -1,7 +1,6 @@
 """Alerts from real devnet price moves: one event per transition, none inside the hysteresis band, and
 events, outbox rows and the snapshot that caused them committed together."""
 
-import sqlalchemy as sa
 
 from indexer.alerts.format import text
 from indexer.alerts.message import AlertMessage
@@ -12,19 +11,11 @@ from indexer.store.position_store import list_positions, position_legs
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
 from indexer.types import Role
+from tests.fixtures.db import rows
 
 WEBHOOK = ('[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:9/hook"\nsecret_env = "HOOK_SECRET"\n'
            '[channels.pager]\nkind = "pagerduty"\nbase_url = "http://127.0.0.1:9"\nrouting_key_env = "PD_KEY"\n'
            'severities = ["CRITICAL", "LIQUIDATABLE"]\n')
-
-
-def rows(engine, model, **where):
-    table = model.__table__
-    query = sa.select(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def weth_only_borrower(devnet, engine):

@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from eth_utils.crypto import keccak
-from sqlalchemy.engine import Engine
 
 from indexer.alerts.format import text
 from indexer.alerts.message import AlertMessage
@@ -41,6 +39,7 @@ from indexer.store.reorg import rollback
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
 from indexer.types import Health, PositionSnapshot, PriceKey, Role
+from tests.fixtures.db import rows
 from tests.fixtures.devnet import reverting
 from tests.integration.chain_helpers import mine_at
 
@@ -181,7 +180,6 @@ async def test_within_one_unit_of_the_boundary_both_directions(chain, tmp_path, 
                 rpc.call("evm_setNextBlockTimestamp", [read.block.timestamp])
                 comet_devnet.set_feed_price(chain.url, chain.record, market, symbols[feed], original)
     assert checked >= 2 * 2 * 2 * len(MARKETS)  # two positions, at least two feeds each, two prices
-
 
 
 def _health_on_chain(chain: CometChain, market: str, account: str, block: int) -> tuple[int, int]:
@@ -342,15 +340,6 @@ HOOK = '\n[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:9/hook
 LOWER_BY = 300  # of liquidateCollateralFactor's four stored decimals (FACTOR_DESCALE units): 0.85 → 0.82
 
 
-def _rows(engine: Engine, model: Any, **where: Any) -> list[dict[str, Any]]:
-    table = model.__table__
-    query = sa.select(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    with engine.connect() as connection:
-        return [dict(row) for row in connection.execute(query).mappings()]
-
-
 def _asset_word_a(chain: CometChain, market: str, offset: int) -> tuple[int, int]:
     """The storage slot of ``assetWordA[offset]`` in the market's DevComet and the word in it. The word is rebuilt
     from ``getAssetInfo(offset)`` (``_packAsset``: asset | borrowCF << 160 | liquidateCF << 176 | liquidationFactor
@@ -431,7 +420,7 @@ async def test_a_lowered_liquidate_collateral_factor_is_stored_and_alerted_per_p
     (second,) = await sync_once(settings, engine, hints=hints)
     assert second.block.number > first.block.number and second.block.timestamp == first.block.timestamp
 
-    changes = _rows(engine, MarginChange, block_number=second.block.number)
+    changes = rows(engine, MarginChange, block_number=second.block.number)
     assert {c["account"] for c in changes} == holders and len(changes) == len(holders)
     after = {p.account: p for p in list_positions(engine)}
     for change in changes:
@@ -451,14 +440,14 @@ async def test_a_lowered_liquidate_collateral_factor_is_stored_and_alerted_per_p
         assert after[account].health == before[account].health, account
     assert not (idle | elsewhere) & {c["account"] for c in changes}
 
-    alerts = {a["id"]: a for a in _rows(engine, Alert, family="margin")}
+    alerts = {a["id"]: a for a in rows(engine, Alert, family="margin")}
     assert {a["account"] for a in alerts.values()} == holders and len(alerts) == len(holders)
     assert all(a["status"] == "resolved" and a["opened_block"] == second.block.number and a["market"] == market
                for a in alerts.values())
     assert {c["alert_id"] for c in changes} == set(alerts)
-    events = [e for e in _rows(engine, AlertEvent, block_number=second.block.number) if e["alert_id"] in alerts]
+    events = [e for e in rows(engine, AlertEvent, block_number=second.block.number) if e["alert_id"] in alerts]
     assert len(events) == len(holders) and {e["kind"] for e in events} == {"changed"}
-    assert {d["event_id"] for d in _rows(engine, Delivery, channel="hook")} >= {e["id"] for e in events}
+    assert {d["event_id"] for d in rows(engine, Delivery, channel="hook")} >= {e["id"] for e in events}
     message = AlertMessage.from_json(json.loads(events[0]["message"]))
     account = message.account
     assert message.family == "margin" and message.detail == \
@@ -472,11 +461,11 @@ async def test_a_lowered_liquidate_collateral_factor_is_stored_and_alerted_per_p
     rpc.call("evm_mine", [])
     (third,) = await sync_once(settings, engine, hints=hints)  # nothing changed since: nothing new
     assert third.block.number > second.block.number
-    assert len(_rows(engine, MarginChange)) == len(holders)
-    assert len(_rows(engine, Alert, family="margin")) == len(holders)
+    assert len(rows(engine, MarginChange)) == len(holders)
+    assert len(rows(engine, Alert, family="margin")) == len(holders)
 
     # a reorg back to the first block takes the changes, their alerts, events and outbox rows with it
     counts = rollback(engine, chain="devnet", ancestor=first.block.number, level_of=severity_level)
     assert counts["margin_changes"] == len(holders)
-    assert _rows(engine, MarginChange) == [] and _rows(engine, Alert, family="margin") == []
-    assert not {e["id"] for e in events} & {d["event_id"] for d in _rows(engine, Delivery)}
+    assert rows(engine, MarginChange) == [] and rows(engine, Alert, family="margin") == []
+    assert not {e["id"] for e in events} & {d["event_id"] for d in rows(engine, Delivery)}

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from indexer.alerts.message import AlertMessage
 from indexer.alerts.rules import severity_level
@@ -34,6 +33,7 @@ from indexer.store.reorg import rollback
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
 from indexer.types import PositionSnapshot
+from tests.fixtures.db import rows
 from tests.fixtures.devnet import reverting
 
 SEEDED = 42
@@ -168,18 +168,7 @@ async def test_a_stale_reference_feed_marks_its_positions_stale(chain, tmp_path)
     assert any(r.address == wbtc["feed"] and r.asset == wbtc["address"] for r in read.readings)
 
 
-
-
 HOOK = '[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:9/hook"\nsecret_env = "HOOK_SECRET"\n'
-
-
-def _rows(engine: Any, model: Any, **where: Any) -> list[dict[str, Any]]:
-    table = model.__table__
-    query = sa.select(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    with engine.connect() as connection:
-        return [dict(row) for row in connection.execute(query).mappings()]
 
 
 async def test_a_raised_factor_for_liquidation_is_stored_and_alerted_per_position(chain, tmp_path, db_url, engine,
@@ -209,7 +198,7 @@ async def test_a_raised_factor_for_liquidation_is_stored_and_alerted_per_positio
     (second,) = await sync_once(settings, engine)
     assert second.block.number > first.block.number and second.block.timestamp == first.block.timestamp
 
-    changes = _rows(engine, MarginChange, block_number=second.block.number)
+    changes = rows(engine, MarginChange, block_number=second.block.number)
     assert {c["account"] for c in changes} == set(eth) and len(changes) == len(eth)
     after = {p.account: p for p in list_positions(engine)}
     answers = _answers(chain.url, chain.record, second.block.number)
@@ -229,12 +218,12 @@ async def test_a_raised_factor_for_liquidation_is_stored_and_alerted_per_positio
     assert flipped > 0  # the raise makes some positions liquidatable that were not
     assert all(after[a].health == before[a].health for a in btc)
 
-    alerts = _rows(engine, Alert, family="margin")
+    alerts = rows(engine, Alert, family="margin")
     assert {a["account"] for a in alerts} == set(eth)
-    events = [e for e in _rows(engine, AlertEvent, block_number=second.block.number)
+    events = [e for e in rows(engine, AlertEvent, block_number=second.block.number)
               if e["alert_id"] in {a["id"] for a in alerts}]
     assert len(events) == len(eth) and {e["kind"] for e in events} == {"changed"}
-    assert {d["event_id"] for d in _rows(engine, Delivery, channel="hook")} >= {e["id"] for e in events}
+    assert {d["event_id"] for d in rows(engine, Delivery, channel="hook")} >= {e["id"] for e in events}
     message = AlertMessage.from_json(json.loads(events[0]["message"]))
     assert message.family == "margin" and message.detail.endswith(
         f"min_collateral_factor_for_liquidation {old} → {new}")
@@ -242,8 +231,8 @@ async def test_a_raised_factor_for_liquidation_is_stored_and_alerted_per_positio
     rpc.call("evm_mine", [])
     (third,) = await sync_once(settings, engine)  # nothing changed since: nothing new
     assert third.block.number > second.block.number
-    assert len(_rows(engine, MarginChange)) == len(eth)
+    assert len(rows(engine, MarginChange)) == len(eth)
 
     counts = rollback(engine, chain="devnet", ancestor=first.block.number, level_of=severity_level)
     assert counts["margin_changes"] == len(eth)
-    assert _rows(engine, MarginChange) == [] and _rows(engine, Alert, family="margin") == []
+    assert rows(engine, MarginChange) == [] and rows(engine, Alert, family="margin") == []

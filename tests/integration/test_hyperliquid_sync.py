@@ -29,6 +29,7 @@ from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
 from indexer.types import Role
 from indexer.venue.pipeline import VenuePipeline
+from tests.fixtures.db import rows
 from tests.fixtures.hyperliquid_venue import Account, Asset, Held, HyperliquidVenue
 
 ACCOUNTS = 40
@@ -483,7 +484,7 @@ async def test_a_lowered_max_leverage_is_stored_and_alerted_per_position(venue, 
         await pipeline.poll()  # nothing changed since: nothing new
     finally:
         await pipeline.close()
-    changes = _rows(engine, MarginChange)
+    changes = rows(engine, MarginChange)
     assert {c["account"] for c in changes} == holders and len(changes) == len(holders)
     assert {c["block_number"] for c in changes} == {second.block.number}
     after = {p.account: p for p in list_positions(engine)}
@@ -500,16 +501,5 @@ async def test_a_lowered_max_leverage_is_stored_and_alerted_per_position(venue, 
         assert change["health_after"] == after[account].health < change["health_before"]
         assert after[account].health_raw == venue_raw_health(venue, account.lower())  # the venue's own figure
     assert all(after[a].health == before[a].health for a in set(before) - holders)
-    alerts = _rows(engine, Alert, family="margin")
+    alerts = rows(engine, Alert, family="margin")
     assert {a["account"] for a in alerts} == holders
-
-
-def _rows(engine, model, **where):
-    import sqlalchemy as sa
-
-    table = model.__table__
-    query = sa.select(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    with engine.connect() as connection:
-        return [dict(row) for row in connection.execute(query).mappings()]

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from indexer.alerts.message import AlertMessage
 from indexer.alerts.rules import severity_level
@@ -35,6 +33,7 @@ from indexer.store.reorg import rollback
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
 from indexer.types import scaled
+from tests.fixtures.db import rows
 from tests.fixtures.devnet import reverting
 from tests.integration.chain_helpers import mine_at
 
@@ -94,15 +93,6 @@ def _config(tmp_path: Path, chain: MakerChain, db_url: str) -> Path:
     return config
 
 
-def _rows(engine: Engine, model: Any, **where: Any) -> list[dict[str, Any]]:
-    table = model.__table__
-    query = sa.select(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    with engine.connect() as connection:
-        return [dict(row) for row in connection.execute(query).mappings()]
-
-
 def _spotter_mat(chain: MakerChain, ilk: str, block: int | str = "latest") -> int:
     """``Spotter.ilks(ilk).mat`` [ray]."""
     raw = JsonRpcClient(chain.url).call(*eth_call(chain.spotter, encode_call("ilks(bytes32)", ilk_bytes(ilk)), block))
@@ -151,7 +141,7 @@ async def test_a_raised_liquidation_ratio_is_stored_and_alerted_per_vault(chain,
     (second,) = await sync_once(settings, engine, hints=hints)
     assert second.block.number == filed and second.block.timestamp == first.block.timestamp
 
-    changes = _rows(engine, MarginChange, block_number=second.block.number)
+    changes = rows(engine, MarginChange, block_number=second.block.number)
     assert {c["account"] for c in changes} == raised and len(changes) == len(raised)
     after = {p.account: p for p in list_positions(engine)}
     held = set()
@@ -175,14 +165,14 @@ async def test_a_raised_liquidation_ratio_is_stored_and_alerted_per_vault(chain,
                for u in other)
     assert all(after[u].health is None for u in idle)
 
-    alerts = {a["id"]: a for a in _rows(engine, Alert, family="margin")}
+    alerts = {a["id"]: a for a in rows(engine, Alert, family="margin")}
     assert {a["account"] for a in alerts.values()} == raised and len(alerts) == len(raised)
     assert all(a["status"] == "resolved" and a["opened_block"] == second.block.number
                and a["market"] == "maker-wbtc-c" for a in alerts.values())
     assert {c["alert_id"] for c in changes} == set(alerts)
-    events = [e for e in _rows(engine, AlertEvent, block_number=second.block.number) if e["alert_id"] in alerts]
+    events = [e for e in rows(engine, AlertEvent, block_number=second.block.number) if e["alert_id"] in alerts]
     assert len(events) == len(raised) and {e["kind"] for e in events} == {"changed"}
-    assert {d["event_id"] for d in _rows(engine, Delivery, channel="hook")} >= {e["id"] for e in events}
+    assert {d["event_id"] for d in rows(engine, Delivery, channel="hook")} >= {e["id"] for e in events}
     message = AlertMessage.from_json(json.loads(events[0]["message"]))
     assert message.family == "margin" and message.detail == f"{spec['symbol']} mat {old_mat} → {NEW_MAT}"
     assert message.previous_health == format(before[message.account].health, "f")
@@ -191,8 +181,8 @@ async def test_a_raised_liquidation_ratio_is_stored_and_alerted_per_vault(chain,
     JsonRpcClient(chain.url).call("evm_mine", [])
     (third,) = await sync_once(settings, engine, hints=hints)  # nothing changed since: nothing new
     assert third.block.number > second.block.number
-    assert len(_rows(engine, MarginChange)) == len(raised)
-    assert len(_rows(engine, Alert, family="margin")) == len(raised)
+    assert len(rows(engine, MarginChange)) == len(raised)
+    assert len(rows(engine, Alert, family="margin")) == len(raised)
 
     # anyone may poke the Spotter (here a keyless keeper): the Vat's spot now carries the new ratio
     keeper = chain.record["keeper"]
@@ -212,11 +202,10 @@ async def test_a_raised_liquidation_ratio_is_stored_and_alerted_per_vault(chain,
         assert now[urn].detail["health_basis"] == "vat" and "liquidation_held" not in now[urn].detail
     for urn in held:
         assert now[urn].liquidatable and bark_outcome(chain.url, chain.record, RAISED, urn, block=poked) is None
-    assert len(_rows(engine, MarginChange)) == len(raised)  # the poke changed no margin parameter
+    assert len(rows(engine, MarginChange)) == len(raised)  # the poke changed no margin parameter
 
     counts = rollback(engine, chain="devnet", ancestor=first.block.number, level_of=severity_level)
     assert counts["margin_changes"] == len(raised)
-    assert _rows(engine, MarginChange) == [] and _rows(engine, Alert, family="margin") == []
-    assert not {e["id"] for e in events} & {d["event_id"] for d in _rows(engine, Delivery)}
+    assert rows(engine, MarginChange) == [] and rows(engine, Alert, family="margin") == []
+    assert not {e["id"] for e in events} & {d["event_id"] for d in rows(engine, Delivery)}
     assert {p.account: p.health for p in list_positions(engine)} == {u: p.health for u, p in before.items()}
-

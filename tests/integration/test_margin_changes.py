@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 
-import sqlalchemy as sa
-
 from indexer.alerts.format import text
 from indexer.alerts.message import AlertMessage
 from indexer.alerts.rules import severity_level
@@ -26,19 +24,11 @@ from indexer.store.reorg import rollback
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
 from indexer.types import Role
+from tests.fixtures.db import rows
 from tests.integration.chain_helpers import user_account_data
 
 HOOK = '[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:9/hook"\nsecret_env = "HOOK_SECRET"\n'
 LOWER_BY = 300  # basis points
-
-
-def _rows(engine, model, **where):
-    table = model.__table__
-    query = sa.select(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    with engine.connect() as connection:
-        return [dict(row) for row in connection.execute(query).mappings()]
 
 
 async def test_a_lowered_liquidation_threshold_is_stored_and_alerted_per_position(devnet, chain_state,
@@ -72,7 +62,7 @@ async def test_a_lowered_liquidation_threshold_is_stored_and_alerted_per_positio
     (second,) = await sync_once(settings, engine)
     assert second.block.timestamp == first.block.timestamp
 
-    changes = _rows(engine, MarginChange, block_number=second.block.number)
+    changes = rows(engine, MarginChange, block_number=second.block.number)
     assert {c["account"] for c in changes} == holders and len(changes) == len(holders)
     after = {p.account: p for p in list_positions(engine)}
     onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"], sorted(holders),
@@ -86,12 +76,12 @@ async def test_a_lowered_liquidation_threshold_is_stored_and_alerted_per_positio
         assert change["health_after"] == after[account].health < change["health_before"]
         assert after[account].health_raw == onchain[account][5]  # the Pool's own health factor, new threshold
 
-    alerts = {a["id"]: a for a in _rows(engine, Alert, family="margin")}
+    alerts = {a["id"]: a for a in rows(engine, Alert, family="margin")}
     assert {a["account"] for a in alerts.values()} == holders
     assert all(a["status"] == "resolved" and a["opened_block"] == second.block.number for a in alerts.values())
-    events = [e for e in _rows(engine, AlertEvent, block_number=second.block.number) if e["alert_id"] in alerts]
+    events = [e for e in rows(engine, AlertEvent, block_number=second.block.number) if e["alert_id"] in alerts]
     assert len(events) == len(holders) and {e["kind"] for e in events} == {"changed"}
-    assert {d["event_id"] for d in _rows(engine, Delivery, channel="hook")} >= {e["id"] for e in events}
+    assert {d["event_id"] for d in rows(engine, Delivery, channel="hook")} >= {e["id"] for e in events}
     message = AlertMessage.from_json(json.loads(events[0]["message"]))
     account = message.account
     assert message.family == "margin" and message.detail == \
@@ -106,11 +96,11 @@ async def test_a_lowered_liquidation_threshold_is_stored_and_alerted_per_positio
     rpc.call("evm_mine", [])
     (third,) = await sync_once(settings, engine)  # nothing changed since: nothing new
     assert third.block.number > second.block.number
-    assert len(_rows(engine, MarginChange)) == len(holders)
-    assert len(_rows(engine, Alert, family="margin")) == len(holders)
+    assert len(rows(engine, MarginChange)) == len(holders)
+    assert len(rows(engine, Alert, family="margin")) == len(holders)
 
     # a reorg back to the first block takes the changes, their alerts, events and outbox rows with it
     counts = rollback(engine, chain="devnet", ancestor=first.block.number, level_of=severity_level)
     assert counts["margin_changes"] == len(holders)
-    assert _rows(engine, MarginChange) == [] and _rows(engine, Alert, family="margin") == []
-    assert not {e["id"] for e in events} & {d["event_id"] for d in _rows(engine, Delivery)}
+    assert rows(engine, MarginChange) == [] and rows(engine, Alert, family="margin") == []
+    assert not {e["id"] for e in events} & {d["event_id"] for d in rows(engine, Delivery)}
