@@ -8,7 +8,7 @@ reaches the target and one unit less does not — at the position's block, its p
 protocol refuses some repayments (``amount_after`` None), only amounts it takes are offered: above some amount
 (Liquity's minimum debt) only the smaller ones are searched, and when none of them reaches the target no amount is
 offered for that leg; between smaller ones and repaying everything (a dust rule), the answer is the next amount it
-takes.
+takes; a deposit too small for the protocol (GMX's opening factor) gives way to the smallest one it takes.
 """
 
 from __future__ import annotations
@@ -89,7 +89,9 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
     """The step for one leg; None when the leg's amount does not enter the protocol's local math."""
     leg = snapshot.legs[index]
     rounding = rules if isinstance(rules, BalanceRounding) else None
-    exact = rounding is not None and rounding.amount_after(snapshot, leg, -1 if repay else 1) is not None
+    # exact where the protocol books the change itself; a deposit is probed large too, as small ones may be refused
+    exact = rounding is not None and any(rounding.amount_after(snapshot, leg, change) is not None
+                                         for change in ((-1,) if repay else (1, _MAX_ADD)))
 
     def amount_after(x: int) -> int:
         if exact and rounding is not None:
@@ -123,13 +125,13 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
     if not repay:
         if health_with(high) == now:
             return _step(leg, repay, None, now, exact)  # not counted (LT 0), or not in the local math
-        while not safe(high) and high < _MAX_ADD:
+        while not (safe(high) and accepted(high)) and high < _MAX_ADD:
             high *= 2
-    if not safe(high):
+    if not safe(high) or not accepted(high):
         return _step(leg, repay, None, health_with(high), exact)
     amount = _first_true(safe, 1, high)
-    if not accepted(amount):  # refused amounts between smaller ones and repaying it all (a dust rule): the next taken
-        amount = _first_true(accepted, amount, high)
+    if not accepted(amount):  # the next amount the protocol takes: after a refused middle (a dust rule), or above
+        amount = _first_true(accepted, amount, high)  # the smallest deposit it takes (GMX's opening factor)
     return _step(leg, repay, amount, health_with(amount), exact)
 
 

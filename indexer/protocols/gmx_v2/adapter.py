@@ -35,7 +35,9 @@ factor / 1e30, MIN_COLLATERAL_USD); raw = equity / requirement in WAD, floored. 
 position fee (applyFactor(sizeInUsd, positionFeeFactor)) and the pending borrowing fee (borrowingFeeUsd) are turned
 into collateral tokens at the new collateral price as PositionPricingUtils does; the rest of totalCostAmount
 (funding fee, UI fee, less discounts) is held in tokens; the close's price impact is held in USD; the PnL is
-recomputed uncapped (the Reader's capped PnL is used at the prices it was read at).
+recomputed uncapped (the Reader's capped PnL is used at the prices it was read at). The collateral amount is the
+collateral leg's, so a what-if deposit (``indexer.risk.safety``) moves the health; ``amount_after`` explains why
+that is GMX's own booking of a deposit.
 
 Dynamic margin: the position leg carries ``min_collateral_factor_for_liquidation`` and ``min_collateral_usd`` as
 terms (``margin_terms``), so a change of either between two reads is stored and alerted on (``indexer.risk.margin``).
@@ -316,6 +318,58 @@ class GmxV2Adapter:
         DataStore's controllers change them (``Config.setUint``, contracts/config/Config.sol)."""
         return ("min_collateral_factor_for_liquidation", "min_collateral_usd")
 
+    @staticmethod
+    def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
+        """The collateral leg after a deposit of ``change`` collateral-token units: ``leg.amount + change``. A GMX
+        deposit is a MarketIncrease order with ``sizeDeltaUsd = 0``, and checked against gmx-synthetics' published
+        sources the health after it is exactly the health of this leg with the pending fees of the read kept:
+
+        - contracts/position/IncreasePositionUtils.sol ``increasePosition`` first brings the market's funding and
+          borrowing state up to date (``updateFundingAndBorrowingState``), as the Reader does for its figures.
+          ``getExecutionPrice`` returns no price impact and no size in tokens when ``sizeDeltaUsd`` is 0, so size,
+          size in tokens, open interest and the pending impact stay as they are;
+        - ``processCollateral`` takes ``fees.totalCostAmount`` off the deposit. contracts/pricing/
+          PositionPricingUtils.sol ``getPositionFees`` works the position fee (and the UI fee, and any referral
+          discount on them) out from ``sizeDeltaUsd``, so here it is 0; what is left is the pending borrowing fee
+          (``getBorrowingFees`` over the collateral's min price, floored, as the Reader converts it) and the
+          pending funding fee. The position's collateral becomes ``C + x − B − F``. Its borrowing factor and
+          funding amounts per size are then reset to the current ones, so nothing is pending any more;
+        - contracts/position/PositionUtils.sol ``isPositionLiquidatable`` takes ``collateral × min price + PnL +
+          capped close impact − totalCostAmount × min price``, where the fees are those of closing the full
+          size. Before the deposit that cost is ``P + B + F`` (P the close's position fee, which depends only on
+          the size). After it, it is ``P``. The remaining collateral is therefore ``(C + x − B − F)·p + PnL +
+          impact − P·p = remaining + x·p``, to the unit. This is the health the local math gives the leg at
+          ``C + x`` with ``B`` and ``F`` still counted (``_position``).
+
+        None: another leg, a change that is not a deposit, or a PnL the Reader capped by
+        MAX_PNL_FACTOR_FOR_TRADERS (``pnl_read`` differs from ``pnl_uncapped_read``). In that last case the fee
+        share the deposit puts into the pool raises the cap, so the health comes out a little higher than
+        computed, and the generic answer is used.
+
+        GMX can refuse the order even where the health figure is exact. After the increase, ``validatePosition``
+        checks the position against the market's MIN_COLLATERAL_FACTOR (the published ``isPositionLiquidatable``
+        reads ``getMinCollateralFactor``; the liquidation check here uses MIN_COLLATERAL_FACTOR_FOR_LIQUIDATION)
+        and against MIN_POSITION_SIZE_USD. It also reverts with InsufficientCollateralAmount when ``C + x`` is
+        below the fees it settles. So a deposit that leaves the position under the opening factor (the same
+        remaining collateral against ``max(MIN_COLLATERAL_USD, size × MIN_COLLATERAL_FACTOR)``, ``rules.verdict``)
+        is refused here (None), and the deposit offered is the smallest one GMX takes that reaches the target:
+        where the opening factor is above ``target ×`` the liquidation factor, that is the opening factor's. Not
+        modelled: MIN_POSITION_SIZE_USD and InsufficientCollateralAmount. The fees keep accruing until a keeper
+        executes the order, as interest does elsewhere."""
+        if leg.role is not Role.COLLATERAL or change <= 0:
+            return None
+        d = snapshot.detail
+        if d.get("pnl_read") != d.get("pnl_uncapped_read") or "min_collateral_factor" not in d:
+            return None
+        after = leg.amount + change
+        position, index_leg, collateral_leg = _position(dataclasses.replace(
+            snapshot, legs=[dataclasses.replace(g, amount=after) if g is leg else g for g in snapshot.legs]))
+        opening = position._replace(min_collateral_factor=int(d["min_collateral_factor"]))
+        pnl = _pnl(snapshot, position, index_leg.price)
+        if rules.verdict(opening, index_leg.price, collateral_leg.price, pnl).liquidatable:
+            return None  # validatePosition would cancel the order: under the opening factor after it
+        return after
+
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         return {leg.price_key for leg in snapshot.legs}
 
@@ -383,8 +437,13 @@ def _liquidation_points(snapshot: PositionSnapshot, wanted: Iterable[PriceKey]) 
 
 
 def _position(snapshot: PositionSnapshot) -> tuple[rules.Position, Leg, Leg]:
-    """The position's figures; its margin parameters from the position leg's terms (where a margin change puts the
-    old ones to recompute the health before it), else from ``detail`` (snapshots stored before the legs had them)."""
+    """The position's figures. The collateral amount is the collateral leg's (equal to ``detail["collateral_amount"]``
+    as read; a what-if deposit changes the leg, and the health follows it); the margin parameters come from the
+    position leg's terms (where a margin change puts the old ones to recompute the health before it), else from
+    ``detail`` (snapshots stored before the legs had them); the rest (size, fees, impact) from ``detail``.
+
+    A deposit moves the health by exactly its value: see ``GmxV2Adapter.amount_after`` for why keeping the pending
+    fees in ``detail`` while the collateral grows gives the remaining collateral GMX would have after it."""
     d = snapshot.detail
     index_leg = next(leg for leg in snapshot.legs if leg.role in (Role.LONG, Role.SHORT))
     collateral_leg = next(leg for leg in snapshot.legs if leg.role is Role.COLLATERAL)
@@ -393,7 +452,7 @@ def _position(snapshot: PositionSnapshot) -> tuple[rules.Position, Leg, Leg]:
     min_usd = index_leg.terms.get("min_collateral_usd", int(d["min_collateral_usd"]))
     position = rules.Position(
         is_long=bool(d["is_long"]), size_in_usd=int(d["size_in_usd"]), size_in_tokens=int(d["size_in_tokens"]),
-        collateral_amount=int(d["collateral_amount"]), position_fee_usd=int(d["fees"]["position_fee_usd"]),
+        collateral_amount=collateral_leg.amount, position_fee_usd=int(d["fees"]["position_fee_usd"]),
         borrowing_fee_usd=int(d["fees"]["borrowing_fee_usd"]), other_cost_amount=int(d["fees"]["other_cost_amount"]),
         price_impact_usd=int(d["price_impact_usd"]),
         min_collateral_factor=int(factor), min_collateral_usd=int(min_usd))
@@ -412,8 +471,10 @@ def _at(leg: Leg, price: int) -> Leg:
 
 
 def _recompute(snapshot: PositionSnapshot) -> PositionSnapshot:
-    """Health, the liquidation verdict and the per-leg terms from the legs' prices and ``detail``."""
+    """Health, the liquidation verdict and the per-leg terms from the legs' prices, the collateral leg's amount and
+    ``detail``."""
     position, index_leg, collateral_leg = _position(snapshot)
+    collateral_leg = _at(collateral_leg, collateral_leg.price)  # its value, should a what-if have changed the amount
     pnl = _pnl(snapshot, position, index_leg.price)
     v = rules.verdict(position, index_leg.price, collateral_leg.price, pnl)
     requirement = max(v.min_collateral_usd_for_leverage, v.min_collateral_usd)

@@ -28,8 +28,9 @@ What-ifs (``reprice``, ``healthy_at``, ``liquidation_points``) recompute the mar
 markets' index prices moved: price pnl from the entry price (derived exactly from the pnl read, see
 ``rules.entry_price``), the charged interest scaled with the price (Position.sol l.93-112; the per-dollar
 interest is not exposed, so within a wei or two), the accrued funding held at the read (its unrecorded part
-scales with the price too, PerpsMarket.sol l.308-316: a small term held fixed), collateral held at its read
-value (snxUSD is worth its amount; synth collateral is valued by the spot market, which is not modelled: its
+scales with the price too, PerpsMarket.sol l.308-316: a small term held fixed), the snxUSD collateral taken from
+its leg (worth its amount, so a what-if deposit on the leg moves the margin and the reward's collateral value; see
+``amount_after``), synth collateral held at its read value (valued by the spot market, which is not modelled: its
 price is not a dependency), the liquidation reward recomputed with the keeper costs inferred from the read (held
 at the read when they cannot be inferred,
 ``detail["reward_model"] = "held"``).
@@ -301,6 +302,9 @@ class SynthetixV3Adapter:
                             price_decimals=18, price_key=_key(self.market.chain, "snxUSD"), value=debt))
         if coll_value is not None:
             detail["collateral_value"] = _json_int(coll_value)
+        # the snxUSD collateral as read: the margins take the snxUSD leg's amount, the rest of the collateral
+        # (synths, valued by the spot market) is held at the protocol's figure (see ``_usd_change``)
+        detail["snx_usd_collateral"] = _json_int(usd)
         if not isinstance(available_r, Failed):
             # the discounted collateral value, as getAvailableMargin counted it
             detail["collateral_discounted"] = _json_int(int(available_r[0]) - pnl_total + debt)
@@ -369,7 +373,42 @@ class SynthetixV3Adapter:
         available, required = _margins(snapshot, prices)
         exposure = sum(rules.mul_decimal(leg.amount, prices.get(leg.price_key, leg.price))
                        for leg in snapshot.legs if leg.role in (Role.LONG, Role.SHORT))
-        return _health(available, required, snapshot.health.collateral, exposure)
+        return _health(available, required, snapshot.health.collateral + _usd_change(snapshot), exposure)
+
+    @staticmethod
+    def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
+        """The snxUSD collateral leg after ``modifyCollateral(accountId, 0, change)`` with ``change > 0``, as
+        @synthetixio/perps-market 3.13.0 books it: ``leg.amount + change``, exactly.
+
+        modules/PerpsAccountModule.sol ``modifyCollateral`` (l.41-91) deposits the snxUSD into the core system
+        (``_depositMargin``, l.250-269) and then calls ``PerpsAccount.updateCollateralAmount`` (storage/
+        PerpsAccount.sol l.244-261), which adds ``amountDelta`` to ``collateralAmounts[0]``. No fee is charged,
+        nothing is rounded and the debt is left alone (repaying it is ``payDebt``). What the margins see then:
+
+        - ``getTotalCollateralValue`` (l.359-384) counts snxUSD at its amount, with or without the discount, so
+          the available margin (l.406-415: collateral + pnl − debt) rises by exactly the deposit;
+        - the liquidation reward depends on the collateral too. ``getKeeperRewardsAndCosts`` (l.486-525) sets the
+          collateral reward from the undiscounted total, and ``getPossibleLiquidationReward`` (l.527-547) passes
+          that total to ``keeperReward`` as the basis of its upper cap. The local math recomputes the reward from
+          the leg (``_margins``), so both follow the deposit. The flag keeper cost counts the account's
+          collateral types other than snxUSD (storage/KeeperCosts.sol l.47-66), so a deposit leaves it as it is;
+        - positions, prices, funding and interest do not change.
+
+        None for any other leg (a synth's value comes from the spot market, which is not modelled), for a change
+        that is not a deposit, and where the local math cannot follow the deposit: a read whose margins the
+        protocol alone gives (``local`` false), whose reward is held because the keeper costs could not be
+        inferred (``reward_model`` "held": the reward moves with the collateral, the held figure does not), or
+        a snapshot stored before ``snx_usd_collateral`` was kept.
+
+        Even an exact amount can be refused. ``modifyCollateral`` reverts for an account already flagged for
+        liquidation (``GlobalPerpsMarket.checkLiquidation``), for one with a pending order
+        (``AsyncOrder.checkPendingOrder``), and past the collateral's ``maxAmount`` across the market
+        (``validateCollateralAmount``)."""
+        d = snapshot.detail
+        if (change <= 0 or leg.role is not Role.COLLATERAL or leg.terms.get("collateral_id") != SNX_USD
+                or not d.get("local") or d.get("reward_model") != "recomputed" or "snx_usd_collateral" not in d):
+            return None
+        return leg.amount + change
 
     def healthy_at(self, snapshot: PositionSnapshot, key: PriceKey) -> Callable[[int], bool]:
         if not snapshot.detail.get("local"):
@@ -443,18 +482,35 @@ def _interest(leg: Leg, price: int) -> int:
 
 
 def _terms(snapshot: PositionSnapshot) -> RewardTerms:
+    """The reward's terms as read, the collateral value moved by the snxUSD legs' change (``_usd_change``)."""
     raw = snapshot.detail["reward_terms"]
     return RewardTerms(Guards(*(int(g) for g in raw["guards"])), int(raw["collateral_reward_ratio"]),
-                       int(raw["collateral_value"]), int(raw["cost"]), int(raw["windows_cost"]))
+                       int(raw["collateral_value"]) + _usd_change(snapshot), int(raw["cost"]),
+                       int(raw["windows_cost"]))
+
+
+def _usd_change(snapshot: PositionSnapshot) -> int:
+    """How much the snxUSD collateral legs hold beyond the snxUSD read (``detail["snx_usd_collateral"]``): 0 for a
+    snapshot as read, the deposit for a what-if one. snxUSD counts at its amount in both the discounted and the
+    undiscounted collateral value (storage/PerpsAccount.sol l.359-384), so the margins move by exactly this; 0 for
+    a snapshot stored before that figure was kept (its margins stay the protocol's, whatever its legs say)."""
+    read = snapshot.detail.get("snx_usd_collateral")
+    if read is None:
+        return 0
+    held = sum(leg.amount for leg in snapshot.legs
+               if leg.role is Role.COLLATERAL and leg.terms.get("collateral_id") == SNX_USD)
+    return held - int(read)
 
 
 def _margins(snapshot: PositionSnapshot, prices: Mapping[PriceKey, int]) -> tuple[int, int]:
-    """(available margin, maintenance + reward) at ``prices`` (the rest as read)."""
+    """(available margin, maintenance + reward) at ``prices``: the snxUSD collateral from its legs, the rest of the
+    collateral (synths, at the protocol's discounted value), the debt and the positions' terms as read."""
     detail = snapshot.detail
     held = _positions(snapshot, prices)
     pnls = [rules.price_pnl(size, price, leg.terms["entry_px"]) + leg.terms["accrued_funding"]
             - _interest(leg, price) for size, price, _, leg in held]
-    available = rules.available_margin(int(detail["collateral_discounted"]), pnls, int(detail["debt"]))
+    collateral = int(detail["collateral_discounted"]) + _usd_change(snapshot)
+    available = rules.available_margin(collateral, pnls, int(detail["debt"]))
     listed = [(size, price, params) for size, price, params, _ in held]
     if detail.get("reward_model") == "recomputed":
         _, required, _ = rules.account_required(listed, _terms(snapshot))
