@@ -268,11 +268,11 @@ class Settings(_Strict):
     @field_validator("markets")
     @classmethod
     def _known_protocols(cls, markets: dict[str, MarketSettings]) -> dict[str, MarketSettings]:
-        from indexer.protocols.registry import known_kinds, source_class
+        from indexer.protocols.registry import known_kinds, protocol_spec
 
         checked = {}
         for key, market in markets.items():
-            source = source_class(market.protocol)  # imports that protocol alone
+            source = protocol_spec(market.protocol)  # that protocol's package and options model, not its adapter
             if source is None:
                 known = ", ".join(sorted(known_kinds()))
                 raise ValueError(f"market {key!r}: unknown protocol {market.protocol!r} (known: {known})")
@@ -298,13 +298,13 @@ class Settings(_Strict):
 
     @model_validator(mode="after")
     def _markets_on_known_chains(self) -> Settings:
-        from indexer.protocols.registry import source_class
+        from indexer.protocols.registry import protocol_spec
 
         both = sorted(set(self.chains) & set(self.venues))
         if both:
             raise ValueError(f"{both[0]!r} is configured both as a chain and as a venue")
         for key, market in self.markets.items():
-            source = source_class(market.protocol)
+            source = protocol_spec(market.protocol)
             assert source is not None  # unknown protocols were refused by _known_protocols
             transport = source.transport
             if transport == "venue":

@@ -3,42 +3,66 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from indexer.protocols.base import MarketRef, PositionRules, Source, VenueSource
     from indexer.settings import Settings
 
     SourceClass = type[Source] | type[VenueSource]
 
-# One line per protocol: its kind, and where its source class lives. A module is imported the first time its kind
-# is used, so a config with one protocol loads that protocol alone (each costs a CLI command its import time).
+# One line per protocol: its kind, and its package. The package names its source class (``SOURCE``), its transport
+# (``TRANSPORT``) and its options model (``OPTIONS``) without importing the adapter, so settings validate a config
+# from these alone; the source class is imported the first time a market of that kind is built.
 MODULES: dict[str, str] = {
-    "aave_v3": "indexer.protocols.aave_v3.adapter:AaveV3Adapter",
-    "morpho_blue": "indexer.protocols.morpho_blue.adapter:MorphoBlueAdapter",
-    "aave_v2": "indexer.protocols.aave_v2.adapter:AaveV2Adapter",
-    "hyperliquid": "indexer.protocols.hyperliquid.adapter:HyperliquidAdapter",
-    "compound_v3": "indexer.protocols.compound_v3.adapter:CompoundV3Adapter",
-    "liquity_v1": "indexer.protocols.liquity_v1.adapter:LiquityV1Adapter",
-    "maker": "indexer.protocols.maker.adapter:MakerAdapter",
-    "euler_v2": "indexer.protocols.euler_v2.adapter:EulerV2Adapter",
-    "liquity_v2": "indexer.protocols.liquity_v2.adapter:LiquityV2Adapter",
-    "synthetix_v3": "indexer.protocols.synthetix_v3.adapter:SynthetixV3Adapter",
-    "gmx_v2": "indexer.protocols.gmx_v2.adapter:GmxV2Adapter",
+    "aave_v3": "indexer.protocols.aave_v3",
+    "morpho_blue": "indexer.protocols.morpho_blue",
+    "aave_v2": "indexer.protocols.aave_v2",
+    "hyperliquid": "indexer.protocols.hyperliquid",
+    "compound_v3": "indexer.protocols.compound_v3",
+    "liquity_v1": "indexer.protocols.liquity_v1",
+    "maker": "indexer.protocols.maker",
+    "euler_v2": "indexer.protocols.euler_v2",
+    "liquity_v2": "indexer.protocols.liquity_v2",
+    "synthetix_v3": "indexer.protocols.synthetix_v3",
+    "gmx_v2": "indexer.protocols.gmx_v2",
 }
 SOURCES: dict[str, SourceClass] = {}  # the classes loaded so far (``source_class`` fills it)
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolSpec:
+    """What a protocol's package says of it: where its source class is, its transport, its options model."""
+
+    kind: str
+    source: str  # "module:Class"
+    transport: str  # "chain" or "venue"
+    options: type[BaseModel] | None
+
+
+def protocol_spec(kind: str) -> ProtocolSpec | None:
+    """The package-level facts of protocol ``kind`` (its package imported, not its adapter); None for a kind no
+    line names."""
+    package = MODULES.get(kind)
+    if package is None:
+        return None
+    module = importlib.import_module(package)
+    return ProtocolSpec(kind, module.SOURCE, module.TRANSPORT, module.OPTIONS)
 
 
 def source_class(kind: str) -> SourceClass | None:
     """The source class of protocol ``kind``, imported on first use; None for a kind no line names."""
     if kind not in SOURCES:
-        target = MODULES.get(kind)
-        if target is None:
+        spec = protocol_spec(kind)
+        if spec is None:
             return None
-        module, name = target.split(":")
+        module, name = spec.source.split(":")
         loaded = getattr(importlib.import_module(module), name)
         if loaded.kind != kind:
-            raise RuntimeError(f"the registry line {kind!r} names {target}, whose kind is {loaded.kind!r}")
+            raise RuntimeError(f"the registry line {kind!r} names {spec.source}, whose kind is {loaded.kind!r}")
         SOURCES[kind] = loaded
     return SOURCES[kind]
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, Plan
@@ -44,6 +44,7 @@ from indexer.protocols.aave_math import (
     ray_div,
     ray_mul,
 )
+from indexer.protocols.aave_v2.options import AaveV2Options
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.types import (
     ZERO_ADDRESS,
@@ -73,16 +74,6 @@ _USER_CONFIGURATION = _POOL.function("getUserConfiguration")
 _ACCOUNT_DATA = _POOL.function("getUserAccountData")
 _BALANCE = _ERC20.function("balanceOf")
 _PER_RESERVE = 6  # calls per reserve in the market round
-
-
-class AaveV2Options(BaseModel):
-    """``[markets.NAME.options]`` of an Aave v2 market: the currency its AaveOracle quotes prices in."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    quote: str = Field("ETH", pattern=r"^[A-Za-z][A-Za-z0-9.]{0,15}$",
-                       description="the oracle's quote currency: ETH on mainnet/Polygon, USD on Avalanche")
-    quote_decimals: int = Field(18, ge=0, le=36,
-                                description="decimals of one quote unit: 18 for ETH (wei), 8 for USD")
 
 
 def _bits(config: int, low: int, width: int) -> int:

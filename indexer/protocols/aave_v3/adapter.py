@@ -24,7 +24,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel
 
@@ -46,6 +46,7 @@ from indexer.protocols.aave_math import (
     ray_div,
     ray_mul,
 )
+from indexer.protocols.aave_v3.options import AaveV3Options
 from indexer.protocols.aave_v3.revisions import (
     BY_NAME,
     Applied,
@@ -146,13 +147,6 @@ class EModeCategory:
         if self.collateral_bitmap is None:
             return reserve.emode_category == category
         return bool(self.collateral_bitmap >> reserve.id & 1)
-
-
-class AaveV3Options(BaseModel):
-    """A fork that numbers its Pool revisions its own way names the Aave release whose rules it follows."""
-
-    model_config = {"extra": "forbid"}
-    rules: Literal["v3.0", "v3.1", "v3.2", "v3.3", "v3.4", "v3.5", "v3.6", "v3.7"] | None = None
 
 
 def _addr(value: str) -> Address:

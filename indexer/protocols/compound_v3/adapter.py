@@ -35,7 +35,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, Plan
@@ -46,6 +46,7 @@ from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.protocols.compound_v3 import rules
+from indexer.protocols.compound_v3.options import CometOptions
 from indexer.types import (
     UINT256_MAX,
     ZERO_ADDRESS,
@@ -69,14 +70,6 @@ _ERC20 = load("compound_v3", "ERC20")
 _USER_BASIC = _COMET.function("userBasic")
 _USER_COLLATERAL = _COMET.function("userCollateral")
 _ASSET_INFO = _COMET.function("getAssetInfo")
-
-
-class CometOptions(BaseModel):
-    """``[markets.NAME.options]`` of a Compound v3 market."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    quote: str = Field(default="USD", min_length=1, max_length=16,
-                       description="the currency of the market's base price feed (USD; ETH for the WETH markets)")
 
 
 class Asset(NamedTuple):

@@ -74,7 +74,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from indexer.chain.abi import Function, load
 from indexer.chain.multicall import Call, Failed, Plan
@@ -86,6 +86,7 @@ from indexer.oracles.pyth import pyth_calls, pyth_decode
 from indexer.oracles.reading import FeedKind, FeedReading
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.protocols.euler_v2 import rules
+from indexer.protocols.euler_v2.options import EulerOptions
 from indexer.types import (
     UINT256_MAX,
     ZERO_ADDRESS,
@@ -211,14 +212,6 @@ def _revert_selector(result: Failed) -> str | None:
     if text.startswith("reverted 0x") and len(text) >= len("reverted 0x") + 8:
         return "0x" + text[len("reverted 0x"): len("reverted 0x") + 8].lower()
     return None
-
-
-class EulerOptions(BaseModel):
-    """``[markets.NAME.options]`` of an Euler v2 market."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    sub_accounts: bool = Field(default=False, description="read every account as its owner's 256 sub-accounts "
-                               "(those with this vault as controller); for tracked wallets without discovery")
 
 
 class EulerV2Adapter:

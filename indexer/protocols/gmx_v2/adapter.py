@@ -55,7 +55,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, KeyedRound, Plan
@@ -66,6 +66,7 @@ from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.protocols.gmx_v2 import rules
+from indexer.protocols.gmx_v2.options import GmxV2Options
 from indexer.types import (
     UINT256_MAX,
     ZERO_ADDRESS,
@@ -94,16 +95,6 @@ _EVENT_EMITTER = load("gmx_v2", "EventEmitter")
 POSITION_INCREASE = "0x" + keccak(text="PositionIncrease").hex()
 # feed -> (token, multiplier) learnt by reads, for the fast path of any adapter of the same market
 _FEED_TOKENS: dict[tuple[str, str, Address], tuple[Address, int]] = {}
-
-
-class GmxV2Options(BaseModel):
-    """``[markets.NAME.options]`` of a GMX v2 market (addresses, or ``devnet:NAME``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    data_store: str = Field(min_length=1, description="the DataStore the Reader reads")
-    referral_storage: str = Field(min_length=1, description="the ReferralStorage (trader discounts)")
-    markets: list[str] | None = Field(default=None, description="market tokens to read (default: every market)")
-    event_emitter: str | None = Field(default=None, description="the EventEmitter, for discovery")
 
 
 class Market(NamedTuple):

@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from indexer.health.liquidation import crossing_price
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import MarketRead, MarketRef, VenuePlan, VenueRequest
 from indexer.protocols.hyperliquid import rules
+from indexer.protocols.hyperliquid.options import HyperliquidOptions
 from indexer.protocols.hyperliquid.rules import PerpPosition, Tier, VenueDataError
 from indexer.types import (
     LEVERAGE_SCALE,
@@ -66,14 +67,6 @@ WEIGHT_META = 20
 NO_BLOCK = BlockRef(number=0, hash="", timestamp=0)  # the venue pipeline stamps the real one
 DEX_LIST_SECONDS = 600.0  # how long a `perpDexs` answer is used before it is asked again
 META_SECONDS = 60.0  # how long a dex's `meta` is used before it is asked again (margin tables can change)
-
-
-class HyperliquidOptions(BaseModel):
-    """``[markets.NAME.options]`` of a Hyperliquid market: which perp dex (``""``: the main one; ``"*"``: every
-    dex ``perpDexs`` lists, builder-deployed ones included)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    dex: str = Field(default="", max_length=64, pattern=r"^(\*|[A-Za-z0-9_-]*)$")
 
 
 @dataclass

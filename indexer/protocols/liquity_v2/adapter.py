@@ -67,7 +67,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Failed, KeyedRound, Plan
@@ -77,6 +77,7 @@ from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.protocols.liquity_v2 import rules
+from indexer.protocols.liquity_v2.options import LiquityV2Options
 from indexer.types import (
     ZERO_ADDRESS,
     Address,
@@ -119,15 +120,6 @@ _RATE_CALL = {rules.PriceKind.WSTETH: "stEthPerToken", rules.PriceKind.RETH: "ge
 _HELD_LAST = "the branch's last trove is never liquidated (TroveManager._closeTrove reverts OnlyOneTroveLeft)"
 _HELD_REVERTS = ("PriceFeed.fetchPrice() reverts at this block (a Chainlink round dated after the block), and "
                  "batchLiquidateTroves with it")
-_ADDRESS = r"^(0x[0-9a-fA-F]{40}|devnet:.+)$"
-
-
-class LiquityV2Options(BaseModel):
-    """``[markets.NAME.options]`` of a Liquity v2 market (its ``address`` is the branch's TroveManager)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    addresses_registry: str = Field(pattern=_ADDRESS, description="the branch's AddressesRegistry: its PriceFeed, "
-                                    "pools, TroveNFT and MCR / CCR / SCR")
 
 
 class Oracle(NamedTuple):
@@ -186,8 +178,6 @@ class _Prices(NamedTuple):
     rate: int | None
     readings: dict[str, FeedReading]
     oracles: dict[str, rules.OracleRead]
-
-
 
 
 def _addr(value: Any) -> Address:

@@ -91,7 +91,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Failed, KeyedRound, Plan
@@ -101,6 +101,7 @@ from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.protocols.maker import rules
+from indexer.protocols.maker.options import MakerOptions
 from indexer.types import (
     UINT256_MAX,
     ZERO_ADDRESS,
@@ -139,7 +140,6 @@ _MANAGER = load("maker", "DssCdpManager")
 _REGISTRY = load("maker", "ProxyRegistry")
 _PROXY = load("maker", "DSProxy")
 
-_ADDRESS = r"^(0x[0-9a-fA-F]{40}|devnet:.+)$"
 # bark outcomes decided before the room under the limits is looked at: an earlier bark in the same round cannot
 # change them; every later outcome (the room, the dart it allows, the auction) it can
 _ROOM_INDEPENDENT = frozenset({"Dog/not-live", "Dog/not-unsafe"})
@@ -165,21 +165,6 @@ def ilk_bytes(ilk: str) -> bytes:
 
 def ilk_name(raw: bytes) -> str:
     return raw.rstrip(b"\0").decode("ascii", errors="replace")
-
-
-class MakerOptions(BaseModel):
-    """``[markets.NAME.options]`` of a Maker market: the ilk and the dss contracts around the Vat."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    ilk: str = Field(min_length=1, max_length=32, pattern=r"^[\x20-\x7e]+$",
-                     description='the collateral type, e.g. "ETH-A"')
-    spotter: str = Field(pattern=_ADDRESS, description="the Spotter (MCD_SPOT): the ilk's pip and mat, par")
-    join: str = Field(pattern=_ADDRESS, description="the ilk's GemJoin: the collateral token and its decimals")
-    jug: str | None = Field(None, pattern=_ADDRESS, description="the Jug (MCD_JUG): the rate a drip would set")
-    dog: str | None = Field(None, pattern=_ADDRESS,
-                            description="the Dog (MCD_DOG): liquidation limits and the self-check's bark")
-    cdp_manager: str | None = Field(None, pattern=_ADDRESS, description="the DssCdpManager (CDP_MANAGER)")
-    proxy_registry: str | None = Field(None, pattern=_ADDRESS, description="the ProxyRegistry (PROXY_REGISTRY)")
 
 
 class Layout(NamedTuple):
@@ -244,8 +229,6 @@ def revert_reason(result: Failed) -> str:
         except Exception:  # noqa: BLE001 - a malformed payload keeps the raw text
             return text
     return text
-
-
 
 
 class MakerAdapter:

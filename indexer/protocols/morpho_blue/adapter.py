@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from indexer.chain.abi import load
 from indexer.chain.multicall import Call, Failed, Plan
@@ -30,6 +30,7 @@ from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
 from indexer.protocols.morpho_blue import rules
+from indexer.protocols.morpho_blue.options import MorphoOptions
 from indexer.types import (
     UINT256_MAX,
     ZERO_ADDRESS,
@@ -52,14 +53,6 @@ _IRM = load("morpho_blue", "Irm")
 _ORACLE = load("morpho_blue", "Oracle")
 _ERC20 = load("morpho_blue", "ERC20")
 _POSITION = _MORPHO.function("position")
-
-
-class MorphoOptions(BaseModel):
-    """``[markets.NAME.options]`` of a Morpho Blue market: which market of the Morpho contract it is."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    market_id: str = Field(pattern=r"^(0x[0-9a-fA-F]{64}|devnet:.+)$",
-                           description="the market's Id (bytes32), or devnet:NAME from the devnet deployment")
 
 
 class Token(NamedTuple):
