@@ -21,33 +21,35 @@ def crossing_price(healthy: Callable[[int], bool], estimate: Fraction, *, fallin
     ``falling``: liquidation comes as the price falls; returns ``p`` with ``healthy(p)`` and not
     ``healthy(p - 1)`` (None if healthy even at 0, or never healthy). Otherwise liquidation comes as the
     price rises; returns ``p`` with ``healthy(p)`` and not ``healthy(p + 1)`` (None if no price is
-    healthy, or every price is). ``estimate`` (> 0) seeds the bracket."""
+    healthy, or every price is). ``estimate`` (> 0) seeds the search: prices 1, 2, 4, … away from it until the
+    verdict changes, then a bisection between the last two, so an estimate ``k`` units off costs about
+    ``2·log2(k)`` verdicts."""
     if estimate <= 0:
         return None
     near = int(estimate)
-    if falling:
-        low, high = 0, near + near // 1000 + 2
-        for _ in range(_WIDEN_STEPS):
-            if healthy(high):
-                break
-            low, high = high, high * 2
-        else:
-            return None
-        if healthy(low):
-            return None if low == 0 else low
-        return _adjacent(healthy, low, high)[1]
-    low, high = max(near - near // 1000 - 2, 0), near + near // 1000 + 2
-    if not healthy(low):
-        if not healthy(0):
-            return None
-        low = 0  # the estimate was above the crossing: start from the bottom
-    for _ in range(_WIDEN_STEPS):
-        if not healthy(high):
-            break
-        low, high = high, high * 2
-    else:
+    here = healthy(near)
+    # which way the verdict changes: a falling liquidation is healthy above its crossing, a rising one below
+    up = not here if falling else here
+    found = _flip(healthy, near, here, up=up)
+    if found is None:
         return None
-    return _adjacent(healthy, low, high)[0]
+    low, high = found
+    return _adjacent(healthy, low, high)[1 if falling else 0]
+
+
+def _flip(healthy: Callable[[int], bool], start: int, here: bool, *, up: bool) -> tuple[int, int] | None:
+    """From ``start`` (whose verdict is ``here``), prices 1, 2, 4, … above it (``up``) or below it (not under 0)
+    until one has the other verdict: that price and the last one probed with ``here``'s, in price order. None when
+    none has (0 reached going down; ``_WIDEN_STEPS`` doublings going up)."""
+    last = start
+    for step in range(_WIDEN_STEPS):
+        price = start + (1 << step) if up else max(start - (1 << step), 0)
+        if healthy(price) != here:
+            return (last, price) if up else (price, last)
+        if price == 0 and not up:
+            return None
+        last = price
+    return None
 
 
 def _adjacent(healthy: Callable[[int], bool], low: int, high: int) -> tuple[int, int]:
