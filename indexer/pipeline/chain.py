@@ -45,9 +45,9 @@ from indexer.pipeline.chain_read import ChainRead
 from indexer.pipeline.changes import unchanged, write_policy
 from indexer.pipeline.heads import HeadTracker, Reorg
 from indexer.pipeline.memory import ChainMemory
-from indexer.protocols.base import DiscoverySpec, MarginTerms, MarketRead, Source
+from indexer.protocols.base import DiscoverySpec, MarketRead, Source
 from indexer.protocols.registry import source_for
-from indexer.risk.margin import Parameters, margins_since
+from indexer.risk.margin import Parameters, margin_terms_of, margins_since
 from indexer.settings import Settings
 from indexer.store.chain_store import rewind_discovery
 from indexer.store.reorg import rollback
@@ -215,8 +215,7 @@ class ChainPipeline:
         self.last_full: dict[str, int] = {}  # per market, the block of its last full read
         self.progress = Every(settings.run.progress_seconds)  # block lines at INFO at most this often
         self.writes = write_policy(settings)
-        self.exact_terms = {key: tuple(source.margin_terms()) for key, source in self.reads.sources.items()
-                            if isinstance(source, MarginTerms)}
+        self.exact_terms = margin_terms_of(self.reads.sources)
         self.overlap = overlap  # write block B in a thread while block B+1 is read
         REORGS.labels(chain)  # exported from zero
         REORG_DEPTH.labels(chain)

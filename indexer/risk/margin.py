@@ -101,3 +101,8 @@ def margins_since(snapshots: Sequence[PositionSnapshot], sources: Mapping[str, P
             changes += margin_changes(sources[snapshot.market], snapshot, last, now)
         margins[key] = now
     return margins, changes
+
+
+def margin_terms_of(sources: Mapping[str, object]) -> dict[str, tuple[str, ...]]:
+    """Per market key, the margin terms of the sources that declare some (``MarginTerms``), asked once."""
+    return {key: tuple(source.margin_terms()) for key, source in sources.items() if isinstance(source, MarginTerms)}

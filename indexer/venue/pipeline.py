@@ -34,9 +34,9 @@ from indexer.oracles.status import PriceStatus
 from indexer.pipeline.chain_read import ChainRead
 from indexer.pipeline.changes import unchanged, write_policy
 from indexer.pipeline.memory import ChainMemory
-from indexer.protocols.base import MarginTerms, MarketRead, VenueSource
+from indexer.protocols.base import MarketRead, VenueSource
 from indexer.protocols.registry import venue_source_for
-from indexer.risk.margin import margins_since
+from indexer.risk.margin import margin_terms_of, margins_since
 from indexer.settings import Settings
 from indexer.store.feed_store import mark_stale_before
 from indexer.store.wallet_store import wallet_alert_settings
@@ -65,8 +65,7 @@ class VenuePipeline:
                                   target=settings.risk.target_health)
         self.on_block = on_block
         self.writes = write_policy(settings)
-        self.exact_terms = {key: tuple(source.margin_terms()) for key, source in self.sources.items()
-                            if isinstance(source, MarginTerms)}
+        self.exact_terms = margin_terms_of(self.sources)
         self.lock = asyncio.Lock()
         self.stopping = False
         self.memory: ChainMemory | None = None
