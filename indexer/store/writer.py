@@ -196,19 +196,19 @@ def _same_block_rows(connection: Connection, chain: str, number: int, figures: l
 
 def _move_unchanged(connection: Connection, chain: str, block: BlockRef, unchanged: Sequence[tuple[str, str]]
                     ) -> None:
-    """The latest rows of positions read at ``block`` with the figures they hold: checked at this block."""
+    """The latest rows of positions read at ``block`` with the figures they hold: checked at this block (one batched
+    UPDATE, the market found by key within it)."""
     if not unchanged:
         return
-    ids = {key: market_id for key, market_id in connection.execute(
-        select(_markets.c.key, _markets.c.id).where(_markets.c.chain == chain))}
-    p = _positions.c
+    p, m = _positions.c, _markets.c
+    market_id = select(m.id).where(m.chain == chain, m.key == bindparam("market_key")).scalar_subquery()
     statement = (update(_positions)
-                 .where(p.chain == chain, p.market_id == bindparam("m_id"), p.account == bindparam("acct"),
+                 .where(p.chain == chain, p.market_id == market_id, p.account == bindparam("acct"),
                         p.block_number <= block.number)
                  .values(block_number=block.number, block_hash=block.hash, block_timestamp=block.timestamp,
                          updated_at=bindparam("now")))
     now = utc_now()
-    rows = [{"m_id": ids[market], "acct": account, "now": now} for market, account in unchanged if market in ids]
+    rows = [{"market_key": market, "acct": account, "now": now} for market, account in unchanged]
     for start in range(0, len(rows), 5_000):
         connection.execute(statement, rows[start:start + 5_000])
 
