@@ -96,39 +96,38 @@ contract BorrowerOperations {
 
     /// Adds collateral; applies the trove's accrued interest and redistribution gains to its recorded figures.
     function addColl(uint256 _troveId, uint256 _collAmount) external {
-        if (hasBeenShutDown) revert IsShutDown();
-        _priceWhileLive();
-        if (troveManager.getTroveStatus(_troveId) != 1) revert TroveNotOpen();
-        if (troveNFT.ownerOf(_troveId) != msg.sender) revert NotOwner();
-        LatestTroveData memory trove = troveManager.getLatestTroveData(_troveId);
-        uint256 newColl = trove.entireColl + _collAmount;
-        uint256 newDebt = trove.entireDebt;
-        activePool.mintAggInterestAndAccountForTroveChange(
-            0, 0, trove.redistBoldDebtGain, newDebt * trove.annualInterestRate, trove.weightedRecordedDebt
-        );
-        troveManager.onAdjustTrove(_troveId, newColl, newDebt, trove.redistBoldDebtGain, trove.redistCollGain);
+        _adjustTrove(_troveId, _collAmount, 0);
         require(collToken.transferFrom(msg.sender, address(activePool), _collAmount), "BorrowerOps: coll");
         activePool.accountForReceivedColl(_collAmount);
     }
 
-    /// repayBold (BorrowerOperations.sol ``repayBold`` → ``_adjustTrove``): the trove's debt, its interest to this
-    /// second and its redistribution gains applied, falls by the BOLD repaid, capped so that MIN_DEBT remains
-    /// (``maxRepayment``); no fee. The devnet's BOLD has no burn: what is repaid is taken out of circulation into
-    /// this contract instead.
+    /// repayBold (BorrowerOperations.sol ``repayBold`` → ``_adjustTrove``): the trove's debt falls by the BOLD
+    /// repaid, capped so that MIN_DEBT remains (``maxRepayment``); no fee. The devnet's BOLD has no burn: what is
+    /// repaid is taken out of circulation into this contract instead.
     function repayBold(uint256 _troveId, uint256 _boldAmount) external {
+        uint256 repaid = _adjustTrove(_troveId, 0, _boldAmount);
+        require(boldToken.transferFrom(msg.sender, address(this), repaid), "BorrowerOps: bold");
+    }
+
+    /// The owner's adjustment of an open trove on a live branch (``_adjustTrove``): its interest to this second and
+    /// its redistribution gains applied, then ``collIncrease`` added and ``debtDecrease`` (capped at what keeps
+    /// MIN_DEBT) repaid; returns what is repaid.
+    function _adjustTrove(uint256 _troveId, uint256 collIncrease, uint256 debtDecrease) internal returns (uint256) {
         if (hasBeenShutDown) revert IsShutDown();
         _priceWhileLive();
         if (troveManager.getTroveStatus(_troveId) != 1) revert TroveNotOpen();
         if (troveNFT.ownerOf(_troveId) != msg.sender) revert NotOwner();
         LatestTroveData memory trove = troveManager.getLatestTroveData(_troveId);
         uint256 maxRepayment = trove.entireDebt > MIN_DEBT ? trove.entireDebt - MIN_DEBT : 0;
-        uint256 repaid = _boldAmount > maxRepayment ? maxRepayment : _boldAmount;
+        uint256 repaid = debtDecrease > maxRepayment ? maxRepayment : debtDecrease;
         uint256 newDebt = trove.entireDebt - repaid;
         activePool.mintAggInterestAndAccountForTroveChange(
             0, repaid, trove.redistBoldDebtGain, newDebt * trove.annualInterestRate, trove.weightedRecordedDebt
         );
-        troveManager.onAdjustTrove(_troveId, trove.entireColl, newDebt, trove.redistBoldDebtGain, trove.redistCollGain);
-        require(boldToken.transferFrom(msg.sender, address(this), repaid), "BorrowerOps: bold");
+        troveManager.onAdjustTrove(
+            _troveId, trove.entireColl + collIncrease, newDebt, trove.redistBoldDebtGain, trove.redistCollGain
+        );
+        return repaid;
     }
 
     function shutdown() external {
