@@ -139,7 +139,7 @@ async def indexer_refresh(settings: Settings, engine: Any, block: int,
     if len(reads) != 1:
         raise RuntimeError(f"expected one chain, the settings configure {len(reads)}")
     (read,) = reads
-    write = read.timings["write"]
+    write = read.timings["write"] + read.timings.get("liquidations", 0.0)  # the write thread: points, transaction
     return RefreshRun(wall=wall, rpc=probe.rpc, build=probe.build, encode=probe.encode, decode=probe.decode,
                       health=probe.health, judge=max(probe.store - write, 0.0), write=write,
                       requests=read.stats.requests, http_posts=read.stats.http_posts,

@@ -34,6 +34,7 @@ MODES: tuple[tuple[str, WritesSettings], ...] = (
     ('all (baseline)', WritesSettings(mode="all")),
     ('changed, exact', WritesSettings(mode="changed")),
     ('changed, epsilon 0.0001', WritesSettings(mode="changed", epsilon=Decimal("0.0001"))),
+    ('changed, exact, no stored liquidation points', WritesSettings(mode="changed", liquidation_points=False)),
 )
 
 

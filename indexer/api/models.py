@@ -259,6 +259,9 @@ class SafetyPlan(Model):
 
 
 class PositionDetail(Position):
+    liquidations: list[Liquidation] = Field(description="every price the health rests on with its liquidation price "
+                                                        "(each alone, the others held), nearest first; `liquidation` "
+                                                        "is the first")
     legs: list[Leg]
     to_be_safe: SafetyPlan | None = Field(description="the smallest repayment or deposit that brings health to "
                                                       "`[risk] target_health`; null for a market no longer "

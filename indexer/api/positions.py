@@ -13,7 +13,7 @@ from indexer.api.errors import ApiError
 from indexer.api.keys import SETTINGS
 from indexer.api.models import MAX_LIMIT, HistoryQuery, NoQuery, PositionPath, PositionsQuery
 from indexer.api.store import run_query, run_with_engine
-from indexer.health.nearest import nearest_liquidation, stored_liquidations
+from indexer.health.nearest import points_of, stored_liquidations
 from indexer.health.perps import perp_lines, stored_perp_lines
 from indexer.protocols.registry import rules_for
 from indexer.risk.safety import to_be_safe
@@ -70,8 +70,10 @@ async def detail_handler(request: web.Request) -> web.Response:
     view, legs = result
     rules = rules_for(request.app[SETTINGS], view.market)
     snapshot = view.snapshot(legs)
-    point = None if rules is None else nearest_liquidation(rules, snapshot)
+    points = points_of(view, rules, snapshot)
+    point = points[0] if points else None
     body: dict[str, Any] = shapes.position(view, point, perp_lines(rules, snapshot))
+    body["liquidations"] = [shapes.liquidation(p) for p in points]  # every price dependency's, nearest first
     body["legs"] = [shapes.leg(g, view.quote_unit) for g in legs]
     body["to_be_safe"] = None if rules is None else \
         to_be_safe(rules, snapshot, request.app[SETTINGS].risk.target_health).as_json()

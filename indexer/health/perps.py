@@ -4,18 +4,19 @@ account's other positions held fixed) — for the CLI, the API, the dashboard an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from indexer.protocols.base import PositionRules
+from indexer.store.position_store import legs_of
 from indexer.store.views import PositionView, base_to_decimal
-from indexer.types import LEVERAGE_SCALE, PositionSnapshot, Role, scaled
+from indexer.types import LEVERAGE_SCALE, Leg, PositionSnapshot, PriceKey, Role, scaled
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from indexer.protocols.base import PositionRules
     from indexer.settings import Settings
 
 PERP_ROLES = (Role.LONG, Role.SHORT)
@@ -49,18 +50,27 @@ class PerpLine:
                 "liquidates": "below" if self.falling else "above"}
 
 
+def _perp_legs(snapshot: PositionSnapshot) -> list[Leg]:
+    return sorted((g for g in snapshot.legs if g.role in PERP_ROLES), key=lambda g: g.value, reverse=True)
+
+
 def perp_lines(rules: PositionRules | None, snapshot: PositionSnapshot) -> list[PerpLine]:
     """The position's perp legs, largest first (by the value the protocol counts)."""
-    legs = sorted((g for g in snapshot.legs if g.role in PERP_ROLES), key=lambda g: g.value, reverse=True)
-    if not legs:
-        return []
-    points = rules.liquidation_points(snapshot, [g.price_key for g in legs]) if rules is not None else {}
+    legs = _perp_legs(snapshot)
+    if not legs or rules is None:
+        return _lines(snapshot, legs, {})
+    points = rules.liquidation_points(snapshot, [g.price_key for g in legs])
+    return _lines(snapshot, legs, {key: point.price for key, point in points.items()})
+
+
+def _lines(snapshot: PositionSnapshot, legs: Sequence[Leg], points: Mapping[PriceKey, int]) -> list[PerpLine]:
+    """``points``: each perp leg's liquidation price by its price key (where one is reachable); the venue's own
+    where there is none."""
     unit = snapshot.health.quote_unit
     lines = []
     for g in legs:
-        point = points.get(g.price_key)
         venue = g.terms.get("liquidation_px") or None
-        liquidation = point.price if point is not None else venue
+        liquidation = points.get(g.price_key, venue)
         lines.append(PerpLine(
             symbol=g.symbol, side=g.role.value, size=scaled(g.amount, g.decimals),
             mark=scaled(g.price, g.price_decimals),
@@ -74,8 +84,21 @@ def perp_lines(rules: PositionRules | None, snapshot: PositionSnapshot) -> list[
 
 def stored_perp_lines(engine: Engine, *, settings: Settings,
                       views: Sequence[PositionView]) -> dict[int, list[PerpLine]]:
-    """The perp lines of each stored position (by ``snapshot_id``; empty for a lending position)."""
-    from indexer.health.nearest import stored_snapshots  # the registry, every protocol: only when asked
+    """The perp lines of each stored position (by ``snapshot_id``; empty for a lending position): liquidation prices
+    as stored with the snapshot, else from the market's rules."""
+    from indexer.health.nearest import stored_points, stored_snapshots
 
-    return {view.snapshot_id: perp_lines(rules, snapshot)
-            for view, rules, snapshot in stored_snapshots(engine, settings=settings, views=views)}
+    legs = legs_of(engine, [view.snapshot_id for view in views])
+    out: dict[int, list[PerpLine]] = {}
+    missing = []
+    for view in views:
+        snapshot = view.snapshot(legs[view.snapshot_id])
+        perps, points = _perp_legs(snapshot), stored_points(view)
+        if perps and points is None:
+            missing.append(view)
+        else:
+            out[view.snapshot_id] = _lines(snapshot, perps, {p.key: p.price_raw for p in points or ()})
+    if missing:  # the registry, every protocol: only for rows stored without their points
+        out.update({view.snapshot_id: perp_lines(rules, snapshot)
+                    for view, rules, snapshot in stored_snapshots(engine, settings=settings, views=missing)})
+    return out

@@ -35,6 +35,7 @@ from indexer.chain.rpc import RpcClient
 from indexer.discovery import accounts_in, discover, emitters, logs_query
 from indexer.errors import BelowCheckpointError, ConfigError, RpcUnavailableError
 from indexer.fastpath import feed_plan, moved_positions
+from indexer.health.nearest import encode_points
 from indexer.logs import Every
 from indexer.metrics import BLOCK_PHASE_SECONDS, REORG_DEPTH, REORGS
 from indexer.oracles.chainlink import ChainlinkFeeds, FeedMeta
@@ -466,10 +467,13 @@ class ChainPipeline:
         moved to the block, feeds, alert events and their outbox rows, discovered accounts and progress
         (thread-safe: it touches the store only)."""
         started = time.perf_counter()
+        # off the loop with the write (``overlap``)
+        points = encode_points(self.reads.sources, written) if self.writes.liquidation_points else None
+        read.timings["liquidations"] = time.perf_counter() - started
         write_block(self.engine, chain=self.chain, block=read.block, snapshots=list(written),
                     feeds=list(read.feeds.values()), unpriced=read.unpriced, stale=read.stale, alerts=read.alerts,
-                    discovered=found, checks=read.checks, unchanged=same)
-        read.timings["write"] = time.perf_counter() - started
+                    discovered=found, checks=read.checks, unchanged=same, liquidations=points)
+        read.timings["write"] = time.perf_counter() - started - read.timings["liquidations"]
         BLOCK_PHASE_SECONDS.labels(self.chain, "write").observe(read.timings["write"])
         not_fresh = sum(1 for f in read.feeds.values() if f.verdict.status != PriceStatus.FRESH)
         log.debug("stored chain=%s block=%d positions=%d written=%d feeds=%d not_fresh=%d alert_events=%d "

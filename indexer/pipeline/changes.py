@@ -49,6 +49,7 @@ class WritePolicy:
     mode: str = "changed"
     epsilon: Decimal = Decimal(0)
     heartbeat_blocks: int = 0
+    liquidation_points: bool = True  # stored with each written snapshot (``indexer.health.nearest``)
 
     def changed(self, last: PositionSnapshot | None, now: PositionSnapshot, exact_terms: Collection[str] = ()
                 ) -> bool:
@@ -73,7 +74,8 @@ def unchanged(read: Sequence[PositionSnapshot], written: Sequence[PositionSnapsh
 
 def write_policy(settings: Settings) -> WritePolicy:
     writes = settings.writes
-    return WritePolicy(mode=writes.mode, epsilon=writes.epsilon, heartbeat_blocks=writes.heartbeat_blocks)
+    return WritePolicy(mode=writes.mode, epsilon=writes.epsilon, heartbeat_blocks=writes.heartbeat_blocks,
+                       liquidation_points=writes.liquidation_points)
 
 
 def _same(a: PositionSnapshot, b: PositionSnapshot) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from indexer.health.nearest import NearestLiquidation, nearest_liquidation, stored_snapshots
+from indexer.health.nearest import NearestLiquidation, points_of, stored_snapshots
 from indexer.health.perps import PerpLine, perp_lines
 from indexer.risk.safety import SafetyPlan, to_be_safe
 from indexer.risk.var import VarResult, is_perp, wallet_var
@@ -72,7 +72,8 @@ def wallet_risk(engine: Engine, *, settings: Settings, wallet: str, horizon: str
     risk = WalletRisk(wallet=wallet, target=goal)
     views = list_positions(engine, wallet=wallet)
     for view, rules, snapshot in stored_snapshots(engine, settings=settings, views=views):
-        nearest = None if rules is None else nearest_liquidation(rules, snapshot)
+        points = points_of(view, rules, snapshot)
+        nearest = points[0] if points else None
         plan = None if rules is None else to_be_safe(rules, snapshot, goal)
         lines = [] if rules is None else perp_lines(rules, snapshot)
         risk.positions.append(WalletPosition(view=view, nearest=nearest, safety=plan, perps=lines))

@@ -95,6 +95,9 @@ class PositionFigures(SQLModel):
     margin_mode: str = "cross"
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JsonText)
     price_status: str = Field(default="unknown", sa_column_kwargs={"server_default": "unknown"})
+    # every price dependency's liquidation point, nearest first (``indexer.health.nearest.encode_points``), found
+    # when the snapshot was written; None: not computed (rows from before it was stored, a market without rules)
+    liquidations: list[dict[str, Any]] | None = Field(default=None, sa_type=JsonText)
 
 
 class PositionHistory(PositionFigures, table=True):

@@ -69,32 +69,7 @@ def list_positions(
     """
     p = _positions.c
     query = (
-        select(
-            p.chain,
-            p.protocol,
-            _markets.c.key.label("market"),
-            _markets.c.address.label("market_address"),
-            p.account,
-            p.owner,
-            _wallets.c.label.label("wallet_label"),
-            p.snapshot_id,
-            p.block_number,
-            p.block_hash,
-            p.block_timestamp,
-            p.health_raw,
-            p.health_decimals,
-            p.health,
-            p.equity,
-            p.requirement,
-            p.collateral_value,
-            p.debt_value,
-            p.quote,
-            p.quote_unit,
-            p.margin_mode,
-            p.detail,
-            p.price_status,
-            p.updated_at,
-        )
+        select(*_position_columns())
         .join(_markets, _markets.c.id == p.market_id)
         .outerjoin(_wallets, _wallets.c.address == p.owner)
     )
@@ -252,7 +227,7 @@ def _position_columns() -> list[Any]:
         p.chain, p.protocol, _markets.c.key.label("market"), _markets.c.address.label("market_address"), p.account,
         p.owner, _wallets.c.label.label("wallet_label"), p.snapshot_id, p.block_number, p.block_hash, p.block_timestamp,
         p.health_raw, p.health_decimals, p.health, p.equity, p.requirement, p.collateral_value, p.debt_value,
-        p.quote, p.quote_unit, p.margin_mode, p.detail, p.price_status, p.updated_at,
+        p.quote, p.quote_unit, p.margin_mode, p.detail, p.price_status, p.updated_at, p.liquidations,
     ]
 
 

@@ -52,6 +52,7 @@ class PositionView:
     detail: dict[str, Any]
     price_status: str
     updated_at: datetime
+    liquidations: list[dict[str, Any]] | None = None  # as stored with the snapshot (``health.nearest``)
 
     @property
     def collateral(self) -> Decimal:

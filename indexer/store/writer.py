@@ -39,7 +39,8 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
                 stale: Sequence[tuple[str, str]] = (), alerts: Any = None,
                 discovered: Mapping[str, Mapping[str, tuple[int, int]]] | None = None,
                 checks: Mapping[str, tuple[int, int]] | None = None,
-                unchanged: Sequence[tuple[str, str]] = ()) -> int:
+                unchanged: Sequence[tuple[str, str]] = (),
+                liquidations: Mapping[tuple[str, str], list[dict[str, Any]] | None] | None = None) -> int:
     """Store one block's snapshots in a single transaction; return how many snapshots were written.
 
     Upserts the markets and the ``blocks`` row, appends ``position_history`` and ``position_legs``,
@@ -53,7 +54,9 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
     key, the accounts found in this block's logs (account → first and last block); the market's discovery
     checkpoint moves to this block with them. ``unchanged``: (market key, account) of stored positions read at
     this block whose figures did not change (``[writes] mode = "changed"``): their latest rows move to this block
-    (block number, hash, time), their figures and history rows stay. Raises ``StoreError`` when the
+    (block number, hash, time), their figures and history rows stay. ``liquidations``: per (market key, account)
+    of ``snapshots``, their liquidation points as stored (``indexer.health.nearest``; absent or None: not
+    computed). Raises ``StoreError`` when the
     data or the database rejects the write, ``RetryableError`` when the database is unreachable or
     locked; either way nothing of the block is written.
     """
@@ -62,7 +65,9 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
         with engine.begin() as connection:
             market_ids = _upsert_markets(connection, chain, snapshots)
             _upsert_block(connection, chain, block)
-            figures = [_figures(snapshot, market_ids[snapshot.market]) for snapshot in snapshots]
+            points = liquidations or {}
+            figures = [_figures(snapshot, market_ids[snapshot.market], points.get((snapshot.market, snapshot.account)))
+                       for snapshot in snapshots]
             replaced = _same_block_rows(connection, chain, block.number, figures)
             snapshot_ids = _append_history(connection, figures)
             _append_legs(connection, snapshots, snapshot_ids)
@@ -155,7 +160,8 @@ def _upsert_block(connection: Connection, chain: str, block: BlockRef) -> None:
     )
 
 
-def _figures(snapshot: PositionSnapshot, market_id: int) -> dict[str, Any]:
+def _figures(snapshot: PositionSnapshot, market_id: int, liquidations: list[dict[str, Any]] | None
+             ) -> dict[str, Any]:
     health = snapshot.health
     # The float is taken from the stored (18-place) value so that it orders exactly like it.
     stored_health = None if health.health is None else quantize_health(health.health)
@@ -180,6 +186,7 @@ def _figures(snapshot: PositionSnapshot, market_id: int) -> dict[str, Any]:
         "margin_mode": snapshot.margin_mode.value,
         "detail": snapshot.detail,
         "price_status": snapshot.price_status,
+        "liquidations": liquidations,
     }
 
 

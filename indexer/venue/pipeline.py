@@ -30,6 +30,7 @@ from indexer.alerts.engine import AlertEngine
 from indexer.alerts.registry import build_channels, routes
 from indexer.chain.rpc import RpcStats
 from indexer.errors import IndexerError
+from indexer.health.nearest import encode_points
 from indexer.oracles.status import PriceStatus
 from indexer.pipeline.chain_read import ChainRead
 from indexer.pipeline.changes import unchanged, write_policy
@@ -159,8 +160,14 @@ class VenuePipeline:
                                snapshots={(s.market, s.account): s for s in snapshots})
         written = time.perf_counter()
         stored = memory.to_write(everything, self.writes, self.exact_terms)
-        await asyncio.to_thread(write_block, self.engine, chain=self.chain, block=block, snapshots=stored,
-                                stale=unpriced, alerts=read.alerts, unchanged=unchanged(everything, stored))
+        same = unchanged(everything, stored)
+
+        def store() -> None:  # in a thread: the liquidation points of what is written, then the one transaction
+            write_block(self.engine, chain=self.chain, block=block, snapshots=stored, stale=unpriced,
+                        alerts=read.alerts, unchanged=same,
+                        liquidations=encode_points(self.sources, stored) if self.writes.liquidation_points else None)
+
+        await asyncio.to_thread(store)
         read.timings["write"] = time.perf_counter() - written
         memory.committed(block=number, snapshots=everything, feeds=[], alerts=read.alerts, discovered={},
                          margins=margins, written=stored, flagged=unpriced)

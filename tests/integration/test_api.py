@@ -34,7 +34,8 @@ from indexer.api.app import make_app
 from indexer.api.config import ApiConfig
 from indexer.api.risk import wallet_risk_json
 from indexer.devnet import advance_time, mine, revert, set_price, snapshot
-from indexer.health.nearest import stored_liquidations
+from indexer.health.nearest import liquidation_prices, stored_liquidations
+from indexer.protocols.registry import rules_for
 from indexer.risk.curve import market_curve
 from indexer.risk.moves import parse_moves
 from indexer.risk.shock import shock_json, shock_stored
@@ -243,7 +244,14 @@ async def test_position_detail_carries_every_leg(filled, api):
         body = await get_json(api, f"/v1/positions/{CHAIN}/{MARKET}/{view.account}")
         legs = position_legs(filled.engine, snapshot_id=view.snapshot_id)
         point = stored_liquidations(filled.engine, settings=filled.settings, views=[view])[view.snapshot_id]
-        assert {k: v for k, v in body.items() if k not in ("legs", "to_be_safe")} == shapes.position(view, point)
+        assert {k: v for k, v in body.items() if k not in ("legs", "to_be_safe", "liquidations")} == \
+            shapes.position(view, point)
+        # every price dependency's point (stored with the snapshot: the rules' own from the stored legs), nearest
+        # first; the nearest is the row's `liquidation`
+        rules = rules_for(filled.settings, view.market)
+        assert rules is not None and view.liquidations is not None
+        assert body["liquidations"] == [shapes.liquidation(p) for p in liquidation_prices(rules, view.snapshot(legs))]
+        assert body["liquidations"][:1] == ([body["liquidation"]] if body["liquidation"] else [])
         plan = body["to_be_safe"]
         assert plan["target"] == "1.5" and (plan["steps"] != []) == (view.health is not None and view.health < 1.5)
         assert body["health_raw"] == str(view.health_raw) and body["quote"] == "USD"

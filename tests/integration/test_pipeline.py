@@ -198,7 +198,7 @@ def _history(engine) -> dict[tuple[str, str, int], tuple]:
 
     h, m, g = PositionHistory.__table__, Market.__table__, PositionLeg.__table__
     columns = [h.c.health_raw, h.c.health, h.c.equity, h.c.requirement, h.c.collateral_value, h.c.debt_value,
-               h.c.price_status, h.c.margin_mode, h.c.detail]
+               h.c.price_status, h.c.margin_mode, h.c.detail, h.c.liquidations]
     with engine.connect() as connection:
         legs: dict[int, list[tuple]] = {}
         for row in connection.execute(sa.select(g.c.snapshot_id, g.c.asset, g.c.role, g.c.amount, g.c.price, g.c.value,
@@ -222,8 +222,8 @@ async def test_change_only_writes_reconstruct_every_block_of_a_full_write(devnet
     one only the positions whose figures changed (``mode = "changed"``, the default): two blocks at the same timestamp
     (no interest accrues, no price moves: nothing changes), a WETH price move (the positions valued in WETH change,
     the others do not), a day passing (interest: every debt position changes). For every block and every position,
-    the change-only store's last row at or before that block holds exactly the full store's figures and legs, and
-    the unchanged blocks wrote no position at all."""
+    the change-only store's last row at or before that block holds exactly the full store's figures, legs and
+    liquidation points, and the unchanged blocks wrote no position at all."""
     from indexer.devnet import set_price
     from indexer.store.db import make_engine, upgrade
 
@@ -283,3 +283,39 @@ async def test_change_only_writes_reconstruct_every_block_of_a_full_write(devnet
         assert (mine.health_raw, mine.health, mine.debt_value, mine.block_hash) == (
             p.health_raw, p.health, p.debt_value, p.block_hash)
     full.dispose()
+
+
+async def test_liquidation_points_not_stored_are_computed_when_asked(devnet, chain_state, write_devnet_config,
+                                                                     engine, tmp_path):
+    """``[writes] liquidation_points = false``: the rows carry none (NULL, as rows written before they were stored),
+    and readers compute the same nearest points from the stored legs as a store that keeps them holds."""
+    from indexer.health.nearest import stored_liquidations
+    from indexer.store.db import make_engine, upgrade
+
+    kept = load_settings(write_devnet_config())
+    computed = load_settings(write_devnet_config(top="[writes]\nliquidation_points = false\n", name="off"))
+    assert kept.writes.liquidation_points and not computed.writes.liquidation_points
+    other_url = f"sqlite:///{tmp_path / 'off.db'}"
+    upgrade(other_url)
+    other = make_engine(other_url)
+    for account in devnet.accounts[:16]:
+        for e in (engine, other):
+            add_wallet(e, address=account.address, label=account.kind)
+    pipelines = [ChainPipeline(kept, engine, "devnet"), ChainPipeline(computed, other, "devnet")]
+    try:
+        for p in pipelines:
+            await p.step()
+    finally:
+        for p in pipelines:
+            await p.close()
+    with_points, without = list_positions(engine), list_positions(other)
+    assert len(with_points) == len(without) >= 10
+    assert all(v.liquidations is not None for v in with_points) and all(v.liquidations is None for v in without)
+    assert sum(1 for v in with_points if v.liquidations) >= 5  # the debt positions have some
+
+    def nearest(e, views):
+        points = stored_liquidations(e, settings=kept, views=views)
+        return {v.account: points[v.snapshot_id] for v in views}
+
+    assert nearest(other, without) == nearest(engine, with_points)
+    other.dispose()

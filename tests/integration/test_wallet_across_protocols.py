@@ -26,7 +26,9 @@ from indexer.api.app import make_app
 from indexer.devnet import Anvil, Deployment, stack
 from indexer.devnet.abi import encode_call
 from indexer.devnet.jsonrpc import JsonRpcClient
+from indexer.health.nearest import liquidation_prices, stored_points, stored_snapshots
 from indexer.settings import load_settings
+from indexer.store.position_store import list_positions
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import sync_once
 
@@ -136,11 +138,19 @@ async def test_one_wallet_on_every_protocol_riskiest_first_with_liquidation_pric
     settings = load_settings(config)
     add_wallet(engine, address=WALLET, label="everywhere")
     await sync_once(settings, engine)
+    # the points stored with each snapshot are the ones its protocol's rules give from its stored legs (each
+    # protocol's own devnet test checks those against the protocol's view), every price dependency's
+    views = list_positions(engine, wallet=WALLET)
+    for view, rules, snapshot in stored_snapshots(engine, settings=settings, views=views):
+        assert rules is not None and view.liquidations, view.market
+        assert stored_points(view) == liquidation_prices(rules, snapshot), view.market
 
     env = {**os.environ, "INDEXER_CONFIG": str(config), "DATABASE_URL": db_url}
-    shown = subprocess.run([sys.executable, "-m", "indexer", "positions", "--wallet", WALLET, "--json"],
-                           env=env, capture_output=True, text=True, timeout=120)
+    shown = subprocess.run([sys.executable, "-X", "importtime", "-m", "indexer", "positions", "--wallet", WALLET,
+                            "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
+    # shown from what is stored: no protocol's adapter is imported to show them
+    assert [line for line in shown.stderr.splitlines() if line.endswith(".adapter")] == []
     rows = json.loads(shown.stdout)
     assert sorted(r["protocol"] for r in rows) == sorted(PROTOCOLS)
     assert all(r["owner"] == WALLET for r in rows)

@@ -32,7 +32,7 @@ from indexer.api.pages.layout import (
 )
 from indexer.api.store import run_with_engine
 from indexer.display import distance_text, health_text, price_text, short_address
-from indexer.health.nearest import NearestLiquidation, liquidation_prices
+from indexer.health.nearest import NearestLiquidation, points_of
 from indexer.health.perps import PerpLine, perp_lines
 from indexer.protocols.registry import rules_for
 from indexer.risk.safety import SafetyPlan, to_be_safe
@@ -76,7 +76,7 @@ def read_position(engine: Engine, *, settings: Settings, chain: str, market: str
     snapshot = view.snapshot(legs)
     return PositionPage(
         view=view, legs=legs, history=history, configured=rules is not None,
-        points=[] if rules is None else liquidation_prices(rules, snapshot),
+        points=points_of(view, rules, snapshot),
         plan=None if rules is None else to_be_safe(rules, snapshot, settings.risk.target_health),
         perps=perp_lines(rules, snapshot))
 
