@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from indexer.store.position_store import legs_of
@@ -46,11 +47,6 @@ class NearestLiquidation:
     current_raw: int
     decimals: int
 
-    def encode(self) -> dict[str, Any]:
-        """The point as stored (integers as strings, so JSON readers in any language keep them exact)."""
-        return {"key": self.key, "symbol": self.symbol, "price": str(self.price_raw), "current": str(self.current_raw),
-                "decimals": self.decimals, "falling": self.falling}
-
     @classmethod
     def decode(cls, stored: Mapping[str, Any]) -> NearestLiquidation:
         price, current, places = int(stored["price"]), int(stored["current"]), int(stored["decimals"])
@@ -74,29 +70,43 @@ def nearest_liquidation(rules: PositionRules, snapshot: PositionSnapshot) -> Nea
 def liquidation_prices(rules: PositionRules, snapshot: PositionSnapshot) -> list[NearestLiquidation]:
     """Every price dependency's liquidation point (each price alone, the others held fixed), nearest first (the
     protocol's order among equals); empty when nothing is owed."""
+    return [_point(*raw) for raw in _raw_points(rules, snapshot)]
+
+
+_Raw = tuple[PriceKey, str, int, int, int, bool]  # key, symbol, price, current, places, falling
+
+
+def _raw_points(rules: PositionRules, snapshot: PositionSnapshot) -> list[_Raw]:
+    """``liquidation_prices`` in integers: each point with the largest leg it prices (its symbol, current price and
+    places), ordered by the exact relative move (the protocol's order among equals)."""
     if snapshot.health.health is None:
         return []
-    points = []
+    points: list[tuple[Fraction, _Raw]] = []
     for key, point in rules.liquidation_points(snapshot).items():
         legs = snapshot.legs_priced_by(key)
         if not legs or legs[0].price <= 0:
             continue
         leg = max(legs, key=lambda g: g.value)
-        points.append(_point(key, leg.symbol, point.price, leg.price, leg.price_decimals, point.falling))
-    return sorted(points, key=lambda p: p.distance)
+        move = leg.price - point.price if point.falling else point.price - leg.price
+        points.append((Fraction(move, leg.price),
+                       (key, leg.symbol, point.price, leg.price, leg.price_decimals, point.falling)))
+    points.sort(key=lambda p: p[0])
+    return [raw for _, raw in points]
 
 
 def encode_points(sources: Mapping[str, PositionRules], snapshots: Sequence[PositionSnapshot]
                   ) -> dict[tuple[str, str], list[dict[str, Any]] | None]:
     """Every point of each snapshot (its market's rules in ``sources``, by key), nearest first, as stored (by market
-    key and account); a closing stores an empty list, and a snapshot whose rules fail on it None (logged: readers
-    then compute it themselves)."""
+    key and account; integers as strings, so JSON readers in any language keep them exact); a closing stores an
+    empty list, and a snapshot whose rules fail on it None (logged: readers then compute it themselves)."""
     out: dict[tuple[str, str], list[dict[str, Any]] | None] = {}
     for snapshot in snapshots:
         key = (snapshot.market, snapshot.account)
         try:
-            out[key] = [] if snapshot.closed else [p.encode()
-                                                   for p in liquidation_prices(sources[snapshot.market], snapshot)]
+            out[key] = [] if snapshot.closed else [
+                {"key": k, "symbol": symbol, "price": str(price), "current": str(current), "decimals": places,
+                 "falling": falling}
+                for k, symbol, price, current, places, falling in _raw_points(sources[snapshot.market], snapshot)]
         except (ArithmeticError, ValueError, KeyError, TypeError):
             log.exception("liquidation points failed chain=%s block=%d market=%s account=%s", snapshot.chain,
                           snapshot.block.number, snapshot.market, snapshot.account)

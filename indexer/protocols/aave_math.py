@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from indexer.health.liquidation import crossing_price
+from indexer.health.liquidation import crossing_price, secant_estimate
 from indexer.types import UINT256_MAX, Health, Leg, LiquidationPoint, PositionSnapshot, PriceKey, Role, scaled
 
 log = logging.getLogger(__name__)
@@ -130,8 +130,22 @@ def account_data(assets: Iterable[AaveAssetInput], precise: bool = False) -> Aav
 def healthy_at_price(rows: Sequence[tuple[int, int, int, int, int, int]],
                      moved: Sequence[bool], precise: bool = False) -> Callable[[int], bool]:
     """A test ``price → HF ≥ 1`` (not liquidatable) where the ``account_totals`` rows flagged in ``moved`` take
-    ``price`` and the others keep theirs. The fixed assets' sums are added up once, so each test is a handful of
-    integer operations; the result is what ``account_data`` would say, to the unit."""
+    ``price`` and the others keep theirs: ``health_factor_at_price``'s figure against 1."""
+    return _not_liquidatable(health_factor_at_price(rows, moved, precise))
+
+
+def _not_liquidatable(factor: Callable[[int], int]) -> Callable[[int], bool]:
+    def healthy(price: int) -> bool:
+        return factor(price) >= WAD
+
+    return healthy
+
+
+def health_factor_at_price(rows: Sequence[tuple[int, int, int, int, int, int]],
+                           moved: Sequence[bool], precise: bool = False) -> Callable[[int], int]:
+    """``price → HF`` (WAD; ``UINT256_MAX`` with nothing owed) where the ``account_totals`` rows flagged in ``moved``
+    take ``price`` and the others keep theirs. The fixed assets' sums are added up once, so each figure is a handful
+    of integer operations; it is what ``account_data`` would say, to the unit."""
     fixed_c = fixed_lt = fixed_d = 0
     moving: list[tuple[int, int, int, int]] = []
     for (collateral, debt, price, unit, _, lt), moves in zip(rows, moved, strict=True):
@@ -145,7 +159,7 @@ def healthy_at_price(rows: Sequence[tuple[int, int, int, int, int, int]],
         if debt:
             fixed_d += -(-debt * price // unit) if precise else debt * price // unit
 
-    def healthy(price: int) -> bool:
+    def factor(price: int) -> int:
         total_c, sum_lt, total_d = fixed_c, fixed_lt, fixed_d
         for collateral, debt, unit, lt in moving:
             if collateral:
@@ -155,12 +169,12 @@ def healthy_at_price(rows: Sequence[tuple[int, int, int, int, int, int]],
             if debt:
                 total_d += -(-debt * price // unit) if precise else debt * price // unit
         if not total_d:
-            return True
+            return UINT256_MAX
         if precise:
-            return precise_health_factor(sum_lt, total_d) >= WAD
-        return health_factor(total_c, sum_lt // total_c if total_c else 0, total_d) >= WAD
+            return precise_health_factor(sum_lt, total_d)
+        return health_factor(total_c, sum_lt // total_c if total_c else 0, total_d)
 
-    return healthy
+    return factor
 
 
 def risk_adjusted(total_collateral: int, avg_lt: int, precise: bool = False) -> int:
@@ -181,17 +195,18 @@ def linear_estimate(rows: Sequence[tuple[int, int, int, int, int, int]], moved: 
     (``account_totals`` rows), the rest held fixed; a bracket for the exact crossing, which the protocol's
     truncations move by a few units. None when that price alone cannot bring health to 1."""
     rest_lt = rest_debt = 0
-    slope = Fraction(0)
+    common = max((unit for (*_, unit, _, _), moves in zip(rows, moved, strict=True) if moves), default=1)
+    slope = 0  # Σ (C·LT − 10⁴·D) / unit over the moved rows, times ``common`` (a multiple of every unit: powers of 10)
     for (collateral, debt, price, unit, _, lt), moves in zip(rows, moved, strict=True):
         if moves:
-            slope += Fraction(collateral * lt - PERCENTAGE_FACTOR * debt, unit)
+            slope += (collateral * lt - PERCENTAGE_FACTOR * debt) * (common // unit)
         else:
             rest_lt += collateral * price // unit * lt
             rest_debt += debt * price // unit
     gap = PERCENTAGE_FACTOR * rest_debt - rest_lt  # health ≥ 1  ⇔  price · slope ≥ gap
     if slope == 0 or (slope > 0) != (gap > 0):
         return None
-    return Crossing(gap / slope, slope > 0)
+    return Crossing(Fraction(gap * common, slope), slope > 0)
 
 
 # -- a position's legs, as both Aave adapters keep them ---------------------------------------------------------
@@ -256,7 +271,11 @@ def liquidation_points(legs: Sequence[Leg], keys: Iterable[PriceKey], *,
         estimate = linear_estimate(rows, moved)
         if estimate is None:
             continue
-        price = crossing_price(healthy_at_price(rows, moved, precise), estimate.price, falling=estimate.falling)
+        factor = health_factor_at_price(rows, moved, precise)
+        # the linear estimate ignores the truncated average LT (one basis point is ~1e-4 of the price with two
+        # collaterals of different LTs): a secant step on the protocol's own figure starts the search units away
+        start = secant_estimate(factor, estimate.price, WAD, UINT256_MAX)
+        price = crossing_price(_not_liquidatable(factor), start, falling=estimate.falling)
         if price is not None:
             points[key] = LiquidationPoint(price, estimate.falling)
     return points
