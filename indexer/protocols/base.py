@@ -146,6 +146,31 @@ class MarginTerms(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class MarginAsset:
+    """What a margin account is topped up with: the asset's id, its symbol, and the decimals of its amounts."""
+
+    asset: str
+    symbol: str
+    decimals: int
+
+
+@runtime_checkable
+class MarginDeposit(Protocol):
+    """Optional, beside ``PositionRules``: a margin that is no leg of the position (a perp venue's cash: Hyperliquid's
+    cross account value, an isolated position's own margin), which the account can add to. ``to_be_safe`` offers the
+    smallest deposit of it that reaches a health target."""
+
+    def margin_asset(self, snapshot: PositionSnapshot) -> MarginAsset | None:
+        """What ``snapshot``'s margin is topped up with; None when it takes no deposit outside its legs."""
+        ...
+
+    def with_margin(self, snapshot: PositionSnapshot, amount: int) -> PositionSnapshot:
+        """``snapshot`` once ``amount`` (> 0) units of the margin asset are added to its margin, its health as the
+        protocol would then report it (the amount booked as the protocol books it, the requirement as it counts it)."""
+        ...
+
+
 class _Configured(Protocol):
     kind: ClassVar[str]
     # "chain": reads contracts through Multicall3 (``Source``); "venue": an HTTP venue (``VenueSource``)

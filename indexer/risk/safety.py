@@ -9,6 +9,10 @@ protocol refuses some repayments (``amount_after`` None), only amounts it takes 
 (Liquity's minimum debt) only the smaller ones are searched, and when none of them reaches the target no amount is
 offered for that leg; between smaller ones and repaying everything (a dust rule), the answer is the next amount it
 takes; a deposit too small for the protocol (GMX's opening factor) gives way to the smallest one it takes.
+
+Where the margin is no leg (``MarginDeposit``: a perp venue's cash, Hyperliquid's cross account value or an isolated
+position's margin), the smallest deposit of the margin asset is found the same way on the health the protocol would
+report after it (``with_margin``); as for a collateral, a deposit that no amount makes reach the target is not offered.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from indexer.protocols.base import BalanceRounding, PositionRules
+from indexer.protocols.base import BalanceRounding, MarginDeposit, PositionRules
 from indexer.types import Leg, PositionSnapshot, Role, scaled
 
 _MAX_ADD = 2**200  # an amount past any token's supply: no deposit of this size reaches the target
@@ -30,7 +34,8 @@ class SafetyStep:
     """Repay ``amount`` of a debt (``action = "repay"``) or add it to a collateral (``"add"``), in the token's
     units (``decimals`` places), to reach the target on its own; ``health_after`` is the health it gives.
     ``amount`` None: no amount of this leg alone reaches the target (repaying all of it falls short; a
-    collateral the protocol does not count). ``exact``: the protocol's balance rounding was applied."""
+    collateral the protocol does not count). ``exact``: the protocol's balance rounding was applied (a margin
+    deposit, ``MarginDeposit``, is always booked as the protocol books it)."""
 
     action: str
     asset: str
@@ -65,7 +70,8 @@ class SafetyPlan:
 
 def to_be_safe(rules: PositionRules, snapshot: PositionSnapshot, target: Decimal) -> SafetyPlan:
     """Per debt leg the smallest repayment, per collateral leg the smallest deposit, that alone brings health to at
-    least ``target`` (no step when it is there already, or owes nothing)."""
+    least ``target``, and the smallest deposit to a margin that is no leg (``MarginDeposit``); no step when it is
+    there already, or owes nothing."""
     health = snapshot.health.health
     plan = SafetyPlan(target=target, steps=[], unmodelled=[])
     if health is None or health >= target:
@@ -81,7 +87,33 @@ def to_be_safe(rules: PositionRules, snapshot: PositionSnapshot, target: Decimal
             plan.unmodelled.append(leg.symbol)
         elif step.amount is not None or step.action == "repay":  # a deposit that cannot help is no way out
             plan.steps.append(step)
+    if isinstance(rules, MarginDeposit):
+        deposit = _margin_deposit(rules, snapshot, target)
+        if deposit is not None and deposit.amount is not None:  # as for a collateral: no way out, no step
+            plan.steps.append(deposit)
     return plan
+
+
+def _margin_deposit(rules: MarginDeposit, snapshot: PositionSnapshot, target: Decimal) -> SafetyStep | None:
+    """The smallest deposit to the position's margin reaching ``target`` (amount None when none does); None when the
+    position takes no deposit outside its legs."""
+    margin = rules.margin_asset(snapshot)
+    if margin is None:
+        return None
+
+    def health_with(x: int) -> Decimal | None:
+        return rules.with_margin(snapshot, x).health.health
+
+    def safe(x: int) -> bool:
+        h = health_with(x)
+        return h is None or h >= target
+
+    high = 1
+    while not safe(high) and high < _MAX_ADD:
+        high *= 2
+    amount = _first_true(safe, 1, high) if safe(high) else None
+    return SafetyStep(action="add", asset=margin.asset, symbol=margin.symbol, decimals=margin.decimals, amount=amount,
+                      health_after=health_with(high if amount is None else amount), exact=True)
 
 
 def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, target: Decimal, *,

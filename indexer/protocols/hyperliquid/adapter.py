@@ -26,6 +26,7 @@ rather than changed).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,7 +38,7 @@ from pydantic import BaseModel
 
 from indexer.health.liquidation import crossing_price
 from indexer.oracles.reading import FeedReading
-from indexer.protocols.base import MarketRead, MarketRef, VenuePlan, VenueRequest
+from indexer.protocols.base import MarginAsset, MarketRead, MarketRef, VenuePlan, VenueRequest
 from indexer.protocols.hyperliquid import rules
 from indexer.protocols.hyperliquid.options import HyperliquidOptions
 from indexer.protocols.hyperliquid.rules import PerpPosition, Tier, VenueDataError
@@ -319,6 +320,31 @@ class HyperliquidAdapter:
     @staticmethod
     def price_from_feed(reading: FeedReading) -> tuple[PriceKey, int] | None:
         return None  # marks come from the venue, not from feeds
+
+    # -- margin deposits (``MarginDeposit``) --------------------------------------------------------
+    # The unit is the micro-USDC (``rules.USD_DECIMALS``) the cash and equity above are parsed into: the venue's
+    # USDC strings (accountValue, totalRawUsd, rawUsd) have 6 decimals, and its exchange endpoint's
+    # ``updateIsolatedMargin`` takes ``ntli``, an integer of USDC × 10**6.
+    @staticmethod
+    def margin_asset(snapshot: PositionSnapshot) -> MarginAsset:
+        return MarginAsset(asset=QUOTE, symbol=QUOTE, decimals=rules.USD_DECIMALS)
+
+    def with_margin(self, snapshot: PositionSnapshot, amount: int) -> PositionSnapshot:
+        """The position once ``amount`` micro-USDC are added to its margin. A cross account: a transfer into it (a
+        deposit, or ``usdClassTransfer`` from spot) raises its cash (totalRawUsd), hence its accountValue, by the
+        amount; maintenance rests on the positions and marks only ("Margin tiers"), so the venue's
+        crossMaintenanceMarginUsed stays as it is, and the health is the one the next read stores (accountValue /
+        crossMaintenanceMarginUsed). An isolated position: ``updateIsolatedMargin`` adds the amount to its rawUsd
+        (the venue's "Margining" page: margin can be added to an isolated position), which its equity counts
+        (rawUsd + size × mark, over maintenance recomputed from the tiers, as a read does). The isolated margin
+        comes out of the wallet's cross account, whose health that lowers."""
+        detail = {**snapshot.detail, "cash": int(snapshot.detail.get("cash", 0)) + amount}
+        after = dataclasses.replace(snapshot, detail=detail)
+        if snapshot.margin_mode is MarginMode.ISOLATED:
+            after.health = self.health_at(after, {})
+        else:
+            after.health = _health(snapshot.health.equity + amount, snapshot.health.requirement, snapshot.legs)
+        return after
 
 
 def _coin(dex: str, coin: str) -> str:
