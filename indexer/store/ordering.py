@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func
+from sqlalchemy import ColumnElement, TableClause, func
 
 
 def larger_first(column: ColumnElement[Any], dialect: str) -> list[Any]:
@@ -14,13 +14,13 @@ def larger_first(column: ColumnElement[Any], dialect: str) -> list[Any]:
     return [column.desc()]
 
 
-def riskiest_first(positions: Table, dialect: str) -> list[Any]:
+def riskiest_first(positions: TableClause, dialect: str) -> list[Any]:
     """Lowest health first, positions owing nothing last, then larger debt first, then the row id (stable)."""
     p = positions.c
     return [p.health.asc().nulls_last(), *larger_first(p.debt_value, dialect), p.id]
 
 
-def largest_debt_first(positions: Table, dialect: str) -> list[Any]:
+def largest_debt_first(positions: TableClause, dialect: str) -> list[Any]:
     """Larger debt first, then lower health, then the row id."""
     p = positions.c
     return [*larger_first(p.debt_value, dialect), p.health.asc().nulls_last(), p.id]

@@ -15,7 +15,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    Table,
     and_,
     case,
     exists,
@@ -26,23 +25,17 @@ from sqlalchemy import (
     true,
 )
 
+from indexer.store import read_tables
 from indexer.store.db import snapshot_connection
-from indexer.store.models import (
-    Market,
-    Position,
-    PositionHistory,
-    PositionLeg,
-    Wallet,
-)
 from indexer.store.ordering import largest_debt_first, riskiest_first
 from indexer.store.views import PositionView
 from indexer.types import Leg, Role
 
-_wallets: Table = Wallet.__table__  # type: ignore[attr-defined]
-_markets: Table = Market.__table__  # type: ignore[attr-defined]
-_positions: Table = Position.__table__  # type: ignore[attr-defined]
-_legs: Table = PositionLeg.__table__  # type: ignore[attr-defined]
-_history: Table = PositionHistory.__table__  # type: ignore[attr-defined]
+_wallets = read_tables.wallets
+_markets = read_tables.markets
+_positions = read_tables.positions
+_legs = read_tables.legs
+_history = read_tables.history
 
 
 def list_positions(
