@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import decimal
 import json
 import logging
@@ -13,7 +12,7 @@ import sys
 import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import click
 
@@ -24,7 +23,9 @@ from indexer.oracles.status import PriceStatus
 from indexer.settings import Settings, load_settings
 from indexer.types import scaled
 
-if TYPE_CHECKING:  # the store and rich are imported lazily: the CLI starts fast
+if TYPE_CHECKING:  # the store, rich and asyncio are imported lazily: the CLI starts fast
+    from collections.abc import Coroutine
+
     from rich.console import Console
 
     from indexer.health.nearest import NearestLiquidation
@@ -32,7 +33,14 @@ if TYPE_CHECKING:  # the store and rich are imported lazily: the CLI starts fast
 
 log = logging.getLogger(__name__)
 EXIT_ERROR = 1
+T = TypeVar("T")
 
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, asyncio imported on first use (a twentieth of a second the short commands do without)."""
+    import asyncio
+
+    return asyncio.run(coroutine)
 
 def parse_address(text: str) -> str:
     """``indexer.address.parse_address``, imported on first use (it loads eth-utils: a fifth of a second)."""
@@ -149,7 +157,7 @@ def config_check(obj: Context, online: bool, quiet: bool) -> None:
                    f"{data_home()}", err=True)
     if not online:
         return
-    probes = asyncio.run(check_online(settings))
+    probes = _run(check_online(settings))
     for probe in probes:
         if not quiet or not probe.ok:
             click.echo(f"{'ok  ' if probe.ok else 'FAIL'} {probe.what}: {probe.detail}", err=True)
@@ -338,7 +346,7 @@ def sync(obj: Context, block: int | None, chains: tuple[str, ...]) -> None:
     for name in chains:
         if name not in obj.settings.all_chains:
             raise IndexerError(f"unknown chain {name!r} (configured: {', '.join(obj.settings.all_chains)})")
-    reads = asyncio.run(sync_once(obj.settings, obj.engine(), block=block, chains=chains or None))
+    reads = _run(sync_once(obj.settings, obj.engine(), block=block, chains=chains or None))
     for read in reads:
         what = "venue snapshot" if obj.settings.is_venue(read.chain) else "block"
         asked = "venue requests" if obj.settings.is_venue(read.chain) else "RPC requests"
@@ -692,6 +700,8 @@ def run_command(obj: Context, no_wait: bool) -> None:
     """Follow every configured chain block by block (read, judge, alert, store) and deliver alerts, until
     SIGINT/SIGTERM; the block in progress is finished or abandoned whole. One process writes a chain: a
     second one on the same database stands by and takes over when the first stops."""
+    import asyncio
+
     from indexer.jobs.run import run
 
     async def main() -> None:
@@ -701,7 +711,7 @@ def run_command(obj: Context, no_wait: bool) -> None:
             loop.add_signal_handler(signum, stop.set)
         await run(obj.settings, obj.engine(), stop, wait=not no_wait)
 
-    asyncio.run(main())
+    _run(main())
 
 
 # -- oracles -----------------------------------------------------------------------------------------
@@ -938,7 +948,7 @@ def alerts_test(obj: Context, channel: str) -> None:
     """Send one clearly marked TEST message to CHANNEL, once, and report what it answered."""
     from indexer.alerts.dispatch_cli import send_test
 
-    ok, report = asyncio.run(send_test(obj.settings, channel))
+    ok, report = _run(send_test(obj.settings, channel))
     click.echo(report)
     if not ok:
         raise IndexerError(f"test message to {channel!r} was not delivered")
@@ -957,7 +967,7 @@ def alerts_dispatch(obj: Context, once: bool, poll: float, lease: float) -> None
 
     obj.long_running = True
     obj.configure_logging()
-    delivered = asyncio.run(dispatch(obj.settings, obj.engine(), once=once, poll=poll, lease=lease))
+    delivered = _run(dispatch(obj.settings, obj.engine(), once=once, poll=poll, lease=lease))
     click.echo(f"processed {delivered} deliveries", err=True)
 
 
@@ -1111,7 +1121,7 @@ def demo(obj: Context, borrowers: int, shock: str) -> None:
     try:
         click.echo(f"devnet: {', '.join(deployment.protocols)} deployed, "
                    f"{len(accounts)} borrowers seeded ({time.perf_counter() - started:.1f}s)")
-        for read in asyncio.run(sync_once(obj.settings, obj.engine())):
+        for read in _run(sync_once(obj.settings, obj.engine())):
             click.echo(f"indexed {len(read.snapshots)} positions at block {read.block.number} "
                        f"with {read.stats.requests} JSON-RPC requests in {sum(read.timings.values()):.2f}s")
         _print_positions(obj, limit=15)
@@ -1120,7 +1130,7 @@ def demo(obj: Context, borrowers: int, shock: str) -> None:
             new_price = weth["price"] * int((100 - drop) * 100) // 10000
             set_price(deployment.rpc_url, deployment, "WETH", new_price)
             click.echo(f"\nWETH feed: {_usd(weth['price'])} → {_usd(new_price)} USD (-{drop}%); syncing again")
-            asyncio.run(sync_once(obj.settings, obj.engine()))
+            _run(sync_once(obj.settings, obj.engine()))
             from indexer.store.position_store import list_positions
 
             under = [p for p in list_positions(obj.engine()) if p.liquidatable]
