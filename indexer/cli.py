@@ -960,14 +960,18 @@ def alerts_test(obj: Context, channel: str) -> None:
               help="Seconds between passes when idle.")
 @click.option("--lease", type=click.FloatRange(min=1), default=30.0, show_default=True,
               help="Seconds a claimed row stays reserved; a crashed dispatcher's rows return after this.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Requests in flight; each claim takes at most four times as many rows.")
 @pass_ctx
-def alerts_dispatch(obj: Context, once: bool, poll: float, lease: float) -> None:
-    """Deliver pending alert deliveries (retries, backoff, Retry-After); SIGINT/SIGTERM stop it cleanly."""
+def alerts_dispatch(obj: Context, once: bool, poll: float, lease: float, concurrency: int) -> None:
+    """Deliver pending alert deliveries (retries, backoff, Retry-After); SIGINT/SIGTERM stop it cleanly. Several
+    dispatchers (this command's, `indexer run`'s) can deliver one database's outbox together: each row goes to one."""
     from indexer.alerts.dispatch_cli import dispatch
 
     obj.long_running = True
     obj.configure_logging()
-    delivered = _run(dispatch(obj.settings, obj.engine(), once=once, poll=poll, lease=lease))
+    delivered = _run(dispatch(obj.settings, obj.engine(), once=once, poll=poll, lease=lease,
+                              concurrency=concurrency))
     click.echo(f"processed {delivered} deliveries", err=True)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import time
@@ -20,39 +19,28 @@ from indexer.settings import Settings
 log = logging.getLogger(__name__)
 
 
-async def dispatch(settings: Settings, engine: Engine, *, once: bool, poll: float, lease: float) -> int:
-    """Deliver the outbox until SIGINT/SIGTERM (or one pass with ``once``); returns rows processed. One
-    dispatcher per database: with another one running (`indexer run`'s or this command's), ``once`` refuses
-    and the long-running form waits for it to end."""
-    from indexer.store.lease import OUTBOX_LEASE, ChainLease
+async def dispatch(settings: Settings, engine: Engine, *, once: bool, poll: float, lease: float,
+                   concurrency: int = 8) -> int:
+    """Deliver the outbox until SIGINT/SIGTERM (or one pass with ``once``); returns rows processed. Several
+    dispatchers may deliver one database's outbox at once (`indexer run`'s and this command's, on any number of
+    machines): each due row is claimed by one of them (``indexer.store.outbox``). ``concurrency``: requests in
+    flight (a claim takes at most four times as many rows)."""
     from indexer.store.outbox import DbOutbox
 
     channels = build_channels(settings.channels)
     outbox = DbOutbox(engine, pending_delivery, lease_seconds=lease)
-    holder = ChainLease(engine, OUTBOX_LEASE)
+    if once:
+        async with Dispatcher(outbox, channels, concurrency=concurrency) as dispatcher:
+            return await dispatcher.run_once()
     stop = asyncio.Event()
-    try:
-        if once:
-            holder.acquire_or_refuse("delivering the outbox")
-            async with Dispatcher(outbox, channels) as dispatcher:
-                return await dispatcher.run_once()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        if not holder.try_acquire():
-            log.warning("standby: another dispatcher delivers the outbox; taking over when it stops")
-            while not stop.is_set() and not holder.try_acquire():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=max(poll, 0.5))
-            if stop.is_set():
-                return 0
-        async with Dispatcher(outbox, channels) as dispatcher:
-            log.info("dispatcher started channels=%s", ",".join(channels) or "-")
-            await dispatcher.run_forever(stop, poll_interval=poll)
-            log.info("dispatcher stopped")
-            return 0
-    finally:
-        holder.release()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with Dispatcher(outbox, channels, concurrency=concurrency) as dispatcher:
+        log.info("dispatcher started channels=%s concurrency=%d", ",".join(channels) or "-", concurrency)
+        await dispatcher.run_forever(stop, poll_interval=poll)
+        log.info("dispatcher stopped")
+        return 0
 
 
 def test_message(channel: str) -> AlertMessage:

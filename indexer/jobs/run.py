@@ -95,8 +95,9 @@ class Runtime:
                 busy = ", ".join(c for c, ok in held.items() if not ok)
                 raise LeaseHeldError(f"chain {busy} is being followed by another `indexer run` (lease held)")
             self.channels = build_channels(self.settings.channels)
-            if self.dispatch and self.channels and self.outbox_lease.try_acquire():
-                await self._start_dispatcher()
+            if self.dispatch and self.channels:  # every `run` delivers (claims go to one dispatcher each); one
+                await self._start_dispatcher()  # re-asserts the open alerts to Alertmanager: the outbox lease's
+                self.outbox_lease.try_acquire()
             for chain, ok in held.items():
                 if ok:
                     self._start_pipeline(chain)
@@ -179,8 +180,7 @@ class Runtime:
     def _schedule(self) -> None:
         for chain in self.pipelines:
             self._schedule_follow(chain)
-        if any(s.standby for s in self.states.values()) or (self.dispatch and self.channels and
-                                                            self.dispatcher is None):
+        if any(s.standby for s in self.states.values()) or self._reasserts_elsewhere():
             self.scheduler.add_job(self._standby, "interval", seconds=self.settings.run.lease_poll, id="standby",
                                    max_instances=1, coalesce=True)
         for name, channel in self.channels.items():
@@ -196,24 +196,29 @@ class Runtime:
         self.scheduler.add_job(self._follow, "interval", args=[chain], seconds=self._poll_interval(chain),
                                id=f"follow:{chain}", max_instances=1, coalesce=True, next_run_time=datetime.now())
 
+    def _reasserts_elsewhere(self) -> bool:
+        """Another process holds the outbox lease: it re-asserts the open alerts to Alertmanager, this one stands by
+        for that duty (only where a channel has ``resend_every``)."""
+        resending = any(isinstance(c, AlertmanagerChannel) and c.settings.resend_every for c in self.channels.values())
+        return self.dispatch and resending and not self.outbox_lease.held
+
     async def _standby(self) -> None:
-        """A hot standby: take over each chain (and the outbox) whose holder has gone."""
+        """A hot standby: take over each chain (and the Alertmanager re-assertion) whose holder has gone."""
         for chain, state in self.states.items():
             if state.standby and self.leases[chain].try_acquire():
                 state.standby = False
                 self._start_pipeline(chain)
                 self._schedule_follow(chain)
                 log.warning("took over chain=%s: its previous holder is gone", chain)
-        if self.dispatch and self.channels and self.dispatcher is None and self.outbox_lease.try_acquire():
-            await self._start_dispatcher()
-            log.warning("took over the alert outbox: its previous dispatcher is gone")
-        if not any(s.standby for s in self.states.values()) and (self.dispatcher is not None or not self.channels
-                                                                 or not self.dispatch):
+        if self._reasserts_elsewhere() and self.outbox_lease.try_acquire():
+            log.warning("took over re-asserting the open alerts to Alertmanager: the previous holder is gone")
+        if not any(s.standby for s in self.states.values()) and not self._reasserts_elsewhere():
             self.scheduler.remove_job("standby")
 
     async def _reassert(self, name: str) -> None:
-        """Post the open alerts to an Alertmanager channel again (only the process that holds the outbox does)."""
-        if self.dispatcher is None:
+        """Post the open alerts to an Alertmanager channel again (only the process that holds the outbox lease
+        does)."""
+        if self.dispatcher is None or not self.outbox_lease.held:
             return
         import aiohttp
 

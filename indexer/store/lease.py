@@ -25,16 +25,18 @@ from indexer.errors import PermanentError
 log = logging.getLogger(__name__)
 
 
-OUTBOX_LEASE = "_outbox"  # the one dispatcher per database (`run`'s, or `indexer alerts dispatch`)
+# the one `indexer run` per database that re-asserts the open alerts to Alertmanager (any number deliver the outbox)
+OUTBOX_LEASE = "_outbox"
 
 
 class LeaseHeldError(PermanentError):
     """Another process holds the chain's lease."""
 
 
-def _key(chain: str) -> int:
-    """The advisory lock key of a chain: 8 bytes of a hash, as a signed 64-bit integer."""
-    return int.from_bytes(hashlib.sha256(f"indexer-chain-lease:{chain}".encode()).digest()[:8], "big", signed=True)
+def lock_key(name: str) -> int:
+    """The Postgres advisory lock key of a named lease or lock (a chain): 8 bytes of a hash, as a signed 64-bit
+    integer."""
+    return int.from_bytes(hashlib.sha256(f"indexer-chain-lease:{name}".encode()).digest()[:8], "big", signed=True)
 
 
 class ChainLease:
@@ -57,7 +59,8 @@ class ChainLease:
             return True
         if self.engine.dialect.name == "postgresql":
             connection = self.engine.connect()
-            got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _key(self.chain)}).scalar())
+            got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                          {"k": lock_key(self.chain)}).scalar())
             connection.commit()
             if not got:
                 connection.close()
@@ -83,9 +86,6 @@ class ChainLease:
 
     def acquire_or_refuse(self, what: str) -> None:
         if not self.try_acquire():
-            if self.chain == OUTBOX_LEASE:
-                raise LeaseHeldError("the alert outbox is being delivered by another process (`indexer run` or "
-                                     f"`indexer alerts dispatch`): {what} refused")
             raise LeaseHeldError(f"chain {self.chain!r} is being written by another process (`indexer run`): "
                                  f"{what} refused")
 
@@ -94,7 +94,7 @@ class ChainLease:
             return
         if self._connection is not None:
             try:
-                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(self.chain)})
+                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(self.chain)})
                 self._connection.commit()
             finally:
                 self._connection.close()

@@ -2,9 +2,14 @@
 claims are built by the caller's ``make`` (the dispatcher's own row type: the store does not import alerts).
 
 Claiming takes a lease on rows (``claimed_until``); recording an outcome counts the attempt. A dispatcher
-that dies
-mid-batch leaves its rows leased, and they are claimed again once the lease has run out. Delivery is
+that dies mid-batch leaves its rows leased, and they are claimed again once the lease has run out. Delivery is
 therefore at-least-once; the event id travels as the idempotency key so receivers can drop repeats.
+
+Any number of dispatchers may claim from one database: claims are serialized (SQLite: ``BEGIN IMMEDIATE``;
+Postgres: a transaction-level advisory lock), each one short (a read of the pending rows and one UPDATE), so every
+claim sees the leases of the ones before it, and the sending runs in parallel. Row locks alone (``FOR UPDATE SKIP
+LOCKED``) would not do: a claim must see a whole alert's pending rows to send only its newest, and only when none of
+its rows is leased, or one alert's events could reach a channel out of order.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine, Table, select, text, update
 
+from indexer.store.lease import lock_key
 from indexer.store.models import Alert, AlertEvent, Delivery
+
+_CLAIM_LOCK = lock_key("_outbox_claim")
 
 _deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
 _events: Table = AlertEvent.__table__  # type: ignore[attr-defined]
@@ -41,6 +49,8 @@ class DbOutbox:
                    .where(d.status == "pending").order_by(d.id))
         with self.engine.connect() as plain, plain.execution_options(sqlite_immediate=True).begin() as txn:
             conn = txn.connection
+            if conn.dialect.name == "postgresql":  # one claim at a time; released with the transaction
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CLAIM_LOCK})
             newest: dict[tuple[str, str], Any] = {}
             busy: set[tuple[str, str]] = set()
             superseded: list[tuple[int, str]] = []
