@@ -1,48 +1,52 @@
 """Every alert channel kind, one line each, and routing of events to configured channels.
 
-Config shape (TOML ``[alerts.channels.<name>]``, or any mapping): ``{name: {"kind": ..., ...settings}}``.
+Config shape (TOML ``[alerts.channels.<name>]``, or any mapping): ``{name: {"kind": ..., ...settings}}``. A kind's
+module is imported when a channel of that kind is configured (loading settings imports only those: the CLI's
+start-up).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from indexer.alerts.channels.alertmanager import AlertmanagerChannel
-from indexer.alerts.channels.apprise import AppriseChannel
-from indexer.alerts.channels.base import Channel, ChannelSettings
-from indexer.alerts.channels.discord import DiscordChannel
-from indexer.alerts.channels.log import LogChannel
-from indexer.alerts.channels.pagerduty import PagerDutyChannel
-from indexer.alerts.channels.slack import SlackChannel
-from indexer.alerts.channels.telegram import TelegramChannel
-from indexer.alerts.channels.webhook import WebhookChannel
-from indexer.alerts.message import AlertMessage
 from indexer.errors import ConfigError
 
-CHANNELS: dict[str, type[Channel[Any]]] = {cls.kind: cls for cls in (
-    WebhookChannel,
-    SlackChannel,
-    DiscordChannel,
-    TelegramChannel,
-    PagerDutyChannel,
-    AlertmanagerChannel,
-    AppriseChannel,
-    LogChannel,
-)}
+if TYPE_CHECKING:
+    from indexer.alerts.channels.base import Channel, ChannelSettings
+    from indexer.alerts.message import AlertMessage
+
+KINDS: dict[str, str] = {  # kind → the module and class that implement it
+    "webhook": "indexer.alerts.channels.webhook:WebhookChannel",
+    "slack": "indexer.alerts.channels.slack:SlackChannel",
+    "discord": "indexer.alerts.channels.discord:DiscordChannel",
+    "telegram": "indexer.alerts.channels.telegram:TelegramChannel",
+    "pagerduty": "indexer.alerts.channels.pagerduty:PagerDutyChannel",
+    "alertmanager": "indexer.alerts.channels.alertmanager:AlertmanagerChannel",
+    "apprise": "indexer.alerts.channels.apprise:AppriseChannel",
+    "log": "indexer.alerts.channels.log:LogChannel",
+}
+
+
+def channel_class(kind: str) -> type[Channel[Any]]:
+    """The class of a known channel kind (``KINDS``), its module imported on first use."""
+    module, _, name = KINDS[kind].partition(":")
+    cls: type[Channel[Any]] = getattr(importlib.import_module(module), name)
+    return cls
 
 
 def channel_settings(name: str, raw: Mapping[str, Any]) -> ChannelSettings:
     """Validate one channel's config without touching the environment (for settings loading)."""
     kind = raw.get("kind")
-    if kind not in CHANNELS:
-        known = ", ".join(sorted(CHANNELS))
+    if kind not in KINDS:
+        known = ", ".join(sorted(KINDS))
         what = "has no kind" if kind is None else f"unknown kind {kind!r}"
         raise ConfigError(f"alert channel {name!r}: {what} (known: {known})")
     try:
-        return CHANNELS[kind].settings_model.model_validate(dict(raw))
+        return channel_class(kind).settings_model.model_validate(dict(raw))
     except ValidationError as exc:
         raise ConfigError(f"alert channel {name!r} ({kind}): {_first_error(exc)}") from None
 
@@ -54,7 +58,7 @@ def build_channels(config: Mapping[str, Mapping[str, Any]], *,
     channels: dict[str, Channel[Any]] = {}
     for name, raw in config.items():
         settings = channel_settings(name, raw)
-        channels[name] = CHANNELS[settings.kind](name, settings, environ=environ)
+        channels[name] = channel_class(settings.kind)(name, settings, environ=environ)
     return channels
 
 

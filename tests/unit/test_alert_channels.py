@@ -15,7 +15,7 @@ from indexer.alerts.channels.log import LogChannel
 from indexer.alerts.channels.pagerduty import pd_dedup_key
 from indexer.alerts.format import render, summary, text, title
 from indexer.alerts.message import AlertMessage, LiquidationPrice, PerpSummary
-from indexer.alerts.registry import CHANNELS, build_channels, channel_settings, routes
+from indexer.alerts.registry import KINDS, build_channels, channel_class, channel_settings, routes
 from indexer.errors import ConfigError
 
 ACCOUNT = "0x12aB000000000000000000000000000000C0dEf0"
@@ -301,9 +301,9 @@ def test_redact_scrubs_token_and_url():
 # --- configuration ----------------------------------------------------------------------------------------
 
 def test_registry_lists_every_kind_once():
-    assert sorted(CHANNELS) == ["alertmanager", "apprise", "discord", "log", "pagerduty", "slack", "telegram",
-                                "webhook"]
-    assert all(kind == cls.kind for kind, cls in CHANNELS.items())
+    assert sorted(KINDS) == ["alertmanager", "apprise", "discord", "log", "pagerduty", "slack", "telegram",
+                             "webhook"]
+    assert all(kind == channel_class(kind).kind for kind in KINDS)
 
 
 @pytest.mark.parametrize(("raw", "error"), [
@@ -350,3 +350,23 @@ ROUTING = {
 ])
 def test_routes(m, expected):
     assert routes(m, build_channels(ROUTING, environ=ENV)) == expected
+
+
+def test_loading_settings_imports_the_configured_channel_kinds_alone(tmp_path):
+    """The shipped default routes to the log: loading it imports that channel's module and no other (the CLI's
+    start-up); a config of its own with a webhook channel imports the webhook's alone."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import sys; from indexer.settings import load_settings; load_settings(sys.argv[1] or None); "
+             "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('indexer.alerts.channels.') "
+             "and m.rsplit('.', 1)[1] in __import__('indexer.alerts.registry').alerts.registry.KINDS))")
+    hook = tmp_path / "hook.toml"
+    hook.write_text('[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:1/hook"\n'
+                    'secret_env = "HOOK_SECRET"\n')
+    env = {**os.environ, "HOOK_SECRET": "s"}
+    seen = [subprocess.run([sys.executable, "-c", probe, config], capture_output=True, text=True, timeout=60,
+                           env=env) for config in ("", str(hook))]
+    assert all(done.returncode == 0 for done in seen), [done.stderr for done in seen]
+    assert [done.stdout.strip() for done in seen] == ["['log']", "['webhook']"]

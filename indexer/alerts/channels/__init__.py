@@ -1,4 +1,4 @@
-"""Alert channels, one module each; ``indexer.alerts.registry.CHANNELS`` lists them."""
+"""Alert channels, one module each; ``indexer.alerts.registry.KINDS`` lists them."""
 
 from indexer.alerts.channels.base import Channel, ChannelSettings, HttpChannel, HttpRequest, LocalChannel, Secret
 
