@@ -675,7 +675,8 @@ def wallet_command(obj: Context, address: str, horizon: str, target: Decimal | N
         plan = p.safety
         steps = [] if plan is None else plan.steps
         what = "; ".join(
-            f"{s.action} {price_text(scaled(s.amount, s.decimals))} {plain_text(s.symbol)}" if s.amount is not None
+            f"{s.action} {price_text(scaled(s.amount, s.decimals))} {plain_text(s.symbol)}"
+            f"{'' if s.into is None else ' into ' + plain_text(s.into)}" if s.amount is not None
             else f"repaying all {plain_text(s.symbol)} is not enough" for s in steps)
         if plan is not None and plan.unmodelled and not steps:
             what = "not modelled for this protocol"

@@ -220,7 +220,8 @@ class AlertEngine:
         """The smallest repayment of each debt and deposit of each collateral that brings the position back to the
         target, each on its own (none when it is there, or the protocol's local math does not take amounts)."""
         plan = to_be_safe(self.sources[snapshot.market], snapshot, self.target)
-        return tuple(SafeStep(step.action, step.symbol, format(scaled(step.amount, step.decimals), "f"),
+        return tuple(SafeStep(step.action, step.symbol if step.into is None else f"{step.symbol} into {step.into}",
+                              format(scaled(step.amount, step.decimals), "f"),
                               str(self.target)) for step in plan.steps if step.amount is not None)
 
     def _liquidation(self, snapshot: PositionSnapshot) -> LiquidationPrice | None:

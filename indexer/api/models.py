@@ -243,8 +243,10 @@ class Leg(Model):
 
 class SafetyStep(Model):
     action: Literal["repay", "add"]
-    asset: str
-    symbol: str
+    asset: str = Field(description="the leg repaid or added to (a vault's address for a deposit into a vault)")
+    symbol: str = Field(description="what the amount is paid in")
+    into: str | None = Field(default=None, description="a deposit paid in another asset than the leg's (a vault's "
+                                                       "underlying asset): the leg's symbol")
     amount: Dec | None
     amount_raw: Uint | None
     health_after: Dec | None

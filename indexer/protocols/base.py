@@ -171,6 +171,18 @@ class MarginDeposit(Protocol):
         ...
 
 
+@runtime_checkable
+class DepositAsset(Protocol):
+    """Optional, beside ``BalanceRounding``: a collateral leg whose amount is not in the asset a deposit into it is
+    made in (an ERC-4626 vault's shares: Euler v2's collateral vaults take the underlying asset), so "what it takes"
+    names the asset paid in rather than the leg's."""
+
+    def deposit_asset(self, snapshot: PositionSnapshot, leg: Leg) -> MarginAsset | None:
+        """The asset a deposit into ``leg`` is paid in (its ``amount_after`` change is in its units); None: the
+        leg's own."""
+        ...
+
+
 class _Configured(Protocol):
     kind: ClassVar[str]
     # "chain": reads contracts through Multicall3 (``Source``); "venue": an HTTP venue (``VenueSource``)

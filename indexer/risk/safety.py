@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from indexer.protocols.base import BalanceRounding, MarginDeposit, PositionRules
+from indexer.protocols.base import BalanceRounding, DepositAsset, MarginDeposit, PositionRules
 from indexer.types import Leg, PositionSnapshot, Role, scaled
 
 _MAX_ADD = 2**200  # an amount past any token's supply: no deposit of this size reaches the target
@@ -33,6 +33,8 @@ _MAX_ADD = 2**200  # an amount past any token's supply: no deposit of this size 
 class SafetyStep:
     """Repay ``amount`` of a debt (``action = "repay"``) or add it to a collateral (``"add"``), in the token's
     units (``decimals`` places), to reach the target on its own; ``health_after`` is the health it gives.
+    ``asset`` is the leg's; ``symbol`` and ``decimals`` what the amount is paid in — the leg's own, or (``into``:
+    the leg's symbol) the asset a vault takes for its shares (``DepositAsset``).
     ``amount`` None: no amount of this leg alone reaches the target (repaying all of it falls short; a
     collateral the protocol does not count). ``exact``: the protocol's balance rounding was applied (a margin
     deposit, ``MarginDeposit``, is always booked as the protocol books it)."""
@@ -44,9 +46,10 @@ class SafetyStep:
     amount: int | None
     health_after: Decimal | None
     exact: bool
+    into: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"action": self.action, "asset": self.asset, "symbol": self.symbol,
+        return {"action": self.action, "asset": self.asset, "symbol": self.symbol, "into": self.into,
                 "amount": None if self.amount is None else str(scaled(self.amount, self.decimals)),
                 "amount_raw": None if self.amount is None else str(self.amount),
                 "health_after": None if self.health_after is None else str(self.health_after),
@@ -81,6 +84,9 @@ def to_be_safe(rules: PositionRules, snapshot: PositionSnapshot, target: Decimal
             step = _smallest(rules, snapshot, index, target, repay=True)
         elif leg.role is Role.COLLATERAL:
             step = _smallest(rules, snapshot, index, target, repay=False)
+            paid = rules.deposit_asset(snapshot, leg) if isinstance(rules, DepositAsset) else None
+            if step is not None and paid is not None:  # a vault's shares: the deposit is paid in its asset
+                step = dataclasses.replace(step, symbol=paid.symbol, decimals=paid.decimals, into=leg.symbol)
         else:
             continue
         if step is None:

@@ -154,7 +154,11 @@ async def test_what_it_takes_to_be_safe_is_what_the_evault_books(chain, tmp_path
                 same[step.symbol] += 1
             else:
                 differ.append((step.symbol, step.amount, other.amount))
+            if leg.role is Role.COLLATERAL:  # paid in the vault's asset (what `deposit` takes), into the vault
+                name = next(n for n, v in chain.record["vaults"].items() if v["address"] == step.asset)
+                assert (step.symbol, step.into) == (chain.record["vaults"][name]["asset"], leg.symbol), step
             if leg.role is Role.DEBT:
+                assert step.into is None
                 assert step.amount == other.amount  # debtOf after a repayment of x is debt - x, to the unit
             else:  # the generic answer is a number of shares; the deposit that mints them is their previewMint
                 assert step.amount == rules.to_assets_up(other.amount, leg.terms["total_assets"],

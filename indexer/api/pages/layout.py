@@ -143,7 +143,8 @@ def safety_table(plan: SafetyPlan | None, health: Decimal | None) -> str:
         amount = step_amount(step) or "no amount of this alone reaches the target"
         rounding = "the protocol's own" if step.exact else "plain units"
         rows.append(f'<tr class="step"><td>{escape(step.action)}</td>'
-                    f'<td title="{escape(step.asset)}">{escape(step.symbol)}</td>'
+                    f'<td title="{escape(step.asset)}">{escape(step.symbol)}'
+                    f'{"" if step.into is None else " into " + escape(step.into)}</td>'
                     f'<td class="num amount">{escape(amount)}</td>'
                     f'<td class="num">{escape(health_text(step.health_after))}</td><td>{escape(rounding)}</td></tr>')
     out = table(["do", "asset", "amount", "health after", "rounding"], rows, numeric=frozenset({2, 3}))

@@ -84,7 +84,7 @@ from indexer.hexutil import keccak, to_checksum_address
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.pyth import pyth_calls, pyth_decode
 from indexer.oracles.reading import FeedKind, FeedReading
-from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
+from indexer.protocols.base import DiscoverySpec, MarginAsset, MarketRead, MarketRef
 from indexer.protocols.euler_v2 import rules
 from indexer.protocols.euler_v2.options import EulerOptions
 from indexer.types import (
@@ -532,10 +532,14 @@ class EulerV2Adapter:
             ltv = rules.liquidation_ltv(config, block.timestamp)
             balance = s.balances.get(c)
             token = layout.tokens.get(c, Token(c[:8], rules.DEFAULT_DECIMALS))
+            totals = (ctx.vaults or {}).get(c)
+            paid = None if totals is None else layout.tokens.get(totals.asset)
             listed.append({"vault": c, "symbol": token.symbol, "balance": _big(balance), "borrow_ltv": config.borrow,
                            "liquidation_ltv": ltv, "ltv_target": config.liquidation,
                            "ltv_initial": config.initial_liquidation, "ltv_target_timestamp": config.target_timestamp,
-                           "ltv_ramp_duration": config.ramp_duration, "counted": c in s.quotes})
+                           "ltv_ramp_duration": config.ramp_duration, "counted": c in s.quotes,
+                           **({} if totals is None else {"asset": totals.asset}),
+                           **({} if paid is None else {"asset_symbol": paid.symbol, "asset_decimals": paid.decimals})})
             if balance is None and ltv > 0:  # EVK asks balanceOf of every collateral with an LTV: it reverts too
                 log.warning("euler_v2 collateral balance reverted market=%s account=%s collateral=%s block=%d",
                             self.market.key, s.account, c, block.number)
@@ -544,7 +548,6 @@ class EulerV2Adapter:
                 continue
             quote, resolution = s.quotes[c]
             assert balance is not None  # only collaterals with a balance were quoted
-            totals = (ctx.vaults or {}).get(c)
             leg = self._leg(c, token, Role.COLLATERAL, balance, quote, resolution, ctx, stale,
                             {"ltv": ltv, "borrow_ltv": config.borrow, **_share_terms(c, balance, resolution, totals)})
             if leg is None:
@@ -719,6 +722,17 @@ class EulerV2Adapter:
             if price is not None:
                 points[key] = LiquidationPoint(price, falling=falling)
         return points
+
+    @staticmethod
+    def deposit_asset(snapshot: PositionSnapshot, leg: Leg) -> MarginAsset | None:
+        """A collateral vault's ``asset()``: what ``deposit`` takes (``amount_after``'s change is in its units, and
+        the vault's shares carry its decimals); None where the vault's totals or its asset's metadata were not
+        read."""
+        for listed in snapshot.detail.get("collaterals", ()):
+            if listed.get("vault") == leg.asset and "asset_symbol" in listed:
+                return MarginAsset(asset=listed["asset"], symbol=listed["asset_symbol"],
+                                   decimals=int(listed["asset_decimals"]))
+        return None
 
     @staticmethod
     def amount_after(snapshot: PositionSnapshot, leg: Leg, change: int) -> int | None:
