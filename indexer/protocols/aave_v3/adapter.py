@@ -468,15 +468,14 @@ class AaveV3Adapter:
                 ltv_zeroed=bool(category and category.ltvzero_bitmap >> rid & 1),
                 isolated_outside=bool(category and category.isolated and not in_emode))
             grace = {"grace_until": reserve.grace_until} if reserve.grace_until >= block.timestamp else {}
-            priced = Leg(asset=reserve.asset, symbol=reserve.symbol, decimals=reserve.decimals, role=Role.DEBT,
-                         amount=0, price=price, price_decimals=places, price_key=key, value=0, feed=feed,
-                         round_id=rounds.get(feed) if feed else None, terms=grace)
+            round_id = rounds.get(feed) if feed else None
             if bits >> (2 * rid + 1) & 1:
                 # v3.5+ `getATokenBalance`: rayMulFloor; before, rayMul (half-up)
                 collateral = collateral_balance(rules, got["collateral"], reserve.normalized_income)
-                legs.append(dataclasses.replace(
-                    priced, role=Role.COLLATERAL, amount=collateral,
-                    value=collateral * price // unit if in_total else 0,
+                legs.append(Leg(  # built whole, not dataclasses.replace'd: this runs per leg per block
+                    asset=reserve.asset, symbol=reserve.symbol, decimals=reserve.decimals, role=Role.COLLATERAL,
+                    amount=collateral, price=price, price_decimals=places, price_key=key,
+                    value=collateral * price // unit if in_total else 0, feed=feed, round_id=round_id,
                     terms={"liquidation_threshold": lt, "ltv": ltv, "counted": int(in_total),
                            # LiquidationLogic: the category's bonus for collateral in the user's category
                            "liquidation_bonus": category.liquidation_bonus if in_emode and category
@@ -489,13 +488,15 @@ class AaveV3Adapter:
                 if "variable_balance" in got:
                     debt = got["variable_balance"]
                     value = debt * price // unit
-                    terms = priced.terms
+                    terms = grace
                 else:
                     debt = debt_balance(rules, variable, reserve.normalized_debt, got.get("stable", 0))
                     value = debt_value(rules, debt, price, unit)
                     # the variable debt token's scaled balance and index: what a repayment's rounding starts from
-                    terms = {**priced.terms, "scaled": variable, "index": reserve.normalized_debt}
-                legs.append(dataclasses.replace(priced, amount=debt, value=value, terms=terms))
+                    terms = {**grace, "scaled": variable, "index": reserve.normalized_debt}
+                legs.append(Leg(asset=reserve.asset, symbol=reserve.symbol, decimals=reserve.decimals, role=Role.DEBT,
+                                amount=debt, price=price, price_decimals=places, price_key=key, value=value, feed=feed,
+                                round_id=round_id, terms=terms))
         detail: dict[str, Any] = {"emode_category": emode, "user_configuration": str(bits),
                                   "pool_revision": layout.revision, "rules": rules.name}
         if not layout.applied.verified:
