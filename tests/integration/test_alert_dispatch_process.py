@@ -6,6 +6,7 @@ dispatcher counts as delivered).
 """
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import os
@@ -61,15 +62,18 @@ def pending_ids(engine):
     return {e for e, _ in rows}, {s for _, s in rows}
 
 
-async def test_sigkill_mid_batch_then_restart(devnet, chain_state, write_devnet_config, engine, unused_tcp_port):
-    receiver = SlowReceiver(delay=0.15)
+@contextlib.asynccontextmanager
+async def pending_alerts(receiver, devnet, write_devnet_config, engine, port):
+    """``receiver`` listening on loopback ``port`` as the webhook channel of a devnet config; every devnet account
+    tracked and WETH halved, then synced: many alerts, each with a pending delivery. Yields (env, config, event
+    ids) for dispatcher processes."""
     app = web.Application()
     app.router.add_post("/hook", receiver.handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        channels = (f'[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:{unused_tcp_port}/hook"\n'
+        channels = (f'[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:{port}/hook"\n'
                     'secret_env = "KILL_TEST_SECRET"\n')
         config = write_devnet_config(tail=channels)
         env = {**os.environ, "KILL_TEST_SECRET": SECRET}
@@ -81,7 +85,16 @@ async def test_sigkill_mid_batch_then_restart(devnet, chain_state, write_devnet_
         await sync_once(load_settings(config), engine)
         events, statuses = pending_ids(engine)
         assert len(events) >= 10 and statuses == {"pending"}
+        yield env, config, events
+    finally:
+        os.environ.pop("KILL_TEST_SECRET", None)
+        await runner.cleanup()
 
+
+async def test_sigkill_mid_batch_then_restart(devnet, chain_state, write_devnet_config, engine, unused_tcp_port):
+    receiver = SlowReceiver(delay=0.15)
+    async with pending_alerts(receiver, devnet, write_devnet_config, engine, unused_tcp_port) as (env, config,
+                                                                                                    events):
         first = start_dispatcher(env, config)
         deadline = time.monotonic() + 30
         while len(receiver.ok) < 3 and time.monotonic() < deadline:
@@ -100,9 +113,6 @@ async def test_sigkill_mid_batch_then_restart(devnet, chain_state, write_devnet_
         second.send_signal(signal.SIGTERM)
         out, err = second.communicate(timeout=20)
         assert second.returncode == 0, err
-    finally:
-        os.environ.pop("KILL_TEST_SECRET", None)
-        await runner.cleanup()
 
     assert set(receiver.ok) == events  # every pending alert arrived
     assert len(receiver.ok) == len(set(receiver.ok))  # no key was answered 2xx twice

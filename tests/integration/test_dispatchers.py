@@ -10,7 +10,6 @@ than one process delivers.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -21,16 +20,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiohttp import web
 
-from indexer.devnet import set_price
-from indexer.settings import load_settings
 from indexer.store.models import Alert, AlertEvent, Delivery
 from indexer.store.outbox import DbOutbox
 from indexer.store.types import utc_now
-from indexer.store.wallet_store import add_wallet
-from indexer.sync import sync_once
-from tests.integration.test_alert_dispatch_process import SECRET, SlowReceiver, pending_ids
+from tests.integration.test_alert_dispatch_process import SlowReceiver, pending_alerts, pending_ids
 
 ALERTS, EVENTS_PER_ALERT, THREADS = 40, 3, 3
 
@@ -103,42 +97,24 @@ def _start(env: dict[str, str], config: Any) -> subprocess.Popen[str]:
 async def test_three_dispatch_processes_deliver_every_event_once(devnet, chain_state, write_devnet_config, engine,
                                                                  unused_tcp_port):
     receiver = SlowReceiver(delay=0.5)  # one process alone would take a while: the others join in
-    app = web.Application()
-    app.router.add_post("/hook", receiver.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    processes: list[subprocess.Popen[str]] = []
-    try:
-        channels = (f'[channels.hook]\nkind = "webhook"\nbase_url = "http://127.0.0.1:{unused_tcp_port}/hook"\n'
-                    'secret_env = "KILL_TEST_SECRET"\n')
-        config = write_devnet_config(tail=channels)
-        env = {**os.environ, "KILL_TEST_SECRET": SECRET}
-        os.environ["KILL_TEST_SECRET"] = SECRET
-        for account in devnet.accounts:
-            add_wallet(engine, address=account.address, label=account.kind)
-        weth = devnet.deployment.reserve("WETH")
-        set_price(devnet.url, devnet.deployment, "WETH", weth["price"] // 2)  # many alerts at once
-        await sync_once(load_settings(config), engine)
-        events, statuses = pending_ids(engine)
-        assert len(events) >= 12 and statuses == {"pending"}
-
+    logs: list[str] = []
+    async with pending_alerts(receiver, devnet, write_devnet_config, engine, unused_tcp_port) as (env, config,
+                                                                                                    events):
+        assert len(events) >= 12
         processes = [_start(env, config) for _ in range(3)]
-        deadline = time.monotonic() + 90
-        while pending_ids(engine)[1] != {"delivered"} and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        logs = []
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-            _, err = process.communicate(timeout=20)
-            assert process.returncode == 0, err
-            logs.append(err)
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-        os.environ.pop("KILL_TEST_SECRET", None)
-        await runner.cleanup()
+        try:
+            deadline = time.monotonic() + 90
+            while pending_ids(engine)[1] != {"delivered"} and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+                _, err = process.communicate(timeout=20)
+                assert process.returncode == 0, err
+                logs.append(err)
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
 
     assert pending_ids(engine)[1] == {"delivered"}
     assert sorted(receiver.ok) == sorted(events) and receiver.repeats == []  # each once, none sent twice
