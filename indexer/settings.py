@@ -114,6 +114,9 @@ class ChainSettings(_Strict):
     sequencer_uptime_feed: str | None = None  # L2 sequencer-uptime feed; "devnet:NAME" allowed
     sequencer_grace: int = Field(default=3600, ge=0)
     feeds: list[FeedSettings] = Field(default_factory=list)
+    # split the chain's markets over this many shards, each followed (and leased) as a chain of its own named
+    # ``NAME.0`` … ``NAME.{shards-1}``: several `indexer run` workers share the chain (``shard_of``)
+    shards: int = Field(default=1, ge=1, le=256)
 
     @field_validator("rpc_urls")
     @classmethod
@@ -188,6 +191,10 @@ class RunSettings(_Strict):
     listen: str = Field(default="127.0.0.1:9465", pattern=r"^[^:\s]+:\d{1,5}$")  # host:port; port 0 picks one
     ready_lag_blocks: int = Field(default=2, ge=0)  # /readyz is 503 while a chain is further behind its head
     lease_poll: float = Field(default=2.0, gt=0)  # a standby tries for a chain's lease this often (seconds)
+    # at most this many chains (or shards) taken at start (0: every free one); a chain found free for
+    # ``takeover_seconds`` (its holder gone) is taken whatever the count, so the workers' chains stay followed
+    max_chains: int = Field(default=0, ge=0)
+    takeover_seconds: float = Field(default=10.0, ge=0)
     progress_seconds: float = Field(default=10.0, ge=0)  # a chain's block line at INFO at most this often
 
 
@@ -252,6 +259,14 @@ class RiskSettings(_Strict):
         return groups
 
 
+def shard_of(market: str, shards: int) -> int:
+    """The shard of a sharded chain a market key belongs to: a stable hash (CRC-32) of the key, so adding a market
+    moves no other (changing ``shards`` moves most: their positions are then read afresh under the new shard)."""
+    import zlib
+
+    return zlib.crc32(market.encode()) % shards
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettings = ApiSettings()
@@ -266,6 +281,34 @@ class Settings(_Strict):
     venues: dict[str, VenueSettings] = Field(default_factory=dict)
     markets: dict[str, MarketSettings] = Field(default_factory=dict)
     source: str = "<defaults>"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sharded_chains(cls, data: Any) -> Any:
+        """A chain with ``shards = N`` becomes N chains ``NAME.i`` (the same settings, one shard each), and each of
+        its markets moves to its shard's (``shard_of``)."""
+        if not isinstance(data, dict) or not isinstance(data.get("chains"), dict):
+            return data
+        chains: dict[str, Any] = {}
+        moved: dict[str, str] = {}  # market key → its shard's chain
+        for name, chain in data["chains"].items():
+            raw = chain.model_dump() if isinstance(chain, BaseModel) else chain
+            shards = raw.get("shards", 1) if isinstance(raw, dict) else 1
+            if not isinstance(shards, int) or shards <= 1:
+                chains[name] = chain
+                continue
+            for i in range(shards):
+                chains[f"{name}.{i}"] = {**raw, "shards": 1}
+            for key, market in (data.get("markets") or {}).items():
+                on = market.chain if isinstance(market, MarketSettings) else (market or {}).get("chain")
+                if on == name:
+                    moved[key] = f"{name}.{shard_of(key, shards)}"
+        if not moved and chains.keys() == data["chains"].keys():
+            return data
+        markets = {key: ((m.model_copy(update={"chain": moved[key]}) if isinstance(m, BaseModel)
+                          else {**m, "chain": moved[key]}) if key in moved else m)
+                   for key, m in (data.get("markets") or {}).items()}
+        return {**data, "chains": chains, "markets": markets}
 
     @field_validator("markets")
     @classmethod

@@ -83,6 +83,7 @@ class Runtime:
         self.address = ""  # the status server's, once it listens
         self.subscriptions: dict[str, HeadSubscription] = {}  # per chain with a WebSocket endpoint
         self._rerun: set[str] = set()  # chains a new head reached while their step was running
+        self.free_since: dict[str, float] = {}  # chains seen free while at ``max_chains``: since when
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -90,10 +91,19 @@ class Runtime:
             self._stack, self._stop = stack, stop
             stack.callback(self.engine.dispose)
             stack.callback(self._release_leases)
-            held = {chain: self.leases[chain].try_acquire() for chain in self.chains}
-            if not self.wait and not all(held.values()):
-                busy = ", ".join(c for c, ok in held.items() if not ok)
-                raise LeaseHeldError(f"chain {busy} is being followed by another `indexer run` (lease held)")
+            cap = self.settings.run.max_chains
+            held: dict[str, bool] = {}
+            capped: set[str] = set()  # not tried: this worker has its `max_chains` already
+            for chain in self.chains:  # in one order in every worker: simultaneous starts spread over the chains
+                if cap and sum(held.values()) >= cap:
+                    held[chain] = False
+                    capped.add(chain)
+                else:
+                    held[chain] = self.leases[chain].try_acquire()
+            busy = [c for c, ok in held.items() if not ok and c not in capped]
+            if not self.wait and (busy or not any(held.values())):
+                raise LeaseHeldError(f"chain {', '.join(busy or self.chains)} is being followed by another "
+                                     "`indexer run` (lease held)")
             self.channels = build_channels(self.settings.channels)
             if self.dispatch and self.channels:  # every `run` delivers (claims go to one dispatcher each); one
                 await self._start_dispatcher()  # re-asserts the open alerts to Alertmanager: the outbox lease's
@@ -103,8 +113,9 @@ class Runtime:
                     self._start_pipeline(chain)
                 else:
                     self.states[chain].standby = True
-                    log.warning("standby chain=%s: another process holds its lease; taking over when it stops",
-                                chain)
+                    log.warning("standby chain=%s: %s; taking over when it stops", chain,
+                                f"this worker follows its max_chains = {cap} already" if chain in capped else
+                                "another process holds its lease")
             stack.push_async_callback(self._stop_pipelines)
             await self._serve_status(stack)
             self._schedule()
@@ -203,13 +214,26 @@ class Runtime:
         return self.dispatch and resending and not self.outbox_lease.held
 
     async def _standby(self) -> None:
-        """A hot standby: take over each chain (and the Alertmanager re-assertion) whose holder has gone."""
+        """A hot standby: take over each chain (and the Alertmanager re-assertion) whose holder has gone. With
+        ``[run] max_chains`` reached, a free chain is taken only once it has stayed free ``takeover_seconds`` (its
+        holder gone, no worker under its count took it): until then its lease is let go again."""
+        cap, now = self.settings.run.max_chains, time.monotonic()
         for chain, state in self.states.items():
-            if state.standby and self.leases[chain].try_acquire():
-                state.standby = False
-                self._start_pipeline(chain)
-                self._schedule_follow(chain)
-                log.warning("took over chain=%s: its previous holder is gone", chain)
+            if not state.standby:
+                continue
+            if not self.leases[chain].try_acquire():
+                self.free_since.pop(chain, None)
+                continue
+            following = sum(1 for s in self.states.values() if not s.standby)
+            if cap and following >= cap and now - self.free_since.setdefault(chain, now) < \
+                    self.settings.run.takeover_seconds:
+                self.leases[chain].release()
+                continue
+            self.free_since.pop(chain, None)
+            state.standby = False
+            self._start_pipeline(chain)
+            self._schedule_follow(chain)
+            log.warning("took over chain=%s: its previous holder is gone", chain)
         if self._reasserts_elsewhere() and self.outbox_lease.try_acquire():
             log.warning("took over re-asserting the open alerts to Alertmanager: the previous holder is gone")
         if not any(s.standby for s in self.states.values()) and not self._reasserts_elsewhere():
@@ -325,9 +349,11 @@ class Runtime:
                                   "chains": chains}, status=503 if failing else 200)
 
     async def _readyz(self, request: web.Request) -> web.Response:
-        """200 when every chain is within ``run.ready_lag_blocks`` of its head; 503 while any is behind."""
+        """200 when every chain this process follows is within ``run.ready_lag_blocks`` of its head; 503 while any
+        is behind, or while it follows none (a standby: the chains it waits for are another worker's to keep)."""
         chains = [self.chain_report(c) for c in self.chains]
-        ready = all(c["ready"] for c in chains)
+        active = [c for c in chains if c["role"] == "active"]
+        ready = bool(active) and all(c["ready"] for c in active)
         return web.json_response({"status": "ready" if ready else "behind", "chains": chains},
                                  status=200 if ready else 503)
 
