@@ -143,10 +143,14 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
         minimum debt) is None there, and is no way out, whatever the health it would give."""
         return not exact or rounding is None or rounding.amount_after(snapshot, leg, -x if repay else x) is not None
 
+    seen: dict[int, Decimal | None] = {}
+
     def health_with(x: int) -> Decimal | None:
-        legs = list(snapshot.legs)
-        legs[index] = dataclasses.replace(leg, amount=amount_after(x))
-        return rules.health_at(dataclasses.replace(snapshot, legs=legs), {}).health
+        if x not in seen:
+            legs = list(snapshot.legs)
+            legs[index] = dataclasses.replace(leg, amount=amount_after(x))
+            seen[x] = rules.health_at(dataclasses.replace(snapshot, legs=legs), {}).health
+        return seen[x]
 
     def safe(x: int) -> bool:
         h = health_with(x)
@@ -167,10 +171,58 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
             high *= 2
     if not safe(high) or not accepted(high):
         return _step(leg, repay, None, health_with(high), exact)
-    amount = _first_true(safe, 1, high)
+    amount = _first_true_from(safe, 1, high, _estimate(health_with, now, high, target, repay=repay))
     if not accepted(amount):  # the next amount the protocol takes: after a refused middle (a dust rule), or above
         amount = _first_true(accepted, amount, high)  # the smallest deposit it takes (GMX's opening factor)
     return _step(leg, repay, amount, health_with(amount), exact)
+
+
+def _estimate(health_with: Callable[[int], Decimal | None], now: Decimal | None, high: int, target: Decimal, *,
+              repay: bool) -> int | None:
+    """Where the search for the smallest amount starts (it is exact from anywhere): the health is near-linear in a
+    deposit, and its inverse in a repayment (equity over a debt that shrinks), so the amount that reaches ``target``
+    is interpolated from the health now and at ``high`` (or half of it, where repaying ``high`` leaves nothing
+    owed); None where the figures say nothing (flat, nothing owed)."""
+    probe = high
+    there = health_with(probe)
+    if there is None and high > 1:
+        probe = high // 2
+        there = health_with(probe)
+    if now is None or there is None or there == now or now <= 0 or there <= 0:
+        return None
+    if repay:  # 1/h falls linearly with the repayment
+        start, end, goal = 1 / now, 1 / there, 1 / target
+    else:
+        start, end, goal = now, there, target
+    if start == end:
+        return None
+    return int((goal - start) / (end - start) * probe)
+
+
+def _first_true_from(test: Callable[[int], bool], low: int, high: int, guess: int | None) -> int:
+    """``_first_true``, searched outward from ``guess`` (1, 2, 4, … away until the verdict changes, then a bisection
+    between the last two): about ``2·log2(k)`` tests for a guess ``k`` off, rather than ``log2(high − low)``."""
+    if guess is None:
+        return _first_true(test, low, high)
+    guess = min(max(guess, low), high)
+    step = 1
+    if test(guess):
+        found = guess  # the smallest passing amount seen
+        while True:
+            probe = guess - step
+            if probe < low:
+                return _first_true(test, low, found)
+            if not test(probe):
+                return _first_true(test, probe + 1, found)
+            found, step = probe, step * 2
+    failed = guess  # the largest failing amount seen
+    while True:
+        probe = guess + step
+        if probe >= high:
+            return _first_true(test, failed + 1, high)
+        if test(probe):
+            return _first_true(test, failed + 1, probe)
+        failed, step = probe, step * 2
 
 
 def _first_true(test: Callable[[int], bool], low: int, high: int) -> int:

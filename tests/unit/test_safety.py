@@ -8,8 +8,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import cast
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from indexer.protocols.base import PositionRules
-from indexer.risk.safety import to_be_safe
+from indexer.risk.safety import _first_true, _first_true_from, to_be_safe
 from indexer.types import BlockRef, Health, Leg, PositionSnapshot, PriceKey, Role
 
 TARGET = Decimal("1.5")
@@ -84,3 +87,18 @@ def test_a_refused_repayment_is_never_offered():
 
 def test_nothing_to_do_when_the_position_is_there_already():
     assert to_be_safe(cast(PositionRules, Lending()), position(coll=10_000, debt=5_000), TARGET).steps == []
+
+
+@given(st.integers(1, 10**30), st.integers(0, 10**30), st.one_of(st.none(), st.integers(-10**31, 10**31)))
+def test_the_search_from_an_estimate_finds_what_the_bisection_finds(high, answer, guess):
+    """Any estimate (off by any amount, outside the range, none) gives the same smallest amount as the plain
+    bisection: the estimate only decides where the search starts."""
+    answer = min(answer, high)
+    asked: list[int] = []
+
+    def test(x: int) -> bool:
+        asked.append(x)
+        return x >= answer
+
+    assert _first_true_from(test, 1, high, guess) == _first_true(test, 1, high) == max(answer, 1)
+    assert all(1 <= x <= high for x in asked)
