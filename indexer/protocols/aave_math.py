@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 from indexer.health.liquidation import crossing_price, secant_estimate
@@ -175,6 +176,40 @@ def health_factor_at_price(rows: Sequence[tuple[int, int, int, int, int, int]],
         return health_factor(total_c, sum_lt // total_c if total_c else 0, total_d)
 
     return factor
+
+
+def health_at_amount(rows: Sequence[tuple[int, int, int, int, int, int]], index: int, *, collateral: bool,
+                     counted: bool = True, precise: bool = False) -> Callable[[int], Decimal | None]:
+    """``amount → health`` (None: nothing owed) where the ``account_totals`` row ``index`` (a ``collateral`` one,
+    ``counted`` or not, else a debt) holds that amount and the others stay: the other rows' sums are added up once,
+    so each figure is a handful of integer operations; it is ``account_totals``'s health factor, to the unit."""
+    fixed_c = fixed_lt = fixed_d = 0
+    for i, (held, owed, at, per, _, threshold) in enumerate(rows):
+        if i == index:
+            continue
+        if held:
+            c = held * at // per
+            fixed_c += c
+            fixed_lt += c * threshold
+        if owed:
+            fixed_d += -(-owed * at // per) if precise else owed * at // per
+    _, _, price, unit, _, lt = rows[index]
+
+    def health(amount: int) -> Decimal | None:
+        total_c, sum_lt, total_d = fixed_c, fixed_lt, fixed_d
+        if collateral:
+            c = amount * price // unit if counted else 0
+            total_c += c
+            sum_lt += c * lt
+        else:
+            total_d += -(-amount * price // unit) if precise else amount * price // unit
+        if not total_d:
+            return None
+        if precise:
+            return scaled(precise_health_factor(sum_lt, total_d), 18)
+        return scaled(health_factor(total_c, sum_lt // total_c if total_c else 0, total_d), 18)
+
+    return health
 
 
 def risk_adjusted(total_collateral: int, avg_lt: int, precise: bool = False) -> int:

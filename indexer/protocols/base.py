@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
@@ -168,6 +169,16 @@ class MarginDeposit(Protocol):
     def with_margin(self, snapshot: PositionSnapshot, amount: int) -> PositionSnapshot:
         """``snapshot`` once ``amount`` (> 0) units of the margin asset are added to its margin, its health as the
         protocol would then report it (the amount booked as the protocol books it, the requirement as it counts it)."""
+        ...
+
+
+@runtime_checkable
+class AmountHealth(Protocol):
+    """Optional, beside ``PositionRules``: the health as a function of one leg's amount, the rest held, computed
+    once for the others (what-it-takes asks it ~40 times a leg). It must equal ``health_at`` of the snapshot with
+    that leg's amount changed, to the unit."""
+
+    def health_at_amount(self, snapshot: PositionSnapshot, index: int) -> Callable[[int], Decimal | None]:
         ...
 
 

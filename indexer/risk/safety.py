@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from indexer.protocols.base import BalanceRounding, DepositAsset, MarginDeposit, PositionRules
+from indexer.protocols.base import AmountHealth, BalanceRounding, DepositAsset, MarginDeposit, PositionRules
 from indexer.types import Leg, PositionSnapshot, Role, scaled
 
 _MAX_ADD = 2**200  # an amount past any token's supply: no deposit of this size reaches the target
@@ -144,12 +144,16 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
         return not exact or rounding is None or rounding.amount_after(snapshot, leg, -x if repay else x) is not None
 
     seen: dict[int, Decimal | None] = {}
+    at_amount = rules.health_at_amount(snapshot, index) if isinstance(rules, AmountHealth) else None
 
     def health_with(x: int) -> Decimal | None:
         if x not in seen:
-            legs = list(snapshot.legs)
-            legs[index] = dataclasses.replace(leg, amount=amount_after(x))
-            seen[x] = rules.health_at(dataclasses.replace(snapshot, legs=legs), {}).health
+            if at_amount is not None:
+                seen[x] = at_amount(amount_after(x))
+            else:
+                legs = list(snapshot.legs)
+                legs[index] = dataclasses.replace(leg, amount=amount_after(x))
+                seen[x] = rules.health_at(dataclasses.replace(snapshot, legs=legs), {}).health
         return seen[x]
 
     def safe(x: int) -> bool:

@@ -2,7 +2,9 @@
 search, ``liquidation_points`` in both directions) against the plain reference ``account_data``, over random
 positions: same six figures, same verdict, exact crossings."""
 
-from hypothesis import given, settings
+import dataclasses
+
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from indexer.protocols.aave_math import AaveAssetInput, account_data
@@ -110,3 +112,17 @@ def test_health_at_is_reprice_without_the_new_position(rows, moved, price, by_so
     key = pick_key(inputs, moved, by_source)
     snap = snapshot(legs)
     assert adapter.health_at(snap, {key: price}) == adapter.reprice(snap, {key: price}).health
+
+
+@settings(max_examples=300)
+@given(st.lists(asset_st, min_size=1, max_size=4), st.integers(0, 7), st.integers(0, 10**25))
+def test_health_at_an_amount_is_health_at_with_that_amount(rows, which, amount):
+    # what-it-takes' fast figure: one leg's amount changed, the rest held, equals health_at of the snapshot with it
+    legs, _ = positions(rows)
+    assume(legs)  # rows that hold and owe nothing give no leg
+    snap = snapshot(legs)
+    index = which % len(snap.legs)
+    changed = list(snap.legs)
+    changed[index] = dataclasses.replace(changed[index], amount=amount)
+    want = adapter.health_at(dataclasses.replace(snap, legs=changed), {}).health
+    assert adapter.health_at_amount(snap, index)(amount) == want
