@@ -1,0 +1,106 @@
+"""One process at scale (issue #17): N positions over M markets of one chain, `indexer run`'s pipeline.
+
+The devnet has one real Aave v3 pool; its B = N / M seeded borrowers are tracked, and the config names M market keys
+on that pool, so every market reads every borrower: N = M × B positions per block, each stored as its own row — the
+read, judging and storing of N positions, with M markets' worth of bookkeeping (the protocol is the same for all).
+
+Measured, each ``--repeat`` times on the same pipeline (median and spread):
+* a block of full reads: a block mined 12 s after the last (interest accrues: every debt position changes), read,
+  judged and stored (``[writes]`` as configured: ``changed``, exact, the default);
+* a feed update through the fast path (``snapshot_every`` very large): WETH moves ``--shock`` percent in a block,
+  timed from that block existing to its alert rows committed (not detection), then restored (not timed);
+* the process's peak RSS after both.
+
+``python -m bench.scale --borrowers 10000 --markets 10 --repeat 3``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.alert_latency import _events_at
+from bench.devnet import MARKET, BenchDevnet, bench_devnet
+from indexer.devnet import mine, set_price
+from indexer.devnet.jsonrpc import JsonRpcClient
+from indexer.pipeline.chain import ChainPipeline
+from indexer.settings import MarketSettings, Settings
+
+
+def _markets(dev: BenchDevnet, count: int, every: int) -> Settings:
+    market = dev.settings.markets[MARKET]
+    markets = {f"{MARKET}-{i}": MarketSettings(**{**market.model_dump(), "snapshot_every": every})
+               for i in range(count)}
+    return dev.settings.model_copy(update={"markets": markets})
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} s ({min(values):.2f} – {max(values):.2f})"
+
+
+async def main(borrowers: int, markets: int, repeat: int, shock: int) -> None:
+    with tempfile.TemporaryDirectory() as scratch, bench_devnet(borrowers, Path(scratch)) as dev:
+        rpc = JsonRpcClient(dev.url)
+        positions = 0
+        full: list[float] = []
+        follower = ChainPipeline(_markets(dev, markets, 1), dev.engine, "devnet", max_blocks_per_step=1)
+        try:
+            started = time.perf_counter()
+            await follower.step()  # the first block: every position new (not timed as a steady block)
+            first = time.perf_counter() - started
+            for _ in range(repeat):
+                rpc.call("anvil_mine", [hex(1), hex(12)])
+                started = time.perf_counter()
+                await follower.step()
+                full.append(time.perf_counter() - started)
+            positions = len(follower.memory.written) if follower.memory is not None else 0
+        finally:
+            await follower.close()
+
+        weth = dev.deployment.reserve("WETH")["price"]
+        fast: list[float] = []
+        events = 0
+        follower = ChainPipeline(_markets(dev, markets, 10**9), dev.engine, "devnet", max_blocks_per_step=1)
+        try:
+            mine(dev.url)
+            while await follower.step():  # loads memory and reads in full once (not timed)
+                pass
+            for _ in range(repeat):
+                set_price(dev.url, dev.deployment, "WETH", weth * (100 + shock) // 100)
+                block = int(rpc.call("eth_blockNumber", []), 16)
+                started = time.perf_counter()
+                await follower.step()
+                fast.append(time.perf_counter() - started)
+                events = max(events, _events_at(dev.engine, block))
+                set_price(dev.url, dev.deployment, "WETH", weth)
+                await follower.step()
+        finally:
+            await follower.close()
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    print(f"{borrowers:,} borrowers × {markets} markets = {positions:,} positions on one chain, {repeat} repeats "
+          f"(median, min – max); devnet seeded in {dev.seed_seconds:.1f} s\n")
+    print("| measurement | seconds |\n| --- | --- |")
+    print(f"| first block (every position new, not a steady block) | {first:.2f} s |")
+    print(f"| a block of full reads, read + judged + stored | {_spread(full)} |")
+    print(f"| a WETH {shock:+d} % feed update → its alert rows committed (fast path; up to {events:,} alert events "
+          f"in the block) | {_spread(fast)} |")
+    print(f"| peak RSS of the process | {rss / 1024:,.0f} MiB |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--borrowers", type=int, default=10_000)
+    parser.add_argument("--markets", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shock", type=int, default=-20, help="the feed update, in percent (default: -20)")
+    args = parser.parse_args()
+    logging.getLogger("indexer.oracles.monitor").setLevel(logging.ERROR)  # devnet feeds have no heartbeat table
+    asyncio.run(main(args.borrowers, args.markets, args.repeat, args.shock))
