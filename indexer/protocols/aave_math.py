@@ -142,23 +142,28 @@ def _not_liquidatable(factor: Callable[[int], int]) -> Callable[[int], bool]:
     return healthy
 
 
+def _sums(rows: Iterable[tuple[int, int, int, int, int, int]], precise: bool) -> tuple[int, int, int]:
+    """The collateral, LT-weighted collateral and debt (base currency) of ``account_totals`` rows, summed once for
+    the rows a what-if holds fixed."""
+    total_c = sum_lt = total_d = 0
+    for collateral, debt, price, unit, _, lt in rows:
+        if collateral:
+            c = collateral * price // unit
+            total_c += c
+            sum_lt += c * lt
+        if debt:
+            total_d += -(-debt * price // unit) if precise else debt * price // unit
+    return total_c, sum_lt, total_d
+
+
 def health_factor_at_price(rows: Sequence[tuple[int, int, int, int, int, int]],
                            moved: Sequence[bool], precise: bool = False) -> Callable[[int], int]:
     """``price → HF`` (WAD; ``UINT256_MAX`` with nothing owed) where the ``account_totals`` rows flagged in ``moved``
     take ``price`` and the others keep theirs. The fixed assets' sums are added up once, so each figure is a handful
     of integer operations; it is what ``account_data`` would say, to the unit."""
-    fixed_c = fixed_lt = fixed_d = 0
-    moving: list[tuple[int, int, int, int]] = []
-    for (collateral, debt, price, unit, _, lt), moves in zip(rows, moved, strict=True):
-        if moves:
-            moving.append((collateral, debt, unit, lt))
-            continue
-        if collateral:
-            c = collateral * price // unit
-            fixed_c += c
-            fixed_lt += c * lt
-        if debt:
-            fixed_d += -(-debt * price // unit) if precise else debt * price // unit
+    fixed_c, fixed_lt, fixed_d = _sums((row for row, moves in zip(rows, moved, strict=True) if not moves), precise)
+    moving = [(collateral, debt, unit, lt) for (collateral, debt, _, unit, _, lt), moves in
+              zip(rows, moved, strict=True) if moves]
 
     def factor(price: int) -> int:
         total_c, sum_lt, total_d = fixed_c, fixed_lt, fixed_d
@@ -183,16 +188,7 @@ def health_at_amount(rows: Sequence[tuple[int, int, int, int, int, int]], index:
     """``amount → health`` (None: nothing owed) where the ``account_totals`` row ``index`` (a ``collateral`` one,
     ``counted`` or not, else a debt) holds that amount and the others stay: the other rows' sums are added up once,
     so each figure is a handful of integer operations; it is ``account_totals``'s health factor, to the unit."""
-    fixed_c = fixed_lt = fixed_d = 0
-    for i, (held, owed, at, per, _, threshold) in enumerate(rows):
-        if i == index:
-            continue
-        if held:
-            c = held * at // per
-            fixed_c += c
-            fixed_lt += c * threshold
-        if owed:
-            fixed_d += -(-owed * at // per) if precise else owed * at // per
+    fixed_c, fixed_lt, fixed_d = _sums((row for i, row in enumerate(rows) if i != index), precise)
     _, _, price, unit, _, lt = rows[index]
 
     def health(amount: int) -> Decimal | None:

@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from decimal import Decimal
@@ -29,14 +28,11 @@ from indexer.settings import load_settings, shard_of
 from indexer.store.chain_store import checkpoint
 from indexer.store.models import AlertEvent, Block, Market, PositionHistory
 from indexer.store.wallet_store import add_wallet
+from tests.integration.test_standby import _head, _start, _until
 
 MARKETS = [f"devnet-aave-{i}" for i in range(10)]
 SHARDS = ["devnet.0", "devnet.1", "devnet.2"]
 TAKEOVER = 6.0  # long enough for three workers started together to have each taken its shard
-
-
-def _head(devnet) -> int:
-    return int(devnet.rpc.call("eth_blockNumber", []), 16)
 
 
 def _config(write_devnet_config) -> Path:
@@ -48,19 +44,6 @@ def _config(write_devnet_config) -> Path:
         f'[run]\nlisten = "127.0.0.1:0"\nlease_poll = 0.2\nmax_chains = 1\ntakeover_seconds = {TAKEOVER}\n')
     config.write_text(text)  # the helper's own market is one more key on the pool, on whichever shard it hashes to
     return config
-
-
-def _start(env, config, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as sink:
-        return subprocess.Popen([sys.executable, "-m", "indexer", "--config", str(config), "-v", "run"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=sink)
-
-
-async def _until(what: str, check, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 def _following(log: Path) -> list[str]:
