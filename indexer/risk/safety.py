@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from indexer.protocols.base import AmountHealth, BalanceRounding, DepositAsset, MarginDeposit, PositionRules
 from indexer.types import Leg, PositionSnapshot, Role, scaled
@@ -84,7 +84,8 @@ def to_be_safe(rules: PositionRules, snapshot: PositionSnapshot, target: Decimal
             step = _smallest(rules, snapshot, index, target, repay=True)
         elif leg.role is Role.COLLATERAL:
             step = _smallest(rules, snapshot, index, target, repay=False)
-            paid = rules.deposit_asset(snapshot, leg) if isinstance(rules, DepositAsset) else None
+            depositing = cast(DepositAsset, rules) if DepositAsset in _has(rules) else None
+            paid = None if depositing is None else depositing.deposit_asset(snapshot, leg)
             if step is not None and paid is not None:  # a vault's shares: the deposit is paid in its asset
                 step = dataclasses.replace(step, symbol=paid.symbol, decimals=paid.decimals, into=leg.symbol)
         else:
@@ -93,8 +94,8 @@ def to_be_safe(rules: PositionRules, snapshot: PositionSnapshot, target: Decimal
             plan.unmodelled.append(leg.symbol)
         elif step.amount is not None or step.action == "repay":  # a deposit that cannot help is no way out
             plan.steps.append(step)
-    if isinstance(rules, MarginDeposit):
-        deposit = _margin_deposit(rules, snapshot, target)
+    if MarginDeposit in _has(rules):
+        deposit = _margin_deposit(cast(MarginDeposit, rules), snapshot, target)
         if deposit is not None and deposit.amount is not None:  # as for a collateral: no way out, no step
             plan.steps.append(deposit)
     return plan
@@ -126,7 +127,7 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
               repay: bool) -> SafetyStep | None:
     """The step for one leg; None when the leg's amount does not enter the protocol's local math."""
     leg = snapshot.legs[index]
-    rounding = rules if isinstance(rules, BalanceRounding) else None
+    rounding = cast(BalanceRounding, rules) if BalanceRounding in _has(rules) else None
     # exact where the protocol books the change itself; a deposit is probed large too, as small ones may be refused
     exact = rounding is not None and any(rounding.amount_after(snapshot, leg, change) is not None
                                          for change in ((-1,) if repay else (1, _MAX_ADD)))
@@ -144,7 +145,8 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
         return not exact or rounding is None or rounding.amount_after(snapshot, leg, -x if repay else x) is not None
 
     seen: dict[int, Decimal | None] = {}
-    at_amount = rules.health_at_amount(snapshot, index) if isinstance(rules, AmountHealth) else None
+    amounts = cast(AmountHealth, rules) if AmountHealth in _has(rules) else None
+    at_amount = None if amounts is None else amounts.health_at_amount(snapshot, index)
 
     def health_with(x: int) -> Decimal | None:
         if x not in seen:
@@ -201,6 +203,20 @@ def _estimate(health_with: Callable[[int], Decimal | None], now: Decimal | None,
     if start == end:
         return None
     return int((goal - start) / (end - start) * probe)
+
+
+_CAPABILITIES: dict[type, frozenset[type]] = {}
+
+
+def _has(rules: PositionRules) -> frozenset[type]:
+    """The optional capabilities (``BalanceRounding``, ``AmountHealth``, …) of the rules' class, asked once per
+    class: a runtime-checkable Protocol's ``isinstance`` walks the protocol's members on every call, and alert
+    messages ask per leg of every plan."""
+    cls = type(rules)
+    if cls not in _CAPABILITIES:
+        _CAPABILITIES[cls] = frozenset(p for p in (AmountHealth, BalanceRounding, DepositAsset, MarginDeposit)
+                                       if isinstance(rules, p))
+    return _CAPABILITIES[cls]
 
 
 def _first_true_from(test: Callable[[int], bool], low: int, high: int, guess: int | None) -> int:
