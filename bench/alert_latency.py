@@ -92,7 +92,9 @@ async def _series(dev: BenchDevnet, every: int, symbol: str, moved: int, restore
             block = int(await follower.rpc.call("eth_blockNumber", []), 16)
             seen = time.perf_counter()  # the block exists from here on
             done = await follower.step()
-            seconds = time.perf_counter() - seen
+            if follower.alerts_committed is None or follower.alerts_committed[0] != block:
+                raise RuntimeError(f"the follower did not commit block {block}'s alert rows")
+            seconds = follower.alerts_committed[1] - seen
             if done != 1:
                 raise RuntimeError(f"the follower processed {done} blocks for the feed update's block {block}")
             runs.append(AlertRun(seconds=seconds, block=block, stored=follower.last_stored,
@@ -164,9 +166,9 @@ async def _detected_series(dev: BenchDevnet, symbol: str, moved: int, restored: 
             sent = time.perf_counter()
             await asyncio.to_thread(set_price, dev.url, dev.deployment, symbol, moved)
             block = int(await follower.rpc.call("eth_blockNumber", []), 16)
-            while (follower.last_stored or -1) < block:
+            while follower.alerts_committed is None or follower.alerts_committed[0] < block:
                 await asyncio.sleep(0.001)
-            times.append(time.perf_counter() - sent)
+            times.append(follower.alerts_committed[1] - sent)
             if not _events_at(dev.engine, block):
                 raise RuntimeError(f"no alert events committed with the feed update's block {block}: "
                                    f"{_events_by_block(dev.engine, block - 3)}")

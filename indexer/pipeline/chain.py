@@ -10,7 +10,7 @@ header is checked against the remembered chain *before* anything is read (a reor
 accounts found in the block's logs join their market before its read; the markets are read (full read, or
 the oracle fast path between full reads, per market as configured) in merged Multicall3 rounds pinned to
 the block; feeds and alerts are judged against memory; and everything the block caused is written in one
-transaction. The database is asked for one thing per block before that commit: the tracked wallets.
+transaction, but for the fast path's repriced positions, which follow their alerts in a second (``write_later``). The database is asked for one thing per block before that commit: the tracked wallets.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -53,7 +53,7 @@ from indexer.settings import Settings
 from indexer.store.chain_store import rewind_discovery
 from indexer.store.reorg import rollback
 from indexer.store.wallet_store import wallet_alert_settings
-from indexer.store.writer import write_block
+from indexer.store.writer import write_block, write_positions
 from indexer.types import Address, BlockRef, PositionSnapshot, closing
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,27 @@ Wallets = Mapping[str, tuple[str | None, Decimal | None, Decimal | None]]  # acc
 def header_of(raw: Mapping[str, Any]) -> BlockRef:
     return BlockRef(number=int(raw["number"], 16), hash=raw["hash"], timestamp=int(raw["timestamp"], 16),
                     parent_hash=raw["parentHash"])
+
+
+Rows = tuple[list[PositionSnapshot], list[tuple[str, str]]]
+
+
+def write_later(written: Sequence[PositionSnapshot], same: Sequence[tuple[str, str]], estimated: Collection[str]
+                ) -> tuple[Rows, Rows]:
+    """The block's positions to write and unchanged ones, split: those of markets read in full, which commit with
+    the block's alerts, feeds and checkpoint; and those of the ``estimated`` markets (the fast path's figures:
+    cached amounts, the block's prices), which follow in a transaction of their own.
+
+    The fast path exists to raise a feed update's alerts at once, and its figures are an estimate the next full
+    read replaces; so its alert rows do not wait for its (possibly many) position rows. Should the process stop
+    between the two, the block is stored (checkpoint, alerts, feeds) without its estimated figures: the positions'
+    latest rows and history keep the last figures written, and the next block reads every market in full (a
+    restarted pipeline caches nothing)."""
+    later = set(estimated)
+    if not later:
+        return (list(written), list(same)), ([], [])
+    return (([s for s in written if s.market not in later], [k for k in same if k[0] not in later]),
+            ([s for s in written if s.market in later], [k for k in same if k[0] in later]))
 
 
 class ChainReader:
@@ -218,6 +239,7 @@ class ChainPipeline:
         self.writes = write_policy(settings)
         self.exact_terms = margin_terms_of(self.reads.sources)
         self.overlap = overlap  # write block B in a thread while block B+1 is read
+        self.alerts_committed: tuple[int, float] | None = None  # (block, perf_counter) of the last alert-row commit
         REORGS.labels(chain)  # exported from zero
         REORG_DEPTH.labels(chain)
 
@@ -359,12 +381,13 @@ class ChainPipeline:
         written, margins = self._judge(read, prepared.wallets, memory, closed)
         stored = memory.to_write(written, self.writes, self.exact_terms)
         same = unchanged(written, stored)
+        estimated = [key for key in self.reads.sources if key not in prepared.full]
         task = None
         if self.overlap:
-            task = asyncio.create_task(asyncio.to_thread(self._write, read, stored, prepared.found, same))
+            task = asyncio.create_task(asyncio.to_thread(self._write, read, stored, prepared.found, same, estimated))
         else:
             try:
-                self._write(read, stored, prepared.found, same)
+                self._write(read, stored, prepared.found, same, estimated)
             except BaseException:
                 self._forget()
                 raise
@@ -462,17 +485,27 @@ class ChainPipeline:
         return written, margins
 
     def _write(self, read: ChainRead, written: Sequence[PositionSnapshot],
-               found: Mapping[str, Mapping[str, tuple[int, int]]], same: Sequence[tuple[str, str]] = ()) -> None:
-        """The block's one transaction: the positions to write (``[writes]``) and closings, the unchanged ones
-        moved to the block, feeds, alert events and their outbox rows, discovered accounts and progress
-        (thread-safe: it touches the store only)."""
+               found: Mapping[str, Mapping[str, tuple[int, int]]], same: Sequence[tuple[str, str]] = (),
+               estimated: Collection[str] = ()) -> None:
+        """The block's transaction: the positions to write (``[writes]``) and closings, the unchanged ones moved
+        to the block, feeds, alert events and their outbox rows, discovered accounts and progress (thread-safe: it
+        touches the store only). The positions of the ``estimated`` markets (repriced by the fast path) follow in
+        a second transaction: a feed update's alerts commit without waiting for them (see ``write_later``)."""
         started = time.perf_counter()
+        now, later = write_later(written, same, estimated)
         # off the loop with the write (``overlap``)
-        points = encode_points(self.reads.sources, written) if self.writes.liquidation_points else None
+        points = encode_points(self.reads.sources, now[0]) if self.writes.liquidation_points else None
         read.timings["liquidations"] = time.perf_counter() - started
-        write_block(self.engine, chain=self.chain, block=read.block, snapshots=list(written),
+        write_block(self.engine, chain=self.chain, block=read.block, snapshots=now[0],
                     feeds=list(read.feeds.values()), unpriced=read.unpriced, stale=read.stale, alerts=read.alerts,
-                    discovered=found, checks=read.checks, unchanged=same, liquidations=points)
+                    discovered=found, checks=read.checks, unchanged=now[1], liquidations=points)
+        self.alerts_committed = (read.block.number, time.perf_counter())
+        if later[0] or later[1]:
+            begun = time.perf_counter()
+            points = encode_points(self.reads.sources, later[0]) if self.writes.liquidation_points else None
+            read.timings["liquidations"] += time.perf_counter() - begun
+            write_positions(self.engine, chain=self.chain, block=read.block, snapshots=later[0], unchanged=later[1],
+                            liquidations=points)
         read.timings["write"] = time.perf_counter() - started - read.timings["liquidations"]
         BLOCK_PHASE_SECONDS.labels(self.chain, "write").observe(read.timings["write"])
         not_fresh = sum(1 for f in read.feeds.values() if f.verdict.status != PriceStatus.FRESH)

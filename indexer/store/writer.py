@@ -1,4 +1,5 @@
-"""Writing one processed block: every row of it commits together or not at all.
+"""Writing one processed block: every row of it commits together or not at all (``write_block``); the pipeline
+writes a fast-path block's repriced figures after it, in a transaction of their own (``write_positions``).
 
 Rows go through SQLAlchemy Core in bulk (one executemany per table, dialect upserts), not ORM
 objects. The asset rows need their history row's id: SQLite returns them with ``RETURNING`` in
@@ -63,17 +64,8 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
     _check_pinned(chain, block, snapshots)
     try:
         with engine.begin() as connection:
-            market_ids = _upsert_markets(connection, chain, snapshots)
             _upsert_block(connection, chain, block)
-            points = liquidations or {}
-            figures = [_figures(snapshot, market_ids[snapshot.market], points.get((snapshot.market, snapshot.account)))
-                       for snapshot in snapshots]
-            replaced = _same_block_rows(connection, chain, block.number, figures)
-            snapshot_ids = _append_history(connection, figures)
-            _append_legs(connection, snapshots, snapshot_ids)
-            _upsert_positions(connection, snapshots, figures, snapshot_ids)
-            _drop_history(connection, replaced)
-            _move_unchanged(connection, chain, block, unchanged)
+            _position_rows(connection, chain, block, snapshots, unchanged, liquidations)
             _mark_checks(connection, chain, block.number, checks or {})
             write_feeds(connection, chain=chain, block=block, feeds=feeds)
             mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
@@ -89,6 +81,42 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
         raise StoreError(f"writing block {block.number} on {chain}: {reason}") from exc
     log.debug("wrote block %s on %s with %d snapshots", block.number, chain, len(snapshots))
     return len(snapshots)
+
+
+def write_positions(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[PositionSnapshot],
+                    unchanged: Sequence[tuple[str, str]] = (),
+                    liquidations: Mapping[tuple[str, str], list[dict[str, Any]] | None] | None = None) -> int:
+    """The position rows of a block already stored (``write_block`` has committed its block row, alerts and
+    checkpoint), in a transaction of their own: what ``write_block`` writes of ``snapshots`` and ``unchanged``,
+    nothing else. The pipeline writes a fast-path block's repriced figures this way, after its alert rows. Errors
+    as ``write_block``'s; either way none of these rows is written."""
+    _check_pinned(chain, block, snapshots)
+    try:
+        with engine.begin() as connection:
+            _position_rows(connection, chain, block, snapshots, unchanged, liquidations)
+    except OperationalError as exc:
+        raise RetryableError(f"writing the positions of block {block.number} on {chain}: {exc.orig or exc}") from exc
+    except (SQLAlchemyError, ValueError, TypeError) as exc:
+        reason = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+        raise StoreError(f"writing the positions of block {block.number} on {chain}: {reason}") from exc
+    return len(snapshots)
+
+
+def _position_rows(connection: Connection, chain: str, block: BlockRef, snapshots: list[PositionSnapshot],
+                   unchanged: Sequence[tuple[str, str]],
+                   liquidations: Mapping[tuple[str, str], list[dict[str, Any]] | None] | None) -> None:
+    """History and legs appended, latest rows moved forward, replaced same-block rows dropped, unchanged positions'
+    latest rows moved to the block (the block's row must exist)."""
+    market_ids = _upsert_markets(connection, chain, snapshots)
+    points = liquidations or {}
+    figures = [_figures(snapshot, market_ids[snapshot.market], points.get((snapshot.market, snapshot.account)))
+               for snapshot in snapshots]
+    replaced = _same_block_rows(connection, chain, block.number, figures)
+    snapshot_ids = _append_history(connection, figures)
+    _append_legs(connection, snapshots, snapshot_ids)
+    _upsert_positions(connection, snapshots, figures, snapshot_ids)
+    _drop_history(connection, replaced)
+    _move_unchanged(connection, chain, block, unchanged)
 
 
 def set_checkpoint(connection: Connection, *, chain: str, name: str, block_number: int) -> None:

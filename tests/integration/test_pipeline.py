@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event
 
 from indexer.devnet import mine, revert, set_price, snapshot
-from indexer.errors import RetryableError
+from indexer.errors import RetryableError, StoreError
 from indexer.pipeline import chain as pipeline_module
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import load_settings
@@ -15,6 +15,7 @@ from indexer.store.chain_store import checkpoint
 from indexer.store.position_store import list_positions
 from indexer.store.wallet_store import add_wallet
 from tests.fixtures.rpc_proxy import JsonRpcProxy, error
+from tests.integration.chain_helpers import user_account_data
 
 
 def head(devnet) -> int:
@@ -95,6 +96,65 @@ async def test_a_write_that_fails_while_the_next_block_is_read_loses_nothing(dev
     assert events, "the price drop must raise alert events in its block"
     assert {block for block, _ in events} == {start + 1}
     assert {block for _, block, _ in positions} == {start + 3}
+
+
+async def test_a_fast_path_block_commits_its_alerts_before_its_repriced_positions(devnet, chain_state,
+                                                                                  write_devnet_config, engine,
+                                                                                  monkeypatch):
+    """Between full reads a feed update's alert rows commit with the block's checkpoint, and the repriced positions
+    follow in their own transaction. When that second one fails (a full disk), the block stays stored with its
+    alert events, the positions keep the figures of the last full read, and the next block is read in full without
+    raising any alert a second time."""
+    settings = load_settings(write_devnet_config(chain="poll_interval = 0.1\n", tail="snapshot_every = 1000\n"))
+    for account in devnet.accounts[:12]:
+        add_wallet(engine, address=account.address, label=account.kind)
+    pipeline = ChainPipeline(settings, engine, "devnet")
+    write_positions = pipeline_module.write_positions
+    seen: dict[str, object] = {}
+
+    def then_positions(*args, **kwargs):
+        number = kwargs["block"].number
+        seen["events when the positions began"] = table_rows(engine, number - 1)
+        seen["checkpoint when the positions began"] = checkpoint(engine, chain="devnet")
+        if seen.get("fail"):
+            raise StoreError(f"writing the positions of block {number} on devnet: database or disk is full")
+        return write_positions(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "write_positions", then_positions)
+    weth = devnet.deployment.reserve("WETH")["price"]
+    try:
+        await pipeline.step()  # the full read the fast path starts from
+        start = checkpoint(engine, chain="devnet")
+        set_price(devnet.url, devnet.deployment, "WETH", weth * 90 // 100)  # block start + 1, by the fast path
+        assert await pipeline.step() == 1
+        events = table_rows(engine, start)
+        assert events and {block for block, _ in events} == {start + 1}
+        assert seen["events when the positions began"] == events  # committed before the positions were written
+        assert seen["checkpoint when the positions began"] == start + 1
+        repriced = {p.account: p.health_raw for p in list_positions(engine) if p.block_number == start + 1}
+        assert repriced  # the positions holding WETH, stored after their alerts
+
+        last = {p.account: (p.block_number, p.health_raw) for p in list_positions(engine)}
+        set_price(devnet.url, devnet.deployment, "WETH", weth * 115 // 100)  # block start + 2: back up
+        seen["fail"] = True
+        with pytest.raises(StoreError, match="disk is full"):
+            await pipeline.step()
+        deeper = table_rows(engine, start + 1)
+        assert deeper and {block for block, _ in deeper} == {start + 2}  # its alerts stand
+        assert checkpoint(engine, chain="devnet") == start + 2 and pipeline.memory is None
+        assert {p.account: (p.block_number, p.health_raw) for p in list_positions(engine)} == last
+
+        seen["fail"] = False
+        mine(devnet.url)  # block start + 3: read in full (nothing cached any more), no alert raised twice
+        assert await pipeline.step() == 1
+        assert table_rows(engine, start + 2) == []
+        stored = list_positions(engine)
+    finally:
+        await pipeline.close()
+    assert {p.block_number for p in stored} == {start + 3}
+    onchain = await user_account_data(devnet.url, devnet.deployment.contracts["Pool"], [p.account for p in stored],
+                                      start + 3)
+    assert all(onchain[p.account][5] == p.health_raw for p in stored)  # a full read: the pool's own figures
 
 
 def table_rows(engine, after: int) -> list[tuple[int, str]]:
