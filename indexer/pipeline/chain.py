@@ -10,7 +10,8 @@ header is checked against the remembered chain *before* anything is read (a reor
 accounts found in the block's logs join their market before its read; the markets are read (full read, or
 the oracle fast path between full reads, per market as configured) in merged Multicall3 rounds pinned to
 the block; feeds and alerts are judged against memory; and everything the block caused is written in one
-transaction, but for the fast path's repriced positions, which follow their alerts in a second (``write_later``). The database is asked for one thing per block before that commit: the tracked wallets.
+transaction, but for the fast path's repriced positions, which follow their alerts in a second (``write_later``).
+The database is asked for one thing per block before that commit: the tracked wallets.
 """
 
 from __future__ import annotations
