@@ -208,6 +208,76 @@ def health_at_amount(rows: Sequence[tuple[int, int, int, int, int, int]], index:
     return health
 
 
+def amount_reaching(rows: Sequence[tuple[int, int, int, int, int, int]], index: int, target: int, *,
+                    collateral: bool, counted: bool = True, precise: bool = False) -> int | None:
+    """The amount the ``account_totals`` row ``index`` (a ``collateral`` one, else a debt) must hold for the health
+    factor to reach ``target`` (WAD), the others held: the smallest such collateral, the largest such debt. None
+    where no amount of it does (a collateral not counted, nothing else owed; a debt the rest cannot carry).
+
+    Exact in the value the row adds (the health factor is solved for in base currency, then stepped to the unit
+    with the protocol's own figure), so the amount is the smallest (largest) one worth that value; what-it-takes
+    starts its search here and checks it, since a balance the protocol books may round by a unit."""
+    fixed_c, fixed_lt, fixed_d = _sums((row for i, row in enumerate(rows) if i != index), precise)
+    _, _, price, unit, _, lt = rows[index]
+    if not price:
+        return None
+
+    def factor(total_c: int, sum_lt: int, total_d: int) -> int:
+        if not total_d:
+            return UINT256_MAX
+        if precise:
+            return precise_health_factor(sum_lt, total_d)
+        return health_factor(total_c, sum_lt // total_c if total_c else 0, total_d)
+
+    if collateral:
+        if not counted or not lt or not fixed_d:
+            return None
+        # Σ C·LT · WAD / (10⁴ · D) ≥ target, continuously: the value this row adds, then the protocol's roundings
+        value = _first_from(lambda c: factor(fixed_c + c, fixed_lt + c * lt, fixed_d) >= target,
+                            max(0, -(-(target * fixed_d * PERCENTAGE_FACTOR // WAD - fixed_lt) // lt)))
+        return -(-value * unit // price)  # the smallest amount worth ``value``
+    numerator = fixed_lt if precise else risk_adjusted(fixed_c, fixed_lt // fixed_c if fixed_c else 0)
+    if factor(fixed_c, fixed_lt, fixed_d) < target:
+        return None  # the rest alone is below the target: no repayment of this debt reaches it
+    # the largest debt value carried: ``_first_from`` on "too much", one below it
+    scale = WAD if precise else WAD * PERCENTAGE_FACTOR
+    value = _first_from(lambda d: factor(fixed_c, fixed_lt, fixed_d + d) < target,
+                        max(1, numerator * scale // (target * PERCENTAGE_FACTOR) - fixed_d)) - 1
+    # the largest amount worth at most ``value``: rounded up from v3.5 on, down before
+    return value * unit // price if precise else ((value + 1) * unit - 1) // price
+
+
+def _first_from(test: Callable[[int], bool], start: int) -> int:
+    """The smallest ``x ≥ 0`` with ``test(x)`` (``test`` monotone, true somewhere), searched outward from ``start``
+    (1, 2, 4, … units away until the verdict changes, then a bisection): a few tests where the roundings (the
+    truncated average LT: a basis point of the value with two collaterals of different LTs) move the continuous
+    solution."""
+    step = 1
+    if test(start):
+        low, high = start, start  # high passes
+        while low > 0:
+            low = max(start - step, 0)
+            if not test(low):
+                break
+            high, step = low, step * 2
+        else:
+            return 0
+    else:
+        low = start  # fails
+        while True:
+            high = start + step
+            if test(high):
+                break
+            low, step = high, step * 2
+    while high - low > 1:  # low fails, high passes
+        mid = (low + high) // 2
+        if test(mid):
+            high = mid
+        else:
+            low = mid
+    return high
+
+
 def risk_adjusted(total_collateral: int, avg_lt: int, precise: bool = False) -> int:
     """``percentMul(collateral, avgLT)`` (v3.5+: floored): the numerator of the health factor, in base currency."""
     if precise:

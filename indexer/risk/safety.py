@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from indexer.protocols.base import AmountHealth, BalanceRounding, DepositAsset, MarginDeposit, PositionRules
+from indexer.protocols.base import (
+    AmountHealth,
+    AmountReaching,
+    BalanceRounding,
+    DepositAsset,
+    MarginDeposit,
+    PositionRules,
+)
 from indexer.types import Leg, PositionSnapshot, Role, scaled
 
 _MAX_ADD = 2**200  # an amount past any token's supply: no deposit of this size reaches the target
@@ -177,10 +184,24 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
             high *= 2
     if not safe(high) or not accepted(high):
         return _step(leg, repay, None, health_with(high), exact)
-    amount = _first_true_from(safe, 1, high, _estimate(health_with, now, high, target, repay=repay))
+    amount = _first_true_from(safe, 1, high, _guess(rules, snapshot, index, target, repay=repay)
+                              or _estimate(health_with, now, high, target, repay=repay))
     if not accepted(amount):  # the next amount the protocol takes: after a refused middle (a dust rule), or above
         amount = _first_true(accepted, amount, high)  # the smallest deposit it takes (GMX's opening factor)
     return _step(leg, repay, amount, health_with(amount), exact)
+
+
+def _guess(rules: PositionRules, snapshot: PositionSnapshot, index: int, target: Decimal, *, repay: bool
+           ) -> int | None:
+    """Where the rules say the leg's amount reaches ``target`` (``AmountReaching``), as the step's amount; None
+    where they do not say (the interpolation is the start then)."""
+    if AmountReaching not in _has(rules):
+        return None
+    held = cast(AmountReaching, rules).amount_reaching(snapshot, index, target)
+    if held is None:
+        return None
+    change = snapshot.legs[index].amount - held if repay else held - snapshot.legs[index].amount
+    return change if change > 0 else None
 
 
 def _estimate(health_with: Callable[[int], Decimal | None], now: Decimal | None, high: int, target: Decimal, *,
@@ -214,7 +235,8 @@ def _has(rules: PositionRules) -> frozenset[type]:
     messages ask per leg of every plan."""
     cls = type(rules)
     if cls not in _CAPABILITIES:
-        _CAPABILITIES[cls] = frozenset(p for p in (AmountHealth, BalanceRounding, DepositAsset, MarginDeposit)
+        _CAPABILITIES[cls] = frozenset(p for p in (AmountHealth, AmountReaching, BalanceRounding, DepositAsset,
+                                                    MarginDeposit)
                                        if isinstance(rules, p))
     return _CAPABILITIES[cls]
 

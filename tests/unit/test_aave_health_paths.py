@@ -3,6 +3,7 @@ search, ``liquidation_points`` in both directions) against the plain reference `
 positions: same six figures, same verdict, exact crossings."""
 
 import dataclasses
+from decimal import Decimal
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -126,3 +127,61 @@ def test_health_at_an_amount_is_health_at_with_that_amount(rows, which, amount):
     changed[index] = dataclasses.replace(changed[index], amount=amount)
     want = adapter.health_at(dataclasses.replace(snap, legs=changed), {}).health
     assert adapter.health_at_amount(snap, index)(amount) == want
+
+
+def _smallest(test, low, high):
+    while low < high:
+        mid = (low + high) // 2
+        if test(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+TARGETS = st.sampled_from([Decimal("1"), Decimal("1.05"), Decimal("1.5"), Decimal("2.000000000000000001")])
+
+
+def _reaching(snap, index, target):
+    """(the solved amount, the bisection's, health_at_amount's test of an amount): the smallest collateral amount
+    whose health reaches ``target``, or the largest debt amount whose health stays there; None where none does."""
+    health = adapter.health_at_amount(snap, index)
+    ok = lambda amount: (h := health(amount)) is None or h >= target  # noqa: E731
+    high = 10**40
+    if snap.legs[index].role is Role.COLLATERAL:
+        want = None if not ok(high) or health(high) == health(0) else _smallest(ok, 0, high)
+    else:
+        want = _smallest(lambda amount: not ok(amount), 0, high) - 1 if ok(0) else None
+    return adapter.amount_reaching(snap, index, target), want, ok
+
+
+@settings(max_examples=400)
+@given(st.lists(asset_st, min_size=1, max_size=4), st.integers(0, 7), TARGETS)
+def test_the_amount_reaching_a_health_is_the_bisections_answer(rows, which, target):
+    # what-it-takes' starting point, where the health is monotone in the amount (the collaterals counted share one
+    # LT, so the average LT is not truncated between them): exactly the plain bisection's answer
+    legs, _ = positions(rows)
+    assume(legs and len({leg.terms["liquidation_threshold"] for leg in legs if leg.role is Role.COLLATERAL
+                and leg.terms["liquidation_threshold"]}) <= 1)
+    snap = snapshot(legs)
+    got, want, ok = _reaching(snap, which % len(snap.legs), target)
+    if snap.legs[which % len(snap.legs)].role is Role.COLLATERAL and want == 0:
+        assert got is None or ok(got)  # reached already: any amount does
+    else:
+        assert got == want
+
+
+@settings(max_examples=400)
+@given(st.lists(asset_st, min_size=1, max_size=4), st.integers(0, 7), TARGETS)
+def test_the_amount_reaching_a_health_is_where_the_health_crosses_it(rows, which, target):
+    # with collaterals of different LTs the truncated average LT makes the health wobble by ~1e-17 around a value
+    # as the amount moves: the answer is then a crossing (reached there, not a unit before), as the search's is
+    legs, _ = positions(rows)
+    assume(legs)
+    snap = snapshot(legs)
+    index = which % len(snap.legs)
+    got, want, ok = _reaching(snap, index, target)
+    assert (got is None) == (want is None) or (want == 0 and snap.legs[index].role is Role.COLLATERAL)
+    if got is not None and want != 0:
+        step = -1 if snap.legs[index].role is Role.COLLATERAL else 1
+        assert ok(got) and not ok(got + step), (got, want)

@@ -24,7 +24,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel
@@ -47,6 +47,7 @@ from indexer.protocols.aave_math import (
     ray_div,
     ray_mul,
 )
+from indexer.protocols.aave_math import amount_reaching as aave_amount_reaching
 from indexer.protocols.aave_math import health_at_amount as aave_health_at_amount
 from indexer.protocols.aave_v3.options import AaveV3Options
 from indexer.protocols.aave_v3.revisions import (
@@ -616,6 +617,14 @@ class AaveV3Adapter:
         leg = snapshot.legs[index]
         return aave_health_at_amount(leg_rows(snapshot.legs), index, collateral=leg.role is Role.COLLATERAL,
                                      counted=counted(leg), precise=self._precise(snapshot))
+
+    def amount_reaching(self, snapshot: PositionSnapshot, index: int, target: Decimal) -> int | None:
+        """The amount leg ``index`` must hold for the health to reach ``target`` (``AmountReaching``): solved in base
+        currency with the pool's own figure, see ``aave_math.amount_reaching``."""
+        leg = snapshot.legs[index]
+        wad = int((target * 10**18).to_integral_value(rounding=ROUND_CEILING))  # health ≥ target ⇔ HF ≥ ⌈target·10¹⁸⌉
+        return aave_amount_reaching(leg_rows(snapshot.legs), index, wad, collateral=leg.role is Role.COLLATERAL,
+                                    counted=counted(leg), precise=self._precise(snapshot))
 
     def healthy_at(self, snapshot: PositionSnapshot, key: PriceKey) -> Callable[[int], bool]:
         """``price → health ≥ 1`` with every leg priced by ``key`` (an eMode price source, else the asset
