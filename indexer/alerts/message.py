@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -84,7 +84,14 @@ class AlertMessage:
         return self.price_status == "FRESH"
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "notes": list(self.notes), "to_be_safe": [asdict(step) for step in self.to_be_safe]}
+        """``dataclasses.asdict``'s dict (tuples as lists), built field by field: every value is a string, number,
+        bool or None, or one level of these, so nothing needs its deep copy (a block's thousands of messages)."""
+        out = _shallow(self)
+        out["liquidation_price"] = None if self.liquidation_price is None else _shallow(self.liquidation_price)
+        out["perp"] = None if self.perp is None else _shallow(self.perp)
+        out["notes"] = list(self.notes)
+        out["to_be_safe"] = [_shallow(step) for step in self.to_be_safe]
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AlertMessage:
@@ -97,6 +104,17 @@ class AlertMessage:
         return cls(**{**data, "liquidation_price": liquidation or None, "notes": tuple(data.get("notes", ())),
                       "perp": PerpSummary(**perp) if perp else None,
                       "to_be_safe": tuple(SafeStep(**step) for step in data.get("to_be_safe", ()))})
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _shallow(value: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, not descending into them."""
+    names = _FIELDS.get(type(value))
+    if names is None:
+        names = _FIELDS[type(value)] = tuple(f.name for f in fields(value))
+    return {name: getattr(value, name) for name in names}
 
 
 _RENAMED = {"collateral_usd": "collateral_value", "debt_usd": "debt_value", "price_usd": "price",

@@ -14,7 +14,7 @@ from indexer.alerts.channels.base import HttpChannel, HttpRequest, Secret
 from indexer.alerts.channels.log import LogChannel
 from indexer.alerts.channels.pagerduty import pd_dedup_key
 from indexer.alerts.format import render, summary, text, title
-from indexer.alerts.message import AlertMessage, LiquidationPrice, PerpSummary
+from indexer.alerts.message import AlertMessage, LiquidationPrice, PerpSummary, SafeStep
 from indexer.alerts.registry import KINDS, build_channels, channel_class, channel_settings, routes
 from indexer.errors import ConfigError
 
@@ -138,6 +138,10 @@ def test_a_perp_alert_names_side_size_mark_and_the_liquidation_price_and_survive
     ]
     assert all(len(line) <= 110 for line in text(short).splitlines())
     assert AlertMessage.from_json(json.loads(json.dumps(short.to_json()))) == short  # as the outbox stores it
+    safe = dataclasses.replace(short, notes=("a note",), to_be_safe=(SafeStep("repay", "USDC", "12.5", "1.5"),))
+    for each in (short, safe, OPENED):  # built field by field, it is what asdict says (tuples as lists)
+        deep = dataclasses.asdict(each)
+        assert each.to_json() == {**deep, "notes": list(deep["notes"]), "to_be_safe": list(deep["to_be_safe"])}
     assert "collateral $12,345.67 · debt $9,876.55" in text(OPENED)  # lending keeps its words
 
 
