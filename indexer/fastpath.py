@@ -9,7 +9,6 @@ says it takes from a feed reading (``price_from_feed``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -44,7 +43,7 @@ def repriced(snapshot: PositionSnapshot, source: Source, prices: Mapping[PriceKe
     reading the protocol could not price from keeps the old price; its feed's verdict (INVALID) marks the
     position."""
     moved = source.reprice(snapshot, prices)
-    moved.legs = [dataclasses.replace(leg, round_id=rounds.get(leg.feed, leg.round_id)) if leg.feed else leg
+    moved.legs = [leg.at_price(leg.price, leg.value, rounds.get(leg.feed, leg.round_id)) if leg.feed else leg
                   for leg in moved.legs]
     moved.block = block
     moved.detail = {**moved.detail, "fast_path": 1}

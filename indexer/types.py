@@ -79,6 +79,15 @@ class Leg:
     price_time: int | None = None
     terms: dict[str, int] = field(default_factory=dict)
 
+    def at_price(self, price: int, value: int, round_id: int | None) -> Leg:
+        """The leg at another price (its ``value`` there, the feed round it comes from), built directly: the fast
+        path reprices thousands of legs a block, and ``dataclasses.replace`` walks the fields each time."""
+        if price == self.price and value == self.value and round_id == self.round_id:
+            return self  # frozen: shared as it is
+        return Leg(asset=self.asset, symbol=self.symbol, decimals=self.decimals, role=self.role, amount=self.amount,
+                   price=price, price_decimals=self.price_decimals, price_key=self.price_key, value=value,
+                   feed=self.feed, round_id=round_id, price_time=self.price_time, terms=self.terms)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Health:

@@ -601,7 +601,7 @@ class AaveV3Adapter:
                 value = -(-leg.amount * price // unit) if ceil else leg.amount * price // unit
             else:
                 value = leg.amount * price // unit if counted(leg) else 0
-            legs.append(dataclasses.replace(leg, price=price, value=value))
+            legs.append(leg.at_price(price, value, leg.round_id))
         moved = dataclasses.replace(snapshot, legs=legs, detail=dict(snapshot.detail))
         return self._recompute(moved)
 
