@@ -10,7 +10,8 @@ says it takes from a feed reading (``price_from_feed``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from indexer.chain.multicall import Plan
 from indexer.oracles.chainlink import ChainlinkFeeds
@@ -56,25 +57,104 @@ def feed_plan(feeds: ChainlinkFeeds, previous: Sequence[FeedReading]) -> Plan[li
     return _feed_plan(feeds, [r for r in previous if r.kind == FeedKind.CHAINLINK and r.price_id is None])
 
 
-def moved_positions(sources: Mapping[str, Source], cached: Sequence[PositionSnapshot],
+Key = tuple[str, str]  # (market key, account)
+
+
+class PositionCache:
+    """The fast path's cached positions by (market key, account), indexed by the feeds their legs are priced by:
+    a feed update finds the positions holding its asset without looking at the others (at 100,000 positions and a
+    feed most of them do not hold, the update costs what its holders cost)."""
+
+    def __init__(self) -> None:
+        self.positions: dict[Key, PositionSnapshot] = {}
+        self.by_feed: dict[str, dict[Key, None]] = {}  # feed → its holders, in the order they were cached
+        self.market_feeds: dict[str, Counter[str]] = {}  # market → the feeds its positions are priced by (counted)
+        self.per_market: Counter[str] = Counter()  # market → positions cached
+
+    @classmethod
+    def of(cls, snapshots: Iterable[PositionSnapshot]) -> PositionCache:
+        cache = cls()
+        for snapshot in snapshots:
+            cache.put(snapshot)
+        return cache
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def markets(self) -> set[str]:
+        """The markets with cached positions."""
+        return {market for market, count in self.per_market.items() if count}
+
+    def put(self, snapshot: PositionSnapshot) -> None:
+        key = (snapshot.market, snapshot.account)
+        old = self.positions.get(key)
+        self.positions[key] = snapshot
+        feeds = _feeds(snapshot)
+        if old is None:
+            self.per_market[snapshot.market] += 1
+        else:
+            gone = _feeds(old)
+            if gone == feeds:
+                return
+            self._unindex(key, gone)
+        counts = self.market_feeds.setdefault(snapshot.market, Counter())
+        for feed in feeds:
+            self.by_feed.setdefault(feed, {})[key] = None
+            counts[feed] += 1
+
+    def drop_markets(self, markets: Collection[str]) -> None:
+        """Forget every position of ``markets`` (a full read replaces them)."""
+        if not any(self.per_market.get(market) for market in markets):
+            return
+        for key in [k for k in self.positions if k[0] in markets]:
+            self._unindex(key, _feeds(self.positions.pop(key)))
+            self.per_market[key[0]] -= 1
+
+    def _unindex(self, key: Key, feeds: frozenset[str]) -> None:
+        counts = self.market_feeds[key[0]]
+        for feed in feeds:
+            holders = self.by_feed[feed]
+            del holders[key]
+            if not holders:
+                del self.by_feed[feed]
+            counts[feed] -= 1
+            if not counts[feed]:
+                del counts[feed]
+
+    def holding(self, feeds: Iterable[str], markets: Collection[str] | None = None) -> list[PositionSnapshot]:
+        """The cached positions with a leg priced by one of ``feeds`` (of ``markets`` only, where given), each once,
+        in the order they were cached per feed."""
+        keys: dict[Key, None] = {}
+        for feed in feeds:
+            keys.update(self.by_feed.get(feed, {}))
+        return [self.positions[k] for k in keys if markets is None or k[0] in markets]
+
+    def used(self, market: str) -> Collection[str]:
+        """The feeds ``market``'s cached positions are priced by."""
+        return self.market_feeds.get(market, Counter()).keys()
+
+
+def _feeds(snapshot: PositionSnapshot) -> frozenset[str]:
+    return frozenset(leg.feed for leg in snapshot.legs if leg.feed)
+
+
+def moved_positions(sources: Mapping[str, Source], cached: Iterable[PositionSnapshot] | PositionCache,
                     previous: Sequence[FeedReading], now: Sequence[FeedReading],
-                    block: BlockRef) -> list[PositionSnapshot]:
-    """The cached positions with a leg priced by a feed whose answer changed since ``previous``, repriced at
-    ``block`` with what each one's source takes from the new answers (the others are left as they are)."""
+                    block: BlockRef, *, markets: Collection[str] | None = None) -> list[PositionSnapshot]:
+    """The cached positions (of ``markets``, where given) with a leg priced by a feed whose answer changed since
+    ``previous``, repriced at ``block`` with what each one's source takes from the new answers (the others are left
+    as they are)."""
     before = {r.address: r.answer for r in previous}
     changed = [r for r in now if r.asset and r.answer != before.get(r.address)]
     if not changed:
         return []
+    cache = cached if isinstance(cached, PositionCache) else PositionCache.of(cached)
     rounds = {r.address: r.round_id for r in now}
     # a market takes a reading only from a feed its own positions were priced by: two markets on one chain may
     # price the same asset through different feeds (Aave Core and Prime, a USD and an ETH oracle)
-    used: dict[str, set[str]] = {}
-    for s in cached:
-        used.setdefault(s.market, set()).update(leg.feed for leg in s.legs if leg.feed)
-    prices = {key: dict(p for r in changed if r.address in used.get(key, ()) and (p := source.price_from_feed(r))
+    prices = {key: dict(p for r in changed if r.address in cache.used(key) and (p := source.price_from_feed(r))
                         is not None) for key, source in sources.items()}
-    changed_feeds = {r.address for r in changed}
-    snapshots = [repriced(s, sources[s.market], prices[s.market], block, rounds) for s in cached
-                 if any(leg.feed in changed_feeds for leg in s.legs)]
+    snapshots = [repriced(s, sources[s.market], prices[s.market], block, rounds)
+                 for s in cache.holding((r.address for r in changed), markets)]
     log.info("fast path block=%d changed_assets=%d recomputed=%d", block.number, len(changed), len(snapshots))
     return snapshots

@@ -35,7 +35,7 @@ from indexer.chain.multicall import MulticallReader, run_plans
 from indexer.chain.rpc import RpcClient
 from indexer.discovery import accounts_in, discover, emitters, logs_query
 from indexer.errors import BelowCheckpointError, ConfigError, RpcUnavailableError
-from indexer.fastpath import feed_plan, moved_positions
+from indexer.fastpath import PositionCache, feed_plan, moved_positions
 from indexer.health.nearest import encode_points
 from indexer.logs import Every
 from indexer.metrics import BLOCK_PHASE_SECONDS, REORG_DEPTH, REORGS
@@ -104,7 +104,7 @@ class ChainReader:
         self.feeds = ChainlinkFeeds()
         self.oracles = ChainOracles(settings, chain, self.feeds)
         self.chain_id_checked = False
-        self.cached: dict[tuple[str, str], PositionSnapshot] = {}
+        self.cached = PositionCache()
         self.readings: list[FeedReading] = []
         self.check_cursor: dict[str, int] = {}  # per market, where the self-check's rotating sample goes next
         self.checked: Counter[str] = Counter()  # per market: positions self-checked, and disagreements
@@ -154,7 +154,7 @@ class ChainReader:
         self.reader.block_number = header.number
         plans = [self.sources[key].read(accounts[key], header, self.feeds, self.hints.get(key),
                                         check=self._sample(key, accounts[key])) for key in full]
-        fast = [s for key, s in self.cached.items() if key[0] not in full]
+        fast = sorted(self.cached.markets() - set(full))  # markets between full reads with positions cached
         *reads, chain_feeds, now = await run_plans(self.reader, [*plans, self.oracles.plan(),
                                                                  feed_plan(self.feeds, self.readings if fast else [])])
         market_reads: dict[str, MarketRead] = dict(zip(full, reads, strict=True))
@@ -165,7 +165,7 @@ class ChainReader:
         snapshots = [s for r in market_reads.values() for s in r.snapshots]
         readings: list[FeedReading] = [*chain_feeds, *(f for r in market_reads.values() for f in r.feeds), *now]
         if fast:
-            snapshots += moved_positions(self.sources, fast, self.readings, now, header)
+            snapshots += moved_positions(self.sources, self.cached, self.readings, now, header, markets=fast)
         read = ChainRead(self.chain, header, snapshots, self.rpc.stats.since(stats_before),
                          self.oracles, readings=readings,
                          unpriced=[(key, a) for key, r in market_reads.items() for a in r.unpriced],
@@ -178,12 +178,13 @@ class ChainReader:
 
     def remember(self, read: ChainRead, full: Sequence[str]) -> None:
         """Keep a stored block's positions and feed readings for the fast path of the next blocks."""
-        self.cached = {k: s for k, s in self.cached.items() if k[0] not in full}  # a full read replaces the market
-        self.cached.update({(s.market, s.account): s for s in read.snapshots})
+        self.cached.drop_markets(set(full))  # a full read replaces the market
+        for snapshot in read.snapshots:
+            self.cached.put(snapshot)
         self.readings = [r for r in read.readings if r.asset]
 
     def forget(self) -> None:
-        self.cached, self.readings = {}, []
+        self.cached, self.readings = PositionCache(), []
 
 
 @dataclass(frozen=True, slots=True)
