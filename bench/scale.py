@@ -7,12 +7,12 @@ read, judging and storing of N positions, with M markets' worth of bookkeeping (
 Measured, each ``--repeat`` times on the same pipeline (median and spread):
 * a block of full reads: a block mined 12 s after the last (interest accrues: every debt position changes), read,
   judged and stored (``[writes]`` as configured: ``changed``, exact, the default);
-* a feed update through the fast path (``snapshot_every`` very large): WETH moves ``--shock`` percent in a block,
-  timed from that block existing to its alert rows committed (not detection), and to the repriced positions
+* a feed update through the fast path (``snapshot_every`` very large): WETH moves by each ``--shock`` percent in a
+  block, timed from that block existing to its alert rows committed (not detection), and to the repriced positions
   committed after them (their own transaction), then restored (not timed);
 * the process's peak RSS after both.
 
-``python -m bench.scale --borrowers 10000 --markets 10 --repeat 3``
+``python -m bench.scale --borrowers 10000 --markets 10 --repeat 3`` (``--shock -20 -5``: the default)
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} s ({min(values):.2f} – {max(values):.2f})"
 
 
-async def main(borrowers: int, markets: int, repeat: int, shock: int) -> None:
+async def main(borrowers: int, markets: int, repeat: int, shocks: list[int]) -> None:
     with tempfile.TemporaryDirectory() as scratch, bench_devnet(borrowers, Path(scratch)) as dev:
         rpc = JsonRpcClient(dev.url)
         positions = 0
@@ -65,24 +65,24 @@ async def main(borrowers: int, markets: int, repeat: int, shock: int) -> None:
             await follower.close()
 
         weth = dev.deployment.reserve("WETH")["price"]
-        fast: list[float] = []  # to the alert rows committed
-        whole: list[float] = []  # to the repriced positions committed too
-        events = 0
+        fast: dict[int, list[float]] = {shock: [] for shock in shocks}  # to the alert rows committed
+        whole: dict[int, list[float]] = {shock: [] for shock in shocks}  # to the repriced positions committed too
+        events: dict[int, int] = dict.fromkeys(shocks, 0)
         follower = ChainPipeline(_markets(dev, markets, 10**9), dev.engine, "devnet", max_blocks_per_step=1)
         try:
             mine(dev.url)
             while await follower.step():  # loads memory and reads in full once (not timed)
                 pass
-            for _ in range(repeat):
+            for shock in [shock for _ in range(repeat) for shock in shocks]:
                 set_price(dev.url, dev.deployment, "WETH", weth * (100 + shock) // 100)
                 block = int(rpc.call("eth_blockNumber", []), 16)
                 started = time.perf_counter()
                 await follower.step()
-                whole.append(time.perf_counter() - started)
+                whole[shock].append(time.perf_counter() - started)
                 if follower.alerts_committed is None or follower.alerts_committed[0] != block:
                     raise RuntimeError(f"the follower did not commit block {block}'s alert rows")
-                fast.append(follower.alerts_committed[1] - started)
-                events = max(events, _events_at(dev.engine, block))
+                fast[shock].append(follower.alerts_committed[1] - started)
+                events[shock] = max(events[shock], _events_at(dev.engine, block))
                 set_price(dev.url, dev.deployment, "WETH", weth)
                 await follower.step()
         finally:
@@ -94,10 +94,11 @@ async def main(borrowers: int, markets: int, repeat: int, shock: int) -> None:
     print("| measurement | seconds |\n| --- | --- |")
     print(f"| first block (every position new, not a steady block) | {first:.2f} s |")
     print(f"| a block of full reads, read + judged + stored | {_spread(full)} |")
-    print(f"| a WETH {shock:+d} % feed update → its alert rows committed (fast path; up to {events:,} alert events "
-          f"in the block) | {_spread(fast)} |")
-    print(f"| the same block's repriced positions committed too (their own transaction, after the alerts) | "
-          f"{_spread(whole)} |")
+    for shock in shocks:
+        print(f"| a WETH {shock:+d} % feed update → its alert rows committed (fast path; up to {events[shock]:,} alert "
+              f"events in the block) | {_spread(fast[shock])} |")
+        print(f"| the same block's repriced positions committed too (their own transaction, after the alerts) | "
+              f"{_spread(whole[shock])} |")
     print(f"| peak RSS of the process | {rss / 1024:,.0f} MiB |")
 
 
@@ -107,7 +108,8 @@ if __name__ == "__main__":
     parser.add_argument("--borrowers", type=int, default=10_000)
     parser.add_argument("--markets", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--shock", type=int, default=-20, help="the feed update, in percent (default: -20)")
+    parser.add_argument("--shock", type=int, nargs="+", default=[-20, -5],
+                        help="the feed updates, in percent, each timed --repeat times (default: -20 -5)")
     args = parser.parse_args()
     logging.getLogger("indexer.oracles.monitor").setLevel(logging.ERROR)  # devnet feeds have no heartbeat table
     asyncio.run(main(args.borrowers, args.markets, args.repeat, args.shock))
