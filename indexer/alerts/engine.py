@@ -59,6 +59,10 @@ class AlertWrites:
     margin_changes: list[dict[str, Any]] = field(default_factory=list)  # ``margin_changes`` rows
 
 
+_NO_STATE = StoredState(0, None, None, None)
+_NO_WALLET: tuple[str | None, Decimal | None, Decimal | None] = (None, None, None)
+
+
 def dedup_key(chain: str, market: str, account: str, family: str) -> str:
     return f"{chain}/{market}/{account}/{family}"
 
@@ -93,12 +97,18 @@ class AlertEngine:
         """``wallets``: account → (label, warn enter, critical enter)."""
         out = AlertWrites()
         families = ("health", "oracle") if self.settings.oracle else ("health",)
+        limits_of: dict[tuple[str, Decimal | None, Decimal | None], Thresholds] = {}  # thresholds() is pure
         for snapshot in snapshots:
-            label, warn, critical = wallets.get(snapshot.owner, (None, None, None))
-            limits = thresholds(self.settings, snapshot.market, (warn, critical))
+            label, warn, critical = wallets.get(snapshot.owner, _NO_WALLET)
+            limits = limits_of.get((snapshot.market, warn, critical))
+            if limits is None:
+                limits = limits_of[(snapshot.market, warn, critical)] = thresholds(self.settings, snapshot.market,
+                                                                                  (warn, critical))
             for family in families:
                 key = dedup_key(snapshot.chain, snapshot.market, snapshot.account, family)
-                stored = states.get(key, StoredState(0, None, None, None))
+                stored = states.get(key, _NO_STATE)
+                if (family == "oracle" and stored is _NO_STATE and snapshot.price_status == "FRESH"):
+                    continue  # nothing stored, nothing to raise: evaluate_oracle would leave it as it is
                 before = RuleState(stored.level, stored.pending, stored.pending_since)
                 after, transition = self._step(family, before, snapshot, limits, block)
                 alert_id = stored.alert_id

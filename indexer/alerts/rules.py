@@ -45,8 +45,7 @@ class Thresholds:
     hold_blocks: int = 0
 
     def band(self, level: HealthLevel) -> Band:
-        return {HealthLevel.WARN: self.warn, HealthLevel.CRITICAL: self.critical,
-                HealthLevel.LIQUIDATABLE: self.liquidatable}[level]
+        return (self.warn, self.critical, self.liquidatable)[level - 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +68,16 @@ def health_level(health: Decimal | None, current: HealthLevel, t: Thresholds) ->
     """The level ``health`` calls for, coming from ``current`` (the hysteresis needs to know)."""
     if health is None:  # no debt: nothing at risk
         return HealthLevel.OK
-    up = max((lvl for lvl in (HealthLevel.WARN, HealthLevel.CRITICAL, HealthLevel.LIQUIDATABLE)
-              if health < t.band(lvl).enter), default=HealthLevel.OK)
-    level = current
-    while level > HealthLevel.OK and health >= t.band(level).leave:
-        level = HealthLevel(level - 1)
-    return max(level, up)
+    bands = (t.warn, t.critical, t.liquidatable)
+    # the highest level whose enter line the health is below (checked from the top: the bands need not be ordered)
+    up = next((level for level in (3, 2, 1) if health < bands[level - 1].enter), 0)
+    level = int(current)
+    while level > 0 and health >= bands[level - 1].leave:
+        level -= 1
+    return _LEVELS[max(level, up)]
+
+
+_LEVELS = tuple(HealthLevel)  # by value: 0 … 3
 
 
 def oracle_level(price_status: str, has_debt: bool) -> OracleLevel:

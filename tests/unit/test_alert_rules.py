@@ -1,6 +1,8 @@
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from indexer.alerts.rules import (
     Band,
@@ -106,3 +108,27 @@ def test_bad_bands_are_refused():
         AlertSettings(warn={"enter": "1.2", "leave": "1.1"})
     with pytest.raises(ValidationError, match="liquidatable ≤ critical ≤ warn"):
         AlertSettings(critical={"enter": "1.2", "leave": "1.3"})
+
+
+def _level_by_definition(health, current, t):
+    """The level the module docstring defines, level by level: the highest one whose enter line health is below,
+    unless the current one (or one between) has not been left yet."""
+    if health is None:
+        return HealthLevel.OK
+    bands = {HealthLevel.WARN: t.warn, HealthLevel.CRITICAL: t.critical, HealthLevel.LIQUIDATABLE: t.liquidatable}
+    up = max([lvl for lvl, band in bands.items() if health < band.enter], default=HealthLevel.OK)
+    level = current
+    while level > HealthLevel.OK and health >= bands[level].leave:
+        level = HealthLevel(level - 1)
+    return max(level, up)
+
+
+_lines = st.decimals(min_value=D("0.5"), max_value=D("2"), places=3)
+
+
+@given(st.one_of(st.none(), _lines), st.sampled_from(list(HealthLevel)), st.lists(_lines, min_size=6, max_size=6))
+def test_the_level_is_the_definitions_for_any_bands(health, current, lines):
+    # any bands, ordered or not (a wallet's own levels can put WARN under CRITICAL): the fast lookup says what the
+    # definition says
+    t = Thresholds(*(Band(min(a, b), max(a, b)) for a, b in zip(lines[::2], lines[1::2], strict=True)))
+    assert health_level(health, current, t) == _level_by_definition(health, current, t)
