@@ -41,7 +41,10 @@ def _track(engine: Engine, accounts: list[SeededAccount]) -> None:
 
 
 @contextmanager
-def bench_devnet(accounts: int, directory: Path, *, batch_size: int | None = None) -> Iterator[BenchDevnet]:
+def bench_devnet(accounts: int, directory: Path, *, batch_size: int | None = None,
+                 database: str | None = None) -> Iterator[BenchDevnet]:
+    """A devnet with ``accounts`` seeded borrowers and a migrated store tracking them: a SQLite file in
+    ``directory``, or ``database`` (an empty database's URL, e.g. a scratch one on a Postgres server)."""
     with Anvil() as node:
         started = time.perf_counter()
         deployment = stack.deploy(node.url, ["aave_v3"])
@@ -50,7 +53,7 @@ def bench_devnet(accounts: int, directory: Path, *, batch_size: int | None = Non
         seed_seconds = time.perf_counter() - deployed
         deployment_file = directory / "devnet.json"
         deployment.to_json(deployment_file)
-        url = f"sqlite:///{directory / 'indexer.db'}"
+        url = database or f"sqlite:///{directory / 'indexer.db'}"
         upgrade(url)
         chain = ChainSettings(chain_id=node.chain_id, devnet=str(deployment_file),
                               **({"batch_size": batch_size} if batch_size else {}))

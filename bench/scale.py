@@ -12,24 +12,29 @@ Measured, each ``--repeat`` times on the same pipeline (median and spread):
   committed after them (their own transaction), then restored (not timed);
 * the process's peak RSS after both.
 
-``python -m bench.scale --borrowers 10000 --markets 10 --repeat 3`` (``--shock -20 -5``: the default)
+``python -m bench.scale --borrowers 10000 --markets 10 --repeat 3`` (``--shock -20 -5``: the default; ``--postgres``
+stores in a scratch database on a Postgres server instead of SQLite)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.alert_latency import _events_at
 from bench.devnet import MARKET, BenchDevnet, bench_devnet
+from bench.persist import postgres_server, postgres_version
 from indexer.devnet import mine, set_price
 from indexer.devnet.jsonrpc import JsonRpcClient
+from indexer.devnet.postgres import create_database, drop_database
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import MarketSettings, Settings
 
@@ -45,8 +50,24 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} s ({min(values):.2f} – {max(values):.2f})"
 
 
-async def main(borrowers: int, markets: int, repeat: int, shocks: list[int]) -> None:
-    with tempfile.TemporaryDirectory() as scratch, bench_devnet(borrowers, Path(scratch)) as dev:
+@contextlib.contextmanager
+def _store(postgres: str | None, scratch: Path) -> Iterator[tuple[str | None, str]]:
+    """(the database URL for the devnet, its name for the table): SQLite in ``scratch`` (None), or a scratch
+    database on a Postgres server (``postgres``: a server URL, or "" for the test suite's way of finding one)."""
+    if postgres is None:
+        yield None, "SQLite"
+        return
+    with postgres_server(postgres or None, scratch) as server:
+        url = create_database(server, prefix="indexer_bench_scale")
+        try:
+            yield url, f"Postgres {postgres_version(server)}"
+        finally:
+            drop_database(server, url)
+
+
+async def main(borrowers: int, markets: int, repeat: int, shocks: list[int], postgres: str | None = None) -> None:
+    with tempfile.TemporaryDirectory() as scratch, _store(postgres, Path(scratch)) as (database, store), \
+            bench_devnet(borrowers, Path(scratch), database=database) as dev:
         rpc = JsonRpcClient(dev.url)
         positions = 0
         full: list[float] = []
@@ -90,7 +111,7 @@ async def main(borrowers: int, markets: int, repeat: int, shocks: list[int]) -> 
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     print(f"{borrowers:,} borrowers × {markets} markets = {positions:,} positions on one chain, {repeat} repeats "
-          f"(median, min – max); devnet seeded in {dev.seed_seconds:.1f} s\n")
+          f"(median, min – max), stored in {store}; devnet seeded in {dev.seed_seconds:.1f} s\n")
     print("| measurement | seconds |\n| --- | --- |")
     print(f"| first block (every position new, not a steady block) | {first:.2f} s |")
     print(f"| a block of full reads, read + judged + stored | {_spread(full)} |")
@@ -110,6 +131,9 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--shock", type=int, nargs="+", default=[-20, -5],
                         help="the feed updates, in percent, each timed --repeat times (default: -20 -5)")
+    parser.add_argument("--postgres", nargs="?", const="", default=None, metavar="URL",
+                        help="store in a scratch database on a Postgres server (URL; without one: TEST_DATABASE_URL, "
+                             "else 127.0.0.1:5432, else an embedded server) instead of SQLite")
     args = parser.parse_args()
     logging.getLogger("indexer.oracles.monitor").setLevel(logging.ERROR)  # devnet feeds have no heartbeat table
-    asyncio.run(main(args.borrowers, args.markets, args.repeat, args.shock))
+    asyncio.run(main(args.borrowers, args.markets, args.repeat, args.shock, args.postgres))
