@@ -32,6 +32,7 @@ from indexer.alerts.dispatcher import Dispatcher, pending_delivery
 from indexer.alerts.registry import build_channels
 from indexer.chain.newheads import HeadSubscription
 from indexer.errors import ConfigError, PermanentError, RetryableError
+from indexer.heap import HeapSchedule
 from indexer.metrics import REGISTRY as PROCESS_REGISTRY
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import Settings
@@ -84,11 +85,14 @@ class Runtime:
         self.subscriptions: dict[str, HeadSubscription] = {}  # per chain with a WebSocket endpoint
         self._rerun: set[str] = set()  # chains a new head reached while their step was running
         self.free_since: dict[str, float] = {}  # chains seen free while at ``max_chains``: since when
+        self.heap = HeapSchedule()  # the collector: long-lived state frozen after each block, swept when idle
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         async with AsyncExitStack() as stack:
             self._stack, self._stop = stack, stop
+            self.heap.start()
+            stack.callback(self.heap.stop)
             stack.callback(self.engine.dispose)
             stack.callback(self._release_leases)
             cap = self.settings.run.max_chains
@@ -184,6 +188,7 @@ class Runtime:
     def _committed(self, chain: str, block: int, seconds: float) -> None:
         self.states[chain].processed += 1
         self.block_seconds.labels(chain).observe(seconds)
+        self.heap.settle()
         if self.dispatcher is not None:
             self.dispatcher.wake()
 
@@ -296,6 +301,8 @@ class Runtime:
         state.failures, state.error, state.failing = 0, None, False
         if processed:
             log.debug("follow chain=%s processed=%d", chain, processed)
+        else:
+            self.heap.sweep()  # idle: the collector's full pass, when due, costs no block its time
         if chain in self._rerun:  # a head arrived during the step: look again now
             self._rerun.discard(chain)
             self._follow_now(chain)
