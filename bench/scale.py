@@ -13,7 +13,8 @@ Measured, each ``--repeat`` times on the same pipeline (median and spread):
 * the process's peak RSS after both.
 
 ``python -m bench.scale --borrowers 10000 --markets 10 --repeat 3`` (``--shock -20 -5``: the default; ``--postgres``
-stores in a scratch database on a Postgres server instead of SQLite)
+stores in a scratch database on a Postgres server instead of SQLite; ``--gc default`` leaves the garbage collector as
+CPython has it, instead of ``indexer run``'s schedule, ``indexer.heap``)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bench.persist import postgres_server, postgres_version
 from indexer.devnet import mine, set_price
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.postgres import create_database, drop_database
+from indexer.heap import HeapSchedule
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import MarketSettings, Settings
 
@@ -65,18 +67,34 @@ def _store(postgres: str | None, scratch: Path) -> Iterator[tuple[str | None, st
             drop_database(server, url)
 
 
-async def main(borrowers: int, markets: int, repeat: int, shocks: list[int], postgres: str | None = None) -> None:
+async def main(borrowers: int, markets: int, repeat: int, shocks: list[int], postgres: str | None = None,
+               collector: str = "run") -> None:
+    heap = HeapSchedule()  # ``indexer run``'s collector schedule (``--gc run``), or CPython's own (``--gc default``)
+    if collector == "run":
+        heap.start()
+    try:
+        await _measure(borrowers, markets, repeat, shocks, postgres, heap if collector == "run" else None)
+    finally:
+        heap.stop()
+
+
+async def _measure(borrowers: int, markets: int, repeat: int, shocks: list[int], postgres: str | None,
+                   heap: HeapSchedule | None) -> None:
+    settle = None if heap is None else (lambda chain, block, seconds: heap.settle())  # as `run`'s on_block
     with tempfile.TemporaryDirectory() as scratch, _store(postgres, Path(scratch)) as (database, store), \
             bench_devnet(borrowers, Path(scratch), database=database) as dev:
         rpc = JsonRpcClient(dev.url)
         positions = 0
         full: list[float] = []
-        follower = ChainPipeline(_markets(dev, markets, 1), dev.engine, "devnet", max_blocks_per_step=1)
+        follower = ChainPipeline(_markets(dev, markets, 1), dev.engine, "devnet", max_blocks_per_step=1,
+                                 on_block=settle)
         try:
             started = time.perf_counter()
             await follower.step()  # the first block: every position new (not timed as a steady block)
             first = time.perf_counter() - started
             for _ in range(repeat):
+                if heap is not None:
+                    heap.sweep()  # where `run` would: between blocks, when due (not timed)
                 rpc.call("anvil_mine", [hex(1), hex(12)])
                 started = time.perf_counter()
                 await follower.step()
@@ -89,7 +107,8 @@ async def main(borrowers: int, markets: int, repeat: int, shocks: list[int], pos
         fast: dict[int, list[float]] = {shock: [] for shock in shocks}  # to the alert rows committed
         whole: dict[int, list[float]] = {shock: [] for shock in shocks}  # to the repriced positions committed too
         events: dict[int, int] = dict.fromkeys(shocks, 0)
-        follower = ChainPipeline(_markets(dev, markets, 10**9), dev.engine, "devnet", max_blocks_per_step=1)
+        follower = ChainPipeline(_markets(dev, markets, 10**9), dev.engine, "devnet", max_blocks_per_step=1,
+                                 on_block=settle)
         try:
             mine(dev.url)
             while await follower.step():  # loads memory and reads in full once (not timed)
@@ -106,12 +125,15 @@ async def main(borrowers: int, markets: int, repeat: int, shocks: list[int], pos
                 events[shock] = max(events[shock], _events_at(dev.engine, block))
                 set_price(dev.url, dev.deployment, "WETH", weth)
                 await follower.step()
+                if heap is not None:
+                    heap.sweep()  # where `run` would: between blocks, when due (not timed)
         finally:
             await follower.close()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     print(f"{borrowers:,} borrowers × {markets} markets = {positions:,} positions on one chain, {repeat} repeats "
-          f"(median, min – max), stored in {store}; devnet seeded in {dev.seed_seconds:.1f} s\n")
+          f"(median, min – max), stored in {store}, the collector as {'`indexer run` has it' if heap else 'CPython'}"
+          f"'s; devnet seeded in {dev.seed_seconds:.1f} s\n")
     print("| measurement | seconds |\n| --- | --- |")
     print(f"| first block (every position new, not a steady block) | {first:.2f} s |")
     print(f"| a block of full reads, read + judged + stored | {_spread(full)} |")
@@ -134,6 +156,9 @@ if __name__ == "__main__":
     parser.add_argument("--postgres", nargs="?", const="", default=None, metavar="URL",
                         help="store in a scratch database on a Postgres server (URL; without one: TEST_DATABASE_URL, "
                              "else 127.0.0.1:5432, else an embedded server) instead of SQLite")
+    parser.add_argument("--gc", choices=("run", "default"), default="run",
+                        help="the garbage collector's schedule: `indexer run`'s (indexer.heap, the default) or "
+                             "CPython's")
     args = parser.parse_args()
     logging.getLogger("indexer.oracles.monitor").setLevel(logging.ERROR)  # devnet feeds have no heartbeat table
-    asyncio.run(main(args.borrowers, args.markets, args.repeat, args.shock, args.postgres))
+    asyncio.run(main(args.borrowers, args.markets, args.repeat, args.shock, args.postgres, args.gc))
