@@ -132,8 +132,8 @@ async def _measure(borrowers: int, markets: int, repeat: int, shocks: list[int],
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     print(f"{borrowers:,} borrowers × {markets} markets = {positions:,} positions on one chain, {repeat} repeats "
-          f"(median, min – max), stored in {store}, the collector as {'`indexer run` has it' if heap else 'CPython'}"
-          f"'s; devnet seeded in {dev.seed_seconds:.1f} s\n")
+          f"(median, min – max), stored in {store}, garbage collector scheduled as "
+          f"{'`indexer run` does' if heap else 'CPython does'}; devnet seeded in {dev.seed_seconds:.1f} s\n")
     print("| measurement | seconds |\n| --- | --- |")
     print(f"| first block (every position new, not a steady block) | {first:.2f} s |")
     print(f"| a block of full reads, read + judged + stored | {_spread(full)} |")
