@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from indexer.protocols.aave_math import AaveAssetInput, account_data
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef
+from indexer.risk.safety import _first_true  # a plain bisection: the reference the solved amounts are held to
 from indexer.types import BlockRef, Health, Leg, PositionSnapshot, Role
 
 WAD = 10**18
@@ -129,16 +130,6 @@ def test_health_at_an_amount_is_health_at_with_that_amount(rows, which, amount):
     assert adapter.health_at_amount(snap, index)(amount) == want
 
 
-def _smallest(test, low, high):
-    while low < high:
-        mid = (low + high) // 2
-        if test(mid):
-            high = mid
-        else:
-            low = mid + 1
-    return low
-
-
 TARGETS = st.sampled_from([Decimal("1"), Decimal("1.05"), Decimal("1.5"), Decimal("2.000000000000000001")])
 
 
@@ -149,9 +140,9 @@ def _reaching(snap, index, target):
     ok = lambda amount: (h := health(amount)) is None or h >= target  # noqa: E731
     high = 10**40
     if snap.legs[index].role is Role.COLLATERAL:
-        want = None if not ok(high) or health(high) == health(0) else _smallest(ok, 0, high)
+        want = None if not ok(high) or health(high) == health(0) else _first_true(ok, 0, high)
     else:
-        want = _smallest(lambda amount: not ok(amount), 0, high) - 1 if ok(0) else None
+        want = _first_true(lambda amount: not ok(amount), 0, high) - 1 if ok(0) else None
     return adapter.amount_reaching(snap, index, target), want, ok
 
 
