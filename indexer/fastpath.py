@@ -110,6 +110,19 @@ class PositionCache:
             self._unindex(key, _feeds(self.positions.pop(key)))
             self.per_market[key[0]] -= 1
 
+    def replace(self, markets: Collection[str], snapshots: Iterable[PositionSnapshot]) -> None:
+        """Put ``snapshots``; of ``markets`` (read in full), forget every position not among them: a position read
+        again with the same feeds keeps its place in the index, so a block of full reads touches it once."""
+        kept: set[Key] = set()
+        for snapshot in snapshots:
+            self.put(snapshot)
+            kept.add((snapshot.market, snapshot.account))
+        if not any(self.per_market.get(market) for market in markets):
+            return
+        for key in [k for k in self.positions if k[0] in markets and k not in kept]:
+            self._unindex(key, _feeds(self.positions.pop(key)))
+            self.per_market[key[0]] -= 1
+
     def _unindex(self, key: Key, feeds: frozenset[str]) -> None:
         counts = self.market_feeds[key[0]]
         for feed in feeds:

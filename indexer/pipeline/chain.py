@@ -178,9 +178,7 @@ class ChainReader:
 
     def remember(self, read: ChainRead, full: Sequence[str]) -> None:
         """Keep a stored block's positions and feed readings for the fast path of the next blocks."""
-        self.cached.drop_markets(set(full))  # a full read replaces the market
-        for snapshot in read.snapshots:
-            self.cached.put(snapshot)
+        self.cached.replace(set(full), read.snapshots)  # a full read replaces its market's positions
         self.readings = [r for r in read.readings if r.asset]
 
     def forget(self) -> None:

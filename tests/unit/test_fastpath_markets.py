@@ -50,7 +50,10 @@ FEEDS = [CORE_FEED, PRIME_FEED, USDC_FEED, "0x" + "c4" * 20]
 op_st = st.one_of(
     st.tuples(st.just("put"), st.sampled_from(["core", "prime"]), st.integers(0, 5),
               st.lists(st.sampled_from(FEEDS), max_size=3)),
-    st.tuples(st.just("drop"), st.lists(st.sampled_from(["core", "prime"]), max_size=2)))
+    st.tuples(st.just("drop"), st.lists(st.sampled_from(["core", "prime"]), max_size=2)),
+    st.tuples(st.just("replace"), st.lists(st.sampled_from(["core", "prime"]), max_size=2),
+              st.lists(st.tuples(st.sampled_from(["core", "prime"]), st.integers(0, 5),
+                                 st.lists(st.sampled_from(FEEDS), max_size=3)), max_size=4)))
 
 
 def _held(market: str, account: int, feeds: list[str]) -> PositionSnapshot:
@@ -72,9 +75,14 @@ def test_the_feed_index_answers_what_a_scan_of_every_cached_position_does(ops):
             snapshot = _held(op[1], op[2], op[3])
             cache.put(snapshot)
             plain[(snapshot.market, snapshot.account)] = snapshot
-        else:
+        elif op[0] == "drop":
             cache.drop_markets(set(op[1]))
             plain = {k: s for k, s in plain.items() if k[0] not in op[1]}
+        else:  # a full read of op[1]'s markets (and fast-path positions of others) replaces them
+            snapshots = [_held(*args) for args in op[2]]
+            cache.replace(set(op[1]), snapshots)
+            plain = {k: s for k, s in plain.items() if k[0] not in op[1]}
+            plain.update({(s.market, s.account): s for s in snapshots})
         assert len(cache) == len(plain) and cache.markets() == {k[0] for k in plain}
         for market in ("core", "prime"):
             assert set(cache.used(market)) == {leg.feed for k, s in plain.items() if k[0] == market
