@@ -21,6 +21,7 @@ import logging
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ import sqlalchemy as sa
 
 from bench.devnet import MARKET, BenchDevnet, bench_devnet
 from indexer.devnet import mine, set_price
+from indexer.heap import HeapSchedule
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import MarketSettings
 from indexer.store.models import AlertEvent
@@ -74,13 +76,32 @@ def _events_at(engine: sa.Engine, block: int) -> int:
                             ).scalar_one()
 
 
+@contextlib.contextmanager
+def _as_run() -> Iterator[HeapSchedule]:
+    """``indexer run``'s garbage collector schedule (``indexer.heap``) for the time of a series."""
+    heap = HeapSchedule()
+    heap.start()
+    try:
+        yield heap
+    finally:
+        heap.stop()
+
+
 async def _series(dev: BenchDevnet, every: int, symbol: str, moved: int, restored: int,
                   repeat: int) -> list[AlertRun]:
-    """One follower for the whole series: per repeat the price moves (timed) and is restored (not timed)."""
+    """One follower for the whole series, the collector scheduled as in ``indexer run``: per repeat the price moves
+    (timed) and is restored (not timed)."""
+    with _as_run() as heap:
+        return await _run_series(dev, every, symbol, moved, restored, repeat, heap)
+
+
+async def _run_series(dev: BenchDevnet, every: int, symbol: str, moved: int, restored: int, repeat: int,
+                      heap: HeapSchedule) -> list[AlertRun]:
     market = dev.settings.markets[MARKET]
     settings = dev.settings.model_copy(update={"markets": {MARKET: MarketSettings(
         **{**market.model_dump(), "snapshot_every": every})}})
-    follower = ChainPipeline(settings, dev.engine, "devnet", max_blocks_per_step=1)
+    follower = ChainPipeline(settings, dev.engine, "devnet", max_blocks_per_step=1,
+                             on_block=lambda chain, block, seconds: heap.settle())
     runs = []
     try:
         mine(dev.url)  # a block of its own for the full read the fast path starts from (not timed)
@@ -102,6 +123,7 @@ async def _series(dev: BenchDevnet, every: int, symbol: str, moved: int, restore
                                  requests=follower.rpc.stats.requests - requests - 1))
             set_price(dev.url, dev.deployment, symbol, restored)
             await follower.step()
+            heap.sweep()  # where `run` would: between blocks, when due (not timed)
     finally:
         await follower.close()
     return runs
@@ -139,12 +161,14 @@ async def _detected_series(dev: BenchDevnet, symbol: str, moved: int, restored: 
     market = dev.settings.markets[MARKET]
     settings = dev.settings.model_copy(update={"markets": {MARKET: MarketSettings(
         **{**market.model_dump(), "snapshot_every": 10**9})}})
-    follower = ChainPipeline(settings, dev.engine, "devnet")
+    heap = HeapSchedule()  # as in `indexer run`: frozen after each block, swept when a step finds nothing
+    follower = ChainPipeline(settings, dev.engine, "devnet", on_block=lambda chain, block, seconds: heap.settle())
     stop, wake = asyncio.Event(), asyncio.Event()
 
     async def follow() -> None:
         while not stop.is_set():
-            await follower.step()
+            if not await follower.step():
+                heap.sweep()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), POLL)
             wake.clear()
@@ -154,6 +178,7 @@ async def _detected_series(dev: BenchDevnet, symbol: str, moved: int, restored: 
     if subscribe:
         tasks.append(asyncio.create_task(subscription.run(stop)))
     rng, times = random.Random(seed), []
+    heap.start()
     try:
         mine(dev.url)
         while subscribe and subscription.subscribed is None:
@@ -178,6 +203,7 @@ async def _detected_series(dev: BenchDevnet, symbol: str, moved: int, restored: 
         wake.set()
         await asyncio.gather(*tasks)
         await follower.close()
+        heap.stop()
     return times
 
 
