@@ -102,14 +102,6 @@ class PositionCache:
             self.by_feed.setdefault(feed, {})[key] = None
             counts[feed] += 1
 
-    def drop_markets(self, markets: Collection[str]) -> None:
-        """Forget every position of ``markets`` (a full read replaces them)."""
-        if not any(self.per_market.get(market) for market in markets):
-            return
-        for key in [k for k in self.positions if k[0] in markets]:
-            self._unindex(key, _feeds(self.positions.pop(key)))
-            self.per_market[key[0]] -= 1
-
     def replace(self, markets: Collection[str], snapshots: Iterable[PositionSnapshot]) -> None:
         """Put ``snapshots``; of ``markets`` (read in full), forget every position not among them: a position read
         again with the same feeds keeps its place in the index, so a block of full reads touches it once."""

@@ -76,7 +76,7 @@ def test_the_feed_index_answers_what_a_scan_of_every_cached_position_does(ops):
             cache.put(snapshot)
             plain[(snapshot.market, snapshot.account)] = snapshot
         elif op[0] == "drop":
-            cache.drop_markets(set(op[1]))
+            cache.replace(set(op[1]), [])  # a full read that found none of them
             plain = {k: s for k, s in plain.items() if k[0] not in op[1]}
         else:  # a full read of op[1]'s markets (and fast-path positions of others) replaces them
             snapshots = [_held(*args) for args in op[2]]
