@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from indexer.protocols.aave_math import AaveAssetInput, account_data
 from indexer.protocols.aave_v3.adapter import AaveV3Adapter
 from indexer.protocols.base import MarketRef
-from indexer.risk.safety import _first_true  # a plain bisection: the reference the solved amounts are held to
+from indexer.risk.safety import _MAX_ADD, _first_true  # _first_true: a plain bisection, the reference
 from indexer.types import BlockRef, Health, Leg, PositionSnapshot, Role
 
 WAD = 10**18
@@ -138,7 +138,7 @@ def _reaching(snap, index, target):
     whose health reaches ``target``, or the largest debt amount whose health stays there; None where none does."""
     health = adapter.health_at_amount(snap, index)
     ok = lambda amount: (h := health(amount)) is None or h >= target  # noqa: E731
-    high = 10**40
+    high = _MAX_ADD  # what-it-takes looks no further either
     if snap.legs[index].role is Role.COLLATERAL:
         want = None if not ok(high) or health(high) == health(0) else _first_true(ok, 0, high)
     else:
