@@ -9,7 +9,8 @@ parameter order; on Postgres they are drawn from the sequence first (see ``_appe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, update
@@ -62,23 +63,17 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
     locked; either way nothing of the block is written.
     """
     _check_pinned(chain, block, snapshots)
-    try:
-        with engine.begin() as connection:
-            _upsert_block(connection, chain, block)
-            _position_rows(connection, chain, block, snapshots, unchanged, liquidations)
-            _mark_checks(connection, chain, block.number, checks or {})
-            write_feeds(connection, chain=chain, block=block, feeds=feeds)
-            mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
-            mark_unpriced(connection, chain=chain, block=block, unpriced=stale, status="STALE")
-            write_alerts(connection, alerts)
-            for market, seen in (discovered or {}).items():
-                add_discovered(connection, chain=chain, market=market, seen=seen, scanned_to=block.number)
-            set_checkpoint(connection, chain=chain, name=SYNC_CHECKPOINT, block_number=block.number)
-    except OperationalError as exc:
-        raise RetryableError(f"writing block {block.number} on {chain}: {exc.orig or exc}") from exc
-    except (SQLAlchemyError, ValueError, TypeError) as exc:
-        reason = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
-        raise StoreError(f"writing block {block.number} on {chain}: {reason}") from exc
+    with _translated(f"writing block {block.number} on {chain}"), engine.begin() as connection:
+        _upsert_block(connection, chain, block)
+        _position_rows(connection, chain, block, snapshots, unchanged, liquidations)
+        _mark_checks(connection, chain, block.number, checks or {})
+        write_feeds(connection, chain=chain, block=block, feeds=feeds)
+        mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
+        mark_unpriced(connection, chain=chain, block=block, unpriced=stale, status="STALE")
+        write_alerts(connection, alerts)
+        for market, seen in (discovered or {}).items():
+            add_discovered(connection, chain=chain, market=market, seen=seen, scanned_to=block.number)
+        set_checkpoint(connection, chain=chain, name=SYNC_CHECKPOINT, block_number=block.number)
     log.debug("wrote block %s on %s with %d snapshots", block.number, chain, len(snapshots))
     return len(snapshots)
 
@@ -91,14 +86,8 @@ def write_positions(engine: Engine, *, chain: str, block: BlockRef, snapshots: l
     nothing else. The pipeline writes a fast-path block's repriced figures this way, after its alert rows. Errors
     as ``write_block``'s; either way none of these rows is written."""
     _check_pinned(chain, block, snapshots)
-    try:
-        with engine.begin() as connection:
-            _position_rows(connection, chain, block, snapshots, unchanged, liquidations)
-    except OperationalError as exc:
-        raise RetryableError(f"writing the positions of block {block.number} on {chain}: {exc.orig or exc}") from exc
-    except (SQLAlchemyError, ValueError, TypeError) as exc:
-        reason = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
-        raise StoreError(f"writing the positions of block {block.number} on {chain}: {reason}") from exc
+    with _translated(f"writing the positions of block {block.number} on {chain}"), engine.begin() as connection:
+        _position_rows(connection, chain, block, snapshots, unchanged, liquidations)
     return len(snapshots)
 
 
@@ -117,6 +106,19 @@ def _position_rows(connection: Connection, chain: str, block: BlockRef, snapshot
     _upsert_positions(connection, snapshots, figures, snapshot_ids)
     _drop_history(connection, replaced)
     _move_unchanged(connection, chain, block, unchanged)
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """The database's errors as the pipeline handles them: ``RetryableError`` when it is unreachable or locked,
+    ``StoreError`` when it (or the data) refuses the write."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise RetryableError(f"{what}: {exc.orig or exc}") from exc
+    except (SQLAlchemyError, ValueError, TypeError) as exc:
+        reason = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+        raise StoreError(f"{what}: {reason}") from exc
 
 
 def set_checkpoint(connection: Connection, *, chain: str, name: str, block_number: int) -> None:
