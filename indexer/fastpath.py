@@ -2,6 +2,11 @@
 holding the affected assets recomputed locally from their cached components, and the alert rules run on
 them in that same block's processing. The next full read confirms (or corrects) them.
 
+Of the holders, the rules see at once only those the move may carry across an alert level, or that they must
+see whatever their health (``split_steady``): for the rest, the rules' own ``health_at`` at the new prices stays
+inside the band where their level holds, so judging them would raise and write nothing. Those are repriced after
+the block's alerts commit (the pipeline's second transaction), so an update's alerts wait only for its crossings.
+
 Only the feeds are read (one Multicall3 round). The recomputed figures use the cached token amounts,
 so interest accrued since the last full read is not in them; prices are what the protocol's adapter
 says it takes from a feed reading (``price_from_feed``).
@@ -11,12 +16,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 
+from indexer.alerts.rules import in_band
 from indexer.chain.multicall import Plan
 from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedKind, FeedReading
-from indexer.protocols.base import Source
+from indexer.protocols.base import PositionRules, Source
 from indexer.types import BlockRef, PositionSnapshot, PriceKey
 
 log = logging.getLogger(__name__)
@@ -143,23 +151,63 @@ def _feeds(snapshot: PositionSnapshot) -> frozenset[str]:
     return frozenset(leg.feed for leg in snapshot.legs if leg.feed)
 
 
+@dataclass(frozen=True, slots=True)
+class FeedMove:
+    """The feeds whose answers changed in a block, as each market's rules price them."""
+
+    changed: list[FeedReading]
+    prices: dict[str, dict[PriceKey, int]]  # market key → price key → the price its rules take from the new answer
+    rounds: dict[str, int | None]  # feed address → its round now
+
+
+def feed_move(sources: Mapping[str, Source], cache: PositionCache, previous: Sequence[FeedReading],
+              now: Sequence[FeedReading]) -> FeedMove | None:
+    """What changed between ``previous`` (the readings the cached positions were valued on) and ``now``; None when
+    no answer did."""
+    before = {r.address: r.answer for r in previous}
+    changed = [r for r in now if r.asset and r.answer != before.get(r.address)]
+    if not changed:
+        return None
+    # a market takes a reading only from a feed its own positions were priced by: two markets on one chain may
+    # price the same asset through different feeds (Aave Core and Prime, a USD and an ETH oracle)
+    prices = {key: dict(p for r in changed if r.address in cache.used(key) and (p := source.price_from_feed(r))
+                        is not None) for key, source in sources.items()}
+    return FeedMove(changed, prices, {r.address: r.round_id for r in now})
+
+
 def moved_positions(sources: Mapping[str, Source], cached: Iterable[PositionSnapshot] | PositionCache,
                     previous: Sequence[FeedReading], now: Sequence[FeedReading],
                     block: BlockRef, *, markets: Collection[str] | None = None) -> list[PositionSnapshot]:
     """The cached positions (of ``markets``, where given) with a leg priced by a feed whose answer changed since
     ``previous``, repriced at ``block`` with what each one's source takes from the new answers (the others are left
     as they are)."""
-    before = {r.address: r.answer for r in previous}
-    changed = [r for r in now if r.asset and r.answer != before.get(r.address)]
-    if not changed:
-        return []
     cache = cached if isinstance(cached, PositionCache) else PositionCache.of(cached)
-    rounds = {r.address: r.round_id for r in now}
-    # a market takes a reading only from a feed its own positions were priced by: two markets on one chain may
-    # price the same asset through different feeds (Aave Core and Prime, a USD and an ETH oracle)
-    prices = {key: dict(p for r in changed if r.address in cache.used(key) and (p := source.price_from_feed(r))
-                        is not None) for key, source in sources.items()}
-    snapshots = [repriced(s, sources[s.market], prices[s.market], block, rounds)
-                 for s in cache.holding((r.address for r in changed), markets)]
-    log.info("fast path block=%d changed_assets=%d recomputed=%d", block.number, len(changed), len(snapshots))
+    move = feed_move(sources, cache, previous, now)
+    if move is None:
+        return []
+    snapshots = [repriced(s, sources[s.market], move.prices[s.market], block, move.rounds)
+                 for s in cache.holding((r.address for r in move.changed), markets)]
+    log.info("fast path block=%d changed_assets=%d recomputed=%d", block.number, len(move.changed), len(snapshots))
     return snapshots
+
+
+Band = tuple[Decimal | None, Decimal | None]  # healths [low, high), None: unbounded (``alerts.rules.steady_band``)
+
+
+def split_steady(sources: Mapping[str, PositionRules], holders: Iterable[PositionSnapshot], move: FeedMove,
+                 band: Callable[[PositionSnapshot], Band | None]) -> tuple[list[PositionSnapshot],
+                                                                            list[PositionSnapshot]]:
+    """The cached ``holders`` of a move split in two: those the block's rules must see, and those whose health at
+    the new prices (the rules' ``health_at``: the health ``reprice`` gives, to the unit) stays in their ``band``,
+    for which the rules would raise and write nothing. ``band`` says a position's steady healths, or None where the
+    rules must see it whatever its health (a level pending, an oracle alert, a price that is not fresh)."""
+    judged: list[PositionSnapshot] = []
+    steady: list[PositionSnapshot] = []
+    for snapshot in holders:
+        healths = band(snapshot)
+        if healths is not None and in_band(sources[snapshot.market].health_at(snapshot, move.prices[snapshot.market])
+                                           .health, healths):
+            steady.append(snapshot)
+        else:
+            judged.append(snapshot)
+    return judged, steady

@@ -26,6 +26,7 @@ from indexer.alerts.rules import (
     evaluate_health,
     evaluate_oracle,
     health_level,
+    steady_band,
 )
 from indexer.health.perps import perp_lines
 from indexer.protocols.base import PositionRules
@@ -121,6 +122,33 @@ class AlertEngine:
                                        "pending": after.pending, "pending_since": after.pending_since,
                                        "alert_id": alert_id, "updated_block": block.number})
         return out
+
+    def steady_bands(self, *, chain: str, states: Mapping[str, StoredState],
+                     wallets: Mapping[str, tuple[str | None, Decimal | None, Decimal | None]],
+                     status: Callable[[PositionSnapshot], str]
+                     ) -> Callable[[PositionSnapshot], tuple[Decimal | None, Decimal | None] | None]:
+        """Per position, the healths at which ``evaluate`` (same ``states`` and ``wallets``) would raise and write
+        nothing for it: its health level's ``steady_band``. None where it must be evaluated whatever its health: a
+        level pending (``hold_blocks``), an oracle state stored, or a price ``status`` (the block's, for the
+        position) that is not FRESH."""
+        oracle = self.settings.oracle
+        made: dict[tuple[str, Decimal | None, Decimal | None, int], tuple[Decimal | None, Decimal | None]] = {}
+
+        def band(snapshot: PositionSnapshot) -> tuple[Decimal | None, Decimal | None] | None:
+            stored = states.get(dedup_key(chain, snapshot.market, snapshot.account, "health"), _NO_STATE)
+            if stored.pending is not None or status(snapshot) != "FRESH":
+                return None
+            if oracle and dedup_key(chain, snapshot.market, snapshot.account, "oracle") in states:
+                return None
+            _, warn, critical = wallets.get(snapshot.owner, _NO_WALLET)
+            key = (snapshot.market, warn, critical, stored.level)
+            found = made.get(key)
+            if found is None:
+                found = made[key] = steady_band(stored.level, thresholds(self.settings, snapshot.market,
+                                                                         (warn, critical)))
+            return found
+
+        return band
 
     def margin(self, out: AlertWrites, *, block: BlockRef, changes: Sequence[MarginChange],
                snapshots: Mapping[tuple[str, str], PositionSnapshot],

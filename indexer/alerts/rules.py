@@ -80,6 +80,26 @@ def health_level(health: Decimal | None, current: HealthLevel, t: Thresholds) ->
 _LEVELS = tuple(HealthLevel)  # by value: 0 … 3
 
 
+def steady_band(level: int, t: Thresholds) -> tuple[Decimal | None, Decimal | None]:
+    """The healths ``[low, high)`` at which ``health_level`` keeps ``level`` (None: unbounded that way); no health
+    at all (nothing owed) keeps OK only. For any bands, ordered or not: the level holds while the health is at or
+    above every enter line of the levels above it, and (above OK) below its own leave or enter line, whichever is
+    higher — below the leave line nothing lowers it, below its own enter line it is called for again."""
+    bands = (t.warn, t.critical, t.liquidatable)
+    above = [bands[k - 1].enter for k in range(level + 1, 4)]
+    low = max(above) if above else None
+    high = None if level == 0 else max(bands[level - 1].leave, bands[level - 1].enter)
+    return low, high
+
+
+def in_band(health: Decimal | None, band: tuple[Decimal | None, Decimal | None]) -> bool:
+    """Whether ``health`` lies in a ``steady_band``."""
+    low, high = band
+    if health is None:
+        return high is None
+    return (low is None or health >= low) and (high is None or health < high)
+
+
 def oracle_level(price_status: str, has_debt: bool) -> OracleLevel:
     if not has_debt or price_status not in OracleLevel.__members__:
         return OracleLevel.OK

@@ -11,12 +11,16 @@ accounts found in the block's logs join their market before its read; the market
 the oracle fast path between full reads, per market as configured) in merged Multicall3 rounds pinned to
 the block; feeds and alerts are judged against memory; and everything the block caused is written in one
 transaction, but for the fast path's repriced positions, which follow their alerts in a second (``write_later``).
+Of the positions a feed update reprices, the rules see only those it may carry across an alert level (their
+health at the new prices leaves their level's steady band, ``fastpath.split_steady``) or that they must see anyway;
+the others, for which the rules would raise and write nothing, are repriced after the alerts commit.
 The database is asked for one thing per block before that commit: the tracked wallets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -35,7 +39,7 @@ from indexer.chain.multicall import MulticallReader, run_plans
 from indexer.chain.rpc import RpcClient
 from indexer.discovery import accounts_in, discover, emitters, logs_query
 from indexer.errors import BelowCheckpointError, ConfigError, RpcUnavailableError
-from indexer.fastpath import PositionCache, feed_plan, moved_positions
+from indexer.fastpath import Band, PositionCache, feed_move, feed_plan, repriced, split_steady
 from indexer.health.nearest import encode_points
 from indexer.logs import Every
 from indexer.metrics import BLOCK_PHASE_SECONDS, REORG_DEPTH, REORGS
@@ -164,17 +168,41 @@ class ChainReader:
             self.mismatched[key] += len(r.mismatched)
         snapshots = [s for r in market_reads.values() for s in r.snapshots]
         readings: list[FeedReading] = [*chain_feeds, *(f for r in market_reads.values() for f in r.feeds), *now]
-        if fast:
-            snapshots += moved_positions(self.sources, self.cached, self.readings, now, header, markets=fast)
         read = ChainRead(self.chain, header, snapshots, self.rpc.stats.since(stats_before),
                          self.oracles, readings=readings,
                          unpriced=[(key, a) for key, r in market_reads.items() for a in r.unpriced],
                          stale=[(key, a) for key, r in market_reads.items() for a in r.stale])
+        if fast:
+            read.move = feed_move(self.sources, self.cached, self.readings, now)
+            read.fast = fast
         read.checks = {key: (r.checked, len(r.mismatched)) for key, r in market_reads.items() if r.checked}
         read.timings["read"] = time.perf_counter() - started
         BLOCK_PHASE_SECONDS.labels(self.chain, "read").observe(read.timings["read"])
         return read
 
+
+    def reprice(self, read: ChainRead, band: Callable[[PositionSnapshot], Band | None] | None = None
+                ) -> list[PositionSnapshot]:
+        """The fast path: the cached positions of the read's fast markets holding an asset whose feed answered
+        differently, repriced at the block. With ``band`` (a position's steady healths, see ``split_steady``),
+        only those whose health at the new prices leaves it are repriced now; the others wait in ``read.steady``
+        for ``reprice_steady``, after the block's alerts are committed."""
+        move = read.move
+        if move is None:
+            return []
+        holders = self.cached.holding((r.address for r in move.changed), read.fast)
+        judged, read.steady = (holders, []) if band is None else split_steady(self.sources, holders, move, band)
+        log.info("fast path chain=%s block=%d changed_assets=%d holders=%d judged=%d", self.chain,
+                 read.block.number, len(move.changed), len(holders), len(judged))
+        return [repriced(s, self.sources[s.market], move.prices[s.market], read.block, move.rounds) for s in judged]
+
+    def reprice_steady(self, read: ChainRead) -> list[PositionSnapshot]:
+        """The holders ``reprice`` left for later, repriced at the block."""
+        move = read.move
+        if move is None:
+            return []
+        return [repriced(s, self.sources[s.market], move.prices[s.market], read.block, move.rounds)
+                for s in read.steady]
 
     def remember(self, read: ChainRead, full: Sequence[str]) -> None:
         """Keep a stored block's positions and feed readings for the fast path of the next blocks."""
@@ -183,6 +211,15 @@ class ChainReader:
 
     def forget(self) -> None:
         self.cached, self.readings = PositionCache(), []
+
+
+@dataclass(frozen=True, slots=True)
+class Steady:
+    """The fast path's holders repriced after their block's alerts: all of them, those to write, the others."""
+
+    snapshots: list[PositionSnapshot]
+    written: list[PositionSnapshot]
+    same: list[tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,18 +419,23 @@ class ChainPipeline:
         stored = memory.to_write(written, self.writes, self.exact_terms)
         same = unchanged(written, stored)
         estimated = [key for key in self.reads.sources if key not in prepared.full]
+        steady = functools.cache(lambda: self._steady(read, memory))
         task = None
         if self.overlap:
-            task = asyncio.create_task(asyncio.to_thread(self._write, read, stored, prepared.found, same, estimated))
+            steady()  # memory and the cache are the event loop's: the thread only writes
+            task = asyncio.create_task(asyncio.to_thread(self._write, read, stored, prepared.found, same, estimated,
+                                                         steady))
         else:
             try:
-                self._write(read, stored, prepared.found, same, estimated)
+                self._write(read, stored, prepared.found, same, estimated, steady)
             except BaseException:
                 self._forget()
                 raise
-        memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
-                         discovered=prepared.found, margins=margins, written=stored,
-                         flagged=[*read.unpriced, *read.stale])
+        rest = steady()
+        read.snapshots += rest.snapshots
+        memory.committed(block=read.block.number, snapshots=[*written, *rest.snapshots], feeds=read.feeds.values(),
+                         alerts=read.alerts, discovered=prepared.found, margins=margins,
+                         written=[*stored, *rest.written], flagged=[*read.unpriced, *read.stale])
         self.heads.accept(read.block)
         for key in prepared.full:
             self.last_full[key] = read.block.number
@@ -473,7 +515,17 @@ class ChainPipeline:
         """Judge the feeds and run the alert rules against memory (a closing is not priced: its alerts resolve);
         the positions the block writes, closings included, and their margin parameters."""
         sources = self.reads.sources
-        read.assess(memory.feed_states, lambda s: sources[s.market].price_dependencies(s))
+
+        def dependencies(snapshot: PositionSnapshot) -> set[str]:
+            return sources[snapshot.market].price_dependencies(snapshot)
+
+        read.assess(memory.feed_states, dependencies)
+        if read.move is not None:  # the fast path: the holders a move may carry across an alert level, judged now
+            band = self.alerts.steady_bands(chain=self.chain, states=memory.alert_states, wallets=wallets,
+                                            status=lambda s: read.status_of(s, dependencies))
+            moved = self.reads.reprice(read, band)
+            read.mark(moved, dependencies)
+            read.snapshots += moved
         written = [*read.snapshots, *closed]
         read.alerts = self.alerts.evaluate(block=read.block, snapshots=written, states=memory.alert_states,
                                            previous_health=memory.healths, wallets=wallets, now=time.time())
@@ -484,9 +536,19 @@ class ChainPipeline:
         read.closed = list(closed)
         return written, margins
 
+    def _steady(self, read: ChainRead, memory: ChainMemory) -> Steady:
+        """The fast path's steady holders (``ChainReader.reprice``) repriced and marked, and those of them to write."""
+        snapshots = self.reads.reprice_steady(read)
+        if not snapshots:
+            return Steady([], [], [])
+        sources = self.reads.sources
+        read.mark(snapshots, lambda s: sources[s.market].price_dependencies(s))
+        stored = memory.to_write(snapshots, self.writes, self.exact_terms)
+        return Steady(snapshots, stored, unchanged(snapshots, stored))
+
     def _write(self, read: ChainRead, written: Sequence[PositionSnapshot],
                found: Mapping[str, Mapping[str, tuple[int, int]]], same: Sequence[tuple[str, str]] = (),
-               estimated: Collection[str] = ()) -> None:
+               estimated: Collection[str] = (), steady: Callable[[], Steady] | None = None) -> None:
         """The block's transaction: the positions to write (``[writes]``) and closings, the unchanged ones moved
         to the block, feeds, alert events and their outbox rows, discovered accounts and progress (thread-safe: it
         touches the store only). The positions of the ``estimated`` markets (repriced by the fast path) follow in
@@ -500,6 +562,9 @@ class ChainPipeline:
                     feeds=list(read.feeds.values()), unpriced=read.unpriced, stale=read.stale, alerts=read.alerts,
                     discovered=found, checks=read.checks, unchanged=now[1], liquidations=points)
         self.alerts_committed = (read.block.number, time.perf_counter())
+        if steady is not None:  # the fast path's holders whose alert levels it could not move, repriced now
+            rest = steady()
+            later = ([*later[0], *rest.written], [*later[1], *rest.same])
         if later[0] or later[1]:
             begun = time.perf_counter()
             points = encode_points(self.reads.sources, later[0]) if self.writes.liquidation_points else None

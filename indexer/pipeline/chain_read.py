@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from indexer.alerts.engine import AlertWrites
 from indexer.chain.rpc import RpcStats
-from indexer.oracles.monitor import ChainOracles, mark_positions
+from indexer.fastpath import FeedMove
+from indexer.oracles.monitor import ChainOracles, mark_positions, price_status_of
 from indexer.oracles.reading import FeedReading
-from indexer.oracles.status import FeedStatus
+from indexer.oracles.status import FeedStatus, PriceStatus
 from indexer.types import Address, BlockRef, PositionSnapshot
 
 
@@ -24,10 +25,16 @@ class ChainRead:
     unpriced: list[tuple[str, Address]] = field(default_factory=list)  # (market key, account)
     stale: list[tuple[str, Address]] = field(default_factory=list)  # (market key, account): refused on a stale price
     feeds: dict[str, FeedStatus] = field(default_factory=dict)  # set by ``assess``
+    chain_status: PriceStatus = PriceStatus.FRESH  # the sequencer's word on every price (``assess``)
     alerts: AlertWrites | None = None  # set when the block is judged
     closed: list[PositionSnapshot] = field(default_factory=list)  # closings written with the block
     checks: dict[str, tuple[int, int]] = field(default_factory=dict)  # self-check per market: (checked, disagreed)
     timings: dict[str, float] = field(default_factory=dict)
+    # the fast path (``ChainReader.reprice``): the feeds that moved, the markets it serves, the holders left for after
+    # the block's alerts (cached, not repriced yet)
+    move: FeedMove | None = None
+    fast: list[str] = field(default_factory=list)
+    steady: list[PositionSnapshot] = field(default_factory=list)
 
     def assess(self, previous: Mapping[str, tuple[int | None, str | None, str]],
                dependencies: Callable[[PositionSnapshot], set[str]] | None = None) -> None:
@@ -36,4 +43,18 @@ class ChainRead:
         if self.oracles is None:
             return
         self.feeds = self.oracles.assess(self.block, self.readings, previous)
-        mark_positions(self.snapshots, self.feeds, self.oracles.chain_status(self.feeds), dependencies)
+        self.chain_status = self.oracles.chain_status(self.feeds)
+        mark_positions(self.snapshots, self.feeds, self.chain_status, dependencies)
+
+    def mark(self, snapshots: Sequence[PositionSnapshot],
+             dependencies: Callable[[PositionSnapshot], set[str]] | None = None) -> None:
+        """Mark positions added after ``assess`` (the fast path's) as it marked the block's."""
+        if self.oracles is not None:
+            mark_positions(snapshots, self.feeds, self.chain_status, dependencies)
+
+    def status_of(self, snapshot: PositionSnapshot,
+                  dependencies: Callable[[PositionSnapshot], set[str]] | None = None) -> PriceStatus:
+        """The status ``assess`` (or ``mark``) gives a position at this block, without setting it."""
+        if self.oracles is None:
+            return PriceStatus(snapshot.price_status)
+        return price_status_of(snapshot, self.feeds, self.chain_status, dependencies)

@@ -12,6 +12,8 @@ from indexer.alerts.rules import (
     evaluate_health,
     evaluate_oracle,
     health_level,
+    in_band,
+    steady_band,
 )
 
 T = Thresholds(warn=Band(D("1.10"), D("1.15")), critical=Band(D("1.03"), D("1.06")),
@@ -132,3 +134,15 @@ def test_the_level_is_the_definitions_for_any_bands(health, current, lines):
     # definition says
     t = Thresholds(*(Band(min(a, b), max(a, b)) for a, b in zip(lines[::2], lines[1::2], strict=True)))
     assert health_level(health, current, t) == _level_by_definition(health, current, t)
+
+
+@given(st.sampled_from(list(HealthLevel)), st.lists(_lines, min_size=6, max_size=6), st.booleans(), st.data())
+def test_a_health_is_in_the_steady_band_exactly_where_the_level_holds(current, lines, ordered, data):
+    # the fast path leaves a position out of the block's rules when its new health is in its level's steady band:
+    # that must be exactly where the definition keeps the level, for any bands (unordered, even leave < enter);
+    # the health is drawn on and next to the lines too, where the band's edges are
+    pairs = zip(lines[::2], lines[1::2], strict=True)
+    t = Thresholds(*(Band(min(a, b), max(a, b)) if ordered else Band(a, b) for a, b in pairs))
+    near = st.sampled_from(lines).flatmap(lambda line: st.sampled_from([line - D("0.001"), line, line + D("0.001")]))
+    health = data.draw(st.one_of(st.none(), _lines, near))
+    assert in_band(health, steady_band(current, t)) == (_level_by_definition(health, current, t) == current)
