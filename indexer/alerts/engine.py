@@ -125,18 +125,18 @@ class AlertEngine:
 
     def steady_bands(self, *, chain: str, states: Mapping[str, StoredState],
                      wallets: Mapping[str, tuple[str | None, Decimal | None, Decimal | None]],
-                     status: Callable[[PositionSnapshot], str]
+                     fresh: Callable[[PositionSnapshot], bool]
                      ) -> Callable[[PositionSnapshot], tuple[Decimal | None, Decimal | None] | None]:
         """Per position, the healths at which ``evaluate`` (same ``states`` and ``wallets``) would raise and write
         nothing for it: its health level's ``steady_band``. None where it must be evaluated whatever its health: a
-        level pending (``hold_blocks``), an oracle state stored, or a price ``status`` (the block's, for the
-        position) that is not FRESH."""
+        level pending (``hold_blocks``), an oracle state stored, or a price not known to be FRESH at the block
+        (``fresh``: true only where the block's price status for the position is FRESH)."""
         oracle = self.settings.oracle
         made: dict[tuple[str, Decimal | None, Decimal | None, int], tuple[Decimal | None, Decimal | None]] = {}
 
         def band(snapshot: PositionSnapshot) -> tuple[Decimal | None, Decimal | None] | None:
             stored = states.get(dedup_key(chain, snapshot.market, snapshot.account, "health"), _NO_STATE)
-            if stored.pending is not None or status(snapshot) != "FRESH":
+            if stored.pending is not None or not fresh(snapshot):
                 return None
             if oracle and dedup_key(chain, snapshot.market, snapshot.account, "oracle") in states:
                 return None

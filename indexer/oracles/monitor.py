@@ -124,17 +124,11 @@ def mark_positions(snapshots: Sequence[PositionSnapshot], statuses: Mapping[str,
     read without a feed (Synthetix v3's views refuse a Pyth price older than the market's tolerance with
     ERC-7412 ``OracleDataRequired``: success is FRESH, that refusal STALE)."""
     for snapshot in snapshots:
-        snapshot.price_status = price_status_of(snapshot, statuses, chain_status, dependencies)
-
-
-def price_status_of(snapshot: PositionSnapshot, statuses: Mapping[str, FeedStatus], chain_status: PriceStatus,
-                    dependencies: Callable[[PositionSnapshot], set[str]] | None = None) -> PriceStatus:
-    """The status ``mark_positions`` gives the position, without setting it."""
-    keys = dependencies(snapshot) if dependencies is not None else None
-    own = _own_verdict(snapshot)
-    feed_statuses = [statuses[a.feed].verdict.status if a.feed is not None and a.feed in statuses
-                     else own for a in snapshot.legs if keys is None or a.price_key in keys]
-    return worst([*feed_statuses, chain_status])
+        keys = dependencies(snapshot) if dependencies is not None else None
+        own = _own_verdict(snapshot)
+        feed_statuses = [statuses[a.feed].verdict.status if a.feed is not None and a.feed in statuses
+                         else own for a in snapshot.legs if keys is None or a.price_key in keys]
+        snapshot.price_status = worst([*feed_statuses, chain_status])
 
 
 def _own_verdict(snapshot: PositionSnapshot) -> PriceStatus:

@@ -522,7 +522,7 @@ class ChainPipeline:
         read.assess(memory.feed_states, dependencies)
         if read.move is not None:  # the fast path: the holders a move may carry across an alert level, judged now
             band = self.alerts.steady_bands(chain=self.chain, states=memory.alert_states, wallets=wallets,
-                                            status=lambda s: read.status_of(s, dependencies))
+                                            fresh=read.fresh_test())
             moved = self.reads.reprice(read, band)
             read.mark(moved, dependencies)
             read.snapshots += moved

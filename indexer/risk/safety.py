@@ -139,17 +139,24 @@ def _smallest(rules: PositionRules, snapshot: PositionSnapshot, index: int, targ
     exact = rounding is not None and any(rounding.amount_after(snapshot, leg, change) is not None
                                          for change in ((-1,) if repay else (1, _MAX_ADD)))
 
+    booked: dict[int, int | None] = {}  # x → the balance the protocol books after changing it by x (None: refused)
+
+    def book(x: int) -> int | None:
+        if x not in booked:
+            booked[x] = None if rounding is None else rounding.amount_after(snapshot, leg, -x if repay else x)
+        return booked[x]
+
     def amount_after(x: int) -> int:
-        if exact and rounding is not None:
-            booked = rounding.amount_after(snapshot, leg, -x if repay else x)
-            if booked is not None:
-                return booked
+        if exact:
+            after = book(x)
+            if after is not None:
+                return after
         return max(leg.amount - x, 0) if repay else leg.amount + x
 
     def accepted(x: int) -> bool:
         """Where the protocol books changes exactly, whether it books this one: a repayment it refuses (Liquity's
         minimum debt) is None there, and is no way out, whatever the health it would give."""
-        return not exact or rounding is None or rounding.amount_after(snapshot, leg, -x if repay else x) is not None
+        return not exact or book(x) is not None
 
     seen: dict[int, Decimal | None] = {}
     amounts = cast(AmountHealth, rules) if AmountHealth in _has(rules) else None
