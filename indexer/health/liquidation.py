@@ -15,7 +15,7 @@ from fractions import Fraction
 _WIDEN_STEPS = 256
 
 
-def crossing_price(healthy: Callable[[int], bool], estimate: Fraction, *, falling: bool) -> int | None:
+def crossing_price(healthy: Callable[[int], bool], estimate: Fraction | int, *, falling: bool) -> int | None:
     """The last price that is not liquidatable next to one that is.
 
     ``falling``: liquidation comes as the price falls; returns ``p`` with ``healthy(p)`` and not
@@ -37,11 +37,13 @@ def crossing_price(healthy: Callable[[int], bool], estimate: Fraction, *, fallin
     return _adjacent(healthy, low, high)[1 if falling else 0]
 
 
-def secant_estimate(figure: Callable[[int], int], estimate: Fraction, target: int, unbounded: int) -> Fraction:
+def secant_estimate(figure: Callable[[int], int], estimate: Fraction | int, target: int, unbounded: int
+                    ) -> Fraction | int:
     """A sharper start for ``crossing_price`` where the protocol's own figure (``figure``: price → health, in its
     integer units; ``unbounded`` when nothing is owed) is near-linear in the price: the secant through the figure at
     ``estimate`` and a hair away (1 part in 65,536), solved for ``target``. Only a start: the search is exact from
-    any estimate; ``estimate`` itself where the secant says nothing (flat, or nothing owed)."""
+    any estimate; ``estimate`` itself where the secant says nothing (flat, nothing owed, or not above 0). Integers
+    throughout: the secant's floor where it is at least 1 (all ``crossing_price`` takes of it), else its fraction."""
     near = int(estimate)
     if near <= 0:
         return estimate
@@ -49,8 +51,13 @@ def secant_estimate(figure: Callable[[int], int], estimate: Fraction, target: in
     here, there = figure(near), figure(near + step)
     if here == there or unbounded in (here, there):
         return estimate
-    guess = near + Fraction((target - here) * step, there - here)
-    return guess if guess > 0 else estimate
+    # near + (target − here)·step / (there − here), over a positive denominator
+    numerator, denominator = near * (there - here) + (target - here) * step, there - here
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    if numerator <= 0:
+        return estimate
+    return numerator // denominator if numerator >= denominator else Fraction(numerator, denominator)
 
 
 def _flip(healthy: Callable[[int], bool], start: int, here: bool, *, up: bool) -> tuple[int, int] | None:

@@ -9,11 +9,11 @@ them (written before they were stored, or by a market whose rules could not give
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from indexer.store.position_store import legs_of
@@ -81,17 +81,24 @@ def _raw_points(rules: PositionRules, snapshot: PositionSnapshot) -> list[_Raw]:
     places), ordered by the exact relative move (the protocol's order among equals)."""
     if snapshot.health.health is None:
         return []
-    points: list[tuple[Fraction, _Raw]] = []
+    points: list[tuple[int, int, _Raw]] = []  # (move, current price > 0, the point): ordered by move / price
     for key, point in rules.liquidation_points(snapshot).items():
         legs = snapshot.legs_priced_by(key)
         if not legs or legs[0].price <= 0:
             continue
         leg = max(legs, key=lambda g: g.value)
         move = leg.price - point.price if point.falling else point.price - leg.price
-        points.append((Fraction(move, leg.price),
-                       (key, leg.symbol, point.price, leg.price, leg.price_decimals, point.falling)))
-    points.sort(key=lambda p: p[0])
-    return [raw for _, raw in points]
+        points.append((move, leg.price, (key, leg.symbol, point.price, leg.price, leg.price_decimals, point.falling)))
+    if len(points) > 1:
+        points.sort(key=_by_relative_move)
+    return [raw for _, _, raw in points]
+
+
+@functools.cmp_to_key
+def _by_relative_move(a: tuple[int, int, _Raw], b: tuple[int, int, _Raw]) -> int:
+    """``a[0] / a[1]`` against ``b[0] / b[1]`` (positive denominators), exactly, without a ``Fraction`` each."""
+    left, right = a[0] * b[1], b[0] * a[1]
+    return (left > right) - (left < right)
 
 
 def encode_points(sources: Mapping[str, PositionRules], snapshots: Sequence[PositionSnapshot]

@@ -287,8 +287,23 @@ def risk_adjusted(total_collateral: int, avg_lt: int, precise: bool = False) -> 
 
 @dataclass(frozen=True, slots=True)
 class Crossing:
-    price: Fraction  # base units per whole token
+    """A price of ``numerator / denominator`` base units per whole token, kept as integers (a search starts from
+    its floor, and a ``Fraction`` costs a gcd)."""
+
+    numerator: int
+    denominator: int  # > 0
     falling: bool  # True: the position liquidates as this price falls; False: as it rises
+
+    @property
+    def price(self) -> Fraction:
+        return Fraction(self.numerator, self.denominator)
+
+    @property
+    def start(self) -> Fraction | int:
+        """The price as ``crossing_price`` takes it: its floor where that is at least 1 (``int`` of the price,
+        which is all the search uses), else the price itself."""
+        floor = self.numerator // self.denominator
+        return floor if floor > 0 else self.price
 
 
 def linear_estimate(rows: Sequence[tuple[int, int, int, int, int, int]], moved: Sequence[bool]) -> Crossing | None:
@@ -307,7 +322,7 @@ def linear_estimate(rows: Sequence[tuple[int, int, int, int, int, int]], moved: 
     gap = PERCENTAGE_FACTOR * rest_debt - rest_lt  # health ≥ 1  ⇔  price · slope ≥ gap
     if slope == 0 or (slope > 0) != (gap > 0):
         return None
-    return Crossing(Fraction(gap * common, slope), slope > 0)
+    return Crossing(gap * common, slope, True) if slope > 0 else Crossing(-gap * common, -slope, False)
 
 
 # -- a position's legs, as both Aave adapters keep them ---------------------------------------------------------
@@ -375,7 +390,7 @@ def liquidation_points(legs: Sequence[Leg], keys: Iterable[PriceKey], *,
         factor = health_factor_at_price(rows, moved, precise)
         # the linear estimate ignores the truncated average LT (one basis point is ~1e-4 of the price with two
         # collaterals of different LTs): a secant step on the protocol's own figure starts the search units away
-        start = secant_estimate(factor, estimate.price, WAD, UINT256_MAX)
+        start = secant_estimate(factor, estimate.start, WAD, UINT256_MAX)
         price = crossing_price(_not_liquidatable(factor), start, falling=estimate.falling)
         if price is not None:
             points[key] = LiquidationPoint(price, estimate.falling)

@@ -49,3 +49,37 @@ def test_liquidation_price_is_the_exact_crossing(weth_tenths, usdc_units, wbtc_t
         assert hf(rows, 0) >= WAD
         return
     assert hf(rows, price) >= WAD > hf(rows, price - 1)  # the protocol's own crossing
+
+
+@given(st.lists(st.tuples(st.integers(-10**30, 10**30), st.integers(1, 10**30)), max_size=8))
+def test_points_order_by_their_exact_relative_move(moves):
+    # the nearest point first, by the exact ratio move / price (equals keep their order): what sorting on Fractions
+    # gives, without building one per point
+    from indexer.health.nearest import _by_relative_move
+
+    points = [(move, price, index) for index, (move, price) in enumerate(moves)]
+    assert sorted(points, key=_by_relative_move) == sorted(points, key=lambda p: Fraction(p[0], p[1]))
+
+
+@given(st.integers(1, 10**12), st.integers(-10**9, 10**9), st.integers(1, 10**9), st.integers(0, 3 * WAD))
+def test_the_secant_start_is_the_floor_of_the_exact_secant(near, slope, intercept_scale, target):
+    # the secant's start in integers: where the exact (Fraction) secant is at least 1, its floor; where it is in
+    # (0, 1), itself; where it says nothing or is not above 0, the estimate
+    from indexer.health.liquidation import secant_estimate
+
+    def figure(price):
+        return intercept_scale * WAD // 10**6 + slope * price
+
+    step = max(near >> 16, 1)
+    here, there = figure(near), figure(near + step)
+    start = secant_estimate(figure, near, target, unbounded=-1)
+    if here == there:
+        assert start == near
+        return
+    exact = near + Fraction((target - here) * step, there - here)
+    if exact <= 0:
+        assert start == near
+    elif exact < 1:
+        assert start == exact
+    else:
+        assert start == int(exact) and isinstance(start, int)
