@@ -245,10 +245,13 @@ class Landing:
 class ChainPipeline:
     def __init__(self, settings: Settings, engine: Engine, chain: str, *, max_blocks_per_step: int = 100,
                  rpc: RpcClient | None = None, channels: Mapping[str, Channel[Any]] | None = None,
-                 on_block: Callable[[str, int, float], None] | None = None, overlap: bool = False) -> None:
+                 on_block: Callable[[str, int, float], None] | None = None, overlap: bool = False,
+                 steady_split: bool = True) -> None:
         """``channels``: the alert channels built once by the caller (default: built here from the config);
         ``on_block(chain, block, seconds)`` is called after each block's commit; ``overlap``: block B's write runs
-        while block B+1 is read (commit order and crash safety as without: B commits before B+1 is written)."""
+        while block B+1 is read (commit order and crash safety as without: B commits before B+1 is written);
+        ``steady_split`` off: the fast path's rules see every holder of a moved feed (what the split is measured
+        and tested against; it stores the same)."""
         self.settings = settings
         self.engine = engine
         self.chain = chain
@@ -276,6 +279,7 @@ class ChainPipeline:
         self.writes = write_policy(settings)
         self.exact_terms = margin_terms_of(self.reads.sources)
         self.overlap = overlap  # write block B in a thread while block B+1 is read
+        self.steady_split = steady_split
         self.alerts_committed: tuple[int, float] | None = None  # (block, perf_counter) of the last alert-row commit
         REORGS.labels(chain)  # exported from zero
         REORG_DEPTH.labels(chain)
@@ -522,7 +526,7 @@ class ChainPipeline:
         read.assess(memory.feed_states, dependencies)
         if read.move is not None:  # the fast path: the holders a move may carry across an alert level, judged now
             band = self.alerts.steady_bands(chain=self.chain, states=memory.alert_states, wallets=wallets,
-                                            fresh=read.fresh_test())
+                                            fresh=read.fresh_test()) if self.steady_split else None
             moved = self.reads.reprice(read, band)
             read.mark(moved, dependencies)
             read.snapshots += moved

@@ -75,8 +75,7 @@ async def test_judging_only_the_holders_that_may_cross_stores_what_judging_every
             add_wallet(target, address=account.address, label=account.kind, warn_health=own[0],
                        critical_health=own[1])
     split = ChainPipeline(settings, engine, "devnet")
-    whole = ChainPipeline(settings, whole_engine, "devnet")
-    whole.alerts.steady_bands = lambda **_: (lambda snapshot: None)  # judge every holder
+    whole = ChainPipeline(settings, whole_engine, "devnet", steady_split=False)  # its rules see every holder
     reserves = devnet.deployment.reserve
     weth, usdc, dai = (reserves(symbol)["price"] for symbol in ("WETH", "USDC", "DAI"))
     # block by block: a blip (levels called for one block, pending, then not any more), then each move held a
