@@ -180,7 +180,6 @@ class ChainReader:
         BLOCK_PHASE_SECONDS.labels(self.chain, "read").observe(read.timings["read"])
         return read
 
-
     def reprice(self, read: ChainRead, band: Callable[[PositionSnapshot], Band | None] | None = None
                 ) -> list[PositionSnapshot]:
         """The fast path: the cached positions of the read's fast markets holding an asset whose feed answered
