@@ -9,6 +9,7 @@ import json
 import logging
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from indexer.devnet import set_price, set_updated_at
@@ -60,10 +61,13 @@ def stored(engine) -> dict[str, list]:
     }
 
 
+@pytest.mark.parametrize("overlap", [False, True], ids=["in-turn", "overlapping"])
 async def test_judging_only_the_holders_that_may_cross_stores_what_judging_every_holder_stores(
-        devnet, chain_state, write_devnet_config, engine, tmp_path, caplog):
+        devnet, chain_state, write_devnet_config, engine, tmp_path, caplog, overlap):
     # hold_blocks = 1: levels wait a block (pending states, which the split must always judge); one full read, then
-    # the fast path only; one wallet with its own alert levels
+    # the fast path only; one wallet with its own alert levels. "overlapping": the split pipeline catches up three
+    # blocks a step, writing each block in a thread while it reads the next (the steady holders are repriced
+    # before the thread starts)
     settings = load_settings(write_devnet_config(top="[alerts]\nhold_blocks = 1\n",
                                                  tail="snapshot_every = 1000\n"))
     other = f"sqlite:///{tmp_path / 'every-holder.db'}"
@@ -74,7 +78,7 @@ async def test_judging_only_the_holders_that_may_cross_stores_what_judging_every
         for target in (engine, whole_engine):
             add_wallet(target, address=account.address, label=account.kind, warn_health=own[0],
                        critical_health=own[1])
-    split = ChainPipeline(settings, engine, "devnet")
+    split = ChainPipeline(settings, engine, "devnet", overlap=overlap)
     whole = ChainPipeline(settings, whole_engine, "devnet", steady_split=False)  # its rules see every holder
     reserves = devnet.deployment.reserve
     weth, usdc, dai = (reserves(symbol)["price"] for symbol in ("WETH", "USDC", "DAI"))
@@ -92,7 +96,8 @@ async def test_judging_only_the_holders_that_may_cross_stores_what_judging_every
     caplog.set_level(logging.INFO, logger="indexer.pipeline.chain")
     try:
         assert await split.step() == 1 and await whole.step() == 1  # the full read both start from
-        for move in moves:
+        behind = 0
+        for number, move in enumerate(moves, start=1):
             if "stale" in move:  # a feed whose last round is older than its heartbeat: its holders' prices STALE
                 latest = JsonRpcClient(devnet.url).call("eth_getBlockByNumber", ["latest", False])
                 set_updated_at(devnet.url, devnet.deployment, move["stale"], int(latest["timestamp"], 16) - 2 * 86_400)
@@ -103,7 +108,11 @@ async def test_judging_only_the_holders_that_may_cross_stores_what_judging_every
                 set_prices(devnet, move)
             else:
                 JsonRpcClient(devnet.url).call("anvil_mine", [hex(1)])
-            assert await split.step() == 1 and await whole.step() == 1
+            assert await whole.step() == 1
+            behind += 1
+            if not overlap or number % 3 == 0 or number == len(moves):
+                assert await split.step() == behind
+                behind = 0
     finally:
         await split.close()
         await whole.close()
