@@ -31,3 +31,20 @@ async def user_account_data(url: str, pool: str, accounts: list[str], block: int
         results = await reader.read([
             Call.of(pool, "getUserAccountData(address)", [a], ["address"], ("uint256",) * 6) for a in accounts])
     return dict(zip(accounts, results, strict=True))
+
+
+def assert_health_at_is_reprices(sources, cached, moved, previous, now) -> None:
+    """The fast path's steady check takes a holder's health at the new prices from its rules' ``health_at``: that must
+    be the health its repricing gives (``moved``, by ``moved_positions``), for every holder."""
+    from indexer.fastpath import PositionCache, feed_move
+
+    move = feed_move(sources, PositionCache.of(cached), previous, now)
+    assert move is not None
+    repriced = {(s.market, s.account): s for s in moved}
+    checked = 0
+    for snapshot in cached:
+        fast = repriced.get((snapshot.market, snapshot.account))
+        if fast is not None:
+            assert sources[snapshot.market].health_at(snapshot, move.prices[snapshot.market]) == fast.health
+            checked += 1
+    assert checked == len(moved)

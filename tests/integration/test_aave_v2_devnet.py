@@ -38,7 +38,7 @@ from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
 from indexer.types import UINT256_MAX, PositionSnapshot, Role
 from tests.fixtures.devnet import reverting
-from tests.integration.chain_helpers import mine_at, user_account_data
+from tests.integration.chain_helpers import assert_health_at_is_reprices, mine_at, user_account_data
 
 SEEDED = 240
 DAYS = 9 * 86_400 + 123
@@ -310,6 +310,7 @@ async def test_the_fast_path_takes_only_this_markets_own_feeds(chain, tmp_path):
                                read.block) == []
         moved = moved_positions(sources, cached, before, [halved], read.block)
         assert {s.account for s in moved} == holders
+        assert_health_at_is_reprices(sources, cached, moved, before, [halved])
         assert all(leg.price == link["price"] // 2 for s in moved for leg in s.legs if leg.asset == link["asset"])
         assert source.price_from_feed(dataclasses.replace(halved, answer=0)) is None
     finally:

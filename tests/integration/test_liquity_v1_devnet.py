@@ -51,6 +51,7 @@ from indexer.store.chain_store import discovered_accounts
 from indexer.sync import read_chain
 from indexer.types import PositionSnapshot, Role
 from tests.fixtures.devnet import reverting
+from tests.integration.chain_helpers import assert_health_at_is_reprices
 
 SEEDED = 60
 MARKET = "liquity"
@@ -293,10 +294,10 @@ async def test_the_fast_path_reprices_as_a_full_read_would(chain, tmp_path):
     [before] = [r for r in read.readings if r.address == chain.liquity.feed]
     assert before.asset == ETH
     new_answer = 1_300 * 10**FEED_DECIMALS
-    moved = moved_positions({MARKET: source_for(settings, MARKET)}, cached, [before],
-                            [dataclasses.replace(before, answer=new_answer, round_id=(before.round_id or 0) + 2)],
-                            read.block)
+    now = [dataclasses.replace(before, answer=new_answer, round_id=(before.round_id or 0) + 2)]
+    moved = moved_positions({MARKET: source_for(settings, MARKET)}, cached, [before], now, read.block)
     assert len(moved) == len(cached)
+    assert_health_at_is_reprices({MARKET: source_for(settings, MARKET)}, cached, moved, [before], now)
     set_eth_price(chain.url, chain.liquity, new_answer)
     full, _, _ = await _read(settings, chain.accounts)
     by_account = {s.account: s for s in full}

@@ -35,6 +35,7 @@ from indexer.store.chain_store import discovered_accounts
 from indexer.sync import read_chain
 from indexer.types import PositionSnapshot, Role
 from tests.fixtures.devnet import reverting
+from tests.integration.chain_helpers import assert_health_at_is_reprices
 
 SEEDED = 60
 ELAPSED = 90 * 86_400
@@ -353,6 +354,7 @@ async def test_the_fast_path_reprices_both_branches_as_a_full_read_would(chain, 
     sources = {market: source_for(settings, market) for market in MARKETS.values()}
     moved = moved_positions(sources, read.snapshots, list(readings.values()), now, read.block)
     assert len(moved) == len(read.snapshots) and any(s.health.liquidatable for s in moved)
+    assert_health_at_is_reprices(sources, read.snapshots, moved, list(readings.values()), now)
     rpc.call("evm_setNextBlockTimestamp", [read.block.timestamp])  # same time: no interest in between
     dv.set_prices(chain.url, chain.record, eth_usd=new[chain.record.eth_usd_feed],
                   steth_usd=new[chain.record.steth_usd_feed])
