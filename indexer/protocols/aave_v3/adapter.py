@@ -136,6 +136,31 @@ class Layout(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class Inputs:
+    """An account's own part of its figures at a block: its configuration bits, its eMode category and its balances
+    per reserve (scaled aToken and variable debt, stable debt as read). Only its own actions change them (supply,
+    withdraw, borrow, repay, liquidation, transfer, collateral switch, eMode), except a stable debt, which grows
+    with time; the rest of its figures comes from the market's round at the block."""
+
+    bits: int
+    emode: int
+    amounts: dict[int, dict[str, int]]  # reserve id → {"collateral" | "variable" | "stable" | …: balance}
+
+    @property
+    def rebuildable(self) -> bool:
+        """Whether a later block's figures follow from these and that block's market round alone: not with a
+        stable debt (it compounds at the account's own rate) nor a debt read as a balance (GHO's discount)."""
+        return all(not got.get("stable") and "variable_balance" not in got for got in self.amounts.values())
+
+
+class Remembered(NamedTuple):
+    """The hint of a read that keeps its accounts' ``Inputs`` (``read(unchanged=…)``)."""
+
+    layout: Layout
+    inputs: dict[Address, Inputs]
+
+
+@dataclass(frozen=True, slots=True)
 class EModeCategory:
     ltv: int
     liquidation_threshold: int
@@ -304,20 +329,34 @@ class AaveV3Adapter:
         return reserves
 
     def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
-             hint: object | None = None, check: Collection[Address] = ()) -> Plan[MarketRead]:
+             hint: object | None = None, check: Collection[Address] = (),
+             unchanged: Collection[Address] | None = None) -> Plan[MarketRead]:
+        """``unchanged`` (given, even empty): the returned hint keeps every account's ``Inputs``; and an account
+        named in it whose inputs the ``hint`` kept (and that can be rebuilt, and is not checked) is not asked
+        again: its position is rebuilt from those inputs and this block's market round, through the same
+        assembly as a read. The caller vouches that the account did not act since (no event names it)."""
         def checked_on(layout: Layout) -> set[Address]:
             # rules not known to be this Pool's: every account through getUserAccountData, whose figures are kept
             everyone = self.market.verify_onchain or not layout.applied.verified
             return set(accounts) if everyone else set(check)
 
+        remembered = hint.inputs if isinstance(hint, Remembered) else {}
+        if isinstance(hint, Remembered):
+            hint = hint.layout
+        rebuilt: dict[Address, Inputs] = {}
+        asked = list(accounts)
         speculated = None
         if isinstance(hint, Layout):
             checked = checked_on(hint)
-            speculated = yield from self._speculate(hint, accounts, block, checked)
-        if speculated is None:
+            rebuilt = {a: remembered[a] for a in unchanged or () if a in remembered and a not in checked
+                       and remembered[a].rebuildable}
+            asked = [a for a in accounts if a not in rebuilt]
+            speculated = yield from self._speculate(hint, asked, block, checked)
+        if speculated is None:  # a new layout: reserve ids may have moved, so every account is asked
+            rebuilt, asked = {}, list(accounts)
             layout = yield from self._entry_points()
             checked = checked_on(layout)
-            results = yield self._first_round(layout, accounts, checked)
+            results = yield self._first_round(layout, asked, checked)
         else:
             layout, results = speculated
         pool, oracle, assets, rules = layout.pool, layout.oracle, layout.assets, layout.applied.rules
@@ -328,19 +367,31 @@ class AaveV3Adapter:
         held = (layout.sentinel is not None and rules.sentinel and not isinstance(results[market_calls - 1], Failed)
                 and not results[market_calls - 1][0])
         users: list[tuple[Address, int, int, tuple[int, ...] | None]] = []
+        kept: dict[Address, Inputs] = {}  # every account's inputs, for the next read's hint (``unchanged`` given)
         at = market_calls
         for account in accounts:
+            if account in rebuilt:
+                if rebuilt[account].bits:
+                    users.append((account, rebuilt[account].bits, rebuilt[account].emode, None))
+                else:
+                    kept[account] = rebuilt[account]
+                continue
             span = 3 if account in checked else 2
             row = results[at: at + span]
             at += span
             if row[0][0] != 0:
                 own = tuple(row[2]) if span == 3 and not isinstance(row[2], Failed) else None
                 users.append((account, row[0][0], row[1][0], own))
+            elif unchanged is not None:
+                kept[account] = Inputs(0, row[1][0], {})  # no position: none until it acts
 
         balance_calls: list[Call] = []
         wanted_by_user: list[list[tuple[int, str]]] = []
         for account, bits, _, _ in users:
             wanted: list[tuple[int, str]] = []
+            if account in rebuilt:  # its balances are the ones kept
+                wanted_by_user.append(wanted)
+                continue
             for rid, reserve in reserves.items():
                 if bits >> (2 * rid + 1) & 1:
                     wanted.append((rid, "collateral"))
@@ -412,10 +463,12 @@ class AaveV3Adapter:
         compared = 0
         offset = 0
         for (account, bits, emode, onchain), wanted in zip(users, wanted_by_user, strict=True):
-            amounts: dict[int, dict[str, int]] = {}
+            amounts: dict[int, dict[str, int]] = rebuilt[account].amounts if account in rebuilt else {}
             for rid, kind in wanted:
                 amounts.setdefault(rid, {})[kind] = results[offset][0]
                 offset += 1
+            if unchanged is not None:
+                kept[account] = Inputs(bits, emode, amounts)
             snapshot = self._snapshot(account, block, layout, reserves, bits, emode, emodes,
                                       source_prices, amounts, source_of_asset, rounds, held)
             if snapshot is None:
@@ -429,9 +482,10 @@ class AaveV3Adapter:
         if unpriced:
             log.warning("aave_v3 positions without a price market=%s block=%d accounts=%d (an asset's oracle "
                         "reverted)", self.market.key, block.number, len(unpriced))
-        log.debug("aave_v3 read market=%s block=%d accounts=%d positions=%d",
-                  self.market.key, block.number, len(accounts), len(snapshots))
-        return MarketRead(snapshots, readings, unpriced, hint=layout, checked=compared, mismatched=mismatched)
+        log.debug("aave_v3 read market=%s block=%d accounts=%d positions=%d rebuilt=%d",
+                  self.market.key, block.number, len(accounts), len(snapshots), len(rebuilt))
+        return MarketRead(snapshots, readings, unpriced, hint=layout if unchanged is None else Remembered(layout, kept),
+                          checked=compared, mismatched=mismatched)
 
     # -- assembling ----------------------------------------------------------------------------
     def _snapshot(self, account: Address, block: BlockRef, layout: Layout,
