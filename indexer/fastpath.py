@@ -159,6 +159,11 @@ class FeedMove:
     prices: dict[str, dict[PriceKey, int]]  # market key → price key → the price its rules take from the new answer
     rounds: dict[str, int | None]  # feed address → its round now
 
+    def reprice(self, sources: Mapping[str, Source], snapshots: Iterable[PositionSnapshot], block: BlockRef
+                ) -> list[PositionSnapshot]:
+        """``snapshots`` repriced at ``block`` with what each one's source takes from the move (``repriced``)."""
+        return [repriced(s, sources[s.market], self.prices[s.market], block, self.rounds) for s in snapshots]
+
 
 def feed_move(sources: Mapping[str, Source], cache: PositionCache, previous: Sequence[FeedReading],
               now: Sequence[FeedReading]) -> FeedMove | None:
@@ -185,8 +190,7 @@ def moved_positions(sources: Mapping[str, Source], cached: Iterable[PositionSnap
     move = feed_move(sources, cache, previous, now)
     if move is None:
         return []
-    snapshots = [repriced(s, sources[s.market], move.prices[s.market], block, move.rounds)
-                 for s in cache.holding((r.address for r in move.changed), markets)]
+    snapshots = move.reprice(sources, cache.holding((r.address for r in move.changed), markets), block)
     log.info("fast path block=%d changed_assets=%d recomputed=%d", block.number, len(move.changed), len(snapshots))
     return snapshots
 

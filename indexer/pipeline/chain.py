@@ -39,7 +39,7 @@ from indexer.chain.multicall import MulticallReader, run_plans
 from indexer.chain.rpc import RpcClient
 from indexer.discovery import accounts_in, discover, emitters, logs_query
 from indexer.errors import BelowCheckpointError, ConfigError, RpcUnavailableError
-from indexer.fastpath import Band, PositionCache, feed_move, feed_plan, repriced, split_steady
+from indexer.fastpath import Band, PositionCache, feed_move, feed_plan, split_steady
 from indexer.health.nearest import encode_points
 from indexer.logs import Every
 from indexer.metrics import BLOCK_PHASE_SECONDS, REORG_DEPTH, REORGS
@@ -193,15 +193,14 @@ class ChainReader:
         judged, read.steady = (holders, []) if band is None else split_steady(self.sources, holders, move, band)
         log.info("fast path chain=%s block=%d changed_assets=%d holders=%d judged=%d", self.chain,
                  read.block.number, len(move.changed), len(holders), len(judged))
-        return [repriced(s, self.sources[s.market], move.prices[s.market], read.block, move.rounds) for s in judged]
+        return move.reprice(self.sources, judged, read.block)
 
     def reprice_steady(self, read: ChainRead) -> list[PositionSnapshot]:
         """The holders ``reprice`` left for later, repriced at the block."""
         move = read.move
         if move is None:
             return []
-        return [repriced(s, self.sources[s.market], move.prices[s.market], read.block, move.rounds)
-                for s in read.steady]
+        return move.reprice(self.sources, read.steady, read.block)
 
     def remember(self, read: ChainRead, full: Sequence[str]) -> None:
         """Keep a stored block's positions and feed readings for the fast path of the next blocks."""
@@ -517,11 +516,7 @@ class ChainPipeline:
                ) -> tuple[list[PositionSnapshot], dict[tuple[str, str], Parameters]]:
         """Judge the feeds and run the alert rules against memory (a closing is not priced: its alerts resolve);
         the positions the block writes, closings included, and their margin parameters."""
-        sources = self.reads.sources
-
-        def dependencies(snapshot: PositionSnapshot) -> set[str]:
-            return sources[snapshot.market].price_dependencies(snapshot)
-
+        dependencies = self._dependencies
         read.assess(memory.feed_states, dependencies)
         if read.move is not None:  # the fast path: the holders a move may carry across an alert level, judged now
             band = self.alerts.steady_bands(chain=self.chain, states=memory.alert_states, wallets=wallets,
@@ -532,20 +527,23 @@ class ChainPipeline:
         written = [*read.snapshots, *closed]
         read.alerts = self.alerts.evaluate(block=read.block, snapshots=written, states=memory.alert_states,
                                            previous_health=memory.healths, wallets=wallets, now=time.time())
-        margins, changes = margins_since(read.snapshots, sources, self.exact_terms, memory.margins)
+        margins, changes = margins_since(read.snapshots, self.reads.sources, self.exact_terms, memory.margins)
         if changes:
             self.alerts.margin(read.alerts, block=read.block, changes=changes, wallets=wallets, now=time.time(),
                                snapshots={(s.market, s.account): s for s in read.snapshots})
         read.closed = list(closed)
         return written, margins
 
+    def _dependencies(self, snapshot: PositionSnapshot) -> set[str]:
+        """The prices a position's health rests on, as its market's source says (what marks its price status)."""
+        return self.reads.sources[snapshot.market].price_dependencies(snapshot)
+
     def _steady(self, read: ChainRead, memory: ChainMemory) -> Steady:
         """The fast path's steady holders (``ChainReader.reprice``) repriced and marked, and those of them to write."""
         snapshots = self.reads.reprice_steady(read)
         if not snapshots:
             return Steady([], [], [])
-        sources = self.reads.sources
-        read.mark(snapshots, lambda s: sources[s.market].price_dependencies(s))
+        read.mark(snapshots, self._dependencies)
         stored = memory.to_write(snapshots, self.writes, self.exact_terms)
         return Steady(snapshots, stored, unchanged(snapshots, stored))
 
