@@ -165,6 +165,10 @@ class MarketSettings(_Strict):
     discover: bool = False  # find the market's accounts in its events (eth_getLogs), not only tracked wallets
     start_block: int = Field(default=0, ge=0)  # where discovery starts scanning (the market's deployment block)
     snapshot_every: int = Field(default=1, ge=1)  # full read every N blocks; between them the oracle fast path
+    # every account read anew at least every N blocks; between, a protocol that can (``ChangeReads``) reads anew
+    # only the accounts its contracts' logs name since its last read, the others rebuilt from what it kept
+    # (1: every account read anew at every full read)
+    reread_every: int = Field(default=100, ge=1)
     options: dict[str, Any] = Field(default_factory=dict)  # the protocol's own settings (its ``options`` model)
 
 

@@ -35,10 +35,10 @@ from indexer.alerts.channels.base import Channel
 from indexer.alerts.engine import AlertEngine
 from indexer.alerts.registry import build_channels, routes
 from indexer.alerts.rules import severity_level
-from indexer.chain.multicall import MulticallReader, run_plans
+from indexer.chain.multicall import MulticallReader, Plan, run_plans
 from indexer.chain.rpc import RpcClient
 from indexer.discovery import accounts_in, discover, emitters, logs_query
-from indexer.errors import BelowCheckpointError, ConfigError, RpcUnavailableError
+from indexer.errors import BelowCheckpointError, ConfigError, RpcResponseError, RpcUnavailableError
 from indexer.fastpath import Band, PositionCache, feed_move, feed_plan, split_steady
 from indexer.health.nearest import encode_points
 from indexer.logs import Every
@@ -47,11 +47,12 @@ from indexer.oracles.chainlink import ChainlinkFeeds, FeedMeta
 from indexer.oracles.monitor import ChainOracles
 from indexer.oracles.reading import FeedReading
 from indexer.oracles.status import PriceStatus
+from indexer.pipeline.acted import changes_query, named_accounts
 from indexer.pipeline.chain_read import ChainRead
 from indexer.pipeline.changes import unchanged, write_policy
 from indexer.pipeline.heads import HeadTracker, Reorg
 from indexer.pipeline.memory import ChainMemory
-from indexer.protocols.base import DiscoverySpec, MarketRead, Source
+from indexer.protocols.base import ChangeReads, DiscoverySpec, MarketRead, Source
 from indexer.protocols.registry import source_for
 from indexer.risk.margin import Parameters, margin_terms_of, margins_since
 from indexer.settings import Settings
@@ -149,15 +150,35 @@ class ChainReader:
             raise RpcUnavailableError(f"chain {self.chain!r}: block {block} is not available from the RPC (yet)")
         return header_of(got[0])
 
-    async def read(self, header: BlockRef, accounts: Mapping[str, Sequence[Address]]) -> ChainRead:
+    def keeps(self, key: str) -> bool:
+        """Whether the market's reads keep its accounts' inputs, to rebuild those that did not act (``ChangeReads``,
+        with ``reread_every`` above 1)."""
+        return isinstance(self.sources[key], ChangeReads) and self.settings.markets[key].reread_every > 1
+
+    def watched(self, key: str) -> Collection[Address] | None:
+        """The contracts whose logs name the market's accounts that act, as its last read found them; None: its
+        last read kept nothing to rebuild from."""
+        source = self.sources[key]
+        return source.watched(self.hints.get(key)) if isinstance(source, ChangeReads) else None
+
+    def _plan(self, key: str, header: BlockRef, accounts: Sequence[Address], vouched: Collection[Address]
+              ) -> Plan[MarketRead]:
+        source, hint, check = self.sources[key], self.hints.get(key), self._sample(key, accounts)
+        if isinstance(source, ChangeReads) and self.keeps(key):
+            return source.read(accounts, header, self.feeds, hint, check=check, unchanged=vouched)
+        return source.read(accounts, header, self.feeds, hint, check=check)
+
+    async def read(self, header: BlockRef, accounts: Mapping[str, Sequence[Address]],
+                   vouched: Mapping[str, Collection[Address]] | None = None) -> ChainRead:
         """The markets of ``accounts`` read in full for those accounts, the cached positions of the others
-        repriced from the block's feed answers (the fast path); the feeds behind them in the same rounds."""
+        repriced from the block's feed answers (the fast path); the feeds behind them in the same rounds.
+        ``vouched``: per market, the accounts no log named since its last read, which it may rebuild from what that
+        read kept (``ChangeReads``)."""
         started = time.perf_counter()
         stats_before = self.rpc.stats.copy()
         full = list(accounts)
         self.reader.block_number = header.number
-        plans = [self.sources[key].read(accounts[key], header, self.feeds, self.hints.get(key),
-                                        check=self._sample(key, accounts[key])) for key in full]
+        plans = [self._plan(key, header, accounts[key], (vouched or {}).get(key, ())) for key in full]
         fast = sorted(self.cached.markets() - set(full))  # markets between full reads with positions cached
         *reads, chain_feeds, now = await run_plans(self.reader, [*plans, self.oracles.plan(),
                                                                  feed_plan(self.feeds, self.readings if fast else [])])
@@ -176,6 +197,7 @@ class ChainReader:
             read.move = feed_move(self.sources, self.cached, self.readings, now)
             read.fast = fast
         read.checks = {key: (r.checked, len(r.mismatched)) for key, r in market_reads.items() if r.checked}
+        read.drifted = {key: r.drifted for key, r in market_reads.items() if r.drifted}
         read.timings["read"] = time.perf_counter() - started
         BLOCK_PHASE_SECONDS.labels(self.chain, "read").observe(read.timings["read"])
         return read
@@ -273,6 +295,8 @@ class ChainPipeline:
         self.heads: HeadTracker | None = None
         self.emitters: dict[str, Address] = {}
         self.last_full: dict[str, int] = {}  # per market, the block of its last full read
+        # per market keeping its accounts' inputs (``ChainReader.keeps``), the block of its last read of every account
+        self.last_complete: dict[str, int] = {}
         self.progress = Every(settings.run.progress_seconds)  # block lines at INFO at most this often
         self.writes = write_policy(settings)
         self.exact_terms = margin_terms_of(self.reads.sources)
@@ -299,7 +323,7 @@ class ChainPipeline:
     def _forget(self) -> None:
         """After a reorg: reload from the store, read every market in full."""
         self.memory, self.heads = None, None
-        self.last_full = {}
+        self.last_full, self.last_complete = {}, {}
         self.reads.forget()
 
     async def _head(self) -> int:
@@ -391,23 +415,61 @@ class ChainPipeline:
         memory = await self._memory()
         assert self.heads is not None
         scanning = await self._scanning(memory, number)
-        header_raw, *logs = await self.rpc.batch([("eth_getBlockByNumber", [hex(number), False]),
-                                                 *(("eth_getLogs", [logs_query(self.discovery[key], emitter, number)])
-                                                   for key, emitter in scanning.items())])
+        full = [key for key in self.reads.sources
+                if key not in self.last_full or number - self.last_full[key] >= self.every[key]]
+        changes = self._changes(number, full)
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_getBlockByNumber", [hex(number), False]),
+            *(("eth_getLogs", [logs_query(self.discovery[key], emitter, number)]) for key, emitter in scanning.items())]
+        try:
+            header_raw, *logs = await self.rpc.batch([*calls, *(("eth_getLogs", [q]) for q in changes.values())])
+        except RpcResponseError as exc:
+            if not changes:
+                raise
+            log.warning("change logs refused chain=%s block=%d markets=%d error=%s: their accounts are read anew",
+                        self.chain, number, len(changes), exc)
+            changes = {}
+            header_raw, *logs = await self.rpc.batch(calls)
         if not header_raw:
             raise RpcUnavailableError(f"chain {self.chain!r}: block {number} is not available from the RPC (yet)")
         header = header_of(header_raw)
         event = await self.heads.check(header)
         if isinstance(event, Reorg):
             return event
+        logs, acted = logs[:len(scanning)], dict(zip(changes, logs[len(scanning):], strict=True))
         found = {key: accounts_in(entries, self.discovery[key]) for key, entries in zip(scanning, logs, strict=True)}
         wallets = await asyncio.to_thread(wallet_alert_settings, self.engine)
-        full = [key for key in self.reads.sources
-                if key not in self.last_full or number - self.last_full[key] >= self.every[key]]
         tracked = list(wallets)
         accounts = {key: self._accounts(key, tracked, memory, found) for key in full}
-        read = await self.reads.read(header, accounts)
+        vouched = {}
+        for key, entries in acted.items():
+            named = named_accounts(entries, self.last_full[key] + 1, header)
+            if named is not None:
+                vouched[key] = {a for a in accounts[key] if a not in named}
+        read = await self.reads.read(header, accounts, vouched)
+        for key in full:
+            if self.reads.keeps(key) and key not in vouched:
+                self.last_complete[key] = number
+        for key, drifted in read.drifted.items():  # the next block reads every account of the market anew
+            log.warning("accounts changed unseen chain=%s block=%d market=%s accounts=%d first=%s: the market's "
+                        "accounts are read anew", self.chain, number, key, len(drifted), drifted[0])
+            self.last_complete.pop(key, None)
         return Prepared(read, wallets, found, full, accounts, started)
+
+    def _changes(self, number: int, full: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per market read in full at block ``number`` that may rebuild its accounts that did not act, the
+        ``eth_getLogs`` filter of its watched contracts since its last read: not when its last read kept nothing,
+        nor when ``reread_every`` blocks have passed since it read every account."""
+        queries = {}
+        for key in full:
+            last, complete = self.last_full.get(key), self.last_complete.get(key)
+            if (not self.reads.keeps(key) or last is None or complete is None
+                    or number - complete >= self.settings.markets[key].reread_every):
+                continue
+            emitters = self.reads.watched(key)
+            if emitters:
+                queries[key] = changes_query(emitters, last + 1, number)
+        return queries
 
     def _launch(self, prepared: Prepared) -> Landing:
         """Judge the block against memory and start its write in a thread. Memory (and the fast path's cache, the

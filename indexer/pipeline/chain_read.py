@@ -29,6 +29,7 @@ class ChainRead:
     alerts: AlertWrites | None = None  # set when the block is judged
     closed: list[PositionSnapshot] = field(default_factory=list)  # closings written with the block
     checks: dict[str, tuple[int, int]] = field(default_factory=dict)  # self-check per market: (checked, disagreed)
+    drifted: dict[str, list[Address]] = field(default_factory=dict)  # per market: vouched unchanged, yet changed
     timings: dict[str, float] = field(default_factory=dict)
     # the fast path (``ChainReader.reprice``): the feeds that moved, the markets it serves, the holders left for after
     # the block's alerts (cached, not repriced yet)

@@ -85,6 +85,9 @@ class MarketRead:
     hint: object | None = None  # handed to the market's next ``read`` (see ``Source.read``)
     checked: int = 0  # accounts whose figures were also read through the protocol's own view (self-check)
     mismatched: list[Address] = field(default_factory=list)  # ... and disagreed: the protocol's figures were kept
+    # accounts vouched ``unchanged`` (``ChangeReads``) but read anyway (self-checked), whose inputs were not those kept:
+    # something changed them that the watched logs did not name
+    drifted: list[Address] = field(default_factory=list)
 
 
 class PositionRules(Protocol):
@@ -235,6 +238,31 @@ class Source(_Configured, PositionRules, Protocol):
         ``hint`` is the ``MarketRead.hint`` of this market's previous read (None on the first): a source
         may use it to read what it resolved before (entry points, layouts) in a later round, but must
         confirm it at ``block`` before relying on it — a hint saves round trips, it is never trusted."""
+        ...
+
+
+@runtime_checkable
+class ChangeReads(Protocol):
+    """Optional, beside ``Source``: a read that rebuilds the accounts that did not act since the previous read from
+    what that read kept of them (in its hint), without their own calls.
+
+    Only an account's own actions change its own inputs (balances, flags, modes); the rest of its figures (indexes,
+    prices, parameters) come from the market's part of the read, done every block. The actions of every account
+    show in the logs of the contracts ``watched`` names: the caller fetches them over the blocks since the previous
+    read, and vouches for every other account of ``read`` as ``unchanged``."""
+
+    def watched(self, hint: object | None) -> Collection[Address] | None:
+        """The contracts whose logs name (as a topic or a data word) every account whose inputs change, as the
+        previous read (its ``hint``) found them; None when that read did not keep its accounts' inputs."""
+        ...
+
+    def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
+             hint: object | None = None, check: Collection[Address] = (),
+             unchanged: Collection[Address] | None = None) -> Plan[MarketRead]:
+        """``Source.read``; with ``unchanged`` given (even empty), the returned hint keeps every account's inputs,
+        and an account in ``unchanged`` whose inputs the ``hint`` kept may be rebuilt from them instead of read.
+        An account in ``unchanged`` and in ``check`` is read, and reported ``drifted`` if its inputs were not the
+        kept ones."""
         ...
 
 
