@@ -1,8 +1,14 @@
-"""Reading the protocol's own views at a block, for parity checks (through the same Multicall3)."""
+"""Reading the protocol's own views at a block, for parity checks (through the same Multicall3); what a pipeline
+stored, for tests that compare two pipelines' stores."""
+
+import json
+
+from sqlalchemy import select
 
 from indexer.chain.multicall import Call, MulticallReader
 from indexer.chain.rpc import RpcClient
 from indexer.devnet.jsonrpc import JsonRpcClient
+from indexer.store.models import Alert, AlertEvent, AlertState, PositionHistory
 
 
 def mine_at(url: str, timestamp: int, txs: list[dict[str, str]]) -> int:
@@ -48,3 +54,30 @@ def assert_health_at_is_reprices(sources, cached, moved, previous, now) -> None:
             assert sources[snapshot.market].health_at(snapshot, move.prices[snapshot.market]) == fast.health
             checked += 1
     assert checked == len(moved)
+
+
+def stored(engine) -> dict[str, list]:
+    """What a pipeline stored, without the ids it draws at random (alert and event uuids)."""
+    def table(model, *columns):
+        t = model.__table__
+        with engine.connect() as conn:
+            return sorted(tuple(r) for r in conn.execute(select(*(t.c[c] for c in columns))))
+
+    with engine.connect() as conn:
+        t = AlertEvent.__table__
+        a = Alert.__table__
+        events = sorted(
+            (r.dedup_key, r.block_number, r.kind, r.severity, r.previous_severity, r.price_status,
+             json.dumps({k: v for k, v in json.loads(r.message).items() if k != "event_id"}, sort_keys=True))
+            for r in conn.execute(select(a.c.dedup_key, t.c.block_number, t.c.kind, t.c.severity,
+                                         t.c.previous_severity, t.c.price_status, t.c.message)
+                                  .join(a, a.c.id == t.c.alert_id)))
+    return {
+        "events": events,
+        "alerts": table(Alert, "dedup_key", "family", "severity", "status", "opened_block", "resolved_block",
+                        "updated_block", "price_status", "health"),
+        "states": table(AlertState, "market", "account", "family", "level", "pending", "pending_since",
+                        "updated_block"),
+        "history": table(PositionHistory, "market_id", "account", "block_number", "health_raw", "equity",
+                         "collateral_value", "debt_value", "price_status", "detail", "liquidations"),
+    }

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from indexer.devnet import advance_time, set_price
 from indexer.protocols.aave_math import AaveAssetInput, account_data
+from indexer.protocols.aave_v3.adapter import Remembered
 from indexer.settings import load_settings
 from indexer.store.position_store import list_positions, position_legs
 from indexer.store.wallet_store import add_wallet
@@ -123,7 +124,9 @@ async def test_a_hint_saves_the_entry_point_round_trips_and_a_wrong_one_is_not_t
     accounts = [a.address for a in devnet.accounts]
     hints: dict[str, object] = {}
     cold = await read_chain(settings, chain, accounts, hints=hints)
-    layout = hints[market]
+    kept = hints[market]  # the layout, and what the read kept of each account (``reread_every`` > 1)
+    assert isinstance(kept, Remembered) and set(kept.inputs) == set(accounts)
+    layout = kept.layout
     warm = await read_chain(settings, chain, accounts, block=cold.block.number, hints=hints)
 
     def seen(read):
@@ -132,7 +135,7 @@ async def test_a_hint_saves_the_entry_point_round_trips_and_a_wrong_one_is_not_t
     assert len(cold.snapshots) >= 50 and seen(warm) == seen(cold)
     # provider → pool/oracle and pool → revision/reserves ride along with the first round of account reads
     assert warm.stats.by_method["eth_call"] == cold.stats.by_method["eth_call"] - 2, warm.stats.by_method
-    assert hints[market] == layout
+    assert hints[market] == kept
 
     wrong = {
         "pool is another contract": layout._replace(pool=layout.oracle),
@@ -141,11 +144,11 @@ async def test_a_hint_saves_the_entry_point_round_trips_and_a_wrong_one_is_not_t
         "reserves reordered": layout._replace(assets=layout.assets[::-1]),
     }
     for why, bad in wrong.items():
-        mine = {market: bad}
+        mine: dict[str, object] = {market: kept._replace(layout=bad)}
         read = await read_chain(settings, chain, accounts, block=cold.block.number, hints=mine)
         assert seen(read) == seen(cold), why
         assert read.stats.by_method["eth_call"] == cold.stats.by_method["eth_call"] + 1, (why, read.stats.by_method)
-        assert mine[market] == layout, why
+        assert mine[market] == kept, why
 
 
 async def test_a_wound_down_reserve_with_ltv_0_adds_no_ltv_even_in_emode(devnet, chain_state, devnet_config,

@@ -5,12 +5,10 @@ split). What they store must be the same, row for row: alerts, their events and 
 
 from __future__ import annotations
 
-import json
 import logging
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
 
 from indexer.devnet import set_price, set_updated_at
 from indexer.devnet.abi import encode_call
@@ -20,8 +18,8 @@ from indexer.devnet.txbatch import NonceBook, Tx, mine_txs
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import load_settings
 from indexer.store.db import make_engine, upgrade
-from indexer.store.models import Alert, AlertEvent, AlertState, PositionHistory
 from indexer.store.wallet_store import add_wallet
+from tests.integration.chain_helpers import stored
 
 
 def set_prices(devnet, answers: dict[str, int]) -> None:
@@ -32,33 +30,6 @@ def set_prices(devnet, answers: dict[str, int]) -> None:
     mine_txs(rpc, [Tx(f"setAnswer {symbol}", deployer, feed_aggregator(devnet.url, devnet.deployment, symbol),
                       encode_call("setAnswer(int256)", answer), 1_000_000, nonces.take(deployer))
                    for symbol, answer in answers.items()], "set prices")
-
-
-def stored(engine) -> dict[str, list]:
-    """What a pipeline stored, without the ids it draws at random (alert and event uuids)."""
-    def table(model, *columns):
-        t = model.__table__
-        with engine.connect() as conn:
-            return sorted(tuple(r) for r in conn.execute(select(*(t.c[c] for c in columns))))
-
-    with engine.connect() as conn:
-        t = AlertEvent.__table__
-        a = Alert.__table__
-        events = sorted(
-            (r.dedup_key, r.block_number, r.kind, r.severity, r.previous_severity, r.price_status,
-             json.dumps({k: v for k, v in json.loads(r.message).items() if k != "event_id"}, sort_keys=True))
-            for r in conn.execute(select(a.c.dedup_key, t.c.block_number, t.c.kind, t.c.severity,
-                                         t.c.previous_severity, t.c.price_status, t.c.message)
-                                  .join(a, a.c.id == t.c.alert_id)))
-    return {
-        "events": events,
-        "alerts": table(Alert, "dedup_key", "family", "severity", "status", "opened_block", "resolved_block",
-                        "updated_block", "price_status", "health"),
-        "states": table(AlertState, "market", "account", "family", "level", "pending", "pending_since",
-                        "updated_block"),
-        "history": table(PositionHistory, "market_id", "account", "block_number", "health_raw", "equity",
-                         "collateral_value", "debt_value", "price_status", "detail", "liquidations"),
-    }
 
 
 @pytest.mark.parametrize("overlap", [False, True], ids=["in-turn", "overlapping"])

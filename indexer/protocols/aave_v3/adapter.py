@@ -154,10 +154,12 @@ class Inputs:
 
 
 class Remembered(NamedTuple):
-    """The hint of a read that keeps its accounts' ``Inputs`` (``read(unchanged=…)``)."""
+    """The hint of a read that keeps its accounts' ``Inputs`` (``read(unchanged=…)``), and the contracts whose logs
+    name every account whose inputs change (``watched``): the Pool and each reserve's aToken and debt tokens."""
 
     layout: Layout
     inputs: dict[Address, Inputs]
+    watched: tuple[Address, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +210,15 @@ class AaveV3Adapter:
 
     def discovery(self) -> DiscoverySpec:
         return self._DISCOVERY
+
+    def watched(self, hint: object | None) -> Collection[Address] | None:
+        """The Pool and every reserve's aToken, variable and stable debt token, as the read that kept ``hint`` found
+        them. Every change of an account's ``Inputs`` logs it there: the Pool's Supply, Withdraw, Borrow, Repay,
+        LiquidationCall, ReserveUsedAsCollateralEnabled/Disabled, UserEModeSet, MintUnbacked and FlashLoan name the
+        account (``contracts/interfaces/IPool.sol``), and every balance a token mints, burns or moves logs Transfer
+        and Mint, Burn or BalanceTransfer naming it (``IScaledBalanceToken.sol``, ``IAToken.sol``); a reserve
+        added or dropped makes a new layout, on which every account is read anew."""
+        return hint.watched if isinstance(hint, Remembered) and hint.watched else None
 
     # -- reading -------------------------------------------------------------------------------
     def _mismatch(self, what: str) -> MarketMismatchError:
@@ -344,16 +355,18 @@ class AaveV3Adapter:
         if isinstance(hint, Remembered):
             hint = hint.layout
         rebuilt: dict[Address, Inputs] = {}
+        vouched: dict[Address, Inputs] = {}  # vouched for and checked: read, and compared with what was kept
         asked = list(accounts)
         speculated = None
         if isinstance(hint, Layout):
             checked = checked_on(hint)
-            rebuilt = {a: remembered[a] for a in unchanged or () if a in remembered and a not in checked
-                       and remembered[a].rebuildable}
+            vouched = {a: remembered[a] for a in unchanged or () if a in remembered and remembered[a].rebuildable}
+            rebuilt = {a: inputs for a, inputs in vouched.items() if a not in checked}
+            vouched = {a: inputs for a, inputs in vouched.items() if a in checked}
             asked = [a for a in accounts if a not in rebuilt]
             speculated = yield from self._speculate(hint, asked, block, checked)
         if speculated is None:  # a new layout: reserve ids may have moved, so every account is asked
-            rebuilt, asked = {}, list(accounts)
+            rebuilt, vouched, asked = {}, {}, list(accounts)
             layout = yield from self._entry_points()
             checked = checked_on(layout)
             results = yield self._first_round(layout, asked, checked)
@@ -368,6 +381,7 @@ class AaveV3Adapter:
                 and not results[market_calls - 1][0])
         users: list[tuple[Address, int, int, tuple[int, ...] | None]] = []
         kept: dict[Address, Inputs] = {}  # every account's inputs, for the next read's hint (``unchanged`` given)
+        drifted: list[Address] = []
         at = market_calls
         for account in accounts:
             if account in rebuilt:
@@ -384,6 +398,8 @@ class AaveV3Adapter:
                 users.append((account, row[0][0], row[1][0], own))
             elif unchanged is not None:
                 kept[account] = Inputs(0, row[1][0], {})  # no position: none until it acts
+                if account in vouched and vouched[account] != kept[account]:
+                    drifted.append(account)
 
         balance_calls: list[Call] = []
         wanted_by_user: list[list[tuple[int, str]]] = []
@@ -469,6 +485,8 @@ class AaveV3Adapter:
                 offset += 1
             if unchanged is not None:
                 kept[account] = Inputs(bits, emode, amounts)
+                if account in vouched and vouched[account] != kept[account]:
+                    drifted.append(account)
             snapshot = self._snapshot(account, block, layout, reserves, bits, emode, emodes,
                                       source_prices, amounts, source_of_asset, rounds, held)
             if snapshot is None:
@@ -484,8 +502,11 @@ class AaveV3Adapter:
                         "reverted)", self.market.key, block.number, len(unpriced))
         log.debug("aave_v3 read market=%s block=%d accounts=%d positions=%d rebuilt=%d",
                   self.market.key, block.number, len(accounts), len(snapshots), len(rebuilt))
-        return MarketRead(snapshots, readings, unpriced, hint=layout if unchanged is None else Remembered(layout, kept),
-                          checked=compared, mismatched=mismatched)
+        watched = (pool, *(a for r in reserves.values() for a in (r.a_token, r.variable_debt_token,
+                                                                  r.stable_debt_token) if a != ZERO_ADDRESS))
+        return MarketRead(snapshots, readings, unpriced,
+                          hint=layout if unchanged is None else Remembered(layout, kept, watched),
+                          checked=compared, mismatched=mismatched, drifted=drifted)
 
     # -- assembling ----------------------------------------------------------------------------
     def _snapshot(self, account: Address, block: BlockRef, layout: Layout,
