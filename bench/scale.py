@@ -6,7 +6,9 @@ read, judging and storing of N positions, with M markets' worth of bookkeeping (
 
 Measured, each ``--repeat`` times on the same pipeline (median and spread):
 * a block of full reads: a block mined 12 s after the last (interest accrues: every debt position changes), read,
-  judged and stored (``[writes]`` as configured: ``changed``, exact, the default);
+  judged and stored (``[writes]`` as configured: ``changed``, exact, the default); once as ``indexer run`` reads it
+  (nobody acted, so every account is rebuilt from what the last read kept, ``reread_every``) and once reading every
+  account anew (``reread_every = 1``, the baseline), alternating, on the same pipeline;
 * a feed update through the fast path (``snapshot_every`` very large): WETH moves by each ``--shock`` percent in a
   block, timed from that block existing to its alert rows committed (not detection), and to the repriced positions
   committed after them (their own transaction), then restored (not timed); each update once as ``indexer run``
@@ -43,11 +45,18 @@ from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import MarketSettings, Settings
 
 
-def _markets(dev: BenchDevnet, count: int, every: int) -> Settings:
+def _markets(dev: BenchDevnet, count: int, every: int, reread: int | None = None) -> Settings:
     market = dev.settings.markets[MARKET]
-    markets = {f"{MARKET}-{i}": MarketSettings(**{**market.model_dump(), "snapshot_every": every})
+    markets = {f"{MARKET}-{i}": MarketSettings(**{**market.model_dump(), "snapshot_every": every,
+                                                  "reread_every": reread or market.reread_every})
                for i in range(count)}
     return dev.settings.model_copy(update={"markets": markets})
+
+
+def _rereading(pipeline: ChainPipeline, settings: Settings) -> None:
+    """The pipeline's settings swapped (``reread_every`` differs): its next full read reads every account anew."""
+    pipeline.settings = pipeline.reads.settings = settings
+    pipeline.last_complete.clear()
 
 
 def _spread(values: list[float]) -> str:
@@ -87,20 +96,29 @@ async def _measure(borrowers: int, markets: int, repeat: int, shocks: list[int],
             bench_devnet(borrowers, Path(scratch), database=database) as dev:
         rpc = JsonRpcClient(dev.url)
         positions = 0
-        full: list[float] = []
-        follower = ChainPipeline(_markets(dev, markets, 1), dev.engine, "devnet", max_blocks_per_step=1,
-                                 on_block=settle)
+        full: dict[bool, list[float]] = {True: [], False: []}  # reading what changed; every account anew
+        changes, anew = _markets(dev, markets, 1), _markets(dev, markets, 1, reread=1)
+        follower = ChainPipeline(changes, dev.engine, "devnet", max_blocks_per_step=1, on_block=settle)
+
+        async def block() -> float:
+            if heap is not None:
+                heap.sweep()  # where `run` would: between blocks, when due (not timed)
+            rpc.call("anvil_mine", [hex(1), hex(12)])
+            started = time.perf_counter()
+            await follower.step()
+            return time.perf_counter() - started
+
         try:
             started = time.perf_counter()
             await follower.step()  # the first block: every position new (not timed as a steady block)
             first = time.perf_counter() - started
-            for _ in range(repeat):
-                if heap is not None:
-                    heap.sweep()  # where `run` would: between blocks, when due (not timed)
-                rpc.call("anvil_mine", [hex(1), hex(12)])
-                started = time.perf_counter()
-                await follower.step()
-                full.append(time.perf_counter() - started)
+            for r in range(repeat):  # the two ways alternate, and which goes first too
+                for changed in (True, False) if r % 2 == 0 else (False, True):
+                    _rereading(follower, changes if changed else anew)
+                    if changed:
+                        await block()  # every account read anew, its inputs kept (not timed)
+                    full[changed].append(await block())
+            _rereading(follower, changes)
             positions = len(follower.memory.written) if follower.memory is not None else 0
         finally:
             await follower.close()
@@ -141,7 +159,10 @@ async def _measure(borrowers: int, markets: int, repeat: int, shocks: list[int],
           f"{'`indexer run` does' if heap else 'CPython does'}; devnet seeded in {dev.seed_seconds:.1f} s\n")
     print("| measurement | seconds |\n| --- | --- |")
     print(f"| first block (every position new, not a steady block) | {first:.2f} s |")
-    print(f"| a block of full reads, read + judged + stored | {_spread(full)} |")
+    print(f"| a block of full reads, read + judged + stored (nobody acted: every account rebuilt) | "
+          f"{_spread(full[True])} |")
+    print(f"| … the same, every account read anew (``reread_every = 1``, the baseline, alternating with the above) | "
+          f"{_spread(full[False])}: {statistics.median(full[False]) / statistics.median(full[True]):.2f}× |")
     for shock in shocks:
         split, every = statistics.median(fast[shock, True]), statistics.median(fast[shock, False])
         print(f"| a WETH {shock:+d} % feed update → its alert rows committed (fast path; up to {events[shock]:,} alert "
