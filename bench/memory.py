@@ -2,9 +2,11 @@
 
 The pipeline keeps, per position, the snapshot its last full read made (the fast path's cache), the figures last
 written (``[writes] mode = "changed"``), the stored health and margin parameters (the alert rules' memory), and the
-hints its sources carry. Measured with ``tracemalloc``: the Python memory still allocated after a pipeline has
-followed ``--blocks`` blocks of N positions, less what was allocated before its first block, divided by N; and the
-process's peak RSS for scale. One devnet per N; the N rows come from the same run.
+hints its sources carry (reading what changed, Aave v3's keep each account's inputs: ``reread_every``). Measured
+once as `indexer run` runs by default and once with ``reread_every = 1`` (no inputs kept), with ``tracemalloc``: the
+Python memory still allocated after a pipeline has followed ``--blocks`` blocks of N positions, less what was
+allocated before its first block, divided by N; and the process's peak RSS for scale. One devnet per row; the rows
+come from the same run.
 
 ``python -m bench.memory --accounts 1000 10000 --blocks 3``
 """
@@ -25,13 +27,18 @@ from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.pipeline.chain import ChainPipeline
 
 
-async def _kept(accounts: int, blocks: int) -> tuple[int, int, int]:
-    """(bytes kept by the pipeline after following ``blocks`` blocks, positions it holds, peak RSS in KiB)."""
+async def _kept(accounts: int, blocks: int, reread: int | None) -> tuple[int, int, int]:
+    """(bytes kept by the pipeline after following ``blocks`` blocks, positions it holds, peak RSS in KiB), its
+    markets' ``reread_every`` as configured (None) or ``reread``."""
     with tempfile.TemporaryDirectory() as scratch, bench_devnet(accounts, Path(scratch)) as dev:
+        settings = dev.settings
+        if reread is not None:
+            settings = settings.model_copy(update={"markets": {
+                key: m.model_copy(update={"reread_every": reread}) for key, m in settings.markets.items()}})
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
-        pipeline = ChainPipeline(dev.settings, dev.engine, "devnet", max_blocks_per_step=10**6)
+        pipeline = ChainPipeline(settings, dev.engine, "devnet", max_blocks_per_step=10**6)
         try:
             await pipeline.step()
             for _ in range(blocks):
@@ -48,12 +55,13 @@ async def _kept(accounts: int, blocks: int) -> tuple[int, int, int]:
 
 
 async def main(sizes: list[int], blocks: int) -> None:
-    print("| N | positions followed | kept by the pipeline | per position | peak RSS of the process |\n"
-          "| --- | --- | --- | --- | --- |")
+    print("| N | reread_every | positions followed | kept by the pipeline | per position | peak RSS of the process |\n"
+          "| --- | --- | --- | --- | --- | --- |")
     for accounts in sizes:
-        kept, positions, rss = await _kept(accounts, blocks)
-        print(f"| {accounts:,} | {positions:,} | {kept / 2**20:.1f} MiB | {kept / max(positions, 1) / 1024:.1f} KiB | "
-              f"{rss / 1024:.0f} MiB |")
+        for reread in (None, 1):
+            kept, positions, rss = await _kept(accounts, blocks, reread)
+            print(f"| {accounts:,} | {'as configured' if reread is None else reread} | {positions:,} | "
+                  f"{kept / 2**20:.1f} MiB | {kept / max(positions, 1) / 1024:.1f} KiB | {rss / 1024:.0f} MiB |")
 
 
 if __name__ == "__main__":
