@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from eth_utils import to_checksum_address
 
-from indexer.devnet import advance_time, set_price
+from indexer.devnet import advance_time, mine, revert, set_price, snapshot
 from indexer.devnet.abi import encode_call
 from indexer.devnet.txbatch import transact
 from indexer.pipeline.chain import ChainPipeline
 from indexer.settings import load_settings
 from indexer.store.db import make_engine, upgrade
+from indexer.store.position_store import list_positions
 from indexer.store.wallet_store import add_wallet
 from tests.fixtures.rpc_proxy import JsonRpcProxy
 from tests.integration.chain_helpers import stored, user_account_data
@@ -182,3 +183,41 @@ async def test_an_account_changed_without_a_log_is_caught_by_the_self_check_and_
     assert f"block={supplied_at} " in warning and f"first={supplier.address}" in warning and "accounts=1 " in warning
     # the block after it was a read of every account: no logs asked for
     assert supplied_at in proxy.hidden and supplied_at + 1 not in proxy.hidden
+
+
+async def test_after_a_reorg_no_account_is_rebuilt_from_what_the_dropped_branch_left(
+        devnet, chain_state, write_devnet_config, engine):
+    # no self-check: nothing but the pipeline's own bookkeeping decides which accounts are read anew
+    settings = load_settings(write_devnet_config(tail="self_check = 0\n"))
+    for account in devnet.accounts:
+        add_wallet(engine, address=account.address, label=account.kind)
+    pipeline = ChainPipeline(settings, engine, "devnet")
+    act = Actions(devnet)
+    supplier = devnet.accounts_of("single")[4]
+    ((symbol, supplied), *_) = supplier.supplies.items()
+    try:
+        assert await pipeline.step() == 1
+        fork = snapshot(devnet.url)
+        asset = act.fund(supplier.address, symbol, supplied)  # the dropped branch: the supplier doubles its supply
+        act.send(supplier.address, act.pool, "supply(address,uint256,address,uint16)", asset, supplied,
+                 supplier.address, 0)
+        await steps(pipeline)
+        revert(devnet.url, fork)  # the canonical chain: nobody acts, and it is longer
+        advance_time(devnet.url, 3_600)
+        mine(devnet.url, 4)
+        head = int(devnet.rpc.call("eth_blockNumber", []), 16)
+        for _ in range(10):
+            await pipeline.step()
+            if pipeline.last_stored == head:
+                break
+        assert pipeline.last_stored == head
+        advance_time(devnet.url, 60)  # and a block after it, read as the pipeline reads when nobody acts
+        await steps(pipeline)
+        head += 1
+    finally:
+        await pipeline.close()
+    onchain = await user_account_data(devnet.url, act.pool, [a.address for a in devnet.accounts], head)
+    stored = {p.account: p for p in list_positions(engine, limit=1000)}
+    assert {a: (p.block_number, p.health_raw) for a, p in stored.items()} == {
+        a: (head, onchain[a][5]) for a in stored}
+    assert supplier.address in stored
