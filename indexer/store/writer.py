@@ -2,7 +2,8 @@
 writes a fast-path block's repriced figures after it, in a transaction of their own (``write_positions``).
 
 Rows go through SQLAlchemy Core in bulk (one executemany per table, dialect upserts), not ORM
-objects. The asset rows need their history row's id: SQLite returns them with ``RETURNING`` in
+objects; the largest (legs, latest positions, Postgres' history) through the driver's own executemany
+(``indexer.store.bulk``). The asset rows need their history row's id: SQLite returns them with ``RETURNING`` in
 parameter order; on Postgres they are drawn from the sequence first (see ``_append_history``).
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
 from indexer.errors import RetryableError, StoreError
 from indexer.oracles.status import FeedStatus
 from indexer.store.alert_store import write_alerts
+from indexer.store.bulk import executemany
 from indexer.store.chain_store import add_discovered
 from indexer.store.feed_store import mark_unpriced, write_feeds
 from indexer.store.models import SYNC_CHECKPOINT, Block, Checkpoint, Market, Position, PositionHistory, PositionLeg
@@ -275,7 +277,9 @@ def _append_history(connection: Connection, figures: list[dict[str, Any]]) -> li
 
     On Postgres the ids are drawn from the table's sequence first and the rows inserted with them:
     a plain pipelined executemany is several times faster there than ``INSERT … RETURNING`` batches.
-    SQLite uses ``RETURNING`` in parameter order.
+    On SQLite the rows go in one executemany and take consecutive rowids (a new rowid is one above the largest,
+    and the transaction holds the database's write lock from its first insert): the last is the connection's
+    ``last_insert_rowid()``. That the range holds exactly these rows is checked, not assumed.
     """
     if not figures:
         return []
@@ -286,10 +290,19 @@ def _append_history(connection: Connection, figures: list[dict[str, Any]]) -> li
                 select(func.nextval(sequence)).select_from(func.generate_series(1, len(figures)))
             ).scalars()
         )
-        connection.execute(_history.insert(), [{**row, "id": id_} for row, id_ in zip(figures, ids, strict=True)])
+        executemany(connection, _history.insert(), _history,
+                    [{**row, "id": id_} for row, id_ in zip(figures, ids, strict=True)])
         return ids
-    result = connection.execute(_history.insert().returning(_history.c.id, sort_by_parameter_order=True), figures)
-    return list(result.scalars())
+    executemany(connection, _history.insert(), _history, figures)
+    last = connection.execute(select(func.last_insert_rowid())).scalar_one()
+    first = last - len(figures) + 1
+    h = _history.c
+    ours = connection.execute(select(func.count()).select_from(_history).where(
+        h.id.between(first, last), h.chain == figures[0]["chain"], h.block_number == figures[0]["block_number"])
+    ).scalar_one()
+    if ours != len(figures):
+        raise StoreError(f"history rows {first}..{last} are not the {len(figures)} rows just written")
+    return list(range(first, last + 1))
 
 
 def _append_legs(connection: Connection, snapshots: list[PositionSnapshot], snapshot_ids: list[int]) -> None:
@@ -313,8 +326,7 @@ def _append_legs(connection: Connection, snapshots: list[PositionSnapshot], snap
         for snapshot, snapshot_id in zip(snapshots, snapshot_ids, strict=True)
         for leg in snapshot.legs
     ]
-    if rows:
-        connection.execute(_legs.insert(), rows)
+    executemany(connection, _legs.insert(), _legs, rows)
 
 
 def _upsert_positions(
@@ -342,11 +354,8 @@ def _upsert_positions(
     statement = upsert_insert(connection, _positions)
     excluded = statement.excluded
     unchanged = {"id", "chain", "market_id", "account"}
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["chain", "market_id", "account"],
-            set_={column.name: excluded[column.name] for column in _positions.c if column.name not in unchanged},
-            where=_positions.c.block_number <= excluded.block_number,
-        ),
-        list(latest.values()),
-    )
+    executemany(connection, statement.on_conflict_do_update(
+        index_elements=["chain", "market_id", "account"],
+        set_={column.name: excluded[column.name] for column in _positions.c if column.name not in unchanged},
+        where=_positions.c.block_number <= excluded.block_number,
+    ), _positions, list(latest.values()))

@@ -249,6 +249,25 @@ def test_failure_at_the_last_statement_rolls_back_everything(engine: Engine) -> 
     assert (view.block_number, view.health) == (1, Decimal("1.5"))
 
 
+@pytest.mark.one_database("sqlite")
+def test_history_ids_that_are_not_the_rows_just_written_are_refused_and_nothing_is_left(engine: Engine) -> None:
+    # SQLite gives a new row the rowid above the largest; once the largest possible is taken it picks them at random,
+    # so the ids a block's history rows took are not the range below the last: the writer must notice, not link
+    # legs and positions to other rows
+    write_block(engine, chain=CHAIN, block=block_ref(1), snapshots=[snapshot(1, block_ref(1))])
+    history = PositionHistory.__table__  # type: ignore[attr-defined]
+    columns = [c.name for c in history.c if c.name not in ("id", "block_number")]
+    with engine.begin() as connection:
+        connection.execute(text(f"INSERT INTO position_history (id, block_number, {', '.join(columns)}) "
+                                f"SELECT {2**63 - 1}, 0, {', '.join(columns)} FROM position_history LIMIT 1"))
+    before = row_counts(engine)
+    block = block_ref(2)
+    with pytest.raises(StoreError, match="not the 5 rows just written"):
+        write_block(engine, chain=CHAIN, block=block, snapshots=[snapshot(i, block) for i in range(5)])
+    assert row_counts(engine) == before
+    assert checkpoint(engine, chain=CHAIN) == 1
+
+
 def test_snapshot_pinned_to_another_block_is_refused(engine: Engine) -> None:
     with pytest.raises(StoreError, match="pinned"):
         write_block(engine, chain=CHAIN, block=block_ref(2), snapshots=[snapshot(1, block_ref(1))])
