@@ -1,10 +1,11 @@
-"""The block's position rows through the driver's executemany (``indexer.store.bulk``) against SQLAlchemy's own.
+"""The block's position rows through the driver's executemany or Postgres' COPY (``indexer.store.bulk``) against
+SQLAlchemy's executemany.
 
 `indexer run`'s pipeline follows blocks of full reads (mined 12 s apart: every debt position changes) of N positions
 over M markets; each block is written one way or the other, alternating, and which goes first alternates too. The
 baseline is the way the writer worked before: SQLAlchemy Core's executemany for the legs, the latest positions and
-Postgres' history, and ``INSERT … RETURNING`` in parameter order for SQLite's history ids. Timed: ``write_block``
-(the block's transaction) and the whole block.
+Postgres' history (its ids drawn first, as now), and ``INSERT … RETURNING`` in parameter order for SQLite's
+history. Timed: ``write_block`` (the block's transaction) and the whole block.
 
 ``python -m bench.bulk --borrowers 2000 --markets 10 --repeat 6`` (``--postgres``: a scratch database on a
 Postgres server, as ``bench.scale`` finds one)
@@ -30,7 +31,7 @@ from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.heap import HeapSchedule
 from indexer.pipeline.chain import ChainPipeline
 
-_DRIVER = (writer.executemany, writer._append_history)
+_DRIVER = (writer.executemany, writer.insert_rows, writer._append_history)
 
 
 def _sqlalchemy_executemany(connection: Any, statement: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -38,17 +39,22 @@ def _sqlalchemy_executemany(connection: Any, statement: Any, table: Any, rows: S
         connection.execute(statement, list(rows))
 
 
+def _sqlalchemy_insert(connection: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        connection.execute(table.insert(), list(rows))
+
+
 def _sqlalchemy_history(connection: Any, figures: list[dict[str, Any]]) -> list[int]:
     if not figures or connection.dialect.name == "postgresql":
-        return _DRIVER[1](connection, figures)  # drawn ids, then the (patched) executemany
+        return _DRIVER[2](connection, figures)  # drawn ids, then the (patched) insert
     history = writer._history
     result = connection.execute(history.insert().returning(history.c.id, sort_by_parameter_order=True), figures)
     return list(result.scalars())
 
 
 def _use(driver: bool) -> None:
-    writer.executemany, writer._append_history = _DRIVER if driver else (_sqlalchemy_executemany,
-                                                                           _sqlalchemy_history)
+    writer.executemany, writer.insert_rows, writer._append_history = _DRIVER if driver else (
+        _sqlalchemy_executemany, _sqlalchemy_insert, _sqlalchemy_history)
 
 
 async def main(borrowers: int, markets: int, repeat: int, postgres: str | None) -> None:
@@ -98,7 +104,8 @@ async def main(borrowers: int, markets: int, repeat: int, postgres: str | None) 
 
     print(f"{borrowers:,} borrowers × {markets} markets = {borrowers * markets:,} positions, stored in {store}, "
           f"{repeat} blocks each way, alternating\n")
-    print("| measurement | driver's executemany | SQLAlchemy's (the baseline) | ratio |\n| --- | --- | --- | --- |")
+    print("| measurement | driver's executemany (Postgres: COPY) | SQLAlchemy's executemany (the baseline) | ratio |\n"
+          "| --- | --- | --- | --- |")
     for name, values in (("write_block (the block's transaction)", writes), ("the whole block", blocks)):
         ratio = statistics.median(values[False]) / statistics.median(values[True])
         print(f"| {name} | {spread(values[True])} | {spread(values[False])} | {ratio:.2f}× |")

@@ -2,7 +2,7 @@
 writes a fast-path block's repriced figures after it, in a transaction of their own (``write_positions``).
 
 Rows go through SQLAlchemy Core in bulk (one executemany per table, dialect upserts), not ORM
-objects; the largest (legs, latest positions, Postgres' history) through the driver's own executemany
+objects; the largest (legs, history, latest positions) through the driver's own executemany, or Postgres' COPY
 (``indexer.store.bulk``). The asset rows need their history row's id: SQLite returns them with ``RETURNING`` in
 parameter order; on Postgres they are drawn from the sequence first (see ``_append_history``).
 """
@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
 from indexer.errors import RetryableError, StoreError
 from indexer.oracles.status import FeedStatus
 from indexer.store.alert_store import write_alerts
-from indexer.store.bulk import executemany
+from indexer.store.bulk import executemany, insert_rows
 from indexer.store.chain_store import add_discovered
 from indexer.store.feed_store import mark_unpriced, write_feeds
 from indexer.store.models import SYNC_CHECKPOINT, Block, Checkpoint, Market, Position, PositionHistory, PositionLeg
@@ -290,10 +290,9 @@ def _append_history(connection: Connection, figures: list[dict[str, Any]]) -> li
                 select(func.nextval(sequence)).select_from(func.generate_series(1, len(figures)))
             ).scalars()
         )
-        executemany(connection, _history.insert(), _history,
-                    [{**row, "id": id_} for row, id_ in zip(figures, ids, strict=True)])
+        insert_rows(connection, _history, [{**row, "id": id_} for row, id_ in zip(figures, ids, strict=True)])
         return ids
-    executemany(connection, _history.insert(), _history, figures)
+    insert_rows(connection, _history, figures)
     last = connection.execute(select(func.last_insert_rowid())).scalar_one()
     first = last - len(figures) + 1
     h = _history.c
@@ -326,7 +325,7 @@ def _append_legs(connection: Connection, snapshots: list[PositionSnapshot], snap
         for snapshot, snapshot_id in zip(snapshots, snapshot_ids, strict=True)
         for leg in snapshot.legs
     ]
-    executemany(connection, _legs.insert(), _legs, rows)
+    insert_rows(connection, _legs, rows)
 
 
 def _upsert_positions(
