@@ -44,6 +44,16 @@ class Actions:
         return asset
 
 
+def following(devnet, engine, settings, nth: int) -> tuple[ChainPipeline, Actions, Any, str, int]:
+    """A pipeline following every devnet account (tracked), its actions, and the ``nth`` account of kind "single"
+    with its first supply (symbol, amount)."""
+    for account in devnet.accounts:
+        add_wallet(engine, address=account.address, label=account.kind)
+    supplier = devnet.accounts_of("single")[nth]
+    ((symbol, supplied), *_) = supplier.supplies.items()
+    return ChainPipeline(settings, engine, "devnet"), Actions(devnet), supplier, symbol, supplied
+
+
 async def steps(*pipelines: ChainPipeline) -> None:
     for pipeline in pipelines:
         assert await pipeline.step() >= 1
@@ -159,12 +169,7 @@ async def test_an_account_changed_without_a_log_is_caught_by_the_self_check_and_
     proxy = HidingChangeLogs(devnet.url)
     await proxy.start()
     settings = load_settings(write_devnet_config(chain=f'rpc_urls = ["{proxy.url}"]\n', tail="self_check = 1000\n"))
-    for account in devnet.accounts:
-        add_wallet(engine, address=account.address, label=account.kind)
-    pipeline = ChainPipeline(settings, engine, "devnet")
-    act = Actions(devnet)
-    supplier = devnet.accounts_of("single")[3]
-    ((symbol, supplied), *_) = supplier.supplies.items()
+    pipeline, act, supplier, symbol, supplied = following(devnet, engine, settings, 3)
     caplog.set_level(logging.WARNING, logger="indexer.pipeline.chain")
     try:
         assert await pipeline.step() == 1
@@ -189,12 +194,7 @@ async def test_after_a_reorg_no_account_is_rebuilt_from_what_the_dropped_branch_
         devnet, chain_state, write_devnet_config, engine):
     # no self-check: nothing but the pipeline's own bookkeeping decides which accounts are read anew
     settings = load_settings(write_devnet_config(tail="self_check = 0\n"))
-    for account in devnet.accounts:
-        add_wallet(engine, address=account.address, label=account.kind)
-    pipeline = ChainPipeline(settings, engine, "devnet")
-    act = Actions(devnet)
-    supplier = devnet.accounts_of("single")[4]
-    ((symbol, supplied), *_) = supplier.supplies.items()
+    pipeline, act, supplier, symbol, supplied = following(devnet, engine, settings, 4)
     try:
         assert await pipeline.step() == 1
         fork = snapshot(devnet.url)
