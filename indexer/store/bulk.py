@@ -17,6 +17,18 @@ from sqlalchemy.sql.dml import Insert
 
 from indexer.errors import RetryableError, StoreError
 
+Steps = list[tuple[str, Any]]  # (row key, the column type's bind processor or None), in the driver's order
+
+
+def _steps(connection: Connection, table: Table, keys: Sequence[str]) -> Steps:
+    """Each key's column bind processing, looked up once per statement (the type's own, variants resolved)."""
+    dialect = connection.dialect
+    return [(key, table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) for key in keys]
+
+
+def _values(row: Mapping[str, Any], steps: Steps) -> tuple[Any, ...]:
+    return tuple(row[key] if process is None else process(row[key]) for key, process in steps)
+
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """``rows`` (all with the same keys: ``table``'s column names) inserted into ``table``: by COPY on Postgres, by
@@ -27,17 +39,16 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     if connection.dialect.name != "postgresql":
         executemany(connection, table.insert(), table, rows)
         return
-    dialect = connection.dialect
     columns = list(rows[0])
-    steps = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in columns]
+    steps = _steps(connection, table, columns)
     driver = connection.connection.driver_connection
     assert driver is not None
-    dbapi = dialect.loaded_dbapi
+    dbapi = connection.dialect.loaded_dbapi
     quoted = ", ".join(f'"{name}"' for name in columns)
     try:
         with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row(tuple(row[name] if process is None else process(row[name]) for name, process in steps))
+                copy.write_row(_values(row, steps))
     except dbapi.OperationalError as exc:
         raise RetryableError(f"copying {len(rows)} rows into {table.name}: {exc}") from exc
     except dbapi.Error as exc:
@@ -49,20 +60,14 @@ def executemany(connection: Connection, statement: Insert, table: Table, rows: S
     same keys: ``table``'s column names."""
     if not rows:
         return
-    dialect = connection.dialect
     columns = list(rows[0])
-    compiled = statement.compile(dialect=dialect, column_keys=columns)
-    processors = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns}
+    compiled = statement.compile(dialect=connection.dialect, column_keys=columns)
     binds = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
     keys = [compiled.binds[name].key for name in binds]
     if set(keys) != set(columns):
         raise ValueError(f"the statement binds {sorted(keys)}, the rows hold {sorted(columns)}")
-    steps = [(key, processors[key]) for key in keys]
-    params: list[Any]
-    if compiled.positional:
-        params = [tuple(row[key] if process is None else process(row[key]) for key, process in steps)
-                  for row in rows]
-    else:
-        params = [{name: row[key] if process is None else process(row[key])
-                   for name, (key, process) in zip(binds, steps, strict=True)} for row in rows]
+    steps = _steps(connection, table, keys)
+    params: list[Any] = [_values(row, steps) for row in rows]
+    if not compiled.positional:  # a named paramstyle: the same values by bind name
+        params = [dict(zip(binds, values, strict=True)) for values in params]
     connection.exec_driver_sql(compiled.string, params)

@@ -3,8 +3,9 @@ writes a fast-path block's repriced figures after it, in a transaction of their 
 
 Rows go through SQLAlchemy Core in bulk (one executemany per table, dialect upserts), not ORM
 objects; the largest (legs, history, latest positions) through the driver's own executemany, or Postgres' COPY
-(``indexer.store.bulk``). The asset rows need their history row's id: SQLite returns them with ``RETURNING`` in
-parameter order; on Postgres they are drawn from the sequence first (see ``_append_history``).
+(``indexer.store.bulk``). The asset rows need their history row's id: on SQLite they are the consecutive rowids
+ending at ``last_insert_rowid()``, checked; on Postgres they are drawn from the sequence first (see
+``_append_history``).
 """
 
 from __future__ import annotations
