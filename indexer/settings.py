@@ -180,10 +180,12 @@ class RetentionSettings(_Strict):
 class WritesSettings(_Strict):
     """Which read positions a block writes (``indexer.pipeline.changes``): the ``changed`` ones (the default;
     exactly, or within a relative ``epsilon``), each at least every ``heartbeat_blocks`` blocks (0: no such floor),
-    or ``all`` of them. ``liquidation_points``: store every written snapshot's liquidation points with it (the
+    ``accrued`` (as ``changed``, and every block its markets' states, from which history derives the figures of the
+    positions not written exactly; a position whose own inputs changed is written whatever ``epsilon``), or ``all``
+    of them. ``liquidation_points``: store every written snapshot's liquidation points with it (the
     default; off, readers compute them from the stored legs when asked)."""
 
-    mode: Literal["changed", "all"] = "changed"
+    mode: Literal["changed", "accrued", "all"] = "changed"
     epsilon: Decimal = Field(default=Decimal(0), ge=0, lt=1)
     heartbeat_blocks: int = Field(default=0, ge=0)
     liquidation_points: bool = True

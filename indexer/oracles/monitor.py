@@ -123,10 +123,17 @@ def mark_positions(snapshots: Sequence[PositionSnapshot], statuses: Mapping[str,
     ``detail["price_verdict"]`` (a ``PriceStatus`` name) is the protocol's own freshness verdict on the prices it
     read without a feed (Synthetix v3's views refuse a Pyth price older than the market's tolerance with
     ERC-7412 ``OracleDataRequired``: success is FRESH, that refusal STALE)."""
+    mark_with(snapshots, {key: status.verdict.status for key, status in statuses.items()}, chain_status,
+              dependencies)
+
+
+def mark_with(snapshots: Sequence[PositionSnapshot], verdicts: Mapping[str, PriceStatus], chain_status: PriceStatus,
+              dependencies: Callable[[PositionSnapshot], set[str]] | None = None) -> None:
+    """``mark_positions`` from the verdicts alone (feed key → status), as a block stored them (a market state)."""
     for snapshot in snapshots:
         keys = dependencies(snapshot) if dependencies is not None else None
         own = _own_verdict(snapshot)
-        feed_statuses = [statuses[a.feed].verdict.status if a.feed is not None and a.feed in statuses
+        feed_statuses = [verdicts[a.feed] if a.feed is not None and a.feed in verdicts
                          else own for a in snapshot.legs if keys is None or a.price_key in keys]
         snapshot.price_status = worst([*feed_statuses, chain_status])
 

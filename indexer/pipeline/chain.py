@@ -52,14 +52,14 @@ from indexer.pipeline.chain_read import ChainRead
 from indexer.pipeline.changes import unchanged, write_policy
 from indexer.pipeline.heads import HeadTracker, Reorg
 from indexer.pipeline.memory import ChainMemory
-from indexer.protocols.base import ChangeReads, DiscoverySpec, MarketRead, Source
+from indexer.protocols.base import Accrues, ChangeReads, DiscoverySpec, MarketRead, Source
 from indexer.protocols.registry import source_for
 from indexer.risk.margin import Parameters, margin_terms_of, margins_since
 from indexer.settings import Settings
 from indexer.store.chain_store import rewind_discovery
 from indexer.store.reorg import rollback
 from indexer.store.wallet_store import wallet_alert_settings
-from indexer.store.writer import write_block, write_positions
+from indexer.store.writer import StateRow, write_block, write_positions
 from indexer.types import Address, BlockRef, PositionSnapshot, closing
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,7 @@ class ChainReader:
             read.fast = fast
         read.checks = {key: (r.checked, len(r.mismatched)) for key, r in market_reads.items() if r.checked}
         read.drifted = {key: r.drifted for key, r in market_reads.items() if r.drifted}
+        read.states = {key: r.state for key, r in market_reads.items() if r.state is not None}
         read.timings["read"] = time.perf_counter() - started
         BLOCK_PHASE_SECONDS.labels(self.chain, "read").observe(read.timings["read"])
         return read
@@ -300,6 +301,9 @@ class ChainPipeline:
         self.progress = Every(settings.run.progress_seconds)  # block lines at INFO at most this often
         self.writes = write_policy(settings)
         self.exact_terms = margin_terms_of(self.reads.sources)
+        # ``[writes] mode = "accrued"``: per market whose protocol derives figures from inputs and a state, its inputs
+        self.inputs = {key: source.inputs for key, source in self.reads.sources.items()
+                       if isinstance(source, Accrues)} if self.writes.states else {}
         self.overlap = overlap  # write block B in a thread while block B+1 is read
         self.steady_split = steady_split
         self.alerts_committed: tuple[int, float] | None = None  # (block, perf_counter) of the last alert-row commit
@@ -480,7 +484,7 @@ class ChainPipeline:
         assert memory is not None and self.heads is not None
         closed = self._closings(read, prepared.accounts, memory)
         written, margins = self._judge(read, prepared.wallets, memory, closed)
-        stored = memory.to_write(written, self.writes, self.exact_terms)
+        stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs)
         same = unchanged(written, stored)
         estimated = [key for key in self.reads.sources if key not in prepared.full]
         steady = functools.cache(lambda: self._steady(read, memory))
@@ -568,7 +572,7 @@ class ChainPipeline:
         """Judge the block and write it with everything it caused in one transaction, then remember what was
         written (``indexer sync``: one block, nothing to overlap with)."""
         written, margins = self._judge(read, wallets, memory, closed)
-        stored = memory.to_write(written, self.writes, self.exact_terms)
+        stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs)
         self._write(read, stored, found, unchanged(written, stored))
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
                          discovered=found, margins=margins, written=stored,
@@ -606,7 +610,7 @@ class ChainPipeline:
         if not snapshots:
             return Steady([], [], [])
         read.mark(snapshots, self._dependencies)
-        stored = memory.to_write(snapshots, self.writes, self.exact_terms)
+        stored = memory.to_write(snapshots, self.writes, self.exact_terms, self.inputs)
         return Steady(snapshots, stored, unchanged(snapshots, stored))
 
     def _write(self, read: ChainRead, written: Sequence[PositionSnapshot],
@@ -623,7 +627,8 @@ class ChainPipeline:
         read.timings["liquidations"] = time.perf_counter() - started
         write_block(self.engine, chain=self.chain, block=read.block, snapshots=now[0],
                     feeds=list(read.feeds.values()), unpriced=read.unpriced, stale=read.stale, alerts=read.alerts,
-                    discovered=found, checks=read.checks, unchanged=now[1], liquidations=points)
+                    discovered=found, checks=read.checks, unchanged=now[1], liquidations=points,
+                    states=self._states(read))
         self.alerts_committed = (read.block.number, time.perf_counter())
         if steady is not None:  # the fast path's holders whose alert levels it could not move, repriced now
             rest = steady()
@@ -641,6 +646,15 @@ class ChainPipeline:
                   "seconds=%.3f", read.chain, read.block.number, len(read.snapshots), len(written), len(read.feeds),
                   not_fresh,
                   len(read.alerts.events) if read.alerts else 0, read.timings["write"])
+
+    def _states(self, read: ChainRead) -> dict[str, StateRow]:
+        """The block's market states to store (``[writes] mode = "accrued"``), with the verdicts that mark its
+        positions' price status."""
+        if not self.writes.states or not read.states:
+            return {}
+        verdicts = {address: status.verdict.status.value for address, status in read.feeds.items()}
+        return {key: StateRow(state, verdicts, read.chain_status.value) for key, state in read.states.items()
+                if key in self.inputs}
 
     # -- one pass -----------------------------------------------------------------------------
     async def sync(self, *, block: int | None = None) -> ChainRead:

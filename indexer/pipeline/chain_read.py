@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from indexer.alerts.engine import AlertWrites
 from indexer.chain.rpc import RpcStats
@@ -30,6 +31,7 @@ class ChainRead:
     closed: list[PositionSnapshot] = field(default_factory=list)  # closings written with the block
     checks: dict[str, tuple[int, int]] = field(default_factory=dict)  # self-check per market: (checked, disagreed)
     drifted: dict[str, list[Address]] = field(default_factory=dict)  # per market: vouched unchanged, yet changed
+    states: dict[str, Any] = field(default_factory=dict)  # per market read in full: its state (``MarketRead.state``)
     timings: dict[str, float] = field(default_factory=dict)
     # the fast path (``ChainReader.reprice``): the feeds that moved, the markets it serves, the holders left for after
     # the block's alerts (cached, not repriced yet)

@@ -1,5 +1,7 @@
 """Which read positions a block writes (``[writes]``): only those whose figures changed since they were last
-written (``mode = "changed"``, the default), or all of them (``mode = "all"``). A position read but not written
+written (``mode = "changed"``, the default), or all of them (``mode = "all"``), or, where the protocol derives a
+position's figures from its own inputs and its market's state (``Accrues``), only those whose inputs changed beside
+every market's state (``mode = "accrued"``). A position read but not written
 keeps its figures and history; its latest row moves to the block (``write_block``'s ``unchanged``), so the latest
 rows always say the last block they were read at.
 
@@ -22,6 +24,13 @@ What "changed" means, for a position compared with the figures last written for 
   block is then within ``epsilon`` of that block's figures, never across a liquidation line, a status change or
   a change of the protocol's margin parameters.
 * ``heartbeat_blocks = N``: a position is written again once its last row is N blocks old, changed or not.
+* ``mode = "accrued"``: each block stores its markets' states (``MarketRead.state``). A position of a protocol
+  that ``Accrues`` is written when its own inputs changed (``Accrues.inputs``: the account acted) and otherwise as
+  under ``changed`` (exactly, or within ``epsilon``): ``epsilon`` then bounds how far its latest row may lag its
+  last read, not its history. Its figures at any stored block are its last row at or before it advanced with that
+  block's state (``indexer.history``), exactly what a full write would have stored, because a block it was not
+  written at gave it the inputs of its last row. A position whose inputs the protocol cannot take that way (a
+  stable debt growing at its own rate) and every position of other protocols are written as under ``changed``.
 * A position read for the first time since the process started is always written (memory knows no figures for
   it), as is every closing.
 
@@ -30,7 +39,7 @@ Alerts, margin changes and feeds are judged on every read, written or not: only 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -44,21 +53,32 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class WritePolicy:
-    """``mode``: ``changed`` (only changed positions) or ``all`` (every read position, every block)."""
+    """``mode``: ``changed`` (only changed positions), ``accrued`` (markets' states, and positions whose inputs or
+    figures changed) or ``all`` (every read position, every block)."""
 
     mode: str = "changed"
     epsilon: Decimal = Decimal(0)
     heartbeat_blocks: int = 0
     liquidation_points: bool = True  # stored with each written snapshot (``indexer.health.nearest``)
 
-    def changed(self, last: PositionSnapshot | None, now: PositionSnapshot, exact_terms: Collection[str] = ()
-                ) -> bool:
+    @property
+    def states(self) -> bool:
+        """Whether blocks store their markets' states (``accrued``)."""
+        return self.mode == "accrued"
+
+    def changed(self, last: PositionSnapshot | None, now: PositionSnapshot, exact_terms: Collection[str] = (),
+                inputs: Callable[[PositionSnapshot], Hashable | None] | None = None) -> bool:
         """Whether ``now`` must be written, ``last`` being the figures last written for the position (None:
-        none known); ``exact_terms``: the leg terms that are its protocol's margin parameters."""
+        none known); ``exact_terms``: the leg terms that are its protocol's margin parameters; ``inputs``: its
+        protocol's ``Accrues.inputs`` (None: it does not accrue)."""
         if self.mode == "all" or last is None or now.closed:
             return True
         if self.heartbeat_blocks and now.block.number - last.block.number >= self.heartbeat_blocks:
             return True
+        if self.mode == "accrued" and inputs is not None:
+            mine = inputs(now)
+            if mine is not None and mine != inputs(last):
+                return True
         if not self.epsilon:
             return not _same(last, now)
         ratio = Fraction(self.epsilon)

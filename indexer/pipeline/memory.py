@@ -7,7 +7,7 @@ Wallets are the exception: people add them from other processes (CLI, API), so t
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -66,11 +66,15 @@ class ChainMemory:
             margins=margins)
 
     def to_write(self, snapshots: Sequence[PositionSnapshot], policy: WritePolicy,
-                 exact_terms: Mapping[str, Collection[str]]) -> list[PositionSnapshot]:
+                 exact_terms: Mapping[str, Collection[str]],
+                 inputs: Mapping[str, Callable[[PositionSnapshot], Hashable | None]] | None = None
+                 ) -> list[PositionSnapshot]:
         """The snapshots of a block that ``policy`` writes, given what was last written for each position;
-        ``exact_terms``: per market key, its protocol's margin parameters."""
+        ``exact_terms``: per market key, its protocol's margin parameters; ``inputs``: per market key whose
+        protocol accrues, its ``Accrues.inputs``."""
+        own = inputs or {}
         return [s for s in snapshots if policy.changed(self.written.get((s.market, s.account)), s,
-                                                       exact_terms.get(s.market, ()))]
+                                                       exact_terms.get(s.market, ()), own.get(s.market))]
 
     def committed(self, *, block: int, snapshots: Iterable[PositionSnapshot], feeds: Iterable[FeedStatus],
                   alerts: AlertWrites | None, discovered: Mapping[str, Mapping[str, Any]],

@@ -19,7 +19,7 @@ a feed reading implies (``price_from_feed``, the fast path), and where its accou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
@@ -88,6 +88,9 @@ class MarketRead:
     # accounts vouched ``unchanged`` (``ChangeReads``) but read anyway (self-checked), whose inputs were not those kept:
     # something changed them that the watched logs did not name
     drifted: list[Address] = field(default_factory=list)
+    # the market's part of the figures at this block, as ``Accrues.advance`` takes it (JSON values only: lists,
+    # string-keyed dicts, ints, strings, bools, None); None: the source keeps none (``[writes] mode = "accrued"``)
+    state: Any = None
 
 
 class PositionRules(Protocol):
@@ -263,6 +266,27 @@ class ChangeReads(Protocol):
         and an account in ``unchanged`` whose inputs the ``hint`` kept may be rebuilt from them instead of read.
         An account in ``unchanged`` and in ``check`` is read, and reported ``drifted`` if its inputs were not the
         kept ones."""
+        ...
+
+
+@runtime_checkable
+class Accrues(Protocol):
+    """Optional, beside ``Source``: a position whose figures at any block of its market follow from its own inputs
+    (as its snapshot holds them) and the market's state at that block (``MarketRead.state``: indexes, prices,
+    parameters), the same for every account. With ``[writes] mode = "accrued"`` a block stores its markets' states
+    and only the positions whose inputs changed (or whose figures moved more than ``epsilon``); a reader derives
+    any other block's figures with ``advance`` (``indexer.history``)."""
+
+    def inputs(self, snapshot: PositionSnapshot) -> Hashable | None:
+        """The position's own part of its figures (balances, flags, modes), comparable between blocks; None when
+        its figures do not follow from it and a market state (a balance that grows at its own rate)."""
+        ...
+
+    def advance(self, snapshot: PositionSnapshot, state: Any, block: BlockRef) -> PositionSnapshot | None:
+        """The position's figures at ``block`` of its market, whose state there is ``state``, from its inputs as
+        ``snapshot`` (at an earlier block) holds them: exactly what a read at ``block`` would give when the account
+        did not act in between, its price status not marked. None when they cannot be derived (``inputs`` None, a
+        price the state lacks)."""
         ...
 
 

@@ -365,3 +365,23 @@ class MarketAccount(SQLModel, table=True):
     account: str
     first_block: int = Field(sa_type=BigInteger)
     last_block: int = Field(sa_type=BigInteger)
+
+
+class MarketState(SQLModel, table=True):
+    """A market's part of its positions' figures at one block (``[writes] mode = "accrued"``): what its protocol's
+    ``Accrues.advance`` derives a position's figures at that block from (indexes, prices, parameters), and the
+    verdicts on the feeds and the chain that mark their price status. ``state`` is the protocol's own record."""
+
+    __tablename__ = "market_states"
+    __table_args__ = (
+        UniqueConstraint("market_id", "block_number", name="uq_market_states_market_block"),
+        Index("ix_market_states_chain_block", "chain", "block_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    chain: str
+    market_id: int = Field(foreign_key="markets.id")
+    block_number: int = Field(sa_type=BigInteger)
+    state: Any = Field(sa_type=JsonText)
+    verdicts: dict[str, str] = Field(default_factory=dict, sa_type=JsonText)  # feed address → its PriceStatus
+    chain_status: str = "FRESH"  # the sequencer's word on every price at the block

@@ -29,13 +29,14 @@ from indexer.store import read_tables
 from indexer.store.db import snapshot_connection
 from indexer.store.ordering import largest_debt_first, riskiest_first
 from indexer.store.views import PositionView
-from indexer.types import Leg, Role
+from indexer.types import BlockRef, Health, Leg, MarginMode, PositionSnapshot, Role
 
 _wallets = read_tables.wallets
 _markets = read_tables.markets
 _positions = read_tables.positions
 _legs = read_tables.legs
 _history = read_tables.history
+_states = read_tables.states
 
 
 def list_positions(
@@ -337,6 +338,70 @@ def position_history(engine: Engine, *, chain: str, market: str, account: str, s
                 select(*[numbered.c[c.name] for c in columns]).where(numbered.c.row_number.in_(wanted))
                 .order_by(numbered.c.row_number)).mappings().all()
     return HistoryWindow(total=total, rows=[HistoryRow(**row) for row in rows])
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """A market's stored state at one block (``[writes] mode = "accrued"``): its protocol's record and the
+    verdicts marking its positions' price status (feed key → ``PriceStatus`` value; the chain's)."""
+
+    block: BlockRef
+    state: Any
+    verdicts: dict[str, str]
+    chain_status: str
+
+
+def market_state(engine: Engine, *, chain: str, market: str, block: int) -> StoredState | None:
+    """The market's state stored at exactly ``block``, or None (not stored: another write mode, a block the fast
+    path served, pruned, or never read)."""
+    s, b = _states.c, read_tables.blocks.c
+    query = (select(s.state, s.verdicts, s.chain_status, b.hash, b.parent_hash, b.timestamp)
+             .join(_markets, _markets.c.id == s.market_id)
+             .join(read_tables.blocks, (b.chain == s.chain) & (b.number == s.block_number))
+             .where(_markets.c.chain == chain, _markets.c.key == market, s.chain == chain, s.block_number == block))
+    with snapshot_connection(engine) as connection:
+        row = connection.execute(query).mappings().first()
+    if row is None:
+        return None
+    return StoredState(BlockRef(number=block, hash=row["hash"], timestamp=row["timestamp"],
+                                parent_hash=row["parent_hash"]),
+                       row["state"], dict(row["verdicts"]), row["chain_status"])
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    """One stored history row of a position: the snapshot it was written from, its id and liquidation points."""
+
+    id: int
+    snapshot: PositionSnapshot
+    liquidations: list[dict[str, Any]] | None
+
+
+def row_at(engine: Engine, *, chain: str, market: str, account: str, block: int) -> StoredRow | None:
+    """The position's last stored history row at or before ``block`` (None: none), with its legs."""
+    h, m = _history.c, _markets.c
+    query = (select(h.id, h.account, h.owner, h.block_number, h.block_hash, h.block_timestamp, h.health_raw,
+                    h.health_decimals, h.health, h.equity, h.requirement, h.collateral_value, h.debt_value, h.quote,
+                    h.quote_unit, h.margin_mode, h.detail, h.price_status, h.liquidations, m.protocol, m.key,
+                    m.address)
+             .join(_markets, m.id == h.market_id)
+             .where(m.chain == chain, m.key == market, h.chain == chain, h.account == account,
+                    h.block_number <= block)
+             .order_by(h.block_number.desc(), h.id.desc()).limit(1))
+    with snapshot_connection(engine) as connection:
+        row = connection.execute(query).mappings().first()
+    if row is None:
+        return None
+    legs = legs_of(engine, [row["id"]])[row["id"]]
+    health = Health(raw=row["health_raw"], decimals=row["health_decimals"], health=row["health"],
+                    equity=row["equity"], requirement=row["requirement"], collateral=row["collateral_value"],
+                    debt=row["debt_value"], quote=row["quote"], quote_unit=row["quote_unit"])
+    snapshot = PositionSnapshot(
+        chain=chain, protocol=row["protocol"], market=row["key"], market_address=row["address"],
+        account=row["account"], owner=row["owner"], legs=legs, health=health,
+        block=BlockRef(number=row["block_number"], hash=row["block_hash"], timestamp=row["block_timestamp"]),
+        margin_mode=MarginMode(row["margin_mode"]), price_status=row["price_status"], detail=dict(row["detail"]))
+    return StoredRow(row["id"], snapshot, row["liquidations"])
 
 
 # -- markets ---------------------------------------------------------------------------------------------

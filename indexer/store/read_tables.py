@@ -42,3 +42,9 @@ legs: TableClause = table("position_legs", *_columns(
     ("id", BigInteger), ("snapshot_id", BigInteger), ("asset", String), ("symbol", String), ("decimals", Integer),
     ("role", String), ("amount", Uint256), ("price", Uint256), ("price_decimals", Integer), ("price_key", String),
     ("value", Uint256), ("feed", String), ("round_id", Uint256), ("price_time", BigInteger), ("terms", JsonText)))
+states: TableClause = table("market_states", *_columns(
+    ("id", BigInteger), ("chain", String), ("market_id", Integer), ("block_number", BigInteger), ("state", JsonText),
+    ("verdicts", JsonText), ("chain_status", String)))
+blocks: TableClause = table("blocks", *_columns(
+    ("id", BigInteger), ("chain", String), ("number", BigInteger), ("hash", String), ("parent_hash", String),
+    ("timestamp", BigInteger)))

@@ -1,8 +1,8 @@
 """Rolling a chain's derived rows back to a common ancestor after a reorg, in one transaction.
 
-Removed above the ancestor: position history and its legs, oracle readings, blocks, and alert events (with
-their outbox rows). Latest positions, feed states, alerts and rule states are put back to what the remaining
-rows say: the state at the ancestor, as a fresh index of the canonical chain would have it. An event a
+Removed above the ancestor: position history and its legs, market states, oracle readings, blocks, and alert
+events (with their outbox rows). Latest positions, feed states, alerts and rule states are put back to what the
+remaining rows say: the state at the ancestor, as a fresh index of the canonical chain would have it. An event a
 channel already delivered cannot be unsent: it goes with its branch all the same, logged at ERROR.
 """
 
@@ -23,6 +23,7 @@ from indexer.store.models import (
     Delivery,
     MarginChange,
     Market,
+    MarketState,
     OracleFeed,
     OracleReading,
     Position,
@@ -47,7 +48,9 @@ def rollback(engine: Engine, *, chain: str, ancestor: int, level_of: Callable[[s
         counts = {"history": _positions(conn, chain, ancestor),
                   "readings": _oracles(conn, chain, ancestor),
                   "margin_changes": conn.execute(delete(margins).where(
-                      margins.c.chain == chain, margins.c.block_number > ancestor)).rowcount}
+                      margins.c.chain == chain, margins.c.block_number > ancestor)).rowcount,
+                  "market_states": conn.execute(delete(_t(MarketState)).where(
+                      _t(MarketState).c.chain == chain, _t(MarketState).c.block_number > ancestor)).rowcount}
         counts.update(_alerts(conn, chain, ancestor, level_of))
         counts["blocks"] = conn.execute(
             delete(_t(Block)).where(_t(Block).c.chain == chain, _t(Block).c.number > ancestor)).rowcount

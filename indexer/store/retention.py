@@ -1,4 +1,4 @@
-"""Pruning old history: position history (and its per-asset rows) and oracle readings more than
+"""Pruning old history: position history (and its per-asset rows), market states and oracle readings more than
 ``keep_blocks`` below a chain's checkpoint. A history row that a latest position still points to is kept."""
 
 from __future__ import annotations
@@ -7,7 +7,15 @@ import logging
 
 from sqlalchemy import Engine, Table, delete, select
 
-from indexer.store.models import SYNC_CHECKPOINT, Checkpoint, OracleReading, Position, PositionHistory, PositionLeg
+from indexer.store.models import (
+    SYNC_CHECKPOINT,
+    Checkpoint,
+    MarketState,
+    OracleReading,
+    Position,
+    PositionHistory,
+    PositionLeg,
+)
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +26,7 @@ def prune(engine: Engine, *, chain: str, keep_blocks: int) -> dict[str, int]:
     positions: Table = Position.__table__  # type: ignore[attr-defined]
     readings: Table = OracleReading.__table__  # type: ignore[attr-defined]
     checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
+    states: Table = MarketState.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
         head = conn.execute(select(checkpoints.c.block_number).where(
             checkpoints.c.chain == chain, checkpoints.c.name == SYNC_CHECKPOINT)).scalar()
@@ -31,8 +40,10 @@ def prune(engine: Engine, *, chain: str, keep_blocks: int) -> dict[str, int]:
             history.c.chain == chain, history.c.block_number < below,
             history.c.id.not_in(select(positions.c.snapshot_id)))).rowcount,
             "readings": conn.execute(delete(readings).where(
-                readings.c.chain == chain, readings.c.block_number < below)).rowcount}
+                readings.c.chain == chain, readings.c.block_number < below)).rowcount,
+            "market_states": conn.execute(delete(states).where(
+                states.c.chain == chain, states.c.block_number < below)).rowcount}
     if any(counts.values()):
-        log.info("pruned chain=%s below_block=%d history=%d readings=%d", chain, below, counts["history"],
-                 counts["readings"])
+        log.info("pruned chain=%s below_block=%d history=%d readings=%d market_states=%d", chain, below,
+                 counts["history"], counts["readings"], counts["market_states"])
     return counts

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
@@ -24,7 +24,16 @@ from indexer.store.alert_store import write_alerts
 from indexer.store.bulk import executemany, insert_rows
 from indexer.store.chain_store import add_discovered
 from indexer.store.feed_store import mark_unpriced, write_feeds
-from indexer.store.models import SYNC_CHECKPOINT, Block, Checkpoint, Market, Position, PositionHistory, PositionLeg
+from indexer.store.models import (
+    SYNC_CHECKPOINT,
+    Block,
+    Checkpoint,
+    Market,
+    MarketState,
+    Position,
+    PositionHistory,
+    PositionLeg,
+)
 from indexer.store.types import quantize_health, utc_now
 from indexer.store.upsert import upsert_insert
 from indexer.types import BlockRef, PositionSnapshot
@@ -37,6 +46,16 @@ _history: Table = PositionHistory.__table__  # type: ignore[attr-defined]
 _legs: Table = PositionLeg.__table__  # type: ignore[attr-defined]
 _positions: Table = Position.__table__  # type: ignore[attr-defined]
 _checkpoints: Table = Checkpoint.__table__  # type: ignore[attr-defined]
+_states: Table = MarketState.__table__  # type: ignore[attr-defined]
+
+
+class StateRow(NamedTuple):
+    """A market's state at a block (``MarketRead.state``) with the verdicts marking its positions' price status:
+    per feed address its ``PriceStatus`` value, and the chain's (the sequencer's)."""
+
+    state: Any
+    verdicts: Mapping[str, str]
+    chain_status: str
 
 
 def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[PositionSnapshot],
@@ -45,7 +64,8 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
                 discovered: Mapping[str, Mapping[str, tuple[int, int]]] | None = None,
                 checks: Mapping[str, tuple[int, int]] | None = None,
                 unchanged: Sequence[tuple[str, str]] = (),
-                liquidations: Mapping[tuple[str, str], list[dict[str, Any]] | None] | None = None) -> int:
+                liquidations: Mapping[tuple[str, str], list[dict[str, Any]] | None] | None = None,
+                states: Mapping[str, StateRow] | None = None) -> int:
     """Store one block's snapshots in a single transaction; return how many snapshots were written.
 
     Upserts the markets and the ``blocks`` row, appends ``position_history`` and ``position_legs``,
@@ -61,7 +81,9 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
     this block whose figures did not change (``[writes] mode = "changed"``): their latest rows move to this block
     (block number, hash, time), their figures and history rows stay. ``liquidations``: per (market key, account)
     of ``snapshots``, their liquidation points as stored (``indexer.health.nearest``; absent or None: not
-    computed). Raises ``StoreError`` when the
+    computed). ``states``: per market key, its state at the block (``[writes] mode = "accrued"``), stored for markets
+    the store knows (a market none of whose positions was ever written has nothing to derive). Raises ``StoreError``
+    when the
     data or the database rejects the write, ``RetryableError`` when the database is unreachable or
     locked; either way nothing of the block is written.
     """
@@ -70,6 +92,7 @@ def write_block(engine: Engine, *, chain: str, block: BlockRef, snapshots: list[
         _upsert_block(connection, chain, block)
         _position_rows(connection, chain, block, snapshots, unchanged, liquidations)
         _mark_checks(connection, chain, block.number, checks or {})
+        _write_states(connection, chain, block.number, states or {})
         write_feeds(connection, chain=chain, block=block, feeds=feeds)
         mark_unpriced(connection, chain=chain, block=block, unpriced=unpriced, status="INVALID")
         mark_unpriced(connection, chain=chain, block=block, unpriced=stale, status="STALE")
@@ -251,6 +274,21 @@ def _move_unchanged(connection: Connection, chain: str, block: BlockRef, unchang
     rows = [{"market_key": market, "acct": account, "now": now} for market, account in unchanged]
     for start in range(0, len(rows), 5_000):
         connection.execute(statement, rows[start:start + 5_000])
+
+
+def _write_states(connection: Connection, chain: str, number: int, states: Mapping[str, StateRow]) -> None:
+    if not states:
+        return
+    ids: dict[str, int] = {key: market_id for key, market_id in connection.execute(
+        select(_markets.c.key, _markets.c.id).where(_markets.c.chain == chain, _markets.c.key.in_(list(states))))}
+    known = [key for key in states if key in ids]
+    if not known:
+        return
+    connection.execute(delete(_states).where(_states.c.block_number == number,
+                                             _states.c.market_id.in_([ids[k] for k in known])))
+    connection.execute(_states.insert(), [
+        {"chain": chain, "market_id": ids[key], "block_number": number, "state": states[key].state,
+         "verdicts": dict(states[key].verdicts), "chain_status": states[key].chain_status} for key in known])
 
 
 def _mark_checks(connection: Connection, chain: str, number: int, checks: Mapping[str, tuple[int, int]]) -> None:
