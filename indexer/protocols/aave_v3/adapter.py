@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, ClassVar, NamedTuple
@@ -504,9 +504,10 @@ class AaveV3Adapter:
                   self.market.key, block.number, len(accounts), len(snapshots), len(rebuilt))
         watched = (pool, *(a for r in reserves.values() for a in (r.a_token, r.variable_debt_token,
                                                                   r.stable_debt_token) if a != ZERO_ADDRESS))
+        state = _state(layout, reserves, emodes, source_prices, rounds, held)
         return MarketRead(snapshots, readings, unpriced,
                           hint=layout if unchanged is None else Remembered(layout, kept, watched),
-                          checked=compared, mismatched=mismatched, drifted=drifted)
+                          checked=compared, mismatched=mismatched, drifted=drifted, state=state)
 
     # -- assembling ----------------------------------------------------------------------------
     def _snapshot(self, account: Address, block: BlockRef, layout: Layout,
@@ -572,6 +573,8 @@ class AaveV3Adapter:
                     value = debt_value(rules, debt, price, unit)
                     # the variable debt token's scaled balance and index: what a repayment's rounding starts from
                     terms = {**grace, "scaled": variable, "index": reserve.normalized_debt}
+                    if got.get("stable"):  # v3.0–v3.1: a stable debt, grown at its own rate (no ``advance``)
+                        terms["stable"] = got["stable"]
                 legs.append(Leg(asset=reserve.asset, symbol=reserve.symbol, decimals=reserve.decimals, role=Role.DEBT,
                                 amount=debt, price=price, price_decimals=places, price_key=key, value=value, feed=feed,
                                 round_id=round_id, terms=terms))
@@ -663,6 +666,43 @@ class AaveV3Adapter:
         else:
             snapshot.detail["liquidation_held"] = held
 
+    # -- accruing (``Accrues``) --------------------------------------------------------------------
+    @staticmethod
+    def inputs(snapshot: PositionSnapshot) -> Hashable | None:
+        """The account's configuration bits, eMode category and scaled balances per leg: what ``Inputs`` keeps of
+        it. None for a position whose figures are not local math on those (the self-check kept the Pool's
+        figures) or that owes a balance growing at its own rate (a stable debt, a debt valued by its balance)."""
+        detail = snapshot.detail
+        if "self_check" in detail:
+            return None
+        legs = []
+        for leg in snapshot.legs:
+            scaled = leg.terms.get("scaled")
+            if scaled is None or "stable" in leg.terms:
+                return None
+            legs.append((leg.asset, leg.role.value, scaled))
+        return detail.get("user_configuration"), detail.get("emode_category"), tuple(legs)
+
+    def advance(self, snapshot: PositionSnapshot, state: Any, block: BlockRef) -> PositionSnapshot | None:
+        """The snapshot's inputs (``inputs``) assembled with the market's state at ``block`` (``_state``) by the
+        same code as a read (``_snapshot``)."""
+        if self.inputs(snapshot) is None or not snapshot.legs:
+            return None
+        layout, reserves, emodes, source_prices, rounds, held = _from_state(state)
+        by_asset = {r.asset: r.id for r in reserves.values()}
+        amounts: dict[int, dict[str, int]] = {}
+        for leg in snapshot.legs:
+            rid = by_asset.get(leg.asset)
+            if rid is None:
+                return None
+            amounts.setdefault(rid, {})["collateral" if leg.role is Role.COLLATERAL else "variable"] = \
+                leg.terms["scaled"]
+        bits = int(snapshot.detail["user_configuration"])
+        emode = int(snapshot.detail["emode_category"])
+        source_of_asset = {r.asset: r.source for r in reserves.values()}
+        return self._snapshot(snapshot.account, block, layout, reserves, bits, emode, emodes, source_prices,
+                              amounts, source_of_asset, rounds, held)
+
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         return price_dependencies(snapshot)
 
@@ -746,3 +786,42 @@ class AaveV3Adapter:
         if reading.asset is None or reading.answer is None or reading.answer <= 0:
             return None
         return reading.asset, reading.answer
+
+
+_RESERVE_FIELDS = tuple(f.name for f in dataclasses.fields(Reserve))
+_EMODE_FIELDS = tuple(f.name for f in dataclasses.fields(EModeCategory))
+
+
+def _state(layout: Layout, reserves: Mapping[int, Reserve], emodes: Mapping[int, EModeCategory],
+           source_prices: Mapping[Address, int | None], rounds: Mapping[Address, int | None], held: bool
+           ) -> dict[str, Any]:
+    """The market's part of a block's figures as JSON values (``MarketRead.state``): the rules, every reserve's
+    parameters, indexes and price, the eMode categories the block's accounts are in, their price sources' prices,
+    the feeds' rounds and whether the sentinel held liquidations. Rows are lists under their field names."""
+    return {"revision": layout.revision, "base_unit": layout.base_unit, "rules": layout.applied.rules.name,
+            "verified": layout.applied.verified, "why": layout.applied.why, "held": held,
+            "reserve_fields": list(_RESERVE_FIELDS),
+            "reserves": [[getattr(r, name) for name in _RESERVE_FIELDS] for r in reserves.values()],
+            "emode_fields": ["category", *_EMODE_FIELDS],
+            "emodes": [[c, *(getattr(e, name) for name in _EMODE_FIELDS)] for c, e in emodes.items()],
+            "source_prices": [[a, p] for a, p in source_prices.items()],
+            "rounds": [[a, r] for a, r in rounds.items()]}
+
+
+def _from_state(state: Mapping[str, Any]) -> tuple[Layout, dict[int, Reserve], dict[int, EModeCategory],
+                                                   dict[Address, int | None], dict[Address, int | None], bool]:
+    """``_state`` read back: what ``_snapshot`` takes beside an account's own inputs."""
+    applied = Applied(BY_NAME[state["rules"]], state["verified"], state["why"])
+    layout = Layout(ZERO_ADDRESS, ZERO_ADDRESS, state["revision"], state["base_unit"], (), applied, None)
+    reserve_fields, emode_fields = state["reserve_fields"], state["emode_fields"]
+    reserves = {}
+    for row in state["reserves"]:
+        reserve = Reserve(**dict(zip(reserve_fields, row, strict=True)))
+        reserves[reserve.id] = reserve
+    emodes = {}
+    for row in state["emodes"]:
+        fields = dict(zip(emode_fields, row, strict=True))
+        category = fields.pop("category")
+        emodes[category] = EModeCategory(**fields)
+    return (layout, reserves, emodes, {a: p for a, p in state["source_prices"]}, {a: r for a, r in state["rounds"]},
+            bool(state["held"]))

@@ -1,0 +1,110 @@
+"""Storing what accrues (``[writes] mode = "accrued"``), on the real Aave v3.0 Pool of the session devnet: a block
+stores the market's state (indexes, prices, parameters) and only the positions whose own inputs changed or whose
+figures moved more than ``epsilon``; ``indexer.history.figures_at`` derives every other block's figures. Two
+pipelines follow the same blocks, one writing every position every block (``mode = "all"``): at every block, every
+position's derived figures — health, legs, price status, detail, liquidation points — are the full store's."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from indexer.devnet import advance_time, set_price
+from indexer.history import figures_at
+from indexer.pipeline.chain import ChainPipeline
+from indexer.protocols.registry import rules_for
+from indexer.settings import load_settings
+from indexer.store.db import make_engine, upgrade
+from indexer.store.models import MarketState
+from indexer.store.types import quantize_health
+from indexer.store.wallet_store import add_wallet
+from tests.integration.test_pipeline import _history
+from tests.integration.test_read_what_changed import Actions, steps
+
+MARKET = "devnet-aave-v3"
+
+
+def _derived(figures) -> tuple:
+    """``figures_at``'s answer in the shape of ``_history``'s rows."""
+    s, h = figures.snapshot, figures.snapshot.health
+    return (h.raw, None if h.health is None else quantize_health(h.health), h.equity, h.requirement, h.collateral,
+            h.debt, str(s.price_status), s.margin_mode.value, s.detail, figures.liquidations,
+            tuple((g.asset, g.role.value, g.amount, g.price, g.value, g.round_id, g.price_time, g.terms)
+                  for g in s.legs))
+
+
+async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_state, write_devnet_config, engine,
+                                                                 tmp_path):
+    accrued = load_settings(write_devnet_config(top='[writes]\nmode = "accrued"\nepsilon = 0.01\n'))
+    everything = load_settings(write_devnet_config(top='[writes]\nmode = "all"\n', name="all"))
+    full_url = f"sqlite:///{tmp_path / 'full.db'}"
+    upgrade(full_url)
+    full = make_engine(full_url)
+    for account in devnet.accounts:
+        add_wallet(engine, address=account.address, label=account.kind)
+        add_wallet(full, address=account.address, label=account.kind)
+    sparse_pipeline = ChainPipeline(accrued, engine, "devnet")
+    dense_pipeline = ChainPipeline(everything, full, "devnet")
+    act = Actions(devnet)
+    heads: list[int] = []
+
+    async def follow() -> None:
+        await steps(dense_pipeline, sparse_pipeline)
+        heads.append(int(devnet.rpc.call("eth_blockNumber", []), 16))
+    singles, supply_only = devnet.accounts_of("single"), devnet.accounts_of("supply_only")
+    try:
+        await follow()
+        # half a day of interest: every debt moves, by less than epsilon (the feeds' heartbeat is a day: a feed
+        # turning STALE is a change of status, written whatever epsilon)
+        advance_time(devnet.url, 43_200)
+        await follow()
+
+        borrower = singles[0]  # borrows a thousandth more of what it owes: within epsilon, but it acted
+        ((symbol, owed), *_) = borrower.borrows.items()
+        act.send(borrower.address, act.pool, "borrow(address,uint256,uint256,uint16,address)",
+                 devnet.deployment.reserve(symbol)["asset"], owed // 1000, 2, 0, borrower.address)
+        supplier = singles[1]  # supplies one unit of its collateral
+        ((symbol, _), *_) = supplier.supplies.items()
+        asset = act.fund(supplier.address, symbol, 1)
+        act.send(supplier.address, act.pool, "supply(address,uint256,address,uint16)", asset, 1, supplier.address, 0)
+        await follow()
+
+        switcher, emode = supply_only[1], supply_only[2]
+        ((symbol, _), *_) = switcher.supplies.items()
+        act.send(switcher.address, act.pool, "setUserUseReserveAsCollateral(address,bool)",
+                 devnet.deployment.reserve(symbol)["asset"], False)
+        act.send(emode.address, act.pool, "setUserEMode(uint8)", 1)
+        advance_time(devnet.url, 3_600)
+        await follow()
+
+        weth = devnet.deployment.reserve("WETH")  # −12 %: every WETH holder moves by more than epsilon
+        set_price(devnet.url, devnet.deployment, "WETH", weth["price"] * 88 // 100)
+        await follow()
+        for _ in range(2):  # more interest, nobody acting
+            advance_time(devnet.url, 43_200)
+            await follow()
+    finally:
+        await sparse_pipeline.close()
+        await dense_pipeline.close()
+
+    dense, sparse = _history(full), _history(engine)
+    blocks = sorted({b for (_, _, b) in dense})
+    assert len(heads) == 7 and set(heads) <= set(blocks)
+    rules = rules_for(accrued, MARKET)
+    derived = 0
+    for (market, account, block), row in dense.items():
+        got = figures_at(engine, rules, chain="devnet", market=market, account=account, block=block)
+        assert got is not None and _derived(got) == row, (block, account)
+        derived += got.derived
+    # most of the figures were derived, and the blocks stored far fewer rows than the full write
+    assert derived > len(dense) // 2
+    written = {b: sum(1 for (_, _, x) in sparse if x == b) for b in blocks}
+    assert written[heads[0]] == sum(1 for (_, _, x) in dense if x == heads[0])
+    assert written[heads[1]] == 0  # interest alone: nothing written, every debt position derived ...
+    moved = [k for k in dense if k[2] == heads[1] and dense[k] != dense.get((k[0], k[1], heads[0]))]
+    assert len(moved) > 10  # ... though a day of interest moved their figures
+    acted = {a for (_, a, b) in sparse if heads[1] < b <= heads[2]}
+    assert {borrower.address, supplier.address} <= acted
+    with engine.connect() as connection:
+        states = connection.execute(sa.select(MarketState.__table__.c.block_number)).scalars().all()
+    assert sorted(states) == blocks
+    full.dispose()
