@@ -16,7 +16,9 @@ Measured, each ``--repeat`` times on the same pipeline (median and spread):
   every holder (``steady_split`` off, the baseline), alternating, on the same pipeline;
 * the process's peak RSS after both.
 
-``python -m bench.scale --borrowers 10000 --markets 10 --repeat 3`` (``--shock -20 -5``: the default; ``--postgres``
+``python -m bench.scale --borrowers 10000 --markets 10 --repeat 3`` (``--shock -20 -5``: the default; ``--accrued
+0.0001`` adds a third way to the block of full reads: every account rebuilt, ``[writes] mode = "accrued"`` with that
+``epsilon``; ``--postgres``
 stores in a scratch database on a Postgres server instead of SQLite; ``--gc default`` leaves the garbage collector as
 CPython has it, instead of ``indexer run``'s schedule, ``indexer.heap``)
 """
@@ -32,6 +34,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 from bench.alert_latency import _events_at
@@ -42,20 +45,31 @@ from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.postgres import create_database, drop_database
 from indexer.heap import HeapSchedule
 from indexer.pipeline.chain import ChainPipeline
+from indexer.pipeline.changes import write_policy
+from indexer.protocols.base import Accrues
 from indexer.settings import MarketSettings, Settings
 
 
-def _markets(dev: BenchDevnet, count: int, every: int, reread: int | None = None) -> Settings:
+def _markets(dev: BenchDevnet, count: int, every: int, reread: int | None = None,
+             accrued: Decimal | None = None) -> Settings:
     market = dev.settings.markets[MARKET]
     markets = {f"{MARKET}-{i}": MarketSettings(**{**market.model_dump(), "snapshot_every": every,
                                                   "reread_every": reread or market.reread_every})
                for i in range(count)}
-    return dev.settings.model_copy(update={"markets": markets})
+    settings = dev.settings.model_copy(update={"markets": markets})
+    if accrued is not None:
+        writes = settings.writes.model_copy(update={"mode": "accrued", "epsilon": accrued})
+        settings = settings.model_copy(update={"writes": writes})
+    return settings
 
 
 def _rereading(pipeline: ChainPipeline, settings: Settings) -> None:
-    """The pipeline's settings swapped (``reread_every`` differs): its next full read reads every account anew."""
+    """The pipeline's settings swapped (``reread_every`` or ``[writes]`` differ): its next full read reads every
+    account anew."""
     pipeline.settings = pipeline.reads.settings = settings
+    pipeline.writes = write_policy(settings)
+    pipeline.inputs = {key: source.inputs for key, source in pipeline.reads.sources.items()
+                       if isinstance(source, Accrues)} if pipeline.writes.states else {}
     pipeline.last_complete.clear()
 
 
@@ -79,25 +93,29 @@ def _store(postgres: str | None, scratch: Path) -> Iterator[tuple[str | None, st
 
 
 async def main(borrowers: int, markets: int, repeat: int, shocks: list[int], postgres: str | None = None,
-               collector: str = "run") -> None:
+               collector: str = "run", accrued: Decimal | None = None) -> None:
     heap = HeapSchedule()  # ``indexer run``'s collector schedule (``--gc run``), or CPython's own (``--gc default``)
     if collector == "run":
         heap.start()
     try:
-        await _measure(borrowers, markets, repeat, shocks, postgres, heap if collector == "run" else None)
+        await _measure(borrowers, markets, repeat, shocks, postgres, heap if collector == "run" else None, accrued)
     finally:
         heap.stop()
 
 
 async def _measure(borrowers: int, markets: int, repeat: int, shocks: list[int], postgres: str | None,
-                   heap: HeapSchedule | None) -> None:
+                   heap: HeapSchedule | None, accrued: Decimal | None = None) -> None:
     settle = None if heap is None else (lambda chain, block, seconds: heap.settle())  # as `run`'s on_block
     with tempfile.TemporaryDirectory() as scratch, _store(postgres, Path(scratch)) as (database, store), \
             bench_devnet(borrowers, Path(scratch), database=database) as dev:
         rpc = JsonRpcClient(dev.url)
         positions = 0
-        full: dict[bool, list[float]] = {True: [], False: []}  # reading what changed; every account anew
-        changes, anew = _markets(dev, markets, 1), _markets(dev, markets, 1, reread=1)
+        # reading what changed; every account anew; (``--accrued``) reading what changed, storing what accrues
+        ways = {"changes": _markets(dev, markets, 1), "anew": _markets(dev, markets, 1, reread=1)}
+        if accrued is not None:
+            ways["accrued"] = _markets(dev, markets, 1, accrued=accrued)
+        full: dict[str, list[float]] = {way: [] for way in ways}
+        changes = ways["changes"]
         follower = ChainPipeline(changes, dev.engine, "devnet", max_blocks_per_step=1, on_block=settle)
 
         async def block() -> float:
@@ -112,12 +130,12 @@ async def _measure(borrowers: int, markets: int, repeat: int, shocks: list[int],
             started = time.perf_counter()
             await follower.step()  # the first block: every position new (not timed as a steady block)
             first = time.perf_counter() - started
-            for r in range(repeat):  # the two ways alternate, and which goes first too
-                for changed in (True, False) if r % 2 == 0 else (False, True):
-                    _rereading(follower, changes if changed else anew)
-                    if changed:
+            for r in range(repeat):  # the ways alternate, and which goes first too
+                for way in list(ways) if r % 2 == 0 else list(reversed(ways)):
+                    _rereading(follower, ways[way])
+                    if way != "anew":
                         await block()  # every account read anew, its inputs kept (not timed)
-                    full[changed].append(await block())
+                    full[way].append(await block())
             _rereading(follower, changes)
             positions = len(follower.memory.written) if follower.memory is not None else 0
         finally:
@@ -160,9 +178,13 @@ async def _measure(borrowers: int, markets: int, repeat: int, shocks: list[int],
     print("| measurement | seconds |\n| --- | --- |")
     print(f"| first block (every position new, not a steady block) | {first:.2f} s |")
     print(f"| a block of full reads, read + judged + stored (nobody acted: every account rebuilt) | "
-          f"{_spread(full[True])} |")
+          f"{_spread(full['changes'])} |")
     print(f"| … the same, every account read anew (``reread_every = 1``, the baseline, alternating with the above) | "
-          f"{_spread(full[False])}: {statistics.median(full[False]) / statistics.median(full[True]):.2f}× |")
+          f"{_spread(full['anew'])}: {statistics.median(full['anew']) / statistics.median(full['changes']):.2f}× |")
+    if "accrued" in full:
+        print(f"| … the same, every account rebuilt and ``[writes] mode = \"accrued\"``, ``epsilon = {accrued}`` "
+              f"(alternating with the above) | {_spread(full['accrued'])}: "
+              f"{statistics.median(full['changes']) / statistics.median(full['accrued']):.2f}× sooner than the first |")
     for shock in shocks:
         split, every = statistics.median(fast[shock, True]), statistics.median(fast[shock, False])
         print(f"| a WETH {shock:+d} % feed update → its alert rows committed (fast path; up to {events[shock]:,} alert "
@@ -188,6 +210,8 @@ if __name__ == "__main__":
     parser.add_argument("--gc", choices=("run", "default"), default="run",
                         help="the garbage collector's schedule: `indexer run`'s (indexer.heap, the default) or "
                              "CPython's")
+    parser.add_argument("--accrued", type=Decimal, default=None, metavar="EPSILON",
+                        help="also time the block of full reads with [writes] mode = \"accrued\" and this epsilon")
     args = parser.parse_args()
     logging.getLogger("indexer.oracles.monitor").setLevel(logging.ERROR)  # devnet feeds have no heartbeat table
-    asyncio.run(main(args.borrowers, args.markets, args.repeat, args.shock, args.postgres, args.gc))
+    asyncio.run(main(args.borrowers, args.markets, args.repeat, args.shock, args.postgres, args.gc, args.accrued))

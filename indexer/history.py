@@ -36,6 +36,7 @@ class Figures:
     snapshot: PositionSnapshot
     liquidations: list[dict[str, Any]] | None
     row_id: int
+    stored_block: int  # the stored row's block
     derived: bool
 
 
@@ -46,7 +47,7 @@ def figures_at(engine: Engine, rules: PositionRules | None, *, chain: str, marke
     row = row_at(engine, chain=chain, market=market, account=account, block=block)
     if row is None:
         return None
-    as_stored = Figures(block, row.snapshot, row.liquidations, row.id, derived=False)
+    as_stored = Figures(block, row.snapshot, row.liquidations, row.id, row.snapshot.block.number, derived=False)
     if row.snapshot.block.number == block or row.snapshot.closed or not isinstance(rules, Accrues):
         return as_stored
     stored = market_state(engine, chain=chain, market=market, block=block)
@@ -58,4 +59,4 @@ def figures_at(engine: Engine, rules: PositionRules | None, *, chain: str, marke
     mark_with([advanced], {key: PriceStatus(value) for key, value in stored.verdicts.items()},
               PriceStatus(stored.chain_status), rules.price_dependencies)
     points = encode_points({market: rules}, [advanced])[(market, account)]
-    return Figures(block, advanced, points, row.id, derived=True)
+    return Figures(block, advanced, points, row.id, row.snapshot.block.number, derived=True)

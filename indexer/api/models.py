@@ -301,6 +301,32 @@ class History(Model):
     downsampled: bool
 
 
+class PositionAt(Model):
+    chain: str
+    market: str
+    account: Account
+    block: int = Field(description="the block asked for")
+    stored_block: int = Field(description="the block of the stored row the figures come from")
+    derived: bool = Field(description="true: the figures at `block`, derived from that row and the market's state "
+                                      "stored at `block` (`[writes] mode = \"accrued\"`); false: the row as stored "
+                                      "(the position's figures from `stored_block` on, as far as the store knows)")
+    block_hash: BlockHash = Field(description="of the block the figures are at")
+    block_timestamp: int
+    health: Dec | None = Field(description="1 = liquidation line; null = nothing owed")
+    health_raw: Uint
+    health_decimals: int
+    quote: str
+    collateral_value: Dec
+    debt_value: Dec
+    equity: Dec
+    requirement: Dec
+    price_status: str
+    detail: dict[str, str | bool | None | dict[str, Any]]
+    liquidations: list[Liquidation] | None = Field(description="every price the health rests on with its "
+                                                                "liquidation price, nearest first (null: not known)")
+    legs: list[Leg]
+
+
 class Wallet(Model):
     address: Address
     label: str | None
@@ -694,6 +720,10 @@ class PositionPath(Model):
     chain: Name = Field(examples=["devnet"])
     market: Name = Field(examples=["devnet-aave-v3"])
     account: AccountIn = Field(examples=[EXAMPLE_ACCOUNT])
+
+
+class PositionAtPath(PositionPath):
+    block: Block = Field(examples=[10_000_000])
 
 
 class PositionPagePath(Model):

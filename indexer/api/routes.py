@@ -113,6 +113,11 @@ ROUTES: tuple[Route, ...] = (
                                 "rows",
           {**_ok("the history", models.History), 404: Reply("no such position")},
           query=models.HistoryQuery, params=models.PositionPath),
+    Route("GET", "/v1/positions/{chain}/{market}/{account}/at/{block}", positions.at_handler, "getPositionAt",
+          "A position's figures at one block: its stored row, or (`[writes] mode = \"accrued\"`) derived exactly "
+          "from its last row and the market's state stored at that block",
+          {**_ok("the figures", models.PositionAt), 404: Reply("no stored row at or before that block")},
+          params=models.PositionAtPath),
     Route("GET", "/v1/wallets", wallets.list_handler, "listWallets", "Tracked wallets",
           _ok("tracked wallets", models.WalletList)),
     Route("POST", "/v1/wallets", wallets.add_handler, "addWallet", "Track a wallet (or update its label and levels)",

@@ -7,7 +7,10 @@ position's derived figures — health, legs, price status, detail, liquidation p
 from __future__ import annotations
 
 import sqlalchemy as sa
+from aiohttp.test_utils import TestClient, TestServer
 
+from indexer.api.app import make_app
+from indexer.api.config import ApiConfig
 from indexer.devnet import advance_time, set_price
 from indexer.history import figures_at
 from indexer.pipeline.chain import ChainPipeline
@@ -91,10 +94,13 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
     assert len(heads) == 7 and set(heads) <= set(blocks)
     rules = rules_for(accrued, MARKET)
     derived = 0
+    example = None  # a derived position with a debt and a liquidation point, for the API
     for (market, account, block), row in dense.items():
         got = figures_at(engine, rules, chain="devnet", market=market, account=account, block=block)
         assert got is not None and _derived(got) == row, (block, account)
         derived += got.derived
+        if got.derived and got.liquidations and got.snapshot.health.debt and block == heads[-1]:
+            example = (account, got)
     # most of the figures were derived, and the blocks stored far fewer rows than the full write
     assert derived > len(dense) // 2
     written = {b: sum(1 for (_, _, x) in sparse if x == b) for b in blocks}
@@ -108,3 +114,22 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
         states = connection.execute(sa.select(MarketState.__table__.c.block_number)).scalars().all()
     assert sorted(states) == blocks
     full.dispose()
+
+    # the API answers the derived figures: GET /v1/positions/{chain}/{market}/{account}/at/{block}
+    assert example is not None
+    account, got = example
+    client = TestClient(TestServer(make_app(accrued, config=ApiConfig(token="t" * 32)), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        response = await client.get(f"/v1/positions/devnet/{MARKET}/{account}/at/{heads[-1]}")
+        assert response.status == 200, await response.text()
+        body = await response.json()
+        assert body["derived"] is True and body["stored_block"] == got.stored_block < heads[-1]
+        assert body["health_raw"] == str(dense[(MARKET, account, heads[-1])][0])
+        assert [leg["amount_raw"] for leg in body["legs"]] == [
+            str(leg[2]) for leg in dense[(MARKET, account, heads[-1])][-1]]
+        assert body["liquidations"][0]["price_key"] == got.liquidations[0]["key"]
+        missing = await client.get(f"/v1/positions/devnet/{MARKET}/{account}/at/{heads[0] - 1}")
+        assert missing.status == 404
+    finally:
+        await client.close()
