@@ -76,8 +76,9 @@ class WritePolicy:
         if self.heartbeat_blocks and now.block.number - last.block.number >= self.heartbeat_blocks:
             return True
         if self.mode == "accrued" and inputs is not None:
-            mine = inputs(now)
-            if mine is not None and mine != inputs(last):
+            # a change of inputs, or of whether there are any (a stable debt taken or repaid): the last row no
+            # longer advances to these figures
+            if inputs(now) != inputs(last):
                 return True
         if not self.epsilon:
             return not _same(last, now)

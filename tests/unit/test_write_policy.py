@@ -69,3 +69,24 @@ def test_heartbeat_and_closings_are_always_written():
     gone = closing(chain="c", protocol="aave_v3", market="m", market_address=ADDRESS, account=ADDRESS,
                    block=snapshot(11).block)
     assert policy.changed(snapshot(10), gone)
+
+
+def test_accrued_writes_a_change_of_inputs_whatever_epsilon_and_else_follows_the_changed_rules():
+    policy = WritePolicy(mode="accrued", epsilon=Decimal("0.001"))
+    assert policy.states and not WritePolicy(mode="changed").states
+
+    def inputs(s: PositionSnapshot) -> tuple | None:  # what a protocol that accrues compares: its own part
+        return None if "stable" in s.detail else (s.detail.get("emode"), s.legs[0].amount)
+
+    last = snapshot(9)
+    accrued = snapshot(10, debt=1_000_999)  # interest within epsilon, the inputs unchanged: derived, not written
+    assert not policy.changed(last, accrued, (), inputs)
+    supplied = snapshot(10, collateral_amount=5 * 10**18 + 1)  # one wei supplied: within epsilon, yet it acted
+    assert policy.changed(last, supplied, (), inputs)
+    assert not WritePolicy(mode="changed", epsilon=Decimal("0.001")).changed(last, supplied)
+    assert policy.changed(last, snapshot(10, debt=1_001_001), (), inputs)  # beyond epsilon: the latest row moves
+    assert policy.changed(last, snapshot(10, status="STALE"), (), inputs)
+    grown = snapshot(10, detail={"emode": 0, "stable": 1})  # no longer derivable: written
+    assert policy.changed(last, grown, (), inputs)
+    assert not policy.changed(grown, snapshot(11, detail={"emode": 0, "stable": 1}), (), inputs)  # neither is
+    assert not policy.changed(last, supplied)  # a protocol that does not accrue: the changed rules
