@@ -555,7 +555,7 @@ async def test_openapi_document_matches_the_routes_and_every_route_answers(fille
 
     top = list_positions(filled.engine)[0]
     real = {"chain": CHAIN, "market": MARKET, "account": top.account,
-            "address": "0x2222222222222222222222222222222222222222"}
+            "address": "0x2222222222222222222222222222222222222222", "block": str(top.block_number)}
     auth = {"Authorization": f"Bearer {TOKEN}"}
     order = sorted(documented, key=lambda pm: (pm[1] == "delete", pm))  # delete after the post that adds
     for path, method in order:
@@ -564,7 +564,7 @@ async def test_openapi_document_matches_the_routes_and_every_route_answers(fille
         url = path
         for p in parameters:
             if p["in"] == "path":
-                url = url.replace("{" + p["name"] + "}", real.get(p["name"], p.get("example")))
+                url = url.replace("{" + p["name"] + "}", str(real.get(p["name"], p.get("example"))))
         query = {p["name"]: str(p["example"]) for p in parameters if p["in"] == "query" and "example" in p}
         kwargs: dict[str, Any] = {"headers": auth if "security" in operation else {}}
         if "requestBody" in operation:
