@@ -30,7 +30,8 @@ What "changed" means, for a position compared with the figures last written for 
   last read, not its history. Its figures at any stored block are its last row at or before it advanced with that
   block's state (``indexer.history``), exactly what a full write would have stored, because a block it was not
   written at gave it the inputs of its last row. A position whose inputs the protocol cannot take that way (a
-  stable debt growing at its own rate) and every position of other protocols are written as under ``changed``.
+  stable debt growing at its own rate) is written whenever any figure changed (``epsilon = 0``), so that its
+  history is exact too; every position of other protocols is written as under ``changed``.
 * A position read for the first time since the process started is always written (memory knows no figures for
   it), as is every closing.
 
@@ -76,10 +77,11 @@ class WritePolicy:
         if self.heartbeat_blocks and now.block.number - last.block.number >= self.heartbeat_blocks:
             return True
         if self.mode == "accrued" and inputs is not None:
-            # a change of inputs, or of whether there are any (a stable debt taken or repaid): the last row no
-            # longer advances to these figures
-            if inputs(now) != inputs(last):
+            mine = inputs(now)
+            if mine != inputs(last):  # it acted, or its inputs turned (un)derivable: the last row no longer advances
                 return True
+            if mine is None:  # not derivable from a row and a state: its history is exact only if written exactly
+                return not _same(last, now)
         if not self.epsilon:
             return not _same(last, now)
         ratio = Fraction(self.epsilon)

@@ -89,4 +89,6 @@ def test_accrued_writes_a_change_of_inputs_whatever_epsilon_and_else_follows_the
     grown = snapshot(10, detail={"emode": 0, "stable": 1})  # no longer derivable: written
     assert policy.changed(last, grown, (), inputs)
     assert not policy.changed(grown, snapshot(11, detail={"emode": 0, "stable": 1}), (), inputs)  # neither is
+    # still underivable: any change is written, however small, since no state advances its row
+    assert policy.changed(grown, snapshot(11, debt=1_000_001, detail={"emode": 0, "stable": 1}), (), inputs)
     assert not policy.changed(last, supplied)  # a protocol that does not accrue: the changed rules
