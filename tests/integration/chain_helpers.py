@@ -8,7 +8,8 @@ from sqlalchemy import select
 from indexer.chain.multicall import Call, MulticallReader
 from indexer.chain.rpc import RpcClient
 from indexer.devnet.jsonrpc import JsonRpcClient
-from indexer.store.models import Alert, AlertEvent, AlertState, PositionHistory
+from indexer.store.models import Alert, AlertEvent, AlertState, Market, PositionHistory, PositionLeg
+from indexer.store.types import quantize_health
 
 
 def mine_at(url: str, timestamp: int, txs: list[dict[str, str]]) -> int:
@@ -81,3 +82,28 @@ def stored(engine) -> dict[str, list]:
         "history": table(PositionHistory, "market_id", "account", "block_number", "health_raw", "equity",
                          "collateral_value", "debt_value", "price_status", "detail", "liquidations"),
     }
+
+
+def history_rows(engine) -> dict[tuple[str, str, int], tuple]:
+    """Every stored history row's figures and legs, by (market key, account, block)."""
+    h, m, g = PositionHistory.__table__, Market.__table__, PositionLeg.__table__
+    columns = [h.c.health_raw, h.c.health, h.c.equity, h.c.requirement, h.c.collateral_value, h.c.debt_value,
+               h.c.price_status, h.c.margin_mode, h.c.detail, h.c.liquidations]
+    with engine.connect() as connection:
+        legs: dict[int, list[tuple]] = {}
+        for row in connection.execute(select(g.c.snapshot_id, g.c.asset, g.c.role, g.c.amount, g.c.price, g.c.value,
+                                             g.c.round_id, g.c.price_time, g.c.terms).order_by(g.c.id)):
+            legs.setdefault(row[0], []).append(tuple(row[1:]))
+        rows = connection.execute(select(m.c.key, h.c.account, h.c.block_number, h.c.id, *columns)
+                                  .join(m, m.c.id == h.c.market_id))
+        return {(key, account, block): (*figures, tuple(legs.get(row_id, ())))
+                for key, account, block, row_id, *figures in rows}
+
+
+def figures_row(figures) -> tuple:
+    """``indexer.history.figures_at``'s answer in the shape of ``history_rows``' values."""
+    s, h = figures.snapshot, figures.snapshot.health
+    return (h.raw, None if h.health is None else quantize_health(h.health), h.equity, h.requirement, h.collateral,
+            h.debt, str(s.price_status), s.margin_mode.value, s.detail, figures.liquidations,
+            tuple((g.asset, g.role.value, g.amount, g.price, g.value, g.round_id, g.price_time, g.terms)
+                  for g in s.legs))

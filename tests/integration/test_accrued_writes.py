@@ -18,21 +18,11 @@ from indexer.protocols.registry import rules_for
 from indexer.settings import load_settings
 from indexer.store.db import make_engine, upgrade
 from indexer.store.models import MarketState
-from indexer.store.types import quantize_health
 from indexer.store.wallet_store import add_wallet
-from tests.integration.test_pipeline import _history
+from tests.integration.chain_helpers import figures_row, history_rows
 from tests.integration.test_read_what_changed import Actions, steps
 
 MARKET = "devnet-aave-v3"
-
-
-def _derived(figures) -> tuple:
-    """``figures_at``'s answer in the shape of ``_history``'s rows."""
-    s, h = figures.snapshot, figures.snapshot.health
-    return (h.raw, None if h.health is None else quantize_health(h.health), h.equity, h.requirement, h.collateral,
-            h.debt, str(s.price_status), s.margin_mode.value, s.detail, figures.liquidations,
-            tuple((g.asset, g.role.value, g.amount, g.price, g.value, g.round_id, g.price_time, g.terms)
-                  for g in s.legs))
 
 
 async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_state, write_devnet_config, engine,
@@ -89,7 +79,7 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
         await sparse_pipeline.close()
         await dense_pipeline.close()
 
-    dense, sparse = _history(full), _history(engine)
+    dense, sparse = history_rows(full), history_rows(engine)
     blocks = sorted({b for (_, _, b) in dense})
     assert len(heads) == 7 and set(heads) <= set(blocks)
     rules = rules_for(accrued, MARKET)
@@ -97,7 +87,7 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
     example = None  # a derived position with a debt and a liquidation point, for the API
     for (market, account, block), row in dense.items():
         got = figures_at(engine, rules, chain="devnet", market=market, account=account, block=block)
-        assert got is not None and _derived(got) == row, (block, account)
+        assert got is not None and figures_row(got) == row, (block, account)
         derived += got.derived
         if got.derived and got.liquidations and got.snapshot.health.debt and block == heads[-1]:
             example = (account, got)

@@ -15,7 +15,7 @@ from indexer.store.chain_store import checkpoint
 from indexer.store.position_store import list_positions
 from indexer.store.wallet_store import add_wallet
 from tests.fixtures.rpc_proxy import JsonRpcProxy, error
-from tests.integration.chain_helpers import user_account_data
+from tests.integration.chain_helpers import history_rows, user_account_data
 
 
 def head(devnet) -> int:
@@ -250,26 +250,6 @@ def stored_hash(engine, number: int) -> str | None:
     return stored_hashes(engine, chain="devnet", since=number).get(number)
 
 
-def _history(engine) -> dict[tuple[str, str, int], tuple]:
-    """Every stored history row's figures and legs, by (market key, account, block)."""
-    import sqlalchemy as sa
-
-    from indexer.store.models import Market, PositionHistory, PositionLeg
-
-    h, m, g = PositionHistory.__table__, Market.__table__, PositionLeg.__table__
-    columns = [h.c.health_raw, h.c.health, h.c.equity, h.c.requirement, h.c.collateral_value, h.c.debt_value,
-               h.c.price_status, h.c.margin_mode, h.c.detail, h.c.liquidations]
-    with engine.connect() as connection:
-        legs: dict[int, list[tuple]] = {}
-        for row in connection.execute(sa.select(g.c.snapshot_id, g.c.asset, g.c.role, g.c.amount, g.c.price, g.c.value,
-                                                g.c.round_id, g.c.price_time, g.c.terms).order_by(g.c.id)):
-            legs.setdefault(row[0], []).append(tuple(row[1:]))
-        rows = connection.execute(sa.select(m.c.key, h.c.account, h.c.block_number, h.c.id, *columns)
-                                  .join(m, m.c.id == h.c.market_id))
-        return {(key, account, block): (*figures, tuple(legs.get(row_id, ())))
-                for key, account, block, row_id, *figures in rows}
-
-
 def _as_of(history: dict[tuple[str, str, int], tuple], market: str, account: str, block: int) -> tuple | None:
     """A position's figures as of ``block``: its last stored row at or before it."""
     stored = [b for (m, a, b) in history if (m, a) == (market, account) and b <= block]
@@ -320,7 +300,7 @@ async def test_change_only_writes_reconstruct_every_block_of_a_full_write(devnet
     finally:
         for p in pipelines:
             await p.close()
-    sparse, dense = _history(engine), _history(full)
+    sparse, dense = history_rows(engine), history_rows(full)
     blocks = sorted({b for (_, _, b) in dense})
     assert blocks[0] == first and blocks[-1] == later and idle in blocks and moved in blocks
     positions = {(m, a) for (m, a, _) in dense}
