@@ -25,20 +25,28 @@ from indexer.devnet.abi import encode_call
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.discovery import discover
 from indexer.fastpath import moved_positions
+from indexer.history import figures_at
 from indexer.oracles.reading import FeedReading
-from indexer.pipeline.chain import ChainReader
+from indexer.pipeline.chain import ChainPipeline, ChainReader
 from indexer.protocols.aave_v2.adapter import AaveV2Adapter, Layout
 from indexer.protocols.aave_v2.devnet import SeededV2, aave_v2_record, seed_positions, set_asset_price
-from indexer.protocols.registry import source_for
+from indexer.protocols.registry import rules_for, source_for
 from indexer.risk.safety import to_be_safe
 from indexer.settings import load_settings
 from indexer.store.chain_store import discovered_accounts
+from indexer.store.db import make_engine, upgrade
 from indexer.store.position_store import list_positions, position_legs
 from indexer.store.wallet_store import add_wallet
 from indexer.sync import read_chain, sync_once
 from indexer.types import UINT256_MAX, PositionSnapshot, Role
 from tests.fixtures.devnet import reverting
-from tests.integration.chain_helpers import assert_health_at_is_reprices, mine_at, user_account_data
+from tests.integration.chain_helpers import (
+    assert_health_at_is_reprices,
+    figures_row,
+    history_rows,
+    mine_at,
+    user_account_data,
+)
 
 SEEDED = 240
 DAYS = 9 * 86_400 + 123
@@ -83,10 +91,10 @@ def chain(v2_chain: V2Chain) -> Iterator[V2Chain]:
 
 
 def _config(tmp_path: Path, chain: V2Chain, db_url: str = "sqlite://", *, verify: bool = False,
-            discover: bool = False) -> Path:
-    config = tmp_path / "aave-v2.toml"
+            discover: bool = False, top: str = "", name: str = "aave-v2") -> Path:
+    config = tmp_path / f"{name}.toml"
     config.write_text(
-        f'[database]\nurl = "{db_url}"\n\n[chains.devnet]\nchain_id = 31337\ndevnet = "{chain.file}"\n\n'
+        f'{top}\n[database]\nurl = "{db_url}"\n\n[chains.devnet]\nchain_id = 31337\ndevnet = "{chain.file}"\n\n'
         '[markets.devnet-aave-v2]\nchain = "devnet"\nprotocol = "aave_v2"\n'
         'address = "devnet:AaveV2.LendingPoolAddressesProvider"\n'
         f'verify_onchain = {str(verify).lower()}\ndiscover = {str(discover).lower()}\n'
@@ -315,3 +323,47 @@ async def test_the_fast_path_takes_only_this_markets_own_feeds(chain, tmp_path):
         assert source.price_from_feed(dataclasses.replace(halved, answer=0)) is None
     finally:
         await reader.close()
+
+
+async def test_accrued_writes_derive_every_block_of_a_full_write(chain, tmp_path, db_url, engine):
+    """``[writes] mode = "accrued"`` on the real LendingPool: two pipelines follow the same blocks (half days of
+    interest, a price move), one writing every position every block. Every position's figures at every block,
+    derived from the accrued store's last row and the block's market state, are the full store's; the positions
+    owing a stable debt (compounding at its own rate) are written at every block instead."""
+    accrued = load_settings(_config(tmp_path, chain, db_url, top='[writes]\nmode = "accrued"\nepsilon = 0.01\n'))
+    full_url = f"sqlite:///{tmp_path / 'full.db'}"
+    upgrade(full_url)
+    full = make_engine(full_url)
+    everything = load_settings(_config(tmp_path, chain, full_url, top='[writes]\nmode = "all"\n', name="all"))
+    for account in chain.seeded:
+        for target in (engine, full):
+            add_wallet(target, address=account.address, label=f"aave_v2:{account.kind}")
+    pipelines = [ChainPipeline(accrued, engine, "devnet"), ChainPipeline(everything, full, "devnet")]
+    try:
+        for move in range(4):
+            for pipeline in pipelines:
+                while await pipeline.step():
+                    pass
+            if move == 1:  # LINK falls 12 % in ETH
+                set_asset_price(chain.url, chain.record, "LINK", int(chain.asset("LINK")["price"] * 0.88))
+            else:
+                advance_time(chain.url, 43_200)
+    finally:
+        for pipeline in pipelines:
+            await pipeline.close()
+    dense = history_rows(full)
+    rules = rules_for(accrued, "devnet-aave-v2")
+    derived: dict[str, int] = {}
+    stable = set()
+    for (market, account, block), row in dense.items():
+        got = figures_at(engine, rules, chain="devnet", market=market, account=account, block=block)
+        assert got is not None and figures_row(got) == row, (block, account)
+        derived[account] = derived.get(account, 0) + got.derived
+        if any(leg.terms.get("stable") for leg in got.snapshot.legs):
+            stable.add(account)
+            assert not got.derived
+    assert len({b for (_, _, b) in dense}) >= 4 and len(stable) >= 50
+    # every position owing no stable debt was derived at some block rather than written: after half a day of
+    # interest at least (the 12 % LINK move writes its holders, beyond epsilon)
+    assert all(derived[account] for account in derived.keys() - stable) and len(derived.keys() - stable) >= 50
+    full.dispose()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
@@ -315,7 +315,8 @@ class AaveV2Adapter:
                         "reverted)", self.market.key, block.number, len(unpriced))
         log.debug("aave_v2 read market=%s block=%d accounts=%d positions=%d", self.market.key, block.number,
                   len(accounts), len(snapshots))
-        return MarketRead(snapshots, readings, unpriced, hint=layout, checked=compared, mismatched=mismatched)
+        return MarketRead(snapshots, readings, unpriced, hint=layout, checked=compared, mismatched=mismatched,
+                          state=_state(layout, reserves, rounds))
 
     # -- assembling ----------------------------------------------------------------------------
     def _snapshot(self, account: Address, block: BlockRef, layout: Layout, reserves: dict[int, Reserve], bits: int,
@@ -402,6 +403,39 @@ class AaveV2Adapter:
             return (ray_mul(left, index) if left else 0) + stable
         return None
 
+    # -- accruing (``Accrues``) --------------------------------------------------------------------
+    @staticmethod
+    def inputs(snapshot: PositionSnapshot) -> Hashable | None:
+        """The account's configuration bits and scaled balances per leg; None when it owes a stable debt (its
+        principal compounds at its own rate) or the self-check kept the pool's figures."""
+        if "self_check" in snapshot.detail:
+            return None
+        legs = []
+        for leg in snapshot.legs:
+            if leg.terms.get("stable") or "scaled" not in leg.terms:
+                return None
+            legs.append((leg.asset, leg.role.value, leg.terms["scaled"]))
+        return snapshot.detail.get("user_configuration"), tuple(legs)
+
+    def advance(self, snapshot: PositionSnapshot, state: Any, block: BlockRef) -> PositionSnapshot | None:
+        """The snapshot's scaled balances assembled with the market's state at ``block`` (``_state``) by the same
+        code as a read (``_snapshot``)."""
+        if self.inputs(snapshot) is None or not snapshot.legs:
+            return None
+        layout, reserves, rounds = _from_state(state)
+        by_asset = {r.asset: r.id for r in reserves.values()}
+        amounts: dict[int, dict[str, int]] = {}
+        for leg in snapshot.legs:
+            rid = by_asset.get(leg.asset)
+            if rid is None:
+                return None
+            if leg.role is Role.COLLATERAL:
+                amounts.setdefault(rid, {})["collateral"] = leg.terms["scaled"]
+            else:
+                amounts.setdefault(rid, {}).update(variable=leg.terms["scaled"], stable=0)
+        return self._snapshot(snapshot.account, block, layout, reserves, int(snapshot.detail["user_configuration"]),
+                              amounts, rounds)
+
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         """Every leg's asset but the one AaveOracle prices at a constant 1 ether (the quote currency itself)."""
         fixed = snapshot.detail.get("fixed_price_asset")
@@ -444,3 +478,24 @@ class AaveV2Adapter:
         if reading.asset is None or reading.answer is None or reading.answer <= 0:
             return None
         return reading.asset, reading.answer
+
+
+_RESERVE_FIELDS = tuple(f.name for f in dataclasses.fields(Reserve))
+
+
+def _state(layout: Layout, reserves: Mapping[int, Reserve], rounds: Mapping[Address, int | None]) -> dict[str, Any]:
+    """The market's part of a block's figures as JSON values (``MarketRead.state``): the pool's revision, the
+    fixed-price WETH, every reserve's parameters, indexes and price, the feeds' rounds."""
+    return {"revision": layout.revision, "weth": layout.weth, "reserve_fields": list(_RESERVE_FIELDS),
+            "reserves": [[getattr(r, name) for name in _RESERVE_FIELDS] for r in reserves.values()],
+            "rounds": [[a, r] for a, r in rounds.items()]}
+
+
+def _from_state(state: Mapping[str, Any]) -> tuple[Layout, dict[int, Reserve], dict[Address, int | None]]:
+    """``_state`` read back: what ``_snapshot`` takes beside an account's own inputs."""
+    layout = Layout(ZERO_ADDRESS, ZERO_ADDRESS, state["revision"], state["weth"], ())
+    reserves = {}
+    for row in state["reserves"]:
+        reserve = Reserve(**dict(zip(state["reserve_fields"], row, strict=True)))
+        reserves[reserve.id] = reserve
+    return layout, reserves, {a: r for a, r in state["rounds"]}
