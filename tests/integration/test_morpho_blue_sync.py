@@ -344,3 +344,67 @@ async def test_a_position_liquidated_to_zero_closes(chain, tmp_path, db_url, eng
     assert [s.account for s in closed.closed] == [victim]
     assert victim not in {p.account for p in list_positions(engine)}
     assert not any(a["account"] == victim for a in list_alerts(engine, open_only=True))
+
+
+async def test_accrued_writes_derive_every_block_of_a_full_write(chain, tmp_path, db_url, engine):
+    """``[writes] mode = "accrued"`` on the real Morpho Blue: a block stores each market's state (its parameters,
+    the oracle's price, the borrow totals accrued to the block) and the positions whose collateral or shares
+    changed. Two pipelines follow the same blocks (half days of interest, an oracle move, a partial liquidation),
+    one writing every position every block: every position's figures at every block, derived from the accrued
+    store, are the full store's."""
+    from indexer.devnet.abi import encode_call
+    from indexer.devnet.txbatch import transact
+    from indexer.history import figures_at
+    from indexer.pipeline.chain import ChainPipeline
+    from indexer.protocols.registry import rules_for
+    from indexer.store.db import make_engine, upgrade
+    from tests.integration.chain_helpers import figures_row, history_rows
+
+    accrued_config = _config(tmp_path, chain, db_url)
+    accrued_config.write_text('[writes]\nmode = "accrued"\nepsilon = 0.05\n' + accrued_config.read_text())
+    accrued = load_settings(accrued_config)
+    full_url = f"sqlite:///{tmp_path / 'full.db'}"
+    upgrade(full_url)
+    full = make_engine(full_url)
+    everything = accrued.model_copy(update={"writes": accrued.writes.model_copy(update={"mode": "all"})})
+    for account, kind in chain.seeded:
+        for target in (engine, full):
+            add_wallet(target, address=account, label=kind)
+    pipelines = [ChainPipeline(accrued, engine, "devnet"), ChainPipeline(everything, full, "devnet")]
+    market = chain.morpho.markets[0]
+    victim = next(account for account, _ in chain.seeded
+                  if read_position(chain.url, chain.morpho, market.id, account).borrow_shares)
+
+    async def follow() -> None:
+        for pipeline in pipelines:
+            while await pipeline.step():
+                pass
+
+    try:
+        await follow()
+        advance_time(chain.url, 43_200)
+        await follow()
+        (price,) = read_prices(chain.url, chain.morpho, [market.id])
+        set_oracle_price(chain.url, chain.morpho, market.id, price // 3)  # the victim under water
+        await follow()
+        seize = read_position(chain.url, chain.morpho, market.id, victim).collateral // 4
+        transact(JsonRpcClient(chain.url), "liquidate a quarter", chain.morpho.liquidator, chain.morpho.morpho,
+                 encode_call(f"liquidate({MARKET_PARAMS},address,uint256,uint256,bytes)", market.params, victim,
+                             seize, 0, b""), 2_000_000)
+        await follow()
+        advance_time(chain.url, 43_200)
+        await follow()
+    finally:
+        for pipeline in pipelines:
+            await pipeline.close()
+    dense, sparse = history_rows(full), history_rows(engine)
+    derived = 0
+    for (key, account, block), row in dense.items():
+        got = figures_at(engine, rules_for(accrued, key), chain="devnet", market=key, account=account, block=block)
+        assert got is not None and figures_row(got) == row, (key, block, account)
+        derived += got.derived
+    assert len({b for (_, _, b) in dense}) >= 5
+    assert derived > len(dense) // 2 and len(sparse) < len(dense) // 2
+    victim_key = _market_key(chain, market.id)
+    assert len({b for (k, a, b) in sparse if (k, a) == (victim_key, victim)}) >= 2  # the liquidation wrote it
+    full.dispose()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel
@@ -163,7 +163,10 @@ class MorphoBlueAdapter:
                         len(unpriced))
         log.debug("morpho_blue read market=%s block=%d accounts=%d positions=%d", self.market.key, block.number,
                   len(accounts), len(snapshots))
-        return MarketRead(snapshots, [], unpriced, hint=layout)
+        state = {"layout": [list(layout.loan), list(layout.collateral), layout.oracle, layout.irm, layout.lltv],
+                 "price": None if isinstance(price, Failed) else price[0],
+                 "totals": [total_borrow_assets, total_borrow_shares]}
+        return MarketRead(snapshots, [], unpriced, hint=layout, state=state)
 
     @staticmethod
     def _accrued(stored: Sequence[int], rate: int, now: int) -> tuple[int, int]:
@@ -198,6 +201,27 @@ class MorphoBlueAdapter:
                 "market_id": self.market_id, "lltv": layout.lltv, "borrow_shares": borrow_shares,
                 "oracle": layout.oracle, "irm": layout.irm})
         return snapshot
+
+    # -- accruing (``Accrues``) --------------------------------------------------------------------
+    @staticmethod
+    def inputs(snapshot: PositionSnapshot) -> Hashable | None:
+        """The account's collateral and borrow shares: only its own supplies, withdrawals, borrows, repayments
+        and liquidations move them; interest moves the market's totals."""
+        return snapshot.legs[0].amount if snapshot.legs else 0, snapshot.detail.get("borrow_shares", 0)
+
+    def advance(self, snapshot: PositionSnapshot, state: Any, block: BlockRef) -> PositionSnapshot | None:
+        """The snapshot's collateral and shares at the market's state at ``block`` (``read``'s ``state``: the
+        market's parameters, the oracle's price, the borrow totals accrued to the block), assembled as a read does;
+        None when the oracle reverted there."""
+        if state["price"] is None or not snapshot.legs:
+            return None
+        loan, collateral, oracle, irm, lltv = state["layout"]
+        layout = Layout(Token(*loan), Token(*collateral), oracle, irm, lltv)
+        total_assets, total_shares = state["totals"]
+        shares = snapshot.detail.get("borrow_shares", 0)
+        borrowed = rules.to_assets_up(shares, total_assets, total_shares)
+        return self._snapshot(snapshot.account, block, layout, state["price"], snapshot.legs[0].amount, borrowed,
+                              shares, (total_assets, total_shares))
 
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         """Only the market's oracle: the loan token is the quote currency."""
