@@ -287,6 +287,9 @@ class HistoryRow(Model):
     debt_value: Dec
     quote: str
     price_status: str
+    stored_block: int = Field(description="the block of the stored row the figures come from")
+    derived: bool = Field(description="true: advanced from that row with the market's state stored at "
+                                      "`block_number` (`[writes] mode = \"accrued\"`); false: the row's figures")
 
 
 class History(Model):

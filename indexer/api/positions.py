@@ -15,10 +15,10 @@ from indexer.api.models import MAX_LIMIT, HistoryQuery, NoQuery, PositionAtPath,
 from indexer.api.store import run_query, run_with_engine
 from indexer.health.nearest import NearestLiquidation, liquidation_prices, points_of, stored_liquidations
 from indexer.health.perps import perp_lines, stored_perp_lines
-from indexer.history import Figures, figures_at
+from indexer.history import Figures, figures_at, history
 from indexer.protocols.registry import rules_for
 from indexer.risk.safety import to_be_safe
-from indexer.store.position_store import PositionSort, list_positions, position_history, position_legs, positions_page
+from indexer.store.position_store import PositionSort, list_positions, position_legs, positions_page
 from indexer.store.views import PositionView, base_to_decimal
 from indexer.types import Leg
 
@@ -85,12 +85,13 @@ async def history_handler(request: web.Request) -> web.Response:
     q = params.query(request, HistoryQuery)
     chain, market, account = _position_key(request)
     since, until, points = q.since, q.until, q.points
+    rules = rules_for(request.app[SETTINGS], market)
 
     def read(engine: Engine) -> Any:
         if not list_positions(engine, account=account, chain=chain, market=market):
             return None
-        return position_history(engine, chain=chain, market=market, account=account, since=since, until=until,
-                                points=points)
+        return history(engine, rules, chain=chain, market=market, account=account, since=since, until=until,
+                       points=points)
 
     window = await run_with_engine(request.app, read)
     if window is None:

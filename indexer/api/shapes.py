@@ -104,6 +104,8 @@ def history_row(h: HistoryRow) -> dict[str, Any]:
         "debt_value": dec(base_to_decimal(h.debt_value, h.quote_unit)),
         "quote": h.quote,
         "price_status": h.price_status,
+        "stored_block": h.stored_block,
+        "derived": h.derived,
     }
 
 

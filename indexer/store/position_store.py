@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     and_,
     case,
     exists,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union,
 )
 
 from indexer.store import read_tables
@@ -110,17 +112,19 @@ def position_legs(engine: Engine, *, snapshot_id: int) -> list[Leg]:
 
 def legs_of(engine: Engine, snapshot_ids: Sequence[int]) -> dict[int, list[Leg]]:
     """The legs of several stored snapshots in one query, by snapshot id, each in written order."""
+    with engine.connect() as connection:
+        return _legs_by_snapshot(connection, snapshot_ids)
+
+
+def _legs_by_snapshot(connection: Connection, snapshot_ids: Sequence[int]) -> dict[int, list[Leg]]:
     g = _legs.c
     found: dict[int, list[Leg]] = {snapshot_id: [] for snapshot_id in snapshot_ids}
-    if not found:
-        return found
     query = select(g.snapshot_id, g.asset, g.symbol, g.decimals, g.role, g.amount, g.price, g.price_decimals,
                    g.price_key, g.value, g.feed, g.round_id, g.price_time, g.terms)
-    with engine.connect() as connection:
-        for chunk in (list(found)[i:i + 500] for i in range(0, len(found), 500)):
-            for row in connection.execute(query.where(g.snapshot_id.in_(chunk)).order_by(g.id)).mappings():
-                data = dict(row)
-                found[data.pop("snapshot_id")].append(Leg(**{**data, "role": Role(data["role"])}))
+    for chunk in (list(found)[i:i + 500] for i in range(0, len(found), 500)):
+        for row in connection.execute(query.where(g.snapshot_id.in_(chunk)).order_by(g.id)).mappings():
+            data = dict(row)
+            found[data.pop("snapshot_id")].append(Leg(**{**data, "role": Role(data["role"])}))
     return found
 
 
@@ -305,6 +309,8 @@ class HistoryRow:
     quote: str
     quote_unit: int
     price_status: str
+    stored_block: int  # the block of the stored row the figures come from (``block_number`` unless derived)
+    derived: bool = False  # advanced from that row with the market's state at ``block_number``
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +325,8 @@ def position_history(engine: Engine, *, chain: str, market: str, account: str, s
     ``points`` rows (``sample_indices``) by row number in the database, so a long range is never loaded whole."""
     h = _history.c
     columns = [h.block_number, h.block_hash, h.block_timestamp, h.health_raw, h.health_decimals, h.health,
-               h.collateral_value, h.debt_value, h.quote, h.quote_unit, h.price_status]
+               h.collateral_value, h.debt_value, h.quote, h.quote_unit, h.price_status,
+               h.block_number.label("stored_block")]
     query = select(*columns).join(_markets, _markets.c.id == h.market_id).where(
         _markets.c.chain == chain, _markets.c.key == market, h.chain == chain, h.account == account)
     if since is not None:
@@ -380,28 +387,107 @@ class StoredRow:
 def row_at(engine: Engine, *, chain: str, market: str, account: str, block: int) -> StoredRow | None:
     """The position's last stored history row at or before ``block`` (None: none), with its legs."""
     h, m = _history.c, _markets.c
-    query = (select(h.id, h.account, h.owner, h.block_number, h.block_hash, h.block_timestamp, h.health_raw,
-                    h.health_decimals, h.health, h.equity, h.requirement, h.collateral_value, h.debt_value, h.quote,
-                    h.quote_unit, h.margin_mode, h.detail, h.price_status, h.liquidations, m.protocol, m.key,
-                    m.address)
-             .join(_markets, m.id == h.market_id)
-             .where(m.chain == chain, m.key == market, h.chain == chain, h.account == account,
-                    h.block_number <= block)
+    query = (_row_query().where(m.chain == chain, m.key == market, h.chain == chain, h.account == account,
+                                h.block_number <= block)
              .order_by(h.block_number.desc(), h.id.desc()).limit(1))
     with snapshot_connection(engine) as connection:
-        row = connection.execute(query).mappings().first()
-    if row is None:
-        return None
-    legs = legs_of(engine, [row["id"]])[row["id"]]
-    health = Health(raw=row["health_raw"], decimals=row["health_decimals"], health=row["health"],
-                    equity=row["equity"], requirement=row["requirement"], collateral=row["collateral_value"],
-                    debt=row["debt_value"], quote=row["quote"], quote_unit=row["quote_unit"])
-    snapshot = PositionSnapshot(
-        chain=chain, protocol=row["protocol"], market=row["key"], market_address=row["address"],
-        account=row["account"], owner=row["owner"], legs=legs, health=health,
-        block=BlockRef(number=row["block_number"], hash=row["block_hash"], timestamp=row["block_timestamp"]),
-        margin_mode=MarginMode(row["margin_mode"]), price_status=row["price_status"], detail=dict(row["detail"]))
-    return StoredRow(row["id"], snapshot, row["liquidations"])
+        rows = _stored_rows(connection, chain, query)
+    return rows[0] if rows else None
+
+
+def _row_query() -> Select[Any]:
+    h, m = _history.c, _markets.c
+    return (select(h.id, h.account, h.owner, h.block_number, h.block_hash, h.block_timestamp, h.health_raw,
+                   h.health_decimals, h.health, h.equity, h.requirement, h.collateral_value, h.debt_value, h.quote,
+                   h.quote_unit, h.margin_mode, h.detail, h.price_status, h.liquidations, m.protocol, m.key,
+                   m.address)
+            .join(_markets, m.id == h.market_id))
+
+
+def _stored_rows(connection: Connection, chain: str, query: Select[Any]) -> list[StoredRow]:
+    """``_row_query``'s rows as stored snapshots, with their legs."""
+    rows = connection.execute(query).mappings().all()
+    legs = _legs_by_snapshot(connection, [row["id"] for row in rows])
+    found = []
+    for row in rows:
+        health = Health(raw=row["health_raw"], decimals=row["health_decimals"], health=row["health"],
+                        equity=row["equity"], requirement=row["requirement"], collateral=row["collateral_value"],
+                        debt=row["debt_value"], quote=row["quote"], quote_unit=row["quote_unit"])
+        snapshot = PositionSnapshot(
+            chain=chain, protocol=row["protocol"], market=row["key"], market_address=row["address"],
+            account=row["account"], owner=row["owner"], legs=legs[row["id"]], health=health,
+            block=BlockRef(number=row["block_number"], hash=row["block_hash"], timestamp=row["block_timestamp"]),
+            margin_mode=MarginMode(row["margin_mode"]), price_status=row["price_status"], detail=dict(row["detail"]))
+        found.append(StoredRow(row["id"], snapshot, row["liquidations"]))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class AccruedWindow:
+    """What a position's history over a window takes where its market stored its states: ``total`` blocks in the
+    window (those with a row of the position or a state of its market, from its first row on), the sampled ones
+    each with the id of its last row at or before it, those rows, and the market's states at the sampled blocks."""
+
+    total: int
+    blocks: list[tuple[int, int]]  # (block, governing row id), oldest first
+    rows: dict[int, StoredRow]
+    states: dict[int, StoredState]
+
+
+def accrued_window(engine: Engine, *, chain: str, market: str, account: str, since: int | None, until: int | None,
+                   points: int) -> AccruedWindow | None:
+    """The position's history window over every block its market stored a state at (``[writes] mode =
+    "accrued"``) and every block it has a row at, downsampled to at most ``points`` blocks in the database
+    (``sample_indices``); None when the market stored no state in the window (its rows are the history) or the
+    position has no row at all. Read in one snapshot."""
+    h, s, m = _history.c, _states.c, _markets.c
+    with snapshot_connection(engine) as connection:
+        market_id = connection.execute(select(m.id).where(m.chain == chain, m.key == market)).scalar()
+        first = None if market_id is None else connection.execute(
+            select(func.min(h.block_number)).where(h.market_id == market_id, h.account == account)).scalar()
+        if market_id is None or first is None:
+            return None
+        low = first if since is None else max(since, first)
+        in_window: list[ColumnElement[bool]] = [s.market_id == market_id, s.block_number >= low]
+        if until is not None:
+            in_window.append(s.block_number <= until)
+        if connection.execute(select(exists().where(*in_window))).scalar() is not True:
+            return None
+        mine: list[ColumnElement[bool]] = [h.market_id == market_id, h.account == account, h.block_number >= low]
+        if until is not None:
+            mine.append(h.block_number <= until)
+        blocks = union(select(s.block_number.label("block")).where(*in_window),
+                       select(h.block_number.label("block")).where(*mine)).subquery()
+        total = connection.execute(select(func.count()).select_from(blocks)).scalar_one()
+        numbered = select(blocks.c.block, func.row_number().over(order_by=blocks.c.block).label("n")).subquery()
+        governing = (select(h.id).where(h.market_id == market_id, h.account == account,
+                                        h.block_number <= numbered.c.block)
+                     .order_by(h.block_number.desc(), h.id.desc()).limit(1).correlate(numbered).scalar_subquery())
+        query = select(numbered.c.block, governing).order_by(numbered.c.block)
+        if total > points:
+            query = query.where(numbered.c.n.in_([i + 1 for i in sample_indices(total, points)]))
+        sampled = [(block, row_id) for block, row_id in connection.execute(query)]
+        rows = {row.id: row for row in _stored_rows(
+            connection, chain, _row_query().where(h.id.in_(sorted({row_id for _, row_id in sampled}))))}
+        wanted = [block for block, row_id in sampled if rows[row_id].snapshot.block.number != block]
+        states = _states_at(connection, market_id, wanted)
+    return AccruedWindow(total, sampled, rows, states)
+
+
+def _states_at(connection: Connection, market_id: int, blocks: Sequence[int]) -> dict[int, StoredState]:
+    """The market's states stored at ``blocks`` (those it has), by block."""
+    s, b = _states.c, read_tables.blocks.c
+    found: dict[int, StoredState] = {}
+    for start in range(0, len(blocks), 500):
+        query = (select(s.block_number, s.state, s.verdicts, s.chain_status, b.hash, b.parent_hash, b.timestamp)
+                 .join(read_tables.blocks, (b.chain == s.chain) & (b.number == s.block_number))
+                 .where(s.market_id == market_id, s.block_number.in_(blocks[start:start + 500])))
+        for row in connection.execute(query).mappings():
+            found[row["block_number"]] = StoredState(
+                BlockRef(number=row["block_number"], hash=row["hash"], timestamp=row["timestamp"],
+                         parent_hash=row["parent_hash"]),
+                row["state"], dict(row["verdicts"]), row["chain_status"])
+    return found
 
 
 # -- markets ---------------------------------------------------------------------------------------------

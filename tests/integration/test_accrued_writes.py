@@ -1,6 +1,7 @@
 """Storing what accrues (``[writes] mode = "accrued"``), on the real Aave v3.0 Pool of the session devnet: a block
 stores the market's state (indexes, prices, parameters) and only the positions whose own inputs changed or whose
-figures moved more than ``epsilon``; ``indexer.history.figures_at`` derives every other block's figures. Two
+figures moved more than ``epsilon``; ``indexer.history.figures_at`` derives every other block's figures, and
+``indexer.history.history`` the position's series over every block. Two
 pipelines follow the same blocks, one writing every position every block (``mode = "all"``): at every block, every
 position's derived figures — health, legs, price status, detail, liquidation points — are the full store's."""
 
@@ -12,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from indexer.api.app import make_app
 from indexer.api.config import ApiConfig
 from indexer.devnet import advance_time, set_price
-from indexer.history import figures_at
+from indexer.history import figures_at, history
 from indexer.pipeline.chain import ChainPipeline
 from indexer.protocols.registry import rules_for
 from indexer.settings import load_settings
@@ -93,6 +94,19 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
             example = (account, got)
     # most of the figures were derived, and the blocks stored far fewer rows than the full write
     assert derived > len(dense) // 2
+    # the history series (``indexer.history.history``): every block of the full store, with its figures
+    in_series = 0
+    for account in sorted({a for (_, a, _) in dense}):
+        mine = sorted((b, row) for (_, a, b), row in dense.items() if a == account)
+        window = history(engine, rules, chain="devnet", market=MARKET, account=account, points=1000)
+        assert window.total == len(mine)
+        assert [(r.block_number, r.health_raw, r.health, r.collateral_value, r.debt_value, r.price_status)
+                for r in window.rows] == [(b, row[0], row[1], row[4], row[5], row[6]) for b, row in mine], account
+        in_series += sum(r.derived for r in window.rows)
+        sampled = history(engine, rules, chain="devnet", market=MARKET, account=account, points=2)
+        assert sampled.total == len(mine) and [r.block_number for r in sampled.rows] == (
+            [mine[0][0], mine[-1][0]] if len(mine) > 1 else [mine[0][0]])
+    assert in_series == derived
     written = {b: sum(1 for (_, _, x) in sparse if x == b) for b in blocks}
     assert written[heads[0]] == sum(1 for (_, _, x) in dense if x == heads[0])
     assert written[heads[1]] == 0  # interest alone: nothing written, every debt position derived ...
@@ -121,5 +135,13 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
         assert body["liquidations"][0]["price_key"] == got.liquidations[0]["key"]
         missing = await client.get(f"/v1/positions/devnet/{MARKET}/{account}/at/{heads[0] - 1}")
         assert missing.status == 404
+        # …/history: the derived blocks in the series too
+        response = await client.get(f"/v1/positions/devnet/{MARKET}/{account}/history?since={heads[1]}")
+        assert response.status == 200, await response.text()
+        items = (await response.json())["items"]
+        assert [i["block_number"] for i in items] == [b for b in blocks if b >= heads[1]]
+        assert [i["health_raw"] for i in items] == [str(dense[(MARKET, account, b)][0]) for b in blocks
+                                                    if b >= heads[1]]
+        assert items[-1]["derived"] is True and items[-1]["stored_block"] == got.stored_block
     finally:
         await client.close()

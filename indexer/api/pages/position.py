@@ -34,9 +34,10 @@ from indexer.api.store import run_with_engine
 from indexer.display import distance_text, health_text, price_text, short_address
 from indexer.health.nearest import NearestLiquidation, points_of
 from indexer.health.perps import PerpLine, perp_lines
+from indexer.history import history
 from indexer.protocols.registry import rules_for
 from indexer.risk.safety import SafetyPlan, to_be_safe
-from indexer.store.position_store import HistoryWindow, list_positions, position_history, position_legs
+from indexer.store.position_store import HistoryWindow, list_positions, position_legs
 from indexer.store.views import PositionView, base_to_decimal
 from indexer.types import Leg
 
@@ -71,11 +72,11 @@ def read_position(engine: Engine, *, settings: Settings, chain: str, market: str
         return None
     view = found[0]
     legs = position_legs(engine, snapshot_id=view.snapshot_id)
-    history = position_history(engine, chain=chain, market=market, account=account, points=DEFAULT_POINTS)
     rules = rules_for(settings, view.market)
+    window = history(engine, rules, chain=chain, market=market, account=account, points=DEFAULT_POINTS)
     snapshot = view.snapshot(legs)
     return PositionPage(
-        view=view, legs=legs, history=history, configured=rules is not None,
+        view=view, legs=legs, history=window, configured=rules is not None,
         points=points_of(view, rules, snapshot),
         plan=None if rules is None else to_be_safe(rules, snapshot, settings.risk.target_health),
         perps=perp_lines(rules, snapshot))
@@ -105,17 +106,18 @@ def _summary(page: PositionPage) -> str:
             f'<p class="muted">{escape(v.account)}</p>' + facts(rows))
 
 
-def history_chart(history: HistoryWindow) -> str:
-    """Health per stored snapshot, by block; nothing owed is drawn at the top (off the scale)."""
-    if not history.rows:
+def history_chart(window: HistoryWindow) -> str:
+    """Health per stored snapshot (or block derived from one), by block; nothing owed is drawn at the top."""
+    if not window.rows:
         return '<p class="muted">No stored history.</p>'
     points = [Point(x=float(row.block_number), y=math.inf if row.health is None else float(row.health),
-                    tip=f"block {row.block_number} · health {health_text(row.health)} · {row.price_status}")
-              for row in history.rows]
+                    tip=f"block {row.block_number} · health {health_text(row.health)} · {row.price_status}"
+                        + (f" · derived from block {row.stored_block}" if row.derived else ""))
+              for row in window.rows]
     chart = line_chart(points, title="health by block", x_axis=Axis("block", tick_text=lambda v: f"{int(v):,}"),
                        y_axis=Axis("health", cap=HEALTH_CAP), rules=[Rule("y", 1.0, "liquidation line")])
-    shown = f"{len(history.rows)} snapshots" if history.total == len(history.rows) else \
-        f"{len(history.rows)} of {history.total} snapshots, evenly spaced"
+    shown = f"{len(window.rows)} snapshots" if window.total == len(window.rows) else \
+        f"{len(window.rows)} of {window.total} snapshots, evenly spaced"
     return f'{chart}<p class="muted">{escape(shown)}; above {HEALTH_CAP:g} drawn at the top.</p>'
 
 
