@@ -1,11 +1,14 @@
 """Pruning old history: position history (and its per-asset rows), market states and oracle readings more than
-``keep_blocks`` below a chain's checkpoint. A history row that a latest position still points to is kept."""
+``keep_blocks`` below a chain's checkpoint. Kept of a position's rows below the cut: the one its latest position
+points to, and its last one, which holds its figures from the cut until its next row (a block that did not write
+the position — ``[writes] mode = "changed"`` or ``"accrued"`` — reads its last row at or before, and under
+``"accrued"`` advances it with the block's state), so every block kept reads as it did before the prune."""
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine, Table, delete, select
+from sqlalchemy import Engine, Table, delete, exists, select
 
 from indexer.store.models import (
     SYNC_CHECKPOINT,
@@ -33,12 +36,13 @@ def prune(engine: Engine, *, chain: str, keep_blocks: int) -> dict[str, int]:
         if head is None or keep_blocks <= 0:
             return {}
         below = head - keep_blocks
-        old = select(history.c.id).where(history.c.chain == chain, history.c.block_number < below,
-                                         history.c.id.not_in(select(positions.c.snapshot_id)))
-        conn.execute(delete(legs).where(legs.c.snapshot_id.in_(old)))
-        counts = {"history": conn.execute(delete(history).where(
-            history.c.chain == chain, history.c.block_number < below,
-            history.c.id.not_in(select(positions.c.snapshot_id)))).rowcount,
+        later = history.alias("later")
+        superseded = exists().where(later.c.market_id == history.c.market_id, later.c.account == history.c.account,
+                                    later.c.block_number > history.c.block_number, later.c.block_number < below)
+        prunable = (history.c.chain == chain, history.c.block_number < below, superseded,
+                    history.c.id.not_in(select(positions.c.snapshot_id)))
+        conn.execute(delete(legs).where(legs.c.snapshot_id.in_(select(history.c.id).where(*prunable))))
+        counts = {"history": conn.execute(delete(history).where(*prunable)).rowcount,
             "readings": conn.execute(delete(readings).where(
                 readings.c.chain == chain, readings.c.block_number < below)).rowcount,
             "market_states": conn.execute(delete(states).where(

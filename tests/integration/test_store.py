@@ -486,3 +486,36 @@ def test_upgrade_to_neutral_positions_moves_stored_aave_rows(empty_db_url: str) 
             assert compare_metadata(context, SQLModel.metadata) == []
     finally:
         engine.dispose()
+
+
+def test_retention_keeps_each_positions_last_row_below_the_cut(engine: Engine) -> None:
+    """A position written at blocks 1, 2 and 5 (its figures unchanged between): after pruning below block 4, its
+    figures at blocks 4 to 6 read as before, from its row at block 2; another written every block keeps rows 3 on."""
+    from indexer.store.position_store import row_at
+    from indexer.store.retention import prune
+
+    sparse, dense = {1, 2, 5}, set(range(1, 7))
+    for number in range(1, 7):
+        block = block_ref(number)
+        write_block(engine, chain=CHAIN, block=block, snapshots=[
+            snapshot(n, block, debt_base=(1_000 + number) * 10**8) for n, blocks in ((1, sparse), (2, dense))
+            if number in blocks])
+
+    def as_of() -> dict[tuple[int, int], int | None]:
+        found = {}
+        for who in (1, 2):
+            for number in range(4, 7):
+                row = row_at(engine, chain=CHAIN, market="aave-main", account=account(who), block=number)
+                found[who, number] = None if row is None else row.snapshot.health.debt
+        return found
+
+    before = as_of()
+    assert before[1, 4] == 1_002 * 10**8 and before[2, 4] == 1_004 * 10**8
+    counts = prune(engine, chain=CHAIN, keep_blocks=2)  # the checkpoint is block 6: rows below block 4 go
+    assert counts["history"] == 3  # account 1's row at block 1, account 2's at blocks 1 and 2
+    with engine.connect() as connection:
+        kept = sorted(connection.execute(select(PositionHistory.__table__.c.account,
+                                                PositionHistory.__table__.c.block_number)).all())
+    assert kept == [(account(1), 2), (account(1), 5)] + [(account(2), b) for b in range(3, 7)]
+    assert as_of() == before
+    assert row_counts(engine)["position_legs"] == 3 * len(kept)  # the pruned rows' legs went with them
