@@ -40,6 +40,7 @@ Alerts, margin changes and feeds are judged on every read, written or not: only 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -84,8 +85,7 @@ class WritePolicy:
                 return not _same(last, now)
         if not self.epsilon:
             return not _same(last, now)
-        ratio = Fraction(self.epsilon)
-        return not _close(last, now, _Tolerance(ratio.numerator, ratio.denominator), exact_terms)
+        return not _close(last, now, _tolerance(self.epsilon), exact_terms)
 
 
 def unchanged(read: Sequence[PositionSnapshot], written: Sequence[PositionSnapshot]) -> list[tuple[str, str]]:
@@ -113,32 +113,47 @@ class _Tolerance(NamedTuple):
     den: int
 
 
-def _near(old: int, new: int, t: _Tolerance) -> bool:
-    """``new`` within the tolerance of ``old``, relatively (exact integer arithmetic)."""
-    return old == new or abs(new - old) * t.den <= t.num * abs(old)
+@functools.lru_cache(maxsize=8)
+def _tolerance(epsilon: Decimal) -> _Tolerance:
+    ratio = Fraction(epsilon)
+    return _Tolerance(ratio.numerator, ratio.denominator)
 
 
+# The checks below run for every read position every block under an epsilon (bench/RESULTS.md, "Storing what
+# accrues"): written as plain loops over the figures, each near when ``old == new or |new - old| * den <= num * |old|``.
 def _close_health(a: Health, b: Health, t: _Tolerance) -> bool:
     if (a.health is None) != (b.health is None) or a.liquidatable != b.liquidatable:
         return False
-    if (a.decimals, a.quote, a.quote_unit) != (b.decimals, b.quote, b.quote_unit):
+    if a.decimals != b.decimals or a.quote != b.quote or a.quote_unit != b.quote_unit:
         return False
-    return (_near(a.raw, b.raw, t) and _near(a.equity, b.equity, t) and _near(a.requirement, b.requirement, t)
-            and _near(a.collateral, b.collateral, t) and _near(a.debt, b.debt, t))
+    num, den = t
+    for old, new in ((a.raw, b.raw), (a.equity, b.equity), (a.requirement, b.requirement),
+                     (a.collateral, b.collateral), (a.debt, b.debt)):
+        if old != new and abs(new - old) * den > num * abs(old):
+            return False
+    return True
 
 
 def _close_leg(a: Leg, b: Leg, t: _Tolerance, exact_terms: Collection[str]) -> bool:
-    if (a.asset, a.role, a.decimals, a.price_decimals, a.price_key, a.feed) != (
-            b.asset, b.role, b.decimals, b.price_decimals, b.price_key, b.feed) or a.terms.keys() != b.terms.keys():
+    if (a.asset != b.asset or a.role != b.role or a.decimals != b.decimals or a.price_decimals != b.price_decimals
+            or a.price_key != b.price_key or a.feed != b.feed):
         return False
-    if a.terms != b.terms and any(a.terms[k] != b.terms[k] if k in exact_terms else not _near(a.terms[k], b.terms[k], t)
-                                  for k in a.terms):
-        return False
-    return _near(a.amount, b.amount, t) and _near(a.price, b.price, t) and _near(a.value, b.value, t)
+    num, den = t
+    if a.terms != b.terms:
+        if a.terms.keys() != b.terms.keys():
+            return False
+        for key, old in a.terms.items():
+            new = b.terms[key]
+            if old != new and (key in exact_terms or abs(new - old) * den > num * abs(old)):
+                return False
+    for old, new in ((a.amount, b.amount), (a.price, b.price), (a.value, b.value)):
+        if old != new and abs(new - old) * den > num * abs(old):
+            return False
+    return True
 
 
 def _close(a: PositionSnapshot, b: PositionSnapshot, t: _Tolerance, exact_terms: Collection[str]) -> bool:
-    if (a.price_status, a.margin_mode, a.owner, len(a.legs)) != (b.price_status, b.margin_mode, b.owner, len(b.legs)):
+    if (a.price_status != b.price_status or a.margin_mode != b.margin_mode or a.owner != b.owner
+            or len(a.legs) != len(b.legs) or not _close_health(a.health, b.health, t)):
         return False
-    return _close_health(a.health, b.health, t) and all(
-        _close_leg(x, y, t, exact_terms) for x, y in zip(a.legs, b.legs, strict=True))
+    return all(_close_leg(x, y, t, exact_terms) for x, y in zip(a.legs, b.legs, strict=True))

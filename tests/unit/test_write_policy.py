@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from indexer.pipeline.changes import WritePolicy
 from indexer.types import BlockRef, Health, Leg, PositionSnapshot, Role, closing
@@ -92,3 +96,32 @@ def test_accrued_writes_a_change_of_inputs_whatever_epsilon_and_else_follows_the
     # still underivable: any change is written, however small, since no state advances its row
     assert policy.changed(grown, snapshot(11, debt=1_000_001, detail={"emode": 0, "stable": 1}), (), inputs)
     assert not policy.changed(last, supplied)  # a protocol that does not accrue: the changed rules
+
+
+@settings(max_examples=300, deadline=None)
+@given(moves=st.lists(st.integers(-3, 3), min_size=9, max_size=9), epsilon=st.sampled_from(["0.001", "0.01", "0.5"]),
+       exact=st.booleans())
+def test_epsilon_is_every_number_within_its_relative_tolerance(moves, epsilon, exact):
+    """The tolerance as defined, number by number in exact fractions, against the policy's fast checks: each
+    figure of the position (health, values, amounts, prices, numeric terms) moved by a few steps around epsilon."""
+    last = snapshot(9)
+    step = [Fraction(epsilon) * m / 2 for m in moves]  # a move of -1.5 … +1.5 times epsilon
+
+    def moved(value: int, i: int) -> int:
+        return value + int(value * step[i])
+
+    h, (c, d) = last.health, last.legs
+    now = dataclasses.replace(last, block=snapshot(10).block, health=dataclasses.replace(
+        h, raw=moved(h.raw, 0), equity=moved(h.equity, 1), requirement=moved(h.requirement, 2),
+        collateral=moved(h.collateral, 3), debt=moved(h.debt, 4)), legs=[
+        dataclasses.replace(c, amount=moved(c.amount, 5), price=moved(c.price, 6),
+                            terms={**c.terms, "liquidation_threshold": moved(8_250, 7)}),
+        dataclasses.replace(d, value=moved(d.value, 8))])
+    pairs = [(h.raw, now.health.raw), (h.equity, now.health.equity), (h.requirement, now.health.requirement),
+             (h.collateral, now.health.collateral), (h.debt, now.health.debt), (c.amount, now.legs[0].amount),
+             (c.price, now.legs[0].price), (d.value, now.legs[1].value)]
+    lt = (8_250, now.legs[0].terms["liquidation_threshold"])
+    within = all(abs(Fraction(new - old, old)) <= Fraction(epsilon) for old, new in pairs)
+    within = within and (lt[0] == lt[1] if exact else abs(Fraction(lt[1] - lt[0], lt[0])) <= Fraction(epsilon))
+    policy = WritePolicy(mode="changed", epsilon=Decimal(epsilon))
+    assert policy.changed(last, now, ["liquidation_threshold"] if exact else ()) is not within
