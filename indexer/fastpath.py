@@ -198,6 +198,12 @@ def moved_positions(sources: Mapping[str, Source], cached: Iterable[PositionSnap
 Band = tuple[Decimal | None, Decimal | None]  # healths [low, high), None: unbounded (``alerts.rules.steady_band``)
 
 
+def steady(snapshot: PositionSnapshot, band: Callable[[PositionSnapshot], Band | None]) -> bool:
+    """Whether the rules would raise and write nothing for ``snapshot`` as it is: its health in its ``band``."""
+    healths = band(snapshot)
+    return healths is not None and in_band(snapshot.health.health, healths)
+
+
 def split_steady(sources: Mapping[str, PositionRules], holders: Iterable[PositionSnapshot], move: FeedMove,
                  band: Callable[[PositionSnapshot], Band | None]) -> tuple[list[PositionSnapshot],
                                                                             list[PositionSnapshot]]:

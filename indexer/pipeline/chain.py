@@ -39,7 +39,7 @@ from indexer.chain.multicall import MulticallReader, Plan, run_plans
 from indexer.chain.rpc import RpcClient
 from indexer.discovery import accounts_in, discover, emitters, logs_query
 from indexer.errors import BelowCheckpointError, ConfigError, RpcResponseError, RpcUnavailableError
-from indexer.fastpath import Band, PositionCache, feed_move, feed_plan, split_steady
+from indexer.fastpath import Band, PositionCache, feed_move, feed_plan, split_steady, steady
 from indexer.health.nearest import encode_points
 from indexer.logs import Every
 from indexer.metrics import BLOCK_PHASE_SECONDS, REORG_DEPTH, REORGS
@@ -271,8 +271,8 @@ class ChainPipeline:
         """``channels``: the alert channels built once by the caller (default: built here from the config);
         ``on_block(chain, block, seconds)`` is called after each block's commit; ``overlap``: block B's write runs
         while block B+1 is read (commit order and crash safety as without: B commits before B+1 is written);
-        ``steady_split`` off: the fast path's rules see every holder of a moved feed (what the split is measured
-        and tested against; it stores the same)."""
+        ``steady_split`` off: the rules see every position of a full read and every holder of a moved feed on the
+        fast path (what the split is measured and tested against; it stores the same)."""
         self.settings = settings
         self.engine = engine
         self.chain = chain
@@ -591,7 +591,17 @@ class ChainPipeline:
             read.mark(moved, dependencies)
             read.snapshots += moved
         written = [*read.snapshots, *closed]
-        read.alerts = self.alerts.evaluate(block=read.block, snapshots=written, states=memory.alert_states,
+        judged = written
+        if read.move is None and self.steady_split and read.snapshots:
+            # a full read: the rules see only the positions whose health left the band where their level holds (or
+            # that must be seen whatever it is: a level pending, an oracle alert, a price not FRESH, a closing)
+            band = self.alerts.steady_bands(chain=self.chain, states=memory.alert_states, wallets=wallets,
+                                            fresh=lambda snapshot: snapshot.price_status == PriceStatus.FRESH)
+            judged = [s for s in read.snapshots if not steady(s, band)]
+            log.debug("full read chain=%s block=%d positions=%d judged=%d", self.chain, read.block.number,
+                      len(read.snapshots), len(judged))
+            judged += closed
+        read.alerts = self.alerts.evaluate(block=read.block, snapshots=judged, states=memory.alert_states,
                                            previous_health=memory.healths, wallets=wallets, now=time.time())
         margins, changes = margins_since(read.snapshots, self.reads.sources, self.exact_terms, memory.margins)
         if changes:

@@ -32,15 +32,17 @@ def set_prices(devnet, answers: dict[str, int]) -> None:
                    for symbol, answer in answers.items()], "set prices")
 
 
-@pytest.mark.parametrize("overlap", [False, True], ids=["in-turn", "overlapping"])
+@pytest.mark.parametrize("overlap,full", [(False, False), (True, False), (False, True)],
+                         ids=["in-turn", "overlapping", "full-reads"])
 async def test_judging_only_the_holders_that_may_cross_stores_what_judging_every_holder_stores(
-        devnet, chain_state, write_devnet_config, engine, tmp_path, caplog, overlap):
+        devnet, chain_state, write_devnet_config, engine, tmp_path, caplog, overlap, full):
     # hold_blocks = 1: levels wait a block (pending states, which the split must always judge); one full read, then
-    # the fast path only; one wallet with its own alert levels. "overlapping": the split pipeline catches up three
+    # the fast path only ("full-reads": a full read every block, the rules seeing only the positions outside their
+    # steady bands); one wallet with its own alert levels. "overlapping": the split pipeline catches up three
     # blocks a step, writing each block in a thread while it reads the next (the steady holders are repriced
     # before the thread starts)
     settings = load_settings(write_devnet_config(top="[alerts]\nhold_blocks = 1\n",
-                                                 tail="snapshot_every = 1000\n"))
+                                                 tail="" if full else "snapshot_every = 1000\n"))
     other = f"sqlite:///{tmp_path / 'every-holder.db'}"
     upgrade(other)
     whole_engine = make_engine(other)
@@ -64,7 +66,7 @@ async def test_judging_only_the_holders_that_may_cross_stores_what_judging_every
              {"WETH": weth * 751 // 1000}, {}, {"WETH": weth * 120 // 100}, {"WETH": weth * 1201 // 1000},
              {"stale": "DAI"}, {"WETH": weth * 90 // 100}, {"WETH": weth * 901 // 1000},
              {"WETH": weth * 902 // 1000, "DAI": dai}, {"WETH": weth * 903 // 1000}]  # DAI fresh again, same answer
-    caplog.set_level(logging.INFO, logger="indexer.pipeline.chain")
+    caplog.set_level(logging.DEBUG if full else logging.INFO, logger="indexer.pipeline.chain")
     try:
         assert await split.step() == 1 and await whole.step() == 1  # the full read both start from
         behind = 0
@@ -95,6 +97,9 @@ async def test_judging_only_the_holders_that_may_cross_stores_what_judging_every
     for name in ours:
         assert ours[name] == theirs[name], name
     # the split did leave holders out of the rules: fewer judged than held in some fast block, none in others
-    lines = [line for line in caplog.messages if line.startswith("fast path chain=devnet")]
-    counts = [(int(line.split("holders=")[1].split()[0]), int(line.split("judged=")[1].split()[0])) for line in lines]
+    lines = [line for line in caplog.messages if line.startswith("full read chain=devnet" if full else
+                                                                 "fast path chain=devnet")]
+    field = "positions=" if full else "holders="
+    counts = [(int(line.split(field)[1].split()[0]), int(line.split("judged=")[1].split()[0])) for line in lines]
     assert any(judged < holders for holders, judged in counts if holders)
+    assert not full or any(judged for _, judged in counts)  # and judged some
