@@ -332,6 +332,19 @@ Row = tuple[int, int, int, int, int, int]
 UNITS = tuple(10**n for n in range(78))  # 10**decimals, looked up rather than raised per leg
 
 
+def scaled_by_reserve(legs: Iterable[Leg], reserve_ids: Mapping[str, int]) -> dict[int, dict[str, int]] | None:
+    """Legs' scaled balances (``terms["scaled"]``) by reserve id as a read assembles them (``collateral``,
+    ``variable``): what an Aave market's state at another block advances (``Accrues.advance``). None when a leg's
+    asset is no reserve of that state."""
+    amounts: dict[int, dict[str, int]] = {}
+    for leg in legs:
+        rid = reserve_ids.get(leg.asset)
+        if rid is None:
+            return None
+        amounts.setdefault(rid, {})["collateral" if leg.role is Role.COLLATERAL else "variable"] = leg.terms["scaled"]
+    return amounts
+
+
 def counted(leg: Leg) -> bool:
     """Whether the protocol counts this collateral leg in the account figures."""
     return bool(leg.terms.get("counted", leg.terms.get("liquidation_threshold", 0) != 0))

@@ -43,6 +43,7 @@ from indexer.protocols.aave_math import (
     liquidation_points,
     ray_div,
     ray_mul,
+    scaled_by_reserve,
 )
 from indexer.protocols.aave_v2.options import AaveV2Options
 from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef
@@ -423,16 +424,12 @@ class AaveV2Adapter:
         if self.inputs(snapshot) is None or not snapshot.legs:
             return None
         layout, reserves, rounds = _from_state(state)
-        by_asset = {r.asset: r.id for r in reserves.values()}
-        amounts: dict[int, dict[str, int]] = {}
-        for leg in snapshot.legs:
-            rid = by_asset.get(leg.asset)
-            if rid is None:
-                return None
-            if leg.role is Role.COLLATERAL:
-                amounts.setdefault(rid, {})["collateral"] = leg.terms["scaled"]
-            else:
-                amounts.setdefault(rid, {}).update(variable=leg.terms["scaled"], stable=0)
+        amounts = scaled_by_reserve(snapshot.legs, {r.asset: r.id for r in reserves.values()})
+        if amounts is None:
+            return None
+        for held in amounts.values():
+            if "variable" in held:
+                held["stable"] = 0  # a stable debt is never advanced (``inputs``)
         return self._snapshot(snapshot.account, block, layout, reserves, int(snapshot.detail["user_configuration"]),
                               amounts, rounds)
 

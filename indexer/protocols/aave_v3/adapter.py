@@ -46,6 +46,7 @@ from indexer.protocols.aave_math import (
     liquidation_points,
     ray_div,
     ray_mul,
+    scaled_by_reserve,
 )
 from indexer.protocols.aave_math import amount_reaching as aave_amount_reaching
 from indexer.protocols.aave_math import health_at_amount as aave_health_at_amount
@@ -689,14 +690,9 @@ class AaveV3Adapter:
         if self.inputs(snapshot) is None or not snapshot.legs:
             return None
         layout, reserves, emodes, source_prices, rounds, held = _from_state(state)
-        by_asset = {r.asset: r.id for r in reserves.values()}
-        amounts: dict[int, dict[str, int]] = {}
-        for leg in snapshot.legs:
-            rid = by_asset.get(leg.asset)
-            if rid is None:
-                return None
-            amounts.setdefault(rid, {})["collateral" if leg.role is Role.COLLATERAL else "variable"] = \
-                leg.terms["scaled"]
+        amounts = scaled_by_reserve(snapshot.legs, {r.asset: r.id for r in reserves.values()})
+        if amounts is None:
+            return None
         bits = int(snapshot.detail["user_configuration"])
         emode = int(snapshot.detail["emode_category"])
         source_of_asset = {r.asset: r.source for r in reserves.values()}
