@@ -44,7 +44,7 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
     async def follow() -> None:
         await steps(dense_pipeline, sparse_pipeline)
         heads.append(int(devnet.rpc.call("eth_blockNumber", []), 16))
-    singles, supply_only = devnet.accounts_of("single"), devnet.accounts_of("supply_only")
+    singles = devnet.accounts_of("single")
     try:
         await follow()
         # half a day of interest: every debt moves, by less than epsilon (the feeds' heartbeat is a day: a feed
@@ -62,11 +62,7 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
         act.send(supplier.address, act.pool, "supply(address,uint256,address,uint16)", asset, 1, supplier.address, 0)
         await follow()
 
-        switcher, emode = supply_only[1], supply_only[2]
-        ((symbol, _), *_) = switcher.supplies.items()
-        act.send(switcher.address, act.pool, "setUserUseReserveAsCollateral(address,bool)",
-                 devnet.deployment.reserve(symbol)["asset"], False)
-        act.send(emode.address, act.pool, "setUserEMode(uint8)", 1)
+        act.collateral_off_and_emode()
         advance_time(devnet.url, 3_600)
         await follow()
 

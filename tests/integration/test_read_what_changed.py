@@ -43,6 +43,14 @@ class Actions:
         self.send(account, asset, "approve(address,uint256)", self.pool, MAX)
         return asset
 
+    def collateral_off_and_emode(self) -> None:
+        """The second "supply_only" account turns its first supply's collateral off, the third enters eMode 1."""
+        switcher, emode = self.devnet.accounts_of("supply_only")[1:3]
+        ((symbol, _), *_) = switcher.supplies.items()
+        self.send(switcher.address, self.pool, "setUserUseReserveAsCollateral(address,bool)",
+                  self.devnet.deployment.reserve(symbol)["asset"], False)
+        self.send(emode.address, self.pool, "setUserEMode(uint8)", 1)
+
 
 def following(devnet, engine, settings, nth: int) -> tuple[ChainPipeline, Actions, Any, str, int]:
     """A pipeline following every devnet account (tracked), its actions, and the ``nth`` account of kind "single"
@@ -105,11 +113,7 @@ async def test_reading_what_changed_stores_what_reading_every_account_stores(
                  receiver.address, supplied // 2)
         await steps(whole, changes)
 
-        switcher, emode = supply_only[1], supply_only[2]
-        ((symbol, _), *_) = switcher.supplies.items()
-        act.send(switcher.address, act.pool, "setUserUseReserveAsCollateral(address,bool)",
-                 devnet.deployment.reserve(symbol)["asset"], False)
-        act.send(emode.address, act.pool, "setUserEMode(uint8)", 1)
+        act.collateral_off_and_emode()
         advance_time(devnet.url, 3_600)
         await steps(whole, changes)
 
