@@ -372,18 +372,25 @@ def sync(obj: Context, block: int | None, chains: tuple[str, ...]) -> None:
               help="Riskiest first, or largest debt first.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per position (exact figures as strings).")
+@click.option("--at", "at_block", type=click.IntRange(min=0), default=None, metavar="BLOCK",
+              help="The positions' figures at BLOCK: the row stored at or before it, or (storing what accrues) "
+                   "derived from it with the market's state at BLOCK. The filters select on the latest figures.")
 @pass_ctx
 def positions(obj: Context, wallet: str | None, max_health: Decimal | None, price_status: str | None,
               chain: str | None, protocol: str | None, market: str | None, margin_mode: str | None,
-              side: str | None, min_debt: Decimal | None, sort: str, limit: int | None, as_json: bool) -> None:
+              side: str | None, min_debt: Decimal | None, sort: str, limit: int | None, as_json: bool,
+              at_block: int | None) -> None:
     """Latest stored positions, riskiest first; perps also one line each (side, size, entry, mark, PnL, leverage,
-    margin mode, liquidation price)."""
+    margin mode, liquidation price). With --at BLOCK, their figures at that block."""
 
     filters: dict[str, Any] = {
         "wallet": _resolve_wallet(obj, wallet), "max_health": max_health,
         "price_status": price_status and price_status.upper(), "chain": chain, "protocol": protocol,
         "market": market, "margin_mode": margin_mode, "side": side, "limit": limit, "min_debt": min_debt,
         "sort": sort}
+    if at_block is not None:
+        _print_positions_at(obj, at_block, as_json, **filters)
+        return
     if as_json:
         rows = _query_positions(obj, **filters)
         from indexer.api.shapes import position
@@ -460,6 +467,43 @@ def _print_positions(obj: Context, *, max_health: Decimal | None = None, **filte
     remarks = sorted({note for p in rows for note in p.notes})
     for note in remarks:  # what "held" and "unverified" mean for the rows shown
         console.print(f"  {note}", markup=False, highlight=False)
+
+
+def _print_positions_at(obj: Context, block: int, as_json: bool, **filters: Any) -> None:
+    """The selected positions' figures at ``block`` (``indexer.history.figures_at``), in the selection's order; a
+    position with no row at or before it is left out, and said so."""
+    from indexer.api.shapes import position_at
+    from indexer.history import figures_at
+    from indexer.protocols.registry import rules_for
+
+    rows = _query_positions(obj, **filters)
+    found = []
+    for p in rows:
+        rules = rules_for(obj.settings, p.market)
+        figures = figures_at(obj.engine(), rules, chain=p.chain, market=p.market, account=p.account, block=block)
+        if figures is not None:
+            found.append((p, position_at(figures, rules)))
+    if as_json:
+        click.echo(json.dumps([body for _, body in found], indent=2))
+    elif found:
+        from indexer.tables import Column, print_table
+
+        columns = [Column("health", 0, "right"), Column("account", 0), Column("market", 4),
+                   Column("collateral", 2, "right"), Column("debt", 3, "right"), Column("prices", 1),
+                   Column("from", 5, "right")]
+        cells = []
+        for p, b in found:
+            who = short_address(p.account) + (f" {plain_text(p.wallet_label)}" if p.wallet_label else "")
+            source = f"derived from {b['stored_block']}" if b["derived"] else f"row at {b['stored_block']}"
+            cells.append([health_text(None if b["health"] is None else Decimal(b["health"])), who, p.market,
+                          money_text(Decimal(b["collateral_value"]), b["quote"]),
+                          money_text(Decimal(b["debt_value"]), b["quote"]), b["price_status"], source])
+        print_table(f"Positions at block {block:,}", columns, cells, [None] * len(cells))
+    if len(found) < len(rows):
+        click.echo(f"{len(rows) - len(found)} of {len(rows)} selected positions have no row at or before block "
+                   f"{block:,}", err=True)
+    elif not rows:
+        click.echo("no stored position matches these filters", err=True)
 
 
 def _print_perps(obj: Context, rows: list[PositionView], console: Console) -> None:

@@ -13,13 +13,13 @@ from indexer.api.errors import ApiError
 from indexer.api.keys import SETTINGS
 from indexer.api.models import MAX_LIMIT, HistoryQuery, NoQuery, PositionAtPath, PositionPath, PositionsQuery
 from indexer.api.store import run_query, run_with_engine
-from indexer.health.nearest import NearestLiquidation, liquidation_prices, points_of, stored_liquidations
+from indexer.health.nearest import points_of, stored_liquidations
 from indexer.health.perps import perp_lines, stored_perp_lines
 from indexer.history import Figures, figures_at, history
 from indexer.protocols.registry import rules_for
 from indexer.risk.safety import to_be_safe
 from indexer.store.position_store import PositionSort, list_positions, position_legs, positions_page
-from indexer.store.views import PositionView, base_to_decimal
+from indexer.store.views import PositionView
 from indexer.types import Leg
 
 
@@ -116,23 +116,4 @@ async def at_handler(request: web.Request) -> web.Response:
     if figures is None:
         raise ApiError(404, "no stored row of this position at or before this block", chain=chain, market=market,
                        account=account, block=block)
-    snapshot, health = figures.snapshot, figures.snapshot.health
-    points: list[NearestLiquidation] | None
-    if figures.liquidations is not None:
-        points = [NearestLiquidation.decode(p) for p in figures.liquidations]
-    else:
-        points = liquidation_prices(rules, snapshot) if rules is not None else None
-    unit = health.quote_unit
-    return web.json_response({
-        "chain": chain, "market": market, "account": account, "block": block,
-        "stored_block": figures.stored_block, "derived": figures.derived,
-        "block_hash": snapshot.block.hash, "block_timestamp": snapshot.block.timestamp,
-        "health": shapes.dec(health.health), "health_raw": str(health.raw), "health_decimals": health.decimals,
-        "quote": health.quote, "collateral_value": shapes.dec(base_to_decimal(health.collateral, unit)),
-        "debt_value": shapes.dec(base_to_decimal(health.debt, unit)),
-        "equity": shapes.dec(base_to_decimal(health.equity, unit)),
-        "requirement": shapes.dec(base_to_decimal(health.requirement, unit)),
-        "price_status": str(snapshot.price_status), "detail": shapes.detail(snapshot.detail),
-        "liquidations": None if points is None else [shapes.liquidation(p) for p in points],
-        "legs": [shapes.leg(g, unit) for g in snapshot.legs],
-    })
+    return web.json_response(shapes.position_at(figures, rules))

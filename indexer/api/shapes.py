@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
     from indexer.health.nearest import NearestLiquidation
     from indexer.health.perps import PerpLine
+    from indexer.history import Figures
+    from indexer.protocols.base import PositionRules
 
 
 def dec(value: Decimal | None) -> str | None:
@@ -175,4 +177,31 @@ def alert(a: dict[str, Any]) -> dict[str, Any]:
         "events": [{**{k: e[k] for k in _EVENT_FIELDS},
                     "deliveries": [{k: d[k] for k in _DELIVERY_FIELDS} for d in e["deliveries"]]}
                    for e in a["events"]],
+    }
+
+
+def position_at(figures: Figures, rules: PositionRules | None) -> dict[str, Any]:
+    """A position's figures at a block (``indexer.history.figures_at``): ``GET …/at/{block}``, ``indexer positions
+    --at``. Its liquidation points as stored, else computed by ``rules`` (None: not known)."""
+    from indexer.health.nearest import NearestLiquidation, liquidation_prices
+
+    snapshot, health = figures.snapshot, figures.snapshot.health
+    points: list[NearestLiquidation] | None
+    if figures.liquidations is not None:
+        points = [NearestLiquidation.decode(p) for p in figures.liquidations]
+    else:
+        points = liquidation_prices(rules, snapshot) if rules is not None else None
+    unit = health.quote_unit
+    return {
+        "chain": snapshot.chain, "market": snapshot.market, "account": snapshot.account, "block": figures.block,
+        "stored_block": figures.stored_block, "derived": figures.derived,
+        "block_hash": snapshot.block.hash, "block_timestamp": snapshot.block.timestamp,
+        "health": dec(health.health), "health_raw": str(health.raw), "health_decimals": health.decimals,
+        "quote": health.quote, "collateral_value": dec(base_to_decimal(health.collateral, unit)),
+        "debt_value": dec(base_to_decimal(health.debt, unit)),
+        "equity": dec(base_to_decimal(health.equity, unit)),
+        "requirement": dec(base_to_decimal(health.requirement, unit)),
+        "price_status": str(snapshot.price_status), "detail": detail(snapshot.detail),
+        "liquidations": None if points is None else [liquidation(p) for p in points],
+        "legs": [leg(g, unit) for g in snapshot.legs],
     }

@@ -7,6 +7,11 @@ position's derived figures — health, legs, price status, detail, liquidation p
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -28,7 +33,8 @@ MARKET = "devnet-aave-v3"
 
 async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_state, write_devnet_config, engine,
                                                                  tmp_path):
-    accrued = load_settings(write_devnet_config(top='[writes]\nmode = "accrued"\nepsilon = 0.01\n'))
+    accrued_config = write_devnet_config(top='[writes]\nmode = "accrued"\nepsilon = 0.01\n')
+    accrued = load_settings(accrued_config)
     everything = load_settings(write_devnet_config(top='[writes]\nmode = "all"\n', name="all"))
     full_url = f"sqlite:///{tmp_path / 'full.db'}"
     upgrade(full_url)
@@ -139,5 +145,21 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
         assert [i["health_raw"] for i in items] == [str(dense[(MARKET, account, b)][0]) for b in blocks
                                                     if b >= heads[1]]
         assert items[-1]["derived"] is True and items[-1]["stored_block"] == got.stored_block
+        at_route = body
     finally:
         await client.close()
+
+    # the CLI: `indexer positions --wallet A --at BLOCK` (JSON: the route's body; the table says where figures come
+    # from), and a block before any row of it
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "INDEXER_CONFIG")}
+    env["INDEXER_CONFIG"] = str(accrued_config)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "indexer", "positions", "--wallet", account, *args], env=env,
+                              capture_output=True, text=True, timeout=120, check=True)
+
+    assert json.loads(cli("--at", str(heads[-1]), "--json").stdout) == [at_route]
+    table = cli("--at", str(heads[-1])).stdout
+    assert f"Positions at block {heads[-1]:,}" in table and f"derived from {got.stored_block}" in table
+    early = cli("--at", str(heads[0] - 1))
+    assert "1 of 1 selected positions have no row at or before block" in early.stderr
