@@ -17,6 +17,7 @@ from sqlalchemy import (
     update,
 )
 
+from indexer.store.bulk import executemany, insert_rows
 from indexer.store.models import (
     Alert,
     AlertEvent,
@@ -25,6 +26,7 @@ from indexer.store.models import (
     MarginChange,
     Silence,
 )
+from indexer.store.types import utc_now
 from indexer.store.upsert import upsert_insert
 
 _alerts: Table = Alert.__table__  # type: ignore[attr-defined]
@@ -106,8 +108,9 @@ def write_alerts(connection: Connection, writes: Any) -> None:
     """``writes`` is an ``indexer.alerts.engine.AlertWrites``."""
     if writes is None:
         return
-    if writes.new_alerts:
-        connection.execute(_alerts.insert(), writes.new_alerts)
+    # plain inserts and the states' upsert through the driver (Postgres: COPY), as a block's position rows: a feed
+    # update's alert transaction carries a row or more per crossing holder (``indexer.store.bulk``)
+    insert_rows(connection, _alerts, writes.new_alerts)
     if writes.alert_updates:
         connection.execute(
             update(_alerts).where(_alerts.c.id == bindparam("alert_id")).values(
@@ -115,18 +118,20 @@ def write_alerts(connection: Connection, writes: Any) -> None:
                 resolved_block=bindparam("resolved_block"), updated_block=bindparam("updated_block"),
                 price_status=bindparam("price_status"), health=bindparam("health")),
             [{**row, "alert_id": row["id"]} for row in writes.alert_updates])
-    if writes.events:
-        connection.execute(_events.insert(), writes.events)
+    events = writes.events
+    if events and "created_at" not in events[0]:  # the column's default, which only SQLAlchemy's insert would add
+        at = utc_now()
+        events = [{**row, "created_at": at} for row in events]
+    insert_rows(connection, _events, events)
     if writes.deliveries:
-        connection.execute(_deliveries.insert(), _held_back(connection, writes))
-    if getattr(writes, "margin_changes", None):
-        connection.execute(_margin_changes.insert(), writes.margin_changes)
+        insert_rows(connection, _deliveries, _held_back(connection, writes))
+    insert_rows(connection, _margin_changes, getattr(writes, "margin_changes", None) or [])
     if writes.states:
         statement = upsert_insert(connection, _states)
         fields = ("level", "pending", "pending_since", "alert_id", "updated_block")
-        connection.execute(statement.on_conflict_do_update(
+        executemany(connection, statement.on_conflict_do_update(
             index_elements=["chain", "market", "account", "family"],
-            set_={f: statement.excluded[f] for f in fields}), writes.states)
+            set_={f: statement.excluded[f] for f in fields}), _states, writes.states)
 
 
 @dataclass(frozen=True, slots=True)
