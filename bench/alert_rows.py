@@ -16,32 +16,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import indexer.store.alert_store as alert_store
+from bench.bulk import _sqlalchemy_executemany, _sqlalchemy_insert, print_ways
 from bench.scale import _store
 from indexer.alerts.engine import AlertWrites
 from indexer.alerts.message import AlertMessage, LiquidationPrice, SafeStep
 from indexer.store.db import make_engine, upgrade
 
 _DRIVER = (alert_store.executemany, alert_store.insert_rows)
-
-
-def _sqlalchemy_executemany(connection: Any, statement: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        connection.execute(statement, list(rows))
-
-
-def _sqlalchemy_insert(connection: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        connection.execute(table.insert(), list(rows))
 
 
 def _use(driver: bool) -> None:
@@ -103,15 +91,9 @@ def main(count: int, repeat: int, postgres: str | None) -> None:
             _use(True)
             engine.dispose()
 
-    def spread(values: list[float]) -> str:
-        return f"{statistics.median(values):.3f} s ({min(values):.3f} – {max(values):.3f})"
-
     print(f"{count:,} crossings a block ({count:,} alerts, events and states, {2 * count:,} outbox rows), stored in "
           f"{store}, {repeat} blocks each way, alternating\n")
-    print("| measurement | driver's executemany (Postgres: COPY) | SQLAlchemy's executemany (the baseline) | ratio |\n"
-          "| --- | --- | --- | --- |")
-    ratio = statistics.median(seconds[False]) / statistics.median(seconds[True])
-    print(f"| the alert rows' transaction | {spread(seconds[True])} | {spread(seconds[False])} | {ratio:.2f}× |")
+    print_ways([("the alert rows' transaction", seconds)], digits=3)
 
 
 if __name__ == "__main__":

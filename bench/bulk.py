@@ -99,14 +99,20 @@ async def main(borrowers: int, markets: int, repeat: int, postgres: str | None) 
         chain_module.write_block = write_block
         heap.stop()
 
-    def spread(values: list[float]) -> str:
-        return f"{statistics.median(values):.2f} s ({min(values):.2f} – {max(values):.2f})"
-
     print(f"{borrowers:,} borrowers × {markets} markets = {borrowers * markets:,} positions, stored in {store}, "
           f"{repeat} blocks each way, alternating\n")
+    print_ways([("write_block (the block's transaction)", writes), ("the whole block", blocks)])
+
+
+def print_ways(rows: Sequence[tuple[str, Mapping[bool, list[float]]]], digits: int = 2) -> None:
+    """A table of measurements taken both ways (True: through the driver), medians and spreads, and the ratio."""
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.{digits}f} s ({min(values):.{digits}f} – {max(values):.{digits}f})"
+
     print("| measurement | driver's executemany (Postgres: COPY) | SQLAlchemy's executemany (the baseline) | ratio |\n"
           "| --- | --- | --- | --- |")
-    for name, values in (("write_block (the block's transaction)", writes), ("the whole block", blocks)):
+    for name, values in rows:
         ratio = statistics.median(values[False]) / statistics.median(values[True])
         print(f"| {name} | {spread(values[True])} | {spread(values[False])} | {ratio:.2f}× |")
 
