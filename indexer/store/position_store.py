@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    RowMapping,
     Select,
     and_,
     case,
@@ -361,16 +362,21 @@ class StoredState:
 def market_state(engine: Engine, *, chain: str, market: str, block: int) -> StoredState | None:
     """The market's state stored at exactly ``block``, or None (not stored: another write mode, a block the fast
     path served, pruned, or never read)."""
-    s, b = _states.c, read_tables.blocks.c
-    query = (select(s.state, s.verdicts, s.chain_status, b.hash, b.parent_hash, b.timestamp)
-             .join(_markets, _markets.c.id == s.market_id)
-             .join(read_tables.blocks, (b.chain == s.chain) & (b.number == s.block_number))
-             .where(_markets.c.chain == chain, _markets.c.key == market, s.chain == chain, s.block_number == block))
+    query = _state_query().join(_markets, _markets.c.id == _states.c.market_id).where(
+        _markets.c.chain == chain, _markets.c.key == market, _states.c.chain == chain, _states.c.block_number == block)
     with snapshot_connection(engine) as connection:
         row = connection.execute(query).mappings().first()
-    if row is None:
-        return None
-    return StoredState(BlockRef(number=block, hash=row["hash"], timestamp=row["timestamp"],
+    return None if row is None else _stored_state(row)
+
+
+def _state_query() -> Select[Any]:
+    s, b = _states.c, read_tables.blocks.c
+    return (select(s.block_number, s.state, s.verdicts, s.chain_status, b.hash, b.parent_hash, b.timestamp)
+            .join(read_tables.blocks, (b.chain == s.chain) & (b.number == s.block_number)))
+
+
+def _stored_state(row: RowMapping) -> StoredState:
+    return StoredState(BlockRef(number=row["block_number"], hash=row["hash"], timestamp=row["timestamp"],
                                 parent_hash=row["parent_hash"]),
                        row["state"], dict(row["verdicts"]), row["chain_status"])
 
@@ -476,17 +482,12 @@ def accrued_window(engine: Engine, *, chain: str, market: str, account: str, sin
 
 def _states_at(connection: Connection, market_id: int, blocks: Sequence[int]) -> dict[int, StoredState]:
     """The market's states stored at ``blocks`` (those it has), by block."""
-    s, b = _states.c, read_tables.blocks.c
     found: dict[int, StoredState] = {}
     for start in range(0, len(blocks), 500):
-        query = (select(s.block_number, s.state, s.verdicts, s.chain_status, b.hash, b.parent_hash, b.timestamp)
-                 .join(read_tables.blocks, (b.chain == s.chain) & (b.number == s.block_number))
-                 .where(s.market_id == market_id, s.block_number.in_(blocks[start:start + 500])))
+        query = _state_query().where(_states.c.market_id == market_id,
+                                     _states.c.block_number.in_(blocks[start:start + 500]))
         for row in connection.execute(query).mappings():
-            found[row["block_number"]] = StoredState(
-                BlockRef(number=row["block_number"], hash=row["hash"], timestamp=row["timestamp"],
-                         parent_hash=row["parent_hash"]),
-                row["state"], dict(row["verdicts"]), row["chain_status"])
+            found[row["block_number"]] = _stored_state(row)
     return found
 
 
