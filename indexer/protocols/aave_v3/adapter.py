@@ -54,6 +54,7 @@ from indexer.protocols.aave_v3.options import AaveV3Options
 from indexer.protocols.aave_v3.revisions import (
     BY_NAME,
     Applied,
+    Rules,
     collateral_balance,
     collateral_seized,
     collateral_terms,
@@ -479,17 +480,23 @@ class AaveV3Adapter:
         mismatched: list[Address] = []
         compared = 0
         offset = 0
+        contexts: dict[tuple[int, int], _LegContext | None] = {}
         for (account, bits, emode, onchain), wanted in zip(users, wanted_by_user, strict=True):
-            amounts: dict[int, dict[str, int]] = rebuilt[account].amounts if account in rebuilt else {}
-            for rid, kind in wanted:
-                amounts.setdefault(rid, {})[kind] = results[offset][0]
-                offset += 1
-            if unchanged is not None:
-                kept[account] = Inputs(bits, emode, amounts)
-                if account in vouched and vouched[account] != kept[account]:
-                    drifted.append(account)
+            if account in rebuilt:
+                amounts = rebuilt[account].amounts
+                if unchanged is not None:
+                    kept[account] = rebuilt[account]
+            else:
+                amounts = {}
+                for rid, kind in wanted:
+                    amounts.setdefault(rid, {})[kind] = results[offset][0]
+                    offset += 1
+                if unchanged is not None:
+                    kept[account] = Inputs(bits, emode, amounts)
+                    if account in vouched and vouched[account] != kept[account]:
+                        drifted.append(account)
             snapshot = self._snapshot(account, block, layout, reserves, bits, emode, emodes,
-                                      source_prices, amounts, source_of_asset, rounds, held)
+                                      source_prices, amounts, source_of_asset, rounds, held, contexts)
             if snapshot is None:
                 unpriced.append(account)
                 continue
@@ -515,40 +522,31 @@ class AaveV3Adapter:
                   reserves: dict[int, Reserve], bits: int, emode: int, emodes: dict[int, EModeCategory],
                   source_prices: dict[Address, int | None], amounts: dict[int, dict[str, int]],
                   source_of_asset: dict[Address, Address | None], rounds: dict[Address, int | None],
-                  sentinel_held: bool) -> PositionSnapshot | None:
+                  sentinel_held: bool, contexts: dict[tuple[int, int], _LegContext | None] | None = None
+                  ) -> PositionSnapshot | None:
         """The position, or None when the protocol cannot price one of its assets (its view would revert).
 
         Each reserve the account touches gives a collateral leg (collateral bit set; counted only with
         LT ≠ 0) and/or a debt leg (borrowing bit set); the leg's price key is the eMode category's price
-        source when it has one and the asset is in the category (v3.0–v3.1), else the asset itself."""
+        source when it has one and the asset is in the category (v3.0–v3.1), else the asset itself.
+        ``contexts``: what a reserve's legs take from the block in an eMode category (``_leg_context``), kept
+        across the accounts of one read."""
         rules = layout.applied.rules
-        category = emodes.get(emode)
+        precise = rules.precise
         places = len(str(layout.base_unit)) - 1
+        if contexts is None:
+            contexts = {}
         legs: list[Leg] = []
+        rows: list[tuple[int, int, int, int, int, int]] = []  # ``account_totals``' rows, as ``leg_rows`` gives them
         for rid in sorted(amounts):
-            reserve, got = reserves[rid], amounts[rid]
-            in_emode = category is not None and category.holds(reserve, emode)
-            price, key = reserve.price, reserve.asset
-            if category and category.price_source != ZERO_ADDRESS and in_emode:
-                price, key = source_prices[category.price_source], category.price_source
-            if price is None:
+            context = contexts.get((rid, emode), _UNBUILT)
+            if context is _UNBUILT:
+                context = contexts[rid, emode] = _leg_context(
+                    rules, reserves[rid], emodes.get(emode), emode, block, source_prices, source_of_asset, rounds)
+            if context is None:
                 return None
-            feed = source_of_asset.get(key)
-            unit = UNITS[reserve.decimals]
-            # GenericLogic.calculateUserAccountData (aave-v3-core 1.x, aave-v3-origin v3.2–v3.4): collateral counts
-            # only if the reserve's own LT is not 0, and adds LTV only if the reserve's own LTV is not 0 — in
-            # eMode too, where the category's figures replace them
-            # (`if (vars.ltv != 0) avgLtv += balance * (inEMode ? eModeLtv : ltv)`)
-            # v3.6+ (ValidationLogic.getUserReserveLtv): in its category a collateral takes the category's LT and
-            # LTV whatever the reserve's own, the LTV zeroed by the category's ltvzero bitmap; v3.7: an isolated
-            # category zeroes the LTV of collateral outside it
-            ltv, lt, in_total = collateral_terms(
-                rules, ltv=reserve.ltv, lt=reserve.liquidation_threshold,
-                category=(category.ltv, category.liquidation_threshold) if in_emode and category else None,
-                ltv_zeroed=bool(category and category.ltvzero_bitmap >> rid & 1),
-                isolated_outside=bool(category and category.isolated and not in_emode))
-            grace = {"grace_until": reserve.grace_until} if reserve.grace_until >= block.timestamp else {}
-            round_id = rounds.get(feed) if feed else None
+            reserve, price, key, feed, unit, ltv, lt, in_total, bonus, grace, round_id = context
+            got = amounts[rid]
             if bits >> (2 * rid + 1) & 1:
                 # v3.5+ `getATokenBalance`: rayMulFloor; before, rayMul (half-up)
                 collateral = collateral_balance(rules, got["collateral"], reserve.normalized_income)
@@ -557,18 +555,17 @@ class AaveV3Adapter:
                     amount=collateral, price=price, price_decimals=places, price_key=key,
                     value=collateral * price // unit if in_total else 0, feed=feed, round_id=round_id,
                     terms={"liquidation_threshold": lt, "ltv": ltv, "counted": int(in_total),
-                           # LiquidationLogic: the category's bonus for collateral in the user's category
-                           "liquidation_bonus": category.liquidation_bonus if in_emode and category
-                           else reserve.liquidation_bonus,
+                           "liquidation_bonus": bonus,
                            # the aToken's scaled balance and the income index: what a supply's rounding starts from
                            "scaled": got["collateral"], "index": reserve.normalized_income, **grace}))
+                rows.append((collateral if in_total else 0, 0, price, unit, ltv, lt))
             if bits >> (2 * rid) & 1:
                 # v3.5+ `getVTokenBalance`: rayMulCeil, valued rounding up; v3.0–v3.1 add the stable debt
                 variable = got.get("variable", 0)
                 if "variable_balance" in got:
                     debt = got["variable_balance"]
                     value = debt * price // unit
-                    terms = grace
+                    terms = dict(grace)
                 else:
                     debt = debt_balance(rules, variable, reserve.normalized_debt, got.get("stable", 0))
                     value = debt_value(rules, debt, price, unit)
@@ -577,21 +574,26 @@ class AaveV3Adapter:
                     if got.get("stable"):  # v3.0–v3.1: a stable debt, grown at its own rate (no ``advance``)
                         terms["stable"] = got["stable"]
                 legs.append(Leg(asset=reserve.asset, symbol=reserve.symbol, decimals=reserve.decimals, role=Role.DEBT,
-                                amount=debt, price=price, price_decimals=places, price_key=key, value=value, feed=feed,
-                                round_id=round_id, terms=terms))
+                                amount=debt, price=price, price_decimals=places, price_key=key,
+                                value=value, feed=feed, round_id=round_id, terms=terms))
+                rows.append((0, debt, price, unit, 0, 0))
         detail: dict[str, Any] = {"emode_category": emode, "user_configuration": str(bits),
                                   "pool_revision": layout.revision, "rules": rules.name}
         if not layout.applied.verified:
             detail["unverified"] = layout.applied.why
         if sentinel_held:
             detail["sentinel_held"] = True
+        # what ``_recompute`` does, from the rows built beside the legs
+        c, d, available, avg_lt, avg_ltv, hf = account_totals(rows, precise)
+        detail.update(liquidation_threshold=avg_lt, ltv=avg_ltv, available_borrows=available)
         snapshot = PositionSnapshot(
             chain=self.market.chain, protocol=self.kind, market=self.market.key,
             market_address=self.market.address, account=account, block=block, legs=legs,
-            health=Health(raw=0, decimals=HF_DECIMALS, health=None, equity=0, requirement=0, collateral=0, debt=0,
-                          quote=QUOTE, quote_unit=layout.base_unit),
+            health=health_of(c, d, avg_lt, hf, quote=QUOTE, quote_unit=layout.base_unit, precise=precise),
             detail=detail)
-        return self._recompute(snapshot)
+        self._mark_held(snapshot)
+        self._mark_liquidation(snapshot)
+        return snapshot
 
     @staticmethod
     def _precise(snapshot: PositionSnapshot) -> bool:
@@ -786,6 +788,43 @@ class AaveV3Adapter:
 
 _RESERVE_FIELDS = tuple(f.name for f in dataclasses.fields(Reserve))
 _EMODE_FIELDS = tuple(f.name for f in dataclasses.fields(EModeCategory))
+
+
+# A reserve's legs as one block gives them to an account in an eMode category: (reserve, price, price key, feed,
+# unit, LTV, LT, counted, liquidation bonus, grace terms, feed round). The same for every account of a read.
+_LegContext = tuple[Reserve, int, Address, "Address | None", int, int, int, bool, int, dict[str, int], "int | None"]
+_UNBUILT: Any = object()
+
+
+def _leg_context(rules: Rules, reserve: Reserve, category: EModeCategory | None, emode: int, block: BlockRef,
+                 source_prices: Mapping[Address, int | None], source_of_asset: Mapping[Address, Address | None],
+                 rounds: Mapping[Address, int | None]) -> _LegContext | None:
+    """What ``_snapshot`` takes from the block for a reserve's legs in eMode category ``emode`` (``category``: its
+    figures, None outside eMode or when unread); None when the protocol cannot price the reserve."""
+    in_emode = category is not None and category.holds(reserve, emode)
+    price, key = reserve.price, reserve.asset
+    if category is not None and category.price_source != ZERO_ADDRESS and in_emode:
+        price, key = source_prices[category.price_source], category.price_source
+    if price is None:
+        return None
+    feed = source_of_asset.get(key)
+    # GenericLogic.calculateUserAccountData (aave-v3-core 1.x, aave-v3-origin v3.2–v3.4): collateral counts
+    # only if the reserve's own LT is not 0, and adds LTV only if the reserve's own LTV is not 0 — in
+    # eMode too, where the category's figures replace them
+    # (`if (vars.ltv != 0) avgLtv += balance * (inEMode ? eModeLtv : ltv)`)
+    # v3.6+ (ValidationLogic.getUserReserveLtv): in its category a collateral takes the category's LT and
+    # LTV whatever the reserve's own, the LTV zeroed by the category's ltvzero bitmap; v3.7: an isolated
+    # category zeroes the LTV of collateral outside it
+    ltv, lt, in_total = collateral_terms(
+        rules, ltv=reserve.ltv, lt=reserve.liquidation_threshold,
+        category=(category.ltv, category.liquidation_threshold) if in_emode and category else None,
+        ltv_zeroed=bool(category and category.ltvzero_bitmap >> reserve.id & 1),
+        isolated_outside=bool(category and category.isolated and not in_emode))
+    grace = {"grace_until": reserve.grace_until} if reserve.grace_until >= block.timestamp else {}
+    # LiquidationLogic: the category's bonus for collateral in the user's category
+    bonus = category.liquidation_bonus if in_emode and category else reserve.liquidation_bonus
+    return (reserve, price, key, feed, UNITS[reserve.decimals], ltv, lt, in_total, bonus, grace,
+            rounds.get(feed) if feed else None)
 
 
 def _state(layout: Layout, reserves: Mapping[int, Reserve], emodes: Mapping[int, EModeCategory],
