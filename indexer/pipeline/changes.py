@@ -69,17 +69,20 @@ class WritePolicy:
         return self.mode == "accrued"
 
     def changed(self, last: PositionSnapshot | None, now: PositionSnapshot, exact_terms: Collection[str] = (),
-                inputs: Callable[[PositionSnapshot], Hashable | None] | None = None) -> bool:
+                inputs: Callable[[PositionSnapshot], Hashable | None] | None = None,
+                last_inputs: Callable[[PositionSnapshot], Hashable | None] | None = None) -> bool:
         """Whether ``now`` must be written, ``last`` being the figures last written for the position (None:
         none known); ``exact_terms``: the leg terms that are its protocol's margin parameters; ``inputs``: its
-        protocol's ``Accrues.inputs`` (None: it does not accrue)."""
+        protocol's ``Accrues.inputs`` (None: it does not accrue); ``last_inputs``: the same for ``last``, where
+        the caller keeps them (default: ``inputs``)."""
         if self.mode == "all" or last is None or now.closed:
             return True
         if self.heartbeat_blocks and now.block.number - last.block.number >= self.heartbeat_blocks:
             return True
         if self.mode == "accrued" and inputs is not None:
             mine = inputs(now)
-            if mine != inputs(last):  # it acted, or its inputs turned (un)derivable: the last row no longer advances
+            if mine != (last_inputs or inputs)(last):  # it acted, or its inputs turned (un)derivable: the last
+                # row no longer advances
                 return True
             if mine is None:  # not derivable from a row and a state: its history is exact only if written exactly
                 return not _same(last, now)

@@ -43,6 +43,8 @@ class ChainMemory:
     margins: dict[tuple[str, str], Parameters] = field(default_factory=dict)
     # (market key, account) → the figures last written for it since the process started (``WritePolicy``)
     written: dict[tuple[str, str], PositionSnapshot] = field(default_factory=dict)
+    # (market key, account) → (a written snapshot, its ``Accrues.inputs``): asked once per written snapshot
+    _inputs: dict[tuple[str, str], tuple[PositionSnapshot, Hashable | None]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, engine: Engine, *, chain: str, finality_depth: int, discovering: Sequence[str],
@@ -73,8 +75,23 @@ class ChainMemory:
         ``exact_terms``: per market key, its protocol's margin parameters; ``inputs``: per market key whose
         protocol accrues, its ``Accrues.inputs``."""
         own = inputs or {}
+        kept = self._inputs
+
+        Inputs = Callable[[PositionSnapshot], Hashable | None]
+
+        def keeping(take: Inputs) -> Inputs:
+            def last_inputs(last: PositionSnapshot) -> Hashable | None:  # a written snapshot's, asked once
+                pair = (last.market, last.account)
+                found = kept.get(pair)
+                if found is None or found[0] is not last:
+                    found = kept[pair] = (last, take(last))
+                return found[1]
+            return last_inputs
+
+        lasts = {market: keeping(take) for market, take in own.items()}
         return [s for s in snapshots if policy.changed(self.written.get((s.market, s.account)), s,
-                                                       exact_terms.get(s.market, ()), own.get(s.market))]
+                                                       exact_terms.get(s.market, ()), own.get(s.market),
+                                                       lasts.get(s.market))]
 
     def committed(self, *, block: int, snapshots: Iterable[PositionSnapshot], feeds: Iterable[FeedStatus],
                   alerts: AlertWrites | None, discovered: Mapping[str, Mapping[str, Any]],
@@ -91,10 +108,12 @@ class ChainMemory:
         for snapshot in snapshots if written is None else written:
             if snapshot.closed:
                 self.written.pop((snapshot.market, snapshot.account), None)
+                self._inputs.pop((snapshot.market, snapshot.account), None)
             else:
                 self.written[(snapshot.market, snapshot.account)] = snapshot
         for pair in flagged:
             self.written.pop(pair, None)
+            self._inputs.pop(pair, None)
         for status in feeds:
             reading = status.reading
             self.feed_states[reading.key] = (reading.round_id, reading.aggregator, status.verdict.status.value)

@@ -89,18 +89,38 @@ def margins_since(snapshots: Sequence[PositionSnapshot], sources: Mapping[str, P
     (``MarginTerms.margin_terms``, asked once per market rather than per position)."""
     margins: dict[tuple[str, str], Parameters] = {}
     changes: list[MarginChange] = []
+    keys = _KEYS
+    wanted_of = {market: tuple(found) for market, found in terms.items() if found}
+    # every read position, every block: the parameters built in a plain loop, and compared whole before any is
+    # looked at one by one (bench/RESULTS.md, "A quiet block's bookkeeping")
     for snapshot in snapshots:
-        wanted = terms.get(snapshot.market)
+        wanted = wanted_of.get(snapshot.market)
         if not wanted:
             continue
-        now = parameters_of(((leg.asset, leg.symbol, leg.terms) for leg in snapshot.legs), wanted)
+        now: Parameters = {}
+        for leg in snapshot.legs:
+            values = leg.terms
+            for term in wanted:
+                if term in values:
+                    name = keys.get((term, leg.asset))
+                    if name is None:
+                        name = keys[term, leg.asset] = parameter_key(term, leg.asset)
+                    now[name] = (leg.symbol, int(values[term]))
         if not now:
             continue
         key = (snapshot.market, snapshot.account)
-        if (last := previous.get(key)) is not None:
+        last = previous.get(key)
+        if last is None:
+            margins[key] = now
+        elif last == now:
+            margins[key] = last
+        else:
             changes += margin_changes(sources[snapshot.market], snapshot, last, now)
-        margins[key] = now
+            margins[key] = now
     return margins, changes
+
+
+_KEYS: dict[tuple[str, str], str] = {}  # (term, asset) → its parameter key, built once
 
 
 def margin_terms_of(sources: Mapping[str, object]) -> dict[str, tuple[str, ...]]:
