@@ -52,7 +52,7 @@ from indexer.pipeline.chain_read import ChainRead
 from indexer.pipeline.changes import unchanged, write_policy
 from indexer.pipeline.heads import HeadTracker, Reorg
 from indexer.pipeline.memory import ChainMemory
-from indexer.protocols.base import Accrues, ChangeReads, DiscoverySpec, MarketRead, Source
+from indexer.protocols.base import Accrues, ChangeReads, DiscoverySpec, Drifts, MarketRead, Source
 from indexer.protocols.registry import source_for
 from indexer.risk.margin import Parameters, margin_terms_of, margins_since
 from indexer.settings import Settings
@@ -304,6 +304,9 @@ class ChainPipeline:
         # ``[writes] mode = "accrued"``: per market whose protocol derives figures from inputs and a state, its inputs
         self.inputs = {key: source.inputs for key, source in self.reads.sources.items()
                        if isinstance(source, Accrues)} if self.writes.states else {}
+        # … and of those, the ones whose protocol bounds how far a position drifts with the indexes (``Drifts``)
+        self.drifts = {key: source for key, source in self.reads.sources.items()
+                       if isinstance(source, Accrues) and isinstance(source, Drifts)}
         self.overlap = overlap  # write block B in a thread while block B+1 is read
         self.steady_split = steady_split
         self.alerts_committed: tuple[int, float] | None = None  # (block, perf_counter) of the last alert-row commit
@@ -484,7 +487,7 @@ class ChainPipeline:
         assert memory is not None and self.heads is not None
         closed = self._closings(read, prepared.accounts, memory)
         written, margins = self._judge(read, prepared.wallets, memory, closed)
-        stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs)
+        stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs, self._drifting(read, memory))
         same = unchanged(written, stored)
         estimated = [key for key in self.reads.sources if key not in prepared.full]
         steady = functools.cache(lambda: self._steady(read, memory))
@@ -572,7 +575,7 @@ class ChainPipeline:
         """Judge the block and write it with everything it caused in one transaction, then remember what was
         written (``indexer sync``: one block, nothing to overlap with)."""
         written, margins = self._judge(read, wallets, memory, closed)
-        stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs)
+        stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs, self._drifting(read, memory))
         self._write(read, stored, found, unchanged(written, stored))
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
                          discovered=found, margins=margins, written=stored,
@@ -610,6 +613,16 @@ class ChainPipeline:
         read.closed = list(closed)
         return written, margins
 
+    def _drifting(self, read: ChainRead, memory: ChainMemory) -> Mapping[str, Drifts]:
+        """The block's steady parts given to memory (``ChainMemory.steady``: every block, a market without a state
+        in it moving its epoch); under accrued writes with an epsilon, the markets whose positions ``to_write`` may
+        spare a comparison."""
+        if not self.drifts:
+            return {}
+        memory.steady({key: source.steady_part(read.states[key], read.block) if key in read.states else None
+                       for key, source in self.drifts.items()})
+        return self.drifts if self.writes.states and self.writes.epsilon else {}
+
     def _dependencies(self, snapshot: PositionSnapshot) -> set[str]:
         """The prices a position's health rests on, as its market's source says (what marks its price status)."""
         return self.reads.sources[snapshot.market].price_dependencies(snapshot)
@@ -620,7 +633,7 @@ class ChainPipeline:
         if not snapshots:
             return Steady([], [], [])
         read.mark(snapshots, self._dependencies)
-        stored = memory.to_write(snapshots, self.writes, self.exact_terms, self.inputs)
+        stored = memory.to_write(snapshots, self.writes, self.exact_terms, self.inputs, self.drifts)
         return Steady(snapshots, stored, unchanged(snapshots, stored))
 
     def _write(self, read: ChainRead, written: Sequence[PositionSnapshot],

@@ -31,7 +31,11 @@ What "changed" means, for a position compared with the figures last written for 
   block's state (``indexer.history``), exactly what a full write would have stored, because a block it was not
   written at gave it the inputs of its last row. A position whose inputs the protocol cannot take that way (a
   stable debt growing at its own rate) is written whenever any figure changed (``epsilon = 0``), so that its
-  history is exact too; every position of other protocols is written as under ``changed``.
+  history is exact too; every position of other protocols is written as under ``changed``. Where the protocol
+  bounds the drift (``Drifts``: Aave v3), a position whose inputs did not change, in a market whose state moved
+  only in its interest indexes since the block of the position's last row, is not compared figure by figure
+  when its indexes grew less than its headroom (the growth its amounts, values, totals and health factor can
+  take, rounding included, before any leaves ``epsilon``, computed once per written row): it is within epsilon.
 * A position read for the first time since the process started is always written (memory knows no figures for
   it), as is every closing.
 
@@ -70,11 +74,13 @@ class WritePolicy:
 
     def changed(self, last: PositionSnapshot | None, now: PositionSnapshot, exact_terms: Collection[str] = (),
                 inputs: Callable[[PositionSnapshot], Hashable | None] | None = None,
-                last_inputs: Callable[[PositionSnapshot], Hashable | None] | None = None) -> bool:
+                last_inputs: Callable[[PositionSnapshot], Hashable | None] | None = None,
+                within: Callable[[PositionSnapshot, PositionSnapshot], bool] | None = None) -> bool:
         """Whether ``now`` must be written, ``last`` being the figures last written for the position (None:
         none known); ``exact_terms``: the leg terms that are its protocol's margin parameters; ``inputs``: its
         protocol's ``Accrues.inputs`` (None: it does not accrue); ``last_inputs``: the same for ``last``, where
-        the caller keeps them (default: ``inputs``)."""
+        the caller keeps them (default: ``inputs``); ``within``: whether, the inputs the same, its market's state
+        moved no further since ``last`` than ``epsilon`` allows it (``Drifts``, ``ChainMemory.to_write``)."""
         if self.mode == "all" or last is None or now.closed:
             return True
         if self.heartbeat_blocks and now.block.number - last.block.number >= self.heartbeat_blocks:
@@ -86,6 +92,8 @@ class WritePolicy:
                 return True
             if mine is None:  # not derivable from a row and a state: its history is exact only if written exactly
                 return not _same(last, now)
+            if within is not None and self.epsilon and now.price_status == last.price_status and within(last, now):
+                return False  # only its indexes grew since, less than its headroom: every figure is within epsilon
         if not self.epsilon:
             return not _same(last, now)
         return not _close(last, now, _tolerance(self.epsilon), exact_terms)

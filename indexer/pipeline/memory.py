@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from indexer.alerts.engine import AlertWrites, StoredState, dedup_key
 from indexer.oracles.status import FeedStatus
 from indexer.pipeline.changes import WritePolicy
+from indexer.protocols.base import Drifts
 from indexer.risk.margin import Parameters, parameters_of
 from indexer.store.alert_store import alert_states
 from indexer.store.chain_store import checkpoint, discovered_accounts, discovery_checkpoint_name
@@ -45,6 +47,14 @@ class ChainMemory:
     written: dict[tuple[str, str], PositionSnapshot] = field(default_factory=dict)
     # (market key, account) → (a written snapshot, its ``Accrues.inputs``): asked once per written snapshot
     _inputs: dict[tuple[str, str], tuple[PositionSnapshot, Hashable | None]] = field(default_factory=dict)
+    # per market whose protocol ``Drifts``: its state's steady part at the last block, and a counter that moves
+    # whenever that part changed (or the block had no state of it) — the market's "epoch"
+    _parts: dict[str, Hashable] = field(default_factory=dict)
+    epochs: dict[str, int] = field(default_factory=dict)
+    # (market key, account) → (a written snapshot, its market's epoch at that block, its ``Drifts.headroom``
+    # once asked): what a later block's growth is measured against
+    _anchors: dict[tuple[str, str], tuple[PositionSnapshot, int | None, int | None]] = field(default_factory=dict)
+    spared: int = 0  # of the last ``to_write``'s snapshots, those the drift bound spared a comparison
 
     @classmethod
     def load(cls, engine: Engine, *, chain: str, finality_depth: int, discovering: Sequence[str],
@@ -67,15 +77,50 @@ class ChainMemory:
                                 for key in discovering},
             margins=margins)
 
+    def steady(self, parts: Mapping[str, Hashable | None]) -> None:
+        """A block's steady parts of its markets' states (``Drifts.steady_part``; None: the block has no state of
+        the market, as on the fast path), before its ``to_write``: a market's epoch moves unless its part is the
+        last block's."""
+        for market, part in parts.items():
+            if part is None or market not in self._parts or self._parts[market] != part:
+                self.epochs[market] = self.epochs.get(market, 0) + 1
+            if part is None:
+                self._parts.pop(market, None)
+            else:
+                self._parts[market] = part
+
     def to_write(self, snapshots: Sequence[PositionSnapshot], policy: WritePolicy,
                  exact_terms: Mapping[str, Collection[str]],
-                 inputs: Mapping[str, Callable[[PositionSnapshot], Hashable | None]] | None = None
-                 ) -> list[PositionSnapshot]:
+                 inputs: Mapping[str, Callable[[PositionSnapshot], Hashable | None]] | None = None,
+                 drifts: Mapping[str, Drifts] | None = None) -> list[PositionSnapshot]:
         """The snapshots of a block that ``policy`` writes, given what was last written for each position;
         ``exact_terms``: per market key, its protocol's margin parameters; ``inputs``: per market key whose
-        protocol accrues, its ``Accrues.inputs``."""
+        protocol accrues, its ``Accrues.inputs``; ``drifts``: per market key whose protocol bounds how far its
+        positions drift (``Drifts``), that protocol, its epochs given by ``steady`` for the block."""
         own = inputs or {}
         kept = self._inputs
+        anchors, epochs = self._anchors, self.epochs
+        epsilon = Fraction(policy.epsilon)
+        spared = [0]
+
+        def bounding(source: Drifts) -> Callable[[PositionSnapshot, PositionSnapshot], bool]:
+            def within(last: PositionSnapshot, now: PositionSnapshot) -> bool:
+                pair = (last.market, last.account)
+                anchor = anchors.get(pair)
+                if anchor is None or anchor[0] is not last or anchor[1] is None or anchor[1] != epochs.get(last.market):
+                    return False
+                room = anchor[2]
+                if room is None:
+                    room = source.headroom(last, epsilon)
+                    anchors[pair] = (last, anchor[1], room)
+                if source.grown_within(last, now, room):
+                    spared[0] += 1
+                    return True
+                return False
+            return within
+
+        bounds = {market: bounding(source) for market, source in (drifts or {}).items()} \
+            if policy.states and policy.epsilon else {}
 
         Inputs = Callable[[PositionSnapshot], Hashable | None]
 
@@ -89,9 +134,11 @@ class ChainMemory:
             return last_inputs
 
         lasts = {market: keeping(take) for market, take in own.items()}
-        return [s for s in snapshots if policy.changed(self.written.get((s.market, s.account)), s,
-                                                       exact_terms.get(s.market, ()), own.get(s.market),
-                                                       lasts.get(s.market))]
+        out = [s for s in snapshots if policy.changed(self.written.get((s.market, s.account)), s,
+                                                      exact_terms.get(s.market, ()), own.get(s.market),
+                                                      lasts.get(s.market), bounds.get(s.market))]
+        self.spared = spared[0]
+        return out
 
     def committed(self, *, block: int, snapshots: Iterable[PositionSnapshot], feeds: Iterable[FeedStatus],
                   alerts: AlertWrites | None, discovered: Mapping[str, Mapping[str, Any]],
@@ -106,14 +153,19 @@ class ChainMemory:
         self.checkpoint = block
         snapshots = list(snapshots)
         for snapshot in snapshots if written is None else written:
+            pair = (snapshot.market, snapshot.account)
             if snapshot.closed:
-                self.written.pop((snapshot.market, snapshot.account), None)
-                self._inputs.pop((snapshot.market, snapshot.account), None)
+                self.written.pop(pair, None)
+                self._inputs.pop(pair, None)
+                self._anchors.pop(pair, None)
             else:
-                self.written[(snapshot.market, snapshot.account)] = snapshot
+                self.written[pair] = snapshot
+                if snapshot.market in self.epochs:
+                    self._anchors[pair] = (snapshot, self.epochs[snapshot.market], None)
         for pair in flagged:
             self.written.pop(pair, None)
             self._inputs.pop(pair, None)
+            self._anchors.pop(pair, None)
         for status in feeds:
             reading = status.reading
             self.feed_states[reading.key] = (reading.round_id, reading.aggregator, status.verdict.status.value)

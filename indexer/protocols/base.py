@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Generator, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
@@ -288,6 +289,34 @@ class Accrues(Protocol):
         did not act in between, its price status not marked. None when they cannot be derived (``inputs`` None, a
         price the state lacks)."""
         ...
+
+
+@runtime_checkable
+class Drifts(Protocol):
+    """Optional, beside ``Accrues``: how far a position's figures can drift while its own inputs and everything of
+    its market's state but the interest indexes stay as they were. With ``[writes] mode = "accrued"`` and an
+    ``epsilon``, a position whose inputs did not change, written at a block since which its market's ``steady_part``
+    did not change, and whose indexes grew no more than its ``headroom``, is within ``epsilon`` of its last row
+    in every figure the write policy compares: the block spares it the comparison (``indexer.pipeline.changes``)."""
+
+    def steady_part(self, state: Any, block: BlockRef) -> Hashable:
+        """The market's state at ``block`` (``MarketRead.state``) without what moves with time alone (the interest
+        indexes, the feeds' rounds): what must be the same for a position's figures to follow from its indexes."""
+        ...
+
+    def headroom(self, snapshot: PositionSnapshot, epsilon: Fraction) -> int:
+        """The largest growth of the indexes under ``snapshot``'s legs (relative, in units of ``DRIFT_SCALE``,
+        floored) that keeps every figure within ``epsilon`` of the snapshot's, whatever the protocol's rounding,
+        its inputs and the rest of the state unchanged; 0 where no growth is known to be safe."""
+        ...
+
+    def grown_within(self, last: PositionSnapshot, now: PositionSnapshot, headroom: int) -> bool:
+        """Whether each index under ``now``'s legs is at least ``last``'s and grew by at most ``headroom``
+        (``DRIFT_SCALE`` units) since: the two with the same inputs and steady part."""
+        ...
+
+
+DRIFT_SCALE = 10**18  # ``Drifts.headroom``: a relative growth g as floor(g · DRIFT_SCALE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from fractions import Fraction
 from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel
@@ -37,6 +39,7 @@ from indexer.oracles.chainlink import ChainlinkFeeds
 from indexer.oracles.reading import FeedReading
 from indexer.protocols.aave_math import (
     UNITS,
+    WAD,
     account_totals,
     counted,
     health_of,
@@ -63,7 +66,7 @@ from indexer.protocols.aave_v3.revisions import (
     max_debt_to_cover,
     rules_for,
 )
-from indexer.protocols.base import DiscoverySpec, MarketRead, MarketRef, price_dependencies
+from indexer.protocols.base import DRIFT_SCALE, DiscoverySpec, MarketRead, MarketRef, price_dependencies
 from indexer.types import (
     ZERO_ADDRESS,
     Address,
@@ -700,6 +703,107 @@ class AaveV3Adapter:
         source_of_asset = {r.asset: r.source for r in reserves.values()}
         return self._snapshot(snapshot.account, block, layout, reserves, bits, emode, emodes, source_prices,
                               amounts, source_of_asset, rounds, held)
+
+    # -- drifting (``Drifts``) ------------------------------------------------------------------------
+    @staticmethod
+    def steady_part(state: Any, block: BlockRef) -> Hashable:
+        """The state (``_state``) without the reserves' indexes and the feeds' rounds, with whether each reserve is
+        in its liquidation grace period at ``block`` (a leg carries ``grace_until`` only then)."""
+        fields = state["reserve_fields"]
+        moving = {fields.index("normalized_income"), fields.index("normalized_debt")}
+        grace = fields.index("grace_until")
+        return (state["revision"], state["base_unit"], state["rules"], state["verified"], state["why"],
+                tuple((tuple(v for n, v in enumerate(row) if n not in moving), row[grace] >= block.timestamp)
+                      for row in state["reserves"]),
+                tuple(tuple(row) for row in state["emodes"]), tuple(tuple(row) for row in state["source_prices"]))
+
+    def headroom(self, snapshot: PositionSnapshot, epsilon: Fraction) -> int:
+        """How far the indexes may grow before a figure could leave ``epsilon`` of this snapshot's (``Drifts``).
+
+        With the inputs, prices and parameters fixed, a leg's amount is its scaled balance times its index, rounded
+        (half-up, floor or ceiling: within 1 of the exact product), and its value the amount times price / unit,
+        rounded the same way; every figure is non-decreasing in the indexes except the health factor, whose
+        numerator (risk-adjusted collateral) and denominator (debt) both grow. For a growth g of every index
+        under the position, each figure's move is below g·A + B, A and B from its own amounts and prices (the
+        rounding slack in B), and the headroom is the least g at which some move reaches ``epsilon`` of its
+        figure, the health factor not crossing 1 either. The average liquidation threshold is floored
+        (``GenericLogic.calculateUserAccountData``): with collateral of several thresholds, the growth must also
+        keep the exact average within the basis point it was in (each collateral's share moves by at most the
+        largest relative move of a collateral value). The index terms themselves move by g: the headroom is at
+        most ``epsilon``."""
+        bounds = [epsilon]
+        grow_c = slack_c = grow_d = slack_d = grow_lt = slack_lt = Fraction(0)
+        shares: list[tuple[Fraction, Fraction, int]] = []  # per counted collateral: its value's g·A + B, and LT
+        weighted = 0  # Σ value · LT: the average threshold's numerator
+        for leg in snapshot.legs:
+            terms = leg.terms
+            if "index" not in terms or "scaled" not in terms or "stable" in terms:
+                return 0
+            if not terms["scaled"]:
+                continue  # nothing to grow: amount and value stay 0
+            amount = leg.amount
+            bounds.append((epsilon * amount - 2) / (amount + 1))
+            is_debt = leg.role is Role.DEBT
+            if not leg.price or not (is_debt or counted(leg)):
+                continue  # valued at 0, whatever the amount
+            if not leg.value:
+                return 0  # a value that may leave 0: no relative bound
+            per_unit = Fraction(leg.price, UNITS[leg.decimals])
+            grow, slack = (amount + 1) * per_unit, 2 * per_unit + 2
+            bounds.append((epsilon * leg.value - slack) / grow)
+            if is_debt:
+                grow_d, slack_d = grow_d + grow, slack_d + slack
+            else:
+                lt = terms["liquidation_threshold"]
+                grow_c, slack_c = grow_c + grow, slack_c + slack
+                grow_lt, slack_lt = grow_lt + lt * grow, slack_lt + lt * slack
+                shares.append((grow / leg.value, slack / leg.value, lt))
+                weighted += leg.value * lt
+        health = snapshot.health
+        if grow_d:
+            bounds.append((epsilon * health.debt - slack_d) / grow_d)
+        numerator = False  # whether the health factor's numerator can move
+        grow_n = slack_n = Fraction(0)
+        if grow_c:
+            total = health.collateral
+            bounds.append((epsilon * total - slack_c) / grow_c)
+            lowest, highest = min(lt for _, _, lt in shares), max(lt for _, _, lt in shares)
+            if lowest != highest:  # the floored average must stay in its basis point
+                rest = weighted % total
+                margin = Fraction(min(rest, total - 1 - rest), total * (highest - lowest))
+                bounds.append((margin - max(b for _, b, _ in shares)) / max(a for a, _, _ in shares))
+            average = weighted // total
+            if average:
+                ratio = Fraction(average, 10**4)
+                # equity: the collateral times the average threshold, rounded (half-up, or floored from v3.5)
+                bounds.append((epsilon * health.equity - slack_c * ratio - 2) / (grow_c * ratio))
+            if self._precise(snapshot):  # the factor's numerator: Σ value · LT / 10⁴ (v3.5+)
+                grow_n, slack_n = grow_lt / 10**4, slack_lt / 10**4
+            else:  # … or that equity, with its rounding (≤ v3.4)
+                grow_n, slack_n = grow_c * Fraction(average, 10**4), slack_c * Fraction(average, 10**4) + 2
+            numerator = bool(grow_n)
+        if health.debt and numerator:  # (a numerator that cannot move is 0: so is the factor, throughout)
+            hf, debt = health.raw, health.debt
+            # the factor is within 2 of numerator · WAD / debt: up with the numerator, down with the debt
+            bounds.append(((epsilon * hf - 4) * Fraction(debt, WAD) - slack_n) / grow_n)
+            if grow_d:
+                bounds.append(((epsilon * hf - 4) * Fraction(debt, hf + 2) - slack_d) / grow_d)
+            if hf >= WAD and grow_d:  # not liquidatable: the fall must stay above 1
+                bounds.append(((hf - WAD - 4) * Fraction(debt, hf + 2) - slack_d) / grow_d)
+            elif hf < WAD:  # liquidatable: the rise must stay below 1
+                bounds.append(((WAD - hf - 5) * Fraction(debt, WAD) - slack_n) / grow_n)
+        least = min(bounds)
+        return max(0, math.floor(least * DRIFT_SCALE))
+
+    @staticmethod
+    def grown_within(last: PositionSnapshot, now: PositionSnapshot, headroom: int) -> bool:
+        if len(last.legs) != len(now.legs):
+            return False
+        for old, new in zip(last.legs, now.legs, strict=True):
+            before, after = old.terms.get("index"), new.terms.get("index")
+            if before is None or after is None or after < before or (after - before) * DRIFT_SCALE > headroom * before:
+                return False
+        return True
 
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         return price_dependencies(snapshot)

@@ -1,0 +1,145 @@
+"""How far an Aave v3 position may drift with the interest indexes before a figure leaves epsilon (``Drifts``).
+
+The claim ``to_write`` relies on: the same inputs, prices and parameters, each index under the position grown by at
+most its ``headroom`` → every figure the write policy compares is within ``epsilon`` of the last written row. Checked
+here on the read's own assembly (``_snapshot``), with growth at the headroom's edge and beyond it, against the
+policy's own comparison (``_close``)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from indexer.pipeline.changes import WritePolicy, _close, _tolerance
+from indexer.protocols.aave_v3.adapter import AaveV3Adapter, Layout, Reserve
+from indexer.protocols.aave_v3.revisions import BY_NAME, Applied
+from indexer.protocols.base import DRIFT_SCALE, MarketRef
+from indexer.types import ZERO_ADDRESS, BlockRef
+
+RAY = 10**27
+ASSETS = ["0x" + f"{n:02x}" * 20 for n in range(1, 4)]
+adapter = AaveV3Adapter(MarketRef("m", "c", ASSETS[0]))
+EXACT = adapter.margin_terms()
+
+reserve_st = st.tuples(
+    st.sampled_from([6, 8, 18]),  # decimals
+    st.integers(1, 10**13),  # price (8 decimals)
+    st.sampled_from([0, 7_500, 8_250, 8_600]),  # liquidation threshold
+    st.one_of(st.just(0), st.integers(1, 10**6), st.integers(1, 10**24)),  # scaled collateral
+    st.one_of(st.just(0), st.integers(1, 10**6), st.integers(1, 10**24)),  # scaled debt
+    st.integers(RAY, 3 * RAY // 2),  # liquidity index
+    st.integers(RAY, 2 * RAY),  # variable borrow index
+)
+
+
+@st.composite
+def borrower(draw):
+    """The common case, which has room: collateral in one or two reserves (of one threshold or two), a debt in
+    another, the health factor anywhere from just under 1 to far above it (``target``, in millionths)."""
+    same = draw(st.booleans())
+    target = draw(st.one_of(st.integers(999_000, 1_001_000), st.integers(500_000, 5_000_000)))
+    rows, weighted = [], 0
+    lt = draw(st.sampled_from([7_500, 8_250, 8_600]))
+    for _ in range(draw(st.integers(1, 2))):
+        lt = lt if same else draw(st.sampled_from([7_500, 8_250, 8_600]))
+        decimals = draw(st.sampled_from([8, 18]))
+        price, scaled = draw(st.integers(10**6, 10**13)), draw(st.integers(10**3, 10**6)) * 10**decimals
+        index = draw(st.integers(RAY, 3 * RAY // 2))
+        rows.append((decimals, price, lt, scaled, 0, index, RAY))
+        weighted += scaled * index // RAY * price // 10**decimals * lt // 10**4
+    decimals, index = draw(st.sampled_from([6, 18])), draw(st.integers(RAY, 2 * RAY))
+    debt = weighted * 10**6 // target * 10**decimals // 10**8 * RAY // index  # scaled, at a price of 1.00
+    rows.append((decimals, 10**8, 0, 0, max(debt, 1), RAY, index))
+    return rows
+
+
+def build(rows, rules: str, indexes, block: int):
+    """A snapshot of one account holding ``rows`` (one per reserve), assembled as a read assembles it."""
+    layout = Layout(ZERO_ADDRESS, ZERO_ADDRESS, 1, 10**8, tuple(ASSETS[: len(rows)]), Applied(BY_NAME[rules], True, ""),
+                    None)
+    reserves, amounts, bits = {}, {}, 0
+    for rid, ((decimals, price, lt, coll, debt, _, _), (income, borrow)) in enumerate(zip(rows, indexes, strict=True)):
+        reserves[rid] = Reserve(asset=ASSETS[rid], id=rid, symbol=f"T{rid}", decimals=decimals, ltv=max(lt - 500, 0),
+                                liquidation_threshold=lt, emode_category=0, a_token=ZERO_ADDRESS,
+                                stable_debt_token=ZERO_ADDRESS, variable_debt_token=ZERO_ADDRESS,
+                                normalized_income=income, normalized_debt=borrow, price=price, source=None,
+                                liquidation_bonus=10_500)
+        got = {}
+        if coll:
+            bits |= 1 << (2 * rid + 1)
+            got["collateral"] = coll
+        if debt:
+            bits |= 1 << (2 * rid)
+            got["variable"] = debt
+        if got:
+            amounts[rid] = got
+    return adapter._snapshot("0xa", BlockRef(block, "0x", block * 12), layout, reserves, bits, 0, {}, {}, amounts,
+                             {}, {}, False)
+
+
+def grown(index: int, room: int, share: Fraction) -> int:
+    """``index`` grown by ``share`` of the headroom (1: to its edge)."""
+    return index + int(share * room * index // DRIFT_SCALE)
+
+
+@settings(max_examples=600, deadline=None)
+@given(rows=st.one_of(st.lists(reserve_st, min_size=1, max_size=3), borrower()),
+       rules=st.sampled_from(["v3.0", "v3.2", "v3.5", "v3.6"]),
+       epsilon=st.sampled_from(["0.0001", "0.001", "0.000001"]),
+       shares=st.lists(st.sampled_from([Fraction(1), Fraction(1, 2), Fraction(0)]), min_size=6, max_size=6),
+       beyond=st.booleans())
+def test_growth_within_the_headroom_keeps_every_figure_within_epsilon(rows, rules, epsilon, shares, beyond):
+    before = [(row[5], row[6]) for row in rows]
+    last = build(rows, rules, before, 10)
+    if last is None or not last.legs:
+        return
+    eps = Decimal(epsilon)
+    room = adapter.headroom(last, Fraction(eps))
+    assert 0 <= room <= Fraction(eps) * DRIFT_SCALE
+    if beyond:  # one unit past the edge: grown_within must refuse it
+        after = [(grown(i, room, Fraction(1)) + 1, grown(b, room, Fraction(1)) + 1) for i, b in before]
+    else:
+        after = [(grown(i, room, shares[2 * n]), grown(b, room, shares[2 * n + 1])) for n, (i, b) in enumerate(before)]
+    now = build(rows, rules, after, 11)
+    assert now is not None
+    spared = adapter.grown_within(last, now, room)
+    event(f"spared={spared} room>0={room > 0}")
+    if spared:
+        assert _close(last, now, _tolerance(eps), EXACT), (room, last.health, now.health)
+        policy = WritePolicy(mode="accrued", epsilon=eps)
+        assert not policy.changed(last, now, EXACT, adapter.inputs,
+                                  within=lambda a, b: adapter.grown_within(a, b, adapter.headroom(a, Fraction(eps))))
+    if beyond and any(leg.terms.get("scaled") for leg in last.legs):
+        assert not spared
+
+
+def test_a_plain_borrower_has_room_and_a_dust_one_none():
+    rows = [(18, 2_000 * 10**8, 8_250, 10 * 10**18, 0, RAY, RAY), (6, 10**8, 0, 0, 12_000 * 10**6, RAY, RAY)]
+    last = build(rows, "v3.0", [(RAY, RAY), (RAY, RAY)], 10)
+    room = adapter.headroom(last, Fraction(Decimal("0.0001")))
+    # 10 WETH against 12,000 USDC at HF 1.375: the health factor's own move bounds it, a little under epsilon / 2
+    assert Fraction(4, 10**5) < Fraction(room, DRIFT_SCALE) < Fraction(1, 10**4)
+    # a year at 5 % is far beyond it; a block's interest is within it
+    later = build(rows, "v3.0", [(RAY, RAY), (RAY, RAY + RAY // 20)], 11)
+    assert not adapter.grown_within(last, later, room)
+    block = build(rows, "v3.0", [(RAY + RAY // 10**8, RAY + 2 * RAY // 10**8)] * 2, 11)
+    assert adapter.grown_within(last, block, room)
+    dust = [(18, 2_000 * 10**8, 8_250, 10 * 10**18, 0, RAY, RAY), (6, 10**8, 0, 0, 3, RAY, RAY)]
+    assert adapter.headroom(build(dust, "v3.0", [(RAY, RAY), (RAY, RAY)], 10), Fraction(Decimal("0.0001"))) == 0
+
+
+def test_collateral_of_two_thresholds_has_room_unless_its_average_sits_on_a_basis_point():
+    debt = (6, 10**8, 0, 0, 12_000 * 10**6, RAY, RAY)
+    # 20,000 of WETH at 82.5 % and 60,000 of WBTC at 75 %: an average of 7,687.5, half a basis point from the floor
+    rows = [(18, 2_000 * 10**8, 8_250, 10 * 10**18, 0, RAY, RAY), (8, 60_000 * 10**8, 7_500, 10**8, 0, RAY, RAY), debt]
+    assert build(rows, "v3.0", [(RAY, RAY)] * 3, 10).detail["liquidation_threshold"] == 7_687
+    assert adapter.headroom(build(rows, "v3.0", [(RAY, RAY)] * 3, 10), Fraction(Decimal("0.0001"))) > 0
+    # 6,000 of each: an average of exactly 7,875, which any growth of one share more than the other floors to 7,874
+    sitting = [(18, 2_000 * 10**8, 8_250, 3 * 10**18, 0, RAY, RAY), (18, 2_000 * 10**8, 7_500, 3 * 10**18, 0, RAY, RAY),
+               debt]
+    last = build(sitting, "v3.0", [(RAY, RAY)] * 3, 10)
+    assert last.detail["liquidation_threshold"] == 7_875
+    assert adapter.headroom(last, Fraction(Decimal("0.0001"))) == 0
