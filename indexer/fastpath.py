@@ -78,6 +78,7 @@ class PositionCache:
         self.by_feed: dict[str, dict[Key, None]] = {}  # feed → its holders, in the order they were cached
         self.market_feeds: dict[str, Counter[str]] = {}  # market → the feeds its positions are priced by (counted)
         self.per_market: Counter[str] = Counter()  # market → positions cached
+        self.feeds: dict[Key, frozenset[str]] = {}  # each cached position's feeds, as indexed
 
     @classmethod
     def of(cls, snapshots: Iterable[PositionSnapshot]) -> PositionCache:
@@ -95,16 +96,16 @@ class PositionCache:
 
     def put(self, snapshot: PositionSnapshot) -> None:
         key = (snapshot.market, snapshot.account)
-        old = self.positions.get(key)
+        gone = self.feeds.get(key)
         self.positions[key] = snapshot
         feeds = _feeds(snapshot)
-        if old is None:
+        if gone is None:
             self.per_market[snapshot.market] += 1
         else:
-            gone = _feeds(old)
             if gone == feeds:
                 return
             self._unindex(key, gone)
+        self.feeds[key] = feeds
         counts = self.market_feeds.setdefault(snapshot.market, Counter())
         for feed in feeds:
             self.by_feed.setdefault(feed, {})[key] = None
@@ -120,7 +121,8 @@ class PositionCache:
         if not any(self.per_market.get(market) for market in markets):
             return
         for key in [k for k in self.positions if k[0] in markets and k not in kept]:
-            self._unindex(key, _feeds(self.positions.pop(key)))
+            del self.positions[key]
+            self._unindex(key, self.feeds.pop(key))
             self.per_market[key[0]] -= 1
 
     def _unindex(self, key: Key, feeds: frozenset[str]) -> None:

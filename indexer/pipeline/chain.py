@@ -558,10 +558,12 @@ class ChainPipeline:
                   memory: ChainMemory) -> list[PositionSnapshot]:
         """Closing snapshots of the stored positions that this block's full reads asked for and did not find."""
         out = []
+        found: dict[str, list[str]] = {}  # per market, the accounts read (one pass over the block's positions)
+        for snapshot in read.snapshots:
+            found.setdefault(snapshot.market, []).append(snapshot.account)
         for key, requested in accounts.items():
             source = self.reads.sources[key]
-            for account in memory.closings(market=key, requested=requested,
-                                           found=(s.account for s in read.snapshots if s.market == key),
+            for account in memory.closings(market=key, requested=requested, found=found.get(key, ()),
                                            unpriced=(a for k, a in [*read.unpriced, *read.stale] if k == key)):
                 out.append(closing(chain=self.chain, protocol=source.kind, market=key,
                                    market_address=source.market.address, account=account, block=read.block))

@@ -55,6 +55,7 @@ class ChainMemory:
     # once asked): what a later block's growth is measured against
     _anchors: dict[tuple[str, str], tuple[PositionSnapshot, int | None, int | None]] = field(default_factory=dict)
     spared: int = 0  # of the last ``to_write``'s snapshots, those the drift bound spared a comparison
+    _by_market: dict[str, list[str]] | None = None  # ``stored_by_market``, until ``committed`` moves memory on
 
     @classmethod
     def load(cls, engine: Engine, *, chain: str, finality_depth: int, discovering: Sequence[str],
@@ -151,6 +152,7 @@ class ChainMemory:
         whose price status the block set without their figures (unpriced, stale), written in full at their next
         read."""
         self.checkpoint = block
+        self._by_market = None
         snapshots = list(snapshots)
         for snapshot in snapshots if written is None else written:
             pair = (snapshot.market, snapshot.account)
@@ -194,6 +196,14 @@ class ChainMemory:
         """The stored positions of ``market`` that a full read asked for (by their owner) and did not find:
         closed since (an account the protocol could not value, ``unpriced``, is not closed)."""
         asked, seen, skip = set(requested), set(found), set(unpriced)
-        return sorted(account for m, account in self.healths
-                      if m == market and account.partition(":")[0] in asked and account not in seen
-                      and account not in skip)
+        stored = self.stored_by_market().get(market, ())
+        return sorted(account for account in stored
+                      if account not in seen and account not in skip and account.partition(":")[0] in asked)
+
+    def stored_by_market(self) -> dict[str, list[str]]:
+        """The stored positions' accounts per market key (one pass over them, kept until memory next moves)."""
+        if self._by_market is None:
+            self._by_market = {}
+            for market, account in self.healths:
+                self._by_market.setdefault(market, []).append(account)
+        return self._by_market

@@ -150,12 +150,14 @@ class Inputs:
     bits: int
     emode: int
     amounts: dict[int, dict[str, int]]  # reserve id → {"collateral" | "variable" | "stable" | …: balance}
+    # whether a later block's figures follow from these and that block's market round alone: not with a stable debt
+    # (it compounds at the account's own rate) nor a debt read as a balance (GHO's discount); asked every block of
+    # every rebuilt account, so worked out once
+    rebuildable: bool = dataclasses.field(init=False, compare=False)
 
-    @property
-    def rebuildable(self) -> bool:
-        """Whether a later block's figures follow from these and that block's market round alone: not with a
-        stable debt (it compounds at the account's own rate) nor a debt read as a balance (GHO's discount)."""
-        return all(not got.get("stable") and "variable_balance" not in got for got in self.amounts.values())
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rebuildable", all(not got.get("stable") and "variable_balance" not in got
+                                                    for got in self.amounts.values()))
 
 
 class Remembered(NamedTuple):
