@@ -79,21 +79,22 @@ class WritePolicy:
         """Whether ``now`` must be written, ``last`` being the figures last written for the position (None:
         none known); ``exact_terms``: the leg terms that are its protocol's margin parameters; ``inputs``: its
         protocol's ``Accrues.inputs`` (None: it does not accrue); ``last_inputs``: the same for ``last``, where
-        the caller keeps them (default: ``inputs``); ``within``: whether, the inputs the same, its market's state
-        moved no further since ``last`` than ``epsilon`` allows it (``Drifts``, ``ChainMemory.to_write``)."""
+        the caller keeps them (default: ``inputs``); ``within``: whether its inputs are ``last``'s and its market's
+        state moved no further since than ``epsilon`` allows it (``Drifts``, ``ChainMemory.to_write``)."""
         if self.mode == "all" or last is None or now.closed:
             return True
         if self.heartbeat_blocks and now.block.number - last.block.number >= self.heartbeat_blocks:
             return True
         if self.mode == "accrued" and inputs is not None:
+            if within is not None and self.epsilon and now.price_status == last.price_status and within(last, now):
+                return False  # the same inputs, and only its indexes grew since, less than its headroom: every
+                # figure is within epsilon
             mine = inputs(now)
             if mine != (last_inputs or inputs)(last):  # it acted, or its inputs turned (un)derivable: the last
                 # row no longer advances
                 return True
             if mine is None:  # not derivable from a row and a state: its history is exact only if written exactly
                 return not _same(last, now)
-            if within is not None and self.epsilon and now.price_status == last.price_status and within(last, now):
-                return False  # only its indexes grew since, less than its headroom: every figure is within epsilon
         if not self.epsilon:
             return not _same(last, now)
         return not _close(last, now, _tolerance(self.epsilon), exact_terms)

@@ -311,8 +311,9 @@ class Drifts(Protocol):
         ...
 
     def grown_within(self, last: PositionSnapshot, now: PositionSnapshot, headroom: int) -> bool:
-        """Whether each index under ``now``'s legs is at least ``last``'s and grew by at most ``headroom``
-        (``DRIFT_SCALE`` units) since: the two with the same inputs and steady part."""
+        """Whether the two have the same ``Accrues.inputs`` (not None), and each index under ``now``'s legs is at
+        least ``last``'s and grew by at most ``headroom`` (``DRIFT_SCALE`` units) since; the caller vouches that
+        their blocks' steady parts are the same."""
         ...
 
 

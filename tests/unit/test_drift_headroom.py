@@ -143,3 +143,17 @@ def test_collateral_of_two_thresholds_has_room_unless_its_average_sits_on_a_basi
     last = build(sitting, "v3.0", [(RAY, RAY)] * 3, 10)
     assert last.detail["liquidation_threshold"] == 7_875
     assert adapter.headroom(last, Fraction(Decimal("0.0001"))) == 0
+
+
+def test_an_account_that_acted_is_never_within_whatever_the_growth():
+    rows = [(18, 2_000 * 10**8, 8_250, 10 * 10**18, 0, RAY, RAY), (6, 10**8, 0, 0, 12_000 * 10**6, RAY, RAY)]
+    last = build(rows, "v3.0", [(RAY, RAY)] * 2, 10)
+    room = adapter.headroom(last, Fraction(Decimal("0.0001")))
+    assert adapter.grown_within(last, build(rows, "v3.0", [(RAY, RAY)] * 2, 11), room)
+    repaid = [rows[0], (6, 10**8, 0, 0, 12_000 * 10**6 - 1, RAY, RAY)]  # one scaled unit repaid
+    assert not adapter.grown_within(last, build(repaid, "v3.0", [(RAY, RAY)] * 2, 11), room)
+    withdrawn = [rows[0][:3] + (0,) + rows[0][4:], rows[1]]  # the collateral gone: a leg fewer
+    assert not adapter.grown_within(last, build(withdrawn, "v3.0", [(RAY, RAY)] * 2, 11), room)
+    off = build(rows, "v3.0", [(RAY, RAY)] * 2, 11)
+    off.detail["user_configuration"] = "0"  # the same balances under other configuration bits
+    assert not adapter.grown_within(last, off, room)

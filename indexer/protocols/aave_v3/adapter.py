@@ -799,10 +799,19 @@ class AaveV3Adapter:
 
     @staticmethod
     def grown_within(last: PositionSnapshot, now: PositionSnapshot, headroom: int) -> bool:
-        if len(last.legs) != len(now.legs):
+        """(``Drifts``) The same ``inputs``, none of them None — configuration bits, eMode, each leg's asset, role
+        and scaled balance, no stable debt, no self-check — in the same pass as the indexes."""
+        a, b = last.detail, now.detail
+        if (len(last.legs) != len(now.legs) or a.get("user_configuration") != b.get("user_configuration")
+                or a.get("emode_category") != b.get("emode_category") or "self_check" in a or "self_check" in b):
             return False
         for old, new in zip(last.legs, now.legs, strict=True):
-            before, after = old.terms.get("index"), new.terms.get("index")
+            was, got = old.terms, new.terms
+            scaled = was.get("scaled")
+            if (scaled is None or scaled != got.get("scaled") or "stable" in was or "stable" in got
+                    or old.asset != new.asset or old.role is not new.role):
+                return False
+            before, after = was.get("index"), got.get("index")
             if before is None or after is None or after < before or (after - before) * DRIFT_SCALE > headroom * before:
                 return False
         return True
