@@ -616,14 +616,15 @@ class ChainPipeline:
         return written, margins
 
     def _drifting(self, read: ChainRead, memory: ChainMemory) -> Mapping[str, Drifts]:
-        """The block's steady parts given to memory (``ChainMemory.steady``: every block, a market without a state
-        in it moving its epoch); under accrued writes with an epsilon, the markets whose positions ``to_write`` may
-        spare a comparison."""
-        if not self.drifts:
+        """Under accrued writes with an epsilon, the block's steady parts given to memory (``ChainMemory.steady``: a
+        market without a state in the block moving its epoch), and the markets whose positions ``to_write`` may
+        spare a comparison. Otherwise none, and memory keeps no epochs (nor a row's headroom)."""
+        if not (self.drifts and self.writes.states and self.writes.epsilon):
+            memory.steady(None)
             return {}
         memory.steady({key: source.steady_part(read.states[key], read.block) if key in read.states else None
                        for key, source in self.drifts.items()})
-        return self.drifts if self.writes.states and self.writes.epsilon else {}
+        return self.drifts
 
     def _dependencies(self, snapshot: PositionSnapshot) -> set[str]:
         """The prices a position's health rests on, as its market's source says (what marks its price status)."""

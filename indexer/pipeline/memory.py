@@ -78,10 +78,14 @@ class ChainMemory:
                                 for key in discovering},
             margins=margins)
 
-    def steady(self, parts: Mapping[str, Hashable | None]) -> None:
+    def steady(self, parts: Mapping[str, Hashable | None] | None) -> None:
         """A block's steady parts of its markets' states (``Drifts.steady_part``; None: the block has no state of
         the market, as on the fast path), before its ``to_write``: a market's epoch moves unless its part is the
-        last block's."""
+        last block's. ``parts`` None: the block is not written under a drift bound; every epoch and anchor goes."""
+        if parts is None:
+            if self.epochs or self._anchors:
+                self.epochs, self._parts, self._anchors = {}, {}, {}
+            return
         for market, part in parts.items():
             if part is None or market not in self._parts or self._parts[market] != part:
                 self.epochs[market] = self.epochs.get(market, 0) + 1

@@ -157,3 +157,29 @@ def test_an_account_that_acted_is_never_within_whatever_the_growth():
     off = build(rows, "v3.0", [(RAY, RAY)] * 2, 11)
     off.detail["user_configuration"] = "0"  # the same balances under other configuration bits
     assert not adapter.grown_within(last, off, room)
+
+
+def test_memory_spares_only_rows_of_the_markets_current_epoch():
+    from indexer.pipeline.memory import ChainMemory
+
+    rows = [(18, 2_000 * 10**8, 8_250, 10 * 10**18, 0, RAY, RAY), (6, 10**8, 0, 0, 12_000 * 10**6, RAY, RAY)]
+    memory = ChainMemory(chain="c", checkpoint=None, hashes={}, feed_meta={}, feed_states={}, alert_states={},
+                         healths={})
+    policy = WritePolicy(mode="accrued", epsilon=Decimal("0.0001"))
+
+    def block(number: int, part: str, growth: int) -> list:
+        memory.steady({"m": part})
+        now = build(rows, "v3.0", [(RAY + growth, RAY + growth)] * 2, number)
+        stored = memory.to_write([now], policy, {"m": EXACT}, {"m": adapter.inputs}, {"m": adapter})
+        memory.committed(block=number, snapshots=[now], feeds=[], alerts=None, discovered={}, written=stored)
+        return stored
+
+    assert len(block(10, "prices A", 0)) == 1  # new to memory: written
+    assert block(11, "prices A", RAY // 10**8) == [] and memory.spared == 1  # a block's interest: spared
+    assert block(12, "prices B", RAY // 10**8) == [] and memory.spared == 0  # prices moved: compared in full
+    assert block(13, "prices B", 2 * RAY // 10**8) == [] and memory.spared == 0  # the row is of an older epoch
+    assert len(block(14, "prices B", RAY // 10**3)) == 1 and memory.spared == 0  # 0.1 %: past epsilon, written
+    assert block(15, "prices B", RAY // 10**3 + RAY // 10**8) == [] and memory.spared == 1  # a row of this epoch
+    memory.steady(None)  # a block not written under the bound: no epochs, no anchors
+    assert memory.epochs == {}
+    assert block(16, "prices B", RAY // 10**3 + 2 * RAY // 10**8) == [] and memory.spared == 0
