@@ -71,10 +71,11 @@ def instrumented(probe: Probe) -> Iterator[Probe]:
                 probe.decode += time.perf_counter() - started
 
     class TimedAaveV3(AaveV3Adapter):
-        def _recompute(self, snapshot: PositionSnapshot) -> PositionSnapshot:
-            started = time.perf_counter()
+        def _with_figures(self, snapshot: PositionSnapshot, rows: Sequence[tuple[int, int, int, int, int, int]],
+                          precise: bool, quote_unit: int) -> PositionSnapshot:
+            started = time.perf_counter()  # a read's and a recompute's health math both end here
             try:
-                return super()._recompute(snapshot)
+                return super()._with_figures(snapshot, rows, precise, quote_unit)
             finally:
                 probe.health += time.perf_counter() - started
 

@@ -588,17 +588,11 @@ class AaveV3Adapter:
             detail["unverified"] = layout.applied.why
         if sentinel_held:
             detail["sentinel_held"] = True
-        # what ``_recompute`` does, from the rows built beside the legs
-        c, d, available, avg_lt, avg_ltv, hf = account_totals(rows, precise)
-        detail.update(liquidation_threshold=avg_lt, ltv=avg_ltv, available_borrows=available)
         snapshot = PositionSnapshot(
             chain=self.market.chain, protocol=self.kind, market=self.market.key,
-            market_address=self.market.address, account=account, block=block, legs=legs,
-            health=health_of(c, d, avg_lt, hf, quote=QUOTE, quote_unit=layout.base_unit, precise=precise),
+            market_address=self.market.address, account=account, block=block, legs=legs, health=_UNFIGURED,
             detail=detail)
-        self._mark_held(snapshot)
-        self._mark_liquidation(snapshot)
-        return snapshot
+        return self._with_figures(snapshot, rows, precise, layout.base_unit)  # from the rows built beside the legs
 
     @staticmethod
     def _precise(snapshot: PositionSnapshot) -> bool:
@@ -630,9 +624,15 @@ class AaveV3Adapter:
 
     def _recompute(self, snapshot: PositionSnapshot) -> PositionSnapshot:
         """Health and the detail's account figures from the snapshot's legs, as ``getUserAccountData``."""
-        precise = self._precise(snapshot)
-        c, d, available, lt, ltv, hf = account_totals(leg_rows(snapshot.legs), precise)
-        snapshot.health = health_of(c, d, lt, hf, quote=QUOTE, quote_unit=snapshot.health.quote_unit, precise=precise)
+        return self._with_figures(snapshot, leg_rows(snapshot.legs), self._precise(snapshot),
+                                  snapshot.health.quote_unit)
+
+    def _with_figures(self, snapshot: PositionSnapshot, rows: Sequence[tuple[int, int, int, int, int, int]],
+                      precise: bool, quote_unit: int) -> PositionSnapshot:
+        """The snapshot's health and its detail's account figures from ``account_totals`` rows (one per leg, as
+        ``leg_rows`` gives them), as ``getUserAccountData``; and whether and how it can be liquidated."""
+        c, d, available, lt, ltv, hf = account_totals(rows, precise)
+        snapshot.health = health_of(c, d, lt, hf, quote=QUOTE, quote_unit=quote_unit, precise=precise)
         snapshot.detail.update(liquidation_threshold=lt, ltv=ltv, available_borrows=available)
         self._mark_held(snapshot)
         self._mark_liquidation(snapshot)
@@ -909,6 +909,9 @@ _EMODE_FIELDS = tuple(f.name for f in dataclasses.fields(EModeCategory))
 # unit, LTV, LT, counted, liquidation bonus, grace terms, feed round). The same for every account of a read.
 _LegContext = tuple[Reserve, int, Address, "Address | None", int, int, int, bool, int, dict[str, int], "int | None"]
 _UNBUILT: Any = object()
+# a snapshot's health until ``_with_figures`` works it out (shared: frozen, and replaced at once)
+_UNFIGURED = Health(raw=0, decimals=HF_DECIMALS, health=None, equity=0, requirement=0, collateral=0, debt=0,
+                    quote=QUOTE, quote_unit=1)
 
 
 def _leg_context(rules: Rules, reserve: Reserve, category: EModeCategory | None, emode: int, block: BlockRef,
