@@ -487,7 +487,8 @@ class ChainPipeline:
         assert memory is not None and self.heads is not None
         closed = self._closings(read, prepared.accounts, memory)
         written, margins = self._judge(read, prepared.wallets, memory, closed)
-        stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs, self._drifting(read, memory))
+        drifting = self._drifting(read, memory)
+        stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs, drifting)
         same = unchanged(written, stored)
         estimated = [key for key in self.reads.sources if key not in prepared.full]
         steady = functools.cache(lambda: self._steady(read, memory))
@@ -577,7 +578,8 @@ class ChainPipeline:
         """Judge the block and write it with everything it caused in one transaction, then remember what was
         written (``indexer sync``: one block, nothing to overlap with)."""
         written, margins = self._judge(read, wallets, memory, closed)
-        stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs, self._drifting(read, memory))
+        drifting = self._drifting(read, memory)
+        stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs, drifting)
         self._write(read, stored, found, unchanged(written, stored))
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
                          discovered=found, margins=margins, written=stored,

@@ -45,10 +45,22 @@ def margin_parameters(rules: PositionRules, snapshot: PositionSnapshot) -> Param
 
 
 def parameters_of(legs: Iterable[tuple[str, str, Mapping[str, int]]], terms: Iterable[str]) -> Parameters:
-    """From stored legs (asset, symbol, terms): each of ``terms`` a leg carries."""
-    wanted = tuple(terms)
-    return {parameter_key(term, asset): (symbol, int(values[term]))
-            for asset, symbol, values in legs for term in wanted if term in values}
+    """From legs (asset, symbol, terms): each of ``terms`` a leg carries. Asked for every read position every block
+    (``margins_since``): a plain loop, each key built once (bench/RESULTS.md, "A quiet block's bookkeeping")."""
+    wanted = terms if isinstance(terms, tuple) else tuple(terms)
+    keys = _KEYS
+    found: Parameters = {}
+    for asset, symbol, values in legs:
+        for term in wanted:
+            if term in values:
+                name = keys.get((term, asset))
+                if name is None:
+                    name = keys[term, asset] = parameter_key(term, asset)
+                found[name] = (symbol, int(values[term]))
+    return found
+
+
+_KEYS: dict[tuple[str, str], str] = {}  # (term, asset) → its parameter key
 
 
 def margin_changes(rules: PositionRules, snapshot: PositionSnapshot, previous: Mapping[str, tuple[str, int]],
@@ -89,38 +101,24 @@ def margins_since(snapshots: Sequence[PositionSnapshot], sources: Mapping[str, P
     (``MarginTerms.margin_terms``, asked once per market rather than per position)."""
     margins: dict[tuple[str, str], Parameters] = {}
     changes: list[MarginChange] = []
-    keys = _KEYS
     wanted_of = {market: tuple(found) for market, found in terms.items() if found}
-    # every read position, every block: the parameters built in a plain loop, and compared whole before any is
-    # looked at one by one (bench/RESULTS.md, "A quiet block's bookkeeping")
     for snapshot in snapshots:
         wanted = wanted_of.get(snapshot.market)
         if not wanted:
             continue
-        now: Parameters = {}
-        for leg in snapshot.legs:
-            values = leg.terms
-            for term in wanted:
-                if term in values:
-                    name = keys.get((term, leg.asset))
-                    if name is None:
-                        name = keys[term, leg.asset] = parameter_key(term, leg.asset)
-                    now[name] = (leg.symbol, int(values[term]))
+        now = parameters_of(((leg.asset, leg.symbol, leg.terms) for leg in snapshot.legs), wanted)
         if not now:
             continue
         key = (snapshot.market, snapshot.account)
         last = previous.get(key)
         if last is None:
             margins[key] = now
-        elif last == now:
+        elif last == now:  # compared whole before one by one: the parameters rarely move
             margins[key] = last
         else:
             changes += margin_changes(sources[snapshot.market], snapshot, last, now)
             margins[key] = now
     return margins, changes
-
-
-_KEYS: dict[tuple[str, str], str] = {}  # (term, asset) → its parameter key, built once
 
 
 def margin_terms_of(sources: Mapping[str, object]) -> dict[str, tuple[str, ...]]:
