@@ -111,13 +111,21 @@ class PositionCache:
             self.by_feed.setdefault(feed, {})[key] = None
             counts[feed] += 1
 
-    def replace(self, markets: Collection[str], snapshots: Iterable[PositionSnapshot]) -> None:
-        """Put ``snapshots``; of ``markets`` (read in full), forget every position not among them: a position read
-        again with the same feeds keeps its place in the index, so a block of full reads touches it once."""
+    def replace(self, markets: Collection[str], snapshots: Iterable[PositionSnapshot],
+                resting: Iterable[PositionSnapshot] = ()) -> None:
+        """Put ``snapshots``; of ``markets`` (read in full), forget every position not among them nor ``resting``: a
+        position read again with the same feeds keeps its place in the index, so a block of full reads touches it
+        once. ``resting``: positions found but not assembled (dormant), whose cached figures stay as they are (the
+        given snapshot is put where none is cached)."""
         kept: set[Key] = set()
         for snapshot in snapshots:
             self.put(snapshot)
             kept.add((snapshot.market, snapshot.account))
+        for snapshot in resting:
+            key = (snapshot.market, snapshot.account)
+            if key not in self.positions:
+                self.put(snapshot)
+            kept.add(key)
         if not any(self.per_market.get(market) for market in markets):
             return
         for key in [k for k in self.positions if k[0] in markets and k not in kept]:

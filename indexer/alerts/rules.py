@@ -9,9 +9,11 @@ Oracle family: a position with debt whose prices are STALE, SEQUENCER_DOWN or IN
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from enum import IntEnum
+from fractions import Fraction
 
 
 class HealthLevel(IntEnum):
@@ -98,6 +100,35 @@ def in_band(health: Decimal | None, band: tuple[Decimal | None, Decimal | None])
     if health is None:
         return high is None
     return (low is None or health >= low) and (high is None or health < high)
+
+
+def within_band(band: tuple[Decimal | None, Decimal | None], epsilon: Fraction) -> Callable[[Decimal | None], bool]:
+    """A test of a health ``h``: whether every health within ``epsilon`` of it (``|h' − h| ≤ epsilon·h``) lies in
+    ``band`` (a ``steady_band``); no health (nothing owed) as ``in_band``. Exact: the band's lines divided by
+    ``1 ∓ epsilon`` once, rounded outwards, then plain comparisons. A negative health fails it (cautious)."""
+    low, high = band
+    with localcontext() as context:
+        context.prec = 60
+        context.rounding = ROUND_CEILING
+        if low is None:
+            least: Decimal | None = None
+        elif epsilon >= 1:
+            return lambda health: health is None and high is None
+        else:  # h·(1 − ε) ≥ low  ⟸  h ≥ ⌈low / (1 − ε)⌉
+            ratio = Fraction(low) / (1 - epsilon)
+            least = Decimal(ratio.numerator) / Decimal(ratio.denominator)
+        if high is None:
+            below: Decimal | None = None
+        else:  # h·(1 + ε) < high  ⟸  h < ⌊high / (1 + ε)⌋
+            context.rounding = ROUND_FLOOR
+            ratio = Fraction(high) / (1 + epsilon)
+            below = Decimal(ratio.numerator) / Decimal(ratio.denominator)
+
+    def holds(health: Decimal | None) -> bool:
+        if health is None:
+            return high is None
+        return health >= 0 and (least is None or health >= least) and (below is None or health < below)
+    return holds
 
 
 def oracle_level(price_status: str, has_debt: bool) -> OracleLevel:

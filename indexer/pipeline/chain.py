@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Engine
@@ -34,7 +35,7 @@ from sqlalchemy import Engine
 from indexer.alerts.channels.base import Channel
 from indexer.alerts.engine import AlertEngine
 from indexer.alerts.registry import build_channels, routes
-from indexer.alerts.rules import severity_level
+from indexer.alerts.rules import severity_level, within_band
 from indexer.chain.multicall import MulticallReader, Plan, run_plans
 from indexer.chain.rpc import RpcClient
 from indexer.discovery import accounts_in, discover, emitters, logs_query
@@ -161,24 +162,28 @@ class ChainReader:
         source = self.sources[key]
         return source.watched(self.hints.get(key)) if isinstance(source, ChangeReads) else None
 
-    def _plan(self, key: str, header: BlockRef, accounts: Sequence[Address], vouched: Collection[Address]
-              ) -> Plan[MarketRead]:
+    def _plan(self, key: str, header: BlockRef, accounts: Sequence[Address], vouched: Collection[Address],
+              defer: bool = False) -> Plan[MarketRead]:
         source, hint, check = self.sources[key], self.hints.get(key), self._sample(key, accounts)
         if isinstance(source, ChangeReads) and self.keeps(key):
+            if defer:
+                return source.read(accounts, header, self.feeds, hint, check=check, unchanged=vouched, defer=True)
             return source.read(accounts, header, self.feeds, hint, check=check, unchanged=vouched)
         return source.read(accounts, header, self.feeds, hint, check=check)
 
     async def read(self, header: BlockRef, accounts: Mapping[str, Sequence[Address]],
-                   vouched: Mapping[str, Collection[Address]] | None = None) -> ChainRead:
+                   vouched: Mapping[str, Collection[Address]] | None = None, defer: Collection[str] = ()
+                   ) -> ChainRead:
         """The markets of ``accounts`` read in full for those accounts, the cached positions of the others
         repriced from the block's feed answers (the fast path); the feeds behind them in the same rounds.
         ``vouched``: per market, the accounts no log named since its last read, which it may rebuild from what that
-        read kept (``ChangeReads``)."""
+        read kept (``ChangeReads``); ``defer``: the markets whose rebuilt accounts are left unassembled
+        (``ChainRead.deferred``)."""
         started = time.perf_counter()
         stats_before = self.rpc.stats.copy()
         full = list(accounts)
         self.reader.block_number = header.number
-        plans = [self._plan(key, header, accounts[key], (vouched or {}).get(key, ())) for key in full]
+        plans = [self._plan(key, header, accounts[key], (vouched or {}).get(key, ()), key in defer) for key in full]
         fast = sorted(self.cached.markets() - set(full))  # markets between full reads with positions cached
         *reads, chain_feeds, now = await run_plans(self.reader, [*plans, self.oracles.plan(),
                                                                  feed_plan(self.feeds, self.readings if fast else [])])
@@ -199,6 +204,9 @@ class ChainReader:
         read.checks = {key: (r.checked, len(r.mismatched)) for key, r in market_reads.items() if r.checked}
         read.drifted = {key: r.drifted for key, r in market_reads.items() if r.drifted}
         read.states = {key: r.state for key, r in market_reads.items() if r.state is not None}
+        for key, r in market_reads.items():
+            if r.deferred and r.assemble is not None:
+                read.deferred[key], read.assemble[key] = r.deferred, r.assemble
         read.timings["read"] = time.perf_counter() - started
         BLOCK_PHASE_SECONDS.labels(self.chain, "read").observe(read.timings["read"])
         return read
@@ -227,7 +235,7 @@ class ChainReader:
 
     def remember(self, read: ChainRead, full: Sequence[str]) -> None:
         """Keep a stored block's positions and feed readings for the fast path of the next blocks."""
-        self.cached.replace(set(full), read.snapshots)  # a full read replaces its market's positions
+        self.cached.replace(set(full), read.snapshots, read.rested)  # a full read replaces its market's positions
         self.readings = [r for r in read.readings if r.asset]
 
     def forget(self) -> None:
@@ -307,9 +315,13 @@ class ChainPipeline:
         # … and of those, the ones whose protocol bounds how far a position drifts with the indexes (``Drifts``)
         self.drifts = {key: source for key, source in self.reads.sources.items()
                        if isinstance(source, Accrues) and isinstance(source, Drifts)}
+        # a dormant position's health at a later block, for the alert rules' previous health (``ChainMemory.previous``)
+        self.advance = {key: source.advance for key, source in self.reads.sources.items()
+                        if isinstance(source, Accrues)}
         self.overlap = overlap  # write block B in a thread while block B+1 is read
         self.steady_split = steady_split
         self.alerts_committed: tuple[int, float] | None = None  # (block, perf_counter) of the last alert-row commit
+        self.dormant = 0  # of the last block judged, its dormant positions (``_rest``)
         REORGS.labels(chain)  # exported from zero
         REORG_DEPTH.labels(chain)
 
@@ -453,7 +465,7 @@ class ChainPipeline:
             named = named_accounts(entries, self.last_full[key] + 1, header)
             if named is not None:
                 vouched[key] = {a for a in accounts[key] if a not in named}
-        read = await self.reads.read(header, accounts, vouched)
+        read = await self.reads.read(header, accounts, vouched, self._deferring(full))
         for key in full:
             if self.reads.keeps(key) and key not in vouched:
                 self.last_complete[key] = number
@@ -486,10 +498,10 @@ class ChainPipeline:
         read, memory = prepared.read, self.memory
         assert memory is not None and self.heads is not None
         closed = self._closings(read, prepared.accounts, memory)
-        written, margins = self._judge(read, prepared.wallets, memory, closed)
         drifting = self._drifting(read, memory)
+        written, margins = self._judge(read, prepared.wallets, memory, closed)
         stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs, drifting)
-        same = unchanged(written, stored)
+        same = [*unchanged(written, stored), *((s.market, s.account) for s in read.rested)]
         estimated = [key for key in self.reads.sources if key not in prepared.full]
         steady = functools.cache(lambda: self._steady(read, memory))
         task = None
@@ -507,7 +519,8 @@ class ChainPipeline:
         read.snapshots += rest.snapshots
         memory.committed(block=read.block.number, snapshots=[*written, *rest.snapshots], feeds=read.feeds.values(),
                          alerts=read.alerts, discovered=prepared.found, margins=margins,
-                         written=[*stored, *rest.written], flagged=[*read.unpriced, *read.stale])
+                         written=[*stored, *rest.written], flagged=[*read.unpriced, *read.stale],
+                         rested=read.rested, states=read.states, header=read.block)
         self.heads.accept(read.block)
         for key in prepared.full:
             self.last_full[key] = read.block.number
@@ -534,7 +547,7 @@ class ChainPipeline:
         level = logging.INFO if self.progress.due() or events else logging.DEBUG
         since = self.progress.take_skipped() if level == logging.INFO else 0
         log.log(level, "block processed chain=%s block=%d read=%s positions=%d alert_events=%d seconds=%.3f%s",
-                self.chain, number, kind, len(read.snapshots), events, seconds,
+                self.chain, number, kind, len(read.snapshots) + len(read.rested), events, seconds,
                 f" blocks_since_last_line={since}" if since else "")
 
     async def _scanning(self, memory: ChainMemory, number: int) -> dict[str, Address]:
@@ -562,6 +575,8 @@ class ChainPipeline:
         found: dict[str, list[str]] = {}  # per market, the accounts read (one pass over the block's positions)
         for snapshot in read.snapshots:
             found.setdefault(snapshot.market, []).append(snapshot.account)
+        for key, deferred in read.deferred.items():  # found too, assembled or dormant (``_rest``)
+            found.setdefault(key, []).extend(deferred)
         for key, requested in accounts.items():
             source = self.reads.sources[key]
             for account in memory.closings(market=key, requested=requested, found=found.get(key, ()),
@@ -577,13 +592,14 @@ class ChainPipeline:
                          closed: Sequence[PositionSnapshot] = ()) -> None:
         """Judge the block and write it with everything it caused in one transaction, then remember what was
         written (``indexer sync``: one block, nothing to overlap with)."""
-        written, margins = self._judge(read, wallets, memory, closed)
         drifting = self._drifting(read, memory)
+        written, margins = self._judge(read, wallets, memory, closed)
         stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs, drifting)
-        self._write(read, stored, found, unchanged(written, stored))
+        self._write(read, stored, found, [*unchanged(written, stored), *((s.market, s.account) for s in read.rested)])
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
                          discovered=found, margins=margins, written=stored,
-                         flagged=[*read.unpriced, *read.stale])
+                         flagged=[*read.unpriced, *read.stale], rested=read.rested, states=read.states,
+                         header=read.block)
 
     def _judge(self, read: ChainRead, wallets: Wallets, memory: ChainMemory, closed: Sequence[PositionSnapshot] = ()
                ) -> tuple[list[PositionSnapshot], dict[tuple[str, str], Parameters]]:
@@ -591,6 +607,7 @@ class ChainPipeline:
         the positions the block writes, closings included, and their margin parameters."""
         dependencies = self._dependencies
         read.assess(memory.feed_states, dependencies)
+        self._rest(read, memory, wallets)
         if read.move is not None:  # the fast path: the holders a move may carry across an alert level, judged now
             band = self.alerts.steady_bands(chain=self.chain, states=memory.alert_states, wallets=wallets,
                                             fresh=read.fresh_test()) if self.steady_split else None
@@ -609,13 +626,67 @@ class ChainPipeline:
                       len(read.snapshots), len(judged))
             judged += closed
         read.alerts = self.alerts.evaluate(block=read.block, snapshots=judged, states=memory.alert_states,
-                                           previous_health=memory.healths, wallets=wallets, now=time.time())
+                                           previous_health=memory.previous(self.advance), wallets=wallets,
+                                           now=time.time())
         margins, changes = margins_since(read.snapshots, self.reads.sources, self.exact_terms, memory.margins)
         if changes:
             self.alerts.margin(read.alerts, block=read.block, changes=changes, wallets=wallets, now=time.time(),
                                snapshots={(s.market, s.account): s for s in read.snapshots})
         read.closed = list(closed)
         return written, margins
+
+    def _deferring(self, full: Sequence[str]) -> list[str]:
+        """The markets read in full whose rebuilt accounts the read leaves unassembled (``_rest`` assembles those
+        that are not dormant): where the drift bound holds (accrued writes with an epsilon, ``Drifts``) and the
+        rules see only the positions outside their steady bands."""
+        if not (self.drifts and self.writes.states and self.writes.epsilon and self.steady_split):
+            return []
+        return [key for key in full if key in self.drifts and self.reads.keeps(key)]
+
+    def _rest(self, read: ChainRead, memory: ChainMemory, wallets: Wallets) -> None:
+        """The block's deferred accounts (``ChainRead.deferred``, after ``assess``) split in two. The dormant ones
+        (``ChainMemory.resting``): within epsilon of their written row, which was FRESH, every price under it FRESH
+        at the block, and their alert level's steady band holding for every health within epsilon of the row's
+        (``within_band``), no heartbeat due: the rules would raise nothing and the write would store nothing for
+        them, so they are not assembled (``read.rested``). The others are assembled and marked, and join the block's
+        positions."""
+        self.dormant = 0
+        if not read.deferred:
+            return
+        epsilon, heartbeat, number = Fraction(self.writes.epsilon), self.writes.heartbeat_blocks, read.block.number
+        bands = self.alerts.steady_bands(chain=self.chain, states=memory.alert_states, wallets=wallets,
+                                         fresh=read.fresh_test())
+        tests: dict[Band, Callable[[Decimal | None], bool]] = {}
+
+        def keeps(last: PositionSnapshot) -> bool:
+            if last.price_status != PriceStatus.FRESH or (heartbeat and number - last.block.number >= heartbeat):
+                return False
+            healths = bands(last)
+            if healths is None:
+                return False
+            test = tests.get(healths)
+            if test is None:
+                test = tests[healths] = within_band(healths, epsilon)
+            return test(last.health.health)
+
+        woken: list[PositionSnapshot] = []
+        for key, accounts in read.deferred.items():
+            source, state = self.drifts.get(key), read.states.get(key)
+            rested: list[PositionSnapshot] = []
+            if source is None or state is None or key not in self._deferring([key]):
+                waking = list(accounts)
+            else:
+                rested, waking = memory.resting(key, accounts, source, state, epsilon, keeps)
+            read.rested += rested
+            if waking:
+                made = read.assemble[key](waking)
+                woken += made.snapshots
+                read.unpriced += [(key, account) for account in made.unpriced]
+        read.mark(woken, self._dependencies)
+        read.snapshots += woken
+        self.dormant = len(read.rested)
+        log.debug("dormant chain=%s block=%d rested=%d assembled=%d", self.chain, read.block.number,
+                  len(read.rested), len(woken))
 
     def _drifting(self, read: ChainRead, memory: ChainMemory) -> Mapping[str, Drifts]:
         """Under accrued writes with an epsilon, the block's steady parts given to memory (``ChainMemory.steady``: a

@@ -12,6 +12,7 @@ from indexer.fastpath import FeedMove
 from indexer.oracles.monitor import ChainOracles, mark_positions
 from indexer.oracles.reading import FeedReading
 from indexer.oracles.status import FeedStatus, PriceStatus
+from indexer.protocols.base import MarketRead
 from indexer.types import Address, BlockRef, PositionSnapshot
 
 
@@ -32,6 +33,13 @@ class ChainRead:
     checks: dict[str, tuple[int, int]] = field(default_factory=dict)  # self-check per market: (checked, disagreed)
     drifted: dict[str, list[Address]] = field(default_factory=dict)  # per market: vouched unchanged, yet changed
     states: dict[str, Any] = field(default_factory=dict)  # per market read in full: its state (``MarketRead.state``)
+    # per market read in full with ``defer``: its accounts rebuilt unassembled, and what assembles them
+    # (``MarketRead.deferred``, ``.assemble``); the pipeline assembles those it must (``ChainPipeline._rest``)
+    deferred: dict[str, list[Address]] = field(default_factory=dict)
+    assemble: dict[str, Callable[[Sequence[Address]], MarketRead]] = field(default_factory=dict)
+    # the dormant positions of the deferred: never assembled at this block, their figures within epsilon of these,
+    # their written snapshots; found (no closing), not judged, not written: their latest rows move to the block
+    rested: list[PositionSnapshot] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     # the fast path (``ChainReader.reprice``): the feeds that moved, the markets it serves, the holders left for after
     # the block's alerts (cached, not repriced yet)

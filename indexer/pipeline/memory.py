@@ -7,7 +7,7 @@ Wallets are the exception: people add them from other processes (CLI, API), so t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -26,7 +26,7 @@ from indexer.store.feed_store import feed_metadata, feed_states
 from indexer.store.position_store import position_healths, position_terms
 from indexer.store.reorg import stored_hashes
 from indexer.store.types import quantize_health
-from indexer.types import PositionSnapshot
+from indexer.types import BlockRef, PositionSnapshot
 
 
 @dataclass
@@ -55,6 +55,9 @@ class ChainMemory:
     # once asked): what a later block's growth is measured against
     _anchors: dict[tuple[str, str], tuple[PositionSnapshot, int | None, int | None]] = field(default_factory=dict)
     spared: int = 0  # of the last ``to_write``'s snapshots, those the drift bound spared a comparison
+    # (market key, account) → (its written snapshot, its market's state at the block it last rested at, that block): the
+    # dormant positions (``resting``) since, whose ``healths`` entry is an older block's (``previous``)
+    _lagging: dict[tuple[str, str], tuple[PositionSnapshot, Any, BlockRef]] = field(default_factory=dict)
     _by_market: dict[str, list[str]] | None = None  # ``stored_by_market``, until ``committed`` moves memory on
 
     @classmethod
@@ -104,21 +107,13 @@ class ChainMemory:
         positions drift (``Drifts``), that protocol, its epochs given by ``steady`` for the block."""
         own = inputs or {}
         kept = self._inputs
-        anchors, epochs = self._anchors, self.epochs
         epsilon = Fraction(policy.epsilon)
         spared = [0]
 
         def bounding(source: Drifts) -> Callable[[PositionSnapshot, PositionSnapshot], bool]:
             def within(last: PositionSnapshot, now: PositionSnapshot) -> bool:
-                pair = (last.market, last.account)
-                anchor = anchors.get(pair)
-                if anchor is None or anchor[0] is not last or anchor[1] is None or anchor[1] != epochs.get(last.market):
-                    return False
-                room = anchor[2]
-                if room is None:
-                    room = source.headroom(last, epsilon)
-                    anchors[pair] = (last, anchor[1], room)
-                if source.grown_within(last, now, room):
+                room = self.headroom(last, source, epsilon)
+                if room is not None and source.grown_within(last, now, room):
                     spared[0] += 1
                     return True
                 return False
@@ -145,16 +140,50 @@ class ChainMemory:
         self.spared = spared[0]
         return out
 
+    def headroom(self, last: PositionSnapshot, source: Drifts, epsilon: Fraction) -> int | None:
+        """``last``'s ``Drifts.headroom`` (asked once per written row) where ``last`` is the position's written
+        snapshot and its market's epoch has not moved since it was written; else None (no growth is measured
+        against it)."""
+        pair = (last.market, last.account)
+        anchor = self._anchors.get(pair)
+        if anchor is None or anchor[0] is not last or anchor[1] is None or anchor[1] != self.epochs.get(last.market):
+            return None
+        room = anchor[2]
+        if room is None:
+            room = source.headroom(last, epsilon)
+            self._anchors[pair] = (last, anchor[1], room)
+        return room
+
+    def resting(self, market: str, accounts: Iterable[str], source: Drifts, state: Any, epsilon: Fraction,
+                keeps: Callable[[PositionSnapshot], bool]) -> tuple[list[PositionSnapshot], list[str]]:
+        """Of ``accounts`` of ``market`` (rebuilt unassembled, none of them acted: ``MarketRead.deferred``), the
+        written snapshots of those whose figures at the block, of market state ``state``, are within ``epsilon`` of
+        them (written in the market's current epoch, its indexes grown within the row's headroom:
+        ``Drifts.within_state``) and that ``keeps`` (their alert level's steady band holds through epsilon); and
+        the accounts of the others, to assemble. Epochs moved for the block first (``steady``)."""
+        written, within = self.written, source.within_state(state)
+        rested: list[PositionSnapshot] = []
+        woken: list[str] = []
+        for account in accounts:
+            last = written.get((market, account))
+            room = None if last is None else self.headroom(last, source, epsilon)
+            if last is not None and room is not None and within(last, room) and keeps(last):
+                rested.append(last)
+            else:
+                woken.append(account)
+        return rested, woken
+
     def committed(self, *, block: int, snapshots: Iterable[PositionSnapshot], feeds: Iterable[FeedStatus],
                   alerts: AlertWrites | None, discovered: Mapping[str, Mapping[str, Any]],
                   margins: Mapping[tuple[str, str], Parameters] | None = None,
                   written: Iterable[PositionSnapshot] | None = None,
-                  flagged: Iterable[tuple[str, str]] = ()) -> None:
+                  flagged: Iterable[tuple[str, str]] = (), rested: Iterable[PositionSnapshot] = (),
+                  states: Mapping[str, Any] | None = None, header: BlockRef | None = None) -> None:
         """Follow what one block's transaction wrote (``indexer.store.writer.write_block``): ``snapshots`` are
         the block's positions and closings, read and judged; ``written`` those of them it wrote (default: all);
         ``margins``: the read positions' margin parameters; ``flagged``: (market key, account) of stored positions
         whose price status the block set without their figures (unpriced, stale), written in full at their next
-        read."""
+        read; ``rested``: its dormant positions (``resting``), with the block's ``header`` and market ``states``."""
         self.checkpoint = block
         self._by_market = None
         snapshots = list(snapshots)
@@ -175,7 +204,13 @@ class ChainMemory:
         for status in feeds:
             reading = status.reading
             self.feed_states[reading.key] = (reading.round_id, reading.aggregator, status.verdict.status.value)
+        lagging = self._lagging
+        for snapshot in rested:
+            assert header is not None and states is not None
+            lagging[(snapshot.market, snapshot.account)] = (snapshot, states[snapshot.market], header)
         for snapshot in snapshots:
+            if lagging:
+                lagging.pop((snapshot.market, snapshot.account), None)
             if snapshot.closed:
                 self.healths.pop((snapshot.market, snapshot.account), None)
                 self.margins.pop((snapshot.market, snapshot.account), None)
@@ -195,6 +230,13 @@ class ChainMemory:
             self.discovered[market] += [a for a in sorted(seen, key=lambda a: seen[a][0]) if a not in known]
             self.discovery_progress[market] = block
 
+    def previous(self, advance: Mapping[str, Callable[[PositionSnapshot, Any, BlockRef], PositionSnapshot | None]]
+                 ) -> Mapping[tuple[str, str], Decimal | None]:
+        """``healths`` as the alert rules' previous healths: a position dormant since its last figures were computed
+        gets the health it had at the block it last rested at, its written snapshot advanced there (``advance``:
+        per market, its ``Accrues.advance``), as a read of that block would have computed it."""
+        return _Previous(self.healths, self._lagging, advance)
+
     def closings(self, *, market: str, requested: Iterable[str], found: Iterable[str],
                  unpriced: Iterable[str] = ()) -> list[str]:
         """The stored positions of ``market`` that a full read asked for (by their owner) and did not find:
@@ -211,3 +253,26 @@ class ChainMemory:
             for market, account in self.healths:
                 self._by_market.setdefault(market, []).append(account)
         return self._by_market
+
+
+class _Previous(Mapping[tuple[str, str], Decimal | None]):
+    """``ChainMemory.previous``: asked only where an alert moves, so a lagging health is worked out on demand."""
+
+    def __init__(self, healths: Mapping[tuple[str, str], Decimal | None],
+                 lagging: Mapping[tuple[str, str], tuple[PositionSnapshot, Any, BlockRef]],
+                 advance: Mapping[str, Callable[[PositionSnapshot, Any, BlockRef], PositionSnapshot | None]]) -> None:
+        self.healths, self.lagging, self.advance = healths, lagging, advance
+
+    def __getitem__(self, pair: tuple[str, str]) -> Decimal | None:
+        lag = self.lagging.get(pair)
+        if lag is not None and pair[0] in self.advance:
+            moved = self.advance[pair[0]](*lag)
+            if moved is not None:
+                return None if moved.health.health is None else quantize_health(moved.health.health)
+        return self.healths[pair]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.healths)
+
+    def __len__(self) -> int:
+        return len(self.healths)

@@ -92,6 +92,10 @@ class MarketRead:
     # the market's part of the figures at this block, as ``Accrues.advance`` takes it (JSON values only: lists,
     # string-keyed dicts, ints, strings, bools, None); None: the source keeps none (``[writes] mode = "accrued"``)
     state: Any = None
+    # (``ChangeReads.read`` with ``defer``) accounts rebuilt from what the previous read kept, not assembled yet: none
+    # of them is in ``snapshots``; ``assemble`` builds those asked for (its ``snapshots`` and ``unpriced``), at no call
+    deferred: list[Address] = field(default_factory=list)
+    assemble: Callable[[Sequence[Address]], MarketRead] | None = None
 
 
 class PositionRules(Protocol):
@@ -262,11 +266,13 @@ class ChangeReads(Protocol):
 
     def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
              hint: object | None = None, check: Collection[Address] = (),
-             unchanged: Collection[Address] | None = None) -> Plan[MarketRead]:
+             unchanged: Collection[Address] | None = None, defer: bool = False) -> Plan[MarketRead]:
         """``Source.read``; with ``unchanged`` given (even empty), the returned hint keeps every account's inputs,
         and an account in ``unchanged`` whose inputs the ``hint`` kept may be rebuilt from them instead of read.
         An account in ``unchanged`` and in ``check`` is read, and reported ``drifted`` if its inputs were not the
-        kept ones."""
+        kept ones. ``defer``: the accounts rebuilt that way are not assembled but listed in ``MarketRead.deferred``,
+        for the caller to assemble those it needs (``MarketRead.assemble``) once it knows the market's state (the
+        pipeline's dormant positions, ``Drifts``)."""
         ...
 
 
@@ -297,7 +303,11 @@ class Drifts(Protocol):
     its market's state but the interest indexes stay as they were. With ``[writes] mode = "accrued"`` and an
     ``epsilon``, a position whose inputs did not change, written at a block since which its market's ``steady_part``
     did not change, and whose indexes grew no more than its ``headroom``, is within ``epsilon`` of its last row
-    in every figure the write policy compares: the block spares it the comparison (``indexer.pipeline.changes``)."""
+    in every figure the write policy compares: the block spares it the comparison (``indexer.pipeline.changes``).
+
+    Where the source also ``ChangeReads`` (``defer``), such a position whose account no log named need not even be
+    assembled: its health within ``epsilon`` of its last row's keeping its alert level's steady band, every price
+    fresh, the rules would raise and the write would store nothing for it (the pipeline's *dormant* positions)."""
 
     def steady_part(self, state: Any, block: BlockRef) -> Hashable:
         """The market's state at ``block`` (``MarketRead.state``) without what moves with time alone (the interest
@@ -314,6 +324,14 @@ class Drifts(Protocol):
         """Whether the two have the same ``Accrues.inputs`` (not None), and each index under ``now``'s legs is at
         least ``last``'s and grew by at most ``headroom`` (``DRIFT_SCALE`` units) since; the caller vouches that
         their blocks' steady parts are the same."""
+        ...
+
+    def within_state(self, state: Any) -> Callable[[PositionSnapshot, int], bool]:
+        """A test of a written snapshot and its ``headroom``: whether each index ``state`` (``MarketRead.state``)
+        holds under the snapshot's legs is at least the snapshot's and grew by at most ``headroom`` since, for a
+        position with the snapshot's inputs (not None) — ``grown_within`` without assembling the position. The
+        caller vouches that the account did not act since the snapshot and that the steady parts are the same.
+        (Prepared once per state, asked once per dormant candidate.)"""
         ...
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from indexer.chain.multicall import Call, MulticallReader
 from indexer.chain.rpc import RpcClient
 from indexer.devnet.jsonrpc import JsonRpcClient
-from indexer.store.models import Alert, AlertEvent, AlertState, Market, PositionHistory, PositionLeg
+from indexer.store.models import Alert, AlertEvent, AlertState, Market, Position, PositionHistory, PositionLeg
 from indexer.store.types import quantize_health
 
 
@@ -98,6 +98,15 @@ def history_rows(engine) -> dict[tuple[str, str, int], tuple]:
                                   .join(m, m.c.id == h.c.market_id))
         return {(key, account, block): (*figures, tuple(legs.get(row_id, ())))
                 for key, account, block, row_id, *figures in rows}
+
+
+def latest_rows(engine) -> list[tuple]:
+    """Every position's latest row: where it is, the block it was last read at, its figures."""
+    t = Position.__table__
+    with engine.connect() as connection:
+        return sorted(tuple(r) for r in connection.execute(select(
+            t.c.market_id, t.c.account, t.c.block_number, t.c.block_hash, t.c.health_raw, t.c.equity,
+            t.c.collateral_value, t.c.debt_value, t.c.price_status, t.c.liquidations)))
 
 
 def figures_row(figures) -> tuple:

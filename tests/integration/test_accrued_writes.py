@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
@@ -25,7 +26,7 @@ from indexer.settings import load_settings
 from indexer.store.db import make_engine, upgrade
 from indexer.store.models import MarketState
 from indexer.store.wallet_store import add_wallet
-from tests.integration.chain_helpers import figures_row, history_rows
+from tests.integration.chain_helpers import figures_row, history_rows, latest_rows, stored
 from tests.integration.test_read_what_changed import Actions, steps
 
 MARKET = "devnet-aave-v3"
@@ -55,12 +56,15 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
     act = Actions(devnet)
     heads: list[int] = []
     spared: list[int] = []
+    dormant: list[int] = []  # positions the sparse pipeline did not even assemble (``ChainPipeline._rest``)
 
     async def follow() -> None:
         await steps(dense_pipeline, sparse_pipeline, compared_pipeline)
         heads.append(int(devnet.rpc.call("eth_blockNumber", []), 16))
         assert sparse_pipeline.memory is not None
         spared.append(sparse_pipeline.memory.spared)
+        dormant.append(sparse_pipeline.dormant)
+        assert compared_pipeline.dormant == 0
     singles = devnet.accounts_of("single")
     try:
         await follow()
@@ -86,9 +90,25 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
         weth = devnet.deployment.reserve("WETH")  # −12 %: every WETH holder moves by more than epsilon
         set_price(devnet.url, devnet.deployment, "WETH", weth["price"] * 88 // 100)
         await follow()
-        for _ in range(2):  # more interest, nobody acting
-            advance_time(devnet.url, 43_200)
-            await follow()
+        advance_time(devnet.url, 43_200)  # more interest, nobody acting; every feed answers again (the same prices:
+        for reserve in devnet.deployment.reserves:  # fresh again, the market's steady part as it was)
+            price = weth["price"] * 88 // 100 if reserve["symbol"] == "WETH" else reserve["price"]
+            set_price(devnet.url, devnet.deployment, reserve["symbol"], price)
+        await follow()
+        # a wallet's own WARN line put where its health is now (it has been falling with its interest): the next
+        # block's interest carries it across by far less than epsilon. It must not stay dormant: its row's health
+        # is within epsilon of the line, so its alert level's band does not hold through epsilon
+        rows = history_rows(full)
+        falling = [(account, rows[(MARKET, account, heads[-1])][0]) for account in (a.address for a in devnet.accounts)
+                   if (MARKET, account, heads[-2]) in rows and (MARKET, account, heads[-1]) in rows
+                   and 12 * 10**17 < rows[(MARKET, account, heads[-1])][0] < rows[(MARKET, account, heads[-2])][0]]
+        assert falling
+        watched, line = falling[0][0], Decimal(falling[0][1]).scaleb(-18)
+        kind = next(a.kind for a in devnet.accounts if a.address == watched)
+        for target in (engine, full, compared):
+            add_wallet(target, address=watched, label=kind, warn_health=line)
+        advance_time(devnet.url, 43_200)
+        await follow()
     finally:
         await sparse_pipeline.close()
         await dense_pipeline.close()
@@ -96,8 +116,17 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
 
     dense, sparse = history_rows(full), history_rows(engine)
     # the drift bound spared the comparison of positions that only accrued, and wrote exactly the same rows
-    assert spared[1] > 10 and spared[-1] > 10
+    assert spared[1] > 10
     assert history_rows(compared) == sparse
+    # positions that only accrued, whose alert levels held through epsilon, were not even assembled: the same rows,
+    # latest rows, alert events and states as the pipeline that assembles and compares every one of them
+    assert dormant[1] > 10 and dormant[-1] > 10
+    assert stored(compared) == stored(engine)
+    assert latest_rows(compared) == latest_rows(engine)
+    # … and the watched wallet crossed its line in the last block: judged (its WARN opened), not left dormant
+    assert dense[(MARKET, watched, heads[-1])][0] < line.scaleb(18)
+    warned = [e for e in stored(engine)["events"] if e[0].endswith(f"/{watched}/health") and e[1] == heads[-1]]
+    assert [e[2:4] for e in warned] == [("opened", "WARN")], warned
     compared.dispose()
     blocks = sorted({b for (_, _, b) in dense})
     assert len(heads) == 7 and set(heads) <= set(blocks)

@@ -1,4 +1,5 @@
 from decimal import Decimal as D
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -14,6 +15,7 @@ from indexer.alerts.rules import (
     health_level,
     in_band,
     steady_band,
+    within_band,
 )
 
 T = Thresholds(warn=Band(D("1.10"), D("1.15")), critical=Band(D("1.03"), D("1.06")),
@@ -146,3 +148,28 @@ def test_a_health_is_in_the_steady_band_exactly_where_the_level_holds(current, l
     near = st.sampled_from(lines).flatmap(lambda line: st.sampled_from([line - D("0.001"), line, line + D("0.001")]))
     health = data.draw(st.one_of(st.none(), _lines, near))
     assert in_band(health, steady_band(current, t)) == (_level_by_definition(health, current, t) == current)
+
+
+_healths = st.integers(min_value=0, max_value=4 * 10**18).map(lambda raw: D(raw).scaleb(-18))  # an Aave HF's places
+
+
+@given(st.sampled_from(list(HealthLevel)), st.lists(_lines, min_size=6, max_size=6),
+       st.fractions(min_value=0, max_value=Fraction(1, 10), max_denominator=10**6), st.data())
+def test_a_health_within_band_keeps_its_level_through_epsilon(current, lines, epsilon, data):
+    # a dormant position (the pipeline does not even assemble it) keeps its last row's health h only where every
+    # health within epsilon of h keeps its level: both ends of that interval in the steady band. The health is
+    # drawn next to the band's lines too, scaled by 1 ± epsilon, where the test must turn
+    t = Thresholds(*(Band(min(a, b), max(a, b)) for a, b in zip(lines[::2], lines[1::2], strict=True)))
+    band = steady_band(current, t)
+    edges = [Fraction(line) * k for line in lines for k in (1 / (1 - epsilon), 1 / (1 + epsilon))]
+    near = st.sampled_from(edges).flatmap(lambda edge: st.integers(-2, 2).map(
+        lambda step: D(int(edge * 10**18) + step).scaleb(-18)))
+    health = data.draw(st.one_of(st.none(), _healths, near))
+    holds = within_band(band, epsilon)(health)
+    if health is None:
+        assert holds == in_band(None, band)
+        return
+    h = Fraction(health)
+    lowest, highest = h * (1 - epsilon), h * (1 + epsilon)
+    ends_in = all((band[0] is None or x >= band[0]) and (band[1] is None or x < band[1]) for x in (lowest, highest))
+    assert holds == ends_in

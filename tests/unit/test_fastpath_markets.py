@@ -53,7 +53,10 @@ op_st = st.one_of(
     st.tuples(st.just("drop"), st.lists(st.sampled_from(["core", "prime"]), max_size=2)),
     st.tuples(st.just("replace"), st.lists(st.sampled_from(["core", "prime"]), max_size=2),
               st.lists(st.tuples(st.sampled_from(["core", "prime"]), st.integers(0, 5),
-                                 st.lists(st.sampled_from(FEEDS), max_size=3)), max_size=4)))
+                                 st.lists(st.sampled_from(FEEDS), max_size=3)), max_size=4),
+              # dormant positions of the block (found, not assembled): cached as they were, or as given if not cached
+              st.lists(st.tuples(st.sampled_from(["core", "prime"]), st.integers(0, 5),
+                                 st.lists(st.sampled_from(FEEDS), max_size=3)), max_size=3)))
 
 
 def _held(market: str, account: int, feeds: list[str]) -> PositionSnapshot:
@@ -79,10 +82,14 @@ def test_the_feed_index_answers_what_a_scan_of_every_cached_position_does(ops):
             cache.replace(set(op[1]), [])  # a full read that found none of them
             plain = {k: s for k, s in plain.items() if k[0] not in op[1]}
         else:  # a full read of op[1]'s markets (and fast-path positions of others) replaces them
-            snapshots = [_held(*args) for args in op[2]]
-            cache.replace(set(op[1]), snapshots)
+            snapshots, resting = [_held(*args) for args in op[2]], [_held(*args) for args in op[3]]
+            cache.replace(set(op[1]), snapshots, resting)
+            before = plain
             plain = {k: s for k, s in plain.items() if k[0] not in op[1]}
             plain.update({(s.market, s.account): s for s in snapshots})
+            for s in resting:
+                key = (s.market, s.account)
+                plain[key] = plain.get(key) or before.get(key) or s
         assert len(cache) == len(plain) and cache.markets() == {k[0] for k in plain}
         for market in ("core", "prime"):
             assert set(cache.used(market)) == {leg.feed for k, s in plain.items() if k[0] == market

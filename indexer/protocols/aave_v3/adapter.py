@@ -348,11 +348,13 @@ class AaveV3Adapter:
 
     def read(self, accounts: Sequence[Address], block: BlockRef, feeds: ChainlinkFeeds,
              hint: object | None = None, check: Collection[Address] = (),
-             unchanged: Collection[Address] | None = None) -> Plan[MarketRead]:
+             unchanged: Collection[Address] | None = None, defer: bool = False) -> Plan[MarketRead]:
         """``unchanged`` (given, even empty): the returned hint keeps every account's ``Inputs``; and an account
         named in it whose inputs the ``hint`` kept (and that can be rebuilt, and is not checked) is not asked
         again: its position is rebuilt from those inputs and this block's market round, through the same
-        assembly as a read. The caller vouches that the account did not act since (no event names it)."""
+        assembly as a read. The caller vouches that the account did not act since (no event names it).
+        ``defer``: such a rebuilt position (one with a configuration) is not assembled here but listed in
+        ``MarketRead.deferred``, and ``MarketRead.assemble`` assembles those the caller asks for, the same way."""
         def checked_on(layout: Layout) -> set[Address]:
             # rules not known to be this Pool's: every account through getUserAccountData, whose figures are kept
             everyone = self.market.verify_onchain or not layout.applied.verified
@@ -486,11 +488,15 @@ class AaveV3Adapter:
         compared = 0
         offset = 0
         contexts: dict[tuple[int, int], _LegContext | None] = {}
+        deferred: list[Address] = []
         for (account, bits, emode, onchain), wanted in zip(users, wanted_by_user, strict=True):
             if account in rebuilt:
                 amounts = rebuilt[account].amounts
                 if unchanged is not None:
                     kept[account] = rebuilt[account]
+                if defer:
+                    deferred.append(account)
+                    continue
             else:
                 amounts = {}
                 for rid, kind in wanted:
@@ -518,9 +524,24 @@ class AaveV3Adapter:
         watched = (pool, *(a for r in reserves.values() for a in (r.a_token, r.variable_debt_token,
                                                                   r.stable_debt_token) if a != ZERO_ADDRESS))
         state = _state(layout, reserves, emodes, source_prices, rounds, held)
+
+        def assemble(chosen: Sequence[Address]) -> MarketRead:  # the deferred accounts asked for, as read above
+            built: list[PositionSnapshot] = []
+            missing: list[Address] = []
+            for account in chosen:
+                inputs = rebuilt[account]
+                snapshot = self._snapshot(account, block, layout, reserves, inputs.bits, inputs.emode, emodes,
+                                          source_prices, inputs.amounts, source_of_asset, rounds, held, contexts)
+                if snapshot is None:
+                    missing.append(account)
+                else:
+                    built.append(snapshot)
+            return MarketRead(built, unpriced=missing)
+
         return MarketRead(snapshots, readings, unpriced,
                           hint=layout if unchanged is None else Remembered(layout, kept, watched),
-                          checked=compared, mismatched=mismatched, drifted=drifted, state=state)
+                          checked=compared, mismatched=mismatched, drifted=drifted, state=state,
+                          deferred=deferred, assemble=assemble if deferred else None)
 
     # -- assembling ----------------------------------------------------------------------------
     def _snapshot(self, account: Address, block: BlockRef, layout: Layout,
@@ -815,6 +836,29 @@ class AaveV3Adapter:
             if before is None or after is None or after < before or (after - before) * DRIFT_SCALE > headroom * before:
                 return False
         return True
+
+    @staticmethod
+    def within_state(state: Any) -> Callable[[PositionSnapshot, int], bool]:
+        """(``Drifts``) Each leg's index in ``state`` (``_state``: a collateral's income index, a debt's variable
+        borrow index, as ``_snapshot`` puts them in its terms) against the snapshot's; its inputs as ``inputs``
+        takes them (a scaled balance per leg, no stable debt, no self-check)."""
+        fields = state["reserve_fields"]
+        asset, income, debt = fields.index("asset"), fields.index("normalized_income"), fields.index("normalized_debt")
+        indexes = {row[asset]: (row[income], row[debt]) for row in state["reserves"]}
+
+        def within(last: PositionSnapshot, headroom: int) -> bool:
+            if "self_check" in last.detail:
+                return False
+            for leg in last.legs:
+                terms = leg.terms
+                before, now = terms.get("index"), indexes.get(leg.asset)
+                if before is None or now is None or "scaled" not in terms or "stable" in terms:
+                    return False
+                after = now[1] if leg.role is Role.DEBT else now[0]
+                if after < before or (after - before) * DRIFT_SCALE > headroom * before:
+                    return False
+            return True
+        return within
 
     def price_dependencies(self, snapshot: PositionSnapshot) -> set[PriceKey]:
         return price_dependencies(snapshot)
