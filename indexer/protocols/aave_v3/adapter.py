@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
@@ -754,69 +753,82 @@ class AaveV3Adapter:
         keep the exact average within the basis point it was in (each collateral's share moves by at most the
         largest relative move of a collateral value). The index terms themselves move by g: the headroom is at
         most ``epsilon``."""
-        bounds = [epsilon]
-        grow_c = slack_c = grow_d = slack_d = grow_lt = slack_lt = Fraction(0)
-        shares: list[tuple[Fraction, Fraction, int]] = []  # per counted collateral: its value's g·A + B, and LT
+        # Each bound below is a fraction N / D (D > 0) of growth; the headroom is the least floor(N · DRIFT_SCALE / D),
+        # in integers throughout (every figure is an integer, every price unit and the threshold scale a power of
+        # ten): the leg sums are kept times L = 10**(the legs' largest decimals), the numerator's times L · 10⁴.
+        scale = DRIFT_SCALE
+        en, ed = epsilon.numerator, epsilon.denominator
+        least = en * scale // ed
+        legs = snapshot.legs
+        big = UNITS[max((leg.decimals for leg in legs), default=0)]
+        grow_c = slack_c = grow_d = slack_d = grow_lt = slack_lt = 0  # × L
+        shares: list[tuple[int, int, int, int]] = []  # per counted collateral: its grow and slack (× L), value, LT
         weighted = 0  # Σ value · LT: the average threshold's numerator
-        for leg in snapshot.legs:
+        for leg in legs:
             terms = leg.terms
             if "index" not in terms or "scaled" not in terms or "stable" in terms:
                 return 0
             if not terms["scaled"]:
                 continue  # nothing to grow: amount and value stay 0
             amount = leg.amount
-            bounds.append((epsilon * amount - 2) / (amount + 1))
+            least = min(least, (en * amount - 2 * ed) * scale // (ed * (amount + 1)))
             is_debt = leg.role is Role.DEBT
-            if not leg.price or not (is_debt or counted(leg)):
+            price = leg.price
+            if not price or not (is_debt or counted(leg)):
                 continue  # valued at 0, whatever the amount
-            if not leg.value:
+            value = leg.value
+            if not value:
                 return 0  # a value that may leave 0: no relative bound
-            per_unit = Fraction(leg.price, UNITS[leg.decimals])
-            grow, slack = (amount + 1) * per_unit, 2 * per_unit + 2
-            bounds.append((epsilon * leg.value - slack) / grow)
+            per = big // UNITS[leg.decimals]  # L / the leg's unit
+            grow, slack = (amount + 1) * price * per, 2 * price * per + 2 * big  # (amount + 1) · p / u, 2 · p / u + 2
+            least = min(least, (en * value * big - ed * slack) * scale // (ed * grow))
             if is_debt:
                 grow_d, slack_d = grow_d + grow, slack_d + slack
             else:
                 lt = terms["liquidation_threshold"]
                 grow_c, slack_c = grow_c + grow, slack_c + slack
                 grow_lt, slack_lt = grow_lt + lt * grow, slack_lt + lt * slack
-                shares.append((grow / leg.value, slack / leg.value, lt))
-                weighted += leg.value * lt
+                shares.append((grow, slack, value, lt))
+                weighted += value * lt
         health = snapshot.health
         if grow_d:
-            bounds.append((epsilon * health.debt - slack_d) / grow_d)
-        numerator = False  # whether the health factor's numerator can move
-        grow_n = slack_n = Fraction(0)
+            least = min(least, (en * health.debt * big - ed * slack_d) * scale // (ed * grow_d))
+        grow_n = slack_n = 0  # the factor's numerator's growth and slack, × L · 10⁴
+        wide = big * 10**4
         if grow_c:
             total = health.collateral
-            bounds.append((epsilon * total - slack_c) / grow_c)
-            lowest, highest = min(lt for _, _, lt in shares), max(lt for _, _, lt in shares)
+            least = min(least, (en * total * big - ed * slack_c) * scale // (ed * grow_c))
+            lowest, highest = min(lt for *_, lt in shares), max(lt for *_, lt in shares)
             if lowest != highest:  # the floored average must stay in its basis point
                 rest = weighted % total
-                margin = Fraction(min(rest, total - 1 - rest), total * (highest - lowest))
-                bounds.append((margin - max(b for _, b, _ in shares)) / max(a for a, _, _ in shares))
+                # (margin − the largest slack / value) / the largest grow / value, margin = m / (total · spread)
+                m, md = min(rest, total - 1 - rest), total * (highest - lowest)
+                sb, vb = max(((slack, value) for _, slack, value, _ in shares),
+                             key=lambda pair: Fraction(pair[0], pair[1]))
+                ga, va = max(((grow, value) for grow, _, value, _ in shares),
+                             key=lambda pair: Fraction(pair[0], pair[1]))
+                least = min(least, (m * big * vb - sb * md) * va * scale // (md * vb * ga))
             average = weighted // total
             if average:
-                ratio = Fraction(average, 10**4)
                 # equity: the collateral times the average threshold, rounded (half-up, or floored from v3.5)
-                bounds.append((epsilon * health.equity - slack_c * ratio - 2) / (grow_c * ratio))
+                least = min(least, (en * health.equity * wide - ed * slack_c * average - 2 * ed * wide) * scale
+                            // (ed * grow_c * average))
             if self._precise(snapshot):  # the factor's numerator: Σ value · LT / 10⁴ (v3.5+)
-                grow_n, slack_n = grow_lt / 10**4, slack_lt / 10**4
+                grow_n, slack_n = grow_lt, slack_lt
             else:  # … or that equity, with its rounding (≤ v3.4)
-                grow_n, slack_n = grow_c * Fraction(average, 10**4), slack_c * Fraction(average, 10**4) + 2
-            numerator = bool(grow_n)
-        if health.debt and numerator:  # (a numerator that cannot move is 0: so is the factor, throughout)
+                grow_n, slack_n = grow_c * average, slack_c * average + 2 * wide
+        if health.debt and grow_n:  # (a numerator that cannot move is 0: so is the factor, throughout)
             hf, debt = health.raw, health.debt
             # the factor is within 2 of numerator · WAD / debt: up with the numerator, down with the debt
-            bounds.append(((epsilon * hf - 4) * Fraction(debt, WAD) - slack_n) / grow_n)
+            least = min(least, ((en * hf - 4 * ed) * debt * wide - slack_n * ed * WAD) * scale // (ed * WAD * grow_n))
             if grow_d:
-                bounds.append(((epsilon * hf - 4) * Fraction(debt, hf + 2) - slack_d) / grow_d)
+                least = min(least, ((en * hf - 4 * ed) * debt * big - slack_d * ed * (hf + 2)) * scale
+                            // (ed * (hf + 2) * grow_d))
             if hf >= WAD and grow_d:  # not liquidatable: the fall must stay above 1
-                bounds.append(((hf - WAD - 4) * Fraction(debt, hf + 2) - slack_d) / grow_d)
+                least = min(least, ((hf - WAD - 4) * debt * big - slack_d * (hf + 2)) * scale // ((hf + 2) * grow_d))
             elif hf < WAD:  # liquidatable: the rise must stay below 1
-                bounds.append(((WAD - hf - 5) * Fraction(debt, WAD) - slack_n) / grow_n)
-        least = min(bounds)
-        return max(0, math.floor(least * DRIFT_SCALE))
+                least = min(least, ((WAD - hf - 5) * debt * wide - slack_n * WAD) * scale // (WAD * grow_n))
+        return max(0, least)
 
     @staticmethod
     def grown_within(last: PositionSnapshot, now: PositionSnapshot, headroom: int) -> bool:
