@@ -690,13 +690,13 @@ class ChainPipeline:
 
     def _drifting(self, read: ChainRead, memory: ChainMemory) -> Mapping[str, Drifts]:
         """Under accrued writes with an epsilon, the block's steady parts given to memory (``ChainMemory.steady``: a
-        market without a state in the block moving its epoch), and the markets whose positions ``to_write`` may
-        spare a comparison. Otherwise none, and memory keeps no epochs (nor a row's headroom)."""
+        market without a state in the block is no longer followed), and the markets whose positions ``to_write`` may
+        spare a comparison. Otherwise none, and memory keeps no parts (nor a row's headroom)."""
         if not (self.drifts and self.writes.states and self.writes.epsilon):
             memory.steady(None)
             return {}
-        memory.steady({key: source.steady_part(read.states[key], read.block) if key in read.states else None
-                       for key, source in self.drifts.items()})
+        memory.steady({key: source.steady_parts(read.states[key], read.block) if key in read.states else None
+                       for key, source in self.drifts.items()}, read.block.number)
         return self.drifts
 
     def _dependencies(self, snapshot: PositionSnapshot) -> set[str]:

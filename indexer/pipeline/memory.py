@@ -47,13 +47,16 @@ class ChainMemory:
     written: dict[tuple[str, str], PositionSnapshot] = field(default_factory=dict)
     # (market key, account) → (a written snapshot, its ``Accrues.inputs``): asked once per written snapshot
     _inputs: dict[tuple[str, str], tuple[PositionSnapshot, Hashable | None]] = field(default_factory=dict)
-    # per market whose protocol ``Drifts``: its state's steady part at the last block, and a counter that moves
-    # whenever that part changed (or the block had no state of it) — the market's "epoch"
-    _parts: dict[str, Hashable] = field(default_factory=dict)
-    epochs: dict[str, int] = field(default_factory=dict)
-    # (market key, account) → (a written snapshot, its market's epoch at that block, its ``Drifts.headroom``
-    # once asked): what a later block's growth is measured against
-    _anchors: dict[tuple[str, str], tuple[PositionSnapshot, int | None, int | None]] = field(default_factory=dict)
+    # per market whose protocol ``Drifts``, under the drift bound: its state's steady parts at the last block (part
+    # key → part, ``Drifts.steady_parts``); the block since which memory has followed them without a gap (``since``);
+    # per part, the last block at which it changed (appeared, went or differed), and the latest of those (``latest``)
+    _parts: dict[str, Mapping[Hashable, Hashable]] = field(default_factory=dict)
+    since: dict[str, int] = field(default_factory=dict)
+    _changed: dict[str, dict[Hashable, int]] = field(default_factory=dict)
+    _latest: dict[str, int] = field(default_factory=dict)
+    # (market key, account) → (a written snapshot, the block it was written at, its ``Drifts.headroom`` once asked):
+    # what a later block's growth is measured against
+    _anchors: dict[tuple[str, str], tuple[PositionSnapshot, int, int | None]] = field(default_factory=dict)
     spared: int = 0  # of the last ``to_write``'s snapshots, those the drift bound spared a comparison
     # (market key, account) → (its written snapshot, its market's state at the block it last rested at, that block): the
     # dormant positions (``resting``) since, whose ``healths`` entry is an older block's (``previous``)
@@ -81,21 +84,45 @@ class ChainMemory:
                                 for key in discovering},
             margins=margins)
 
-    def steady(self, parts: Mapping[str, Hashable | None] | None) -> None:
-        """A block's steady parts of its markets' states (``Drifts.steady_part``; None: the block has no state of
-        the market, as on the fast path), before its ``to_write``: a market's epoch moves unless its part is the
-        last block's. ``parts`` None: the block is not written under a drift bound; every epoch and anchor goes."""
+    def steady(self, parts: Mapping[str, Mapping[Hashable, Hashable] | None] | None, block: int = 0) -> None:
+        """Block ``block``'s steady parts of its markets' states (``Drifts.steady_parts``; None: the block has no
+        state of the market, as on the fast path, and memory stops following it), before its ``to_write``: each part
+        that is not the last block's changed at ``block``; a market memory did not follow at the last block starts
+        over (every part changed). ``parts`` None: the block is not written under a drift bound; everything goes."""
         if parts is None:
-            if self.epochs or self._anchors:
-                self.epochs, self._parts, self._anchors = {}, {}, {}
+            if self.since or self._anchors:
+                self._parts, self.since, self._changed, self._latest, self._anchors = {}, {}, {}, {}, {}
             return
-        for market, part in parts.items():
-            if part is None or market not in self._parts or self._parts[market] != part:
-                self.epochs[market] = self.epochs.get(market, 0) + 1
-            if part is None:
-                self._parts.pop(market, None)
-            else:
-                self._parts[market] = part
+        for market, now in parts.items():
+            before = self._parts.get(market)
+            if now is None:
+                for gone in (self._parts, self.since, self._changed, self._latest):
+                    gone.pop(market, None)
+                continue
+            self._parts[market] = now
+            if before is None:
+                self.since[market] = self._latest[market] = block
+                self._changed[market] = {}
+                continue
+            if before == now:
+                continue
+            changed = self._changed[market]
+            for key in before.keys() | now.keys():
+                if before.get(key, _GONE) != now.get(key, _GONE):
+                    changed[key] = block
+            self._latest[market] = block
+
+    def current(self, last: PositionSnapshot, written_at: int, source: Drifts) -> bool:
+        """Whether memory followed ``last``'s market without a gap since block ``written_at`` and none of the steady
+        parts under it (``Drifts.parts_of``) changed after that block."""
+        market = last.market
+        since = self.since.get(market)
+        if since is None or since > written_at:
+            return False
+        if self._latest[market] <= written_at:
+            return True
+        changed = self._changed[market]
+        return all(changed.get(key, since) <= written_at for key in source.parts_of(last))
 
     def to_write(self, snapshots: Sequence[PositionSnapshot], policy: WritePolicy,
                  exact_terms: Mapping[str, Collection[str]],
@@ -104,7 +131,7 @@ class ChainMemory:
         """The snapshots of a block that ``policy`` writes, given what was last written for each position;
         ``exact_terms``: per market key, its protocol's margin parameters; ``inputs``: per market key whose
         protocol accrues, its ``Accrues.inputs``; ``drifts``: per market key whose protocol bounds how far its
-        positions drift (``Drifts``), that protocol, its epochs given by ``steady`` for the block."""
+        positions drift (``Drifts``), that protocol, its steady parts given by ``steady`` for the block."""
         own = inputs or {}
         kept = self._inputs
         epsilon = Fraction(policy.epsilon)
@@ -142,11 +169,11 @@ class ChainMemory:
 
     def headroom(self, last: PositionSnapshot, source: Drifts, epsilon: Fraction) -> int | None:
         """``last``'s ``Drifts.headroom`` (asked once per written row) where ``last`` is the position's written
-        snapshot and its market's epoch has not moved since it was written; else None (no growth is measured
-        against it)."""
+        snapshot and no steady part under it changed since it was written (``current``); else None (no growth is
+        measured against it)."""
         pair = (last.market, last.account)
         anchor = self._anchors.get(pair)
-        if anchor is None or anchor[0] is not last or anchor[1] is None or anchor[1] != self.epochs.get(last.market):
+        if anchor is None or anchor[0] is not last or not self.current(last, anchor[1], source):
             return None
         room = anchor[2]
         if room is None:
@@ -158,9 +185,9 @@ class ChainMemory:
                 keeps: Callable[[PositionSnapshot], bool]) -> tuple[list[PositionSnapshot], list[str]]:
         """Of ``accounts`` of ``market`` (rebuilt unassembled, none of them acted: ``MarketRead.deferred``), the
         written snapshots of those whose figures at the block, of market state ``state``, are within ``epsilon`` of
-        them (written in the market's current epoch, its indexes grown within the row's headroom:
+        them (no steady part under them changed since they were written, their indexes grown within the row's headroom:
         ``Drifts.within_state``) and that ``keeps`` (their alert level's steady band holds through epsilon); and
-        the accounts of the others, to assemble. Epochs moved for the block first (``steady``)."""
+        the accounts of the others, to assemble. The block's steady parts given first (``steady``)."""
         written, within = self.written, source.within_state(state)
         rested: list[PositionSnapshot] = []
         woken: list[str] = []
@@ -195,8 +222,8 @@ class ChainMemory:
                 self._anchors.pop(pair, None)
             else:
                 self.written[pair] = snapshot
-                if snapshot.market in self.epochs:
-                    self._anchors[pair] = (snapshot, self.epochs[snapshot.market], None)
+                if snapshot.market in self.since:
+                    self._anchors[pair] = (snapshot, block, None)
         for pair in flagged:
             self.written.pop(pair, None)
             self._inputs.pop(pair, None)
@@ -253,6 +280,9 @@ class ChainMemory:
             for market, account in self.healths:
                 self._by_market.setdefault(market, []).append(account)
         return self._by_market
+
+
+_GONE = object()  # a steady part a block's state does not have
 
 
 class _Previous(Mapping[tuple[str, str], Decimal | None]):

@@ -300,18 +300,25 @@ class Accrues(Protocol):
 @runtime_checkable
 class Drifts(Protocol):
     """Optional, beside ``Accrues``: how far a position's figures can drift while its own inputs and everything of
-    its market's state but the interest indexes stay as they were. With ``[writes] mode = "accrued"`` and an
-    ``epsilon``, a position whose inputs did not change, written at a block since which its market's ``steady_part``
-    did not change, and whose indexes grew no more than its ``headroom``, is within ``epsilon`` of its last row
-    in every figure the write policy compares: the block spares it the comparison (``indexer.pipeline.changes``).
+    its market's state under it but the interest indexes stay as they were. With ``[writes] mode = "accrued"`` and
+    an ``epsilon``, a position whose inputs did not change, written at a block since which none of its market's
+    ``steady_parts`` under it changed, and whose indexes grew no more than its ``headroom``, is within ``epsilon``
+    of its last row in every figure the write policy compares: the block spares it the comparison
+    (``indexer.pipeline.changes``).
 
     Where the source also ``ChangeReads`` (``defer``), such a position whose account no log named need not even be
     assembled: its health within ``epsilon`` of its last row's keeping its alert level's steady band, every price
     fresh, the rules would raise and the write would store nothing for it (the pipeline's *dormant* positions)."""
 
-    def steady_part(self, state: Any, block: BlockRef) -> Hashable:
+    def steady_parts(self, state: Any, block: BlockRef) -> Mapping[Hashable, Hashable]:
         """The market's state at ``block`` (``MarketRead.state``) without what moves with time alone (the interest
-        indexes, the feeds' rounds): what must be the same for a position's figures to follow from its indexes."""
+        indexes, the feeds' rounds), in parts (part key → part: say the market's rules, each reserve, each eMode
+        category): what must be the same for a position's figures to follow from its indexes."""
+        ...
+
+    def parts_of(self, snapshot: PositionSnapshot) -> Iterable[Hashable]:
+        """The keys of the ``steady_parts`` the position's figures rest on (a part of its market it does not hold
+        cannot move them)."""
         ...
 
     def headroom(self, snapshot: PositionSnapshot, epsilon: Fraction) -> int:
@@ -323,14 +330,14 @@ class Drifts(Protocol):
     def grown_within(self, last: PositionSnapshot, now: PositionSnapshot, headroom: int) -> bool:
         """Whether the two have the same ``Accrues.inputs`` (not None), and each index under ``now``'s legs is at
         least ``last``'s and grew by at most ``headroom`` (``DRIFT_SCALE`` units) since; the caller vouches that
-        their blocks' steady parts are the same."""
+        the steady parts under ``last`` are the same at both blocks."""
         ...
 
     def within_state(self, state: Any) -> Callable[[PositionSnapshot, int], bool]:
         """A test of a written snapshot and its ``headroom``: whether each index ``state`` (``MarketRead.state``)
         holds under the snapshot's legs is at least the snapshot's and grew by at most ``headroom`` since, for a
         position with the snapshot's inputs (not None) — ``grown_within`` without assembling the position. The
-        caller vouches that the account did not act since the snapshot and that the steady parts are the same.
+        caller vouches that the account did not act since the snapshot and that the steady parts under it are the same.
         (Prepared once per state, asked once per dormant candidate.)"""
         ...
 

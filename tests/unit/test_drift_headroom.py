@@ -159,27 +159,36 @@ def test_an_account_that_acted_is_never_within_whatever_the_growth():
     assert not adapter.grown_within(last, off, room)
 
 
-def test_memory_spares_only_rows_of_the_markets_current_epoch():
+def test_memory_spares_only_rows_no_steady_part_under_them_changed_since():
     from indexer.pipeline.memory import ChainMemory
 
     rows = [(18, 2_000 * 10**8, 8_250, 10 * 10**18, 0, RAY, RAY), (6, 10**8, 0, 0, 12_000 * 10**6, RAY, RAY)]
     memory = ChainMemory(chain="c", checkpoint=None, hashes={}, feed_meta={}, feed_states={}, alert_states={},
                          healths={})
     policy = WritePolicy(mode="accrued", epsilon=Decimal("0.0001"))
+    held, other = ASSETS[0], "0x" + "99" * 20  # a reserve the position holds, and one it does not
 
-    def block(number: int, part: str, growth: int) -> list:
-        memory.steady({"m": part})
+    def block(number: int, parts: dict | None, growth: int) -> list:
+        memory.steady({"m": parts}, number)
         now = build(rows, "v3.0", [(RAY + growth, RAY + growth)] * 2, number)
         stored = memory.to_write([now], policy, {"m": EXACT}, {"m": adapter.inputs}, {"m": adapter})
         memory.committed(block=number, snapshots=[now], feeds=[], alerts=None, discovered={}, written=stored)
         return stored
 
-    assert len(block(10, "prices A", 0)) == 1  # new to memory: written
-    assert block(11, "prices A", RAY // 10**8) == [] and memory.spared == 1  # a block's interest: spared
-    assert block(12, "prices B", RAY // 10**8) == [] and memory.spared == 0  # prices moved: compared in full
-    assert block(13, "prices B", 2 * RAY // 10**8) == [] and memory.spared == 0  # the row is of an older epoch
-    assert len(block(14, "prices B", RAY // 10**3)) == 1 and memory.spared == 0  # 0.1 %: past epsilon, written
-    assert block(15, "prices B", RAY // 10**3 + RAY // 10**8) == [] and memory.spared == 1  # a row of this epoch
-    memory.steady(None)  # a block not written under the bound: no epochs, no anchors
-    assert memory.epochs == {}
-    assert block(16, "prices B", RAY // 10**3 + 2 * RAY // 10**8) == [] and memory.spared == 0
+    a, b = {"": "rules", held: "price A", other: "price X"}, {"": "rules", held: "price B", other: "price X"}
+    assert len(block(10, a, 0)) == 1  # new to memory: written
+    assert block(11, a, RAY // 10**8) == [] and memory.spared == 1  # a block's interest: spared
+    moved = {**a, other: "price Y"}  # a reserve it does not hold moved: still spared
+    assert block(12, moved, 2 * RAY // 10**8) == [] and memory.spared == 1
+    assert block(13, {**moved, ("emode", 1): "a category"}, 3 * RAY // 10**8) == [] and memory.spared == 1
+    assert block(14, b, 3 * RAY // 10**8) == [] and memory.spared == 0  # its own reserve moved: compared in full
+    assert block(15, b, 4 * RAY // 10**8) == [] and memory.spared == 0  # the row is older than that move
+    assert len(block(16, b, RAY // 10**3)) == 1 and memory.spared == 0  # 0.1 %: past epsilon, written
+    assert block(17, b, RAY // 10**3 + RAY // 10**8) == [] and memory.spared == 1  # a row since that move
+    assert block(18, None, RAY // 10**3 + RAY // 10**8) == []  # a block without a state (the fast path's) …
+    assert block(19, b, RAY // 10**3 + 2 * RAY // 10**8) == [] and memory.spared == 0  # … breaks the thread
+    assert len(block(20, b, RAY // 10**3 * 2)) == 1 and memory.spared == 0  # written again (0.1 % more) …
+    assert block(21, {**b, "": "other rules"}, RAY // 10**3 * 2) == [] and memory.spared == 0  # … the rules moved
+    memory.steady(None)  # a block not written under the bound: no parts, no anchors
+    assert memory.since == {}
+    assert block(22, None, RAY // 10**3 * 2 + RAY // 10**8) == [] and memory.spared == 0

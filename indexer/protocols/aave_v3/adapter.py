@@ -728,16 +728,32 @@ class AaveV3Adapter:
 
     # -- drifting (``Drifts``) ------------------------------------------------------------------------
     @staticmethod
-    def steady_part(state: Any, block: BlockRef) -> Hashable:
-        """The state (``_state``) without the reserves' indexes and the feeds' rounds, with whether each reserve is
-        in its liquidation grace period at ``block`` (a leg carries ``grace_until`` only then)."""
+    def steady_parts(state: Any, block: BlockRef) -> dict[Hashable, Hashable]:
+        """The state (``_state``) without the reserves' indexes and the feeds' rounds, in parts: the market's rules
+        (key ``""``); each reserve (key: its asset) with whether it is in its liquidation grace period at ``block``
+        (a leg carries ``grace_until`` only then); each eMode category of the block's accounts (key: ``("emode",
+        category)``) with the price of its price source."""
         fields = state["reserve_fields"]
         moving = {fields.index("normalized_income"), fields.index("normalized_debt")}
-        grace = fields.index("grace_until")
-        return (state["revision"], state["base_unit"], state["rules"], state["verified"], state["why"],
-                tuple((tuple(v for n, v in enumerate(row) if n not in moving), row[grace] >= block.timestamp)
-                      for row in state["reserves"]),
-                tuple(tuple(row) for row in state["emodes"]), tuple(tuple(row) for row in state["source_prices"]))
+        grace, asset = fields.index("grace_until"), fields.index("asset")
+        parts: dict[Hashable, Hashable] = {
+            "": (state["revision"], state["base_unit"], state["rules"], state["verified"], state["why"])}
+        for row in state["reserves"]:
+            parts[row[asset]] = (tuple(v for n, v in enumerate(row) if n not in moving), row[grace] >= block.timestamp)
+        prices = {source: price for source, price in state["source_prices"]}
+        source = state["emode_fields"].index("price_source")
+        for row in state["emodes"]:
+            parts[("emode", row[0])] = (tuple(row), prices.get(row[source]))
+        return parts
+
+    @staticmethod
+    def parts_of(snapshot: PositionSnapshot) -> list[Hashable]:
+        """(``Drifts``) The rules, the reserves of its legs, its eMode category (``_snapshot`` takes no more)."""
+        keys: list[Hashable] = ["", *(leg.asset for leg in snapshot.legs)]
+        category = snapshot.detail.get("emode_category")
+        if category:
+            keys.append(("emode", category))
+        return keys
 
     def headroom(self, snapshot: PositionSnapshot, epsilon: Fraction) -> int:
         """How far the indexes may grow before a figure could leave ``epsilon`` of this snapshot's (``Drifts``).
