@@ -54,9 +54,11 @@ class ChainMemory:
     since: dict[str, int] = field(default_factory=dict)
     _changed: dict[str, dict[Hashable, int]] = field(default_factory=dict)
     _latest: dict[str, int] = field(default_factory=dict)
-    # (market key, account) → (a written snapshot, the block it was written at, its ``Drifts.headroom`` once asked):
-    # what a later block's growth is measured against
-    _anchors: dict[tuple[str, str], tuple[PositionSnapshot, int, int | None]] = field(default_factory=dict)
+    # (market key, account) → (its written snapshot; the snapshot a later block's growth is measured from: that row,
+    # or a later read of the position compared with it in full and found within epsilon of it; that snapshot's block;
+    # its ``Drifts.headroom`` against the row, once asked)
+    _anchors: dict[tuple[str, str], tuple[PositionSnapshot, PositionSnapshot, int, int | None]] = field(
+        default_factory=dict)
     spared: int = 0  # of the last ``to_write``'s snapshots, those the drift bound spared a comparison
     # (market key, account) → (its written snapshot, its market's state at the block it last rested at, that block): the
     # dormant positions (``resting``) since, whose ``healths`` entry is an older block's (``previous``)
@@ -137,12 +139,15 @@ class ChainMemory:
         epsilon = Fraction(policy.epsilon)
         spared = [0]
 
+        compared: list[tuple[PositionSnapshot, PositionSnapshot]] = []  # (row, read) the bound could not spare
+
         def bounding(source: Drifts) -> Callable[[PositionSnapshot, PositionSnapshot], bool]:
             def within(last: PositionSnapshot, now: PositionSnapshot) -> bool:
-                room = self.headroom(last, source, epsilon)
-                if room is not None and source.grown_within(last, now, room):
+                got = self.anchor(last, source, epsilon)
+                if got is not None and source.grown_within(got[0], now, got[1]):
                     spared[0] += 1
                     return True
+                compared.append((last, now))
                 return False
             return within
 
@@ -165,36 +170,42 @@ class ChainMemory:
                                                       exact_terms.get(s.market, ()), own.get(s.market),
                                                       lasts.get(s.market), bounds.get(s.market))]
         self.spared = spared[0]
+        if compared:  # compared in full and not written (within epsilon): later growth is measured from this read
+            stored = {id(snapshot) for snapshot in out}
+            for last, now in compared:
+                if id(now) not in stored and now.market in self.since:
+                    self._anchors[(now.market, now.account)] = (last, now, now.block.number, None)
         return out
 
-    def headroom(self, last: PositionSnapshot, source: Drifts, epsilon: Fraction) -> int | None:
-        """``last``'s ``Drifts.headroom`` (asked once per written row) where ``last`` is the position's written
-        snapshot and no steady part under it changed since it was written (``current``); else None (no growth is
-        measured against it)."""
+    def anchor(self, last: PositionSnapshot, source: Drifts, epsilon: Fraction) -> tuple[PositionSnapshot, int] | None:
+        """Where a block's growth of ``last`` (the position's written snapshot) is measured from, and how far it may
+        grow from there (``Drifts.headroom`` against ``last``, asked once per anchor): ``last`` itself, or a later read
+        of it found within ``epsilon`` of it (``to_write``), where no steady part under it changed since that block
+        (``current``); else None."""
         pair = (last.market, last.account)
         anchor = self._anchors.get(pair)
-        if anchor is None or anchor[0] is not last or not self.current(last, anchor[1], source):
+        if anchor is None or anchor[0] is not last or not self.current(anchor[1], anchor[2], source):
             return None
-        room = anchor[2]
+        base, block, room = anchor[1:]
         if room is None:
-            room = source.headroom(last, epsilon)
-            self._anchors[pair] = (last, anchor[1], room)
-        return room
+            room = source.headroom(base, epsilon, None if base is last else last)
+            self._anchors[pair] = (last, base, block, room)
+        return base, room
 
     def resting(self, market: str, accounts: Iterable[str], source: Drifts, state: Any, epsilon: Fraction,
                 keeps: Callable[[PositionSnapshot], bool]) -> tuple[list[PositionSnapshot], list[str]]:
         """Of ``accounts`` of ``market`` (rebuilt unassembled, none of them acted: ``MarketRead.deferred``), the
         written snapshots of those whose figures at the block, of market state ``state``, are within ``epsilon`` of
-        them (no steady part under them changed since they were written, their indexes grown within the row's headroom:
-        ``Drifts.within_state``) and that ``keeps`` (their alert level's steady band holds through epsilon); and
+        them (their ``anchor`` current, their indexes grown from it within its headroom: ``Drifts.within_state``)
+        and that ``keeps`` (their alert level's steady band holds through epsilon); and
         the accounts of the others, to assemble. The block's steady parts given first (``steady``)."""
         written, within = self.written, source.within_state(state)
         rested: list[PositionSnapshot] = []
         woken: list[str] = []
         for account in accounts:
             last = written.get((market, account))
-            room = None if last is None else self.headroom(last, source, epsilon)
-            if last is not None and room is not None and within(last, room) and keeps(last):
+            got = None if last is None else self.anchor(last, source, epsilon)
+            if last is not None and got is not None and within(*got) and keeps(last):
                 rested.append(last)
             else:
                 woken.append(account)
@@ -223,7 +234,7 @@ class ChainMemory:
             else:
                 self.written[pair] = snapshot
                 if snapshot.market in self.since:
-                    self._anchors[pair] = (snapshot, block, None)
+                    self._anchors[pair] = (snapshot, snapshot, block, None)
         for pair in flagged:
             self.written.pop(pair, None)
             self._inputs.pop(pair, None)

@@ -321,10 +321,11 @@ class Drifts(Protocol):
         cannot move them)."""
         ...
 
-    def headroom(self, snapshot: PositionSnapshot, epsilon: Fraction) -> int:
+    def headroom(self, snapshot: PositionSnapshot, epsilon: Fraction, base: PositionSnapshot | None = None) -> int:
         """The largest growth of the indexes under ``snapshot``'s legs (relative, in units of ``DRIFT_SCALE``,
-        floored) that keeps every figure within ``epsilon`` of the snapshot's, whatever the protocol's rounding,
-        its inputs and the rest of the state unchanged; 0 where no growth is known to be safe."""
+        floored) that keeps every figure within ``epsilon`` of ``base``'s (default: the snapshot's own), whatever the
+        protocol's rounding, its inputs and the rest of the state unchanged; 0 where no growth is known to be safe.
+        ``base``: the written row the snapshot (same inputs) was compared with and found within ``epsilon`` of."""
         ...
 
     def grown_within(self, last: PositionSnapshot, now: PositionSnapshot, headroom: int) -> bool:

@@ -116,6 +116,41 @@ def test_growth_within_the_headroom_keeps_every_figure_within_epsilon(rows, rule
         assert not spared
 
 
+@settings(max_examples=600, deadline=None)
+@given(rows=st.one_of(st.lists(reserve_st, min_size=1, max_size=3), borrower()),
+       rules=st.sampled_from(["v3.0", "v3.2", "v3.5", "v3.6"]),
+       epsilon=st.sampled_from(["0.0001", "0.001"]),
+       first=st.sampled_from([Fraction(1, 2), Fraction(1), Fraction(3, 2), Fraction(2)]),
+       tick=st.sampled_from([Fraction(0), Fraction(1, 3), Fraction(-1, 3)]),
+       shares=st.lists(st.sampled_from([Fraction(1), Fraction(1, 2), Fraction(0)]), min_size=6, max_size=6))
+def test_growth_from_a_read_found_within_epsilon_keeps_every_figure_within_epsilon_of_the_row(
+        rows, rules, epsilon, first, tick, shares):
+    # a row R; a later read C of the same inputs (indexes grown past R's own headroom, or a price ticked by a third of
+    # epsilon), compared in full and within epsilon of R, so not written; growth from C within its headroom against R
+    # (``base``) keeps every figure within epsilon of R, not merely of C
+    eps = Decimal(epsilon)
+    before = [(row[5], row[6]) for row in rows]
+    last = build(rows, rules, before, 10)
+    if last is None or not last.legs:
+        return
+    room = adapter.headroom(last, Fraction(eps))
+    step = max(room, DRIFT_SCALE // 10**7)
+    ticked = [rows[0][:1] + (rows[0][1] + int(rows[0][1] * tick * Fraction(eps)),) + rows[0][2:], *rows[1:]]
+    mid = [(grown(i, step, first), grown(b, step, first)) for i, b in before]
+    read = build(ticked, rules, mid, 11)
+    assert read is not None
+    if not _close(last, read, _tolerance(eps), EXACT):
+        event("the read left epsilon: written, no base")
+        return
+    left = adapter.headroom(read, Fraction(eps), last)
+    assert 0 <= left <= adapter.headroom(read, Fraction(eps))  # never more room than the read's own
+    after = [(grown(i, left, shares[2 * n]), grown(b, left, shares[2 * n + 1])) for n, (i, b) in enumerate(mid)]
+    now = build(ticked, rules, after, 12)
+    assert now is not None and adapter.grown_within(read, now, left)
+    event(f"room left>0={left > 0}")
+    assert _close(last, now, _tolerance(eps), EXACT), (left, last.health, read.health, now.health)
+
+
 def test_a_plain_borrower_has_room_and_a_dust_one_none():
     rows = [(18, 2_000 * 10**8, 8_250, 10 * 10**18, 0, RAY, RAY), (6, 10**8, 0, 0, 12_000 * 10**6, RAY, RAY)]
     last = build(rows, "v3.0", [(RAY, RAY), (RAY, RAY)], 10)
@@ -181,14 +216,16 @@ def test_memory_spares_only_rows_no_steady_part_under_them_changed_since():
     moved = {**a, other: "price Y"}  # a reserve it does not hold moved: still spared
     assert block(12, moved, 2 * RAY // 10**8) == [] and memory.spared == 1
     assert block(13, {**moved, ("emode", 1): "a category"}, 3 * RAY // 10**8) == [] and memory.spared == 1
-    assert block(14, b, 3 * RAY // 10**8) == [] and memory.spared == 0  # its own reserve moved: compared in full
-    assert block(15, b, 4 * RAY // 10**8) == [] and memory.spared == 0  # the row is older than that move
+    assert block(14, b, 3 * RAY // 10**8) == [] and memory.spared == 0  # its own reserve moved: compared in full …
+    # … and within epsilon of its row: later growth is measured from that read, with what epsilon leaves
+    assert block(15, b, 4 * RAY // 10**8) == [] and memory.spared == 1
     assert len(block(16, b, RAY // 10**3)) == 1 and memory.spared == 0  # 0.1 %: past epsilon, written
     assert block(17, b, RAY // 10**3 + RAY // 10**8) == [] and memory.spared == 1  # a row since that move
     assert block(18, None, RAY // 10**3 + RAY // 10**8) == []  # a block without a state (the fast path's) …
     assert block(19, b, RAY // 10**3 + 2 * RAY // 10**8) == [] and memory.spared == 0  # … breaks the thread
     assert len(block(20, b, RAY // 10**3 * 2)) == 1 and memory.spared == 0  # written again (0.1 % more) …
     assert block(21, {**b, "": "other rules"}, RAY // 10**3 * 2) == [] and memory.spared == 0  # … the rules moved
+    assert block(22, {**b, "": "other rules"}, RAY // 10**3 * 2 + RAY // 10**8) == [] and memory.spared == 1
     memory.steady(None)  # a block not written under the bound: no parts, no anchors
     assert memory.since == {}
-    assert block(22, None, RAY // 10**3 * 2 + RAY // 10**8) == [] and memory.spared == 0
+    assert block(23, None, RAY // 10**3 * 2 + 2 * RAY // 10**8) == [] and memory.spared == 0

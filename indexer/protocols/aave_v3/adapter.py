@@ -755,8 +755,9 @@ class AaveV3Adapter:
             keys.append(("emode", category))
         return keys
 
-    def headroom(self, snapshot: PositionSnapshot, epsilon: Fraction) -> int:
-        """How far the indexes may grow before a figure could leave ``epsilon`` of this snapshot's (``Drifts``).
+    def headroom(self, snapshot: PositionSnapshot, epsilon: Fraction, base: PositionSnapshot | None = None) -> int:
+        """How far the indexes may grow before a figure could leave ``epsilon`` of ``base``'s (``Drifts``; default:
+        this snapshot's).
 
         With the inputs, prices and parameters fixed, a leg's amount is its scaled balance times its index, rounded
         (half-up, floor or ceiling: within 1 of the exact product), and its value the amount times price / unit,
@@ -768,7 +769,9 @@ class AaveV3Adapter:
         (``GenericLogic.calculateUserAccountData``): with collateral of several thresholds, the growth must also
         keep the exact average within the basis point it was in (each collateral's share moves by at most the
         largest relative move of a collateral value). The index terms themselves move by g: the headroom is at
-        most ``epsilon``."""
+        most ``epsilon``. With a ``base`` (the row this snapshot was found within ``epsilon`` of, the same inputs),
+        each figure may move only by what ``epsilon`` of the base's leaves beside the distance already between them;
+        the lines not to cross (1, a basis point) are this snapshot's."""
         # Each bound below is a fraction N / D (D > 0) of growth; the headroom is the least floor(N · DRIFT_SCALE / D),
         # in integers throughout (every figure is an integer, every price unit and the threshold scale a power of
         # ten): the leg sums are kept times L = 10**(the legs' largest decimals), the numerator's times L · 10⁴.
@@ -776,18 +779,28 @@ class AaveV3Adapter:
         en, ed = epsilon.numerator, epsilon.denominator
         least = en * scale // ed
         legs = snapshot.legs
+        was = legs if base is None else base.legs
+        if len(was) != len(legs) or any(a.asset != b.asset or a.role is not b.role
+                                        for a, b in zip(was, legs, strict=True)):
+            return 0
+
+        def left(now: int, then: int) -> int:  # ed × what epsilon of ``then`` leaves for a figure now at ``now``
+            return en * then - ed * abs(now - then)
         big = UNITS[max((leg.decimals for leg in legs), default=0)]
         grow_c = slack_c = grow_d = slack_d = grow_lt = slack_lt = 0  # × L
         shares: list[tuple[int, int, int, int]] = []  # per counted collateral: its grow and slack (× L), value, LT
         weighted = 0  # Σ value · LT: the average threshold's numerator
-        for leg in legs:
+        for leg, old in zip(legs, was, strict=True):
             terms = leg.terms
             if "index" not in terms or "scaled" not in terms or "stable" in terms:
                 return 0
+            if base is not None:  # the index term itself, from what is left of it
+                index = terms["index"]
+                least = min(least, left(index, old.terms.get("index", 0)) * scale // (ed * index))
             if not terms["scaled"]:
                 continue  # nothing to grow: amount and value stay 0
             amount = leg.amount
-            least = min(least, (en * amount - 2 * ed) * scale // (ed * (amount + 1)))
+            least = min(least, (left(amount, old.amount) - 2 * ed) * scale // (ed * (amount + 1)))
             is_debt = leg.role is Role.DEBT
             price = leg.price
             if not price or not (is_debt or counted(leg)):
@@ -797,7 +810,7 @@ class AaveV3Adapter:
                 return 0  # a value that may leave 0: no relative bound
             per = big // UNITS[leg.decimals]  # L / the leg's unit
             grow, slack = (amount + 1) * price * per, 2 * price * per + 2 * big  # (amount + 1) · p / u, 2 · p / u + 2
-            least = min(least, (en * value * big - ed * slack) * scale // (ed * grow))
+            least = min(least, (left(value, old.value) * big - ed * slack) * scale // (ed * grow))
             if is_debt:
                 grow_d, slack_d = grow_d + grow, slack_d + slack
             else:
@@ -807,13 +820,14 @@ class AaveV3Adapter:
                 shares.append((grow, slack, value, lt))
                 weighted += value * lt
         health = snapshot.health
+        then = health if base is None else base.health
         if grow_d:
-            least = min(least, (en * health.debt * big - ed * slack_d) * scale // (ed * grow_d))
+            least = min(least, (left(health.debt, then.debt) * big - ed * slack_d) * scale // (ed * grow_d))
         grow_n = slack_n = 0  # the factor's numerator's growth and slack, × L · 10⁴
         wide = big * 10**4
         if grow_c:
             total = health.collateral
-            least = min(least, (en * total * big - ed * slack_c) * scale // (ed * grow_c))
+            least = min(least, (left(total, then.collateral) * big - ed * slack_c) * scale // (ed * grow_c))
             lowest, highest = min(lt for *_, lt in shares), max(lt for *_, lt in shares)
             if lowest != highest:  # the floored average must stay in its basis point
                 rest = weighted % total
@@ -827,8 +841,8 @@ class AaveV3Adapter:
             average = weighted // total
             if average:
                 # equity: the collateral times the average threshold, rounded (half-up, or floored from v3.5)
-                least = min(least, (en * health.equity * wide - ed * slack_c * average - 2 * ed * wide) * scale
-                            // (ed * grow_c * average))
+                least = min(least, (left(health.equity, then.equity) * wide - ed * slack_c * average - 2 * ed * wide)
+                            * scale // (ed * grow_c * average))
             if self._precise(snapshot):  # the factor's numerator: Σ value · LT / 10⁴ (v3.5+)
                 grow_n, slack_n = grow_lt, slack_lt
             else:  # … or that equity, with its rounding (≤ v3.4)
@@ -836,9 +850,10 @@ class AaveV3Adapter:
         if health.debt and grow_n:  # (a numerator that cannot move is 0: so is the factor, throughout)
             hf, debt = health.raw, health.debt
             # the factor is within 2 of numerator · WAD / debt: up with the numerator, down with the debt
-            least = min(least, ((en * hf - 4 * ed) * debt * wide - slack_n * ed * WAD) * scale // (ed * WAD * grow_n))
+            room = left(hf, then.raw) - 4 * ed
+            least = min(least, (room * debt * wide - slack_n * ed * WAD) * scale // (ed * WAD * grow_n))
             if grow_d:
-                least = min(least, ((en * hf - 4 * ed) * debt * big - slack_d * ed * (hf + 2)) * scale
+                least = min(least, (room * debt * big - slack_d * ed * (hf + 2)) * scale
                             // (ed * (hf + 2) * grow_d))
             if hf >= WAD and grow_d:  # not liquidatable: the fall must stay above 1
                 least = min(least, ((hf - WAD - 4) * debt * big - slack_d * (hf + 2)) * scale // ((hf + 2) * grow_d))
