@@ -122,6 +122,10 @@ async def _measure(borrowers: int, markets: int, repeat: int, shocks: list[int],
             ways["accrued"] = _markets(dev, markets, 1, accrued=accrued)
         full: dict[str, list[float]] = {way: [] for way in ways}
         dormant: list[int] = []  # per timed accrued block, its dormant positions (not assembled)
+        # (``--accrued``) a block in which WETH's feed ticks by half of epsilon, and the block after it
+        ticked: dict[str, list[float]] = {"tick": [], "after": []}
+        ticked_dormant: dict[str, list[int]] = {"tick": [], "after": []}
+        weth = dev.deployment.reserve("WETH")["price"]
         changes = ways["changes"]
         follower = ChainPipeline(changes, dev.engine, "devnet", max_blocks_per_step=1, on_block=settle)
 
@@ -133,10 +137,25 @@ async def _measure(borrowers: int, markets: int, repeat: int, shocks: list[int],
             await follower.step()
             return time.perf_counter() - started
 
+        async def tick(r: int) -> None:
+            """WETH's feed ticks by half of epsilon (up, then back), timed in its own block, then the block after."""
+            assert accrued is not None
+            moved = weth + int(weth * accrued / 2) if r % 2 == 0 else weth
+            if heap is not None:
+                heap.sweep()
+            set_price(dev.url, dev.deployment, "WETH", moved)  # mines the block the tick is in
+            started = time.perf_counter()
+            await follower.step()
+            ticked["tick"].append(time.perf_counter() - started)
+            ticked_dormant["tick"].append(follower.dormant)
+            ticked["after"].append(await block())
+            ticked_dormant["after"].append(follower.dormant)
+
         try:
             started = time.perf_counter()
             await follower.step()  # the first block: every position new (not timed as a steady block)
             first = time.perf_counter() - started
+            positions = len(follower.memory.written) if follower.memory is not None else 0
             for r in range(repeat):  # the ways alternate, and which goes first too
                 for way in list(ways) if r % 2 == 0 else list(reversed(ways)):
                     restarted = _rereading(follower, ways[way])
@@ -145,12 +164,12 @@ async def _measure(borrowers: int, markets: int, repeat: int, shocks: list[int],
                     full[way].append(await block())
                     if way == "accrued":
                         dormant.append(follower.dormant)
+                        await tick(r)
             _rereading(follower, changes)
-            positions = len(follower.memory.written) if follower.memory is not None else 0
         finally:
             await follower.close()
 
-        weth = dev.deployment.reserve("WETH")["price"]
+        set_price(dev.url, dev.deployment, "WETH", weth)  # as seeded, whatever the ticks left
         cases = [(shock, split) for shock in shocks for split in (True, False)]
         fast: dict[tuple[int, bool], list[float]] = {case: [] for case in cases}  # to the alert rows committed
         whole: dict[tuple[int, bool], list[float]] = {case: [] for case in cases}  # … the repriced positions too
@@ -195,6 +214,11 @@ async def _measure(borrowers: int, markets: int, repeat: int, shocks: list[int],
               f"(alternating with the above) | {_spread(full['accrued'])}: "
               f"{statistics.median(full['changes']) / statistics.median(full['accrued']):.2f}× sooner than the first "
               f"(dormant positions, not assembled: {min(dormant):,} – {max(dormant):,} a block) |")
+        for what, label in (("tick", "… the same, WETH's feed ticking by half of epsilon in the block (its holders "
+                                     "compared in full, found within epsilon, rebased)"),
+                            ("after", "… the block after that tick (the holders measured from their rebased reads)")):
+            print(f"| {label} | {_spread(ticked[what])} (dormant: {min(ticked_dormant[what]):,} – "
+                  f"{max(ticked_dormant[what]):,}) |")
     for shock in shocks:
         split, every = statistics.median(fast[shock, True]), statistics.median(fast[shock, False])
         print(f"| a WETH {shock:+d} % feed update → its alert rows committed (fast path; up to {events[shock]:,} alert "
