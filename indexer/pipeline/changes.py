@@ -32,10 +32,11 @@ What "changed" means, for a position compared with the figures last written for 
   written at gave it the inputs of its last row. A position whose inputs the protocol cannot take that way (a
   stable debt growing at its own rate) is written whenever any figure changed (``epsilon = 0``), so that its
   history is exact too; every position of other protocols is written as under ``changed``. Where the protocol
-  bounds the drift (``Drifts``: Aave v3), a position whose inputs did not change, in a market whose state moved
-  only in its interest indexes since the block of the position's last row, is not compared figure by figure
-  when its indexes grew less than its headroom (the growth its amounts, values, totals and health factor can
-  take, rounding included, before any leaves ``epsilon``, computed once per written row): it is within epsilon.
+  bounds the drift (``Drifts``: Aave v3), a position whose inputs did not change, none of whose market's steady
+  parts (its reserves' prices and parameters, its eMode category, the rules) moved since its last row (or since a
+  later read of it found within ``epsilon`` of that row), is not compared figure by figure when its indexes grew
+  less than its headroom (the growth its amounts, values, totals and health factor can take, rounding included,
+  before any leaves ``epsilon`` of the row, computed once per row or read): it is within epsilon.
 * A position read for the first time since the process started is always written (memory knows no figures for
   it), as is every closing.
 
