@@ -166,9 +166,7 @@ class ChainReader:
               defer: bool = False) -> Plan[MarketRead]:
         source, hint, check = self.sources[key], self.hints.get(key), self._sample(key, accounts)
         if isinstance(source, ChangeReads) and self.keeps(key):
-            if defer:
-                return source.read(accounts, header, self.feeds, hint, check=check, unchanged=vouched, defer=True)
-            return source.read(accounts, header, self.feeds, hint, check=check, unchanged=vouched)
+            return source.read(accounts, header, self.feeds, hint, check=check, unchanged=vouched, defer=defer)
         return source.read(accounts, header, self.feeds, hint, check=check)
 
     async def read(self, header: BlockRef, accounts: Mapping[str, Sequence[Address]],
@@ -501,7 +499,7 @@ class ChainPipeline:
         drifting = self._drifting(read, memory)
         written, margins = self._judge(read, prepared.wallets, memory, closed)
         stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs, drifting)
-        same = [*unchanged(written, stored), *((s.market, s.account) for s in read.rested)]
+        same = unchanged(written, stored, read.rested)
         estimated = [key for key in self.reads.sources if key not in prepared.full]
         steady = functools.cache(lambda: self._steady(read, memory))
         task = None
@@ -595,7 +593,7 @@ class ChainPipeline:
         drifting = self._drifting(read, memory)
         written, margins = self._judge(read, wallets, memory, closed)
         stored = memory.to_write(written, self.writes, self.exact_terms, self.inputs, drifting)
-        self._write(read, stored, found, [*unchanged(written, stored), *((s.market, s.account) for s in read.rested)])
+        self._write(read, stored, found, unchanged(written, stored, read.rested))
         memory.committed(block=read.block.number, snapshots=written, feeds=read.feeds.values(), alerts=read.alerts,
                          discovered=found, margins=margins, written=stored,
                          flagged=[*read.unpriced, *read.stale], rested=read.rested, states=read.states,
@@ -670,10 +668,11 @@ class ChainPipeline:
             return test(last.health.health)
 
         woken: list[PositionSnapshot] = []
+        bounded = set(self._deferring(list(read.deferred)))  # (a read deferred for a market only when it was asked)
         for key, accounts in read.deferred.items():
             source, state = self.drifts.get(key), read.states.get(key)
             rested: list[PositionSnapshot] = []
-            if source is None or state is None or key not in self._deferring([key]):
+            if source is None or state is None or key not in bounded:
                 waking = list(accounts)
             else:
                 rested, waking = memory.resting(key, accounts, source, state, epsilon, keeps)

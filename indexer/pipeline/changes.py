@@ -46,7 +46,7 @@ Alerts, margin changes and feeds are judged on every read, written or not: only 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -101,11 +101,13 @@ class WritePolicy:
         return not _close(last, now, _tolerance(self.epsilon), exact_terms)
 
 
-def unchanged(read: Sequence[PositionSnapshot], written: Sequence[PositionSnapshot]) -> list[tuple[str, str]]:
-    """(market key, account) of the read positions a block does not write: their latest rows only move to the
-    block (``write_block``'s ``unchanged``)."""
+def unchanged(read: Sequence[PositionSnapshot], written: Sequence[PositionSnapshot],
+              rested: Iterable[PositionSnapshot] = ()) -> list[tuple[str, str]]:
+    """(market key, account) of the read positions a block does not write, and of its dormant ones (``rested``: found,
+    not assembled): their latest rows only move to the block (``write_block``'s ``unchanged``)."""
     kept = {(s.market, s.account) for s in written}
-    return [(s.market, s.account) for s in read if (s.market, s.account) not in kept and not s.closed]
+    return [*((s.market, s.account) for s in read if (s.market, s.account) not in kept and not s.closed),
+            *((s.market, s.account) for s in rested)]
 
 
 def write_policy(settings: Settings) -> WritePolicy:

@@ -86,7 +86,8 @@ class ChainMemory:
                                 for key in discovering},
             margins=margins)
 
-    def steady(self, parts: Mapping[str, Mapping[Hashable, Hashable] | None] | None, block: int = 0) -> None:
+    def steady(self, parts: Mapping[str, Mapping[Hashable, Hashable] | None] | None, block: int | None = None
+               ) -> None:
         """Block ``block``'s steady parts of its markets' states (``Drifts.steady_parts``; None: the block has no
         state of the market, as on the fast path, and memory stops following it), before its ``to_write``: each part
         that is not the last block's changed at ``block``; a market memory did not follow at the last block starts
@@ -95,6 +96,8 @@ class ChainMemory:
             if self.since or self._anchors:
                 self._parts, self.since, self._changed, self._latest, self._anchors = {}, {}, {}, {}, {}
             return
+        if block is None:
+            raise ValueError("steady parts are given with the block they are of")
         for market, now in parts.items():
             before = self._parts.get(market)
             if now is None:
