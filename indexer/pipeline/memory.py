@@ -200,8 +200,8 @@ class ChainMemory:
         """Of ``accounts`` of ``market`` (rebuilt unassembled, none of them acted: ``MarketRead.deferred``), the
         written snapshots of those whose figures at the block, of market state ``state``, are within ``epsilon`` of
         them (their ``anchor`` current, their indexes grown from it within its headroom: ``Drifts.within_state``)
-        and that ``keeps`` (their alert level's steady band holds through epsilon); and
-        the accounts of the others, to assemble. The block's steady parts given first (``steady``)."""
+        and that ``keeps`` (their alert level's steady band holds through epsilon); and the accounts of the others,
+        to assemble. The block's steady parts given first (``steady``)."""
         written, within = self.written, source.within_state(state)
         rested: list[PositionSnapshot] = []
         woken: list[str] = []

@@ -876,7 +876,7 @@ class AaveV3Adapter:
                     or old.asset != new.asset or old.role is not new.role):
                 return False
             before, after = was.get("index"), got.get("index")
-            if before is None or after is None or after < before or (after - before) * DRIFT_SCALE > headroom * before:
+            if before is None or after is None or not _index_within(before, after, headroom):
                 return False
         return True
 
@@ -897,8 +897,7 @@ class AaveV3Adapter:
                 before, now = terms.get("index"), indexes.get(leg.asset)
                 if before is None or now is None or "scaled" not in terms or "stable" in terms:
                     return False
-                after = now[1] if leg.role is Role.DEBT else now[0]
-                if after < before or (after - before) * DRIFT_SCALE > headroom * before:
+                if not _index_within(before, now[1] if leg.role is Role.DEBT else now[0], headroom):
                     return False
             return True
         return within
@@ -1030,6 +1029,12 @@ def _leg_context(rules: Rules, reserve: Reserve, category: EModeCategory | None,
     bonus = category.liquidation_bonus if in_emode and category else reserve.liquidation_bonus
     return (reserve, price, key, feed, UNITS[reserve.decimals], ltv, lt, in_total, bonus, grace,
             rounds.get(feed) if feed else None)
+
+
+def _index_within(before: int, after: int, headroom: int) -> bool:
+    """Whether an index went from ``before`` to ``after`` without falling and grew by at most ``headroom``
+    (``DRIFT_SCALE`` units, relative)."""
+    return after >= before and (after - before) * DRIFT_SCALE <= headroom * before
 
 
 def _state(layout: Layout, reserves: Mapping[int, Reserve], emodes: Mapping[int, EModeCategory],
