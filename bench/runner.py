@@ -3,9 +3,9 @@
 Per repeat, a new block is mined and the naive loop, the indexer's refresh and the raw replay of the
 indexer's own requests all run against that block, one after the other; then the local recompute (with
 its on-chain check, in an evm snapshot that is reverted) and the persist measurements, and the profiles
-if asked for. Last, because it mines feed updates on the chain and stores blocks in the indexer's
-database: a price update to its alert rows committed, through the follower of ``indexer run``
-(:mod:`bench.alert_latency`). Nothing here prints: :mod:`bench.report` renders it.
+if asked for. Then, because they mine blocks and store them in the indexer's database: new blocks as
+``indexer run`` follows them (:mod:`bench.follow`), and last a price update to its alert rows committed,
+through the same pipeline (:mod:`bench.alert_latency`). Nothing here prints: :mod:`bench.report` renders it.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from bench import alert_latency, machine
+from bench import alert_latency, follow, machine
 from bench.alert_latency import AlertLatency
 from bench.devnet import CHAIN, MARKET, BenchDevnet, bench_devnet
 from bench.floor import FloorRun, replay
+from bench.follow import Following
 from bench.naive import NaiveRun, naive_refresh
 from bench.peer import PeerRun, peer_refresh
 from bench.persist import PersistRun, persist, postgres_engine, postgres_server, postgres_version, sqlite_engine
@@ -70,6 +71,7 @@ class SizeResult:
     sqlite: list[PersistRun]
     postgres: list[PersistRun] | None
     alerts: AlertLatency  # row 6: the fast path and its full-read baseline
+    follow: Following  # row 7: new blocks as `indexer run` follows them
     first_requests: int  # JSON-RPC requests of the first refresh (no hints: a one-shot `indexer sync`)
     profiles: dict[str, str] = field(default_factory=dict)
 
@@ -138,13 +140,18 @@ async def _measure_size(n: int, config: BenchConfig, pg_url: str | None, scratch
             profiles = await _profiles(dev, snapshots, last.read.block, config, pg_url, scratch, hints)
         _slim(last)
         del snapshots
+        # It mines blocks (one with transactions) and stores them: after the rows that read the chain as it was.
+        following = await follow.measure(dev, config.repeat, batch_size=config.batch_size or 1000)
+        log.info("N=%d following: quiet block as changed %s, accrued %s, active %s", n,
+                 *([round(r.seconds, 3) for r in runs] for runs in (following.changed, following.quiet,
+                                                                    following.active)))
         # Last: it mines feed updates (each restored in the next block) and the follower stores those blocks.
         alerts = await alert_latency.measure(dev, config.shock_symbol, config.shock_percent, config.repeat)
         log.info("N=%d price update -> alert stored: fast path %s, full read %s", n,
                  [round(r.seconds, 3) for r in alerts.fast], [round(r.seconds, 3) for r in alerts.full])
         return SizeResult(n, positions, dev.deploy_seconds, dev.seed_seconds, naive, peer, refresh, floor, parity,
-                          peer_parity, recompute, below_one, check, sqlite, postgres, alerts, first_requests,
-                          profiles)
+                          peer_parity, recompute, below_one, check, sqlite, postgres, alerts, following,
+                          first_requests, profiles)
 
 
 def _parity(snapshots: Sequence[PositionSnapshot], naive: NaiveRun) -> int:

@@ -10,7 +10,8 @@ from bench.runner import BenchConfig, run_benchmark
 pytestmark = pytest.mark.postgres
 
 ROWS = ("1. Refresh, naive", "1b. Refresh, peer", "2. Refresh, the indexer", "3. The node's own limit",
-        "4. Local recompute", "5a. Persist, SQLite", "5b. Persist, Postgres", "6. Price update → alert stored")
+        "4. Local recompute", "5a. Persist, SQLite", "5b. Persist, Postgres", "6. Price update → alert stored",
+        "7. Following the chain", "7b. … a block in which", "7c. … a quiet block")
 
 
 async def test_benchmark_at_toy_size_prints_every_row_with_sane_figures(pg_server_url):
@@ -65,3 +66,15 @@ async def test_benchmark_at_toy_size_prints_every_row_with_sane_figures(pg_serve
     assert alerts.fast[0].requests < alerts.full[0].requests
     assert f.alert_fast.median > 0 and f.alert_speedup > 0
     assert "price update → alert stored < 1 s: " in text and "the target is for 10,000" in text
+
+    following = size.follow
+    assert [len(following.changed), len(following.quiet), len(following.active)] == [1, 1, 1]
+    for run in (*following.changed, *following.quiet, *following.active):
+        assert run.floor.requests == run.requests and run.floor.http_posts == run.http_posts
+        assert 0 < run.read < run.seconds and run.peer.wall > 0
+        assert len(run.peer.figures) == 50
+    assert following.changed[0].dormant == 0, "written as changed, every position is assembled"
+    assert following.quiet[0].dormant > 0, "storing what accrues, a quiet block leaves positions unassembled"
+    (active,) = following.active
+    assert active.acted == 1 and active.dormant <= size.positions - active.acted, "an account that acted is read"
+    assert "following a block (row 7 / 7b)" in text
