@@ -2,6 +2,7 @@
 `indexer run` keeps following on the other without missing a block."""
 
 import asyncio
+import contextlib
 import time
 
 import aiohttp
@@ -22,6 +23,7 @@ class FlakyProxy:
         self.upstream = upstream
         self.mode = "ok"
         self.served = {"ok": 0, "500": 0, "hang": 0, "429": 0}
+        self.released = asyncio.Event()  # set at teardown: a hung request ends then, not after its 30 s
 
     async def handle(self, request: web.Request) -> web.Response:
         self.served[self.mode] += 1
@@ -30,7 +32,8 @@ class FlakyProxy:
         if self.mode == "429":
             return web.Response(status=429, headers={"Retry-After": "1"}, text="slow down")
         if self.mode == "hang":
-            await asyncio.sleep(30)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.released.wait(), 30)
         async with aiohttp.ClientSession() as session, session.post(self.upstream, data=await request.read(),
                                                                      headers={"Content-Type": "application/json"}) as r:
             return web.Response(status=r.status, body=await r.read(), content_type="application/json")
@@ -71,6 +74,7 @@ async def test_failing_endpoint_is_left_behind_without_missing_a_block(devnet, c
     finally:
         stop.set()
         await task
+        proxy.released.set()  # the server's clean-up waits for its handlers
         await runner.cleanup()
     with engine.connect() as conn:
         stored = sorted(conn.execute(sa.select(Block.__table__.c.number)).scalars())

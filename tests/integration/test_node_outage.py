@@ -1,4 +1,4 @@
-"""The node goes away for 20 s and comes back with the same state: `indexer run` logs the outage, backs
+"""The node goes away for 4 s and comes back with the same state: `indexer run` logs the outage, backs
 off, and catches up without a gap. Uses its own anvil (the session's devnet must not be killed) and its
 own SQLite database."""
 
@@ -17,7 +17,7 @@ from indexer.store.db import ensure_schema, make_engine
 from indexer.store.models import Block
 from indexer.store.wallet_store import add_wallet
 
-OUTAGE = 20.0
+OUTAGE = 4.0  # long enough for several failed steps with growing delays (0.4 s, 0.8 s, 1.6 s, …)
 
 
 async def wait_for(engine, number, timeout):
