@@ -648,7 +648,7 @@ class ChainPipeline:
         (``within_band``), no heartbeat due: the rules would raise nothing and the write would store nothing for
         them, so they are not assembled (``read.rested``). The others are assembled and marked, and join the block's
         positions."""
-        self.dormant = 0
+        self.dormant = memory.reused = 0
         if not read.deferred:
             return
         epsilon, heartbeat, number = Fraction(self.writes.epsilon), self.writes.heartbeat_blocks, read.block.number
@@ -667,6 +667,14 @@ class ChainPipeline:
                 test = tests[healths] = within_band(healths, epsilon)
             return test(last.health.health)
 
+        # what ``keeps`` depends on besides the position and its alert states: a position dormant in the market's
+        # last block is asked only its indexes' growth and its heartbeat again while this is as it was
+        # (``ChainMemory.resting``)
+        context = (read.fresh_feeds(), epsilon, heartbeat, wallets)
+
+        def due(last: PositionSnapshot) -> bool:
+            return number - last.block.number >= heartbeat
+
         woken: list[PositionSnapshot] = []
         bounded = set(self._deferring(list(read.deferred)))  # (a read deferred for a market only when it was asked)
         for key, accounts in read.deferred.items():
@@ -675,7 +683,8 @@ class ChainPipeline:
             if source is None or state is None or key not in bounded:
                 waking = list(accounts)
             else:
-                rested, waking = memory.resting(key, accounts, source, state, epsilon, keeps)
+                rested, waking = memory.resting(key, accounts, source, state, epsilon, keeps, block=number,
+                                                context=context, due=due if heartbeat else None)
             read.rested += rested
             if waking:
                 made = read.assemble[key](waking)
@@ -684,8 +693,8 @@ class ChainPipeline:
         read.mark(woken, self._dependencies)
         read.snapshots += woken
         self.dormant = len(read.rested)
-        log.debug("dormant chain=%s block=%d rested=%d assembled=%d", self.chain, read.block.number,
-                  len(read.rested), len(woken))
+        log.debug("dormant chain=%s block=%d rested=%d reused=%d assembled=%d", self.chain, read.block.number,
+                  len(read.rested), memory.reused, len(woken))
 
     def _drifting(self, read: ChainRead, memory: ChainMemory) -> Mapping[str, Drifts]:
         """Under accrued writes with an epsilon, the block's steady parts given to memory (``ChainMemory.steady``: a

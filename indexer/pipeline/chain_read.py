@@ -67,7 +67,14 @@ class ChainRead:
         """A test, true only for positions ``mark`` would mark FRESH at this block (``assess`` first): every leg
         priced by a feed judged FRESH, the sequencer up. Cheaper than the mark, and cautious: a leg that is no price
         dependency, or has no feed, fails it (the position may well be FRESH)."""
-        if self.oracles is None or self.chain_status is not PriceStatus.FRESH:
+        fresh = self.fresh_feeds()
+        if fresh is None:
             return lambda snapshot: False
-        fresh = {key for key, status in self.feeds.items() if status.verdict.status is PriceStatus.FRESH}
         return lambda snapshot: all(leg.feed in fresh for leg in snapshot.legs)
+
+    def fresh_feeds(self) -> frozenset[str] | None:
+        """The feeds judged FRESH at this block (``assess`` first); None where no price is FRESH (no oracle
+        monitor, the sequencer not up): what ``fresh_test`` depends on."""
+        if self.oracles is None or self.chain_status is not PriceStatus.FRESH:
+            return None
+        return frozenset(key for key, status in self.feeds.items() if status.verdict.status is PriceStatus.FRESH)

@@ -7,6 +7,7 @@ Wallets are the exception: people add them from other processes (CLI, API), so t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,6 +28,8 @@ from indexer.store.position_store import position_healths, position_terms
 from indexer.store.reorg import stored_hashes
 from indexer.store.types import quantize_health
 from indexer.types import BlockRef, PositionSnapshot
+
+_Anchor = tuple[PositionSnapshot, PositionSnapshot, int, int | None]  # ``ChainMemory._anchors``' values
 
 
 @dataclass
@@ -57,13 +60,22 @@ class ChainMemory:
     # (market key, account) → (its written snapshot; the snapshot a later block's growth is measured from: that row,
     # or a later read of the position compared with it in full and found within epsilon of it; that snapshot's block;
     # its ``Drifts.headroom`` against the row, once asked)
-    _anchors: dict[tuple[str, str], tuple[PositionSnapshot, PositionSnapshot, int, int | None]] = field(
-        default_factory=dict)
+    _anchors: dict[tuple[str, str], _Anchor] = field(default_factory=dict)
     spared: int = 0  # of the last ``to_write``'s snapshots, those the drift bound spared a comparison
     # (market key, account) → (its written snapshot, its market's state at the block it last rested at, that block): the
     # dormant positions (``resting``) since, whose ``healths`` entry is an older block's (``previous``)
     _lagging: dict[tuple[str, str], tuple[PositionSnapshot, Any, BlockRef]] = field(default_factory=dict)
     _by_market: dict[str, list[str]] | None = None  # ``stored_by_market``, until ``committed`` moves memory on
+    # (market key, account) → the last block whose commit moved one of its alert states (``resting``'s memo)
+    _alerted: dict[tuple[str, str], int] = field(default_factory=dict)
+    reused: int = 0  # of the last ``resting``'s dormant positions, those its memo of the block before decided
+    # since memory was loaded: positions the memo kept dormant, and those it had to wake (their indexes grew past
+    # their headroom, or a heartbeat fell due)
+    memo_counts: Counter[str] = field(default_factory=Counter)
+    # per market, the positions the last ``resting`` found dormant: (that block, the context it was given, account →
+    # (its written snapshot, its anchor as it was then)); the next block re-checks only their indexes' growth and
+    # heartbeat where nothing else under them can have moved (``resting``)
+    _rested: dict[str, tuple[int, object, dict[str, tuple[PositionSnapshot, _Anchor]]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, engine: Engine, *, chain: str, finality_depth: int, discovering: Sequence[str],
@@ -95,6 +107,7 @@ class ChainMemory:
         if parts is None:
             if self.since or self._anchors:
                 self._parts, self.since, self._changed, self._latest, self._anchors = {}, {}, {}, {}, {}
+                self._rested = {}
             return
         if block is None:
             raise ValueError("steady parts are given with the block they are of")
@@ -196,22 +209,57 @@ class ChainMemory:
         return base, room
 
     def resting(self, market: str, accounts: Iterable[str], source: Drifts, state: Any, epsilon: Fraction,
-                keeps: Callable[[PositionSnapshot], bool]) -> tuple[list[PositionSnapshot], list[str]]:
+                keeps: Callable[[PositionSnapshot], bool], *, block: int, context: object = None,
+                due: Callable[[PositionSnapshot], bool] | None = None) -> tuple[list[PositionSnapshot], list[str]]:
         """Of ``accounts`` of ``market`` (rebuilt unassembled, none of them acted: ``MarketRead.deferred``), the
-        written snapshots of those whose figures at the block, of market state ``state``, are within ``epsilon`` of
+        written snapshots of those whose figures at ``block``, of market state ``state``, are within ``epsilon`` of
         them (their ``anchor`` current, their indexes grown from it within its headroom: ``Drifts.within_state``)
-        and that ``keeps`` (their alert level's steady band holds through epsilon); and the accounts of the others,
-        to assemble. The block's steady parts given first (``steady``)."""
+        and that ``keeps`` (their alert level's steady band holds through epsilon, no heartbeat ``due``); and the
+        accounts of the others, to assemble. The block's steady parts given first (``steady``).
+
+        ``context``: everything ``keeps`` depends on besides the snapshot and its own alert states (the wallets'
+        lines, the feeds FRESH at the block, …), equal from block to block while none of it moved. A position found
+        dormant at the market's last ``resting``, with the same written snapshot and anchor, none of its alert states
+        moved since (their commit at that block included), under the same context and with no steady part of the
+        market changed since, gives ``anchor`` and ``keeps`` the answers it gave then: only its indexes' growth and
+        ``due`` are asked again."""
         written, within = self.written, source.within_state(state)
         rested: list[PositionSnapshot] = []
         woken: list[str] = []
+        anchors, alerted = self._anchors, self._alerted
+        memo_block, memo_context, memo = self._rested.get(market, (-1, None, {}))
+        latest = self._latest.get(market)
+        reuse = (0 <= memo_block < block and context == memo_context and latest is not None
+                 and latest <= memo_block and self.since.get(market, block) <= memo_block)
+        kept: dict[str, tuple[PositionSnapshot, _Anchor]] = {}
+        reused = 0
         for account in accounts:
-            last = written.get((market, account))
-            got = None if last is None else self.anchor(last, source, epsilon)
-            if last is not None and got is not None and within(*got) and keeps(last):
+            pair = (market, account)
+            last = written.get(pair)
+            if last is None:
+                woken.append(account)
+                continue
+            entry = memo.get(account) if reuse else None
+            if (entry is not None and entry[0] is last and anchors.get(pair) is entry[1]
+                    and alerted.get(pair, -1) < memo_block):
+                _, base, _, room = entry[1]
+                if room is not None and within(base, room) and (due is None or not due(last)):
+                    rested.append(last)
+                    kept[account] = entry
+                    reused += 1
+                else:
+                    woken.append(account)
+                    self.memo_counts["outgrown"] += 1
+                continue
+            got = self.anchor(last, source, epsilon)
+            if got is not None and within(*got) and keeps(last):
                 rested.append(last)
+                kept[account] = (last, anchors[pair])
             else:
                 woken.append(account)
+        self._rested[market] = (block, context, kept)
+        self.reused += reused
+        self.memo_counts["reused"] += reused
         return rested, woken
 
     def committed(self, *, block: int, snapshots: Iterable[PositionSnapshot], feeds: Iterable[FeedStatus],
@@ -259,7 +307,9 @@ class ChainMemory:
             self.healths[(snapshot.market, snapshot.account)] = (
                 None if snapshot.health.health is None else quantize_health(snapshot.health.health))
         self.margins.update(margins or {})
+        alerted = self._alerted
         for row in alerts.states if alerts else ():
+            alerted[(row["market"], row["account"])] = block
             key = dedup_key(self.chain, row["market"], row["account"], row["family"])
             state = StoredState(row["level"], row["pending"], row["pending_since"], row["alert_id"])
             if state.level or state.pending is not None or state.alert_id is not None:

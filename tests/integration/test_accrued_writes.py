@@ -57,6 +57,7 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
     heads: list[int] = []
     spared: list[int] = []
     dormant: list[int] = []  # positions the sparse pipeline did not even assemble (``ChainPipeline._rest``)
+    reused: list[int] = []  # … of them, those it found dormant in the block before and asked only their growth
 
     async def follow() -> None:
         await steps(dense_pipeline, sparse_pipeline, compared_pipeline)
@@ -64,6 +65,7 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
         assert sparse_pipeline.memory is not None
         spared.append(sparse_pipeline.memory.spared)
         dormant.append(sparse_pipeline.dormant)
+        reused.append(sparse_pipeline.memory.reused)
         assert compared_pipeline.dormant == 0
     singles = devnet.accounts_of("single")
     try:
@@ -109,6 +111,17 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
             add_wallet(target, address=watched, label=kind, warn_health=line)
         advance_time(devnet.url, 43_200)
         await follow()
+        warned_at = heads[-1]
+        # a month of interest, every feed answering again after it; then most of a day more, nobody acting: the
+        # positions dormant in the block before are asked only their indexes' growth again (``ChainMemory.resting``
+        # keeps what it found there), and those whose growth leaves their headroom are woken, compared, some written
+        advance_time(devnet.url, 30 * 86_400)
+        for reserve in devnet.deployment.reserves:
+            price = weth["price"] * 88 // 100 if reserve["symbol"] == "WETH" else reserve["price"]
+            set_price(devnet.url, devnet.deployment, reserve["symbol"], price)
+        await follow()
+        advance_time(devnet.url, 23 * 3_600)  # (every feed still FRESH)
+        await follow()
     finally:
         await sparse_pipeline.close()
         await dense_pipeline.close()
@@ -122,15 +135,18 @@ async def test_accrued_writes_derive_every_block_of_a_full_write(devnet, chain_s
     # latest rows, alert events and states as the pipeline that assembles and compares every one of them
     assert dormant[1] > 10 and dormant[-1] > 10
     assert dormant[4] > 10  # the block WETH fell 12 %: the positions holding no WETH rested all the same
+    # in the last block most of them were dormant in the block before, with nothing but the indexes moved since:
+    # only their growth was asked again (``ChainMemory.resting``), and they stored the same as above
+    assert reused[-1] > 10 and reused[-1] <= dormant[-1]
     assert stored(compared) == stored(engine)
     assert latest_rows(compared) == latest_rows(engine)
     # … and the watched wallet crossed its line in the last block: judged (its WARN opened), not left dormant
-    assert dense[(MARKET, watched, heads[-1])][0] < line.scaleb(18)
-    warned = [e for e in stored(engine)["events"] if e[0].endswith(f"/{watched}/health") and e[1] == heads[-1]]
+    assert dense[(MARKET, watched, warned_at)][0] < line.scaleb(18)
+    warned = [e for e in stored(engine)["events"] if e[0].endswith(f"/{watched}/health") and e[1] == warned_at]
     assert [e[2:4] for e in warned] == [("opened", "WARN")], warned
     compared.dispose()
     blocks = sorted({b for (_, _, b) in dense})
-    assert len(heads) == 7 and set(heads) <= set(blocks)
+    assert len(heads) == 9 and set(heads) <= set(blocks)
     rules = rules_for(accrued, MARKET)
     derived = 0
     example = None  # a derived position with a debt and a liquidation point, for the API

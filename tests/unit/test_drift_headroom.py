@@ -229,3 +229,56 @@ def test_memory_spares_only_rows_no_steady_part_under_them_changed_since():
     memory.steady(None)  # a block not written under the bound: no parts, no anchors
     assert memory.since == {}
     assert block(23, None, RAY // 10**3 * 2 + 2 * RAY // 10**8) == [] and memory.spared == 0
+
+
+def test_memory_rests_again_what_rested_the_block_before_asking_only_its_growth():
+    """``ChainMemory.resting``: a position found dormant in the market's last block, its row, anchor and alert states
+    as they were, no steady part of the market changed since and the same context, is asked only its indexes' growth
+    and its heartbeat again (``keeps`` is not asked); anything else moved, it is decided in full."""
+    from indexer.alerts.engine import AlertWrites
+    from indexer.pipeline.memory import ChainMemory
+
+    rows = [(18, 2_000 * 10**8, 8_250, 10 * 10**18, 0, RAY, RAY), (6, 10**8, 0, 0, 12_000 * 10**6, RAY, RAY)]
+    memory = ChainMemory(chain="c", checkpoint=None, hashes={}, feed_meta={}, feed_states={}, alert_states={},
+                         healths={})
+    policy = WritePolicy(mode="accrued", epsilon=Decimal("0.0001"))
+    held, other = ASSETS[0], "0x" + "99" * 20
+    parts = {"": "rules", held: "price A", ASSETS[1]: "price 1", other: "price X"}
+    memory.steady({"m": parts}, 10)
+    row = build(rows, "v3.0", [(RAY, RAY)] * 2, 10)
+    memory.committed(block=10, snapshots=[row], feeds=[], alerts=None, discovered={},
+                     written=memory.to_write([row], policy, {"m": EXACT}, {"m": adapter.inputs}, {"m": adapter}))
+    asked: list[int] = []
+
+    def keeps(last) -> bool:
+        asked.append(last.block.number)
+        return True
+
+    def rest(number: int, growth: int, *, context: object = "same", moved: dict | None = None,
+             due: bool = False) -> tuple[bool, int, int]:
+        """(dormant, ``keeps`` asked, decided by the memo) at block ``number``, the indexes grown by ``growth``."""
+        memory.steady({"m": {**parts, **(moved or {})}}, number)
+        state = {"reserve_fields": ["asset", "normalized_income", "normalized_debt"],
+                 "reserves": [[asset, RAY + growth, RAY + growth] for asset in ASSETS[:2]]}
+        asked.clear()
+        memory.reused = 0  # (the pipeline's, per block)
+        rested, _ = memory.resting("m", ["0xa"], adapter, state, Fraction(1, 10**4), keeps, block=number,
+                                   context=context, due=lambda last: due)
+        return bool(rested), len(asked), memory.reused
+
+    step = RAY // 10**8  # a block's interest, well within the headroom
+    assert rest(11, step) == (True, 1, 0)  # decided in full
+    assert rest(12, 2 * step) == (True, 0, 1)  # the block before's answer, its growth asked again
+    assert rest(13, 3 * step, context="other") == (True, 1, 0)  # the context moved (wallets, fresh feeds, …)
+    assert rest(14, 4 * step, context="other") == (True, 0, 1)
+    assert rest(15, 5 * step, context="other", moved={other: "price Y"}) == (True, 1, 0)  # a part moved
+    assert rest(16, 6 * step, context="other", moved={other: "price Y"}) == (True, 0, 1)
+    alerted = AlertWrites(states=[{"market": "m", "account": "0xa", "family": "health", "level": 0, "pending": 16,
+                                   "pending_since": 16, "alert_id": None}])
+    memory.committed(block=16, snapshots=[], feeds=[], alerts=alerted, discovered={}, written=[])
+    assert rest(17, 7 * step, context="other", moved={other: "price Y"}) == (True, 1, 0)  # its alert state moved
+    assert rest(18, 8 * step, context="other", moved={other: "price Y"}, due=True) == (False, 0, 0)  # heartbeat
+    assert rest(19, 9 * step, context="other", moved={other: "price Y"}) == (True, 1, 0)
+    assert memory.memo_counts["outgrown"] == 1
+    assert rest(20, RAY // 10**3, context="other", moved={other: "price Y"}) == (False, 0, 0)  # grown past it
+    assert memory.memo_counts["outgrown"] == 2
