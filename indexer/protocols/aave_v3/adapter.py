@@ -368,10 +368,13 @@ class AaveV3Adapter:
         speculated = None
         if isinstance(hint, Layout):
             checked = checked_on(hint)
-            vouched = {a: remembered[a] for a in unchanged or () if a in remembered and remembered[a].rebuildable}
-            rebuilt = {a: inputs for a, inputs in vouched.items() if a not in checked}
-            vouched = {a: inputs for a, inputs in vouched.items() if a in checked}
-            asked = [a for a in accounts if a not in rebuilt]
+            known = remembered.get
+            vouching = unchanged if isinstance(unchanged, (set, frozenset, dict)) else set(unchanged or ())
+            for account in accounts:
+                if account in vouching and (inputs := known(account)) is not None and inputs.rebuildable:
+                    rebuilt[account] = inputs
+            vouched = {a: rebuilt.pop(a) for a in checked if a in rebuilt}
+            asked = [a for a in accounts if a not in rebuilt] if rebuilt else list(accounts)
             speculated = yield from self._speculate(hint, asked, block, checked)
         if speculated is None:  # a new layout: reserve ids may have moved, so every account is asked
             rebuilt, vouched, asked = {}, {}, list(accounts)
@@ -391,7 +394,15 @@ class AaveV3Adapter:
         kept: dict[Address, Inputs] = {}  # every account's inputs, for the next read's hint (``unchanged`` given)
         drifted: list[Address] = []
         at = market_calls
-        for account in accounts:
+        # deferring, the rebuilt accounts are not assembled here: they are kept, listed and their eMode categories
+        # read, in one pass each, and the loops below see only the accounts asked
+        deferred: list[Address] = []
+        rebuilt_categories: set[int] = set()
+        if defer and rebuilt:
+            kept.update(rebuilt)
+            deferred = [a for a in accounts if a in rebuilt and rebuilt[a].bits]
+            rebuilt_categories = {inputs.emode for inputs in rebuilt.values() if inputs.bits and inputs.emode}
+        for account in asked if defer else accounts:
             if account in rebuilt:
                 if rebuilt[account].bits:
                     users.append((account, rebuilt[account].bits, rebuilt[account].emode, None))
@@ -433,7 +444,7 @@ class AaveV3Adapter:
                         wanted.append((rid, "stable"))
                         balance_calls.append(_BALANCE.call(reserve.stable_debt_token, account))
             wanted_by_user.append(wanted)
-        categories = sorted({emode for _, _, emode, _ in users if emode})
+        categories = sorted({emode for _, _, emode, _ in users if emode} | rebuilt_categories)
         getters = (["getEModeCategoryCollateralConfig", "getEModeCategoryCollateralBitmap"]
                    + ["getEModeCategoryLtvzeroBitmap"] * rules.ltvzero
                    + ["getIsEModeCategoryIsolated"] * rules.isolated_emode) if rules.emode_bitmaps else []
@@ -487,15 +498,11 @@ class AaveV3Adapter:
         compared = 0
         offset = 0
         contexts: dict[tuple[int, int], _LegContext | None] = {}
-        deferred: list[Address] = []
         for (account, bits, emode, onchain), wanted in zip(users, wanted_by_user, strict=True):
-            if account in rebuilt:
+            if account in rebuilt:  # (not deferring: deferred accounts are not among the users)
                 amounts = rebuilt[account].amounts
                 if unchanged is not None:
                     kept[account] = rebuilt[account]
-                if defer:
-                    deferred.append(account)
-                    continue
             else:
                 amounts = {}
                 for rid, kind in wanted:
