@@ -220,17 +220,19 @@ class ChainMemory:
         ``context``: everything ``keeps`` depends on besides the snapshot and its own alert states (the wallets'
         lines, the feeds FRESH at the block, …), equal from block to block while none of it moved. A position found
         dormant at the market's last ``resting``, with the same written snapshot and anchor, none of its alert states
-        moved since (their commit at that block included), under the same context and with no steady part of the
-        market changed since, gives ``anchor`` and ``keeps`` the answers it gave then: only its indexes' growth and
-        ``due`` are asked again."""
+        moved since (their commit at that block included), under the same context and with none of the steady parts
+        under it (``Drifts.parts_of``) changed since, gives ``anchor`` and ``keeps`` the answers it gave then: only
+        its indexes' growth and ``due`` are asked again."""
         written, within = self.written, source.within_state(state)
         rested: list[PositionSnapshot] = []
         woken: list[str] = []
         anchors, alerted = self._anchors, self._alerted
         memo_block, memo_context, memo = self._rested.get(market, (-1, None, {}))
         latest = self._latest.get(market)
-        reuse = (0 <= memo_block < block and context == memo_context and latest is not None
-                 and latest <= memo_block and self.since.get(market, block) <= memo_block)
+        since = self.since.get(market, block)
+        reuse = (0 <= memo_block < block and context == memo_context and latest is not None and since <= memo_block)
+        # a part of the market moved since: the memo holds for a position none of whose own parts did (``current``)
+        changed = self._changed.get(market, {}) if reuse and latest is not None and latest > memo_block else None
         kept: dict[str, tuple[PositionSnapshot, _Anchor]] = {}
         reused = 0
         for account in accounts:
@@ -241,7 +243,9 @@ class ChainMemory:
                 continue
             entry = memo.get(account) if reuse else None
             if (entry is not None and entry[0] is last and anchors.get(pair) is entry[1]
-                    and alerted.get(pair, -1) < memo_block):
+                    and alerted.get(pair, -1) < memo_block
+                    and (changed is None or all(changed.get(key, since) <= memo_block
+                                                for key in source.parts_of(entry[1][1])))):
                 _, base, _, room = entry[1]
                 if room is not None and within(base, room) and (due is None or not due(last)):
                     rested.append(last)

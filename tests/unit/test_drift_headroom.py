@@ -271,7 +271,7 @@ def test_memory_rests_again_what_rested_the_block_before_asking_only_its_growth(
     assert rest(12, 2 * step) == (True, 0, 1)  # the block before's answer, its growth asked again
     assert rest(13, 3 * step, context="other") == (True, 1, 0)  # the context moved (wallets, fresh feeds, …)
     assert rest(14, 4 * step, context="other") == (True, 0, 1)
-    assert rest(15, 5 * step, context="other", moved={other: "price Y"}) == (True, 1, 0)  # a part moved
+    assert rest(15, 5 * step, context="other", moved={other: "price Y"}) == (True, 0, 1)  # a part it does not hold
     assert rest(16, 6 * step, context="other", moved={other: "price Y"}) == (True, 0, 1)
     alerted = AlertWrites(states=[{"market": "m", "account": "0xa", "family": "health", "level": 0, "pending": 16,
                                    "pending_since": 16, "alert_id": None}])
@@ -282,3 +282,10 @@ def test_memory_rests_again_what_rested_the_block_before_asking_only_its_growth(
     assert memory.memo_counts["outgrown"] == 1
     assert rest(20, RAY // 10**3, context="other", moved={other: "price Y"}) == (False, 0, 0)  # grown past it
     assert memory.memo_counts["outgrown"] == 2
+    row = build(rows, "v3.0", [(RAY + RAY // 10**3, RAY + RAY // 10**3)] * 2, 20)  # written again
+    memory.committed(block=20, snapshots=[row], feeds=[], alerts=None, discovered={}, written=[row])
+    grown = RAY // 10**3
+    assert rest(21, grown + step, context="other", moved={other: "price Y"}) == (True, 1, 0)
+    assert rest(22, grown + 2 * step, context="other", moved={other: "price Y"}) == (True, 0, 1)
+    # a part it holds moved (its price): the memo does not hold, nor its anchor: woken, to be compared in full
+    assert rest(23, grown + 3 * step, context="other", moved={other: "price Y", held: "price B"}) == (False, 0, 0)
