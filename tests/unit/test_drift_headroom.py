@@ -289,3 +289,34 @@ def test_memory_rests_again_what_rested_the_block_before_asking_only_its_growth(
     assert rest(22, grown + 2 * step, context="other", moved={other: "price Y"}) == (True, 0, 1)
     # a part it holds moved (its price): the memo does not hold, nor its anchor: woken, to be compared in full
     assert rest(23, grown + 3 * step, context="other", moved={other: "price Y", held: "price B"}) == (False, 0, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(reserve_st, min_size=1, max_size=3), headroom=st.integers(0, 10**16),
+       growth=st.lists(st.tuples(st.integers(-RAY // 10**6, RAY // 10**3), st.integers(-RAY // 10**6, RAY // 10**3)),
+                       min_size=3, max_size=3))
+def test_the_blocks_index_test_is_the_growth_rule_solved_for_the_headroom(rows, headroom, growth):
+    """``Drifts.within_state``: each leg's index, from the snapshot's to the block's, grown by at most the headroom
+    (``_index_within``) — worked out once per distinct index as the least headroom the growth takes."""
+    from indexer.protocols.aave_v3.adapter import _index_within
+    from indexer.types import Role
+
+    last = build(rows, "v3.0", [(row[5], row[6]) for row in rows], 10)
+    if last is None or not last.legs:
+        return
+    now = {ASSETS[n]: (row[5] + g[0], row[6] + g[1]) for n, (row, g) in enumerate(zip(rows, growth, strict=False))}
+    state = {"reserve_fields": ["asset", "normalized_income", "normalized_debt"],
+             "reserves": [[asset, income, debt] for asset, (income, debt) in now.items()]}
+    def expected(room: int) -> bool:
+        return all(_index_within(leg.terms["index"], now[leg.asset][1 if leg.role is Role.DEBT else 0], room)
+                   for leg in last.legs)
+
+    within = adapter.within_state(state)
+    assert within(last, headroom) == expected(headroom)
+    assert within(last, headroom) == expected(headroom)  # asked again: the same, from what the first worked out
+    if expected(10**20):  # at the edge: the least headroom the rule takes (found by bisection on the rule itself)
+        low, high = -1, 10**20
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if expected(middle) else (middle, high)
+        assert within(last, high) and (high == 0 or not within(last, high - 1))

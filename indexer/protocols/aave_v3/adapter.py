@@ -896,15 +896,28 @@ class AaveV3Adapter:
         asset, income, debt = fields.index("asset"), fields.index("normalized_income"), fields.index("normalized_debt")
         indexes = {row[asset]: (row[income], row[debt]) for row in state["reserves"]}
 
+        # (asset, debt, index before) → the least headroom the growth to this block's index takes (``_index_within``
+        # solved for the headroom, once per distinct index: the block's positions share a few); None: none does
+        needs: dict[tuple[Address, bool, int], int | None] = {}
+
+        def need(asset: Address, debt: bool, before: int) -> int | None:
+            now = indexes.get(asset)
+            if now is None or before <= 0:
+                return None
+            after = now[1] if debt else now[0]
+            return -(-(after - before) * DRIFT_SCALE // before) if after >= before else None
+
         def within(last: PositionSnapshot, headroom: int) -> bool:
             if "self_check" in last.detail:
                 return False
             for leg in last.legs:
                 terms = leg.terms
-                before, now = terms.get("index"), indexes.get(leg.asset)
-                if before is None or now is None or "scaled" not in terms or "stable" in terms:
+                before = terms.get("index")
+                if before is None or "scaled" not in terms or "stable" in terms:
                     return False
-                if not _index_within(before, now[1] if leg.role is Role.DEBT else now[0], headroom):
+                key = (leg.asset, leg.role is Role.DEBT, before)
+                least = needs[key] if key in needs else needs.setdefault(key, need(*key))
+                if least is None or least > headroom:
                     return False
             return True
         return within
