@@ -77,7 +77,7 @@ def _events_at(engine: sa.Engine, block: int) -> int:
 
 
 @contextlib.contextmanager
-def _as_run() -> Iterator[HeapSchedule]:
+def as_run() -> Iterator[HeapSchedule]:
     """``indexer run``'s garbage collector schedule (``indexer.heap``) for the time of a series."""
     heap = HeapSchedule()
     heap.start()
@@ -91,7 +91,7 @@ async def _series(dev: BenchDevnet, every: int, symbol: str, moved: int, restore
                   repeat: int) -> list[AlertRun]:
     """One follower for the whole series, the collector scheduled as in ``indexer run``: per repeat the price moves
     (timed) and is restored (not timed)."""
-    with _as_run() as heap:
+    with as_run() as heap:
         return await _run_series(dev, every, symbol, moved, restored, repeat, heap)
 
 

@@ -20,14 +20,13 @@ Two series: ``[writes]`` as configured by default (``changed``, exact) and ``acc
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from bench.alert_latency import as_run
 from bench.devnet import CHAIN, BenchDevnet
 from bench.floor import FloorRun, replay
 from bench.peer import PeerRun, peer_refresh
@@ -35,7 +34,6 @@ from indexer.chain.rpc import RpcClient
 from indexer.devnet.abi import encode_call
 from indexer.devnet.jsonrpc import JsonRpcClient
 from indexer.devnet.txbatch import NonceBook, Tx, mine_txs
-from indexer.heap import HeapSchedule
 from indexer.pipeline.chain import ChainPipeline
 from indexer.pipeline.chain_read import ChainRead
 from indexer.settings import Settings
@@ -85,16 +83,6 @@ def _settings(dev: BenchDevnet, epsilon: Decimal | None) -> Settings:
     return dev.settings.model_copy(update={"writes": writes})
 
 
-@contextlib.contextmanager
-def _as_run() -> Iterator[HeapSchedule]:
-    heap = HeapSchedule()
-    heap.start()
-    try:
-        yield heap
-    finally:
-        heap.stop()
-
-
 def _borrows(dev: BenchDevnet, count: int, rng: random.Random) -> list[Tx]:
     """``count`` borrowers, each borrowing one unit more of a debt it holds (one transaction each)."""
     pool = dev.deployment.contracts["Pool"]
@@ -121,7 +109,7 @@ async def _series(dev: BenchDevnet, epsilon: Decimal | None, repeat: int, acting
     rng = random.Random(7)
     quiet: list[FollowRun] = []
     active: list[FollowRun] = []
-    with _as_run() as heap:
+    with as_run() as heap:
         pipeline = ChainPipeline(settings, dev.engine, CHAIN, max_blocks_per_step=1, rpc=rpc,
                                  on_block=lambda chain, block, seconds: heap.settle())
         reads: list[float] = []
